@@ -1,0 +1,3 @@
+from aefi.cli import app
+
+app()

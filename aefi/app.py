@@ -1,0 +1,160 @@
+"""create_app(): routers, static files, templates, middleware, error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from aefi import i18n
+from aefi.deps import LoginRequired
+from aefi.errors import DomainError, Invalid
+from aefi.settings import Settings, get_settings
+from aefi.web import is_htmx, render
+
+log = logging.getLogger("aefi")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _routers():
+    from aefi import home
+    from aefi.auth import admin_views as auth_admin
+    from aefi.auth import api as auth_api
+    from aefi.auth import views as auth_views
+    from aefi.registry import api as registry_api
+    from aefi.registry import views as registry_views
+
+    return [
+        auth_api.router,
+        auth_views.router,
+        auth_admin.router,
+        home.router,
+        registry_api.router,
+        registry_views.router,
+    ]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="aefi",
+        summary="AEFI surveillance and case management",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def locale_middleware(request: Request, call_next):
+        chosen = request.cookies.get("aefi_lang") or i18n.negotiate(
+            request.headers.get("accept-language"), settings.default_locale
+        )
+        token = i18n.set_locale(chosen)
+        try:
+            response = await call_next(request)
+        finally:
+            i18n._current.reset(token)
+        response.headers.setdefault("Content-Language", chosen.replace("_", "-"))
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="aefi_session",
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=False,
+    )
+
+    for router in _routers():
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
+    _install_error_handlers(app)
+    return app
+
+
+def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    titles = {
+        401: "Please log in",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        422: "Please correct the input",
+        429: "Too many attempts",
+        500: "Something went wrong",
+    }
+    return render(
+        request,
+        "errors.html",
+        {"status": status, "title": i18n.gettext(titles.get(status, "Error")), "message": message},
+        status_code=status,
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired):
+        if _wants_json(request):
+            return JSONResponse({"detail": i18n.gettext("Not authenticated.")}, status_code=401)
+        target = f"/login?next={request.url.path}"
+        if is_htmx(request):
+            return HTMLResponse("", status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError):
+        message = i18n.gettext(exc.message, **exc.params)
+        if _wants_json(request):
+            if isinstance(exc, Invalid) and exc.fields:
+                detail = [
+                    {"loc": ["body", k], "msg": i18n.gettext(v), "type": "value_error"}
+                    for k, v in exc.fields.items()
+                ]
+                return JSONResponse({"detail": detail, "message": message}, exc.status_code)
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+            return JSONResponse({"detail": message}, exc.status_code, headers=headers)
+        return _error_page(request, exc.status_code, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        message = (
+            exc.detail
+            if exc.status_code != 404
+            else i18n.gettext("The page you asked for does not exist.")
+        )
+        return _error_page(request, exc.status_code, str(message))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        if _wants_json(request):
+            errors = [
+                {"loc": list(e.get("loc", [])), "msg": e.get("msg"), "type": e.get("type")}
+                for e in exc.errors()
+            ]
+            return JSONResponse({"detail": errors}, status_code=422)
+        return _error_page(request, 422, i18n.gettext("Some fields are missing or malformed."))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        if _wants_json(request):
+            return JSONResponse({"detail": "Internal error; it has been logged."}, 500)
+        return _error_page(
+            request,
+            500,
+            i18n.gettext(
+                "aefi hit an error it did not expect. It has been logged; "
+                "go back and try again, and tell the administrator if it repeats."
+            ),
+        )

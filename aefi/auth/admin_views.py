@@ -1,0 +1,113 @@
+"""Admin pages for users and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+
+from aefi import audit, i18n
+from aefi.auth import service
+from aefi.auth.models import Role
+from aefi.deps import SessionDep, WebActor
+from aefi.errors import Invalid
+from aefi.registry import service as registry
+from aefi.web import flash, parse_local, render, verify_csrf
+
+router = APIRouter(prefix="/admin", dependencies=[Depends(verify_csrf)])
+
+
+def _user_form(session, actor, values, errors, error=None):
+    return {
+        "values": values,
+        "errors": errors,
+        "error": error,
+        "roles": list(Role),
+        "sites": registry.sites_of_county(session, actor.county_id),
+        "hospitals": registry.choices(session, actor, "hospitals"),
+        "users": service.list_users(session, actor),
+    }
+
+
+@router.get("/users")
+def users_page(request: Request, session: SessionDep, actor: WebActor):
+    return render(request, "admin/users.html", _user_form(session, actor, {}, {}))
+
+
+@router.post("/users")
+async def create_user(request: Request, session: SessionDep, actor: WebActor):
+    form = await request.form()
+    values = {
+        k: form.get(k, "")
+        for k in ("username", "full_name", "role", "site_id", "hospital_id", "email")
+    }
+    try:
+        role = Role(values["role"])
+    except ValueError:
+        role = None
+    try:
+        if role is None:
+            raise Invalid("Pick a role.", fields={"role": "Pick a role."})
+        service.create_user(
+            session,
+            actor,
+            username=values["username"],
+            password=form.get("password", ""),
+            role=role,
+            county_id=actor.county_id,
+            full_name=values["full_name"],
+            site_id=int(values["site_id"]) if values["site_id"] else None,
+            hospital_id=int(values["hospital_id"]) if values["hospital_id"] else None,
+            email=values["email"],
+        )
+    except Invalid as exc:
+        session.rollback()
+        ctx = _user_form(
+            session, actor, values, exc.fields, i18n.gettext(exc.message, **exc.params)
+        )
+        return render(request, "admin/users.html", ctx, status_code=422)
+    flash(request, i18n.gettext("User {name} created.", name=values["username"]), "success")
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.get("/audit")
+def audit_page(
+    request: Request,
+    session: SessionDep,
+    actor: WebActor,
+    q: str = "",
+    action: str = "",
+    entity_type: str = "",
+    since: str = "",
+    until: str = "",
+    page: int = 1,
+):
+    since_at: datetime | None = parse_local(since) if since else None
+    until_at: datetime | None = parse_local(until) if until else None
+    rows, total = audit.search(
+        session,
+        actor,
+        q=q,
+        action=action,
+        entity_type=entity_type,
+        since=since_at,
+        until=until_at,
+        page=max(page, 1),
+    )
+    return render(
+        request,
+        "admin/audit.html",
+        {
+            "rows": rows,
+            "total": total,
+            "q": q,
+            "action": action,
+            "entity_type": entity_type,
+            "since": since,
+            "until": until,
+            "page": max(page, 1),
+            "per_page": 50,
+        },
+        block="results",
+    )

@@ -1,0 +1,29 @@
+"""Tokens for API clients (OAuth2 password form, API.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from aefi.auth import service
+from aefi.deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+@router.post("/auth/token", response_model=Token)
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Token:
+    user = service.authenticate(session, settings, form.username, form.password)
+    return Token(access_token=service.issue_token(settings, user))

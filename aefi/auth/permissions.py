@@ -1,0 +1,94 @@
+"""Who may do what, to which records. Service functions call these before they act,
+so scope is enforced below the views and the API alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aefi.auth.models import Role, User
+from aefi.errors import Forbidden, NotFound
+
+COUNTY_ROLES = frozenset({Role.investigator, Role.bureau, Role.admin})
+# Roles that need a person's full ID number and contact details for their work.
+IDENTITY_ROLES = frozenset({Role.investigator, Role.bureau, Role.admin, Role.reporter})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The acting user, as the service layer sees them."""
+
+    user_id: int
+    username: str
+    name: str
+    role: Role
+    county_id: int
+    site_id: int | None = None
+    hospital_id: int | None = None
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(
+            user_id=user.id,
+            username=user.username,
+            name=user.full_name or user.username,
+            role=Role(user.role),
+            county_id=user.county_id,
+            site_id=user.site_id,
+            hospital_id=user.hospital_id,
+        )
+
+    @property
+    def is_county_wide(self) -> bool:
+        return self.role in COUNTY_ROLES
+
+
+def require_role(actor: Actor, *roles: Role) -> None:
+    if actor.role not in roles:
+        raise Forbidden("Your role ({role}) may not do this.", role=actor.role.value)
+
+
+def require_county(actor: Actor, county_id: int | None) -> None:
+    """A record of another county does not exist for this actor."""
+    if county_id != actor.county_id:
+        raise NotFound("Not found.")
+
+
+def require_site(actor: Actor, site_id: int | None, county_id: int | None) -> None:
+    """Reporters see their own site; county roles the whole county; others nothing."""
+    require_county(actor, county_id)
+    if actor.role == Role.reporter and actor.site_id != site_id:
+        raise NotFound("Not found.")
+    if actor.role in (Role.hospital, Role.api_client):
+        raise NotFound("Not found.")
+
+
+def site_filter(actor: Actor) -> int | None:
+    """The one site a list is limited to for this actor, or None for county-wide roles."""
+    if actor.role == Role.reporter:
+        return actor.site_id if actor.site_id is not None else -1
+    if actor.is_county_wide:
+        return None
+    raise Forbidden("Your role ({role}) may not do this.", role=actor.role.value)
+
+
+def sees_identity(actor: Actor) -> bool:
+    return actor.role in IDENTITY_ROLES
+
+
+def mask_id_number(id_number: str) -> str:
+    """110101********1234: enough to tell two people apart, not enough to misuse."""
+    if len(id_number) <= 8:
+        return id_number[:2] + "*" * max(len(id_number) - 2, 0)
+    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+
+
+def mask_name(name: str) -> str:
+    """张*明 / J*** Smith: the board shows names like a paper queue list does."""
+    if not name:
+        return name
+    if " " in name:
+        first, _, rest = name.partition(" ")
+        return first[0] + "*" * (len(first) - 1) + " " + rest
+    if len(name) <= 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -1,0 +1,63 @@
+"""Typed dependencies that keep route signatures short."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from aefi.auth import service as auth_service
+from aefi.auth.models import User
+from aefi.auth.permissions import Actor
+from aefi.db import get_session
+from aefi.errors import DomainError
+from aefi.settings import Settings, get_settings
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+class LoginRequired(Exception):
+    """No valid session: the web layer sends the browser to the login page."""
+
+
+class Unauthenticated(DomainError):
+    status_code = 401
+
+
+def web_user(request: Request, session: SessionDep) -> User:
+    user = auth_service.user_for_session(
+        session, request.session.get("uid"), request.session.get("cv")
+    )
+    if user is None:
+        raise LoginRequired()
+    request.state.user = user
+    return user
+
+
+def web_actor(user: Annotated[User, Depends(web_user)]) -> Actor:
+    return Actor.of(user)
+
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def api_actor(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> Actor:
+    if not token:
+        raise Unauthenticated("Not authenticated: send Authorization: Bearer <token>.")
+    user = auth_service.user_for_token(session, settings, token)
+    if user is None:
+        raise Unauthenticated("The token is invalid or has expired; request a new one.")
+    request.state.user = user
+    return Actor.of(user)
+
+
+WebActor = Annotated[Actor, Depends(web_actor)]
+ApiActor = Annotated[Actor, Depends(api_actor)]

@@ -1,0 +1,36 @@
+"""The home page: what each role needs first when it logs in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlmodel import func, select
+
+from aefi.auth.models import Role
+from aefi.deps import SessionDep, WebActor
+from aefi.registry.models import Dose, Hospital, Lot, LotStatus, Site
+from aefi.web import render
+
+router = APIRouter()
+
+# Domains that own a role's real home page register it here (observation board, inbox...).
+HOME_TEMPLATES: dict[Role, str] = {}
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, actor: WebActor):
+    ctx: dict = {"actor": actor}
+    if actor.site_id:
+        ctx["site"] = session.get(Site, actor.site_id)
+        ctx["site_doses"] = session.exec(
+            select(func.count()).select_from(Dose).where(Dose.site_id == actor.site_id)
+        ).one()
+    if actor.hospital_id:
+        ctx["hospital"] = session.get(Hospital, actor.hospital_id)
+    if actor.is_county_wide:
+        ctx["lots_not_active"] = session.exec(
+            select(Lot).where(Lot.status.in_([LotStatus.held, LotStatus.halted])).limit(20)
+        ).all()
+        ctx["site_count"] = session.exec(
+            select(func.count()).select_from(Site).where(Site.county_id == actor.county_id)
+        ).one()
+    return render(request, "home.html", ctx)

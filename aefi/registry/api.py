@@ -1,0 +1,83 @@
+"""Registry JSON API (API.md, registry section)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Query, UploadFile, status
+
+from aefi.deps import ApiActor, SessionDep
+from aefi.registry import importer, service
+from aefi.registry.schemas import (
+    Created,
+    DoseCreate,
+    HospitalCreate,
+    ImportResult,
+    LotCreate,
+    LotPublic,
+    SiteCreate,
+    VaccineCreate,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+
+
+@router.post("/vaccines", status_code=status.HTTP_201_CREATED, response_model=Created)
+def create_vaccine(body: VaccineCreate, session: SessionDep, actor: ApiActor) -> Created:
+    v = service.create_vaccine(session, actor, **body.model_dump())
+    return Created(id=v.id)
+
+
+@router.post("/lots", status_code=status.HTTP_201_CREATED, response_model=Created)
+def create_lot(body: LotCreate, session: SessionDep, actor: ApiActor) -> Created:
+    lot = service.create_lot(
+        session,
+        actor,
+        lot_number=body.lot_number,
+        vaccine_code=body.vaccine_code,
+        expiry_on=body.expiry_date,
+        doses_received=body.doses_received,
+    )
+    return Created(id=lot.id)
+
+
+@router.get("/lots/{lot_number}", response_model=LotPublic)
+def get_lot(lot_number: str, session: SessionDep, actor: ApiActor) -> LotPublic:
+    lot, vaccine = service.get_lot(session, actor, lot_number)
+    return LotPublic(
+        id=lot.id,
+        lot_number=lot.lot_number,
+        vaccine_code=vaccine.code,
+        vaccine_name=vaccine.name,
+        manufacturer=vaccine.manufacturer,
+        expiry_date=lot.expiry_on,
+        doses_received=lot.doses_received,
+        status=lot.status,
+        status_note=lot.status_note,
+    )
+
+
+@router.post("/sites", status_code=status.HTTP_201_CREATED, response_model=Created)
+def create_site(body: SiteCreate, session: SessionDep, actor: ApiActor) -> Created:
+    return Created(id=service.create_site(session, actor, **body.model_dump()).id)
+
+
+@router.post("/hospitals", status_code=status.HTTP_201_CREATED, response_model=Created)
+def create_hospital(body: HospitalCreate, session: SessionDep, actor: ApiActor) -> Created:
+    return Created(id=service.create_hospital(session, actor, **body.model_dump()).id)
+
+
+@router.post("/doses", status_code=status.HTTP_201_CREATED, response_model=Created)
+def record_dose(body: DoseCreate, session: SessionDep, actor: ApiActor) -> Created:
+    return Created(id=service.record_dose(session, actor, body).id)
+
+
+@router.post("/doses/import", response_model=ImportResult)
+def import_doses(
+    session: SessionDep,
+    actor: ApiActor,
+    file: UploadFile = File(..., description="CSV with a header row; see importer.COLUMNS"),
+    all_or_nothing: bool = Query(False, description="keep nothing if any row is bad"),
+) -> ImportResult:
+    report = importer.import_doses(session, actor, file.file, all_or_nothing=all_or_nothing)
+    return ImportResult(
+        imported=report.imported, rejected=report.rejected, rolled_back=report.rolled_back
+    )

@@ -1,0 +1,135 @@
+"""Reference data every other part links to: regions, sites, hospitals, vaccines, lots,
+vaccinated persons and dose records (the denominators of signal detection)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from aefi import clock
+from aefi.db import UTCDateTime
+
+
+class RegionLevel(enum.StrEnum):
+    county = "county"
+    township = "township"
+
+
+class LotStatus(enum.StrEnum):
+    active = "active"
+    held = "held"
+    halted = "halted"
+    recalled = "recalled"
+    expired = "expired"
+
+
+class Route(enum.StrEnum):
+    im = "im"
+    sc = "sc"
+    id = "id"
+    oral = "oral"
+    intranasal = "intranasal"
+
+
+class Sex(enum.StrEnum):
+    male = "male"
+    female = "female"
+    unknown = "unknown"
+
+
+class Region(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=100)
+    name_en: str = Field(default="", max_length=100)
+    level: str = Field(max_length=16)
+    parent_id: int | None = Field(default=None, foreign_key="region.id", index=True)
+
+
+class Hospital(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    level: str = Field(default="", max_length=32)
+    phone: str = Field(default="", max_length=40)
+    county_id: int = Field(foreign_key="region.id", index=True)
+
+
+class Site(SQLModel, table=True):
+    """A vaccination site (接种单位), bound to a township."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    township_id: int = Field(foreign_key="region.id", index=True)
+    county_id: int = Field(foreign_key="region.id", index=True)
+    phone: str = Field(default="", max_length=40)
+    # Green channel: the hospital that receives this site's severe cases, and its backup.
+    primary_hospital_id: int | None = Field(default=None, foreign_key="hospital.id")
+    backup_hospital_id: int | None = Field(default=None, foreign_key="hospital.id")
+    halted: bool = Field(default=False)
+    halt_note: str = Field(default="", max_length=500)
+
+
+class Vaccine(SQLModel, table=True):
+    """A vaccine product."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    manufacturer: str = Field(default="", max_length=200)
+    observation_minutes: int = Field(default=30)
+    halted: bool = Field(default=False)
+    halt_note: str = Field(default="", max_length=500)
+
+
+class Lot(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    lot_number: str = Field(max_length=64, unique=True)
+    vaccine_id: int = Field(foreign_key="vaccine.id", index=True)
+    expiry_on: date | None = None
+    doses_received: int | None = None
+    status: str = Field(default=LotStatus.active, max_length=16, index=True)
+    # Why the lot is not active, naming the decision (shown in the 409 of a refused dose).
+    status_note: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=clock.now, sa_column=Column(UTCDateTime()))
+
+
+class Person(SQLModel, table=True):
+    """A vaccinated person. The ID number is stored whole, shown masked."""
+
+    __table_args__ = (UniqueConstraint("county_id", "id_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    county_id: int = Field(foreign_key="region.id", index=True)
+    name: str = Field(max_length=100, index=True)
+    id_number: str = Field(max_length=32)
+    sex: str = Field(default=Sex.unknown, max_length=8)
+    birth_on: date | None = None
+    phone: str = Field(default="", max_length=40, index=True)
+    address: str = Field(default="", max_length=300)
+    guardian_name: str = Field(default="", max_length=100)
+
+
+class Dose(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_dose_lot_time", "lot_id", "administered_at"),
+        Index("ix_dose_site_time", "site_id", "administered_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    lot_id: int = Field(foreign_key="lot.id")
+    site_id: int = Field(foreign_key="site.id")
+    dose_number: int = Field(default=1)
+    route: str = Field(default="", max_length=16)
+    body_site: str = Field(default="", max_length=64)
+    administered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    vaccinator: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=clock.now, sa_column=Column(UTCDateTime()))

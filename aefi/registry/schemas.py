@@ -1,0 +1,96 @@
+"""Input and output shapes of the registry API (API.md, registry section)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field, field_validator
+
+from aefi.registry.models import Route, Sex
+
+
+class VaccineCreate(BaseModel):
+    code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=200)
+    manufacturer: str = Field(default="", max_length=200)
+    name_en: str = ""
+    observation_minutes: int = Field(default=30, ge=0, le=240)
+
+
+class LotCreate(BaseModel):
+    lot_number: str = Field(min_length=1, max_length=64)
+    vaccine_code: str
+    expiry_date: date | None = None
+    doses_received: int | None = Field(default=None, ge=0)
+
+
+class LotPublic(BaseModel):
+    id: int
+    lot_number: str
+    vaccine_code: str
+    vaccine_name: str
+    manufacturer: str
+    expiry_date: date | None
+    doses_received: int | None
+    status: str
+    status_note: str
+
+
+class SiteCreate(BaseModel):
+    code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=200)
+    township: str = Field(description="township region code or name")
+    primary_hospital_code: str | None = None
+    backup_hospital_code: str | None = None
+    name_en: str = ""
+
+
+class HospitalCreate(BaseModel):
+    code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=200)
+    level: str = ""
+    name_en: str = ""
+    phone: str = ""
+
+
+class PersonIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(min_length=4, max_length=32)
+    sex: Sex = Sex.unknown
+    birth_date: date | None = None
+    phone: str = ""
+    guardian_name: str = ""
+    address: str = ""
+
+    @field_validator("id_number")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip().upper()
+
+
+class DoseCreate(BaseModel):
+    person: PersonIn
+    lot_number: str
+    site_code: str
+    dose_number: int = Field(default=1, ge=1, le=10)
+    administered_at: datetime
+    route: Route | None = None
+    body_site: str = ""
+    vaccinator: str = ""
+
+    @field_validator("administered_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("administered_at needs a UTC offset, e.g. 2026-11-25T09:30:00+08:00")
+        return v
+
+
+class Created(BaseModel):
+    id: int
+
+
+class ImportResult(BaseModel):
+    imported: int
+    rejected: list[dict]
+    rolled_back: bool = False

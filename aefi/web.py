@@ -1,0 +1,199 @@
+"""Shared web helpers: templates, page-or-fragment rendering for htmx, CSRF, flash,
+local time formatting."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from aefi import clock, i18n
+from aefi.errors import Forbidden
+from aefi.settings import get_settings
+
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+
+_templates: Jinja2Templates | None = None
+
+
+def templates() -> Jinja2Templates:
+    global _templates
+    if _templates is None:
+        settings = get_settings()
+        _templates = Jinja2Templates(directory=str(settings.templates_dir))
+        env = _templates.env
+        env.globals.update(
+            _=i18n.gettext,
+            ngettext=i18n.ngettext,
+            pick=i18n.pick,
+            get_locale=i18n.get_locale,
+            now=clock.now,
+        )
+        from aefi import navigation
+
+        env.globals.update(
+            nav_items=navigation.items_for,
+            role_label=role_label,
+            role_description=role_description,
+            banners=banners,
+        )
+        env.filters["local"] = format_local
+        env.filters["local_date"] = format_local_date
+        env.filters["iso_local"] = iso_local
+    return _templates
+
+
+ROLE_LABELS = {
+    "reporter": "Observation physician",
+    "investigator": "CDC investigator",
+    "bureau": "Health bureau",
+    "hospital": "Green-channel hospital",
+    "admin": "Administrator",
+    "api_client": "Immunization information system",
+}
+ROLE_DESCRIPTIONS = {
+    "reporter": "Watch vaccinees in observation, file suspected-reaction reports and follow them.",
+    "investigator": "Investigate reports, assess causality and classify cases.",
+    "bureau": "Watch serious cases, clusters and signals; decide emergency halts.",
+    "hospital": "Receive green-channel referrals and report their outcome.",
+    "admin": "Keep users and reference data in order.",
+    "api_client": "Push dose records and lots; pull halts.",
+}
+
+# Domains register functions (user) -> list[Banner] for the banner above every page.
+BANNER_PROVIDERS: list = []
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role)
+
+
+def role_description(role: str) -> str:
+    return ROLE_DESCRIPTIONS.get(role, "")
+
+
+def banners(user) -> list:
+    if user is None:
+        return []
+    out = []
+    for provider in BANNER_PROVIDERS:
+        out.extend(provider(user))
+    return out
+
+
+def local_zone() -> ZoneInfo:
+    return ZoneInfo(get_settings().timezone)
+
+
+def to_local(value: datetime) -> datetime:
+    return value.astimezone(local_zone())
+
+
+def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return to_local(value).strftime(fmt)
+
+
+def format_local_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    return value.isoformat()
+
+
+def iso_local(value: datetime | None) -> str:
+    """For ``<input type=datetime-local>``."""
+    return "" if value is None else to_local(value).strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_local(value: str | None) -> datetime | None:
+    """A ``datetime-local`` value typed in the configured zone, as aware UTC."""
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=local_zone())
+    return dt.astimezone(clock.now().tzinfo)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def verify_csrf(request: Request) -> None:
+    """Router dependency: every state-changing form post carries the session's token,
+    in the form or (for htmx) in the X-CSRF-Token header."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    expected = request.session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        ctype = request.headers.get("content-type", "")
+        if "form" in ctype:
+            form = await request.form()
+            sent = form.get(CSRF_FIELD)
+    if not expected or not sent or not secrets.compare_digest(str(sent), expected):
+        raise Forbidden(
+            "The form has expired or did not come from aefi. Reload the page and submit again."
+        )
+
+
+def flash(request: Request, message: str, category: str = "info") -> None:
+    request.session.setdefault("flash", []).append([category, message])
+
+
+def pop_flashes(request: Request) -> list[list[str]]:
+    return request.session.pop("flash", [])
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The whole page for a normal request; only ``block`` for an htmx request.
+
+    One template is the single source of markup for both."""
+    ctx = {
+        "request": request,
+        "user": getattr(request.state, "user", None),
+        "csrf_token": csrf_token(request),
+        "flashes": pop_flashes(request) if not is_htmx(request) else [],
+        "locale": i18n.get_locale(),
+        **(context or {}),
+    }
+    env = templates().env
+    if block and is_htmx(request):
+        tmpl = env.get_template(template)
+        html = "".join(tmpl.blocks[block](tmpl.new_context(ctx)))
+        return HTMLResponse(html, status_code=status_code, headers=headers)
+    return templates().TemplateResponse(
+        request, template, ctx, status_code=status_code, headers=headers
+    )
+
+
+def render_block(template: str, block: str, context: dict[str, Any]) -> Markup:
+    env = templates().env
+    tmpl = env.get_template(template)
+    return Markup("".join(tmpl.blocks[block](tmpl.new_context(context))))
