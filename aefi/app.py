@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from aefi import i18n
+from aefi.i18n import N_
 from aefi.deps import LoginRequired
 from aefi.errors import DomainError, Invalid
 from aefi.settings import Settings, get_settings
@@ -24,22 +25,35 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _routers():
-    from aefi import home
-    from aefi.auth import admin_views as auth_admin
-    from aefi.auth import api as auth_api
-    from aefi.auth import views as auth_views
-    from aefi.registry import api as registry_api
-    from aefi.registry import views as registry_views
+DOMAINS = (
+    "auth",
+    "registry",
+    "notifications",
+    "intake",
+    "triage",
+    "referral",
+    "investigation",
+    "signals",
+    "observation",
+    "reporting",
+)
 
-    return [
-        auth_api.router,
-        auth_views.router,
-        auth_admin.router,
-        home.router,
-        registry_api.router,
-        registry_views.router,
-    ]
+
+def _routers():
+    """Each domain's ``api.py`` and ``views.py`` router, in DESIGN.md's order."""
+    import importlib
+    import importlib.util
+
+    from aefi import home
+    from aefi.auth import admin_views
+
+    routers = [admin_views.router, home.router]
+    for domain in DOMAINS:
+        for part in ("api", "views"):
+            name = f"aefi.{domain}.{part}"
+            if importlib.util.find_spec(name) is not None:
+                routers.append(importlib.import_module(name).router)
+    return routers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -84,13 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
     titles = {
-        401: "Please log in",
-        403: "Not allowed",
-        404: "Not found",
-        409: "Conflict",
-        422: "Please correct the input",
-        429: "Too many attempts",
-        500: "Something went wrong",
+        401: N_("Please log in"),
+        403: N_("Not allowed"),
+        404: N_("Not found"),
+        409: N_("Conflict"),
+        422: N_("Please correct the input"),
+        429: N_("Too many attempts"),
+        500: N_("Something went wrong"),
     }
     return render(
         request,

@@ -17,6 +17,22 @@ from aefi import clock
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role
 from aefi.db import UTCDateTime
+from aefi.i18n import N_
+
+
+# Actions shown on timelines, through the catalog.
+ACTION_LABELS = (
+    N_("create"),
+    N_("update"),
+    N_("status"),
+    N_("login"),
+    N_("logout"),
+    N_("login_failed"),
+    N_("view_identity"),
+    N_("import"),
+    N_("set_password"),
+    N_("demo_built"),
+)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -95,4 +95,4 @@ def upgrade(url: str | None = None) -> None:
     """Bring the schema to the newest migration."""
     from alembic import command
 
-    command.upgrade(alembic_config(url or get_settings().database_url), "head")
+    command.upgrade(alembic_config(url or get_settings().database_url), "heads")

@@ -96,3 +96,8 @@ def negotiate(accept_language: str | None, default: str = "zh_CN") -> str:
         if lang.startswith("en"):
             return "en"
     return default
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog without translating it here (labels in tables)."""
+    return message

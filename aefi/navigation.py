@@ -3,39 +3,40 @@
 from __future__ import annotations
 
 from aefi.auth.models import Role
+from aefi.i18n import N_
 
 NAV: dict[Role, list[tuple[str, str]]] = {
     Role.reporter: [
-        ("/", "Home"),
-        ("/doses", "Doses"),
-        ("/imports/doses", "Import doses"),
+        ("/", N_("Home")),
+        ("/doses", N_("Doses")),
+        ("/imports/doses", N_("Import doses")),
     ],
     Role.investigator: [
-        ("/", "Home"),
-        ("/doses", "Doses"),
-        ("/registry/lots", "Lots"),
+        ("/", N_("Home")),
+        ("/doses", N_("Doses")),
+        ("/registry/lots", N_("Lots")),
     ],
     Role.bureau: [
-        ("/", "Home"),
-        ("/registry/lots", "Lots"),
-        ("/registry/sites", "Sites"),
+        ("/", N_("Home")),
+        ("/registry/lots", N_("Lots")),
+        ("/registry/sites", N_("Sites")),
     ],
     Role.hospital: [
-        ("/", "Home"),
+        ("/", N_("Home")),
     ],
     Role.admin: [
-        ("/", "Home"),
-        ("/registry/regions", "Regions"),
-        ("/registry/sites", "Sites"),
-        ("/registry/hospitals", "Hospitals"),
-        ("/registry/vaccines", "Vaccines"),
-        ("/registry/lots", "Lots"),
-        ("/doses", "Doses"),
-        ("/imports/doses", "Import doses"),
-        ("/admin/users", "Users"),
-        ("/admin/audit", "Audit trail"),
+        ("/", N_("Home")),
+        ("/registry/regions", N_("Regions")),
+        ("/registry/sites", N_("Sites")),
+        ("/registry/hospitals", N_("Hospitals")),
+        ("/registry/vaccines", N_("Vaccines")),
+        ("/registry/lots", N_("Lots")),
+        ("/doses", N_("Doses")),
+        ("/imports/doses", N_("Import doses")),
+        ("/admin/users", N_("Users")),
+        ("/admin/audit", N_("Audit trail")),
     ],
-    Role.api_client: [("/", "Home")],
+    Role.api_client: [("/", N_("Home"))],
 }
 
 

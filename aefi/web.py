@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from aefi import clock, i18n
+from aefi.i18n import N_
 from aefi.errors import Forbidden
 from aefi.settings import get_settings
 
@@ -51,20 +52,22 @@ def templates() -> Jinja2Templates:
 
 
 ROLE_LABELS = {
-    "reporter": "Observation physician",
-    "investigator": "CDC investigator",
-    "bureau": "Health bureau",
-    "hospital": "Green-channel hospital",
-    "admin": "Administrator",
-    "api_client": "Immunization information system",
+    "reporter": N_("Observation physician"),
+    "investigator": N_("CDC investigator"),
+    "bureau": N_("Health bureau"),
+    "hospital": N_("Green-channel hospital"),
+    "admin": N_("Administrator"),
+    "api_client": N_("Immunization information system"),
 }
 ROLE_DESCRIPTIONS = {
-    "reporter": "Watch vaccinees in observation, file suspected-reaction reports and follow them.",
-    "investigator": "Investigate reports, assess causality and classify cases.",
-    "bureau": "Watch serious cases, clusters and signals; decide emergency halts.",
-    "hospital": "Receive green-channel referrals and report their outcome.",
-    "admin": "Keep users and reference data in order.",
-    "api_client": "Push dose records and lots; pull halts.",
+    "reporter": N_(
+        "Watch vaccinees in observation, file suspected-reaction reports and follow them."
+    ),
+    "investigator": N_("Investigate reports, assess causality and classify cases."),
+    "bureau": N_("Watch serious cases, clusters and signals; decide emergency halts."),
+    "hospital": N_("Receive green-channel referrals and report their outcome."),
+    "admin": N_("Keep users and reference data in order."),
+    "api_client": N_("Push dose records and lots; pull halts."),
 }
 
 # Domains register functions (user) -> list[Banner] for the banner above every page.

@@ -22,6 +22,7 @@ class Role(enum.StrEnum):
 
 
 class User(SQLModel, table=True):
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True)
     full_name: str = Field(default="", max_length=100)
@@ -40,6 +41,8 @@ class User(SQLModel, table=True):
 
 class LoginThrottle(SQLModel, table=True):
     """Failed logins per user name; kept in the database so several app processes agree."""
+
+    __tablename__ = "login_throttle"
 
     key: str = Field(primary_key=True, max_length=128)
     failures: int = Field(default=0)

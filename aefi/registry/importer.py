@@ -74,11 +74,10 @@ class _Lookups:
                 )
             )
         }
-        self.persons: dict[str, int] = dict(
-            session.execute(
-                select(Person.id_number, Person.id).where(Person.county_id == county_id)
-            ).tuples()
-        )
+        rows = session.execute(
+            select(Person.id_number, Person.id).where(Person.county_id == county_id)
+        ).all()
+        self.persons: dict[str, int] = {idn: pid for idn, pid in rows}
 
 
 def _parse_row(row: dict[str, str], look: _Lookups, zone: ZoneInfo, now: datetime):

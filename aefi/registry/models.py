@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from aefi import clock
 from aefi.db import UTCDateTime
+from aefi.i18n import N_
 
 
 class RegionLevel(enum.StrEnum):
@@ -133,3 +134,18 @@ class Dose(SQLModel, table=True):
     administered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     vaccinator: str = Field(default="", max_length=100)
     created_at: datetime = Field(default_factory=clock.now, sa_column=Column(UTCDateTime()))
+
+
+# Values shown through the catalog (statuses, sexes, region levels).
+LABELS = (
+    N_("active"),
+    N_("held"),
+    N_("halted"),
+    N_("recalled"),
+    N_("expired"),
+    N_("male"),
+    N_("female"),
+    N_("unknown"),
+    N_("county"),
+    N_("township"),
+)

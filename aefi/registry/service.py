@@ -14,6 +14,7 @@ from aefi import audit, clock
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role, require_site, sees_identity, site_filter
 from aefi.errors import Conflict, Invalid, NotFound
+from aefi.i18n import N_
 from aefi.registry.models import (
     Dose,
     Hospital,
@@ -62,11 +63,11 @@ KINDS: dict[str, Kind] = {
             Region,
             "Regions",
             (
-                FieldSpec("code", "Code", required=True),
-                FieldSpec("name", "Name", required=True),
-                FieldSpec("name_en", "English name"),
-                FieldSpec("level", "Level", "select", True, "region_levels"),
-                FieldSpec("parent_id", "Parent region", "select", False, "counties"),
+                FieldSpec("code", N_("Code"), required=True),
+                FieldSpec("name", N_("Name"), required=True),
+                FieldSpec("name_en", N_("English name")),
+                FieldSpec("level", N_("Level"), "select", True, "region_levels"),
+                FieldSpec("parent_id", N_("Parent region"), "select", False, "counties"),
             ),
             ("code", "name", "name_en"),
         ),
@@ -75,11 +76,11 @@ KINDS: dict[str, Kind] = {
             Site,
             "Vaccination sites",
             (
-                FieldSpec("code", "Code", required=True),
-                FieldSpec("name", "Name", required=True),
-                FieldSpec("name_en", "English name"),
-                FieldSpec("township_id", "Township", "select", True, "townships"),
-                FieldSpec("phone", "Phone"),
+                FieldSpec("code", N_("Code"), required=True),
+                FieldSpec("name", N_("Name"), required=True),
+                FieldSpec("name_en", N_("English name")),
+                FieldSpec("township_id", N_("Township"), "select", True, "townships"),
+                FieldSpec("phone", N_("Phone")),
                 FieldSpec(
                     "primary_hospital_id",
                     "Primary green-channel hospital",
@@ -103,11 +104,11 @@ KINDS: dict[str, Kind] = {
             Hospital,
             "Hospitals",
             (
-                FieldSpec("code", "Code", required=True),
-                FieldSpec("name", "Name", required=True),
-                FieldSpec("name_en", "English name"),
-                FieldSpec("level", "Level"),
-                FieldSpec("phone", "Phone"),
+                FieldSpec("code", N_("Code"), required=True),
+                FieldSpec("name", N_("Name"), required=True),
+                FieldSpec("name_en", N_("English name")),
+                FieldSpec("level", N_("Level")),
+                FieldSpec("phone", N_("Phone")),
             ),
             ("code", "name", "name_en"),
             county_scoped=True,
@@ -117,11 +118,11 @@ KINDS: dict[str, Kind] = {
             Vaccine,
             "Vaccines",
             (
-                FieldSpec("code", "Code", required=True),
-                FieldSpec("name", "Name", required=True),
-                FieldSpec("name_en", "English name"),
-                FieldSpec("manufacturer", "Manufacturer"),
-                FieldSpec("observation_minutes", "Observation minutes", "int", True),
+                FieldSpec("code", N_("Code"), required=True),
+                FieldSpec("name", N_("Name"), required=True),
+                FieldSpec("name_en", N_("English name")),
+                FieldSpec("manufacturer", N_("Manufacturer")),
+                FieldSpec("observation_minutes", N_("Observation minutes"), "int", True),
             ),
             ("code", "name", "name_en", "manufacturer"),
         ),
@@ -130,11 +131,11 @@ KINDS: dict[str, Kind] = {
             Lot,
             "Lots",
             (
-                FieldSpec("lot_number", "Lot number", required=True),
-                FieldSpec("vaccine_id", "Vaccine", "select", True, "vaccines"),
-                FieldSpec("expiry_on", "Expiry date", "date"),
-                FieldSpec("doses_received", "Doses received", "int"),
-                FieldSpec("status", "Status", "select", True, "lot_statuses"),
+                FieldSpec("lot_number", N_("Lot number"), required=True),
+                FieldSpec("vaccine_id", N_("Vaccine"), "select", True, "vaccines"),
+                FieldSpec("expiry_on", N_("Expiry date"), "date"),
+                FieldSpec("doses_received", N_("Doses received"), "int"),
+                FieldSpec("status", N_("Status"), "select", True, "lot_statuses"),
             ),
             ("lot_number",),
         ),
@@ -197,20 +198,20 @@ def get_record(session: Session, actor: Actor, kind: Kind, record_id: int) -> SQ
 def _coerce(spec: FieldSpec, raw: Any) -> Any:
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         if spec.required:
-            raise ValueError("This field is required.")
+            raise ValueError(N_("This field is required."))
         return None if spec.kind in ("int", "date", "select") else ""
     if spec.kind == "int" or (spec.kind == "select" and spec.name.endswith("_id")):
         try:
             return int(raw)
         except (TypeError, ValueError):
-            raise ValueError("Enter a whole number.") from None
+            raise ValueError(N_("Enter a whole number.")) from None
     if spec.kind == "date":
         if isinstance(raw, date):
             return raw
         try:
             return date.fromisoformat(str(raw))
         except ValueError:
-            raise ValueError("Enter a date as YYYY-MM-DD.") from None
+            raise ValueError(N_("Enter a date as YYYY-MM-DD.")) from None
     return str(raw).strip()
 
 
@@ -237,7 +238,7 @@ def save_record(
         )
         if "township_id" in clean and (township is None or township.level != RegionLevel.township):
             raise Invalid(
-                "Some fields need correcting.", fields={"township_id": "Pick a township."}
+                "Some fields need correcting.", fields={"township_id": N_("Pick a township.")}
             )
         if township is not None:
             clean["county_id"] = township.parent_id
@@ -245,7 +246,9 @@ def save_record(
             if clean.get(f) is not None:
                 h = session.get(Hospital, clean[f])
                 if h is None or h.county_id != actor.county_id:
-                    raise Invalid("Some fields need correcting.", fields={f: "Unknown hospital."})
+                    raise Invalid(
+                        "Some fields need correcting.", fields={f: N_("Unknown hospital.")}
+                    )
     if kind.name == "hospitals" and record_id is None:
         clean["county_id"] = actor.county_id
     unique = kind.fields[0].name  # code / lot_number
