@@ -12,9 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from aefi import i18n
-from aefi.i18n import N_
 from aefi.deps import LoginRequired
 from aefi.errors import DomainError, Invalid
+from aefi.i18n import N_
 from aefi.settings import Settings, get_settings
 from aefi.web import is_htmx, render
 

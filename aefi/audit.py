@@ -19,7 +19,6 @@ from aefi.auth.permissions import Actor, require_role
 from aefi.db import UTCDateTime
 from aefi.i18n import N_
 
-
 # Actions shown on timelines, through the catalog.
 ACTION_LABELS = (
     N_("create"),

@@ -14,8 +14,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from aefi import clock, i18n
-from aefi.i18n import N_
 from aefi.errors import Forbidden
+from aefi.i18n import N_
 from aefi.settings import get_settings
 
 CSRF_HEADER = "X-CSRF-Token"
