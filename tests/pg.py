@@ -4,6 +4,7 @@ Run as root, the server runs as the ``postgres`` OS user (PostgreSQL refuses roo
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -95,10 +96,8 @@ class ThrowawayPostgres:
     def stop(self) -> None:
         if self.dir is None:
             return
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run(
                 str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"
             )
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)

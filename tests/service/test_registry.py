@@ -113,7 +113,10 @@ def test_import_reports_bad_rows_and_keeps_good(session, county):
     admin = county.actor(session, "admin")
     lot = session.exec(select(Lot).where(Lot.status == "active")).first()
     site = session.get(Site, county.site_ids[0])
-    good = f"330782201001010027,张三,male,2010-01-01,,{lot.lot_number},{site.code},1,2026-01-05T09:00:00+08:00,im,左上臂,护士"
+    good = (
+        f"330782201001010027,张三,male,2010-01-01,,{lot.lot_number},{site.code},1,"
+        "2026-01-05T09:00:00+08:00,im,左上臂,护士"
+    )
     rows = [
         good,
         f"330782201001010035,李四,female,,,NOPE,{site.code},1,2026-01-05T09:00:00,im,,",
