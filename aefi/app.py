@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from aefi import i18n
+from aefi import i18n, wiring
 from aefi.deps import LoginRequired
 from aefi.errors import DomainError, Invalid
 from aefi.i18n import N_
@@ -56,9 +58,23 @@ def _routers():
     return routers
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    task = None
+    if app.state.settings.background_enabled:
+        from aefi import background
+
+        task = asyncio.create_task(background.loop())
+    yield
+    if task is not None:
+        task.cancel()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    wiring.wire()
     app = FastAPI(
+        lifespan=_lifespan,
         title="aefi",
         summary="AEFI surveillance and case management",
         openapi_url="/api/openapi.json",

@@ -18,10 +18,12 @@ from sqlmodel import Session
 os.environ.setdefault("AEFI_BACKGROUND_ENABLED", "false")
 os.environ.setdefault("AEFI_SECRET_KEY", "test-secret")
 
-from aefi import clock, db  # noqa: E402
+from aefi import clock, db, wiring  # noqa: E402
 from aefi.auth import service as auth_service  # noqa: E402
 from aefi.settings import get_settings  # noqa: E402
 from tests.pg import ThrowawayPostgres  # noqa: E402
+
+wiring.wire()
 
 # Argon2 at its real cost would make every test that creates users take seconds.
 auth_service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
