@@ -104,13 +104,21 @@ class Report(SQLModel, table=True):
 
 
 class ReportDose(SQLModel, table=True):
+    """A dose the report is linked to: a registry dose, or one entered by hand (given
+    elsewhere) whose lot exists in the registry."""
+
     __tablename__ = "report_dose"
 
-    report_id: int = Field(foreign_key="report.id", primary_key=True)
-    dose_id: int = Field(foreign_key="dose.id", primary_key=True, index=True)
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    dose_id: int | None = Field(default=None, foreign_key="dose.id", index=True)
     lot_id: int = Field(foreign_key="lot.id", index=True)
     vaccine_id: int = Field(foreign_key="vaccine.id", index=True)
     administered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    dose_number: int = 1
+    route: str = Field(default="", max_length=16)
+    body_site: str = Field(default="", max_length=64)
+    vaccinating_unit: str = Field(default="", max_length=200)
 
 
 class FollowUp(SQLModel, table=True):

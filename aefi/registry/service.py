@@ -508,7 +508,8 @@ def create_site(
 # --- persons and doses --------------------------------------------------------------------
 
 
-def _upsert_person(session: Session, county_id: int, p: PersonIn) -> Person:
+def upsert_person(session: Session, county_id: int, p: PersonIn) -> Person:
+    """The county's person with this ID number, created if new."""
     person = session.exec(
         select(Person).where(Person.county_id == county_id, Person.id_number == p.id_number)
     ).first()
@@ -559,7 +560,7 @@ def record_dose(session: Session, actor: Actor, data: DoseCreate) -> Dose:
         raise Invalid(
             "The vaccination time lies in the future.", fields={"administered_at": "in the future"}
         )
-    person = _upsert_person(session, actor.county_id, data.person)
+    person = upsert_person(session, actor.county_id, data.person)
     dose = Dose(
         person_id=person.id,
         lot_id=lot.id,

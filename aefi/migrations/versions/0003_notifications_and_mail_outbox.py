@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-25 11:36:54.942832
+Create Date: 2026-11-25 11:37:46.123935
 """
 
 from alembic import op

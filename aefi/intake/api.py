@@ -1,0 +1,179 @@
+"""Intake JSON API (API.md, intake section)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from sqlmodel import Session, col, select
+
+from aefi import i18n
+from aefi.deps import ApiActor, SessionDep
+from aefi.intake import service, symptoms
+from aefi.intake.models import FollowUp, Report
+from aefi.intake.schemas import (
+    FollowUpIn,
+    FollowUpOut,
+    ReportDoseOut,
+    ReportIn,
+    ReportList,
+    ReportOut,
+    TriageOut,
+)
+from aefi.registry.models import Site
+
+router = APIRouter(prefix="/api/v1", tags=["intake"])
+
+
+def present(session: Session, reports: list[Report]) -> list[ReportOut]:
+    """Reports as API.md shows them, with their doses and follow-ups, in three queries."""
+    ids = [r.id for r in reports]
+    doses = service.report_doses(session, ids)
+    history: dict[int, list[FollowUp]] = {i: [] for i in ids}
+    if ids:
+        for fu in session.exec(
+            select(FollowUp)
+            .where(col(FollowUp.report_id).in_(ids))
+            .order_by(FollowUp.at, FollowUp.id)
+        ):
+            history[fu.report_id].append(fu)
+    site_codes = (
+        dict(
+            session.exec(
+                select(Site.id, Site.code).where(col(Site.id).in_({r.site_id for r in reports}))
+            )
+        )
+        if reports
+        else {}
+    )
+    out = []
+    for r in reports:
+        triage = TriageOut(
+            **{k: v for k, v in (r.triage or {}).items() if k in TriageOut.model_fields}
+        )
+        if not r.triage:
+            triage.serious = r.serious
+        out.append(
+            ReportOut(
+                id=r.id,
+                number=r.number,
+                status=r.status,
+                site_code=site_codes.get(r.site_id, ""),
+                patient_name=r.patient_name,
+                onset_at=r.onset_at,
+                discovered_at=r.discovered_at,
+                reported_at=r.reported_at,
+                symptoms=r.symptoms,
+                event_groups=r.event_groups,
+                description=r.description,
+                serious=r.serious,
+                outcome=r.outcome,
+                linked_by_hand=r.linked_by_hand,
+                lot_flag=r.lot_flag,
+                doses=[
+                    ReportDoseOut(
+                        dose_id=d.link.dose_id,
+                        lot_number=d.lot.lot_number,
+                        lot_status=d.lot.status,
+                        vaccine_code=d.vaccine.code,
+                        vaccine_name=d.vaccine.name,
+                        manufacturer=d.vaccine.manufacturer,
+                        dose_number=d.link.dose_number,
+                        route=d.link.route,
+                        administered_at=d.link.administered_at,
+                    )
+                    for d in doses[r.id]
+                ],
+                follow_ups=[
+                    FollowUpOut(
+                        id=f.id,
+                        at=f.at,
+                        author_name=f.author_name,
+                        source=f.source,
+                        changes=f.changes,
+                        note=f.note,
+                    )
+                    for f in history[r.id]
+                ],
+                triage=triage,
+            )
+        )
+    return out
+
+
+@router.get("/symptoms")
+def list_symptoms() -> list[dict]:
+    """The coded symptom vocabulary, each code with its event group, in both languages."""
+    return [
+        {
+            "code": s.code,
+            "event_group": s.group,
+            "zh": s.zh,
+            "en": s.en,
+            "event_group_zh": symptoms.EVENT_GROUPS[s.group][0],
+            "event_group_en": symptoms.EVENT_GROUPS[s.group][1],
+        }
+        for s in symptoms.SYMPTOMS
+    ]
+
+
+@router.post("/reports", status_code=status.HTTP_201_CREATED, response_model=ReportOut)
+def file_report(
+    body: ReportIn,
+    session: SessionDep,
+    actor: ApiActor,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> ReportOut:
+    """File a report. A retry with the same Idempotency-Key returns the first result.
+    A likely duplicate answers 409 naming the earlier report; send
+    ``confirm_new_event: true`` if it is a new event."""
+    try:
+        report = service.file_report(
+            session, actor, body, idempotency_key=idempotency_key, source="api"
+        )
+    except service.NeedsCorrection as exc:
+        exc.fields = {k: i18n.gettext(v) for k, v in exc.fields.items()}
+        raise
+    return present(session, [report])[0]
+
+
+@router.get("/reports", response_model=ReportList)
+def list_reports(
+    session: SessionDep,
+    actor: ApiActor,
+    lot_number: str = "",
+    site_code: str = "",
+    vaccine_code: str = "",
+    serious: bool | None = None,
+    status_: Annotated[str, Query(alias="status")] = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ReportList:
+    flt = service.ReportFilter(
+        since=since,
+        until=until,
+        site_code=site_code,
+        vaccine_code=vaccine_code,
+        lot_number=lot_number,
+        serious=serious,
+        status=status_,
+    )
+    rows, total = service.list_reports(session, actor, flt, page=page, per_page=per_page)
+    return ReportList(items=present(session, rows), total=total, page=page, per_page=per_page)
+
+
+@router.get("/reports/{report_id}", response_model=ReportOut)
+def get_report(report_id: int, session: SessionDep, actor: ApiActor) -> ReportOut:
+    return present(session, [service.get_report(session, actor, report_id)])[0]
+
+
+@router.post("/reports/{report_id}/follow-ups", status_code=201, response_model=ReportOut)
+def add_follow_up(
+    report_id: int, body: FollowUpIn, session: SessionDep, actor: ApiActor
+) -> ReportOut:
+    service.add_follow_up(session, actor, report_id, body)
+    return present(session, [service.get_report(session, actor, report_id)])[0]

@@ -1,0 +1,147 @@
+"""Filing reports on SQLite and PostgreSQL: numbers, duplicates, follow-ups, scope."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from aefi import clock
+from aefi.errors import Forbidden, NotFound
+from aefi.intake import service
+from aefi.intake.schemas import FollowUpIn, ReportIn
+from aefi.registry.models import Dose
+
+
+def report_in(dose: Dose, **kw) -> ReportIn:
+    base = dict(
+        dose_ids=[dose.id],
+        onset_at=dose.administered_at + timedelta(minutes=15),
+        symptoms=["URTIC"],
+        outcome="recovering",
+        reporter_name="刘医生",
+        reporter_phone="13800000000",
+    )
+    base.update(kw)
+    return ReportIn(**base)
+
+
+def site_dose(session, site_id) -> Dose:
+    return session.exec(select(Dose).where(Dose.site_id == site_id).order_by(Dose.id)).first()
+
+
+def test_file_numbers_and_history(session, county):
+    rep = county.actor(session, "reporter")
+    d1 = site_dose(session, rep.site_id)
+    r1 = service.file_report(session, rep, report_in(d1))
+    year = clock.now().year
+    assert r1.number == f"330782-{year}-00001"
+    d2 = session.exec(
+        select(Dose).where(Dose.site_id == rep.site_id, Dose.person_id != d1.person_id)
+    ).first()
+    r2 = service.file_report(session, rep, report_in(d2))
+    assert r2.number == f"330782-{year}-00002"
+    service.add_follow_up(session, rep, r1.id, FollowUpIn(outcome="died", note="院内死亡"))
+    session.refresh(r1)
+    assert r1.outcome == "died" and r1.death
+    history = service.follow_ups(session, r1.id)
+    assert history[0].changes == {"outcome": ["recovering", "died"], "death": [False, True]}
+    assert service.original_card(r1, history)["outcome"] == "recovering"
+
+
+def test_validation_errors_and_late_onset_warning(session, county):
+    rep = county.actor(session, "reporter")
+    dose = site_dose(session, rep.site_id)
+    with pytest.raises(service.NeedsCorrection) as err:
+        service.file_report(
+            session,
+            rep,
+            report_in(dose, onset_at=dose.administered_at - timedelta(hours=1), reporter_phone=""),
+        )
+    assert set(err.value.errors) == {"onset_at", "reporter_phone"}
+    late = dose.administered_at + timedelta(days=50)
+    clock.freeze(late + timedelta(days=1))
+    with pytest.raises(service.NeedsCorrection) as err:
+        service.file_report(session, rep, report_in(dose, onset_at=late))
+    assert set(err.value.warnings) == {"onset_at"} and not err.value.errors
+    report = service.file_report(
+        session, rep, report_in(dose, onset_at=late, confirm_late_onset=True)
+    )
+    assert report.id
+
+
+def test_duplicate_is_caught_until_confirmed(session, county):
+    rep = county.actor(session, "reporter")
+    dose = site_dose(session, rep.site_id)
+    first = service.file_report(session, rep, report_in(dose))
+    with pytest.raises(service.PossibleDuplicate) as err:
+        service.file_report(
+            session, rep, report_in(dose, onset_at=dose.administered_at + timedelta(hours=2))
+        )
+    assert [r.id for r in err.value.candidates] == [first.id]
+    again = service.file_report(
+        session,
+        rep,
+        report_in(dose, onset_at=dose.administered_at + timedelta(hours=2), confirm_new_event=True),
+    )
+    assert again.id != first.id and again.confirmed_new_event
+
+
+def test_idempotency_key_gives_one_report(session, county):
+    rep = county.actor(session, "reporter")
+    dose = site_dose(session, rep.site_id)
+    a = service.file_report(session, rep, report_in(dose), idempotency_key="k-1")
+    b = service.file_report(session, rep, report_in(dose), idempotency_key="k-1")
+    assert a.id == b.id
+
+
+def test_reporter_scope(session, county):
+    rep = county.actor(session, "reporter")
+    rep2 = county.actor(session, "reporter2")
+    mine = service.file_report(session, rep, report_in(site_dose(session, rep.site_id)))
+    with pytest.raises(NotFound):
+        service.get_report(session, rep2, mine.id)
+    rows, total = service.list_reports(session, rep2, service.ReportFilter())
+    assert total == 0
+    other = site_dose(session, rep2.site_id)
+    with pytest.raises(NotFound):
+        service.file_report(session, rep, report_in(other))
+    with pytest.raises(Forbidden):
+        service.get_report(session, county.actor(session, "hospital"), mine.id)
+    rows, total = service.list_reports(
+        session, county.actor(session, "bureau"), service.ReportFilter(serious=False)
+    )
+    assert total == 1
+
+
+def test_hand_linked_dose_and_held_lot_flag(session, county):
+    from aefi.registry import service as registry
+    from aefi.registry.models import Lot, LotStatus
+
+    rep = county.actor(session, "reporter")
+    lot = session.exec(select(Lot)).first()
+    registry.set_lot_status(session, None, lot, LotStatus.held, "信号复核中")
+    session.commit()
+    at = clock.now() - timedelta(hours=3)
+    report = service.file_report(
+        session,
+        rep,
+        ReportIn(
+            hand_doses=[
+                {
+                    "lot_number": lot.lot_number,
+                    "administered_at": at,
+                    "vaccinating_unit": "外县接种点",
+                }
+            ],
+            patient={"name": "外来儿", "id_number": "330782202001010015", "sex": "male"},
+            onset_at=at + timedelta(hours=1),
+            symptoms=["FEVER"],
+            outcome="recovered",
+            reporter_name="刘医生",
+            reporter_phone="138",
+        ),
+    )
+    assert report.linked_by_hand
+    assert lot.lot_number in report.lot_flag and "held" in report.lot_flag
