@@ -16,12 +16,15 @@ def fresh_sqlite(name: str) -> str:
     """A new, migrated SQLite database for one benchmark; AEFI_DATABASE_URL points at it."""
     OUT.mkdir(exist_ok=True)
     path = OUT / f"{name}.db"
+    from aefi import db
+
+    db._engine_for(f"sqlite:///{path}").dispose()
+    db._engine_for.cache_clear()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path}"
     os.environ["AEFI_DATABASE_URL"] = url
     os.environ["AEFI_BACKGROUND_ENABLED"] = "false"
-    from aefi import db
     from aefi.settings import get_settings
 
     get_settings.cache_clear()
