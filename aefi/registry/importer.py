@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from aefi import audit, clock
 from aefi.auth.permissions import Actor, require_role
-from aefi.registry.models import Dose, Lot, LotStatus, Person, Route, Sex, Site, Vaccine
+from aefi.registry.models import Dose, Lot, LotStatus, Person, Route, Site, Vaccine
 from aefi.registry.service import DOSE_WRITERS
 
 COLUMNS = (
@@ -40,7 +40,6 @@ COLUMNS = (
 REQUIRED = ("id_number", "name", "lot_number", "site_code", "administered_at")
 BATCH = 5000
 MAX_REPORTED = 1000  # rows listed back; the count of bad rows is always exact
-_SEXES = {s.value for s in Sex} | {"m": "male", "f": "female", "男": "male", "女": "female"}.keys()
 _SEX_MAP = {"m": "male", "f": "female", "男": "male", "女": "female"}
 _ROUTES = {r.value for r in Route}
 
@@ -206,7 +205,10 @@ def _write(
     batch: Iterable[tuple[dict, dict]],
     created_at: datetime,
 ) -> None:
+    """Insert a batch with plain executemany (Core, no ORM bookkeeping): new persons first,
+    their ids read back by ID number, then the doses."""
     batch = list(batch)
+    conn = session.connection()
     new_people: dict[str, dict] = {}
     for person, _dose in batch:
         if person["id_number"] not in look.persons and person["id_number"] not in new_people:
@@ -217,14 +219,20 @@ def _write(
                 "guardian_name": "",
             }
     if new_people:
-        result = session.execute(
-            insert(Person).returning(Person.id, Person.id_number, sort_by_parameter_order=True),
-            list(new_people.values()),
-        )
-        for pid, idn in result:
-            look.persons[idn] = pid
-    session.execute(
-        insert(Dose),
+        person_table = Person.__table__
+        conn.execute(insert(person_table), list(new_people.values()))
+        numbers = list(new_people)
+        for i in range(0, len(numbers), 500):
+            chunk = numbers[i : i + 500]
+            rows = conn.execute(
+                select(person_table.c.id_number, person_table.c.id).where(
+                    person_table.c.county_id == county_id, person_table.c.id_number.in_(chunk)
+                )
+            )
+            for idn, pid in rows:
+                look.persons[idn] = pid
+    conn.execute(
+        insert(Dose.__table__),
         [
             {**dose, "person_id": look.persons[person["id_number"]], "created_at": created_at}
             for person, dose in batch
