@@ -35,6 +35,20 @@ class Settings(BaseSettings):
     # Background work (signal scans, deadline checks, outbox) in-process on a timer.
     background_interval_s: int = 60
     background_enabled: bool = True
+    # Green channel: a referral not acknowledged within this many minutes escalates.
+    referral_ack_minutes: int = 10
+    # Triage rules file (TOML); unset means the shipped aefi/triage/rules.toml.
+    triage_rules: Path | None = None
+    # Observation area (留观): minutes when a vaccine names none; doses of the last hours
+    # that enter a site's board; how often the board refreshes itself.
+    observation_default_minutes: int = 30
+    observation_lookback_h: int = 4
+    observation_refresh_s: int = 3
+    # Daily report (日报): each site submits the day's report by this local time.
+    daily_report_deadline: str = "17:00"
+    # Expected AEFI reporting rate per 100,000 doses when no table gives one (China NIP
+    # 2021-22, all AEFI: 32.52; DOMAIN.md).
+    expected_aefi_rate_per_100k: float = 32.52
     # Paths of the web layer, resolved from the source tree.
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"

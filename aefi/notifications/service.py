@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import smtplib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from sqlmodel import Session, col, func, select
@@ -144,19 +144,23 @@ def deliver_outbox(session: Session, settings: Settings | None = None, limit: in
     if not due:
         return 0
     sent = 0
+    smtp: smtplib.SMTP | None = None
     try:
         smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10)
-    except OSError as exc:
-        for msg in due:
-            _failed(msg, now, str(exc))
-            session.add(msg)
-        session.commit()
-        return 0
-    with smtp:
         if settings.smtp_starttls:
             smtp.starttls()
         if settings.smtp_user:
             smtp.login(settings.smtp_user, settings.smtp_password or "")
+    except (OSError, smtplib.SMTPException) as exc:
+        # The server is down or refuses us: every due message waits for its next attempt.
+        if smtp is not None:
+            smtp.close()
+        for msg in due:
+            _failed(msg, now, str(exc) or type(exc).__name__)
+            session.add(msg)
+        session.commit()
+        return 0
+    with smtp:
         for msg in due:
             email = EmailMessage()
             email["From"] = settings.smtp_sender
@@ -166,18 +170,20 @@ def deliver_outbox(session: Session, settings: Settings | None = None, limit: in
             try:
                 smtp.send_message(email)
             except (smtplib.SMTPException, OSError) as exc:
-                _failed(msg, now, str(exc))
+                _failed(msg, now, str(exc) or type(exc).__name__)
             else:
+                msg.attempts += 1
                 msg.status, msg.sent_at, msg.last_error = OutboxStatus.sent, now, ""
                 sent += 1
-            msg.attempts += 1
             session.add(msg)
     session.commit()
     return sent
 
 
-def _failed(msg: OutboxMessage, now, error: str) -> None:
+def _failed(msg: OutboxMessage, now: datetime, error: str) -> None:
+    """Count the attempt and schedule the next one: 30 s, doubling, up to MAX_ATTEMPTS."""
+    msg.attempts += 1
     msg.last_error = error[:500]
-    if msg.attempts + 1 >= MAX_ATTEMPTS:
+    if msg.attempts >= MAX_ATTEMPTS:
         msg.status = OutboxStatus.failed
-    msg.next_attempt_at = now + timedelta(seconds=30 * 2 ** min(msg.attempts, 11))
+    msg.next_attempt_at = now + timedelta(seconds=30 * 2 ** min(msg.attempts - 1, 11))
