@@ -137,6 +137,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": i18n.gettext("Not authenticated.")}, status_code=401)
         target = f"/login?next={request.url.path}"
         if is_htmx(request):
+            from urllib.parse import urlparse
+
+            from aefi.web import KEEP_PAGE_ON_EXPIRY
+
+            if urlparse(request.headers.get("HX-Current-URL", "")).path in KEEP_PAGE_ON_EXPIRY:
+                return HTMLResponse("", status_code=401)
             return HTMLResponse("", status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
 

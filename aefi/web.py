@@ -73,6 +73,11 @@ ROLE_DESCRIPTIONS = {
 # Domains register functions (user) -> list[Banner] for the banner above every page.
 BANNER_PROVIDERS: list = []
 
+# Pages that hold unsaved input (paths): an htmx request from such a page that finds the
+# session expired gets a bare 401, not a redirect to the login page, so that a background
+# request (the notification badge's poll) cannot throw away what is typed there.
+KEEP_PAGE_ON_EXPIRY: set[str] = set()
+
 
 def role_label(role: str) -> str:
     return ROLE_LABELS.get(role, role)

@@ -17,6 +17,10 @@ from aefi.web import render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
+# Other domains act on a fresh login, fn(request, session, user): intake hands the drafts
+# this browser saved while logged out to the user who logs in.
+LOGIN_HOOKS: list = []
+
 
 def _safe_next(target: str | None) -> str:
     if not target:
@@ -60,6 +64,8 @@ def login(
     request.session.update({"uid": user.id, "cv": user.credential_version, **draft_keys})
     if csrf:
         request.session["csrf"] = csrf
+    for hook in LOGIN_HOOKS:
+        hook(request, session, user)
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

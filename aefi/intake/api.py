@@ -42,7 +42,7 @@ def present(session: Session, reports: list[Report]) -> list[ReportOut]:
         dict(
             session.exec(
                 select(Site.id, Site.code).where(col(Site.id).in_({r.site_id for r in reports}))
-            )
+            ).all()
         )
         if reports
         else {}

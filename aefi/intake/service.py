@@ -83,8 +83,18 @@ class LinkedDose:
 # --- filing ------------------------------------------------------------------------------
 
 
-def resolve_doses(session: Session, actor: Actor, data: ReportIn) -> list[LinkedDose]:
-    """The registry doses (in the actor's scope) and hand-entered doses of a report."""
+def resolve_doses(
+    session: Session,
+    actor: Actor,
+    data: ReportIn,
+    *,
+    unknown_lots: list[tuple[int, str]] | None = None,
+) -> list[LinkedDose]:
+    """The registry doses (in the actor's scope) and hand-entered doses of a report.
+
+    ``unknown_lots``: when given, a hand-entered dose whose lot is not in the registry is
+    listed there as (index in ``hand_doses``, lot number) and left out, instead of raising;
+    the form uses it to name every unknown lot next to its row."""
     linked: list[LinkedDose] = []
     for row in registry.get_doses(session, actor, data.dose_ids):
         if actor.role == Role.reporter and row.site.id != actor.site_id:
@@ -103,10 +113,13 @@ def resolve_doses(session: Session, actor: Actor, data: ReportIn) -> list[Linked
                 row.site,
             )
         )
-    for hand in data.hand_doses:
+    for index, hand in enumerate(data.hand_doses):
         try:
             lot = registry.lot_by_number(session, actor, hand.lot_number)
         except NotFound:
+            if unknown_lots is not None:
+                unknown_lots.append((index, hand.lot_number))
+                continue
             raise Invalid(
                 "No lot numbered {lot}.", fields={"hand_lot": "unknown lot"}, lot=hand.lot_number
             ) from None
@@ -127,9 +140,16 @@ def resolve_doses(session: Session, actor: Actor, data: ReportIn) -> list[Linked
     return linked
 
 
-def check(session: Session, actor: Actor, data: ReportIn) -> tuple[list[LinkedDose], Any]:
-    """Resolve and check a report without filing it: what the form shows as you type."""
-    doses = resolve_doses(session, actor, data)
+def check(
+    session: Session,
+    actor: Actor,
+    data: ReportIn,
+    *,
+    unknown_lots: list[tuple[int, str]] | None = None,
+) -> tuple[list[LinkedDose], Any]:
+    """Resolve and check a report without filing it: what the form shows as you type.
+    (``unknown_lots``: see ``resolve_doses``.)"""
+    doses = resolve_doses(session, actor, data, unknown_lots=unknown_lots)
     findings = check_report(
         vaccinated_at=[d.administered_at for d in doses],
         onset_at=data.onset_at,
@@ -359,12 +379,14 @@ def add_follow_up(
     *,
     source: str = "reporter",
     scope_checked: bool = False,
+    draft_id: int | None = None,
 ) -> FollowUp:
     """Add later information as a dated follow-up. The card's current facts change; the
     follow-up keeps what they were, so the report's history shows every step.
 
     ``scope_checked``: the caller (e.g. the referral service, for the receiving hospital)
-    has already checked that the actor may add to this report."""
+    has already checked that the actor may add to this report. ``draft_id``: the report
+    form's draft that ended up as this follow-up (a likely duplicate linked to its report)."""
     report = (
         session.get(Report, report_id) if scope_checked else get_report(session, actor, report_id)
     )
@@ -410,6 +432,11 @@ def add_follow_up(
     )
     session.add(follow_up)
     session.add(report)
+    if draft_id is not None:
+        draft = session.get(Draft, draft_id)
+        if draft is not None and draft.user_id == actor.user_id and draft.report_id is None:
+            draft.report_id = report.id
+            session.add(draft)
     session.flush()
     audit.record(
         session,
@@ -455,6 +482,23 @@ def get_report(session: Session, actor: Actor, report_id: int) -> Report:
         raise NotFound("Not found.")
     if actor.role == Role.reporter and report.site_id != actor.site_id:
         raise NotFound("Not found.")
+    return report
+
+
+def print_card(session: Session, actor: Actor, report_id: int) -> Report:
+    """The report for its printed card (PDF). The card carries the full identity, so
+    printing it is recorded like any other disclosure."""
+    report = get_report(session, actor, report_id)
+    audit.record(
+        session,
+        actor,
+        "print",
+        "report",
+        report.id,
+        summary=report.number,
+        county_id=report.county_id,
+    )
+    session.commit()
     return report
 
 
@@ -548,6 +592,9 @@ def list_reports(
 
 # --- drafts ------------------------------------------------------------------------------
 
+# In a draft saved logged out: the id of the user's draft it carries on.
+CONTINUES = "_continues"
+
 
 def save_draft(
     session: Session,
@@ -560,15 +607,22 @@ def save_draft(
     """Keep what was typed. Without an actor (the session expired) the draft belongs to the
     browser's device id until its user logs in there again."""
     draft = session.get(Draft, draft_id) if draft_id else None
+    continues = None
     if draft is not None:
         owner_ok = (actor is not None and draft.user_id == actor.user_id) or (
             draft.user_id is None and device and draft.device == device
         )
         if not owner_ok or draft.report_id is not None:
+            # Logged out, the browser carries on a user's draft: the new copy names it, so
+            # that claiming the copy at login retires the older one (one draft, not two).
+            if actor is None and draft.user_id is not None and draft.report_id is None:
+                continues = draft.id
             draft = None
+        else:
+            continues = draft.payload.get(CONTINUES)
     if draft is None:
         draft = Draft(user_id=actor.user_id if actor else None, device=device)
-    draft.payload = payload
+    draft.payload = {**payload, CONTINUES: continues} if continues else payload
     draft.updated_at = clock.now()
     session.add(draft)
     session.commit()
@@ -584,6 +638,12 @@ def claim_device_drafts(session: Session, actor: Actor, device: str) -> int:
     ).all()
     for d in drafts:
         d.user_id = actor.user_id
+        older_id = d.payload.get(CONTINUES)
+        if older_id:
+            older = session.get(Draft, older_id)
+            if older is not None and older.user_id == actor.user_id and older.report_id is None:
+                session.delete(older)
+            d.payload = {k: v for k, v in d.payload.items() if k != CONTINUES}
         session.add(d)
     session.commit()
     return len(drafts)
