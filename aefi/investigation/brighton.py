@@ -237,14 +237,28 @@ class BrightonResult:
     reasons: tuple[str, ...]
     label: str
     label_zh: str
+    reasons_zh: tuple[str, ...] = ()  # `reasons` in Chinese, item for item
+
+    def reasons_in(self, lang: str) -> tuple[str, ...]:
+        return self.reasons_zh if lang.startswith("zh") and self.reasons_zh else self.reasons
 
 
-def _result(level: int, reasons: list[str]) -> BrightonResult:
+SYSTEM_LABELS: dict[OrganSystem, dict[str, str]] = {
+    OrganSystem.dermatologic: {"en": "dermatologic or mucosal", "zh": "皮肤黏膜"},
+    OrganSystem.cardiovascular: {"en": "cardiovascular", "zh": "心血管"},
+    OrganSystem.respiratory: {"en": "respiratory", "zh": "呼吸"},
+    OrganSystem.gastrointestinal: {"en": "gastrointestinal", "zh": "胃肠道"},
+    OrganSystem.laboratory: {"en": "laboratory", "zh": "实验室"},
+}
+
+
+def _result(level: int, reasons: list[tuple[str, str]]) -> BrightonResult:
     return BrightonResult(
         level=level,
-        reasons=tuple(reasons),
+        reasons=tuple(en for en, _zh in reasons),
         label=LEVEL_LABELS[level]["en"],
         label_zh=LEVEL_LABELS[level]["zh"],
+        reasons_zh=tuple(zh for _en, zh in reasons),
     )
 
 
@@ -252,13 +266,24 @@ def _names(systems: Iterable[OrganSystem]) -> str:
     return ", ".join(sorted(systems))
 
 
-def _criteria_level(major: set[OrganSystem], minor: set[OrganSystem]) -> tuple[int, str] | None:
-    """The best level that the criteria alone reach, and the branch that reached it."""
+def _names_zh(systems: Iterable[OrganSystem]) -> str:
+    return "、".join(SYSTEM_LABELS[s]["zh"] for s in sorted(systems))
+
+
+def _criteria_level(
+    major: set[OrganSystem], minor: set[OrganSystem]
+) -> tuple[int, str, str] | None:
+    """The best level that the criteria alone reach, and the branch that reached it
+    (in English and in Chinese)."""
     major_cv_or_r = major & {_CV, _R}
     if _D in major and major_cv_or_r:
-        return 1, f"major dermatologic and major {_names(major_cv_or_r)} criteria"
+        return (
+            1,
+            f"major dermatologic and major {_names(major_cv_or_r)} criteria",
+            f"皮肤黏膜主要标准和{_names_zh(major_cv_or_r)}主要标准",
+        )
     if {_CV, _R} <= major:
-        return 2, "major cardiovascular and major respiratory criteria"
+        return 2, "major cardiovascular and major respiratory criteria", "心血管和呼吸主要标准"
     # Reading: "a different system (other than cardiovascular or respiratory systems)" means
     # a minor criterion from the dermatologic, gastrointestinal or laboratory category; a
     # minor respiratory criterion beside a major cardiovascular one does not count here, so
@@ -266,21 +291,30 @@ def _criteria_level(major: set[OrganSystem], minor: set[OrganSystem]) -> tuple[i
     # no level, as the paper's wording gives.
     other = minor - {_CV, _R}
     if major_cv_or_r and other:
-        return 2, (
+        return (
+            2,
             f"major {_names(major_cv_or_r)} criterion and minor criterion from another "
-            f"system ({_names(other)})"
+            f"system ({_names(other)})",
+            f"{_names_zh(major_cv_or_r)}主要标准和另一系统的次要标准（{_names_zh(other)}）",
         )
     minor_cv_or_r = minor & {_CV, _R}
     if _D in major and minor_cv_or_r:
-        return 2, f"major dermatologic and minor {_names(minor_cv_or_r)} criteria"
+        return (
+            2,
+            f"major dermatologic and minor {_names(minor_cv_or_r)} criteria",
+            f"皮肤黏膜主要标准和{_names_zh(minor_cv_or_r)}次要标准",
+        )
     # Reading (DOMAIN.md): the minor criteria of ">=2 different systems/categories" are
     # besides the cardiovascular or respiratory one, so level 3 needs minor criteria from at
     # least three systems or categories, one of them cardiovascular or respiratory. The
     # laboratory category counts as one of them, as the paper says "systems/categories".
     if minor_cv_or_r and len(minor) >= 3:
-        return 3, (
+        return (
+            3,
             f"minor {_names(minor_cv_or_r)} criterion and minor criteria from "
-            f"{len(minor) - 1} further systems or categories ({_names(minor)})"
+            f"{len(minor) - 1} further systems or categories ({_names(minor)})",
+            f"{_names_zh(minor_cv_or_r)}次要标准及另外{len(minor) - 1}个系统或类别的次要标准"
+            f"（{_names_zh(minor)}）",
         )
     return None
 
@@ -302,30 +336,53 @@ def brighton_level(
     major = {CRITERIA[c].system for c in present if CRITERIA[c].rank is Rank.major}
     minor = {CRITERIA[c].system for c in present if CRITERIA[c].rank is Rank.minor}
     organ_systems = (major | minor) - {_LAB}
-    reasons: list[str] = []
+    reasons: list[tuple[str, str]] = []
 
     if sudden_onset_rapid_progression is False:
         return _result(
             5,
-            ["Onset was not sudden or progression not rapid; every level requires both."],
+            [
+                (
+                    "Onset was not sudden or progression not rapid; every level requires both.",
+                    "起病不突然或进展不迅速；各级别均要求二者同时具备。",
+                )
+            ],
         )
     if multiple_organ_systems is False:
-        return _result(5, ["Only one organ system was involved; every level requires two."])
+        return _result(
+            5,
+            [
+                (
+                    "Only one organ system was involved; every level requires two.",
+                    "仅累及一个器官系统；各级别均要求累及两个及以上。",
+                )
+            ],
+        )
 
     met = _criteria_level(major, minor)
     if met is not None:
-        reasons.append(f"The criteria meet level {met[0]}: {met[1]}.")
+        reasons.append(
+            (f"The criteria meet level {met[0]}: {met[1]}.", f"符合{met[0]}级标准：{met[2]}。")
+        )
     else:
-        reasons.append("The criteria do not meet any of levels 1-3.")
+        reasons.append(
+            ("The criteria do not meet any of levels 1-3.", "不符合1-3级中任何级别的标准。")
+        )
 
     confirmed = True
     if sudden_onset_rapid_progression is None:
-        reasons.append("Sudden onset and rapid progression are not recorded.")
+        reasons.append(
+            ("Sudden onset and rapid progression are not recorded.", "未记录突然起病和迅速进展。")
+        )
         confirmed = False
     if multiple_organ_systems is None and len(organ_systems) < 2:
         reasons.append(
-            "Involvement of two or more organ systems is not recorded and the criteria show "
-            f"{len(organ_systems)} ({_names(organ_systems) or 'none'})."
+            (
+                "Involvement of two or more organ systems is not recorded and the criteria show "
+                f"{len(organ_systems)} ({_names(organ_systems) or 'none'}).",
+                f"未记录累及两个及以上器官系统，所记录标准仅涉及{len(organ_systems)}个"
+                f"（{_names_zh(organ_systems) or '无'}）。",
+            )
         )
         confirmed = False
 
@@ -336,5 +393,5 @@ def brighton_level(
     # anaphylaxis whose criteria meet no level is not a case.
     if reported_as_anaphylaxis or met is not None:
         return _result(4, reasons)
-    reasons.append("It was not reported as anaphylaxis.")
+    reasons.append(("It was not reported as anaphylaxis.", "未作为严重过敏反应报告。"))
     return _result(5, reasons)

@@ -116,6 +116,29 @@ ELIGIBILITY_ITEMS: dict[str, str] = {
     "clear_event": "clearly stated event for review",
 }
 
+# The same items in Chinese, for reasons and missing items shown to Chinese users.
+CHECKLIST_ITEMS_ZH: dict[str, str] = {
+    "other_cause_confirmed": "病史、体检或检查证实存在其他原因",
+    "in_published_literature": "已发表的证据表明该疫苗可引起此事件",
+    "biologically_plausible": "疫苗引起此事件具有生物学合理性",
+    "specific_test_confirms_vaccine": "特异性检测证实疫苗的作用",
+    "quality_defect": "疫苗质量缺陷、不合格或假冒产品",
+    "immunization_error": "预防接种差错（处方、无菌操作、储运、接种实施）",
+    "immunization_anxiety": "预防接种焦虑（应激反应）",
+    "within_time_window": "事件发生在风险增加的时间窗内",
+    "evidence_against": "已发表的证据不支持因果关联",
+    "similar_event_after_previous_dose": "既往接种后出现过类似事件",
+    "could_occur_without_vaccination": "不接种也可能发生（既往发作、背景发生率）",
+    "pre_existing_condition": "既往疾病或危险因素",
+    "other_exposure": "事件前的其他暴露（药物、过敏原等）",
+}
+
+ELIGIBILITY_ITEMS_ZH: dict[str, str] = {
+    "vaccine_given_before_event": "事件发生前接种了疫苗",
+    "valid_diagnosis": "诊断有效（符合病例定义）",
+    "clear_event": "待评估事件表述明确",
+}
+
 
 class CausalityCategory(StrEnum):
     A1 = "A1"
@@ -184,6 +207,15 @@ class Assessment:
     path: tuple[Step, ...] = ()
     # Every A category the II answers support, the primary (`category`) first.
     applicable: tuple[CausalityCategory, ...] = ()
+    # `reasons` and `missing` in Chinese, item for item.
+    reasons_zh: tuple[str, ...] = ()
+    missing_zh: tuple[str, ...] = ()
+
+    def reasons_in(self, lang: str) -> tuple[str, ...]:
+        return self.reasons_zh if lang.startswith("zh") and self.reasons_zh else self.reasons
+
+    def missing_in(self, lang: str) -> tuple[str, ...]:
+        return self.missing_zh if lang.startswith("zh") and self.missing_zh else self.missing
 
 
 # Choice: the manual ticks every A box that applies but names no order. When several II
@@ -218,6 +250,10 @@ def _item(name: str) -> str:
     return f"{code} {words}"
 
 
+def _item_zh(name: str) -> str:
+    return f"{CHECKLIST_ITEMS[name][0]} {CHECKLIST_ITEMS_ZH[name]}"
+
+
 def _codes(names: list[str]) -> str:
     return ", ".join(CHECKLIST_ITEMS[name][0] for name in names)
 
@@ -229,7 +265,12 @@ class _Walk:
     checklist: Checklist
     path: list[Step] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    reasons_zh: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
+
+    def say(self, en: str, zh: str) -> None:
+        self.reasons.append(en)
+        self.reasons_zh.append(zh)
 
     def answer(self, name: str) -> Answer:
         value = getattr(self.checklist, name)
@@ -243,42 +284,47 @@ class _Walk:
         self,
         category: CausalityCategory,
         reason: str,
+        reason_zh: str,
         applicable: tuple[CausalityCategory, ...] = (),
     ) -> Assessment:
-        self.reasons.append(reason)
+        self.say(reason, reason_zh)
         order = [f.name for f in fields(Checklist)]
-        missing = tuple(_item(n) for n in sorted(set(self.gaps), key=order.index))
+        gaps = sorted(set(self.gaps), key=order.index)
         return Assessment(
             eligible=True,
             category=category,
             reasons=tuple(self.reasons),
-            missing=missing,
+            missing=tuple(_item(n) for n in gaps),
             path=tuple(self.path),
             applicable=applicable or (category,),
+            reasons_zh=tuple(self.reasons_zh),
+            missing_zh=tuple(_item_zh(n) for n in gaps),
         )
 
 
 def _check_eligibility(eligibility: Eligibility) -> Assessment | None:
     """None when the case is eligible; otherwise the assessment that ends here."""
     reasons: list[str] = []
+    reasons_zh: list[str] = []
     missing: list[str] = []
     if eligibility.vaccine_given_before_event is False:
         reasons.append(
             "No vaccine was given before the event, so it cannot be an adverse event "
             "following this immunization; causality is not assessed."
         )
+        reasons_zh.append("事件发生前未接种疫苗，不属于预防接种后的不良事件，不进行因果关系评估。")
     if eligibility.valid_diagnosis is False:
         reasons.append(
             "The event has no valid diagnosis (it does not meet a case definition); "
             "establish the diagnosis before assessing causality."
         )
-        missing.append(ELIGIBILITY_ITEMS["valid_diagnosis"])
+        reasons_zh.append("事件无有效诊断（不符合病例定义）；请先明确诊断，再评估因果关系。")
+        missing.append("valid_diagnosis")
     if eligibility.clear_event is False:
         reasons.append("The event for review is not clearly stated; restate the question.")
-        missing.append(ELIGIBILITY_ITEMS["clear_event"])
-    unknown = [
-        text for name, text in ELIGIBILITY_ITEMS.items() if getattr(eligibility, name) is None
-    ]
+        reasons_zh.append("待评估事件表述不明确；请重新表述评估问题。")
+        missing.append("clear_event")
+    unknown = [name for name in ELIGIBILITY_ITEMS if getattr(eligibility, name) is None]
     if reasons:
         # Without a vaccine before the event no further information makes the case eligible.
         if eligibility.vaccine_given_before_event is not False:
@@ -287,21 +333,25 @@ def _check_eligibility(eligibility: Eligibility) -> Assessment | None:
             eligible=False,
             category=None,
             reasons=tuple(reasons),
-            missing=tuple(missing),
+            missing=tuple(ELIGIBILITY_ITEMS[n] for n in missing),
             path=(Step.eligibility,),
+            reasons_zh=tuple(reasons_zh),
+            missing_zh=tuple(ELIGIBILITY_ITEMS_ZH[n] for n in missing),
         )
     if unknown:
         # The manual sends a case that cannot be shown eligible for want of information to
         # "unclassifiable", naming what to collect.
+        en = [ELIGIBILITY_ITEMS[n] for n in unknown]
+        zh = [ELIGIBILITY_ITEMS_ZH[n] for n in unknown]
         return Assessment(
             eligible=False,
             category=CausalityCategory.D,
-            reasons=(
-                "Eligibility cannot be established; still unknown: " + "; ".join(unknown) + ".",
-            ),
-            missing=tuple(unknown),
+            reasons=("Eligibility cannot be established; still unknown: " + "; ".join(en) + ".",),
+            missing=tuple(en),
             path=(Step.eligibility,),
             applicable=(CausalityCategory.D,),
+            reasons_zh=("无法确定是否符合评估条件；尚不清楚：" + "；".join(zh) + "。",),
+            missing_zh=tuple(zh),
         )
     return None
 
@@ -315,9 +365,12 @@ def assess(eligibility: Eligibility, checklist: Checklist) -> Assessment:
     walk = _Walk(checklist)
     walk.path.append(Step.eligibility)
     vaccine = eligibility.vaccine or "the vaccine"
+    vaccine_zh = eligibility.vaccine or "疫苗"
     diagnosis = f" ({eligibility.diagnosis})" if eligibility.diagnosis else ""
-    walk.reasons.append(
-        f"Eligible: {vaccine} was given before the event, and the diagnosis{diagnosis} is valid."
+    diagnosis_zh = f"（{eligibility.diagnosis}）" if eligibility.diagnosis else ""
+    walk.say(
+        f"Eligible: {vaccine} was given before the event, and the diagnosis{diagnosis} is valid.",
+        f"符合评估条件：事件发生前接种了{vaccine_zh}，诊断{diagnosis_zh}有效。",
     )
 
     association = [n for n in _ASSOCIATION_ITEMS if getattr(checklist, n) is Answer.yes]
@@ -337,12 +390,15 @@ def assess(eligibility: Eligibility, checklist: Checklist) -> Assessment:
                 CausalityCategory.B2,
                 f"Another cause is confirmed (I.1), yet a known causal association with "
                 f"{vaccine} is also recorded ({_codes(association)}): conflicting trends.",
+                f"已证实存在其他原因（I.1），但同时记录了与{vaccine_zh}的已知因果关联"
+                f"（{_codes(association)}）：存在相互矛盾的因素。",
             )
         return walk.conclude(
             CausalityCategory.C,
             "Another cause is confirmed by history, examination or tests (I.1): coincidental.",
+            "病史、体检或检查证实存在其他原因（I.1）：偶合。",
         )
-    walk.reasons.append("No other cause is confirmed (I.1).")
+    walk.say("No other cause is confirmed (I.1).", "未证实存在其他原因（I.1）。")
 
     # II. Known causal association with the vaccine or vaccination.
     walk.path.append(Step.known_association)
@@ -359,12 +415,17 @@ def assess(eligibility: Eligibility, checklist: Checklist) -> Assessment:
             # there are named so that the panel sees them.
             noted = [n for n in _FACTORS if getattr(checklist, n) is Answer.yes]
             if noted:
-                walk.reasons.append(f"Noted for the panel: {_codes(noted)} answered yes.")
+                walk.say(
+                    f"Noted for the panel: {_codes(noted)} answered yes.",
+                    f"提请专家组注意：{_codes(noted)}回答为“是”。",
+                )
             return walk.conclude(
                 primary,
                 f"Known causal association ({_codes(association)}) and the event fell within "
                 f"the time window of increased risk (III.1): "
                 f"{CATEGORY_LABELS[primary]['en'].lower()}.",
+                f"存在已知因果关联（{_codes(association)}），且事件发生在风险增加的时间窗内"
+                f"（III.1）：{CATEGORY_LABELS[primary]['zh']}。",
                 applicable,
             )
         if timing is not Answer.no:
@@ -375,17 +436,25 @@ def assess(eligibility: Eligibility, checklist: Checklist) -> Assessment:
                 f"A known causal association is recorded ({_codes(association)}) but whether "
                 f"the event fell within the time window of increased risk (III.1) is not "
                 f"known: unclassifiable until it is.",
+                f"记录了已知因果关联（{_codes(association)}），但不清楚事件是否发生在风险增加的"
+                f"时间窗内（III.1）：在明确之前无法分类。",
             )
-        walk.reasons.append(
+        walk.say(
             f"A causal association is known ({_codes(association)}) but the event fell "
-            f"outside the time window of increased risk (III.1)."
+            f"outside the time window of increased risk (III.1).",
+            f"存在已知因果关联（{_codes(association)}），但事件发生在风险增加的时间窗之外"
+            f"（III.1）。",
         )
     elif unknown_association:
-        walk.reasons.append(
-            f"No known causal association is established; {_codes(unknown_association)} not known."
+        walk.say(
+            f"No known causal association is established; {_codes(unknown_association)} not known.",
+            f"未确立已知因果关联；{_codes(unknown_association)}尚不清楚。",
         )
     else:
-        walk.reasons.append("No known causal association with the vaccine or vaccination (II).")
+        walk.say(
+            "No known causal association with the vaccine or vaccination (II).",
+            "与疫苗或预防接种无已知因果关联（II）。",
+        )
 
     # III of the manual (IV here). Strong evidence against a causal association.
     walk.path.append(Step.evidence_against)
@@ -394,6 +463,7 @@ def assess(eligibility: Eligibility, checklist: Checklist) -> Assessment:
             CausalityCategory.C,
             "A body of published evidence is against a causal association (IV.1): "
             "inconsistent with causation, coincidental.",
+            "已发表的证据不支持因果关联（IV.1）：与因果关系不一致，属偶合。",
         )
 
     # IV of the manual (V here). Review of other qualifying factors.
@@ -414,18 +484,23 @@ def assess(eligibility: Eligibility, checklist: Checklist) -> Assessment:
                 CausalityCategory.B2,
                 f"The timing is consistent with the vaccine (III.1) but qualifying factors "
                 f"point to other explanations ({_codes(against)}): conflicting trends.",
+                f"时间关系与疫苗一致（III.1），但其他相关因素提示另有解释（{_codes(against)}）："
+                f"存在相互矛盾的因素。",
             )
         # Choice: without a known association (II) there is no A category to name, so a
         # recurrence after a previous dose (V.1) strengthens the signal rather than
         # concluding A; the panel may decide otherwise.
-        extra = ""
+        extra = extra_zh = ""
         if recurrence:
             extra = " A similar event after a previous dose (V.1) strengthens the signal."
+            extra_zh = "既往接种后出现过类似事件（V.1），加强了该信号。"
         return walk.conclude(
             CausalityCategory.B1,
             "The event fell within a plausible time window (III.1) but there is no "
             "definitive evidence that the vaccine caused it: a potential signal to "
             "investigate." + extra,
+            "事件发生在合理的时间窗内（III.1），但没有确切证据表明由疫苗引起：可能为需要"
+            "调查的新信号。" + extra_zh,
         )
     if timing is Answer.no:
         if recurrence:
@@ -433,16 +508,21 @@ def assess(eligibility: Eligibility, checklist: Checklist) -> Assessment:
                 CausalityCategory.B2,
                 "The event fell outside the time window of increased risk (III.1), yet a "
                 "similar event followed a previous dose (V.1): conflicting trends.",
+                "事件发生在风险增加的时间窗之外（III.1），但既往接种后出现过类似事件（V.1）："
+                "存在相互矛盾的因素。",
             )
         return walk.conclude(
             CausalityCategory.C,
             "The event fell outside the time window of increased risk (III.1) and nothing "
             "else links it to the vaccine: inconsistent with causation, coincidental.",
+            "事件发生在风险增加的时间窗之外（III.1），也无其他因素将其与疫苗关联："
+            "与因果关系不一致，属偶合。",
         )
     return walk.conclude(
         CausalityCategory.D,
         "Neither a known causal association nor the time relationship (III.1) can be "
         "established: unclassifiable until the missing information is collected.",
+        "既不能确立已知因果关联，也不能确定时间关系（III.1）：在补充缺失信息之前无法分类。",
     )
 
 

@@ -170,3 +170,17 @@ SIGNS = [
 @pytest.mark.parametrize(("signs", "criteria"), SIGNS)
 def test_criteria_from_signs(signs, criteria):
     assert criteria_from_signs(signs) == criteria
+
+
+@pytest.mark.parametrize(
+    ("criteria", "sudden", "multiple", "reported", "level"),
+    LEVELS,
+)
+def test_reasons_in_chinese_follow_the_english(criteria, sudden, multiple, reported, level):
+    result = brighton_level(criteria, sudden, multiple, reported)
+
+    assert len(result.reasons_zh) == len(result.reasons)
+    assert result.reasons_in("zh") == result.reasons_zh
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in r) for r in result.reasons_zh)
+    if 1 <= level <= 3:
+        assert f"符合{level}级标准" in result.reasons_zh[0]

@@ -377,3 +377,34 @@ def test_warning_names_the_expected_chinese_class():
     assert warning is not None
     assert "vaccine quality defect" in warning.en
     assert "疫苗质量事故" in warning.zh
+
+
+@pytest.mark.parametrize(("eligibility", "checklist", "eligible", "category"), SCENARIOS)
+def test_every_outcome_explains_itself_in_chinese_too(eligibility, checklist, eligible, category):
+    result = assess(eligibility, checklist)
+
+    assert len(result.reasons_zh) == len(result.reasons)
+    assert len(result.missing_zh) == len(result.missing)
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in r) for r in result.reasons_zh)
+    assert result.reasons_in("zh") == result.reasons_zh
+    assert result.reasons_in("en") == result.reasons
+    # Missing items keep their checklist number in both languages.
+    assert [m.split()[0] for m in result.missing_zh if m[0] in "IV"] == [
+        m.split()[0] for m in result.missing if m[0] in "IV"
+    ]
+
+
+def test_unclassifiable_says_in_chinese_what_to_collect():
+    result = assess(ELIGIBLE, answered(in_published_literature=Y, within_time_window=U))
+
+    assert result.category is D
+    assert result.missing_zh == ("III.1 事件发生在风险增加的时间窗内",)
+    assert "无法分类" in result.reasons_zh[-1]
+
+
+def test_ineligible_reasons_in_chinese():
+    result = assess(Eligibility(True, False, True), Checklist())
+
+    assert result.category is None
+    assert result.missing_zh == ("诊断有效（符合病例定义）",)
+    assert "诊断" in result.reasons_zh[0]
