@@ -1,0 +1,107 @@
+"""Server-drawn SVG charts (matplotlib, Agg backend): the same picture on the page and in
+a PDF. No pyplot: a Figure per call, so requests in several threads do not share state.
+
+Chinese labels need a CJK font; Debian's fonts-noto-cjk provides "Noto Sans CJK SC".
+Text stays text in the SVG (``svg.fonttype: none``): small files, and the browser or
+WeasyPrint draws it with the same font.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+from matplotlib import dates as mdates  # noqa: E402
+from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+FONTS = ["Noto Sans CJK SC", "WenQuanYi Micro Hei", "DejaVu Sans"]
+_lock = threading.Lock()  # font cache and rcParams are process-wide
+
+matplotlib.rcParams.update(
+    {
+        "font.family": FONTS,
+        "svg.fonttype": "none",
+        "axes.unicode_minus": False,
+        "svg.hashsalt": "aefi",  # stable ids: the same data gives the same file
+    }
+)
+
+
+@dataclass(frozen=True)
+class ChartText:
+    """The words of a chart, already in the reader's language."""
+
+    title: str
+    observed: str
+    expected: str
+    boundary: str
+    x_label: str
+    y_label: str
+    note: str = ""
+
+
+def observed_expected_svg(
+    times: Sequence[datetime],
+    observed: Sequence[float],
+    expected: Sequence[float],
+    boundary: Sequence[float] | None,
+    text: ChartText,
+    *,
+    width_in: float = 8.0,
+    height_in: float = 3.6,
+) -> str:
+    """Cumulative observed (steps) against cumulative expected over time, with the MaxSPRT
+    boundary (events needed to signal at each time) when given. Returns SVG markup."""
+    with _lock:
+        fig = Figure(figsize=(width_in, height_in), dpi=100)
+        FigureCanvasSVG(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        if len(times):
+            t = mdates.date2num(list(times))
+            ax.step(t, observed, where="post", color="#b3261e", linewidth=2, label=text.observed)
+            ax.plot(t, expected, color="#1f5fa8", linewidth=2, label=text.expected)
+            if boundary is not None:
+                b = np.asarray(boundary, dtype=float)
+                ax.step(
+                    t,
+                    b,
+                    where="post",
+                    color="#6b6b6b",
+                    linewidth=1.5,
+                    linestyle="--",
+                    label=text.boundary,
+                )
+            ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+            top = max(
+                [1.0, float(np.max(observed)) if len(observed) else 0.0]
+                + [float(np.max(expected)) if len(expected) else 0.0]
+                + ([float(np.nanmax(boundary))] if boundary is not None and len(boundary) else [])
+            )
+            ax.set_ylim(0, top * 1.15 + 0.5)
+        ax.set_title(text.title, fontsize=11, loc="left")
+        ax.set_xlabel(text.x_label, fontsize=9)
+        ax.set_ylabel(text.y_label, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(True, color="#e3e6ea", linewidth=0.6)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.legend(fontsize=8, loc="upper left", frameon=False)
+        if text.note:
+            fig.text(0.01, 0.01, text.note, fontsize=7, color="#555555")
+        fig.tight_layout(rect=(0, 0.04 if text.note else 0, 1, 1))
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+        svg = buf.getvalue()
+    # Drop the XML prolog and DOCTYPE: the SVG is embedded in an HTML page.
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg

@@ -1,0 +1,43 @@
+"""Signal detection settings (environment prefix ``AEFI_SIGNALS_``).
+
+DOMAIN.md, "Thresholds": a *signal* (for review) and a *halt recommendation* (provisional
+hold of the lot, pending the bureau's decision) are separate, configurable levels. The
+defaults below are those levels; a county changes them through the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SignalSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AEFI_SIGNALS_", env_file=".env", extra="ignore")
+
+    # Type I error of each MaxSPRT over the planned surveillance of one lot (or vaccine,
+    # site) and event group (Kulldorff et al. 2011 use 0.05).
+    alpha: float = 0.05
+    # Review level: MaxSPRT with at least this many events (M).
+    signal_min_events: int = 1
+    # Halt recommendation: MaxSPRT LLR >= CV with at least M events. DOMAIN.md: a lot's T
+    # is often below 1, where one early report can cross; an automatic hold needs M >= 2.
+    halt_min_events: int = 2
+    # Put a lot with a halt recommendation on `held` at once (the bureau then decides).
+    auto_hold: bool = True
+    # Upper limit T of the MaxSPRT (expected count at the planned end of surveillance):
+    # for a lot, rate x the larger of the doses received (the lot's size) and the doses
+    # given so far x t_factor; for a vaccine or a site, rate x doses given x t_factor.
+    t_factor: float = 2.0
+    # Disproportionality over spontaneous reports without denominators (VAERS imports):
+    # Evans et al. 2001 (PRR >= 2, Yates chi-square >= 4, a >= 3) makes a review signal.
+    disproportionality: bool = True
+    # Full scan on the background timer (seconds).
+    scan_every_s: int = 3600
+    # Future-dated halt decisions are applied by a timer (seconds).
+    halts_every_s: int = 60
+
+
+@lru_cache
+def get_signal_settings() -> SignalSettings:
+    return SignalSettings()

@@ -1,0 +1,623 @@
+"""VAERS public data (DOMAIN.md, "Interchange"): read, import as reports, replay.
+
+Files per year, joined by VAERS_ID, Latin-1, dates MM/DD/YYYY: ``YYYYVAERSDATA.csv`` (one
+row a report), ``YYYYVAERSVAX.csv`` (one row a vaccine given), ``YYYYVAERSSYMPTOMS.csv``
+(up to five MedDRA terms a row, several rows a report possible).
+
+How the reports are stored (there are no doses and no site in VAERS):
+
+* Every imported report belongs to one pseudo-county "VAERS" (region code ``VAERS``) with
+  one township, one pseudo-site ``VAERS-US`` and one pseudo-person; no county user sees
+  them in the county's lists. ``source`` is ``vaers`` and ``external_id`` the VAERS_ID;
+  the report number is ``VAERS-<id>``. Status ``closed``: historical reports, no deadlines.
+* Each VAX row is a ``report_dose`` without a registry dose, linked to a vaccine ``US-<VAX_TYPE>``
+  and a lot ``US-<VAX_TYPE>-<VAX_LOT>`` (``…-UNKNOWN`` where the lot is blank), created as
+  needed. The dose time is VAX_DATE (else the onset, else the receipt date).
+* MedDRA terms are mapped to aefi's symptom codes through ``meddra_map.csv`` where the
+  meaning matches (the codes give the event groups); every term, mapped or not, is kept at
+  the head of the description (``MedDRA: …; unmapped: …``). DIED adds the DEATH code.
+* Reports are inserted in bulk, not through ``intake.service.file_report``: no triage, no
+  notifications, no scans on the way in. The scan's disproportionality reads them.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aefi.intake.symptoms import groups_of
+from aefi.signals import scan
+from aefi.signals.expected import GROUPS
+
+MAP_CSV = Path(__file__).resolve().parent / "meddra_map.csv"
+SOURCE = "vaers"
+REGION_CODE = "VAERS"
+SITE_CODE = "VAERS-US"
+UNKNOWN_LOTS = {"", "UNK", "UNKNOWN", "NA", "N/A", "NONE", "?"}
+# Event groups of the replay and of the scan's disproportionality: every real group and
+# serious_aefi (all_aefi would be every report: its 2x2 table is empty).
+DP_GROUPS = [g for g in GROUPS if g != "all_aefi"]
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VaxRow:
+    vax_type: str
+    manufacturer: str
+    lot: str
+    dose: str
+    route: str
+    site: str
+    name: str
+
+
+@dataclass
+class Record:
+    vaers_id: str
+    received_on: date
+    reported_on: date | None
+    state: str
+    age_years: str
+    sex: str
+    text: str
+    died: bool
+    life_threatening: bool
+    hospitalized: bool
+    disabled: bool
+    recovered: str
+    vaccinated_on: date | None
+    onset_on: date | None
+    terms: list[str] = field(default_factory=list)
+    vaxes: list[VaxRow] = field(default_factory=list)
+
+
+@dataclass
+class FileCounts:
+    """Rows read from each file, so an import can be checked for completeness."""
+
+    data_rows: int = 0
+    vax_rows: int = 0
+    symptom_rows: int = 0
+    files: dict[str, int] = field(default_factory=dict)
+
+
+def parse_date(value: str) -> date | None:
+    """MM/DD/YYYY, as VAERS writes dates; blank or malformed gives None."""
+    parts = (value or "").strip().split("/")
+    if len(parts) != 3:
+        return None
+    try:
+        return date(int(parts[2]), int(parts[0]), int(parts[1]))
+    except ValueError:
+        return None
+
+
+def _csv(path: Path) -> Iterable[dict[str, str]]:
+    with path.open(encoding="latin-1", newline="") as fh:
+        yield from csv.DictReader(fh)
+
+
+def read_dir(directory: Path) -> tuple[list[Record], FileCounts]:
+    """Every year's three files in ``directory``, joined by VAERS_ID."""
+    directory = Path(directory)
+    counts = FileCounts()
+    records: dict[str, Record] = {}
+    for data_file in sorted(directory.glob("*VAERSDATA.csv")):
+        prefix = data_file.name[: -len("VAERSDATA.csv")]
+        n = 0
+        for row in _csv(data_file):
+            n += 1
+            vid = row["VAERS_ID"].strip()
+            received = parse_date(row["RECVDATE"])
+            if received is None:  # pragma: no cover - every public row has one
+                raise ValueError(f"{data_file.name}: VAERS_ID {vid} has no RECVDATE")
+            records[vid] = Record(
+                vaers_id=vid,
+                received_on=received,
+                reported_on=parse_date(row.get("RPT_DATE", "")),
+                state=row.get("STATE", "").strip(),
+                age_years=row.get("AGE_YRS", "").strip(),
+                sex=row.get("SEX", "").strip().upper(),
+                text=row.get("SYMPTOM_TEXT", "").strip(),
+                died=row.get("DIED", "").strip().upper() == "Y",
+                life_threatening=row.get("L_THREAT", "").strip().upper() == "Y",
+                hospitalized=row.get("HOSPITAL", "").strip().upper() == "Y",
+                disabled=row.get("DISABLE", "").strip().upper() == "Y",
+                recovered=row.get("RECOVD", "").strip().upper(),
+                vaccinated_on=parse_date(row.get("VAX_DATE", "")),
+                onset_on=parse_date(row.get("ONSET_DATE", "")),
+            )
+        counts.data_rows += n
+        counts.files[data_file.name] = n
+        for kind in ("VAX", "SYMPTOMS"):
+            path = directory / f"{prefix}VAERS{kind}.csv"
+            if not path.exists():
+                raise FileNotFoundError(path)
+            n = 0
+            for row in _csv(path):
+                n += 1
+                rec = records.get(row["VAERS_ID"].strip())
+                if rec is None:
+                    raise ValueError(f"{path.name}: VAERS_ID {row['VAERS_ID']} not in DATA")
+                if kind == "VAX":
+                    rec.vaxes.append(
+                        VaxRow(
+                            vax_type=row["VAX_TYPE"].strip().upper() or "UNK",
+                            manufacturer=row.get("VAX_MANU", "").strip(),
+                            lot=row.get("VAX_LOT", "").strip(),
+                            dose=row.get("VAX_DOSE", "").strip(),
+                            route=row.get("VAX_ROUTE", "").strip(),
+                            site=row.get("VAX_SITE", "").strip(),
+                            name=row.get("VAX_NAME", "").strip(),
+                        )
+                    )
+                else:
+                    for i in range(1, 6):
+                        term = row.get(f"SYMPTOM{i}", "").strip()
+                        if term:
+                            rec.terms.append(term)
+            counts.files[path.name] = n
+            if kind == "VAX":
+                counts.vax_rows += n
+            else:
+                counts.symptom_rows += n
+    return sorted(records.values(), key=lambda r: (r.received_on, r.vaers_id)), counts
+
+
+# --- MedDRA terms to aefi's symptom codes --------------------------------------------------
+
+
+def meddra_map(path: Path = MAP_CSV) -> dict[str, str]:
+    """Lower-cased MedDRA term -> symptom code."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {
+            r["meddra_term"].strip().lower(): r["symptom_code"].strip() for r in csv.DictReader(fh)
+        }
+
+
+def map_terms(terms: list[str], mapping: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(symptom codes, unmapped terms), each once, in the order met."""
+    codes: list[str] = []
+    unmapped: list[str] = []
+    for t in terms:
+        code = mapping.get(t.lower())
+        if code is None:
+            if t not in unmapped:
+                unmapped.append(t)
+        elif code not in codes:
+            codes.append(code)
+    return codes, unmapped
+
+
+def record_codes(rec: Record, mapping: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """(codes, event groups, unmapped terms) of a report; DIED adds the DEATH code."""
+    codes, unmapped = map_terms(rec.terms, mapping)
+    if rec.died and "DEATH" not in codes:
+        codes.append("DEATH")
+    return codes, groups_of(codes), unmapped
+
+
+def vaccine_code(vax_type: str) -> str:
+    return f"US-{vax_type}"[:32]
+
+
+def lot_number(vax_type: str, lot: str) -> str:
+    clean = re.sub(r"\s+", "", lot.upper())
+    if clean in UNKNOWN_LOTS:
+        clean = "UNKNOWN"
+    return f"US-{vax_type}-{clean}"[:64]
+
+
+def generic_name(vax_name: str) -> str:
+    """'INFLUENZA (SEASONAL) (FLUZONE)' -> 'INFLUENZA (SEASONAL)': the brand is last."""
+    name = vax_name.strip()
+    m = re.match(r"^(.*\S)\s*\([^()]*\)$", name)
+    return (m.group(1) if m else name)[:200]
+
+
+# --- import into the database -------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    counts: FileCounts
+    reports_created: int = 0
+    reports_existing: int = 0
+    doses_created: int = 0
+    vaccines_created: int = 0
+    lots_created: int = 0
+    reports_in_db: int = 0
+    doses_in_db: int = 0
+    terms_mapped: int = 0
+    terms_unmapped: int = 0
+    seconds: float = 0.0
+    top_unmapped: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return (
+            self.reports_in_db == self.counts.data_rows and self.doses_in_db == self.counts.vax_rows
+        )
+
+
+def _at(d: date | None) -> datetime | None:
+    return None if d is None else datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def _pseudo_places(session) -> tuple[int, int, int]:
+    """(county id, site id, person id) of the VAERS pseudo-county, created on first use."""
+    from sqlmodel import select
+
+    from aefi.registry.models import Person, Region, RegionLevel, Site
+
+    county = session.exec(select(Region).where(Region.code == REGION_CODE)).first()
+    if county is None:
+        county = Region(
+            code=REGION_CODE,
+            name="VAERS（美国，导入）",
+            name_en="VAERS (United States, imported)",
+            level=RegionLevel.county,
+        )
+        session.add(county)
+        session.flush()
+    town = session.exec(select(Region).where(Region.code == SITE_CODE)).first()
+    if town is None:
+        town = Region(
+            code=SITE_CODE,
+            name="VAERS 美国",
+            name_en="VAERS United States",
+            level=RegionLevel.township,
+            parent_id=county.id,
+        )
+        session.add(town)
+        session.flush()
+    site = session.exec(select(Site).where(Site.code == SITE_CODE)).first()
+    if site is None:
+        site = Site(
+            code=SITE_CODE,
+            name="VAERS 导入报告（美国，无接种单位）",
+            name_en="VAERS imported reports (United States, no vaccination site)",
+            township_id=town.id,
+            county_id=county.id,
+        )
+        session.add(site)
+        session.flush()
+    person = session.exec(
+        select(Person).where(Person.county_id == county.id, Person.id_number == REGION_CODE)
+    ).first()
+    if person is None:
+        person = Person(county_id=county.id, name="VAERS", id_number=REGION_CODE)
+        session.add(person)
+        session.flush()
+    return county.id, site.id, person.id
+
+
+def _defaults(model) -> dict[str, Any]:
+    return {
+        name: f.get_default(call_default_factory=True)
+        for name, f in model.model_fields.items()
+        if name != "id"
+    }
+
+
+def _outcome(rec: Record) -> str:
+    if rec.died:
+        return "died"
+    return {"Y": "recovered", "N": "recovering"}.get(rec.recovered, "unknown")
+
+
+def _description(rec: Record, codes: list[str], unmapped: list[str]) -> str:
+    head = [f"VAERS {rec.vaers_id}"]
+    if rec.state:
+        head.append(rec.state)
+    if rec.age_years:
+        head.append(f"age {rec.age_years}")
+    lines = [" · ".join(head)]
+    if rec.terms:
+        lines.append("MedDRA: " + "; ".join(rec.terms))
+    if unmapped:
+        lines.append("unmapped: " + "; ".join(unmapped))
+    if rec.text:
+        lines.append(rec.text)
+    return "\n".join(lines)[:4000]
+
+
+def import_dir(session, directory: Path, *, chunk: int = 5000) -> ImportReport:
+    """Load every year in ``directory`` (idempotent: VAERS_IDs already there are skipped),
+    then count what the database holds for these files."""
+    from sqlalchemy import bindparam, text
+    from sqlmodel import select
+
+    from aefi import audit
+    from aefi.intake.models import Report, ReportDose
+    from aefi.registry.models import Lot, Vaccine
+
+    t0 = time.perf_counter()
+    records, counts = read_dir(directory)
+    out = ImportReport(counts=counts)
+    mapping = meddra_map()
+    county_id, site_id, person_id = _pseudo_places(session)
+
+    vaccines = {v.code: v.id for v in session.exec(select(Vaccine))}
+    for rec in records:
+        for vx in rec.vaxes:
+            code = vaccine_code(vx.vax_type)
+            if code not in vaccines:
+                v = Vaccine(
+                    code=code,
+                    name=generic_name(vx.name) or vx.vax_type,
+                    name_en=generic_name(vx.name) or vx.vax_type,
+                    manufacturer=vx.manufacturer[:200],
+                )
+                session.add(v)
+                session.flush()
+                vaccines[code] = v.id
+                out.vaccines_created += 1
+    lots = {
+        n: i
+        for n, i in session.execute(
+            text("SELECT lot_number, id FROM lot WHERE lot_number LIKE 'US-%'")
+        )
+    }
+    new_lots: dict[str, int] = {}
+    for rec in records:
+        for vx in rec.vaxes:
+            number = lot_number(vx.vax_type, vx.lot)
+            if number not in lots and number not in new_lots:
+                new_lots[number] = vaccines[vaccine_code(vx.vax_type)]
+    if new_lots:
+        rows = [
+            {"lot_number": n, "vaccine_id": v, "status": "active", "status_note": ""}
+            for n, v in new_lots.items()
+        ]
+        for i in range(0, len(rows), chunk):
+            session.connection().execute(Lot.__table__.insert(), rows[i : i + chunk])
+        out.lots_created = len(rows)
+        lots = {
+            n: i
+            for n, i in session.execute(
+                text("SELECT lot_number, id FROM lot WHERE lot_number LIKE 'US-%'")
+            )
+        }
+
+    existing = set(session.exec(select(Report.external_id).where(Report.source == SOURCE)).all())
+    report_base = _defaults(Report)
+    conn = session.connection()
+    todo = [r for r in records if r.vaers_id not in existing]
+    out.reports_existing = len(records) - len(todo)
+    unmapped_counter: Counter[str] = Counter()
+    for i in range(0, len(todo), chunk):
+        part = todo[i : i + chunk]
+        rows = []
+        for rec in part:
+            codes, groups, unmapped = record_codes(rec, mapping)
+            out.terms_mapped += len(rec.terms) - len(unmapped)
+            out.terms_unmapped += len(unmapped)
+            unmapped_counter.update(unmapped)
+            received = _at(rec.received_on)
+            reported = _at(rec.reported_on) or received
+            onset = _at(rec.onset_on) or _at(rec.vaccinated_on) or received
+            serious = rec.died or rec.life_threatening or rec.hospitalized or rec.disabled
+            rows.append(
+                {
+                    **report_base,
+                    "number": f"VAERS-{rec.vaers_id}",
+                    "county_id": county_id,
+                    "site_id": site_id,
+                    "person_id": person_id,
+                    "status": "closed",
+                    "patient_name": f"VAERS {rec.vaers_id}",
+                    "patient_sex": {"F": "female", "M": "male"}.get(rec.sex, "unknown"),
+                    "onset_at": onset,
+                    "symptoms": codes,
+                    "event_groups": groups,
+                    "description": _description(rec, codes, unmapped),
+                    "death": rec.died,
+                    "life_threatening": rec.life_threatening,
+                    "hospitalization": rec.hospitalized,
+                    "disability": rec.disabled,
+                    "outcome": _outcome(rec),
+                    "reporter_unit": "VAERS",
+                    "reporter_name": "VAERS",
+                    "discovered_at": reported,
+                    "reported_at": reported,
+                    "received_at": received,
+                    "source": SOURCE,
+                    "external_id": rec.vaers_id,
+                    "serious": serious,
+                    "triage": {
+                        "serious": serious,
+                        "escalated": False,
+                        "investigation_required": False,
+                        "referral_required": False,
+                        "cluster_id": None,
+                        "reasons": [{"rule": "imported", "text": "VAERS import: not triaged"}],
+                        "deadlines": {},
+                        "ruleset_version": "vaers-import",
+                    },
+                }
+            )
+        # Core executemany, no RETURNING (which SQLAlchemy runs row by row on SQLite when
+        # the order must be kept); the ids come back by external_id, which is indexed.
+        conn.execute(Report.__table__.insert(), rows)
+        stmt = text(
+            "SELECT external_id, id FROM report WHERE source = :src AND external_id IN :ids"
+        ).bindparams(bindparam("ids", expanding=True))
+        by_ext = dict(
+            session.execute(stmt, {"src": SOURCE, "ids": [r["external_id"] for r in rows]}).all()
+        )
+        ids = [by_ext[rec.vaers_id] for rec in part]
+        dose_rows = []
+        for rid, rec in zip(ids, part, strict=True):
+            for vx in rec.vaxes:
+                digits = re.sub(r"\D", "", vx.dose)
+                dose_rows.append(
+                    {
+                        "report_id": rid,
+                        "dose_id": None,
+                        "lot_id": lots[lot_number(vx.vax_type, vx.lot)],
+                        "vaccine_id": vaccines[vaccine_code(vx.vax_type)],
+                        "administered_at": _at(rec.vaccinated_on)
+                        or _at(rec.onset_on)
+                        or _at(rec.received_on),
+                        "dose_number": int(digits) if digits and 0 < int(digits) < 100 else 1,
+                        "route": vx.route[:16],
+                        "body_site": vx.site[:64],
+                        "vaccinating_unit": "VAERS",
+                    }
+                )
+        if dose_rows:
+            conn.execute(ReportDose.__table__.insert(), dose_rows)
+        out.reports_created += len(rows)
+        out.doses_created += len(dose_rows)
+    out.top_unmapped = unmapped_counter.most_common(15)
+
+    ids_in_files = [r.vaers_id for r in records]
+    in_db = 0
+    doses_in_db = 0
+    for i in range(0, len(ids_in_files), 900):
+        part = ids_in_files[i : i + 900]
+        stmt = text(
+            "SELECT COUNT(*), (SELECT COUNT(*) FROM report_dose rd JOIN report r2 "
+            "ON r2.id = rd.report_id WHERE r2.source = :src AND r2.external_id IN :ids) "
+            "FROM report r WHERE r.source = :src AND r.external_id IN :ids"
+        ).bindparams(bindparam("ids", expanding=True))
+        a, b = session.execute(stmt, {"src": SOURCE, "ids": part}).one()
+        in_db += int(a)
+        doses_in_db += int(b)
+    out.reports_in_db = in_db
+    out.doses_in_db = doses_in_db
+    out.seconds = round(time.perf_counter() - t0, 2)
+    audit.record(
+        session,
+        None,
+        "import",
+        "report",
+        None,
+        county_id=county_id,
+        summary=(
+            f"VAERS {directory}: {out.reports_created} reports, {out.doses_created} doses "
+            f"({out.reports_existing} there already)"
+        ),
+    )
+    session.commit()
+    return out
+
+
+# --- replay: disproportionality step by step ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplaySignal:
+    vaccine: str
+    event_group: str
+    a: int
+    prr: float
+    prr_lower: float
+    prr_upper: float
+    chi2_yates: float
+    ic025: float
+    reports_with_vaccine: int
+
+
+@dataclass
+class ReplayStep:
+    label: str
+    reports: int  # received in this step
+    total: int  # received up to its end
+    new_signals: list[ReplaySignal]
+
+
+def step_label(d: date, step: str) -> str:
+    if step == "month":
+        return f"{d.year}-{d.month:02d}"
+    if step == "quarter":
+        return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
+    if step == "year":
+        return str(d.year)
+    if step == "week":
+        iso = d.isocalendar()
+        return f"{iso[0]}-W{iso[1]:02d}"
+    raise ValueError("step must be week, month, quarter or year")
+
+
+def replay(records: list[Record], step: str = "month") -> list[ReplayStep]:
+    """Receive the reports in order of RECVDATE, a step at a time; after each step compute
+    every vaccine x event group 2x2 table over the reports so far and list the Evans
+    signals (PRR >= 2, Yates chi-square >= 4, a >= 3) seen for the first time."""
+    mapping = meddra_map()
+    records = sorted(records, key=lambda r: (r.received_on, r.vaers_id))
+    labels: list[str] = []
+    for r in records:
+        lab = step_label(r.received_on, step)
+        if not labels or labels[-1] != lab:
+            labels.append(lab)
+    li = {lab: k for k, lab in enumerate(labels)}
+    vtypes = sorted({vx.vax_type for r in records for vx in r.vaxes})
+    vi = {v: k for k, v in enumerate(vtypes)}
+    gi = {g: k for k, g in enumerate(DP_GROUPS)}
+    S, V, G = len(labels), len(vtypes), len(DP_GROUPS)
+    inc_vg = np.zeros((S, V, G))
+    inc_v = np.zeros((S, V))
+    inc_g = np.zeros((S, G))
+    inc_n = np.zeros(S)
+    for r in records:
+        s = li[step_label(r.received_on, step)]
+        _codes, groups, _un = record_codes(r, mapping)
+        gs = {gi[g] for g in groups if g in gi}
+        if r.died or r.life_threatening or r.hospitalized or r.disabled:
+            gs.add(gi["serious_aefi"])
+        vs = {vi[vx.vax_type] for vx in r.vaxes}
+        inc_n[s] += 1
+        for v in vs:
+            inc_v[s, v] += 1
+        for g in gs:
+            inc_g[s, g] += 1
+        for v in vs:
+            for g in gs:
+                inc_vg[s, v, g] += 1
+    cum_vg, cum_v, cum_g, cum_n = (np.cumsum(x, axis=0) for x in (inc_vg, inc_v, inc_g, inc_n))
+    seen = np.zeros((V, G), dtype=bool)
+    steps = []
+    for s in range(S):
+        table = scan.disproportionality_table(cum_vg[s], cum_v[s], cum_g[s], int(cum_n[s]))
+        fresh = table.signal & ~seen
+        seen |= table.signal
+        res = table.result
+        found = [
+            ReplaySignal(
+                vaccine=vtypes[v],
+                event_group=DP_GROUPS[g],
+                a=int(table.a[v, g]),
+                prr=float(res.prr[v, g]),
+                prr_lower=float(res.prr_lower[v, g]),
+                prr_upper=float(res.prr_upper[v, g]),
+                chi2_yates=float(res.chi2_yates[v, g]),
+                ic025=float(res.ic025[v, g]),
+                reports_with_vaccine=int(cum_v[s, v]),
+            )
+            for v, g in zip(*np.nonzero(fresh), strict=True)
+        ]
+        found.sort(key=lambda x: -x.chi2_yates)
+        steps.append(ReplayStep(labels[s], int(inc_n[s]), int(cum_n[s]), found))
+    return steps
+
+
+def format_signal(sig: ReplaySignal) -> str:
+    return (
+        f"{sig.vaccine:<7} x {sig.event_group:<16} a={sig.a:<4} "
+        f"PRR {sig.prr:6.2f} ({sig.prr_lower:.2f}-{sig.prr_upper:.2f})  "
+        f"chi2(Yates) {sig.chi2_yates:8.1f}  IC025 {sig.ic025:5.2f}  "
+        f"[{sig.reports_with_vaccine} reports with the vaccine]"
+    )

@@ -1,0 +1,498 @@
+"""Signals and halts on SQLite and PostgreSQL: a planted lot found and held as reports are
+filed, scans that update instead of duplicating, halt and lift of a lot, a vaccine and a
+site (with the registry's 409), review, clusters, VAERS imports and disproportionality."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import insert
+from sqlmodel import col, func, select
+
+from aefi import clock
+from aefi.audit import AuditEvent
+from aefi.auth.models import User
+from aefi.errors import Conflict, Forbidden, Invalid, NotFound
+from aefi.intake import service as intake
+from aefi.intake.models import Report
+from aefi.intake.schemas import ReportIn
+from aefi.notifications.models import Notification
+from aefi.registry import service as registry
+from aefi.registry.models import Dose, Lot, Person, Site, Vaccine
+from aefi.registry.schemas import DoseCreate, PersonIn
+from aefi.signals import flows, service, stats, vaers
+from aefi.signals.models import ExpectedRate, HaltDecision, ScanRun, Signal
+
+SHARED_VAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
+
+
+# --- small factories -----------------------------------------------------------------------
+
+
+def set_rate(session, admin, vaccine_code: str, group: str, rate: float, window=(0, 1)):
+    service.list_rates(session, admin)  # the shipped defaults, on first use
+    row = session.exec(
+        select(ExpectedRate).where(
+            ExpectedRate.vaccine_code == vaccine_code, ExpectedRate.event_group == group
+        )
+    ).first()
+    values = {
+        "vaccine_code": vaccine_code,
+        "event_group": group,
+        "rate_per_dose": str(rate),
+        "window_start_days": str(window[0]),
+        "window_end_days": str(window[1]),
+        "source": "test",
+    }
+    return service.save_rate(session, admin, row.id if row else None, values)
+
+
+def new_lots(session, county, vaccine_code: str, n_lots: int, doses_each: int, prefix: str):
+    """Lots of ``doses_each`` doses each (bulk), given 5-20 days ago over the county's sites;
+    one person a dose."""
+    vac = session.exec(select(Vaccine).where(Vaccine.code == vaccine_code)).one()
+    now = clock.now()
+    lots = []
+    for i in range(n_lots):
+        lot = Lot(lot_number=f"{prefix}{i:03d}", vaccine_id=vac.id, doses_received=doses_each)
+        session.add(lot)
+        lots.append(lot)
+    session.flush()
+    people = [
+        {
+            "county_id": county.county_id,
+            "name": f"测试{prefix}{k}",
+            "id_number": f"{prefix}{k:08d}",
+            "sex": "female",
+            "phone": "",
+            "address": "",
+            "guardian_name": "",
+        }
+        for k in range(n_lots * doses_each)
+    ]
+    session.execute(insert(Person), people)
+    pids = list(
+        session.exec(
+            select(Person.id).where(col(Person.id_number).like(f"{prefix}%")).order_by(Person.id)
+        )
+    )
+    rows = []
+    for k, pid in enumerate(pids):
+        rows.append(
+            {
+                "person_id": pid,
+                "lot_id": lots[k // doses_each].id,
+                "site_id": county.site_ids[k % len(county.site_ids)],
+                "dose_number": 1,
+                "route": "im",
+                "body_site": "",
+                "administered_at": now - timedelta(days=5 + (k % 15), hours=k % 7),
+                "vaccinator": "",
+                "created_at": now,
+            }
+        )
+    session.execute(insert(Dose), rows)
+    session.commit()
+    return lots
+
+
+def doses_of(session, lot: Lot) -> list[Dose]:
+    return list(session.exec(select(Dose).where(Dose.lot_id == lot.id).order_by(Dose.id)))
+
+
+def file_anaphylaxis(session, actor, dose: Dose) -> Report:
+    return intake.file_report(
+        session,
+        actor,
+        ReportIn(
+            dose_ids=[dose.id],
+            onset_at=dose.administered_at + timedelta(minutes=25),
+            symptoms=["ANAPH"],
+            outcome="recovering",
+            reporter_name="王调查员",
+            reporter_phone="13800000000",
+        ),
+    )
+
+
+def only_anaphylaxis(session, admin, rate: float) -> None:
+    """The test's rate, and the pseudo-groups off (every report would count there too)."""
+    set_rate(session, admin, "*", "anaphylaxis", rate)
+    set_rate(session, admin, "*", "all_aefi", 0.0, (0, 30))
+    set_rate(session, admin, "*", "serious_aefi", 0.0, (0, 30))
+
+
+def user(session, username: str) -> User:
+    return session.exec(select(User).where(User.username == username)).one()
+
+
+# --- the planted lot, through the database ----------------------------------------------------
+
+
+def test_planted_lot_is_held_as_reports_arrive_and_clean_lots_are_not(session, county):
+    admin = county.actor(session, "admin")
+    inv = county.actor(session, "investigator")
+    only_anaphylaxis(session, admin, 4e-3)  # E = 2 per lot of 500 doses
+    lots = new_lots(session, county, "HEPB", 11, 500, "SYN")
+    clean, planted = lots[:10], lots[10]
+    # Clean lots: 0-3 reports each, about E = 2. The planted lot: four times that.
+    for lot, n in zip(clean, [2, 1, 3, 2, 0, 3, 1, 2, 3, 2], strict=True):
+        for dose in doses_of(session, lot)[:n]:
+            file_anaphylaxis(session, inv, dose)
+    held_at = None
+    planted_doses = doses_of(session, planted)
+    for k, dose in enumerate(planted_doses[:9], start=1):
+        file_anaphylaxis(session, inv, dose)
+        session.refresh(planted)
+        if planted.status == "held" and held_at is None:
+            held_at = k
+    # It is held at the first report whose LLR reaches the exact CV (M = 2, T = 2 on the grid).
+    sig = session.exec(
+        select(Signal).where(Signal.scope == "lot", Signal.target_id == planted.id)
+    ).one()
+    cv = sig.details["cv_halt"]
+    first = next(k for k in range(2, 10) if stats.maxsprt_llr(k, 2.0) >= cv)
+    assert held_at == first
+    assert sig.level == "halt_recommended" and sig.held_lot and sig.status == "new"
+    assert sig.observed == 9 and sig.expected == pytest.approx(2.0)
+    assert sig.upper_limit >= 2.0 and sig.p_value < 1e-3
+    assert "signal #" in planted.status_note
+    for lot in clean:
+        session.refresh(lot)
+        assert lot.status == "active"
+    assert (
+        session.exec(
+            select(func.count())
+            .select_from(Signal)
+            .where(Signal.scope == "lot", col(Signal.target_id).in_([x.id for x in clean]))
+        ).one()
+        == 0
+    )
+    # The bureau was alerted, urgently, with a link to the signal.
+    bureau = county.actor(session, "bureau")
+    alert = session.exec(
+        select(Notification).where(
+            Notification.user_id == bureau.user_id, Notification.kind == "halt_recommended"
+        )
+    ).first()
+    assert alert.urgent and alert.link == f"/signals/{sig.id}"
+    # A new dose of the held lot is refused by the registry (409).
+    with pytest.raises(Conflict) as refused:
+        registry.record_dose(session, admin, dose_in(planted, county, session))
+    assert "held" in str(refused.value)
+    # A full scan updates the rows, never adds a second one for the same test.
+    count_before = session.exec(select(func.count()).select_from(Signal)).one()
+    result = service.run_scan(session, admin, trigger="cli")
+    assert result.run.full and result.run.cells > 0
+    assert session.exec(select(func.count()).select_from(Signal)).one() == count_before
+    again = session.get(Signal, sig.id)
+    assert again.observed == 9 and again.last_scanned_at >= sig.first_detected_at
+    assert result.run.top and result.run.top[0]["lot_number"] == planted.lot_number
+    assert session.exec(select(ScanRun).where(ScanRun.trigger == "report")).first() is not None
+
+
+def dose_in(lot: Lot, county, session) -> DoseCreate:
+    site = session.get(Site, county.site_ids[0])
+    return DoseCreate(
+        person=PersonIn(name="新受种者", id_number="330782201001010011", sex="male"),
+        lot_number=lot.lot_number,
+        site_code=site.code,
+        dose_number=1,
+        administered_at=clock.now() - timedelta(minutes=5),
+    )
+
+
+# --- halt and lift -----------------------------------------------------------------------------
+
+
+def test_halt_and_lift_a_lot(session, county):
+    bureau = county.actor(session, "bureau")
+    admin = county.actor(session, "admin")
+    lot = session.exec(select(Lot).where(col(Lot.id).in_(select(Dose.lot_id)))).first()
+    holding = set(session.exec(select(Dose.site_id).where(Dose.lot_id == lot.id)).all())
+    halt = service.issue_halt(
+        session, bureau, scope="lot", target=lot.lot_number, reason="两例严重过敏反应"
+    )
+    year = clock.now().year
+    assert halt.number == f"叫停〔{year}〕1号" and halt.state == "in force"
+    session.refresh(lot)
+    assert lot.status == "halted" and halt.number in lot.status_note
+    # New doses are refused with the decision named.
+    with pytest.raises(Conflict) as refused:
+        registry.record_dose(session, admin, dose_in(lot, county, session))
+    assert halt.number in str(refused.value)
+    # Every site that holds the lot is told; its reporter sees the banner.
+    told = session.exec(
+        select(Notification.user_id).where(Notification.kind == "halt", Notification.urgent)
+    ).all()
+    rep = user(session, "reporter")
+    rep2 = user(session, "reporter2")
+    assert (rep.id in told) == (rep.site_id in holding)
+    assert (rep2.id in told) == (rep2.site_id in holding)
+    for u in (rep, rep2):
+        texts = [b.text for b in service.banners_for(session, u) if b.level == "danger"]
+        assert bool(texts) == (u.site_id in holding)
+    assert any(halt.number in b.text for b in service.banners_for(session, user(session, "bureau")))
+    # One halt at a time on the same target.
+    with pytest.raises(Conflict):
+        service.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="again")
+    # The notice, in Chinese.
+    _h, pdf = service.halt_notice_pdf(session, bureau, halt.id)
+    assert pdf.startswith(b"%PDF")
+    # A later decision lifts it.
+    lifted = service.lift_halt(session, bureau, halt.id, "检验合格，恢复使用")
+    assert lifted.lift_number == f"解除叫停〔{year}〕1号" and lifted.state == "lifted"
+    session.refresh(lot)
+    assert lot.status == "active"
+    assert registry.record_dose(session, admin, dose_in(lot, county, session)).id
+    with pytest.raises(Conflict):
+        service.lift_halt(session, bureau, halt.id, "again")
+    assert not [b for b in service.banners_for(session, rep) if b.level == "danger"]
+    actions = {
+        e.action
+        for e in session.exec(
+            select(AuditEvent).where(
+                AuditEvent.entity_type == "halt_decision", AuditEvent.entity_id == halt.id
+            )
+        )
+    }
+    assert actions == {"halt", "lift"}
+
+
+def test_halt_a_vaccine_and_a_site(session, county):
+    bureau = county.actor(session, "bureau")
+    admin = county.actor(session, "admin")
+    site = session.get(Site, county.site_ids[0])
+    lot = session.exec(select(Lot).where(Lot.status == "active")).first()
+    vac = session.get(Vaccine, lot.vaccine_id)
+    h1 = service.issue_halt(session, bureau, scope="vaccine", target=vac.code, reason="质量问题")
+    session.refresh(vac)
+    assert vac.halted and h1.number in vac.halt_note
+    with pytest.raises(Conflict) as refused:
+        registry.record_dose(session, admin, dose_in(lot, county, session))
+    assert h1.number in str(refused.value)
+    service.lift_halt(session, bureau, h1.id, "解除")
+    session.refresh(vac)
+    assert not vac.halted
+    h2 = service.issue_halt(session, bureau, scope="site", target=site.code, reason="冷链故障")
+    session.refresh(site)
+    assert site.halted and h2.number.endswith("2号")
+    with pytest.raises(Conflict):
+        registry.record_dose(session, admin, dose_in(lot, county, session))
+    rep = user(session, "reporter")
+    assert rep.site_id == site.id
+    assert any(h2.number in b.text for b in service.banners_for(session, rep))
+    service.lift_halt(session, bureau, h2.id, "已修复")
+    session.refresh(site)
+    assert not site.halted
+    assert registry.record_dose(session, admin, dose_in(lot, county, session)).id
+    active = service.list_halts(session, bureau, active=True)
+    assert active == [] and len(service.list_halts(session, bureau)) == 2
+
+
+def test_who_may_halt_and_what_is_checked(session, county):
+    lot = session.exec(select(Lot)).first()
+    for username in ("investigator", "admin", "reporter", "iis"):
+        with pytest.raises(Forbidden):
+            service.issue_halt(
+                session,
+                county.actor(session, username),
+                scope="lot",
+                target=lot.lot_number,
+                reason="x",
+            )
+    bureau = county.actor(session, "bureau")
+    with pytest.raises(Invalid) as bad:
+        service.issue_halt(session, bureau, scope="lot", target="NO-SUCH-LOT", reason="x")
+    assert "target" in bad.value.fields
+    with pytest.raises(Invalid) as bad:
+        service.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason=" ")
+    assert "reason" in bad.value.fields
+    with pytest.raises(Invalid) as bad:
+        service.issue_halt(
+            session, bureau, scope="lot", target=lot.lot_number, reason="x", signal_ids=[999]
+        )
+    assert "signal_ids" in bad.value.fields
+    # Reporters and the IIS read halts; reporters may not read signals.
+    assert service.list_halts(session, county.actor(session, "reporter")) == []
+    assert service.list_halts(session, county.actor(session, "iis")) == []
+    with pytest.raises(Forbidden):
+        service.list_signals(session, county.actor(session, "reporter"), service.SignalFilter())
+    with pytest.raises(Forbidden):
+        service.list_halts(session, county.actor(session, "hospital"))
+    with pytest.raises(NotFound):
+        service.get_halt(session, bureau, 12345)
+
+
+def test_future_halt_comes_into_force_on_time(session, county):
+    bureau = county.actor(session, "bureau")
+    lot = session.exec(select(Lot).where(Lot.status == "active")).first()
+    start = clock.now()
+    clock.freeze(start)
+    halt = service.issue_halt(
+        session,
+        bureau,
+        scope="lot",
+        target=lot.lot_number,
+        reason="明日起暂停",
+        effective_at=start + timedelta(hours=2),
+    )
+    session.refresh(lot)
+    assert halt.state == "pending" and lot.status == "active"
+    assert service.apply_due_halts(session) == 0
+    clock.advance(timedelta(hours=2, minutes=1))
+    assert service.apply_due_halts(session) == 1
+    session.refresh(lot)
+    session.refresh(halt)
+    assert lot.status == "halted" and halt.state == "in force"
+
+
+def test_dismiss_releases_the_hold_and_new_reports_reopen(session, county):
+    admin = county.actor(session, "admin")
+    inv = county.actor(session, "investigator")
+    bureau = county.actor(session, "bureau")
+    only_anaphylaxis(session, admin, 1e-4)  # E = 0.04 on 400 doses: tiny T
+    (lot,) = new_lots(session, county, "DTAP", 1, 400, "DIS")
+    ds = doses_of(session, lot)
+    file_anaphylaxis(session, inv, ds[0])
+    sig = session.exec(
+        select(Signal).where(Signal.scope == "lot", Signal.target_id == lot.id)
+    ).one()
+    session.refresh(lot)
+    # One report: review level (no CV reaches alpha at this T: any excess), not a hold.
+    assert sig.level == "signal" and lot.status == "active"
+    file_anaphylaxis(session, inv, ds[1])
+    session.refresh(sig)
+    session.refresh(lot)
+    assert sig.level == "halt_recommended" and lot.status == "held"
+    with pytest.raises(Invalid):
+        service.set_signal_status(session, bureau, sig.id, "dismissed", "")
+    with pytest.raises(Forbidden):
+        service.set_signal_status(session, inv, sig.id, "dismissed", "另有原因", release_hold=True)
+    session.rollback()
+    service.set_signal_status(
+        session, bureau, sig.id, "dismissed", "两例均为同一家庭过敏体质", release_hold=True
+    )
+    session.refresh(lot)
+    assert lot.status == "active"
+    # A third report after the dismissal reopens it and holds the lot again.
+    file_anaphylaxis(session, inv, ds[2])
+    session.refresh(sig)
+    session.refresh(lot)
+    assert sig.status == "new" and lot.status == "held" and sig.observed == 3
+
+
+def test_cluster_asks_for_its_lots(session, county):
+    admin = county.actor(session, "admin")
+    only_anaphylaxis(session, admin, 1e-4)
+    (lot,) = new_lots(session, county, "IPV", 1, 300, "CLU")
+    inv = county.actor(session, "investigator")
+    ds = doses_of(session, lot)
+    for d in ds[:2]:
+        file_anaphylaxis(session, inv, d)
+    cluster = SimpleNamespace(id=None, evaluation_lot_ids=[lot.id], site_id=None, evaluated_at=None)
+    before = session.exec(select(func.count()).select_from(ScanRun)).one()
+    flows.on_cluster_formed(session, None, cluster)
+    session.commit()
+    assert session.exec(select(func.count()).select_from(ScanRun)).one() == before + 1
+    assert cluster.evaluated_at is not None
+    # Duck-typed: a cluster with only member reports works too.
+    members = SimpleNamespace(
+        id=None, members=[SimpleNamespace(report_id=r) for r in session.exec(select(Report.id))]
+    )
+    assert lot.id in flows.cluster_lot_ids(session, members)
+
+
+def test_rates_are_edited_by_the_admin_only_and_audited(session, county):
+    admin = county.actor(session, "admin")
+    rows = service.list_rates(session, admin)
+    assert len(rows) >= 10
+    with pytest.raises(Invalid) as bad:
+        service.save_rate(
+            session,
+            admin,
+            None,
+            {
+                "vaccine_code": "NOPE",
+                "event_group": "nonsense",
+                "rate_per_dose": "abc",
+                "window_start_days": "3",
+                "window_end_days": "1",
+                "source": "",
+            },
+        )
+    assert set(bad.value.fields) >= {
+        "vaccine_code",
+        "event_group",
+        "rate_per_dose",
+        "window_end_days",
+        "source",
+    }
+    session.rollback()
+    with pytest.raises(Forbidden):
+        service.save_rate(session, county.actor(session, "bureau"), None, {})
+    row = set_rate(session, admin, "MMR", "fever", 2.5e-4, (5, 12))
+    assert row.updated_by == admin.name
+    events = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "expected_rate", AuditEvent.entity_id == row.id
+        )
+    ).all()
+    assert [e.action for e in events] == ["create"]
+
+
+# --- VAERS: import and disproportionality ------------------------------------------------------
+
+
+def test_vaers_import_and_disproportionality(session, county, tmp_path):
+    from tests.unit.test_signals_vaers import data_row, write_year
+
+    data, vax, sym = [], [], []
+    for k in range(1, 61):
+        vid = f"{k:06d}"
+        data.append(data_row(vid, f"0{1 + k % 3}/1{k % 9}/1996", died="Y" if k == 7 else ""))
+        vtype = "MMR" if k <= 12 else ["DTP", "OPV", "HEP"][k % 3]
+        vax.append(f"{vid},{vtype},M,{'L1' if k % 2 else ''},1,SC,LA,{vtype} (BRAND)\n")
+        term = "Febrile convulsion" if k <= 10 else "Pyrexia"
+        sym.append(f"{vid},{term},8.1,Gaze palsy,8.1,,,,,,\n")
+    write_year(tmp_path, 1996, data, vax, sym)
+    out = vaers.import_dir(session, tmp_path)
+    assert out.complete and out.reports_created == 60 and out.doses_created == 60
+    assert out.vaccines_created == 4
+    rep = session.exec(select(Report).where(Report.external_id == "000001")).one()
+    assert rep.source == "vaers" and rep.status == "closed" and rep.event_groups == ["seizure"]
+    assert "unmapped: Gaze palsy" in rep.description and rep.symptoms == ["FEBSEIZ"]
+    died = session.exec(select(Report).where(Report.external_id == "000007")).one()
+    assert died.death and died.serious and "death" in died.event_groups
+    # Imported reports are nobody's in the demo county.
+    inv = county.actor(session, "investigator")
+    listed, _ = intake.list_reports(session, inv, intake.ReportFilter())
+    assert all(r.source != "vaers" for r in listed)
+    again = vaers.import_dir(session, tmp_path)
+    assert again.reports_created == 0 and again.reports_existing == 60 and again.complete
+    # The full scan runs disproportionality over them (no doses: no MaxSPRT).
+    service.run_scan(session, county.actor(session, "bureau"), trigger="cli")
+    dp = session.exec(select(Signal).where(Signal.method == "disproportionality")).all()
+    mmr = session.exec(select(Vaccine).where(Vaccine.code == "US-MMR")).one()
+    seizure = next(s for s in dp if s.vaccine_id == mmr.id and s.event_group == "seizure")
+    assert seizure.observed == 10 and seizure.details["evans"] and seizure.statistic >= 2
+    assert seizure.details["a"] + seizure.details["b"] == 12
+    # Its chart series comes from the reports, month by month.
+    _row, series = service.signal_series(session, inv, seizure.id)
+    assert series.observed[-1] == 10 and series.boundary is None
+
+
+@pytest.mark.skipif(not SHARED_VAERS.exists(), reason="shared VAERS data not present")
+def test_vaers_shared_years_load_completely(session):
+    out = vaers.import_dir(session, SHARED_VAERS)
+    assert out.complete
+    assert out.reports_in_db == out.counts.data_rows == 21785
+    assert out.doses_in_db == out.counts.vax_rows == 34828
+    assert (
+        session.exec(select(func.count()).select_from(Report).where(Report.source == "vaers")).one()
+        == 21785
+    )
+    assert session.exec(select(func.count()).select_from(HaltDecision)).one() == 0

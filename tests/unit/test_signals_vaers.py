@@ -1,0 +1,170 @@
+"""VAERS files: parsing, MedDRA mapping, the replay's first-appearing signals; the chart."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aefi.signals import charts, vaers
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
+DATA_HEAD = (
+    "VAERS_ID,RECVDATE,STATE,AGE_YRS,CAGE_YR,CAGE_MO,SEX,RPT_DATE,SYMPTOM_TEXT,DIED,DATEDIED,"
+    "L_THREAT,ER_VISIT,HOSPITAL,HOSPDAYS,X_STAY,DISABLE,RECOVD,VAX_DATE,ONSET_DATE,NUMDAYS,"
+    "LAB_DATA,V_ADMINBY,V_FUNDBY,OTHER_MEDS,CUR_ILL,HISTORY,PRIOR_VAX,SPLTTYPE\n"
+)
+VAX_HEAD = "VAERS_ID,VAX_TYPE,VAX_MANU,VAX_LOT,VAX_DOSE,VAX_ROUTE,VAX_SITE,VAX_NAME\n"
+SYM_HEAD = (
+    "VAERS_ID,SYMPTOM1,SYMPTOMVERSION1,SYMPTOM2,SYMPTOMVERSION2,SYMPTOM3,SYMPTOMVERSION3,"
+    "SYMPTOM4,SYMPTOMVERSION4,SYMPTOM5,SYMPTOMVERSION5\n"
+)
+
+
+def data_row(vid: str, recv: str, died: str = "", text: str = "pt febrile; seizure") -> str:
+    return (
+        f'{vid},{recv},CA,1.2,1,,F,{recv},"{text}",{died},,,,,,,,Y,{recv},{recv},0,,PUB,PUB,,,,,\n'
+    )
+
+
+def write_year(folder: Path, year: int, data: list[str], vax: list[str], sym: list[str]) -> None:
+    (folder / f"{year}VAERSDATA.csv").write_text(DATA_HEAD + "".join(data), encoding="latin-1")
+    (folder / f"{year}VAERSVAX.csv").write_text(VAX_HEAD + "".join(vax), encoding="latin-1")
+    (folder / f"{year}VAERSSYMPTOMS.csv").write_text(SYM_HEAD + "".join(sym), encoding="latin-1")
+
+
+def test_parse_date_and_names() -> None:
+    assert vaers.parse_date("01/02/1996") == date(1996, 1, 2)
+    assert vaers.parse_date("") is None and vaers.parse_date("13/40/1996") is None
+    assert vaers.lot_number("MMR", " 0123 x ") == "US-MMR-0123X"
+    assert vaers.lot_number("MMR", "unk") == "US-MMR-UNKNOWN"
+    assert vaers.lot_number("OPV", "") == "US-OPV-UNKNOWN"
+    assert vaers.vaccine_code("FLU3") == "US-FLU3"
+    assert vaers.generic_name("INFLUENZA (SEASONAL) (FLUZONE)") == "INFLUENZA (SEASONAL)"
+    assert vaers.generic_name("TD ADSORBED (NO BRAND NAME)") == "TD ADSORBED"
+
+
+def test_meddra_terms_map_to_codes_and_unmapped_are_kept() -> None:
+    mapping = vaers.meddra_map()
+    codes, unmapped = vaers.map_terms(
+        ["Febrile convulsion", "Pyrexia", "Gaze palsy", "Pyrexia", "Anaphylactic reaction"],
+        mapping,
+    )
+    assert codes == ["FEBSEIZ", "FEVER", "ANAPH"]
+    assert unmapped == ["Gaze palsy"]
+    # Every code of the table is in intake's vocabulary.
+    from aefi.intake.symptoms import BY_CODE
+
+    assert set(mapping.values()) <= set(BY_CODE)
+
+
+def test_read_dir_joins_files_and_counts_rows(tmp_path: Path) -> None:
+    write_year(
+        tmp_path,
+        1996,
+        [data_row("000001", "01/05/1996"), data_row("000002", "02/10/1996", died="Y")],
+        [
+            "000001,MMR,MERCK,ab12,1,SC,LA,MMR II\n",
+            "000001,OPV,LEDERLE,,2,PO,,POLIO\n",
+            "000002,DTP,CONNAUGHT,X9,1,IM,RL,DTP\n",
+        ],
+        [
+            "000001,Febrile convulsion,8.1,Pyrexia,8.1,,,,,,\n",
+            "000001,Irritability,8.1,,,,,,,,\n",
+            "000002,Sudden infant death syndrome,8.1,,,,,,,,\n",
+        ],
+    )
+    records, counts = vaers.read_dir(tmp_path)
+    assert (counts.data_rows, counts.vax_rows, counts.symptom_rows) == (2, 3, 3)
+    first = records[0]
+    assert first.vaers_id == "000001" and first.received_on == date(1996, 1, 5)
+    assert first.terms == ["Febrile convulsion", "Pyrexia", "Irritability"]
+    assert [v.vax_type for v in first.vaxes] == ["MMR", "OPV"]
+    codes, groups, unmapped = vaers.record_codes(records[1], vaers.meddra_map())
+    assert codes == ["DEATH"] and groups == ["death"] and unmapped == []
+    assert records[1].died
+
+
+def test_read_dir_refuses_symptoms_of_unknown_reports(tmp_path: Path) -> None:
+    write_year(
+        tmp_path,
+        1996,
+        [data_row("000001", "01/05/1996")],
+        ["000001,MMR,MERCK,1,1,SC,LA,MMR II\n"],
+        ["000009,Pyrexia,8.1,,,,,,,,\n"],
+    )
+    with pytest.raises(ValueError):
+        vaers.read_dir(tmp_path)
+
+
+def test_replay_reports_each_signal_once_when_it_first_appears(tmp_path: Path) -> None:
+    # January: background only. February: MMR seizures pile up (Evans needs a >= 3).
+    data, vax, sym = [], [], []
+    k = 0
+
+    def add(recv: str, vtype: str, term: str) -> None:
+        nonlocal k
+        k += 1
+        vid = f"{k:06d}"
+        data.append(data_row(vid, recv))
+        vax.append(f"{vid},{vtype},M,L{k},1,IM,LA,{vtype}\n")
+        sym.append(f"{vid},{term},8.1,,,,,,,,\n")
+
+    for i in range(40):
+        add("01/10/1996", ["DTP", "HEP", "MMR", "OPV"][i % 4], "Pyrexia")
+    for _ in range(5):
+        add("02/10/1996", "MMR", "Febrile convulsion")
+    for _ in range(3):
+        add("03/10/1996", "MMR", "Febrile convulsion")
+    write_year(tmp_path, 1996, data, vax, sym)
+    records, _ = vaers.read_dir(tmp_path)
+    steps = vaers.replay(records, step="month")
+    assert [s.label for s in steps] == ["1996-01", "1996-02", "1996-03"]
+    assert [s.total for s in steps] == [40, 45, 48]
+    assert steps[0].new_signals == []
+    new = [(x.vaccine, x.event_group) for x in steps[1].new_signals]
+    assert ("MMR", "seizure") in new
+    assert all((x.vaccine, x.event_group) != ("MMR", "seizure") for x in steps[2].new_signals)
+    sig = next(x for x in steps[1].new_signals if x.event_group == "seizure")
+    assert sig.a == 5 and sig.prr >= 2 and sig.chi2_yates >= 4
+    assert vaers.step_label(date(1997, 5, 2), "quarter") == "1997-Q2"
+    with pytest.raises(ValueError):
+        vaers.step_label(date(1997, 5, 2), "fortnight")
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared VAERS data not present")
+def test_shared_years_are_read_completely() -> None:
+    records, counts = vaers.read_dir(SHARED)
+    for year in (1996, 1997):
+        for kind, attr in (("DATA", None), ("VAX", None), ("SYMPTOMS", None)):
+            path = SHARED / f"{year}VAERS{kind}.csv"
+            with path.open(encoding="latin-1", newline="") as fh:
+                rows = sum(1 for _ in csv.DictReader(fh))
+            assert counts.files[path.name] == rows, (path.name, attr)
+    assert len(records) == counts.data_rows == 21785
+    assert sum(len(r.vaxes) for r in records) == counts.vax_rows == 34828
+
+
+def test_chart_svg_has_both_languages_labels() -> None:
+    times = [datetime(2026, 11, d, tzinfo=UTC) for d in range(1, 11)]
+    svg = charts.observed_expected_svg(
+        times,
+        observed=np.array([0, 0, 1, 1, 2, 3, 3, 4, 4, 5], dtype=float),
+        expected=np.linspace(0.1, 1.0, 10),
+        boundary=np.array([2, 2, 2, 3, 3, 3, 3, 4, 4, 4], dtype=float),
+        text=charts.ChartText(
+            title="批号 HEPB202611001 · 严重过敏反应",
+            observed="观察数（累计）",
+            expected="期望数（累计）",
+            boundary="MaxSPRT 边界",
+            x_label="日期",
+            y_label="例数",
+            note="alpha 0.05, M = 2",
+        ),
+    )
+    assert svg.startswith("<svg") and "</svg>" in svg
+    assert "严重过敏反应" in svg and "观察数（累计）" in svg and "MaxSPRT 边界" in svg
+    assert "Noto Sans CJK SC" in svg
