@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from sqlmodel import func, select
 
@@ -14,10 +16,14 @@ router = APIRouter()
 
 # Domains that own a role's real home page register it here (observation board, inbox...).
 HOME_TEMPLATES: dict[Role, str] = {}
+# ... or register the view that renders it: view(request, session, actor) -> response.
+HOME_VIEWS: dict[Role, Callable] = {}
 
 
 @router.get("/")
 def home(request: Request, session: SessionDep, actor: WebActor):
+    if actor.role in HOME_VIEWS:
+        return HOME_VIEWS[actor.role](request, session, actor)
     ctx: dict = {"actor": actor}
     if actor.site_id:
         ctx["site"] = session.get(Site, actor.site_id)
