@@ -6,7 +6,9 @@ deployment. The same Alembic migrations build both.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -80,6 +82,24 @@ def get_session() -> Iterator[Session]:
     """FastAPI dependency: one session a request."""
     with session_scope() as session:
         yield session
+
+
+_sqlite_writer = threading.RLock()
+
+
+@contextmanager
+def serialized_writes(session: Session) -> Iterator[None]:
+    """On SQLite, let one thread of this process write at a time.
+
+    SQLite has one writer; threads that collide wait in its busy handler, which sleeps
+    and retries with growing pauses, so under load a few requests wait seconds while
+    others pass. Queuing on a lock in the process hands the writer over at once. On
+    PostgreSQL (several writers, row locks) this does nothing."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    with _sqlite_writer:
+        yield
 
 
 def alembic_config(url: str):

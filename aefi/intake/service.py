@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from aefi import audit, clock
+from aefi.db import serialized_writes
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role, site_filter
 from aefi.errors import Conflict, Invalid, NotFound
@@ -225,6 +226,20 @@ def file_report(
 ) -> Report:
     """File a report card. Raises NeedsCorrection (with the fields), PossibleDuplicate, or
     returns the stored report, already triaged (triage subscribes to ``report_filed``)."""
+    with serialized_writes(session):
+        return _file_report(session, actor, data, idempotency_key=idempotency_key,
+                            draft_id=draft_id, source=source)
+
+
+def _file_report(
+    session: Session,
+    actor: Actor,
+    data: ReportIn,
+    *,
+    idempotency_key: str | None,
+    draft_id: int | None,
+    source: str,
+) -> Report:
     require_role(actor, *FILERS)
     if idempotency_key:
         earlier = session.exec(
