@@ -190,3 +190,219 @@ def import_doses_cmd(
         f"imported {report.imported}, rejected {report.rejected_count} ({state}) "
         f"in {time.perf_counter() - t0:.1f} s"
     )
+
+
+# --- signals (aefi/signals) ----------------------------------------------------------------
+
+signals_app = typer.Typer(help="Signal detection: scans and the VAERS replay.")
+app.add_typer(signals_app, name="signals")
+
+
+@signals_app.command("scan")
+def signals_scan_cmd(
+    top: int = typer.Option(15, help="how many of the strongest signals to print"),
+) -> None:
+    """Scan everything now (lots, vaccines, sites; disproportionality over imported
+    reports) and print what it found. For cron where the app's timer is off."""
+    from aefi import wiring
+    from aefi.auth.models import Role
+    from aefi.auth.permissions import Actor
+    from aefi.db import upgrade
+    from aefi.signals import expected, service
+
+    wiring.wire()
+    upgrade()
+    with _session() as session:
+        t0 = time.perf_counter()
+        result = service.run_scan(session, None, trigger="cli")
+        typer.echo(
+            f"scanned {result.cells} cells in {time.perf_counter() - t0:.2f} s: "
+            f"{len(result.changed)} new or raised signals, "
+            f"{len(result.held)} lots put on hold"
+            + (f" ({', '.join(lot.lot_number for lot in result.held)})" if result.held else "")
+        )
+        actor = Actor(0, "cli", "command line", Role.admin, 0)
+        rows, total = service.list_signals(
+            session, actor, service.SignalFilter(open_only=True), per_page=top
+        )
+        typer.echo(f"{total} open signals; the strongest:")
+        for row in rows:
+            s = row.signal
+            target = (
+                row.lot.lot_number
+                if row.lot
+                else (row.site.code if row.site else (row.vaccine.code if row.vaccine else "?"))
+            )
+            stat = (
+                f"LLR {s.statistic:.2f}/CV {s.threshold:.2f}"
+                if s.method == "maxsprt"
+                else f"PRR {s.statistic:.2f}"
+            )
+            p = f"{s.p_value:.3g}" if s.p_value is not None else "-"
+            typer.echo(
+                f"  #{s.id:<5} {s.level:<16} {s.scope:<7} {target:<22} "
+                f"{expected.group_label(s.event_group, 'en'):<26} O={s.observed:<4} "
+                f"E={s.expected:<9.3g} {stat:<22} p={p}"
+            )
+
+
+@signals_app.command("replay")
+def signals_replay_cmd(
+    directory: Path,
+    step: str = typer.Option("month", help="week, month, quarter or year"),
+    top: int = typer.Option(10, help="signals printed per step at most"),
+) -> None:
+    """Replay VAERS files in order of receipt (RECVDATE) and print, per step, the vaccine x
+    event group disproportionality signals (Evans: PRR >= 2, Yates chi-square >= 4, a >= 3)
+    that appear for the first time."""
+    from aefi.signals import vaers
+
+    t0 = time.perf_counter()
+    records, counts = vaers.read_dir(directory)
+    steps = vaers.replay(records, step=step)
+    typer.echo(
+        f"{counts.data_rows} reports, {counts.vax_rows} vaccine rows, "
+        f"{counts.symptom_rows} symptom rows; {len(steps)} steps of one {step}"
+    )
+    first_seen = 0
+    for st in steps:
+        typer.echo(
+            f"{st.label}  +{st.reports} reports (total {st.total}): "
+            f"{len(st.new_signals)} new signal(s)"
+        )
+        first_seen += len(st.new_signals)
+        for sig in st.new_signals[:top]:
+            typer.echo("    " + vaers.format_signal(sig))
+        if len(st.new_signals) > top:
+            typer.echo(f"    … and {len(st.new_signals) - top} more")
+    typer.echo(f"{first_seen} signals in all; replay took {time.perf_counter() - t0:.1f} s")
+
+
+@import_app.command("vaers")
+def import_vaers_cmd(directory: Path) -> None:
+    """Load VAERS public CSVs (YYYYVAERSDATA/VAX/SYMPTOMS.csv) as reports, in bulk."""
+    from aefi import wiring
+    from aefi.db import upgrade
+    from aefi.signals import vaers
+
+    wiring.wire()
+    upgrade()
+    with _session() as session:
+        out = vaers.import_dir(session, directory)
+    c = out.counts
+    typer.echo(
+        f"read {c.data_rows} reports, {c.vax_rows} vaccine rows, {c.symptom_rows} symptom rows "
+        f"from {len(c.files)} files"
+    )
+    typer.echo(
+        f"created {out.reports_created} reports ({out.reports_existing} there already), "
+        f"{out.doses_created} report doses, {out.vaccines_created} vaccines, "
+        f"{out.lots_created} lots in {out.seconds:.1f} s"
+    )
+    typer.echo(
+        f"MedDRA terms: {out.terms_mapped} mapped to event groups, {out.terms_unmapped} kept "
+        f"unmapped on the reports"
+    )
+    typer.echo(
+        f"in the database for these files: {out.reports_in_db} reports, "
+        f"{out.doses_in_db} report doses — " + ("COMPLETE" if out.complete else "INCOMPLETE")
+    )
+    if not out.complete:
+        raise typer.Exit(1)
+
+
+# --- report (aefi/reporting) ---------------------------------------------------------------
+
+report_app = typer.Typer(help="The daily report summary and the surveillance indicators.")
+app.add_typer(report_app, name="report")
+
+
+def _report_actor(session, county: str):
+    """The command line acts as the county's administrator (read-only here)."""
+    from sqlmodel import select
+
+    from aefi.auth.models import Role
+    from aefi.auth.permissions import Actor
+    from aefi.registry.models import Region, RegionLevel
+
+    stmt = select(Region).where(Region.level == RegionLevel.county)
+    if county:
+        stmt = stmt.where(Region.code == county)
+    regions = session.exec(stmt).all()
+    if len(regions) != 1:
+        typer.echo("name the county with --county CODE", err=True)
+        raise typer.Exit(2)
+    return Actor(0, "cli", "command line", Role.admin, regions[0].id)
+
+
+def _report_setup(lang: str):
+    from aefi import i18n, wiring
+    from aefi.db import upgrade
+
+    wiring.wire()
+    upgrade()
+    i18n.set_locale(lang or get_settings().default_locale)
+
+
+@report_app.command("daily")
+def report_daily_cmd(
+    date_: str = typer.Option("", "--date", help="the day, YYYY-MM-DD (default: today)"),
+    until: str = typer.Option("", help="end of a period starting at --date (default: one day)"),
+    csv: Path | None = typer.Option(None, "--csv", help="write the table as CSV to this file"),
+    pdf: Path | None = typer.Option(None, "--pdf", help="write the PDF to this file"),
+    county: str = typer.Option("", help="county region code (needed when there are several)"),
+    lang: str = typer.Option("", help="zh_CN or en (default: the configured language)"),
+) -> None:
+    """Which sites submitted the day's report, and the county's summary table."""
+    from datetime import date
+
+    from aefi import clock
+    from aefi.reporting import exports, service
+
+    _report_setup(lang)
+    with _session() as session:
+        actor = _report_actor(session, county)
+        since = date.fromisoformat(date_) if date_ else service.today()
+        end = date.fromisoformat(until) if until else since
+        summary = service.summary(session, actor, since, end)
+        status = service.day_status(session, actor, since) if since == end else None
+        tables = exports.daily_tables(summary, status)
+        typer.echo(exports.to_text(tables))
+        if csv:
+            csv.write_text(exports.to_csv(tables), encoding="utf-8")
+            typer.echo(f"CSV written to {csv}")
+        if pdf:
+            from aefi.pdf import render_pdf
+
+            pdf.write_bytes(
+                render_pdf(
+                    "pdf/daily_report.html",
+                    {"summary": summary, "status": status, "tables": tables, "now": clock.now()},
+                )
+            )
+            typer.echo(f"PDF written to {pdf}")
+
+
+@report_app.command("indicators")
+def report_indicators_cmd(
+    since: str = typer.Option("", help="first day, YYYY-MM-DD (default: 90 days ago)"),
+    until: str = typer.Option("", help="last day, YYYY-MM-DD (default: today)"),
+    csv: Path | None = typer.Option(None, "--csv", help="write the tables as CSV to this file"),
+    county: str = typer.Option("", help="county region code (needed when there are several)"),
+    lang: str = typer.Option("", help="zh_CN or en (default: the configured language)"),
+) -> None:
+    """Timeliness, completeness and reporting rates for a period."""
+    from datetime import date, timedelta
+
+    from aefi.reporting import exports, service
+
+    _report_setup(lang)
+    with _session() as session:
+        actor = _report_actor(session, county)
+        end = date.fromisoformat(until) if until else service.today()
+        start = date.fromisoformat(since) if since else end - timedelta(days=89)
+        tables = exports.indicator_tables(service.indicators(session, actor, start, end))
+        typer.echo(exports.to_text(tables))
+        if csv:
+            csv.write_text(exports.to_csv(tables), encoding="utf-8")
+            typer.echo(f"CSV written to {csv}")

@@ -108,9 +108,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_signal_site_id'), 'signal', ['site_id'], unique=False)
     op.create_index('ix_signal_status_strength', 'signal', ['status', 'strength'], unique=False)
     op.create_index(op.f('ix_signal_vaccine_id'), 'signal', ['vaccine_id'], unique=False)
-    # 0008 (observation/reporting, a parallel branch) was generated while this table was
-    # already in the models and creates it too; whichever runs first creates it.
-    if not sa.inspect(op.get_bind()).has_table('halt_decision'):
+    if True:  # noqa: SIM108 - halt decisions, kept indented as generated
         op.create_table('halt_decision',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('county_id', sa.Integer(), nullable=False),
@@ -148,9 +146,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_dose_lot_site', table_name='dose')
-    if sa.inspect(op.get_bind()).has_table('halt_decision'):
-        op.drop_index('ix_halt_active', table_name='halt_decision')
-        op.drop_table('halt_decision')
+    op.drop_index('ix_halt_active', table_name='halt_decision')
+    op.drop_table('halt_decision')
     op.drop_index(op.f('ix_signal_vaccine_id'), table_name='signal')
     op.drop_index('ix_signal_status_strength', table_name='signal')
     op.drop_index(op.f('ix_signal_site_id'), table_name='signal')

@@ -1,0 +1,101 @@
+"""The observation board (留观) pages: the reporter's home, refreshed by htmx every few
+seconds; release, early departure, hand check-in; the county's overview of all sites."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+
+from aefi import home, i18n, navigation
+from aefi.auth.models import Role
+from aefi.deps import SessionDep, WebActor
+from aefi.errors import DomainError
+from aefi.i18n import N_
+from aefi.observation import service
+from aefi.observation.models import STATE_LABELS
+from aefi.web import flash, is_htmx, render, verify_csrf
+
+router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+navigation.add((Role.reporter,), "/observation", N_("Observation"), position=1)
+
+
+def _board_response(request: Request, session, actor, site_id: int | None = None, **extra):
+    board = service.board(session, actor, site_id)
+    return render(
+        request,
+        "observation/board.html",
+        {"board": board, "actor": actor, "labels": STATE_LABELS, **extra},
+        block="board",
+    )
+
+
+@router.get("/observation")
+def board_page(request: Request, session: SessionDep, actor: WebActor, site_id: int | None = None):
+    if actor.role != Role.reporter and site_id is None:
+        lines = service.overview(session, actor)
+        return render(request, "observation/overview.html", {"lines": lines, "actor": actor})
+    return _board_response(request, session, actor, site_id)
+
+
+def board_home(request: Request, session, actor):
+    """The reporter's home page is the board of their site."""
+    return _board_response(request, session, actor)
+
+
+home.HOME_VIEWS[Role.reporter] = board_home
+
+
+def _after_action(request: Request, session, actor, site_id: int | None, message: str = ""):
+    if is_htmx(request):
+        return _board_response(request, session, actor, site_id)
+    if message:
+        flash(request, message, "success")
+    target = "/observation" + (f"?site_id={site_id}" if site_id else "")
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/observation/{entry_id:int}/release")
+def release(request: Request, entry_id: int, session: SessionDep, actor: WebActor):
+    entry = service.release(session, actor, entry_id)
+    return _after_action(request, session, actor, entry.site_id, i18n.gettext("Released."))
+
+
+@router.post("/observation/{entry_id:int}/left-early")
+def left_early(
+    request: Request, entry_id: int, session: SessionDep, actor: WebActor, note: str = Form("")
+):
+    entry = service.left_early(session, actor, entry_id, note)
+    return _after_action(
+        request, session, actor, entry.site_id, i18n.gettext("Recorded as left early.")
+    )
+
+
+@router.post("/observation/release-ready")
+def release_ready(
+    request: Request, session: SessionDep, actor: WebActor, site_id: int | None = Form(None)
+):
+    n = service.release_ready(session, actor, site_id)
+    return _after_action(request, session, actor, site_id, i18n.gettext("Released: {n}", n=n))
+
+
+@router.get("/observation/check-in")
+def check_in_search(request: Request, session: SessionDep, actor: WebActor, q: str = ""):
+    found = service.check_in_candidates(session, actor, q) if q.strip() else []
+    return render(
+        request,
+        "observation/check_in.html",
+        {"found": found, "q": q, "actor": actor},
+        block="candidates",
+    )
+
+
+@router.post("/observation/check-in")
+def check_in(request: Request, session: SessionDep, actor: WebActor, dose_id: int = Form(...)):
+    try:
+        entry = service.check_in(session, actor, dose_id)
+    except DomainError as exc:
+        session.rollback()
+        flash(request, i18n.gettext(exc.message, **exc.params), "error")
+        return RedirectResponse("/observation", status_code=303)
+    return _after_action(request, session, actor, entry.site_id, i18n.gettext("Checked in."))

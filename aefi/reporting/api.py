@@ -1,0 +1,102 @@
+"""Reporting JSON API: the indicators (API.md: ``GET /api/v1/indicators?since=&until=``) and
+the day's daily-report status."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from fastapi import APIRouter
+
+from aefi.deps import ApiActor, SessionDep
+from aefi.reporting import indicators as ind
+from aefi.reporting import service
+from aefi.reporting.models import FIGURES
+from aefi.reporting.schemas import (
+    DayStatusOut,
+    DoseLineOut,
+    IndicatorsOut,
+    RateOut,
+    ShareOut,
+    SiteDayOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["reporting"])
+
+
+def _share(s: ind.Share) -> ShareOut:
+    return ShareOut(done=s.done, total=s.total, pending=s.pending, percent=s.percent)
+
+
+def _rate(x: ind.RateLine) -> RateOut:
+    return RateOut(
+        key=x.key,
+        name=x.label_zh,
+        name_en=x.label_en,
+        reports=x.reports,
+        doses=x.doses,
+        rate_per_100k=x.rate,
+        expected_per_100k=x.expected_rate,
+        expected_reports=x.expected_reports,
+        observed_expected=x.oe,
+        oe_lower=x.oe_lower,
+        oe_upper=x.oe_upper,
+        finding=x.flag,
+    )
+
+
+@router.get("/indicators", response_model=IndicatorsOut)
+def get_indicators(
+    session: SessionDep,
+    actor: ApiActor,
+    since: date | None = None,
+    until: date | None = None,
+) -> IndicatorsOut:
+    """Timeliness, completeness and reporting rates for a period (both days included;
+    default: the last 90 days)."""
+    end = until or service.today()
+    start = since or end - timedelta(days=89)
+    r = service.indicators(session, actor, start, end)
+    return IndicatorsOut(
+        since=r.since,
+        until=r.until,
+        computed_at=r.now,
+        reports=r.reports,
+        reports_within_48h=_share(r.reports_on_time),
+        investigations_started_within_48h=_share(r.investigations_started),
+        investigation_forms_within_3d=_share(r.forms_completed),
+        cases_classified=_share(r.classified),
+        complete_reports=_share(r.completeness.complete),
+        field_completeness={k: _share(v) for k, v in r.completeness.fields.items()},
+        rate_by_vaccine=[_rate(x) for x in r.by_vaccine],
+        rate_by_township=[_rate(x) for x in r.by_township],
+        rate_county=_rate(r.county),
+        expected_rate_source=r.expected_source,
+    )
+
+
+@router.get("/daily-reports", response_model=DayStatusOut)
+def get_daily_reports(session: SessionDep, actor: ApiActor, day: date | None = None):
+    """Which sites have submitted the day's report, and what (the latest version)."""
+    status = service.day_status(session, actor, day or service.today())
+    names = [name for name, _label in FIGURES]
+    return DayStatusOut(
+        day=status.day,
+        deadline_at=status.deadline_at,
+        sites=[
+            SiteDayOut(
+                site_code=s.site.code,
+                state=s.state,
+                version=s.latest.version if s.latest else None,
+                submitted_at=s.latest.submitted_at if s.latest else None,
+                figures={n: s.figures.value(n) for n in names} if s.figures else None,
+                dose_lines=[
+                    DoseLineOut(
+                        vaccine_code=x.vaccine_code, dose_number=x.dose_number, count=x.count
+                    )
+                    for x in (s.figures.dose_lines if s.figures else ())
+                ],
+            )
+            for s in status.sites
+        ],
+        total={n: status.total.value(n) for n in names},
+    )

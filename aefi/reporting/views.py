@@ -1,0 +1,453 @@
+"""Reporting pages: the county dashboard, the daily report (日报), the indicators, lot and
+person traceability (追溯) and the follow-up list after a halt or recall."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import select
+
+from aefi import clock, home, i18n, navigation
+from aefi.auth.models import Role
+from aefi.auth.permissions import mask_name, sees_identity
+from aefi.deps import SessionDep, WebActor
+from aefi.errors import Invalid
+from aefi.i18n import N_
+from aefi.intake.symptoms import EVENT_GROUPS
+from aefi.observation.models import STATE_LABELS as OBS_LABELS
+from aefi.pdf import render_pdf
+from aefi.registry import service as registry
+from aefi.registry.models import Vaccine
+from aefi.reporting import charts, exports, service, traceability
+from aefi.reporting.indicators import KEY_FIELDS
+from aefi.reporting.models import CONTACT_LABELS, FIGURES, ContactOutcome
+from aefi.web import flash, render, verify_csrf
+
+router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+COUNTY = (Role.investigator, Role.bureau)
+navigation.add((Role.reporter,), "/daily", N_("Daily report"))
+navigation.add((Role.reporter,), "/trace", N_("Traceability"))
+navigation.add((*COUNTY, Role.admin), "/daily", N_("Daily reports"))
+navigation.add((*COUNTY, Role.admin), "/indicators", N_("Indicators"))
+navigation.add((*COUNTY, Role.admin), "/trace", N_("Traceability"))
+navigation.add((Role.admin,), "/dashboard", N_("Dashboard"), position=1)
+
+FOLLOW_UP_LABELS = {**CONTACT_LABELS, "not_contacted": N_("Not contacted yet")}
+
+
+def _date(text: str, default: date, field: str = "day") -> date:
+    if not text.strip():
+        return default
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid("Enter a date as YYYY-MM-DD.", fields={field: "date"}) from None
+
+
+def _attachment(body: bytes | str, media_type: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- dashboard -------------------------------------------------------------------------------
+
+
+@router.get("/dashboard")
+def dashboard_page(request: Request, session: SessionDep, actor: WebActor):
+    board = service.dashboard(session, actor)
+    return render(request, "reporting/dashboard.html", {"dash": board, "actor": actor})
+
+
+def dashboard_home(request: Request, session, actor):
+    """The bureau's and the CDC's home page is the county dashboard."""
+    return dashboard_page(request, session, actor)
+
+
+for _role in COUNTY:
+    home.HOME_VIEWS.setdefault(_role, dashboard_home)
+
+
+# --- daily report ----------------------------------------------------------------------------
+
+
+def _daily_form_page(
+    request, session, actor, day: date, *, site_id=None, values=None, errors=None, status=200
+):
+    form = service.daily_form(session, actor, day, site_id)
+    basis = service.DayFigures.of_report(form.latest) if form.latest else form.computed
+    lines = {(x.vaccine_id, x.dose_number): x for x in form.computed.dose_lines}
+    for x in basis.dose_lines:
+        lines.setdefault((x.vaccine_id, x.dose_number), x)
+    shown = {
+        name: (values or {}).get(name, basis.value(name)) for name, _l in FIGURES if name != "doses"
+    }
+    recorded = {(x.vaccine_id, x.dose_number): x.count for x in form.computed.dose_lines}
+    submitted = {(x.vaccine_id, x.dose_number): x.count for x in basis.dose_lines}
+    dose_rows = [
+        {
+            "key": f"dose:{vid}:{num}",
+            "line": lines[(vid, num)],
+            "recorded": recorded.get((vid, num), 0),
+            "value": (values or {}).get(f"dose:{vid}:{num}", submitted.get((vid, num), 0)),
+        }
+        for vid, num in sorted(lines, key=lambda k: (lines[k].vaccine_code, k[1]))
+    ]
+    return render(
+        request,
+        "reporting/daily_form.html",
+        {
+            "form": form,
+            "figures": FIGURES,
+            "shown": shown,
+            "dose_rows": dose_rows,
+            "vaccines": session.exec(select(Vaccine).order_by(Vaccine.code)).all(),
+            "values": values or {},
+            "errors": errors or {},
+            "actor": actor,
+        },
+        status_code=status,
+    )
+
+
+@router.get("/daily")
+def daily_page(
+    request: Request,
+    session: SessionDep,
+    actor: WebActor,
+    day: str = "",
+    site_id: int | None = None,
+):
+    when = _date(day, service.today())
+    if actor.role == Role.reporter or site_id is not None:
+        return _daily_form_page(request, session, actor, when, site_id=site_id)
+    status = service.day_status(session, actor, when)
+    return render(
+        request,
+        "reporting/daily_county.html",
+        {
+            "status": status,
+            "figures": FIGURES,
+            "labels": service.STATE_LABELS,
+            "week_ago": (when - timedelta(days=6)).isoformat(),
+            "actor": actor,
+        },
+    )
+
+
+@router.post("/daily")
+async def daily_submit(request: Request, session: SessionDep, actor: WebActor):
+    form = await request.form()
+    when = _date(str(form.get("day", "")), service.today())
+    site_id = int(form["site_id"]) if str(form.get("site_id", "")).isdigit() else None
+    values: dict[str, Any] = {
+        k: v for k, v in form.items() if k in {n for n, _l in FIGURES} or k.startswith("dose:")
+    }
+    add_vaccine, add_number = str(form.get("add_vaccine", "")), str(form.get("add_dose", "1"))
+    if add_vaccine.isdigit() and str(form.get("add_count", "")).strip():
+        values[f"dose:{add_vaccine}:{add_number or 1}"] = form.get("add_count")
+    remark = str(form.get("remark", ""))
+    try:
+        report = service.submit_daily(
+            session,
+            actor,
+            when,
+            values,
+            remark=remark,
+            confirmed=form.get("confirm") == "yes",
+            site_id=site_id,
+        )
+    except Invalid as exc:
+        session.rollback()
+        errors = {k: i18n.gettext(v) for k, v in exc.fields.items()}
+        errors["_"] = i18n.gettext(exc.message, **exc.params)
+        return _daily_form_page(
+            request,
+            session,
+            actor,
+            when,
+            site_id=site_id,
+            values={**values, "remark": remark},
+            errors=errors,
+            status=422,
+        )
+    flash(
+        request,
+        i18n.gettext("Daily report submitted (version {v}).", v=report.version),
+        "success",
+    )
+    target = f"/daily?day={when.isoformat()}" + (f"&site_id={site_id}" if site_id else "")
+    return RedirectResponse(target, status_code=303)
+
+
+def _period(since: str, until: str) -> tuple[date, date]:
+    today = service.today()
+    end = _date(until, today, "until")
+    return _date(since, end, "since"), end
+
+
+def _daily_export(session, actor, since: date, until: date):
+    summary = service.summary(session, actor, since, until)
+    status = service.day_status(session, actor, since) if since == until else None
+    return summary, status
+
+
+@router.get("/daily/summary")
+def daily_summary(
+    request: Request, session: SessionDep, actor: WebActor, since: str = "", until: str = ""
+):
+    start, end = _period(since, until)
+    summary, status = _daily_export(session, actor, start, end)
+    return render(
+        request,
+        "reporting/daily_summary.html",
+        {
+            "summary": summary,
+            "tables": exports.daily_tables(summary, status),
+            "since": start.isoformat(),
+            "until": end.isoformat(),
+            "actor": actor,
+        },
+    )
+
+
+@router.get("/daily/summary.csv")
+def daily_summary_csv(session: SessionDep, actor: WebActor, since: str = "", until: str = ""):
+    start, end = _period(since, until)
+    summary, status = _daily_export(session, actor, start, end)
+    tables = exports.daily_tables(summary, status)
+    service.audit_export(session, actor, f"daily {start}..{end} csv", len(tables[0][2]))
+    return _attachment(
+        exports.to_csv(tables), "text/csv; charset=utf-8", f"daily-{start}-{end}.csv"
+    )
+
+
+@router.get("/daily/summary.pdf")
+def daily_summary_pdf(session: SessionDep, actor: WebActor, since: str = "", until: str = ""):
+    start, end = _period(since, until)
+    summary, status = _daily_export(session, actor, start, end)
+    tables = exports.daily_tables(summary, status)
+    pdf = render_pdf(
+        "pdf/daily_report.html",
+        {"summary": summary, "status": status, "tables": tables, "now": clock.now()},
+    )
+    service.audit_export(session, actor, f"daily {start}..{end} pdf", len(tables[0][2]))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="daily-{start}-{end}.pdf"'},
+    )
+
+
+# --- indicators ------------------------------------------------------------------------------
+
+
+def _indicator_period(since: str, until: str) -> tuple[date, date]:
+    end = _date(until, service.today(), "until")
+    return _date(since, end - timedelta(days=89), "since"), end
+
+
+@router.get("/indicators")
+def indicators_page(
+    request: Request, session: SessionDep, actor: WebActor, since: str = "", until: str = ""
+):
+    start, end = _indicator_period(since, until)
+    result = service.indicators(session, actor, start, end)
+    pick = i18n.pick
+    timeliness = [
+        (i18n.gettext("Reports within 48 h"), result.reports_on_time.percent),
+        (i18n.gettext("Investigations started within 48 h"),
+         result.investigations_started.percent),
+        (i18n.gettext("Forms completed within 3 days"), result.forms_completed.percent),
+        (i18n.gettext("Final classification"), result.classified.percent),
+        (i18n.gettext("Key fields complete"), result.completeness.complete.percent),
+    ]  # fmt: skip
+    rate_words = {
+        "x_label": i18n.gettext("Reports per 100,000 doses"),
+        "expected_label": i18n.gettext("Expected"),
+    }
+    svg = {
+        "timeliness": charts.share_chart(timeliness, title=i18n.gettext("Timeliness")),
+        "fields": charts.share_chart(
+            [
+                (i18n.gettext(label), result.completeness.fields[name].percent)
+                for name, label in KEY_FIELDS
+            ],
+            title=i18n.gettext("Completeness of key fields"),
+        ),
+        "vaccine": charts.rate_chart(
+            result.by_vaccine,
+            [pick(x.label_zh, x.label_en) for x in result.by_vaccine],
+            title=i18n.gettext("Reporting rate by vaccine"),
+            **rate_words,
+        ),
+        "township": charts.rate_chart(
+            result.by_township,
+            [pick(x.label_zh, x.label_en) for x in result.by_township],
+            title=i18n.gettext("Reporting rate by township"),
+            **rate_words,
+        ),
+    }
+    return render(
+        request,
+        "reporting/indicators.html",
+        {
+            "r": result,
+            "svg": svg,
+            "key_fields": KEY_FIELDS,
+            "since": start.isoformat(),
+            "until": end.isoformat(),
+            "actor": actor,
+        },
+    )
+
+
+@router.get("/indicators.csv")
+def indicators_csv(session: SessionDep, actor: WebActor, since: str = "", until: str = ""):
+    start, end = _indicator_period(since, until)
+    result = service.indicators(session, actor, start, end)
+    tables = exports.indicator_tables(result)
+    service.audit_export(session, actor, f"indicators {start}..{end} csv", len(tables))
+    return _attachment(
+        exports.to_csv(tables), "text/csv; charset=utf-8", f"indicators-{start}-{end}.csv"
+    )
+
+
+# --- traceability ----------------------------------------------------------------------------
+
+
+@router.get("/trace")
+def trace_search(request: Request, session: SessionDep, actor: WebActor, q: str = ""):
+    result = traceability.search(session, actor, q)
+    return render(
+        request, "reporting/trace.html", {"r": result, "q": q, "actor": actor}, block="results"
+    )
+
+
+@router.get("/lots/{lot_number}")
+def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
+    trace = traceability.lot_trace(session, actor, lot_number)
+    persons, total = traceability.lot_persons(session, actor, lot_number, page=1)
+    return render(
+        request,
+        "reporting/lot.html",
+        {
+            "t": trace,
+            "persons": persons,
+            "total": total,
+            "page": 1,
+            "per_page": 50,
+            "groups": EVENT_GROUPS,
+            "mask": mask_name,
+            "actor": actor,
+            "identity": sees_identity(actor),
+        },
+    )
+
+
+@router.get("/lots/{lot_number}/persons")
+def lot_persons_page(
+    request: Request, lot_number: str, session: SessionDep, actor: WebActor, page: int = 1
+):
+    persons, total = traceability.lot_persons(session, actor, lot_number, page=max(page, 1))
+    trace_lot = registry.get_lot(session, actor, lot_number)[0]
+    return render(
+        request,
+        "reporting/lot_persons.html",
+        {
+            "lot": trace_lot,
+            "persons": persons,
+            "total": total,
+            "page": max(page, 1),
+            "per_page": 50,
+            "identity": sees_identity(actor),
+        },
+        block="persons",
+    )
+
+
+@router.get("/trace/persons/{person_id:int}")
+def person_page(
+    request: Request, person_id: int, session: SessionDep, actor: WebActor, reveal: bool = False
+):
+    trace = traceability.person_trace(session, actor, person_id, reveal=reveal)
+    return render(
+        request,
+        "reporting/person.html",
+        {"p": trace, "obs_labels": OBS_LABELS, "contact_labels": CONTACT_LABELS},
+    )
+
+
+# --- follow-up after a halt or recall ------------------------------------------------------
+
+
+def _days(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Invalid("Enter a number of days of 1 or more.", fields={"days": "number"})
+    return int(text)
+
+
+@router.get("/lots/{lot_number}/follow-up")
+def follow_up_page(
+    request: Request,
+    lot_number: str,
+    session: SessionDep,
+    actor: WebActor,
+    days: str = "",
+    site_id: int | None = None,
+):
+    fl = traceability.follow_up_list(session, actor, lot_number, days=_days(days), site_id=site_id)
+    overall = (
+        traceability.follow_up_list(session, actor, lot_number, days=_days(days))
+        if site_id is not None and actor.role != Role.reporter
+        else fl
+    )
+    return render(
+        request,
+        "reporting/follow_up.html",
+        {
+            "fl": fl,
+            "overall": overall,
+            "days": days,
+            "site_id": site_id,
+            "labels": FOLLOW_UP_LABELS,
+            "outcomes": list(ContactOutcome),
+            "actor": actor,
+        },
+    )
+
+
+@router.post("/lots/{lot_number}/follow-up/{person_id:int}")
+async def follow_up_contact(
+    request: Request, lot_number: str, person_id: int, session: SessionDep, actor: WebActor
+):
+    form = await request.form()
+    outcome = str(form.get("outcome", ""))
+    contact = traceability.record_contact(
+        session, actor, lot_number, person_id, outcome, str(form.get("note", ""))
+    )
+    if contact.outcome == ContactOutcome.reaction:
+        # A reaction is reported on the report card, with the dose of the lot linked.
+        return RedirectResponse(f"/reports/new?dose_id={contact.dose_id}", status_code=303)
+    flash(request, i18n.gettext("Contact recorded."), "success")
+    back = str(form.get("back", "")) or f"/lots/{lot_number}/follow-up"
+    return RedirectResponse(back if back.startswith("/") else "/", status_code=303)
+
+
+@router.get("/lots/{lot_number}/follow-up.csv")
+def follow_up_csv(session: SessionDep, actor: WebActor, lot_number: str, days: str = ""):
+    rows = traceability.follow_up_export(session, actor, lot_number, days=_days(days))
+    return _attachment(
+        exports.rows_csv(traceability.CSV_COLUMNS, rows),
+        "text/csv; charset=utf-8",
+        f"follow-up-{lot_number}.csv",
+    )
