@@ -12,7 +12,8 @@ from aefi.web import templates
 
 PAGE_CSS = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm;
-        @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; color: #666; } }
+        @bottom-center { content: counter(page) " / " counter(pages);
+                         font-size: 8pt; color: #666; } }
 html { font-family: "Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Micro Hei", sans-serif;
        font-size: 10pt; line-height: 1.45; color: #111; }
 h1 { font-size: 16pt; text-align: center; margin: 0 0 4mm; }

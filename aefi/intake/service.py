@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from aefi import audit, clock
-from aefi.db import serialized_writes
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role, site_filter
+from aefi.db import serialized_writes
 from aefi.errors import Conflict, Invalid, NotFound
 from aefi.intake import events, symptoms
 from aefi.intake.models import (

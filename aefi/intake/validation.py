@@ -51,12 +51,15 @@ def check_report(
             f.errors["onset_at"] = N_("The onset lies in the future.")
         elif vaccinated_at and onset_at < min(vaccinated_at):
             f.errors["onset_at"] = N_("The onset is before the vaccination. Check both times.")
-        elif vaccinated_at and onset_at - max(vaccinated_at) > timedelta(days=LATE_ONSET_DAYS):
-            if not confirm_late_onset:
-                f.warnings["onset_at"] = N_(
-                    "The onset is more than 42 days after the vaccination. Confirm the "
-                    "dates are right to file it as an AEFI."
-                )
+        elif (
+            vaccinated_at
+            and onset_at - max(vaccinated_at) > timedelta(days=LATE_ONSET_DAYS)
+            and not confirm_late_onset
+        ):
+            f.warnings["onset_at"] = N_(
+                "The onset is more than 42 days after the vaccination. Confirm the "
+                "dates are right to file it as an AEFI."
+            )
         if discovered_at is not None and discovered_at < onset_at:
             f.errors["discovered_at"] = N_("The reaction cannot be discovered before its onset.")
     if discovered_at is not None and discovered_at > now + timedelta(minutes=5):
