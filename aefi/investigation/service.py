@@ -175,6 +175,15 @@ def _audit(
     )
 
 
+def _apply(case: CaseFile, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set the case's fields and return what changed, for the audit record."""
+    before = {k: getattr(case, k) for k in values}
+    for key, value in values.items():
+        setattr(case, key, value)
+    case.updated_at = clock.now()
+    return audit.diff(before, values)
+
+
 def _notify(session: Session, case: CaseFile, *, kind: str, title: str, body: str = "") -> None:
     from aefi.notifications import service as notifications
 
@@ -1223,16 +1232,15 @@ def classify_case(session: Session, actor: Actor, case_id: int, data: ClassifyIn
         raise Invalid(
             "The date lies in the future.", fields={"panel_on": "The date lies in the future."}
         )
-    before = {
-        "china_classification": case.china_classification,
-        "panel_diagnosis": case.panel_diagnosis,
-        "panel_on": case.panel_on,
-        "panel_members": case.panel_members,
-    }
-    case.china_classification = data.china_classification.value
-    case.panel_diagnosis = data.panel_diagnosis.strip()
-    case.panel_on = data.panel_on or clock.now().date()
-    case.panel_members = data.panel_members.strip()
+    changes = _apply(
+        case,
+        {
+            "china_classification": data.china_classification.value,
+            "panel_diagnosis": data.panel_diagnosis.strip(),
+            "panel_on": data.panel_on or clock.now().date(),
+            "panel_members": data.panel_members.strip(),
+        },
+    )
     case.classification_note = data.note.strip()
     case.classified_at = clock.now()
     _warning(case)
@@ -1243,13 +1251,6 @@ def classify_case(session: Session, actor: Actor, case_id: int, data: ClassifyIn
         and case.compensation_status == CompensationStatus.not_applicable
     ):
         case.compensation_status = CompensationStatus.pending
-    after = {
-        "china_classification": case.china_classification,
-        "panel_diagnosis": case.panel_diagnosis,
-        "panel_on": case.panel_on,
-        "panel_members": case.panel_members,
-    }
-    changes = audit.diff(before, after)
     if case.classification_warning:
         changes["warning"] = case.classification_warning
     _audit(session, actor, case, "classified", changes=changes, summary=case.china_classification)
@@ -1279,26 +1280,16 @@ def record_appraisal(session: Session, actor: Actor, case_id: int, data: Apprais
             "The result cannot precede the request.",
             fields={"result_on": "The result cannot precede the request."},
         )
-    before = {
-        "status": case.appraisal_status,
-        "requested_on": case.appraisal_requested_on,
-        "body": case.appraisal_body,
-        "result": case.appraisal_result,
-        "result_on": case.appraisal_on,
-    }
-    case.appraisal_status = data.status.value
-    case.appraisal_requested_on = data.requested_on
-    case.appraisal_body = data.body.strip()
-    case.appraisal_result = data.result.strip()
-    case.appraisal_on = data.result_on
-    after = {
-        "status": case.appraisal_status,
-        "requested_on": case.appraisal_requested_on,
-        "body": case.appraisal_body,
-        "result": case.appraisal_result,
-        "result_on": case.appraisal_on,
-    }
-    case.updated_at = clock.now()
+    changes = _apply(
+        case,
+        {
+            "appraisal_status": data.status.value,
+            "appraisal_requested_on": data.requested_on,
+            "appraisal_body": data.body.strip(),
+            "appraisal_result": data.result.strip(),
+            "appraisal_on": data.result_on,
+        },
+    )
     session.add(case)
     session.flush()
     _audit(
@@ -1306,7 +1297,7 @@ def record_appraisal(session: Session, actor: Actor, case_id: int, data: Apprais
         actor,
         case,
         "appraisal",
-        changes=audit.diff(before, after),
+        changes=changes,
         summary=case.appraisal_status,
     )
     session.commit()
@@ -1319,20 +1310,14 @@ def record_compensation(
     case = _load(session, actor, case_id, write=True)
     if data.status == CompensationStatus.paid and data.amount is None:
         raise Invalid("Give the amount paid.", fields={"amount": "Give the amount paid."})
-    before = {
-        "status": case.compensation_status,
-        "amount": case.compensation_amount,
-        "note": case.compensation_note,
-    }
-    case.compensation_status = data.status.value
-    case.compensation_amount = data.amount
-    case.compensation_note = data.note.strip()
-    after = {
-        "status": case.compensation_status,
-        "amount": case.compensation_amount,
-        "note": case.compensation_note,
-    }
-    case.updated_at = clock.now()
+    changes = _apply(
+        case,
+        {
+            "compensation_status": data.status.value,
+            "compensation_amount": data.amount,
+            "compensation_note": data.note.strip(),
+        },
+    )
     session.add(case)
     session.flush()
     _audit(
@@ -1340,7 +1325,7 @@ def record_compensation(
         actor,
         case,
         "compensation",
-        changes=audit.diff(before, after),
+        changes=changes,
         summary=case.compensation_status,
     )
     session.commit()
