@@ -121,7 +121,7 @@ class Person(SQLModel, table=True):
 class Dose(SQLModel, table=True):
     __table_args__ = (
         Index("ix_dose_lot_time", "lot_id", "administered_at"),
-        Index("ix_dose_site_time", "site_id", "administered_at"),
+        # (site_id, administered_at) is served by ix_dose_site_time_lot (reporting/models.py).
     )
 
     id: int | None = Field(default=None, primary_key=True)

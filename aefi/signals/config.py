@@ -33,7 +33,7 @@ class SignalSettings(BaseSettings):
     # Evans et al. 2001 (PRR >= 2, Yates chi-square >= 4, a >= 3) makes a review signal.
     disproportionality: bool = True
     # Full scan on the background timer (seconds).
-    scan_every_s: int = 3600
+    scan_every_s: int = 900
     # Future-dated halt decisions are applied by a timer (seconds).
     halts_every_s: int = 60
 

@@ -1527,37 +1527,16 @@ def lot_ids_of_reports(session: Session, report_ids: list[int]) -> list[int]:
 def scan_for_reports(
     session: Session, actor: Actor | None, report_ids: list[int], *, trigger: str
 ) -> ScanResult | None:
-    """The scan an event asks for: the reports' lots, their vaccines, their sites."""
-    from aefi.intake.models import ReportDose
+    """The scan an event asks for: the lots of the reports' doses.
 
+    Only the lot level runs inside the filing transaction: it is the level that holds a lot
+    at once, and a physician waits for it. The vaccine and site levels (signals for review)
+    count every dose of a product or a site and follow on the timer's full scan."""
     lots = lot_ids_of_reports(session, report_ids)
     if not lots:
         return None
-    vaccines = sorted(
-        {int(v) for v in session.exec(select(Lot.vaccine_id).where(col(Lot.id).in_(lots)))}
-    )
-    sites = {
-        int(s)
-        for s in session.exec(
-            select(Dose.site_id)
-            .join(ReportDose, ReportDose.dose_id == Dose.id)
-            .where(col(ReportDose.report_id).in_(report_ids))
-        )
-    }
-    sites |= {
-        int(s)
-        for s in session.exec(
-            select(Report.site_id).where(col(Report.id).in_(report_ids), Report.source != "vaers")
-        )
-    }
     return run_scan(
-        session,
-        None,
-        trigger=trigger,
-        lot_ids=lots,
-        vaccine_ids=vaccines,
-        site_ids=sorted(sites),
-        commit=False,
+        session, None, trigger=trigger, lot_ids=lots, vaccine_ids=[], site_ids=[], commit=False
     )
 
 
