@@ -186,6 +186,23 @@ def _tell_senders(
     )
 
 
+def _send(session: Session, actor: Actor | None, ref: Referral, report: Report) -> None:
+    """Store a new referral, record it and tell the hospital (triage's and the physician's)."""
+    session.add(ref)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "create",
+        "referral",
+        ref.id,
+        summary=f"{report.number} → {_hospital_name(session, ref.hospital_id)}",
+        changes={"origin": ref.origin, "hospital_id": ref.hospital_id, "urgency": ref.urgency},
+        county_id=ref.county_id,
+    )
+    _announce(session, ref)
+
+
 def _announce(session: Session, ref: Referral) -> None:
     number = _report_number(session, ref)
     site = session.get(Site, ref.site_id)
@@ -282,19 +299,7 @@ def open_from_triage(
         sent_at=clock.now(),
         created_by_id=actor.user_id if actor else None,
     )
-    session.add(ref)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "create",
-        "referral",
-        ref.id,
-        summary=f"{report.number} → {_hospital_name(session, hospital_id)}",
-        changes={"origin": "triage", "hospital_id": hospital_id, "urgency": ref.urgency},
-        county_id=report.county_id,
-    )
-    _announce(session, ref)
+    _send(session, actor, ref, report)
     session.flush()
     return ref
 
@@ -361,19 +366,7 @@ def send_referral(session: Session, actor: Actor, report_id: int, data: Referral
         value = getattr(data, name)
         setattr(ref, name, _stored(name, value))
     ref.reason = data.reason.strip()
-    session.add(ref)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "create",
-        "referral",
-        ref.id,
-        summary=f"{report.number} → {_hospital_name(session, hospital_id)}",
-        changes={"origin": "physician", "hospital_id": hospital_id, "urgency": ref.urgency},
-        county_id=ref.county_id,
-    )
-    _announce(session, ref)
+    _send(session, actor, ref, report)
     session.commit()
     return ref
 
