@@ -1101,10 +1101,26 @@ async def classify(request: Request, case_id: int, session: SessionDep, actor: W
     return _back(request, case_id, "classification")
 
 
+def _save_and_flash(request: Request, session, save) -> None:
+    """Run one small form's save; say in a flash whether it worked and, if not, why."""
+    try:
+        save()
+        flash(request, i18n.gettext("Saved."), "success")
+    except (Invalid, ValidationError, ValueError) as exc:
+        session.rollback()
+        msg = (
+            _message(exc)
+            if isinstance(exc, Invalid)
+            else i18n.gettext("Some fields need correcting.")
+        )
+        flash(request, msg, "error")
+
+
 @router.post("/cases/{case_id:int}/appraisal")
 async def appraisal(request: Request, case_id: int, session: SessionDep, actor: WebActor):
     form = await request.form()
-    try:
+
+    def save() -> None:
         data = AppraisalIn(
             status=str(form.get("status", "none")),
             requested_on=_date(form.get("requested_on")),
@@ -1113,22 +1129,16 @@ async def appraisal(request: Request, case_id: int, session: SessionDep, actor: 
             result_on=_date(form.get("result_on")),
         )
         service.record_appraisal(session, actor, case_id, data)
-        flash(request, i18n.gettext("Saved."), "success")
-    except (Invalid, ValidationError, ValueError) as exc:
-        session.rollback()
-        msg = (
-            _message(exc)
-            if isinstance(exc, Invalid)
-            else i18n.gettext("Some fields need correcting.")
-        )
-        flash(request, msg, "error")
+
+    _save_and_flash(request, session, save)
     return _back(request, case_id, "appraisal")
 
 
 @router.post("/cases/{case_id:int}/compensation")
 async def compensation(request: Request, case_id: int, session: SessionDep, actor: WebActor):
     form = await request.form()
-    try:
+
+    def save() -> None:
         amount = str(form.get("amount", "")).strip()
         data = CompensationIn(
             status=str(form.get("status", "not_applicable")),
@@ -1136,15 +1146,8 @@ async def compensation(request: Request, case_id: int, session: SessionDep, acto
             note=str(form.get("note", "")),
         )
         service.record_compensation(session, actor, case_id, data)
-        flash(request, i18n.gettext("Saved."), "success")
-    except (Invalid, ValidationError, ValueError) as exc:
-        session.rollback()
-        msg = (
-            _message(exc)
-            if isinstance(exc, Invalid)
-            else i18n.gettext("Some fields need correcting.")
-        )
-        flash(request, msg, "error")
+
+    _save_and_flash(request, session, save)
     return _back(request, case_id, "appraisal")
 
 
