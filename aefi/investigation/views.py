@@ -1101,11 +1101,11 @@ async def classify(request: Request, case_id: int, session: SessionDep, actor: W
     return _back(request, case_id, "classification")
 
 
-def _save_and_flash(request: Request, session, save) -> None:
+def _save_and_flash(request: Request, session, save, done: str = "Saved.") -> None:
     """Run one small form's save; say in a flash whether it worked and, if not, why."""
     try:
         save()
-        flash(request, i18n.gettext("Saved."), "success")
+        flash(request, i18n.gettext(done), "success")
     except (Invalid, ValidationError, ValueError) as exc:
         session.rollback()
         msg = (
@@ -1154,24 +1154,28 @@ async def compensation(request: Request, case_id: int, session: SessionDep, acto
 @router.post("/cases/{case_id:int}/close")
 async def close(request: Request, case_id: int, session: SessionDep, actor: WebActor):
     form = await request.form()
-    try:
-        service.close_case(session, actor, case_id, CloseIn(note=str(form.get("note", ""))))
-        flash(request, i18n.gettext("The case is closed."), "success")
-    except Invalid as exc:
-        session.rollback()
-        flash(request, _message(exc), "error")
+    _save_and_flash(
+        request,
+        session,
+        lambda: service.close_case(
+            session, actor, case_id, CloseIn(note=str(form.get("note", "")))
+        ),
+        N_("The case is closed."),
+    )
     return _back(request, case_id, "closing")
 
 
 @router.post("/cases/{case_id:int}/reopen")
 async def reopen(request: Request, case_id: int, session: SessionDep, actor: WebActor):
     form = await request.form()
-    try:
-        service.reopen_case(session, actor, case_id, ReopenIn(reason=str(form.get("reason", ""))))
-        flash(request, i18n.gettext("The case is reopened."), "success")
-    except Invalid as exc:
-        session.rollback()
-        flash(request, _message(exc), "error")
+    _save_and_flash(
+        request,
+        session,
+        lambda: service.reopen_case(
+            session, actor, case_id, ReopenIn(reason=str(form.get("reason", "")))
+        ),
+        N_("The case is reopened."),
+    )
     return _back(request, case_id, "closing")
 
 
