@@ -872,7 +872,10 @@ def _event(report: Report) -> EventFacts:
     )
 
 
-def _doses(session: Session, report_id: int) -> list[DoseFacts]:
+def _doses(session: Session, report_id: int, linked=None) -> list[DoseFacts]:
+    """The report's doses; ``linked`` is what ``intake.report_doses`` already fetched."""
+    if linked is None:
+        linked = intake.report_doses(session, [report_id])[report_id]
     return [
         DoseFacts(
             vaccine_code=d.vaccine.code,
@@ -884,11 +887,13 @@ def _doses(session: Session, report_id: int) -> list[DoseFacts]:
             route=d.link.route,
             administered_at=d.link.administered_at,
         )
-        for d in intake.report_doses(session, [report_id])[report_id]
+        for d in linked
     ]
 
 
-def _view(session: Session, actor: Actor, ref: Referral, *, with_trail: bool) -> ReferralView:
+def _view(
+    session: Session, actor: Actor, ref: Referral, *, with_trail: bool, linked=None
+) -> ReferralView:
     report = session.get(Report, ref.report_id)
     is_hospital = actor.role == Role.hospital
     # A hospital sees its own legs only, not where else the patient was sent.
@@ -926,7 +931,7 @@ def _view(session: Session, actor: Actor, ref: Referral, *, with_trail: bool) ->
         site=session.get(Site, ref.site_id),
         patient=_patient(actor, report, clock.now().date()),
         event=_event(report),
-        doses=_doses(session, report.id),
+        doses=_doses(session, report.id, linked),
         legs=legs,
         hospitals=hospitals,
         rerouted=rerouted,
@@ -1166,5 +1171,13 @@ def handover_pdf(session: Session, actor: Actor, referral_id: int) -> bytes:
 def referrals_for_api(
     session: Session, actor: Actor, rows: list[ReferralRow]
 ) -> list[ReferralView]:
-    """Full views of listed rows (the list already applied the actor's scope)."""
-    return [_view(session, actor, row.referral, with_trail=False) for row in rows]
+    """Full views of listed rows (the list already applied the actor's scope). Reports and
+    their doses are fetched for the whole page at once, not per row."""
+    report_ids = list({row.referral.report_id for row in rows})
+    if report_ids:  # into the session's identity map, so _view's session.get costs nothing
+        session.exec(select(Report).where(col(Report.id).in_(report_ids))).all()
+    linked = intake.report_doses(session, report_ids)
+    return [
+        _view(session, actor, row.referral, with_trail=False, linked=linked[row.referral.report_id])
+        for row in rows
+    ]
