@@ -379,6 +379,7 @@ def test_restricted_role_cannot_rewrite_the_trail(session, county, db_url):
     url = db_url.replace("://aefi@", f"://{ROLE}@")
     engine = db.make_engine(url)
     try:
+        db.upgrade(url)  # `aefi serve` checks the schema on start: a no-op read for the role
         with Session(engine, expire_on_commit=False) as app_session:
             who = app_session.exec(text("SELECT current_user")).one()[0]
             assert who == ROLE
