@@ -416,3 +416,26 @@ def _role_exists(conn) -> bool:
     return bool(
         conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": ROLE}).first()
     )
+
+
+def test_recording_an_imported_dose_again_is_a_conflict_not_a_500(session, place):
+    from datetime import datetime
+
+    from aefi.errors import Conflict
+    from aefi.registry import service as registry
+    from aefi.registry.schemas import DoseCreate, PersonIn
+
+    admin, lot, site = place
+    importer.import_doses(session, admin, io.BytesIO(f"{HEADER}\n{_row(lot, site, 7)}".encode()))
+    data = DoseCreate(
+        person=PersonIn(name="张三7", id_number="330782201001010007"),
+        lot_number=lot,
+        site_code=site,
+        administered_at=datetime.fromisoformat("2026-01-05T09:00:00+08:00"),
+    )
+    with pytest.raises(Conflict):
+        registry.record_dose(session, admin, data)
+    session.rollback()
+    other = registry.record_dose(session, admin, data.model_copy(update={"dose_number": 2}))
+    with pytest.raises(Conflict):
+        registry.update_dose(session, admin, other.id, {"dose_number": 1})
