@@ -439,3 +439,34 @@ def test_recording_an_imported_dose_again_is_a_conflict_not_a_500(session, place
     other = registry.record_dose(session, admin, data.model_copy(update={"dose_number": 2}))
     with pytest.raises(Conflict):
         registry.update_dose(session, admin, other.id, {"dose_number": 1})
+
+
+def test_concurrent_writers_make_one_unbroken_chain(session, county, engine):
+    """Eight threads committing audited changes at once: every event sealed exactly once,
+    seq 1..n without a gap, every link matching."""
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def writer(k: int) -> None:
+        try:
+            start.wait()
+            with Session(engine, expire_on_commit=False) as s:
+                for i in range(6):
+                    audit.record(s, None, "update", "lot", k * 100 + i, summary=f"t{k} {i}")
+                    if i % 2:
+                        audit.record(s, None, "status", "lot", k * 100 + i)
+                    s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    result = audit.verify(session)
+    events = session.exec(select(func.count()).select_from(AuditEvent)).one()
+    assert result.ok and result.checked == result.head_seq == events
