@@ -32,7 +32,17 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, String, event, insert, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    String,
+    bindparam,
+    event,
+    insert,
+    text,
+)
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Field, Session, SQLModel, col, func, select
@@ -104,6 +114,25 @@ _EVENT_COLUMNS = (
 )
 
 
+def _statements():
+    """The two queries of every commit, built once (SQLAlchemy then reuses the compiled
+    form): the given events that have no seal yet, and the chain's head."""
+    seal, table = AuditSeal.__table__, AuditEvent.__table__
+    unsealed = (
+        select(*(table.c[name] for name in _EVENT_COLUMNS))
+        .where(
+            table.c.id.in_(bindparam("ids", expanding=True)),
+            ~select(seal.c.seq).where(seal.c.event_id == table.c.id).exists(),
+        )
+        .order_by(table.c.id)
+    )
+    head = select(seal.c.seq, seal.c.hash).order_by(seal.c.seq.desc()).limit(1)
+    return unsealed, head
+
+
+_UNSEALED_EVENTS, _CHAIN_HEAD = _statements()
+
+
 def _canonical_at(at: datetime | None) -> str | None:
     if at is None:
         return None
@@ -164,23 +193,17 @@ def seal_pending(conn, event_ids: list[int]) -> int:
     lock, which the transaction's end releases. Returns the number of seals written."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-    seal = AuditSeal.__table__
-    sealed = {
-        eid
-        for i in range(0, len(event_ids), 500)
-        for (eid,) in conn.execute(
-            select(seal.c.event_id).where(seal.c.event_id.in_(event_ids[i : i + 500]))
-        )
-    }
     rows = sorted(
-        (r for r in _event_rows(conn, [e for e in event_ids if e not in sealed])),
+        (
+            row
+            for i in range(0, len(event_ids), 500)
+            for row in conn.execute(_UNSEALED_EVENTS, {"ids": event_ids[i : i + 500]})
+        ),
         key=lambda r: r.id,
     )
     if not rows:
         return 0
-    head = conn.execute(
-        select(seal.c.seq, seal.c.hash).order_by(seal.c.seq.desc()).limit(1)
-    ).first()
+    head = conn.execute(_CHAIN_HEAD).first()
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     links = []
     for row in rows:
@@ -188,7 +211,7 @@ def seal_pending(conn, event_ids: list[int]) -> int:
         digest = seal_hash(prev, seq, row)
         links.append({"seq": seq, "event_id": row.id, "prev_hash": prev, "hash": digest})
         prev = digest
-    conn.execute(insert(seal), links)
+    conn.execute(insert(AuditSeal.__table__), links)
     return len(links)
 
 
