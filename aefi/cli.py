@@ -181,15 +181,32 @@ def import_doses_cmd(
             raise typer.Exit(2)
         actor = Actor(0, "cli", "command line", Role.admin, region.id)
         t0 = time.perf_counter()
-        with path.open("rb") as fh:
-            report = importer.import_doses(session, actor, fh, all_or_nothing=all_or_nothing)
+        try:
+            fh = path.open("rb")
+        except OSError as exc:
+            typer.echo(f"cannot read {path}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+        with fh:
+            report = importer.import_doses(
+                session, actor, fh, all_or_nothing=all_or_nothing, filename=path.name
+            )
+    if report.error:
+        from aefi.i18n import gettext, set_locale
+
+        set_locale("en")
+        message = gettext(report.error, **report.error_params)
+        typer.echo(f"{path}: nothing imported: {message}", err=True)
+        raise typer.Exit(2)
     for bad in report.rejected[:50]:
         typer.echo(f"line {bad['row']}: {bad['error']}", err=True)
     state = "rolled back" if report.rolled_back else "kept"
     typer.echo(
-        f"imported {report.imported}, rejected {report.rejected_count} ({state}) "
+        f"imported {report.imported}, already recorded {report.duplicates}, "
+        f"rejected {report.rejected_count} ({state}, {report.encoding}) "
         f"in {time.perf_counter() - t0:.1f} s"
     )
+    if report.rolled_back:
+        raise typer.Exit(1)
 
 
 # --- signals (aefi/signals) ----------------------------------------------------------------
@@ -406,3 +423,42 @@ def report_indicators_cmd(
         if csv:
             csv.write_text(exports.to_csv(tables), encoding="utf-8")
             typer.echo(f"CSV written to {csv}")
+
+
+# --- audit trail (aefi/audit.py) -----------------------------------------------------------
+
+audit_app = typer.Typer(help="The audit trail.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: str = typer.Option(
+        "",
+        help="SEQ:HASH of a head noted down earlier (printed by a previous run): also proves "
+        "the chain was not rewritten from there on",
+    ),
+) -> None:
+    """Walk the audit trail's hash chain; exit 1 naming every altered, deleted or inserted
+    record."""
+    from aefi import audit
+
+    expected: tuple[int, str] | None = None
+    if anchor:
+        seq, _sep, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            typer.echo("--anchor takes SEQ:HASH, e.g. 1200:3f5a… (64 hex digits)", err=True)
+            raise typer.Exit(2)
+        expected = (int(seq), digest.lower())
+    with _session() as session:
+        result = audit.verify(session, anchor=expected)
+    for f in result.findings:
+        where = f"seq {f.seq}" if f.seq is not None else "unsealed"
+        record = f", event {f.event_id}" if f.event_id is not None else ""
+        typer.echo(f"{f.kind.upper()}: {where}{record}: {f.detail}", err=True)
+    head = f"{result.head_seq}:{result.head_hash}"
+    typer.echo(f"checked {result.checked} sealed records; head {head}")
+    if not result.ok:
+        typer.echo(f"audit trail NOT intact: {len(result.findings)} findings", err=True)
+        raise typer.Exit(1)
+    typer.echo("audit trail intact")

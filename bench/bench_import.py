@@ -1,7 +1,8 @@
 """CSV import of 1,000,000 dose rows: rate, memory, and bad-row reporting.
 
 Runs the streaming importer on a generated file into a fresh SQLite database (the embedded
-default), once keeping good rows and once all-or-nothing with one bad row at the end."""
+default), once keeping good rows (then the same file again, which must add nothing) and once
+all-or-nothing with one bad row at the end."""
 
 from __future__ import annotations
 
@@ -61,6 +62,16 @@ def main() -> None:
         f"keep-good: imported {report.imported:,}, rejected {report.rejected_count} "
         f"(lines {[r['row'] for r in report.rejected]}) in {took:.1f} s "
         f"= {report.imported / took:,.0f} rows/s; doses in db {total:,}"
+    )
+
+    with Session(engine) as session, path.open("rb") as fh:  # the same file again: idempotent
+        t0 = time.perf_counter()
+        again = importer.import_doses(session, actor, fh)
+        took = time.perf_counter() - t0
+        total_after = session.exec(select(func.count()).select_from(Dose)).one()
+    print(
+        f"same file again: added {again.imported:,}, already recorded {again.duplicates:,} "
+        f"in {took:.1f} s; doses in db {total_after:,} (was {total:,})"
     )
 
     _write_csv(path, lots, sites, ROWS, bad_at={ROWS - 1})

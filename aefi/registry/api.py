@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Query, UploadFile, status
 
 from aefi.deps import ApiActor, SessionDep
+from aefi.errors import Invalid
 from aefi.registry import importer, service
 from aefi.registry.schemas import (
     Created,
@@ -77,7 +78,16 @@ def import_doses(
     file: UploadFile = File(..., description="CSV with a header row; see importer.COLUMNS"),
     all_or_nothing: bool = Query(False, description="keep nothing if any row is bad"),
 ) -> ImportResult:
-    report = importer.import_doses(session, actor, file.file, all_or_nothing=all_or_nothing)
+    report = importer.import_doses(
+        session, actor, file.file, all_or_nothing=all_or_nothing, filename=file.filename or ""
+    )
+    if report.error:  # the file as a whole could not be read: nothing imported
+        raise Invalid(report.error, fields={"file": report.error_message}, **report.error_params)
     return ImportResult(
-        imported=report.imported, rejected=report.rejected, rolled_back=report.rolled_back
+        imported=report.imported,
+        duplicates=report.duplicates,
+        rejected_count=report.rejected_count,
+        rejected=report.rejected,
+        rolled_back=report.rolled_back,
+        encoding=report.encoding,
     )

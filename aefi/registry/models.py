@@ -121,6 +121,15 @@ class Person(SQLModel, table=True):
 class Dose(SQLModel, table=True):
     __table_args__ = (
         Index("ix_dose_lot_time", "lot_id", "administered_at"),
+        # The natural key: the same vaccination recorded twice is one dose (imports rely on it).
+        Index(
+            "ux_dose_natural_key",
+            "person_id",
+            "lot_id",
+            "dose_number",
+            "administered_at",
+            unique=True,
+        ),
         # (site_id, administered_at) is served by ix_dose_site_time_lot (reporting/models.py).
     )
 

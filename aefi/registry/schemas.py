@@ -92,5 +92,8 @@ class Created(BaseModel):
 
 class ImportResult(BaseModel):
     imported: int
+    duplicates: int = 0  # good rows already recorded (the same dose imported before)
+    rejected_count: int = 0  # exact; ``rejected`` lists the first 1,000 (file line, reason)
     rejected: list[dict]
     rolled_back: bool = False
+    encoding: str = ""

@@ -549,6 +549,23 @@ def refuse_if_halted(session: Session, lot: Lot, site: Site) -> None:
         )
 
 
+def _refuse_duplicate_dose(session: Session, dose: Dose) -> None:
+    """The natural key (person, lot, dose number, time) is unique (ux_dose_natural_key):
+    say so in words instead of failing at the insert."""
+    with session.no_autoflush:
+        same = session.exec(
+            select(Dose.id).where(
+                Dose.person_id == dose.person_id,
+                Dose.lot_id == dose.lot_id,
+                Dose.dose_number == dose.dose_number,
+                Dose.administered_at == dose.administered_at,
+                Dose.id != (dose.id or 0),
+            )
+        ).first()
+    if same is not None:
+        raise Conflict("This dose is already recorded (dose {id}).", id=same)
+
+
 def record_dose(session: Session, actor: Actor, data: DoseCreate) -> Dose:
     require_role(actor, *DOSE_WRITERS)
     site = site_by_code(session, actor, data.site_code)
@@ -571,6 +588,7 @@ def record_dose(session: Session, actor: Actor, data: DoseCreate) -> Dose:
         administered_at=data.administered_at,
         vaccinator=data.vaccinator,
     )
+    _refuse_duplicate_dose(session, dose)
     session.add(dose)
     session.flush()
     audit.record(
@@ -596,6 +614,7 @@ def update_dose(session: Session, actor: Actor, dose_id: int, values: dict[str, 
     for key in ("dose_number", "route", "body_site", "vaccinator", "administered_at"):
         if key in values:
             setattr(dose, key, values[key])
+    _refuse_duplicate_dose(session, dose)
     session.add(dose)
     session.flush()
     audit.record(

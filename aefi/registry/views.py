@@ -139,7 +139,9 @@ def import_upload(
     file: UploadFile = File(...),
     all_or_nothing: bool = Form(False),
 ):
-    report = importer.import_doses(session, actor, file.file, all_or_nothing=all_or_nothing)
+    report = importer.import_doses(
+        session, actor, file.file, all_or_nothing=all_or_nothing, filename=file.filename or ""
+    )
     return render(
         request,
         "registry/import.html",

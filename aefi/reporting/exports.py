@@ -1,12 +1,23 @@
 """The daily report summary and the indicators as plain tables: the same rows for the CSV
 download, the terminal (``aefi report``) and the tests. Headers are in the current
-language; CSV files carry a byte-order mark so that spreadsheet programs read Chinese."""
+language; CSV files carry a byte-order mark so that spreadsheet programs read Chinese.
+
+Every CSV aefi writes goes through :func:`csv_writer` / :func:`safe_cell`: a text cell that
+begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be taken for a
+formula by Excel, WPS or LibreOffice (OWASP "CSV injection": ``=cmd|' /C calc'!A0``), so it
+is written with a leading ``'``, which those programs show as text. What we chose for
+numbers: values passed as numbers (int, float, Decimal) are written as they are, so a
+negative figure stays a number; a *text* cell is always neutralised, even "-3", because text
+comes from users (names, notes, lot numbers) and a number-looking text may be the start of
+``-3+cmd|...``. aefi's own tables pass their figures as text and none is negative."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
 
 from aefi.i18n import _, pick
 from aefi.reporting.indicators import KEY_FIELDS, RateLine, Share
@@ -160,11 +171,42 @@ def indicator_tables(result: Indicators) -> list[Table]:
     ]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell that no spreadsheet will run: text beginning with a formula character gets a
+    leading ``'``; numbers (int, float, Decimal, not bool-as-text) are left as numbers."""
+    if value is None or isinstance(value, int | float | Decimal):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+class SafeWriter:
+    """``csv.writer`` with every cell passed through :func:`safe_cell`."""
+
+    def __init__(self, fh: Any, **kwargs: Any) -> None:
+        self._w = csv.writer(fh, **kwargs)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._w.writerow([safe_cell(c) for c in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(fh: Any, **kwargs: Any) -> SafeWriter:
+    """The one way aefi writes CSV (exports, downloads, CLI files)."""
+    return SafeWriter(fh, **kwargs)
+
+
 def to_csv(tables: Sequence[Table]) -> str:
     """Sections one under the other, each with its title line and header."""
     buf = io.StringIO()
     buf.write("\ufeff")
-    w = csv.writer(buf)
+    w = csv_writer(buf)
     for i, (title, header, rows) in enumerate(tables):
         if i:
             w.writerow([])
@@ -174,12 +216,18 @@ def to_csv(tables: Sequence[Table]) -> str:
     return buf.getvalue()
 
 
-def rows_csv(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> str:
+def rows_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    """A header of ``columns`` and one line per row (keys not in ``columns`` are refused)."""
     buf = io.StringIO()
     buf.write("\ufeff")
-    w = csv.DictWriter(buf, fieldnames=list(columns))
-    w.writeheader()
-    w.writerows(rows)
+    w = csv_writer(buf)
+    names = list(columns)
+    w.writerow(names)
+    for row in rows:
+        extra = set(row) - set(names)
+        if extra:
+            raise ValueError(f"rows_csv: keys not in columns: {sorted(extra)}")
+        w.writerow([row.get(name, "") for name in names])
     return buf.getvalue()
 
 
