@@ -276,6 +276,11 @@ def _record_for_write(session: Session, actor: Actor, kind: Kind, record_id: int
     return obj
 
 
+def protected_fields(kind: Kind) -> tuple[str, ...]:
+    """Fields of the record a form or body may not set (their decisions own them)."""
+    return lot_states.PROTECTED.get(kind.name, ())
+
+
 def _refuse_protected(kind: Kind, values: dict[str, Any]) -> None:
     named = [f for f in lot_states.PROTECTED.get(kind.name, ()) if f in values]
     if not named:

@@ -19,8 +19,10 @@ from aefi.web import flash, parse_local, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
-navigation.add((Role.bureau, Role.investigator), "/signals", N_("Signals"))
-navigation.add((Role.bureau, Role.investigator, Role.reporter), "/halts", N_("Halts"))
+navigation.add((Role.bureau, Role.investigator, Role.province), "/signals", N_("Signals"))
+navigation.add(
+    (Role.bureau, Role.investigator, Role.reporter, Role.province), "/halts", N_("Halts")
+)
 navigation.add((Role.admin,), "/signals/rates", N_("Expected rates"))
 
 
