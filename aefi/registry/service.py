@@ -183,9 +183,7 @@ def choices(session: Session, actor: Actor, name: str) -> list[tuple[Any, str, s
         return [(r.id, r.name, r.name_en) for r in rows]
     if name == "hospitals":
         rows = session.exec(
-            select(Hospital)
-            .where(scope_clause(Hospital.county_id, actor))
-            .order_by(Hospital.code)
+            select(Hospital).where(scope_clause(Hospital.county_id, actor)).order_by(Hospital.code)
         )
         return [(h.id, h.name, h.name_en) for h in rows]
     if name == "vaccines":
@@ -250,9 +248,7 @@ def lot_state(session: Session, actor: Actor, lot: Lot) -> lot_states.State:
 
 def _used_elsewhere(session: Session, kind: Kind, obj: SQLModel, county_id: int) -> bool:
     """Whether sites of another county have given doses of this lot or product."""
-    lots = (
-        select(Lot.id).where(Lot.vaccine_id == obj.id) if kind.name == "vaccines" else None
-    )
+    lots = select(Lot.id).where(Lot.vaccine_id == obj.id) if kind.name == "vaccines" else None
     stmt = select(Dose.id).join(Site, Site.id == Dose.site_id).where(Site.county_id != county_id)
     stmt = stmt.where(col(Dose.lot_id).in_(lots) if lots is not None else Dose.lot_id == obj.id)
     return session.exec(stmt.limit(1)).first() is not None

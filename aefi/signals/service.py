@@ -1480,9 +1480,7 @@ def banners_for(session: Session, user: Any) -> list[Banner]:
                 out.append(Banner("danger", _halt_text(h)))
         held = session.exec(
             select(Lot).where(
-                col(Lot.id).in_(
-                    select(LotHold.lot_id).where(LotHold.county_id == user.county_id)
-                ),
+                col(Lot.id).in_(select(LotHold.lot_id).where(LotHold.county_id == user.county_id)),
                 col(Lot.id).in_(select(Dose.lot_id).where(Dose.site_id == user.site_id)),
             )
         ).all()
