@@ -583,6 +583,21 @@ def _counties_of_lot(session: Session, lot_id: int) -> list[int]:
     ]
 
 
+def _counties_of_vaccine(session: Session, vaccine_id: int) -> list[int]:
+    """The counties whose sites gave doses of the product (its signal concerns them)."""
+    lots = select(Lot.id).where(Lot.vaccine_id == vaccine_id)
+    return [
+        int(c)
+        for (c,) in session.execute(
+            select(Site.county_id)
+            .where(
+                col(Site.id).in_(select(Dose.site_id).where(col(Dose.lot_id).in_(lots)).distinct())
+            )
+            .distinct()
+        )
+    ]
+
+
 def _sites_holding(session: Session, scope: str, target_id: int) -> list[Site]:
     """The sites that have given doses of the lot (or of the vaccine), or the site itself."""
     if scope == HaltScope.site:
@@ -672,9 +687,7 @@ def _alert_halt_recommended(session: Session, sig: Signal, lot: Lot | None) -> N
     elif sig.scope == SignalScope.site and sig.site_id:
         counties = [session.get(Site, sig.site_id).county_id]
     else:
-        counties = [
-            int(c) for (c,) in session.execute(select(Region.id).where(Region.level == "county"))
-        ]
+        counties = _counties_of_vaccine(session, sig.target_id)
     title = i18n.gettext("Halt recommended: {what}", what=describe(session, sig))
     body = i18n.gettext(
         "Observed {o}, expected {e}; MaxSPRT LLR {llr} reached the critical value {cv}.",
@@ -709,10 +722,7 @@ def _alert_review(session: Session, sigs: list[Signal]) -> None:
         elif sig.scope == SignalScope.site and sig.site_id:
             counties = [session.get(Site, sig.site_id).county_id]
         else:
-            counties = [
-                int(c)
-                for (c,) in session.execute(select(Region.id).where(Region.level == "county"))
-            ]
+            counties = _counties_of_vaccine(session, sig.target_id)
         for c in counties:
             by_county.setdefault(c, []).append(sig)
     for county_id, items in by_county.items():
@@ -1167,6 +1177,23 @@ def issue_halt(
                 ids=", ".join(map(str, missing)),
             )
     cluster_ids = sorted({int(i) for i in cluster_ids or []})
+    if cluster_ids:
+        from aefi.triage.models import Cluster
+
+        found = set(
+            session.exec(
+                select(Cluster.id).where(
+                    col(Cluster.id).in_(cluster_ids), scope_clause(Cluster.county_id, actor)
+                )
+            )
+        )
+        missing = [i for i in cluster_ids if i not in found]
+        if missing:
+            raise Invalid(
+                "No cluster with id {ids}.",
+                fields={"cluster_ids": ", ".join(map(str, missing))},
+                ids=", ".join(map(str, missing)),
+            )
     now = clock.now()
     effective = effective_at or now
     year = effective.astimezone(_zone()).year

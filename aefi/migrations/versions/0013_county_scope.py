@@ -34,7 +34,7 @@ def upgrade() -> None:
     )
     op.execute(
         "INSERT INTO lot_hold (lot_id, county_id, signal_id, note, held_at) "
-        "SELECT DISTINCT l.id, s.county_id, NULL, l.status_note, l.created_at "
+        "SELECT DISTINCT l.id, s.county_id, CAST(NULL AS INTEGER), l.status_note, l.created_at "
         "FROM lot l JOIN dose d ON d.lot_id = l.id JOIN site s ON s.id = d.site_id "
         "WHERE l.status = 'held'"
     )
