@@ -40,6 +40,8 @@ NAV: dict[Role, list[tuple[str, str]]] = {
     # Reads every county below the province; halts across them (signals adds its pages).
     Role.province: [
         ("/", N_("Home")),
+        ("/reports", N_("Reports")),
+        ("/cases", N_("Cases")),
         ("/registry/regions", N_("Regions")),
         ("/registry/sites", N_("Sites")),
         ("/registry/vaccines", N_("Vaccines")),

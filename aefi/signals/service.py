@@ -867,6 +867,12 @@ def _visible_clause(session: Session, actor: Actor):
     )
 
 
+def visible_signals(session: Session, actor: Actor):
+    """The clause of the signals that concern the actor's counties (for other domains'
+    counts)."""
+    return _visible_clause(session, actor)
+
+
 def get_signal(session: Session, actor: Actor, signal_id: int) -> SignalRow:
     require_role(actor, *READERS)
     sig = session.exec(

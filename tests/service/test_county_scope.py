@@ -589,17 +589,53 @@ def test_api_refuses_the_other_county_and_a_status_field(client, session, world)
     assert (got_a["status"], got_b["status"]) == ("active", "halted")
 
 
-def test_registry_form_refuses_a_status_field(client, session, world):
+def _login(client, username: str) -> str:
     import re
 
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     r = client.post(
         "/login",
-        data={"username": "admin-a1", "password": PASSWORD, "csrf_token": token, "next": "/"},
+        data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/"},
         follow_redirects=False,
     )
     assert r.status_code == 303
+    return token
+
+
+def test_province_pages_read_every_county_below(client, session, world):
+    w = world
+    signals.issue_halt(
+        session,
+        w.actor(session, w.b.users[Role.bureau]),
+        scope="lot",
+        target="SHARED-1",
+        reason="B 叫停",
+    )
+    _signal(session, w.b_only)
+    _login(client, "province-p")
+    for path in (
+        "/",
+        "/reports",
+        "/cases",
+        "/signals",
+        "/halts",
+        "/registry/regions",
+        "/registry/sites",
+        "/registry/vaccines",
+        "/registry/lots",
+    ):
+        r = client.get(path, headers={"Accept-Language": "en"})
+        assert r.status_code == 200, (path, r.status_code)
+    assert "SB2" in client.get("/registry/sites").text
+    assert "SC3" not in client.get("/registry/sites").text
+    assert "SHARED-1" in client.get("/halts").text
+    assert "BONLY-1" in client.get("/signals").text
+    assert client.get(f"/registry/sites/{w.c.site.id}").status_code == 404
+
+
+def test_registry_form_refuses_a_status_field(client, session, world):
+    token = _login(client, "admin-a1")
     lot_states.hold_lot(session, None, world.shared, world.a.id, signal_id=None, note="暂停")
     session.commit()
     r = client.post(
