@@ -654,3 +654,31 @@ def test_registry_form_refuses_a_status_field(client, session, world):
     assert client.get(f"/registry/sites/{world.b.site.id}").status_code == 404
     page = client.get(f"/registry/lots/{world.shared.id}", headers={"Accept-Language": "en"})
     assert 'name="status"' not in page.text and 'id="lot-state"' in page.text
+
+
+def test_operator_sets_up_a_province_and_its_user_on_the_command_line(session, world):
+    from typer.testing import CliRunner
+
+    from aefi.cli import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["regions", "add", "R55", "省R", "--level", "province"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(
+        app, ["regions", "add", "D4", "县D", "--level", "county", "--parent", "R55"]
+    )
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["regions", "place", "C3", "--province", "R55"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["regions", "add", "E5", "x", "--level", "township"])
+    assert out.exit_code == 2
+    out = runner.invoke(
+        app,
+        ["users", "create", "prov-r", "--role", "province", "--county", "R55"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert out.exit_code == 0, out.output
+    session.expire_all()
+    user = session.exec(select(User).where(User.username == "prov-r")).one()
+    d4 = session.exec(select(Region).where(Region.code == "D4")).one()
+    assert Actor.of(user, session).county_ids == frozenset({world.c.id, d4.id})
