@@ -1424,6 +1424,7 @@ class HaltView:
     signals: list[SignalRow]
     reports: list[Report]
     county: Region
+    lot_state: lot_states.State | None = None  # the lot as it stands in the reader's county
 
 
 def halt_view(session: Session, actor: Actor, halt_id: int) -> HaltView:
@@ -1460,6 +1461,7 @@ def halt_view(session: Session, actor: Actor, halt_id: int) -> HaltView:
         signal_rows(session, sigs),
         reports,
         session.get(Region, halt.county_id),
+        lot_states.state_for_actor(session, actor, lot) if lot else None,
     )
 
 
