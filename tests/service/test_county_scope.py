@@ -682,3 +682,36 @@ def test_operator_sets_up_a_province_and_its_user_on_the_command_line(session, w
     user = session.exec(select(User).where(User.username == "prov-r")).one()
     d4 = session.exec(select(Region).where(Region.code == "D4")).one()
     assert Actor.of(user, session).county_ids == frozenset({world.c.id, d4.id})
+
+
+def test_a_countys_admin_keeps_its_own_reference_data(session, world):
+    w = world
+    admin = w.actor(session, w.a.users[Role.admin])
+    k = registry.KINDS
+    town = registry.save_record(
+        session,
+        admin,
+        k["regions"],
+        None,
+        {"code": "A1-02", "name": "新镇", "level": "township", "parent_id": str(w.a.id)},
+    )
+    site = registry.save_record(
+        session,
+        admin,
+        k["sites"],
+        None,
+        {"code": "SA1-2", "name": "新点", "township_id": str(town.id)},
+    )
+    assert site.county_id == w.a.id
+    registry.save_record(session, admin, k["sites"], w.a.site.id, {"name": "改名点"})
+    registry.save_record(session, admin, k["regions"], w.a.id, {"name": "县A改"})
+    lot_a = Lot(lot_number="AONLY-1", vaccine_id=w.vaccine.id)
+    session.add(lot_a)
+    session.flush()
+    _dose(session, lot_a, w.a.site, 70)
+    session.commit()
+    registry.save_record(session, admin, k["lots"], lot_a.id, {"doses_received": "40"})
+    assert session.get(Lot, lot_a.id).doses_received == 40
+    assert session.get(Site, w.a.site.id).name == "改名点"
+    with pytest.raises(Invalid):  # a county cannot make itself a township or move
+        registry.save_record(session, admin, k["regions"], w.a.id, {"level": "township"})
