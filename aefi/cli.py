@@ -221,7 +221,13 @@ def signals_scan_cmd(
             f"{len(result.held)} lots put on hold"
             + (f" ({', '.join(lot.lot_number for lot in result.held)})" if result.held else "")
         )
-        actor = Actor(0, "cli", "command line", Role.admin, 0)
+        from sqlmodel import select
+
+        from aefi.registry.models import Region
+
+        counties = frozenset(session.exec(select(Region.id).where(Region.level == "county")))
+        # The operator reads every county's signals.
+        actor = Actor(0, "cli", "command line", Role.admin, 0, county_ids=counties)
         rows, total = service.list_signals(
             session, actor, service.SignalFilter(open_only=True), per_page=top
         )
