@@ -90,7 +90,7 @@ def serve(
 def users_create(
     username: str,
     role: str = typer.Option(
-        ..., help="reporter, investigator, bureau, hospital, admin, api_client"
+        ..., help="reporter, investigator, bureau, hospital, admin, api_client, province"
     ),
     county: str = typer.Option(..., help="county region code"),
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
@@ -238,7 +238,13 @@ def signals_scan_cmd(
             f"{len(result.held)} lots put on hold"
             + (f" ({', '.join(lot.lot_number for lot in result.held)})" if result.held else "")
         )
-        actor = Actor(0, "cli", "command line", Role.admin, 0)
+        from sqlmodel import select
+
+        from aefi.registry.models import Region
+
+        counties = frozenset(session.exec(select(Region.id).where(Region.level == "county")))
+        # The operator reads every county's signals.
+        actor = Actor(0, "cli", "command line", Role.admin, 0, county_ids=counties)
         rows, total = service.list_signals(
             session, actor, service.SignalFilter(open_only=True), per_page=top
         )
@@ -462,3 +468,47 @@ def audit_verify(
         typer.echo(f"audit trail NOT intact: {len(result.findings)} findings", err=True)
         raise typer.Exit(1)
     typer.echo("audit trail intact")
+
+regions_app = typer.Typer(help="The region frame: provinces and counties (operator only).")
+app.add_typer(regions_app, name="regions")
+
+
+@regions_app.command("add")
+def regions_add(
+    code: str,
+    name: str,
+    level: str = typer.Option(..., help="province or county"),
+    parent: str = typer.Option("", help="a county's province (region code)"),
+    name_en: str = "",
+) -> None:
+    """Add a province, or a county (below its province): the frame of every user's scope.
+    A county's townships, sites and hospitals are then kept by its admin on the pages."""
+    from aefi.errors import DomainError
+    from aefi.registry import service
+
+    with _session() as session:
+        try:
+            region = service.add_frame_region(
+                session, code=code, name=name, level=level, parent_code=parent, name_en=name_en
+            )
+        except DomainError as exc:
+            typer.echo(f"not added: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"{region.level} {region.code} added (id {region.id})")
+
+
+@regions_app.command("place")
+def regions_place(
+    county: str, province: str = typer.Option(..., help="province region code")
+) -> None:
+    """Put an existing county below a province (its province users then read it)."""
+    from aefi.errors import DomainError
+    from aefi.registry import service
+
+    with _session() as session:
+        try:
+            service.place_county(session, county_code=county, province_code=province)
+        except DomainError as exc:
+            typer.echo(f"not placed: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"county {county} is below province {province}")

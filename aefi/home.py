@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
@@ -33,9 +33,14 @@ def home(request: Request, session: SessionDep, actor: WebActor):
     if actor.hospital_id:
         ctx["hospital"] = session.get(Hospital, actor.hospital_id)
     if actor.is_county_wide:
-        ctx["lots_not_active"] = session.exec(
-            select(Lot).where(Lot.status.in_([LotStatus.held, LotStatus.halted])).limit(20)
-        ).all()
+        from aefi.registry import lot_states
+
+        stopped = lot_states.blocked_lots(session, actor.county_id)  # held/halted here
+        ids = [i for i, st in stopped.items() if st.status != LotStatus.recalled][:20]
+        ctx["lot_states"] = stopped
+        ctx["lots_not_active"] = (
+            session.exec(select(Lot).where(col(Lot.id).in_(ids))).all() if ids else []
+        )
         ctx["site_count"] = session.exec(
             select(func.count()).select_from(Site).where(Site.county_id == actor.county_id)
         ).one()

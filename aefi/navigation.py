@@ -37,6 +37,16 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/admin/audit", N_("Audit trail")),
     ],
     Role.api_client: [("/", N_("Home"))],
+    # Reads every county below the province; halts across them (signals adds its pages).
+    Role.province: [
+        ("/", N_("Home")),
+        ("/reports", N_("Reports")),
+        ("/cases", N_("Cases")),
+        ("/registry/regions", N_("Regions")),
+        ("/registry/sites", N_("Sites")),
+        ("/registry/vaccines", N_("Vaccines")),
+        ("/registry/lots", N_("Lots")),
+    ],
 }
 
 

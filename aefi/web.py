@@ -58,6 +58,7 @@ ROLE_LABELS = {
     "hospital": N_("Green-channel hospital"),
     "admin": N_("Administrator"),
     "api_client": N_("Immunization information system"),
+    "province": N_("Provincial CDC"),
 }
 ROLE_DESCRIPTIONS = {
     "reporter": N_(
@@ -68,6 +69,10 @@ ROLE_DESCRIPTIONS = {
     "hospital": N_("Receive green-channel referrals and report their outcome."),
     "admin": N_("Keep users and reference data in order."),
     "api_client": N_("Push dose records and lots; pull halts."),
+    "province": N_(
+        "Watch every county of the province: signals, halts and reference data; halt a "
+        "lot, product or site across the counties."
+    ),
 }
 
 # Domains register functions (user) -> list[Banner] for the banner above every page.

@@ -19,6 +19,7 @@ class Role(enum.StrEnum):
     hospital = "hospital"  # designated green-channel hospital
     admin = "admin"  # programme administrator
     api_client = "api_client"  # the immunization information system, by token
+    province = "province"  # provincial CDC / health commission: reads every county below it
 
 
 class User(SQLModel, table=True):

@@ -3,12 +3,18 @@ so scope is enforced below the views and the API alike."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import object_session
+from sqlmodel import Session, col, select
 
 from aefi.auth.models import Role, User
 from aefi.errors import Forbidden, NotFound
 
 COUNTY_ROLES = frozenset({Role.investigator, Role.bureau, Role.admin})
+# Roles that read across every county of their scope (all sites of it), not one site.
+WIDE_READERS = COUNTY_ROLES | {Role.province}
 # Roles that need a person's full ID number and contact details for their work.
 IDENTITY_ROLES = frozenset({Role.investigator, Role.bureau, Role.admin, Role.reporter})
 
@@ -24,17 +30,31 @@ class Actor:
     county_id: int
     site_id: int | None = None
     hospital_id: int | None = None
+    # The counties this actor acts in: its own county; for ``province`` (whose county_id is
+    # a province region) every county below it. Filled by ``of``; see ``in_scope``.
+    county_ids: frozenset[int] = field(default=frozenset())
+
+    def __post_init__(self) -> None:
+        if not self.county_ids and self.role != Role.province:
+            object.__setattr__(self, "county_ids", frozenset({self.county_id}))
 
     @classmethod
-    def of(cls, user: User) -> Actor:
+    def of(cls, user: User, session: Session | None = None) -> Actor:
+        role = Role(user.role)
+        counties: frozenset[int] = frozenset()
+        if role == Role.province:
+            session = session or object_session(user)
+            # A detached user (no session) gets no county at all: it sees nothing.
+            counties = counties_below(session, user.county_id) if session else frozenset()
         return cls(
             user_id=user.id,
             username=user.username,
             name=user.full_name or user.username,
-            role=Role(user.role),
+            role=role,
             county_id=user.county_id,
             site_id=user.site_id,
             hospital_id=user.hospital_id,
+            county_ids=counties,
         )
 
     @property
@@ -47,9 +67,39 @@ def require_role(actor: Actor, *roles: Role) -> None:
         raise Forbidden("Your role ({role}) may not do this.", role=actor.role.value)
 
 
+def counties_below(session: Session, province_id: int) -> frozenset[int]:
+    """The county regions whose parent is this province."""
+    from aefi.registry.models import Region, RegionLevel
+
+    return frozenset(
+        int(i)
+        for i in session.exec(
+            select(Region.id).where(
+                Region.parent_id == province_id, Region.level == RegionLevel.county
+            )
+        )
+    )
+
+
+def in_scope(actor: Actor, county_id: int | None) -> bool:
+    """Whether a record of this county is inside the actor's counties."""
+    return county_id is not None and county_id in actor.county_ids
+
+
+def scope_clause(column: Any, actor: Actor) -> Any:
+    """``column IN (the actor's counties)`` for a query (nothing matches an empty scope)."""
+    return col(column).in_(sorted(actor.county_ids))
+
+
 def require_county(actor: Actor, county_id: int | None) -> None:
     """A record of another county does not exist for this actor."""
-    if county_id != actor.county_id:
+    if not in_scope(actor, county_id):
+        raise NotFound("Not found.")
+
+
+def require_own_county(actor: Actor, county_id: int | None) -> None:
+    """Writes: only inside the actor's own county (a province writes nothing by this rule)."""
+    if actor.role == Role.province or county_id != actor.county_id:
         raise NotFound("Not found.")
 
 
@@ -66,7 +116,7 @@ def site_filter(actor: Actor) -> int | None:
     """The one site a list is limited to for this actor, or None for county-wide roles."""
     if actor.role == Role.reporter:
         return actor.site_id if actor.site_id is not None else -1
-    if actor.is_county_wide:
+    if actor.role in WIDE_READERS:
         return None
     raise Forbidden("Your role ({role}) may not do this.", role=actor.role.value)
 

@@ -12,7 +12,14 @@ from sqlmodel import Session, col, func, select
 
 from aefi import audit, clock
 from aefi.auth.models import Role
-from aefi.auth.permissions import Actor, require_role, site_filter
+from aefi.auth.permissions import (
+    Actor,
+    in_scope,
+    require_role,
+    scope_clause,
+    sees_identity,
+    site_filter,
+)
 from aefi.db import serialized_writes
 from aefi.errors import Conflict, Invalid, NotFound
 from aefi.intake import events, symptoms
@@ -32,7 +39,7 @@ from aefi.registry.models import Lot, LotStatus, Person, Region, Site, Vaccine
 from aefi.registry.schemas import PersonIn
 
 FILERS = (Role.reporter, Role.investigator, Role.admin, Role.api_client)
-READERS = (Role.reporter, Role.investigator, Role.bureau, Role.admin)
+READERS = (Role.reporter, Role.investigator, Role.bureau, Role.admin, Role.province)
 # Facts a follow-up may change, and the report card field each one updates.
 FOLLOW_UP_FIELDS = (
     "outcome",
@@ -493,7 +500,7 @@ def original_card(report: Report, history: list[FollowUp]) -> dict[str, Any]:
 def get_report(session: Session, actor: Actor, report_id: int) -> Report:
     require_role(actor, *READERS)
     report = session.get(Report, report_id)
-    if report is None or report.county_id != actor.county_id:
+    if report is None or not in_scope(actor, report.county_id):
         raise NotFound("Not found.")
     if actor.role == Role.reporter and report.site_id != actor.site_id:
         raise NotFound("Not found.")
@@ -503,6 +510,8 @@ def get_report(session: Session, actor: Actor, report_id: int) -> Report:
 def print_card(session: Session, actor: Actor, report_id: int) -> Report:
     """The report for its printed card (PDF). The card carries the full identity, so
     printing it is recorded like any other disclosure."""
+    if not sees_identity(actor):
+        raise NotFound("Not found.")
     report = get_report(session, actor, report_id)
     audit.record(
         session,
@@ -559,7 +568,7 @@ def list_reports(
 ) -> tuple[list[Report], int]:
     """Reports in the actor's scope, newest first, filtered and paged."""
     require_role(actor, *READERS)
-    stmt = select(Report).where(Report.county_id == actor.county_id)
+    stmt = select(Report).where(scope_clause(Report.county_id, actor))
     only_site = site_filter(actor)
     if only_site is not None:
         stmt = stmt.where(Report.site_id == only_site)

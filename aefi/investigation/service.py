@@ -28,7 +28,7 @@ from sqlmodel import Session, col, func, select
 from aefi import audit, clock
 from aefi.audit import AuditEvent
 from aefi.auth.models import Role, User
-from aefi.auth.permissions import Actor, require_role
+from aefi.auth.permissions import Actor, in_scope, require_role, scope_clause
 from aefi.errors import Conflict, Invalid, NotFound
 from aefi.i18n import N_
 from aefi.intake import service as intake
@@ -64,7 +64,7 @@ from aefi.triage import deadlines as due
 from aefi.triage.ruleset import Ruleset
 from aefi.triage.service import current_ruleset
 
-READERS = (Role.investigator, Role.bureau)
+READERS = (Role.investigator, Role.bureau, Role.province)
 WORKERS = (Role.investigator,)
 ENTITY = "case_file"
 
@@ -80,7 +80,7 @@ def ruleset() -> Ruleset:
 def _load(session: Session, actor: Actor, case_id: int, *, write: bool = False) -> CaseFile:
     require_role(actor, *(WORKERS if write else READERS))
     case = session.get(CaseFile, case_id)
-    if case is None or case.county_id != actor.county_id:
+    if case is None or not in_scope(actor, case.county_id):
         raise NotFound("Not found.")
     return case
 
@@ -1351,7 +1351,7 @@ def list_cases(
     running last, newest first)."""
     require_role(actor, *READERS)
     now = clock.now()
-    stmt = select(CaseFile).where(CaseFile.county_id == actor.county_id)
+    stmt = select(CaseFile).where(scope_clause(CaseFile.county_id, actor))
     if flt.status == "all":
         pass
     elif flt.status:
@@ -1392,7 +1392,7 @@ def case_counts(session: Session, actor: Actor) -> dict[str, int]:
     (cases not closed)."""
     require_role(actor, *READERS)
     active = (
-        CaseFile.county_id == actor.county_id,
+        scope_clause(CaseFile.county_id, actor),
         CaseFile.status != CaseStatus.closed.value,
     )
 

@@ -43,6 +43,7 @@ def create_lot(body: LotCreate, session: SessionDep, actor: ApiActor) -> Created
 @router.get("/lots/{lot_number}", response_model=LotPublic)
 def get_lot(lot_number: str, session: SessionDep, actor: ApiActor) -> LotPublic:
     lot, vaccine = service.get_lot(session, actor, lot_number)
+    state = service.lot_state(session, actor, lot)  # the state in force in the actor's county
     return LotPublic(
         id=lot.id,
         lot_number=lot.lot_number,
@@ -51,8 +52,8 @@ def get_lot(lot_number: str, session: SessionDep, actor: ApiActor) -> LotPublic:
         manufacturer=vaccine.manufacturer,
         expiry_date=lot.expiry_on,
         doses_received=lot.doses_received,
-        status=lot.status,
-        status_note=lot.status_note,
+        status=state.status,
+        status_note=state.note,
     )
 
 

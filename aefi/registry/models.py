@@ -15,6 +15,7 @@ from aefi.i18n import N_
 
 
 class RegionLevel(enum.StrEnum):
+    province = "province"  # a county's parent_id is its province (may be None)
     county = "county"
     township = "township"
 
@@ -155,6 +156,21 @@ LABELS = (
     N_("male"),
     N_("female"),
     N_("unknown"),
+    N_("province"),
     N_("county"),
     N_("township"),
 )
+
+
+class LotHold(SQLModel, table=True):
+    """A provisional hold of a lot in one county, put by a signal (DOMAIN.md): new doses of
+    the lot at that county's sites are refused until the bureau halts it or releases it.
+    A lot shared by several counties is held in each of them on its own."""
+
+    __tablename__ = "lot_hold"
+
+    lot_id: int = Field(foreign_key="lot.id", primary_key=True)
+    county_id: int = Field(foreign_key="region.id", primary_key=True)
+    signal_id: int | None = None
+    note: str = Field(default="", max_length=500)
+    held_at: datetime = Field(default_factory=clock.now, sa_column=Column(UTCDateTime()))

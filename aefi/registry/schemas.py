@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from aefi.registry.models import Route, Sex
 
+STATE_MESSAGE = (
+    "{fields} cannot be set here: a lot's status, a product's or a site's halt changes only "
+    "through its decisions (signal hold, halt and lift decisions, recall, expiry date). "
+    "Leave the field out; halts are issued with POST /api/v1/halts."
+)
 
-class VaccineCreate(BaseModel):
+
+class _NoStateFields(BaseModel):
+    """Reference data bodies refuse the fields their decisions own, with a clear 422."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_state(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            named = [f for f in ("status", "status_note", "halted", "halt_note") if f in data]
+            if named:
+                raise ValueError(STATE_MESSAGE.format(fields=", ".join(named)))
+        return data
+
+
+class VaccineCreate(_NoStateFields):
     code: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=200)
     manufacturer: str = Field(default="", max_length=200)
@@ -17,7 +37,7 @@ class VaccineCreate(BaseModel):
     observation_minutes: int = Field(default=30, ge=0, le=240)
 
 
-class LotCreate(BaseModel):
+class LotCreate(_NoStateFields):
     lot_number: str = Field(min_length=1, max_length=64)
     vaccine_code: str
     expiry_date: date | None = None
@@ -36,7 +56,7 @@ class LotPublic(BaseModel):
     status_note: str
 
 
-class SiteCreate(BaseModel):
+class SiteCreate(_NoStateFields):
     code: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=200)
     township: str = Field(description="township region code or name")

@@ -12,14 +12,23 @@ from sqlmodel import Session, SQLModel, col, func, select
 
 from aefi import audit, clock
 from aefi.auth.models import Role
-from aefi.auth.permissions import Actor, require_role, require_site, sees_identity, site_filter
-from aefi.errors import Conflict, Invalid, NotFound
+from aefi.auth.permissions import (
+    Actor,
+    in_scope,
+    require_own_county,
+    require_role,
+    require_site,
+    scope_clause,
+    sees_identity,
+    site_filter,
+)
+from aefi.errors import Forbidden, Invalid, NotFound
 from aefi.i18n import N_
+from aefi.registry import lot_states
 from aefi.registry.models import (
     Dose,
     Hospital,
     Lot,
-    LotStatus,
     Person,
     Region,
     RegionLevel,
@@ -28,8 +37,12 @@ from aefi.registry.models import (
 )
 from aefi.registry.schemas import DoseCreate, PersonIn
 
-READERS = (Role.admin, Role.investigator, Role.bureau)
+READERS = (Role.admin, Role.investigator, Role.bureau, Role.province)
 LOT_WRITERS = (Role.admin, Role.api_client)
+# Lots and vaccine products are shared reference data (a manufacturer's lot number is the
+# same in every county). A county's admin (or its information system, for lots) creates
+# them and corrects those no other county has used; the province corrects any of them.
+SHARED_EDITORS = (Role.province,)
 DOSE_WRITERS = (Role.admin, Role.api_client, Role.reporter)
 
 
@@ -135,7 +148,6 @@ KINDS: dict[str, Kind] = {
                 FieldSpec("vaccine_id", N_("Vaccine"), "select", True, "vaccines"),
                 FieldSpec("expiry_on", N_("Expiry date"), "date"),
                 FieldSpec("doses_received", N_("Doses received"), "int"),
-                FieldSpec("status", N_("Status"), "select", True, "lot_statuses"),
             ),
             ("lot_number",),
         ),
@@ -152,16 +164,26 @@ def get_kind(name: str) -> Kind:
 def choices(session: Session, actor: Actor, name: str) -> list[tuple[Any, str, str]]:
     """(value, Chinese label, English label) for a select."""
     if name == "region_levels":
-        return [(lv.value, lv.value, lv.value) for lv in RegionLevel]
-    if name == "lot_statuses":
-        return [(s.value, s.value, s.value) for s in LotStatus]
-    if name in ("counties", "townships"):
-        level = RegionLevel.county if name == "counties" else RegionLevel.township
-        rows = session.exec(select(Region).where(Region.level == level).order_by(Region.code))
+        # A county's admin keeps its townships; counties and provinces are set up by the
+        # operator (they are the frame every scope hangs on).
+        return [(lv.value, lv.value, lv.value) for lv in (RegionLevel.township,)]
+    if name == "counties":
+        rows = session.exec(
+            select(Region)
+            .where(Region.level == RegionLevel.county, scope_clause(Region.id, actor))
+            .order_by(Region.code)
+        )
+        return [(r.id, r.name, r.name_en) for r in rows]
+    if name == "townships":
+        rows = session.exec(
+            select(Region)
+            .where(Region.level == RegionLevel.township, scope_clause(Region.parent_id, actor))
+            .order_by(Region.code)
+        )
         return [(r.id, r.name, r.name_en) for r in rows]
     if name == "hospitals":
         rows = session.exec(
-            select(Hospital).where(Hospital.county_id == actor.county_id).order_by(Hospital.code)
+            select(Hospital).where(scope_clause(Hospital.county_id, actor)).order_by(Hospital.code)
         )
         return [(h.id, h.name, h.name_en) for h in rows]
     if name == "vaccines":
@@ -178,7 +200,15 @@ def list_records(
     model = kind.model
     stmt = select(model)
     if kind.county_scoped:
-        stmt = stmt.where(model.county_id == actor.county_id)
+        stmt = stmt.where(scope_clause(model.county_id, actor))
+    elif kind.name == "regions":
+        stmt = stmt.where(
+            or_(
+                scope_clause(Region.id, actor),
+                scope_clause(Region.parent_id, actor),
+                Region.id == actor.county_id,
+            )
+        )
     if q:
         like = f"%{q.strip()}%"
         stmt = stmt.where(or_(*(col(getattr(model, f)).ilike(like) for f in kind.search)))
@@ -187,12 +217,80 @@ def list_records(
     return list(rows), total
 
 
+def county_of(kind: Kind, obj: SQLModel) -> int | None:
+    """The county a region, site or hospital belongs to (None: shared reference data)."""
+    if kind.county_scoped:
+        return obj.county_id
+    if kind.name == "regions":
+        return obj.id if obj.level != RegionLevel.township else obj.parent_id
+    return None
+
+
+def _visible(actor: Actor, kind: Kind, obj: SQLModel) -> bool:
+    if kind.name == "regions" and obj.id == actor.county_id:
+        return True  # a province user's own province
+    county = county_of(kind, obj)
+    return county is None and kind.name != "regions" or in_scope(actor, county)
+
+
 def get_record(session: Session, actor: Actor, kind: Kind, record_id: int) -> SQLModel:
     require_role(actor, *READERS)
     obj = session.get(kind.model, record_id)
-    if obj is None or (kind.county_scoped and obj.county_id != actor.county_id):
+    if obj is None or not _visible(actor, kind, obj):
         raise NotFound("Not found.")
     return obj
+
+
+def lot_state(session: Session, actor: Actor, lot: Lot) -> lot_states.State:
+    """The lot's state as this actor's county sees it (the form shows it read-only)."""
+    return lot_states.state_for_actor(session, actor, lot)
+
+
+def _used_elsewhere(session: Session, kind: Kind, obj: SQLModel, county_id: int) -> bool:
+    """Whether sites of another county have given doses of this lot or product."""
+    lots = select(Lot.id).where(Lot.vaccine_id == obj.id) if kind.name == "vaccines" else None
+    stmt = select(Dose.id).join(Site, Site.id == Dose.site_id).where(Site.county_id != county_id)
+    stmt = stmt.where(col(Dose.lot_id).in_(lots) if lots is not None else Dose.lot_id == obj.id)
+    return session.exec(stmt.limit(1)).first() is not None
+
+
+def _record_for_write(session: Session, actor: Actor, kind: Kind, record_id: int) -> SQLModel:
+    """The record to edit, if this actor may change it (see SHARED_EDITORS)."""
+    obj = session.get(kind.model, record_id)
+    if obj is None:
+        raise NotFound("Not found.")
+    if kind.name in ("lots", "vaccines"):
+        if actor.role in SHARED_EDITORS:
+            return obj
+        if _used_elsewhere(session, kind, obj, actor.county_id):
+            raise Forbidden(
+                "{record} is used by other counties too; only the province may correct it.",
+                record=str(getattr(obj, kind.fields[0].name)),
+            )
+        return obj
+    require_own_county(actor, county_of(kind, obj))
+    return obj
+
+
+def protected_fields(kind: Kind) -> tuple[str, ...]:
+    """Fields of the record a form or body may not set (their decisions own them)."""
+    return lot_states.PROTECTED.get(kind.name, ())
+
+
+def _refuse_protected(kind: Kind, values: dict[str, Any]) -> None:
+    named = [f for f in lot_states.PROTECTED.get(kind.name, ()) if f in values]
+    if not named:
+        return
+    if kind.name == "lots":
+        msg = N_(
+            "A lot's status changes only through its decisions (a signal's hold, the "
+            "bureau's halt and lift, a recall, the expiry date); it cannot be set here."
+        )
+    elif "county_id" in named and len(named) == 1:
+        msg = N_("The county follows from the township (sites) or your own county.")
+    else:
+        msg = N_("A halt is set and lifted only by a halt decision; it cannot be set here.")
+    raise Invalid(msg, fields=dict.fromkeys(named, msg))
 
 
 def _coerce(spec: FieldSpec, raw: Any) -> Any:
@@ -218,9 +316,16 @@ def _coerce(spec: FieldSpec, raw: Any) -> Any:
 def save_record(
     session: Session, actor: Actor, kind: Kind, record_id: int | None, values: dict[str, Any]
 ) -> SQLModel:
-    """Create (record_id None) or edit one reference record; every change is audited."""
+    """Create (record_id None) or edit one reference record; every change is audited.
+
+    A county's users act only inside their county: its townships, sites and hospitals.
+    The states that stop a lot, product or site are not fields here (``lot_states``)."""
     allowed = LOT_WRITERS if kind.name == "lots" else (Role.admin,)
+    if kind.name in ("lots", "vaccines") and record_id is not None:
+        allowed = (*allowed, *SHARED_EDITORS)
     require_role(actor, *allowed)
+    _refuse_protected(kind, values)
+    existing = _record_for_write(session, actor, kind, record_id) if record_id else None
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for spec in kind.fields:
@@ -232,11 +337,17 @@ def save_record(
             errors[spec.name] = str(exc)
     if errors:
         raise Invalid("Some fields need correcting.", fields=errors)
+    if kind.name == "regions":
+        _check_region(session, actor, existing, clean)
     if kind.name == "sites":
         township = (
             session.get(Region, clean.get("township_id")) if clean.get("township_id") else None
         )
-        if "township_id" in clean and (township is None or township.level != RegionLevel.township):
+        if "township_id" in clean and (
+            township is None
+            or township.level != RegionLevel.township
+            or township.parent_id != actor.county_id
+        ):
             raise Invalid(
                 "Some fields need correcting.", fields={"township_id": N_("Pick a township.")}
             )
@@ -275,13 +386,7 @@ def save_record(
             summary=str(getattr(obj, unique)),
         )
     else:
-        obj = (
-            get_record(session, actor, kind, record_id)
-            if actor.role != Role.api_client
-            else session.get(kind.model, record_id)
-        )
-        if obj is None:
-            raise NotFound("Not found.")
+        obj = existing
         before = audit.snapshot(obj)
         for k, v in clean.items():
             setattr(obj, k, v)
@@ -298,8 +403,111 @@ def save_record(
                 changes=changes,
                 summary=str(getattr(obj, unique)),
             )
+    if kind.name == "lots":
+        lot_states.expire_lot(session, actor, obj)
     session.commit()
     return obj
+
+
+def _check_region(
+    session: Session, actor: Actor, existing: Region | None, clean: dict[str, Any]
+) -> None:
+    """An admin keeps the townships of their own county (and its names): a new region is a
+    township of the county; a county keeps its level and its parent."""
+    if existing is not None and existing.level != RegionLevel.township:
+        for f in ("level", "parent_id"):
+            if f in clean and clean[f] != getattr(existing, f):
+                raise Invalid(
+                    "Some fields need correcting.",
+                    fields={f: N_("A county's level and parent are set up by the operator.")},
+                )
+        return
+    if "level" in clean and clean["level"] != RegionLevel.township:
+        raise Invalid(
+            "Some fields need correcting.",
+            fields={"level": N_("Only townships of your county can be added here.")},
+        )
+    if "parent_id" in clean and clean["parent_id"] != actor.county_id:
+        raise Invalid(
+            "Some fields need correcting.",
+            fields={"parent_id": N_("Pick your own county.")},
+        )
+
+
+def add_frame_region(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    level: str,
+    parent_code: str = "",
+    name_en: str = "",
+) -> Region:
+    """The operator (command line) adds a province, or a county below its province."""
+    if level not in (RegionLevel.province, RegionLevel.county):
+        raise Invalid("Some fields need correcting.", fields={"level": "province or county"})
+    if session.exec(select(Region).where(Region.code == code.strip())).first() is not None:
+        raise Invalid("Some fields need correcting.", fields={"code": f"{code} exists already."})
+    parent = None
+    if parent_code.strip():
+        parent = session.exec(
+            select(Region).where(
+                Region.code == parent_code.strip(), Region.level == RegionLevel.province
+            )
+        ).first()
+        if parent is None or level != RegionLevel.county:
+            raise Invalid(
+                "Some fields need correcting.",
+                fields={"parent": f"no province with code {parent_code}"},
+            )
+    region = Region(
+        code=code.strip(),
+        name=name.strip(),
+        name_en=name_en.strip(),
+        level=level,
+        parent_id=parent.id if parent else None,
+    )
+    session.add(region)
+    session.flush()
+    audit.record(
+        session,
+        None,
+        "create",
+        "region",
+        region.id,
+        changes=audit.snapshot(region),
+        summary=region.code,
+        county_id=region.id,
+    )
+    session.commit()
+    return region
+
+
+def place_county(session: Session, *, county_code: str, province_code: str) -> Region:
+    """The operator puts a county below a province (audited)."""
+    county = session.exec(
+        select(Region).where(Region.code == county_code, Region.level == RegionLevel.county)
+    ).first()
+    province = session.exec(
+        select(Region).where(Region.code == province_code, Region.level == RegionLevel.province)
+    ).first()
+    if county is None or province is None:
+        raise NotFound("Not found.")
+    before = {"parent_id": county.parent_id}
+    county.parent_id = province.id
+    session.add(county)
+    audit.record(
+        session,
+        None,
+        "update",
+        "region",
+        county.id,
+        changes=audit.diff(before, {"parent_id": province.id}),
+        summary=f"{county.code} → {province.code}",
+        county_id=county.id,
+    )
+    session.commit()
+    return county
 
 
 # --- lookups used by other domains --------------------------------------------------------
@@ -360,28 +568,6 @@ def search_lots(
     return list(session.exec(stmt))
 
 
-def set_lot_status(
-    session: Session, actor: Actor | None, lot: Lot, status: LotStatus, note: str
-) -> Lot:
-    """Change a lot's status (held, halted, lifted...). The caller decides who may; the
-    registry keeps the state and the audit record."""
-    before = audit.snapshot(lot)
-    lot.status = status.value
-    lot.status_note = note[:500]
-    session.add(lot)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "status",
-        "lot",
-        lot.id,
-        changes=audit.diff(before, audit.snapshot(lot)),
-        summary=lot.lot_number,
-    )
-    return lot
-
-
 # --- lots, sites, hospitals, vaccines through the API -------------------------------------
 
 
@@ -421,7 +607,6 @@ def create_lot(
 ) -> Lot:
     require_role(actor, *LOT_WRITERS)
     vaccine = vaccine_by_code(session, vaccine_code)
-    status = LotStatus.expired if expiry_on and expiry_on < clock.now().date() else LotStatus.active
     return save_record(
         session,
         actor,
@@ -432,7 +617,6 @@ def create_lot(
             "vaccine_id": vaccine.id,
             "expiry_on": expiry_on,
             "doses_received": doses_received,
-            "status": status.value,
         },
     )
 
@@ -530,23 +714,9 @@ def upsert_person(session: Session, county_id: int, p: PersonIn) -> Person:
 
 
 def refuse_if_halted(session: Session, lot: Lot, site: Site) -> None:
-    """New doses of a held or halted lot, a halted product or at a halted site are refused."""
-    if lot.status in (LotStatus.held, LotStatus.halted, LotStatus.recalled):
-        raise Conflict(
-            "Lot {lot} is {status}: {note}. Do not use it; set the stock aside.",
-            lot=lot.lot_number,
-            status=lot.status,
-            note=lot.status_note or "-",
-        )
-    vaccine = session.get(Vaccine, lot.vaccine_id)
-    if vaccine is not None and vaccine.halted:
-        raise Conflict(
-            "Vaccine {v} is halted: {note}.", v=vaccine.code, note=vaccine.halt_note or "-"
-        )
-    if site.halted:
-        raise Conflict(
-            "Vaccinations at {site} are halted: {note}.", site=site.name, note=site.halt_note or "-"
-        )
+    """New doses of a lot held, halted or recalled in the site's county, of a product halted
+    there, or at a halted site are refused (``lot_states.refuse_if_halted``)."""
+    lot_states.refuse_if_halted(session, lot, site)
 
 
 def _refuse_duplicate_dose(session: Session, dose: Dose) -> None:

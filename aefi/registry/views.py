@@ -23,7 +23,9 @@ def _form_context(session, actor, kind, values, errors, record=None):
         if spec.choices
     }
     events = audit.timeline(session, kind.model.__tablename__, record.id) if record else []
+    state = service.lot_state(session, actor, record) if record and kind.name == "lots" else None
     return {
+        "state": state,
         "kind": kind,
         "values": values,
         "errors": errors,
@@ -44,12 +46,10 @@ def list_page(
 ):
     kind = service.get_kind(kind_name)
     rows, total = service.list_records(session, actor, kind, q=q, page=max(page, 1))
-    return render(
-        request,
-        "registry/list.html",
-        {"kind": kind, "rows": rows, "total": total, "q": q, "page": max(page, 1), "per_page": 50},
-        block="results",
-    )
+    ctx = {"kind": kind, "rows": rows, "total": total, "q": q, "page": max(page, 1), "per_page": 50}
+    if kind.name == "lots":
+        ctx["states"] = {r.id: service.lot_state(session, actor, r) for r in rows}
+    return render(request, "registry/list.html", ctx, block="results")
 
 
 @router.get("/registry/{kind_name}/new")
@@ -83,6 +83,9 @@ async def save(
     kind = service.get_kind(kind_name)
     form = await request.form()
     values = {f.name: form.get(f.name) for f in kind.fields}
+    # A status (or halt, or county) field sent with the form is refused, not dropped: the
+    # record's state changes only through its decisions (registry.lot_states).
+    values.update({f: form.get(f) for f in service.protected_fields(kind) if f in form})
     try:
         obj = service.save_record(session, actor, kind, record_id, values)
     except Invalid as exc:

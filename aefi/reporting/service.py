@@ -30,7 +30,7 @@ from aefi.observation import service as observation
 from aefi.referral.models import Referral
 from aefi.referral.states import OPEN as REFERRAL_OPEN
 from aefi.registry import service as registry
-from aefi.registry.models import Dose, Lot, LotStatus, Region, Site, Vaccine
+from aefi.registry.models import Dose, Lot, Region, Site, Vaccine
 from aefi.reporting import indicators as ind
 from aefi.reporting.models import FIGURES, DailyReport
 from aefi.settings import get_settings
@@ -827,16 +827,18 @@ def dashboard(session: Session, actor: Actor) -> Dashboard:
             col(HaltDecision.lifted_at).is_(None),
         )
     ).one()
+    from aefi.signals.service import visible_signals
+
     new_signals = session.exec(
-        select(func.count()).select_from(Signal).where(Signal.status == SignalStatus.new)
+        select(func.count())
+        .select_from(Signal)
+        .where(Signal.status == SignalStatus.new, visible_signals(session, actor))
     ).one()
     status = day_status(session, actor, day)
     missing = status.count("missing") + status.count("awaiting")
-    held = session.exec(
-        select(func.count()).where(
-            col(Lot.status).in_([LotStatus.held, LotStatus.halted, LotStatus.recalled])
-        )
-    ).one()
+    from aefi.registry import lot_states
+
+    held = len(lot_states.blocked_lots(session, county))  # not usable in this county
     tiles = [
         Tile("doses", N_("Doses today"), doses, f"/daily?day={iso}"),
         Tile("reports", N_("Reports today"), reports, f"/reports?since={iso}&until={iso}"),

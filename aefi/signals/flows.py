@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from aefi import background, clock
 from aefi.intake import events as intake_events
+from aefi.registry import lot_states
 from aefi.signals import service
 from aefi.signals.config import get_signal_settings
 from aefi.triage import events as triage_events
@@ -131,5 +132,7 @@ triage_events.subscribe_cluster_formed(on_cluster_formed)
 _cfg = get_signal_settings()
 background.register("signals_scan", _timer_scan, _cfg.scan_every_s)
 background.register("signals_halts_due", service.apply_due_halts, _cfg.halts_every_s)
+# Lots whose expiry date passed are marked expired (registry.lot_states), hourly.
+background.register("registry_lots_expired", lot_states.expire_due_lots, 3600)
 if _banners not in BANNER_PROVIDERS:
     BANNER_PROVIDERS.append(_banners)

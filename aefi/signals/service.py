@@ -17,19 +17,20 @@ from typing import Any
 
 import numpy as np
 from scipy import stats as sps
-from sqlalchemy import text, update
+from sqlalchemy import and_, or_, text, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from aefi import audit, clock, i18n
 from aefi.auth.models import Role
-from aefi.auth.permissions import Actor, require_role
-from aefi.errors import Conflict, Invalid, NotFound
+from aefi.auth.permissions import Actor, in_scope, require_role, scope_clause
+from aefi.errors import Conflict, Forbidden, Invalid, NotFound
 from aefi.i18n import N_
 from aefi.intake.models import Report
 from aefi.notifications import service as notifications
+from aefi.registry import lot_states
 from aefi.registry import service as registry
-from aefi.registry.models import Dose, Lot, LotStatus, Region, Site, Vaccine
+from aefi.registry.models import Dose, Lot, LotHold, LotStatus, Region, Site, Vaccine
 from aefi.signals import expected, scan
 from aefi.signals.config import SignalSettings, get_signal_settings
 from aefi.signals.models import (
@@ -49,10 +50,18 @@ from aefi.signals.models import (
 log = logging.getLogger("aefi.signals")
 
 SCANNERS = (Role.investigator, Role.bureau, Role.admin, Role.api_client)
-READERS = (Role.investigator, Role.bureau, Role.admin, Role.api_client)
+READERS = (Role.investigator, Role.bureau, Role.admin, Role.api_client, Role.province)
 REVIEWERS = (Role.investigator, Role.bureau)
-DECIDERS = (Role.bureau,)
-HALT_READERS = (Role.reporter, Role.investigator, Role.bureau, Role.admin, Role.api_client)
+# A county's bureau halts for its county's sites; the province for every county below it.
+DECIDERS = (Role.bureau, Role.province)
+HALT_READERS = (
+    Role.reporter,
+    Role.investigator,
+    Role.bureau,
+    Role.admin,
+    Role.api_client,
+    Role.province,
+)
 RATE_EDITORS = (Role.admin,)
 ALERTED = (Role.bureau, Role.investigator)
 LEVEL_RANK = {None: 0, SignalLevel.signal: 1, SignalLevel.halt_recommended: 2}
@@ -574,6 +583,21 @@ def _counties_of_lot(session: Session, lot_id: int) -> list[int]:
     ]
 
 
+def _counties_of_vaccine(session: Session, vaccine_id: int) -> list[int]:
+    """The counties whose sites gave doses of the product (its signal concerns them)."""
+    lots = select(Lot.id).where(Lot.vaccine_id == vaccine_id)
+    return [
+        int(c)
+        for (c,) in session.execute(
+            select(Site.county_id)
+            .where(
+                col(Site.id).in_(select(Dose.site_id).where(col(Dose.lot_id).in_(lots)).distinct())
+            )
+            .distinct()
+        )
+    ]
+
+
 def _sites_holding(session: Session, scope: str, target_id: int) -> list[Site]:
     """The sites that have given doses of the lot (or of the vaccine), or the site itself."""
     if scope == HaltScope.site:
@@ -622,12 +646,21 @@ def _hold_if_needed(
     if sig.scope != SignalScope.lot or not cfg.auto_hold or sig.lot_id is None:
         return None
     lot = session.get(Lot, sig.lot_id)
-    if lot is None or lot.status != LotStatus.active:
+    if lot is None or lot.status == LotStatus.recalled:
         return None
-    registry.set_lot_status(session, actor, lot, LotStatus.held, _hold_note(sig))
+    # Held in each county whose sites used the lot (each county's bureau then decides).
+    held = [
+        c
+        for c in _counties_of_lot(session, lot.id)
+        if lot_states.hold_lot(session, actor, lot, c, signal_id=sig.id, note=_hold_note(sig))
+    ]
+    if not held:
+        return None
     sig.held_lot = True
     session.add(sig)
     for site in _sites_holding(session, HaltScope.lot, lot.id):
+        if site.county_id not in held:
+            continue
         notifications.notify(
             session,
             county_id=site.county_id,
@@ -654,9 +687,7 @@ def _alert_halt_recommended(session: Session, sig: Signal, lot: Lot | None) -> N
     elif sig.scope == SignalScope.site and sig.site_id:
         counties = [session.get(Site, sig.site_id).county_id]
     else:
-        counties = [
-            int(c) for (c,) in session.execute(select(Region.id).where(Region.level == "county"))
-        ]
+        counties = _counties_of_vaccine(session, sig.target_id)
     title = i18n.gettext("Halt recommended: {what}", what=describe(session, sig))
     body = i18n.gettext(
         "Observed {o}, expected {e}; MaxSPRT LLR {llr} reached the critical value {cv}.",
@@ -691,10 +722,7 @@ def _alert_review(session: Session, sigs: list[Signal]) -> None:
         elif sig.scope == SignalScope.site and sig.site_id:
             counties = [session.get(Site, sig.site_id).county_id]
         else:
-            counties = [
-                int(c)
-                for (c,) in session.execute(select(Region.id).where(Region.level == "county"))
-            ]
+            counties = _counties_of_vaccine(session, sig.target_id)
         for c in counties:
             by_county.setdefault(c, []).append(sig)
     for county_id, items in by_county.items():
@@ -776,7 +804,7 @@ def list_signals(
 ) -> tuple[list[SignalRow], int]:
     """Signals, strongest first: halt recommendations, then by -log10 p."""
     require_role(actor, *READERS)
-    stmt = select(Signal)
+    stmt = select(Signal).where(_visible_clause(session, actor))
     if flt.lot_number.strip():
         stmt = stmt.where(
             Signal.lot_id
@@ -807,23 +835,66 @@ def list_signals(
     return signal_rows(session, list(rows)), total
 
 
+def _visible_clause(session: Session, actor: Actor):
+    """Signals that concern the actor's counties: a lot or a vaccine product given at
+    their sites, one of their sites. Disproportionality signals come from imported
+    reports of no county (reference data): every reader sees them."""
+    counties = sorted(actor.county_ids)
+    all_counties = session.exec(
+        select(func.count()).select_from(Region).where(Region.level == "county")
+    ).one()
+    if counties and len(counties) >= all_counties:
+        return true()  # the only county (or all of them): nothing to filter
+    in_sites = select(Site.id).where(col(Site.county_id).in_(counties))
+    lot_used = (
+        select(Dose.id)
+        .where(Dose.lot_id == Signal.target_id, col(Dose.site_id).in_(in_sites))
+        .limit(1)
+        .exists()
+    )
+    vaccine_used = (
+        select(Dose.id)
+        .join(Lot, Lot.id == Dose.lot_id)
+        .where(Lot.vaccine_id == Signal.target_id, col(Dose.site_id).in_(in_sites))
+        .limit(1)
+        .exists()
+    )
+    return or_(
+        Signal.method != SignalMethod.maxsprt,
+        and_(Signal.scope == SignalScope.lot, lot_used),
+        and_(Signal.scope == SignalScope.vaccine, vaccine_used),
+        and_(Signal.scope == SignalScope.site, col(Signal.target_id).in_(in_sites)),
+    )
+
+
+def visible_signals(session: Session, actor: Actor):
+    """The clause of the signals that concern the actor's counties (for other domains'
+    counts)."""
+    return _visible_clause(session, actor)
+
+
 def get_signal(session: Session, actor: Actor, signal_id: int) -> SignalRow:
     require_role(actor, *READERS)
-    sig = session.get(Signal, signal_id)
+    sig = session.exec(
+        select(Signal).where(Signal.id == signal_id, _visible_clause(session, actor))
+    ).first()
     if sig is None:
         raise NotFound("Not found.")
     return signal_rows(session, [sig])[0]
 
 
-def pending_halt_recommendations(session: Session) -> int:
-    return session.exec(
+def pending_halt_recommendations(session: Session, actor: Actor | None = None) -> int:
+    stmt = (
         select(func.count())
         .select_from(Signal)
         .where(
             Signal.level == SignalLevel.halt_recommended,
             col(Signal.status).in_([SignalStatus.new, SignalStatus.under_review]),
         )
-    ).one()
+    )
+    if actor is not None:
+        stmt = stmt.where(_visible_clause(session, actor))
+    return session.exec(stmt).one()
 
 
 def set_signal_status(
@@ -868,16 +939,14 @@ def set_signal_status(
     )
     if release_hold:
         lot = row.lot
-        if lot is None or lot.status != LotStatus.held:
+        if lot is None:
             raise Conflict("The lot is not on hold.")
-        if _active_halts_of(session, HaltScope.lot, lot.id):
-            raise Conflict("The lot is halted by a decision; lift the decision instead.")
-        registry.set_lot_status(
+        lot_states.release_hold(
             session,
             actor,
             lot,
-            LotStatus.active,
-            f"信号 #{sig.id} 已排除 / signal #{sig.id} dismissed: {note.strip()}"[:500],
+            actor.county_id,
+            note=f"信号 #{sig.id} 已排除 / signal #{sig.id} dismissed: {note.strip()}"[:500],
         )
     session.commit()
     return sig
@@ -1020,20 +1089,32 @@ def _resolve_target(session: Session, actor: Actor, scope: HaltScope, target: st
         if scope == HaltScope.vaccine:
             obj = registry.vaccine_by_code(session, target)
             return obj, obj.code
-        obj = registry.site_by_code(session, actor, target)
+        obj = session.exec(
+            select(Site).where(Site.code == target, scope_clause(Site.county_id, actor))
+        ).first()
+        if obj is None:
+            raise NotFound("No vaccination site with code {code}.", code=target)
         return obj, obj.code
     except NotFound as exc:
         raise Invalid(exc.message, fields={"target": exc.message}, **exc.params) from None
 
 
 def _active_halts_of(
-    session: Session, scope: str, target_id: int, *, exclude: int | None = None
+    session: Session,
+    scope: str,
+    target_id: int,
+    *,
+    exclude: int | None = None,
+    county_id: int | None = None,
 ) -> list[HaltDecision]:
+    """Decisions not lifted on this target (of one county or province when given)."""
     stmt = select(HaltDecision).where(
         HaltDecision.scope == scope,
         HaltDecision.target_id == target_id,
         col(HaltDecision.lifted_at).is_(None),
     )
+    if county_id is not None:
+        stmt = stmt.where(HaltDecision.county_id == county_id)
     if exclude is not None:
         stmt = stmt.where(HaltDecision.id != exclude)
     return list(session.exec(stmt))
@@ -1051,7 +1132,9 @@ def issue_halt(
     report_ids: list[int] | None = None,
     effective_at: datetime | None = None,
 ) -> HaltDecision:
-    """The bureau halts a lot, a vaccine product or a site's vaccinations (紧急叫停)."""
+    """The bureau halts a lot, a vaccine product or a site's vaccinations (紧急叫停) for its
+    county's sites; the province for the sites of every county below it. A lot or product
+    shared by several counties is halted by each on its own."""
     require_role(actor, *DECIDERS)
     errors: dict[str, str] = {}
     try:
@@ -1065,11 +1148,17 @@ def issue_halt(
     if errors:
         raise Invalid("Some fields need correcting.", fields=errors)
     obj, label = _resolve_target(session, actor, sc, target)
-    for other in _active_halts_of(session, sc, obj.id):
+    for other in _active_halts_of(session, sc, obj.id, county_id=actor.county_id):
         raise Conflict("{target} is halted already by {number}.", target=label, number=other.number)
     signal_ids = sorted({int(i) for i in signal_ids or []})
     if signal_ids:
-        found = set(session.exec(select(Signal.id).where(col(Signal.id).in_(signal_ids))))
+        found = set(
+            session.exec(
+                select(Signal.id).where(
+                    col(Signal.id).in_(signal_ids), _visible_clause(session, actor)
+                )
+            )
+        )
         missing = [i for i in signal_ids if i not in found]
         if missing:
             raise Invalid(
@@ -1082,7 +1171,7 @@ def issue_halt(
         found = set(
             session.exec(
                 select(Report.id).where(
-                    col(Report.id).in_(report_ids), Report.county_id == actor.county_id
+                    col(Report.id).in_(report_ids), scope_clause(Report.county_id, actor)
                 )
             )
         )
@@ -1094,6 +1183,23 @@ def issue_halt(
                 ids=", ".join(map(str, missing)),
             )
     cluster_ids = sorted({int(i) for i in cluster_ids or []})
+    if cluster_ids:
+        from aefi.triage.models import Cluster
+
+        found = set(
+            session.exec(
+                select(Cluster.id).where(
+                    col(Cluster.id).in_(cluster_ids), scope_clause(Cluster.county_id, actor)
+                )
+            )
+        )
+        missing = [i for i in cluster_ids if i not in found]
+        if missing:
+            raise Invalid(
+                "No cluster with id {ids}.",
+                fields={"cluster_ids": ", ".join(map(str, missing))},
+                ids=", ".join(map(str, missing)),
+            )
     now = clock.now()
     effective = effective_at or now
     year = effective.astimezone(_zone()).year
@@ -1130,6 +1236,7 @@ def issue_halt(
     # groups), are settled by this decision.
     same_target = session.exec(
         select(Signal.id).where(
+            _visible_clause(session, actor),
             Signal.scope == sc.value,
             Signal.target_id == obj.id,
             col(Signal.status).in_([SignalStatus.new, SignalStatus.under_review]),
@@ -1164,38 +1271,9 @@ def _zone():
     return local_zone()
 
 
-def _halt_note(halt: HaltDecision) -> str:
-    return f"{halt.number}：{halt.reason}"[:500]
-
-
 def _apply_halt(session: Session, actor: Actor | None, halt: HaltDecision) -> None:
-    """Put the decision in force: the registry status, the sites' notices."""
-    note = _halt_note(halt)
-    if halt.scope == HaltScope.lot:
-        lot = session.get(Lot, halt.target_id)
-        halt.previous_status, halt.previous_note = lot.status, lot.status_note
-        registry.set_lot_status(session, actor, lot, LotStatus.halted, note)
-    else:
-        model = Vaccine if halt.scope == HaltScope.vaccine else Site
-        obj = session.get(model, halt.target_id)
-        before = {"halted": obj.halted, "halt_note": obj.halt_note}
-        halt.previous_status = "halted" if obj.halted else ""
-        halt.previous_note = obj.halt_note
-        obj.halted, obj.halt_note = True, note
-        session.add(obj)
-        audit.record(
-            session,
-            actor,
-            "status",
-            model.__tablename__,
-            obj.id,
-            changes=audit.diff(before, {"halted": True, "halt_note": note}),
-            summary=halt.number,
-            county_id=halt.county_id,
-        )
-    halt.applied_at = clock.now()
-    session.add(halt)
-    session.flush()
+    """Put the decision in force (``lot_states.apply_halt``), tell the sites."""
+    lot_states.apply_halt(session, actor, halt)
     _tell_sites(session, halt, lifted=False)
 
 
@@ -1218,7 +1296,10 @@ def _tell_sites(session: Session, halt: HaltDecision, *, lifted: bool) -> None:
             reason=halt.reason,
         )
     link = f"/halts/{halt.id}"
+    governed = lot_states.counties_governed(session, halt.county_id)
     for site in _sites_holding(session, halt.scope, halt.target_id):
+        if site.county_id not in governed:
+            continue
         notifications.notify(
             session,
             county_id=site.county_id,
@@ -1230,15 +1311,16 @@ def _tell_sites(session: Session, halt: HaltDecision, *, lifted: bool) -> None:
             link=link,
             urgent=not lifted,
         )
-    notifications.notify(
-        session,
-        county_id=halt.county_id,
-        roles=(Role.investigator, Role.bureau, Role.admin),
-        kind="halt",
-        title=title,
-        body=body,
-        link=link,
-    )
+    for county_id in governed:
+        notifications.notify(
+            session,
+            county_id=county_id,
+            roles=(Role.investigator, Role.bureau, Role.admin),
+            kind="halt",
+            title=title,
+            body=body,
+            link=link,
+        )
 
 
 def apply_due_halts(session: Session) -> int:
@@ -1263,6 +1345,8 @@ def lift_halt(session: Session, actor: Actor, halt_id: int, reason: str) -> Halt
     decision in force still holds it), the sites are told."""
     require_role(actor, *DECIDERS)
     halt = get_halt(session, actor, halt_id)
+    if halt.county_id != actor.county_id:
+        raise Forbidden("Only the authority that issued {number} can lift it.", number=halt.number)
     if halt.lifted_at is not None:
         raise Conflict("{number} was lifted already.", number=halt.number)
     if not reason.strip():
@@ -1279,33 +1363,8 @@ def lift_halt(session: Session, actor: Actor, halt_id: int, reason: str) -> Halt
     halt.lift_reason = reason.strip()[:2000]
     session.add(halt)
     session.flush()
-    if halt.applied_at is not None and not _active_halts_of(
-        session, halt.scope, halt.target_id, exclude=halt.id
-    ):
-        note = f"{halt.lift_number}：{halt.lift_reason}"[:500]
-        if halt.scope == HaltScope.lot:
-            lot = session.get(Lot, halt.target_id)
-            back = (
-                LotStatus(halt.previous_status)
-                if halt.previous_status in (LotStatus.recalled, LotStatus.expired)
-                else LotStatus.active
-            )
-            registry.set_lot_status(session, actor, lot, back, note)
-        else:
-            model = Vaccine if halt.scope == HaltScope.vaccine else Site
-            obj = session.get(model, halt.target_id)
-            before = {"halted": obj.halted, "halt_note": obj.halt_note}
-            obj.halted, obj.halt_note = False, ""
-            session.add(obj)
-            audit.record(
-                session,
-                actor,
-                "status",
-                model.__tablename__,
-                obj.id,
-                changes=audit.diff(before, {"halted": False, "halt_note": ""}),
-                summary=halt.lift_number,
-            )
+    if halt.applied_at is not None:
+        lot_states.lift_halt(session, actor, halt)
     audit.record(
         session,
         actor,
@@ -1321,18 +1380,29 @@ def lift_halt(session: Session, actor: Actor, halt_id: int, reason: str) -> Halt
     return halt
 
 
+def halt_authorities(session: Session, actor: Actor) -> list[int]:
+    """The regions whose decisions concern the actor: their counties and their province."""
+    out = set(actor.county_ids) | {actor.county_id}
+    for c in actor.county_ids:
+        out.update(lot_states.authorities(session, c))
+    return sorted(out)
+
+
 def get_halt(session: Session, actor: Actor, halt_id: int) -> HaltDecision:
     require_role(actor, *HALT_READERS)
     halt = session.get(HaltDecision, halt_id)
-    if halt is None or halt.county_id != actor.county_id:
+    if halt is None or halt.county_id not in halt_authorities(session, actor):
         raise NotFound("Not found.")
     return halt
 
 
 def list_halts(session: Session, actor: Actor, *, active: bool | None = None) -> list[HaltDecision]:
-    """The county's halt decisions, newest first; ``active`` True: not lifted."""
+    """The decisions in force in the actor's counties (theirs and the province's), newest
+    first; ``active`` True: not lifted."""
     require_role(actor, *HALT_READERS)
-    stmt = select(HaltDecision).where(HaltDecision.county_id == actor.county_id)
+    stmt = select(HaltDecision).where(
+        col(HaltDecision.county_id).in_(halt_authorities(session, actor))
+    )
     if active is True:
         stmt = stmt.where(col(HaltDecision.lifted_at).is_(None))
     elif active is False:
@@ -1354,6 +1424,7 @@ class HaltView:
     signals: list[SignalRow]
     reports: list[Report]
     county: Region
+    lot_state: lot_states.State | None = None  # the lot as it stands in the reader's county
 
 
 def halt_view(session: Session, actor: Actor, halt_id: int) -> HaltView:
@@ -1375,10 +1446,11 @@ def halt_view(session: Session, actor: Actor, halt_id: int) -> HaltView:
         if halt.report_ids
         else []
     )
+    governed = set(lot_states.counties_governed(session, halt.county_id))
     sites = [
         s
         for s in _sites_holding(session, halt.scope, halt.target_id)
-        if s.county_id == halt.county_id
+        if s.county_id in governed and in_scope(actor, s.county_id)
     ]
     return HaltView(
         halt,
@@ -1389,6 +1461,7 @@ def halt_view(session: Session, actor: Actor, halt_id: int) -> HaltView:
         signal_rows(session, sigs),
         reports,
         session.get(Region, halt.county_id),
+        lot_states.state_for_actor(session, actor, lot) if lot else None,
     )
 
 
@@ -1426,10 +1499,11 @@ def banners_for(session: Session, user: Any) -> list[Banner]:
     for the county roles the halts in force and the recommendations awaiting the bureau."""
     role = Role(user.role)
     out: list[Banner] = []
+    actor = Actor.of(user, session)
     halts = list(
         session.exec(
             select(HaltDecision).where(
-                HaltDecision.county_id == user.county_id,
+                col(HaltDecision.county_id).in_(halt_authorities(session, actor)),
                 col(HaltDecision.lifted_at).is_(None),
                 col(HaltDecision.applied_at).is_not(None),
             )
@@ -1441,7 +1515,7 @@ def banners_for(session: Session, user: Any) -> list[Banner]:
                 out.append(Banner("danger", _halt_text(h)))
         held = session.exec(
             select(Lot).where(
-                Lot.status == LotStatus.held,
+                col(Lot.id).in_(select(LotHold.lot_id).where(LotHold.county_id == user.county_id)),
                 col(Lot.id).in_(select(Dose.lot_id).where(Dose.site_id == user.site_id)),
             )
         ).all()
@@ -1455,11 +1529,11 @@ def banners_for(session: Session, user: Any) -> list[Banner]:
                     ),
                 )
             )
-    elif role in (Role.investigator, Role.bureau, Role.admin):
+    elif role in (Role.investigator, Role.bureau, Role.admin, Role.province):
         for h in halts:
             out.append(Banner("danger", _halt_text(h)))
-        if role in (Role.bureau, Role.investigator):
-            n = pending_halt_recommendations(session)
+        if role in (Role.bureau, Role.investigator, Role.province):
+            n = pending_halt_recommendations(session, actor)
             if n:
                 out.append(
                     Banner(
@@ -1545,7 +1619,8 @@ def halts_for_site(session: Session, site_id: int, county_id: int) -> list[HaltD
         h
         for h in session.exec(
             select(HaltDecision).where(
-                HaltDecision.county_id == county_id, col(HaltDecision.lifted_at).is_(None)
+                col(HaltDecision.county_id).in_(lot_states.authorities(session, county_id)),
+                col(HaltDecision.lifted_at).is_(None),
             )
         )
         if _concerns_site(session, h.scope, h.target_id, site_id)

@@ -13,14 +13,17 @@ from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.i18n import N_
+from aefi.registry import service as registry_service
 from aefi.signals import charts, expected, service
 from aefi.signals.models import HaltScope, SignalLevel, SignalMethod, SignalScope, SignalStatus
 from aefi.web import flash, parse_local, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
-navigation.add((Role.bureau, Role.investigator), "/signals", N_("Signals"))
-navigation.add((Role.bureau, Role.investigator, Role.reporter), "/halts", N_("Halts"))
+navigation.add((Role.bureau, Role.investigator, Role.province), "/signals", N_("Signals"))
+navigation.add(
+    (Role.bureau, Role.investigator, Role.reporter, Role.province), "/halts", N_("Halts")
+)
 navigation.add((Role.admin,), "/signals/rates", N_("Expected rates"))
 
 
@@ -194,6 +197,8 @@ def signal_page(request: Request, signal_id: int, session: SessionDep, actor: We
             **_common(actor),
             "row": row,
             "s": row.signal,
+            # The lot's state in the actor's county (a shared lot is held per county).
+            "lot_state": registry_service.lot_state(session, actor, row.lot) if row.lot else None,
             "what": service.describe(session, row.signal),
             "chart": _chart(session, actor, signal_id),
             "reports": reports[:200],

@@ -116,12 +116,12 @@ def test_reporter_scope(session, county):
 
 
 def test_hand_linked_dose_and_held_lot_flag(session, county):
-    from aefi.registry import service as registry
-    from aefi.registry.models import Lot, LotStatus
+    from aefi.registry import lot_states
+    from aefi.registry.models import Lot
 
     rep = county.actor(session, "reporter")
     lot = session.exec(select(Lot)).first()
-    registry.set_lot_status(session, None, lot, LotStatus.held, "信号复核中")
+    lot_states.hold_lot(session, None, lot, county.county_id, signal_id=None, note="信号复核中")
     session.commit()
     at = clock.now() - timedelta(hours=3)
     report = service.file_report(

@@ -12,7 +12,7 @@ from sqlmodel import func, select
 from aefi import audit, clock
 from aefi.errors import Conflict, Forbidden, NotFound
 from aefi.registry import importer, service
-from aefi.registry.models import Dose, Lot, LotStatus, Person, Site
+from aefi.registry.models import Dose, Lot, Person, Site
 from aefi.registry.schemas import DoseCreate, PersonIn
 
 
@@ -58,10 +58,17 @@ def test_audit_trail_is_append_only(session, county):
 
 
 def test_halted_lot_refuses_new_dose_naming_the_decision(session, county):
+    from aefi.signals import service as signals
+
     admin = county.actor(session, "admin")
     lot = session.exec(select(Lot)).first()
-    service.set_lot_status(session, admin, lot, LotStatus.halted, "叫停决定 2026-001")
-    session.commit()
+    signals.issue_halt(
+        session,
+        county.actor(session, "bureau"),
+        scope="lot",
+        target=lot.lot_number,
+        reason="叫停决定 2026-001",
+    )
     site = session.get(Site, county.site_ids[0])
     with pytest.raises(Conflict) as err:
         service.record_dose(session, admin, _dose_in(lot.lot_number, site.code))

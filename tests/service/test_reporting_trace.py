@@ -119,8 +119,7 @@ def halted(session, county):
                 administered_at=clock.now() - timedelta(days=2, hours=i),
             ),
         )
-    registry.set_lot_status(session, bureau, lot, LotStatus.halted, "叫停〔2026〕1号")
-    session.commit()
+    signals.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="疑似聚集")
     return lot, rep, bureau
 
 

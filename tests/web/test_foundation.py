@@ -202,10 +202,13 @@ def test_api_registry_round_trip_and_halt_409(client, county, session):
         "route": "im",
     }
     assert client.post("/api/v1/doses", headers=admin, json=dose).status_code == 201
-    lot = session.exec(select(Lot).where(Lot.lot_number == "PCV-1")).one()
-    lot.status, lot.status_note = "halted", "叫停决定 2026-007"
-    session.add(lot)
-    session.commit()
+    # The lot's status changes only by a decision: the bureau halts it.
+    r = client.post(
+        "/api/v1/halts",
+        headers=api_token(client, "bureau"),
+        json={"scope": "lot", "target": "PCV-1", "reason": "叫停决定 2026-007"},
+    )
+    assert r.status_code == 201, r.text
     r = client.post("/api/v1/doses", headers=admin, json=dose)
     assert r.status_code == 409 and "2026-007" in r.json()["detail"]
     bad = client.post("/api/v1/lots", headers=admin, json={"lot_number": "", "vaccine_code": 1})

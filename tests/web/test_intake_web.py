@@ -13,7 +13,7 @@ from sqlmodel import func, select
 
 from aefi import clock
 from aefi.intake.models import Draft, FollowUp, Report
-from aefi.registry.models import Dose, Lot, LotStatus, Person
+from aefi.registry.models import Dose, Lot, Person
 from aefi.web import iso_local
 from tests.conftest import api_token, login
 
@@ -104,10 +104,10 @@ def test_dose_search_sees_only_own_site(client, county, session):
 
 
 def test_lot_lookup_as_you_type_flags_a_held_lot(client, county, session):
-    from aefi.registry import service as registry
+    from aefi.registry import lot_states
 
     lot = session.exec(select(Lot).order_by(Lot.id)).first()
-    registry.set_lot_status(session, None, lot, LotStatus.held, "信号复核中")
+    lot_states.hold_lot(session, None, lot, county.county_id, signal_id=None, note="信号复核中")
     session.commit()
     login(client, "reporter")
     r = client.get(f"/reports/lots?row=0&hand-0-lot_number={lot.lot_number[:6]}", headers=EN)
@@ -565,15 +565,21 @@ def test_dose_given_elsewhere_is_linked_by_hand(client, county, session):
 
 
 def test_held_lot_is_flagged_on_the_form_and_the_report(client, county, session):
-    from aefi.registry import service as registry
+    from aefi.signals import service as signals
 
     csrf = login(client, "reporter")
     dose = site_dose(session, county.actor(session, "reporter").site_id)
     lot = session.get(Lot, dose.lot_id)
-    registry.set_lot_status(session, None, lot, LotStatus.halted, "县卫健局叫停决定 2026-3号")
+    signals.issue_halt(
+        session,
+        county.actor(session, "bureau"),
+        scope="lot",
+        target=lot.lot_number,
+        reason="县卫健局叫停决定 2026-3号",
+    )
     session.commit()
     form = client.get(f"/reports/new?dose_id={dose.id}", headers=EN).text
-    assert "This lot is halted: 县卫健局叫停决定 2026-3号" in form
+    assert "This lot is halted: 叫停〔" in form and "县卫健局叫停决定 2026-3号" in form
     assert file_via_form(client, dose, csrf).status_code == 303
     report = session.exec(select(Report)).one()
     assert "halted" in report.lot_flag
