@@ -36,7 +36,8 @@ from sqlmodel import Session
 from aefi import audit, clock
 from aefi.auth.permissions import Actor, require_role
 from aefi.i18n import N_, gettext
-from aefi.registry.models import Dose, Lot, LotStatus, Person, Route, Site, Vaccine
+from aefi.registry import lot_states
+from aefi.registry.models import Dose, Lot, Person, Route, Site
 from aefi.registry.service import DOSE_WRITERS
 
 COLUMNS = (
@@ -115,13 +116,13 @@ class _Lookups:
                 select(Site.id, Site.code, Site.halted).where(Site.county_id == county_id)
             )
         }
+        # The lot states in force in this county (a lot halted only in another county, or
+        # a product halted there, stays usable here).
+        blocked = lot_states.blocked_lots(session, county_id)
+        halted_vaccines = lot_states.halted_vaccines(session, county_id)
         self.lots = {
-            num: (lid, status, vhalted)
-            for lid, num, status, vhalted in session.execute(
-                select(Lot.id, Lot.lot_number, Lot.status, Vaccine.halted).join(
-                    Vaccine, Vaccine.id == Lot.vaccine_id
-                )
-            )
+            num: (lid, blocked[lid].status if lid in blocked else None, vid in halted_vaccines)
+            for lid, num, vid in session.execute(select(Lot.id, Lot.lot_number, Lot.vaccine_id))
         }
         rows = session.execute(
             select(Person.id_number, Person.id).where(Person.county_id == county_id)
@@ -143,7 +144,7 @@ def _parse_row(row: dict[str, str], look: _Lookups, zone: ZoneInfo, now: datetim
     lot = look.lots.get(row["lot_number"].strip())
     if lot is None:
         return None, f"no lot numbered {row['lot_number'].strip()}"
-    if lot[1] in (LotStatus.held, LotStatus.halted, LotStatus.recalled) or lot[2]:
+    if lot[1] is not None or lot[2]:
         return None, f"lot {row['lot_number'].strip()} is {lot[1] if not lot[2] else 'halted'}"
     try:
         at = datetime.fromisoformat(row["administered_at"].strip())

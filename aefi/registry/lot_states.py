@@ -382,3 +382,20 @@ def expire_due_lots(session: Session) -> int:
         expire_lot(session, None, lot)
     session.commit()
     return len(due)
+
+
+def halted_vaccines(session: Session, county_id: int) -> dict[int, str]:
+    """Vaccine id → halt note, for every product halted in this county (bulk readers)."""
+    from aefi.signals.models import HaltDecision
+
+    return {
+        halt.target_id: _halt_note(halt)
+        for halt in session.exec(
+            select(HaltDecision).where(
+                HaltDecision.scope == "vaccine",
+                col(HaltDecision.county_id).in_(authorities(session, county_id)),
+                col(HaltDecision.applied_at).is_not(None),
+                col(HaltDecision.lifted_at).is_(None),
+            )
+        )
+    }

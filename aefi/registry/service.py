@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, func, select
 
 from aefi import audit, clock
@@ -22,7 +23,7 @@ from aefi.auth.permissions import (
     sees_identity,
     site_filter,
 )
-from aefi.errors import Forbidden, Invalid, NotFound
+from aefi.errors import Conflict, Forbidden, Invalid, NotFound
 from aefi.i18n import N_
 from aefi.registry import lot_states
 from aefi.registry.models import (
@@ -759,18 +760,35 @@ def record_dose(session: Session, actor: Actor, data: DoseCreate) -> Dose:
         vaccinator=data.vaccinator,
     )
     _refuse_duplicate_dose(session, dose)
-    session.add(dose)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "create",
-        "dose",
-        dose.id,
-        changes=audit.snapshot(dose),
-        summary=f"{lot.lot_number} @ {site.code}",
-    )
-    session.commit()
+    key = (dose.person_id, dose.lot_id, dose.dose_number, dose.administered_at)
+    try:
+        session.add(dose)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "create",
+            "dose",
+            dose.id,
+            changes=audit.snapshot(dose),
+            summary=f"{lot.lot_number} @ {site.code}",
+        )
+        session.commit()
+    except IntegrityError:
+        # The same dose posted twice at once: the twin that lost the race at the unique
+        # index is told the dose is recorded, as a sequential retry would be.
+        session.rollback()
+        same = session.exec(
+            select(Dose.id).where(
+                Dose.person_id == key[0],
+                Dose.lot_id == key[1],
+                Dose.dose_number == key[2],
+                Dose.administered_at == key[3],
+            )
+        ).first()
+        if same is None:
+            raise Conflict("The record changed at the same time; send it again.") from None
+        raise Conflict("This dose is already recorded (dose {id}).", id=same) from None
     return dose
 
 
