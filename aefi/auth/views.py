@@ -6,13 +6,14 @@ from typing import Annotated
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from aefi import i18n
 from aefi.auth import service
 from aefi.auth.permissions import Actor
-from aefi.deps import SessionDep, SettingsDep, web_user
+from aefi.deps import SESSION_COOKIE, SessionDep, SettingsDep, web_user
 from aefi.errors import DomainError
+from aefi.settings import Settings
 from aefi.web import render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -45,9 +46,12 @@ def login(
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ):
+    ip, agent = client_of(request)
     try:
-        user = service.authenticate(session, settings, username, password)
+        user = service.authenticate(session, settings, username, password, ip=ip, user_agent=agent)
+        token = service.start_session(session, settings, user, ip=ip, user_agent=agent)
     except DomainError as exc:
+        session.rollback()
         return render(
             request,
             "auth/login.html",
@@ -58,25 +62,52 @@ def login(
             },
             status_code=exc.status_code,
         )
+    # The browser's earlier session (if any) ends: one cookie, one live session.
+    service.end_session(session, request.cookies.get(SESSION_COOKIE), "replaced")
+    session.commit()
     csrf = request.session.get("csrf")
     draft_keys = {k: v for k, v in request.session.items() if k.startswith("draft")}
     request.session.clear()
-    request.session.update({"uid": user.id, "cv": user.credential_version, **draft_keys})
+    request.session.update(draft_keys)
     if csrf:
         request.session["csrf"] = csrf
+    request.state.user = user
     for hook in LOGIN_HOOKS:
         hook(request, session, user)
-    return RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(response, settings, token)
+    return response
+
+
+def client_of(request: Request) -> tuple[str, str]:
+    """The client's address (uvicorn puts the proxy's X-Forwarded-For there when the proxy
+    is trusted: --forwarded-allow-ips) and user agent."""
+    ip = request.client.host if request.client else ""
+    return ip[:64], request.headers.get("user-agent", "")[:200]
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_max_age_s,
+        httponly=True,
+        samesite="lax",
+        secure=settings.https,
+    )
 
 
 @router.post("/logout")
 def logout(request: Request, session: SessionDep, user=Depends(web_user)):
     from aefi import audit
 
+    service.end_session(session, request.cookies.get(SESSION_COOKIE), "logout")
     audit.record(session, Actor.of(user), "logout", "user", user.id, summary=user.username)
     session.commit()
     request.session.clear()
-    return RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    return response
 
 
 @router.post("/lang")

@@ -25,11 +25,10 @@ from markupsafe import Markup
 from sqlmodel import Session, select
 
 from aefi import clock, i18n, navigation
-from aefi.auth import service as auth_service
 from aefi.auth import views as auth_views
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor, mask_id_number
-from aefi.deps import SessionDep, WebActor
+from aefi.deps import SessionDep, WebActor, session_user
 from aefi.errors import Invalid, NotFound
 from aefi.i18n import N_, gettext
 from aefi.intake import service, symptoms
@@ -165,12 +164,9 @@ def _remember_device(response: Response, device: str) -> None:
 def optional_actor(request: Request, session: Session) -> Actor | None:
     """The logged-in user, or None (the form's own requests must not bounce to the login
     page mid-form: that would throw away what is on the screen)."""
-    user = auth_service.user_for_session(
-        session, request.session.get("uid"), request.session.get("cv")
-    )
+    user = session_user(request, session)
     if user is None:
         return None
-    request.state.user = user
     return Actor.of(user)
 
 
