@@ -462,8 +462,21 @@ def reset_password(session: Session, actor: Actor, user_id: int, password: str) 
 def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> User:
     """Deactivate (ends sessions and tokens at once) or reactivate an account of the
     county. Administrators cannot deactivate themselves."""
-    user = user_in_county(session, actor, user_id)
-    if not active and user.id == actor.user_id:
+    return _set_active(session, actor, user_in_county(session, actor, user_id), active)
+
+
+def set_active_by_name(session: Session, actor: Actor | None, username: str, active: bool) -> User:
+    """The command line's (``actor`` None) way to deactivate or reactivate an account."""
+    if actor is not None:
+        require_role(actor, Role.admin)
+    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+    if user is None or (actor is not None and user.county_id != actor.county_id):
+        raise Invalid("No user named {name}.", fields={"username": "unknown"}, name=username)
+    return _set_active(session, actor, user, active)
+
+
+def _set_active(session: Session, actor: Actor | None, user: User, active: bool) -> User:
+    if not active and actor is not None and user.id == actor.user_id:
         raise Invalid("You cannot deactivate your own account; ask another administrator.")
     if user.active == active:
         return user

@@ -1,4 +1,4 @@
-"""Login, logout and the language switch."""
+"""Login, logout, one's own password and the language switch."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from aefi import i18n
 from aefi.auth import service
 from aefi.auth.permissions import Actor
 from aefi.deps import SESSION_COOKIE, SessionDep, SettingsDep, web_user
-from aefi.errors import DomainError
+from aefi.errors import DomainError, Invalid
 from aefi.settings import Settings
-from aefi.web import render, verify_csrf
+from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
@@ -118,3 +118,56 @@ def switch_language(
     if locale in i18n.LOCALES:
         response.set_cookie("aefi_lang", locale, max_age=365 * 86400, samesite="lax")
     return response
+
+
+# --- one's own account -------------------------------------------------------------------------
+
+
+@router.get("/account/password")
+def password_page(request: Request, session: SessionDep, user=Depends(web_user)):
+    return render(request, "auth/password.html", {"errors": {}})
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user=Depends(web_user),
+    old_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    new_password2: Annotated[str, Form()] = "",
+):
+    current = getattr(request.state, "login_session", None)
+    try:
+        if new_password != new_password2:
+            raise Invalid(
+                "The two new passwords differ; type the same one twice.",
+                fields={"new_password2": "The two new passwords differ; type the same one twice."},
+            )
+        service.change_own_password(
+            session,
+            settings,
+            Actor.of(user),
+            old_password,
+            new_password,
+            keep_session_id=current.id if current else None,
+            ip=client_of(request)[0],
+        )
+    except DomainError as exc:
+        session.rollback()
+        return render(
+            request,
+            "auth/password.html",
+            {
+                "errors": getattr(exc, "fields", {}),
+                "error": i18n.gettext(exc.message, **exc.params),
+            },
+            status_code=exc.status_code,
+        )
+    flash(
+        request,
+        i18n.gettext("Password changed. You stay logged in here; other sessions have ended."),
+        "success",
+    )
+    return RedirectResponse("/account/password", status_code=303)
