@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -237,6 +237,12 @@ def user_for_token(session: Session, settings: Settings, token: str) -> User | N
 TOUCH_EVERY = timedelta(seconds=60)
 
 
+def session_now() -> datetime:
+    """Web sessions age in real time, like the signed cookie they replace, not on the
+    application clock that tests (and replays) move to reach deadlines."""
+    return datetime.now(UTC)
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -252,7 +258,7 @@ def start_session(
             "at /api/v1/auth/token and cannot use the web pages."
         )
     token = secrets.token_urlsafe(32)
-    now = clock.now()
+    now = session_now()
     with serialized_writes(session):
         session.add(
             LoginSession(
@@ -270,7 +276,7 @@ def start_session(
 
 
 def _end(row: LoginSession, reason: str) -> None:
-    row.ended_at = clock.now()
+    row.ended_at = session_now()
     row.end_reason = reason
 
 
@@ -286,7 +292,7 @@ def session_for_token(
     ).first()
     if row is None or row.ended_at is not None:
         return None
-    now = clock.now()
+    now = session_now()
     reason = None
     if now >= row.expires_at:
         reason = "expired"

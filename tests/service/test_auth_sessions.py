@@ -61,27 +61,48 @@ def test_a_session_lives_until_logout_and_then_never_again(session, two_counties
     assert service.user_for_session(session, settings, None) is None
 
 
-def test_idle_and_absolute_timeouts_end_sessions(session, two_counties):
+class _WallClock:
+    """Stands in for the real time sessions age by."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, delta: timedelta) -> None:
+        self.at += delta
+
+
+def test_idle_and_absolute_timeouts_end_sessions(session, two_counties, monkeypatch):
     settings = get_settings()
-    clock.freeze(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    wall = _WallClock(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    monkeypatch.setattr(service, "session_now", wall)
     user = two_counties["bureau1"]
     idle = service.start_session(session, settings, user)
     busy = service.start_session(session, settings, user)
     # The busy session is used every 20 minutes, the idle one not at all.
     for _ in range(3):
-        clock.advance(timedelta(minutes=20))
+        wall.advance(timedelta(minutes=20))
         assert service.user_for_session(session, settings, busy) is not None
     assert service.user_for_session(session, settings, idle) is None
     ended = session.exec(select(LoginSession).where(LoginSession.end_reason == "idle")).all()
     assert len(ended) == 1
     # However busy, no session outlives the absolute lifetime.
-    while clock.now() < datetime(2026, 3, 1, 8, 0, tzinfo=UTC) + timedelta(
+    while wall() < datetime(2026, 3, 1, 8, 0, tzinfo=UTC) + timedelta(
         seconds=settings.session_max_age_s
     ):
-        clock.advance(timedelta(minutes=20))
+        wall.advance(timedelta(minutes=20))
         service.user_for_session(session, settings, busy)
     assert service.user_for_session(session, settings, busy) is None
     assert session.exec(select(LoginSession).where(LoginSession.end_reason == "expired")).one()
+
+
+def test_moving_the_application_clock_does_not_end_sessions(session, two_counties):
+    settings = get_settings()
+    token = service.start_session(session, settings, two_counties["bureau1"])
+    clock.freeze(clock.now() + timedelta(days=50))
+    assert service.user_for_session(session, settings, token) is not None
 
 
 def test_changing_ones_password_ends_the_other_sessions_and_tokens(session, two_counties):
