@@ -141,9 +141,7 @@ def reactivate_user(request: Request, user_id: int, session: SessionDep, actor: 
 def failed_logins_page(request: Request, session: SessionDep, actor: WebActor):
     """Recent failed logins: the county's accounts and user names that exist nowhere."""
     rows = service.recent_failures(session, actor)
-    return render(
-        request, "admin/logins.html", {"rows": rows, "failure_reasons": FAILURE_REASONS}
-    )
+    return render(request, "admin/logins.html", {"rows": rows, "failure_reasons": FAILURE_REASONS})
 
 
 @router.get("/audit")

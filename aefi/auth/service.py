@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import or_
+from sqlalchemy import delete, or_
 from sqlmodel import Session, col, select
 
 from aefi import audit, clock
@@ -54,7 +54,8 @@ class WebLoginRefused(DomainError):
     status_code = 403
 
 
-WINDOW_KINDS = ("user", "ip", "global")
+# Failed logins and ended sessions are kept this long.
+KEEP_RECORDS = timedelta(days=30)
 
 
 def _throttle_rows(
@@ -145,6 +146,9 @@ def authenticate(
         reason = "unknown_user" if user is None else ("inactive" if ok else "wrong_password")
         with serialized_writes(session):
             _count_failure(session, settings, key, ip)
+            session.execute(
+                delete(LoginFailure).where(col(LoginFailure.at) < clock.now() - KEEP_RECORDS)
+            )
             session.add(
                 LoginFailure(
                     username=key,
@@ -260,6 +264,13 @@ def start_session(
     token = secrets.token_urlsafe(32)
     now = session_now()
     with serialized_writes(session):
+        # The user's sessions that ended long ago go; recent ones stay for the record.
+        session.execute(
+            delete(LoginSession).where(
+                LoginSession.user_id == user.id,
+                col(LoginSession.expires_at) < now - KEEP_RECORDS,
+            )
+        )
         session.add(
             LoginSession(
                 token_hash=_token_hash(token),
