@@ -137,14 +137,20 @@ HAND_SLOTS = ("lot_number", "administered_at", "dose_number")
 # --- small helpers -------------------------------------------------------------------------
 
 
-def device_token(device: str) -> str:
+def device_token(device: str, key: str | None = None) -> str:
     """The form's proof that a logged-out draft save comes from aefi's own page."""
-    key = get_settings().secret_key.encode()
-    return hmac.new(key, f"aefi-draft-device:{device}".encode(), hashlib.sha256).hexdigest()
+    secret = (key or get_settings().secret_key).encode()
+    return hmac.new(secret, f"aefi-draft-device:{device}".encode(), hashlib.sha256).hexdigest()
 
 
 def _device_ok(device: str, token: str | None) -> bool:
-    return bool(device and token) and hmac.compare_digest(str(token), device_token(device))
+    """Signed with the current key or an old one still listed (key rotation)."""
+    if not (device and token):
+        return False
+    return any(
+        hmac.compare_digest(str(token), device_token(device, key))
+        for key in get_settings().verification_keys
+    )
 
 
 def _device_of(request: Request) -> tuple[str, bool]:
