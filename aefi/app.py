@@ -130,13 +130,25 @@ class _StateMiddleware(SessionMiddleware):
         self.signer = itsdangerous.TimestampSigner(secret_keys)
 
 
+# The one <style> element aefi's pages carry: matplotlib writes it into every inline SVG
+# chart (signals, reporting). Allowed by its hash, nothing else inline.
+SVG_CHART_STYLE = "*{stroke-linejoin: round; stroke-linecap: butt}"
+
+
+def _style_hash(css: str) -> str:
+    import base64
+    import hashlib
+
+    return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
+
+
 # No inline script anywhere (htmx is told not to add its indicator <style> and not to eval,
 # base.html's htmx-config); style attributes (progress bars) stay allowed.
 CSP = "; ".join(
     (
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self'",
+        f"style-src 'self' {_style_hash(SVG_CHART_STYLE)}",
         "style-src-attr 'unsafe-inline'",
         "img-src 'self' data:",
         "font-src 'self'",
@@ -216,6 +228,8 @@ def _install_error_handlers(app: FastAPI) -> None:
                 ]
                 return JSONResponse({"detail": detail, "message": message}, exc.status_code)
             headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+            if getattr(exc, "wait_s", None):  # a throttled login: when to try again
+                headers = {"Retry-After": str(exc.wait_s)}
             return JSONResponse({"detail": message}, exc.status_code, headers=headers)
         return _error_page(request, exc.status_code, message)
 

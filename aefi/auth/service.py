@@ -10,6 +10,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from aefi import audit, clock
@@ -63,7 +65,12 @@ def _throttle_rows(
 ) -> dict[str, LoginThrottle]:
     rows = {}
     for key in keys:
-        row = session.get(LoginThrottle, key, with_for_update=lock or None)
+        # Locking re-reads the row (populate_existing): another process may have counted.
+        row = (
+            session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+            if lock
+            else session.get(LoginThrottle, key)
+        )
         if row is not None:
             rows[key] = row
     return rows
@@ -104,13 +111,18 @@ def _count_failure(session: Session, settings: Settings, username: str, ip: str)
     attempt waits twice as long, up to the key's longest wait."""
     now = clock.now()
     window = timedelta(seconds=settings.login_window_s)
-    keys = _throttle_keys(username, ip)
+    keys = sorted(_throttle_keys(username, ip))  # one lock order: no deadlock between two
+    # Concurrent first failures of one address must not collide on the new row: create the
+    # rows if missing (no error when another request just did), then lock and count.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(LoginThrottle)
+        .values([{"key": k, "failures": 0} for k in keys])
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
     rows = _throttle_rows(session, keys, lock=True)
     for key in keys:
-        row = rows.get(key)
-        if row is None:
-            row = LoginThrottle(key=key)
-            session.add(row)
+        row = rows[key]
         if row.last_failure_at is None or now - row.last_failure_at > window:
             row.failures = 0
         row.failures += 1

@@ -13,7 +13,7 @@ from aefi.auth import service
 from aefi.auth.permissions import Actor
 from aefi.deps import SESSION_COOKIE, SessionDep, SettingsDep, web_user
 from aefi.errors import DomainError, Invalid
-from aefi.settings import Settings
+from aefi.settings import Settings, get_settings
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -61,6 +61,7 @@ def login(
                 "error": i18n.gettext(exc.message, **exc.params),
             },
             status_code=exc.status_code,
+            headers=_retry_after(exc),
         )
     # The browser's earlier session (if any) ends: one cookie, one live session.
     service.end_session(session, request.cookies.get(SESSION_COOKIE), "replaced")
@@ -77,6 +78,11 @@ def login(
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, settings, token)
     return response
+
+
+def _retry_after(exc: DomainError) -> dict[str, str] | None:
+    wait = getattr(exc, "wait_s", None)
+    return {"Retry-After": str(wait)} if wait else None
 
 
 def client_of(request: Request) -> tuple[str, str]:
@@ -116,7 +122,13 @@ def switch_language(
 ):
     response = RedirectResponse(_safe_next(next), status_code=303)
     if locale in i18n.LOCALES:
-        response.set_cookie("aefi_lang", locale, max_age=365 * 86400, samesite="lax")
+        response.set_cookie(
+            "aefi_lang",
+            locale,
+            max_age=365 * 86400,
+            samesite="lax",
+            secure=get_settings().https,
+        )
     return response
 
 

@@ -163,7 +163,12 @@ def _device_of(request: Request) -> tuple[str, bool]:
 
 def _remember_device(response: Response, device: str) -> None:
     response.set_cookie(
-        DEVICE_COOKIE, device, max_age=DEVICE_MAX_AGE_S, httponly=True, samesite="lax"
+        DEVICE_COOKIE,
+        device,
+        max_age=DEVICE_MAX_AGE_S,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().https,
     )
 
 

@@ -79,7 +79,9 @@ def new_page(browser):
 
     def _console(msg) -> None:
         if "Content Security Policy" in msg.text:
-            csp_refusals.append(msg.text)
+            csp_refusals.append(
+                f"{msg.text} at {msg.location} on {msg.page.url if msg.page else None}"
+            )
 
     def make(locale: str = "zh-CN", viewport=(1280, 900)):
         ctx = browser.new_context(

@@ -220,3 +220,31 @@ def test_failure_counts_expire_after_the_window(session, two_counties):
     for _ in range(2):
         with pytest.raises(service.LoginFailed):
             service.authenticate(session, settings, "bureau1", "wrong-pass", ip="192.0.2.50")
+
+
+def test_concurrent_failures_from_a_new_address_are_all_counted(engine, two_counties):
+    """Many first failures at once from one address: no collision on the new throttle row
+    (no 500), and every failure is counted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aefi.auth.models import LoginThrottle
+
+    settings = get_settings()
+
+    def attempt(i: int) -> str:
+        with Session(engine, expire_on_commit=False) as s:
+            try:
+                service.authenticate(s, settings, f"race{i}", "guess-pass", ip="192.0.2.99")
+            except service.LoginFailed:
+                return "failed"
+            except service.LoginThrottled:
+                return "throttled"
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, range(16)))
+    assert set(outcomes) <= {"failed", "throttled"}
+    with Session(engine) as s:
+        row = s.get(LoginThrottle, "ip:192.0.2.99")
+        assert row.failures == outcomes.count("failed")
+        assert s.get(LoginThrottle, "global").failures == outcomes.count("failed")

@@ -194,7 +194,9 @@ def test_spraying_user_names_from_one_address_gets_429_and_others_pass(app, coun
     ]
     assert set(codes[:20]) == {401} and codes.count(429) >= 10
     api = sprayer.post("/api/v1/auth/token", data={"username": "admin", "password": "x"})
-    assert api.status_code == 429
+    assert api.status_code == 429 and int(api.headers["Retry-After"]) >= 1
+    page = sprayer.post("/login", data={"username": "admin", "password": "x", "csrf_token": token})
+    assert page.status_code == 429 and int(page.headers["Retry-After"]) >= 1
     # Another address is not blocked by the first.
     other = TestClient(app, client=("198.51.100.60", 40000))
     login(other, "admin")
