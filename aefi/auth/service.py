@@ -141,10 +141,12 @@ def authenticate(
     *,
     ip: str = "",
     user_agent: str = "",
+    for_web: bool = False,
 ) -> User:
     """The user with these credentials. Failures slow down further attempts exponentially,
     per user name, per client address and over all logins (a ceiling), and are kept for
-    the administrator (``recent_failures``)."""
+    the administrator (``recent_failures``). ``for_web``: API client accounts are refused
+    (after the password check, so the refusal tells nothing to someone without it)."""
     key = username.strip().lower()[:64]
     ip = (ip or "")[:64]
     check_throttle(session, key, ip)
@@ -183,6 +185,8 @@ def authenticate(
             )
             session.commit()
         raise LoginFailed("Wrong user name or password.")
+    if for_web:
+        _refuse_api_client(user)
     with serialized_writes(session):
         throttle = session.get(LoginThrottle, f"user:{key}"[:128])
         if throttle:
@@ -263,16 +267,20 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def start_session(
-    session: Session, settings: Settings, user: User, *, ip: str = "", user_agent: str = ""
-) -> str:
-    """A new web session for ``user``; returns the random id for the cookie (only its hash
-    is stored). API client accounts use tokens, never the web pages."""
+def _refuse_api_client(user: User) -> None:
     if user.role == Role.api_client:
         raise WebLoginRefused(
             "This account is for the immunization information system's API: it gets tokens "
             "at /api/v1/auth/token and cannot use the web pages."
         )
+
+
+def start_session(
+    session: Session, settings: Settings, user: User, *, ip: str = "", user_agent: str = ""
+) -> str:
+    """A new web session for ``user``; returns the random id for the cookie (only its hash
+    is stored). API client accounts use tokens, never the web pages."""
+    _refuse_api_client(user)
     token = secrets.token_urlsafe(32)
     now = session_now()
     with serialized_writes(session):

@@ -48,7 +48,9 @@ def login(
 ):
     ip, agent = client_of(request)
     try:
-        user = service.authenticate(session, settings, username, password, ip=ip, user_agent=agent)
+        user = service.authenticate(
+            session, settings, username, password, ip=ip, user_agent=agent, for_web=True
+        )
         token = service.start_session(session, settings, user, ip=ip, user_agent=agent)
     except DomainError as exc:
         session.rollback()

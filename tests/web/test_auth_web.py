@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from aefi.audit import AuditEvent
 from aefi.auth.models import LoginSession, User
 from aefi.demo import DEMO_PASSWORDS
 from aefi.settings import get_settings
@@ -163,7 +164,7 @@ def test_admin_resets_a_password_and_deactivates_a_user(client, county, session)
     assert bureau.get("/admin/logins").status_code == 403
 
 
-def test_api_client_accounts_cannot_log_in_to_the_web_pages(client, county):
+def test_api_client_accounts_cannot_log_in_to_the_web_pages(client, county, session):
     page = client.get("/login")
     r = client.post(
         "/login",
@@ -177,6 +178,12 @@ def test_api_client_accounts_cannot_log_in_to_the_web_pages(client, county):
     )
     assert r.status_code == 403 and "cannot use the web pages" in r.text
     assert not client.cookies.get("aefi_session")
+    assert not session.exec(select(LoginSession)).all()
+    iis = session.exec(select(User).where(User.username == "iis")).one()
+    logins = session.exec(
+        select(AuditEvent).where(AuditEvent.action == "login", AuditEvent.actor_id == iis.id)
+    ).all()
+    assert logins == []  # refused: not recorded as a login
     tok = client.post(
         "/api/v1/auth/token", data={"username": "iis", "password": DEMO_PASSWORDS["iis"][1]}
     )

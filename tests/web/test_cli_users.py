@@ -108,3 +108,26 @@ def test_set_password_works_in_a_fresh_process(county, session, db_url):
     assert r.returncode == 0, r.stderr
     session.expire_all()
     assert service.authenticate(session, get_settings(), "bureau", "from-a-shell-77")
+
+
+def test_serve_demo_makes_a_private_key_once_and_reuses_it(db_url, county, monkeypatch, tmp_path):
+    import stat
+
+    import uvicorn
+
+    from aefi.auth import keys
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(app))
+    monkeypatch.setenv("AEFI_SECRET_KEY", "")
+    monkeypatch.setenv("AEFI_VAR_DIR", str(tmp_path / "var"))
+    seen = []
+    for _ in range(2):
+        get_settings.cache_clear()
+        r = runner.invoke(app, ["serve", "--demo"])
+        assert r.exit_code == 0, r.output
+        path = tmp_path / "var" / keys.KEY_FILE
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        seen.append(path.read_text().strip())
+        assert served[-1].state.settings.secret_key == seen[-1]
+    assert seen[0] == seen[1] and keys.problem(seen[0]) is None
