@@ -227,9 +227,8 @@ def file_report(
     """File a report card. Raises NeedsCorrection (with the fields), PossibleDuplicate, or
     returns the stored report, already triaged (triage subscribes to ``report_filed``)."""
     with serialized_writes(session):
-        return _file_report(
-            session, actor, data, idempotency_key=idempotency_key, draft_id=draft_id, source=source
-        )
+        return _file_report(session, actor, data, idempotency_key=idempotency_key,
+                            draft_id=draft_id, source=source)
 
 
 def _file_report(
