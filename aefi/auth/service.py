@@ -318,19 +318,22 @@ def session_for_token(
     idle or absolute timeout; refreshes last_seen_at at most once a minute."""
     if not token or len(token) > 128:
         return None
-    row = session.exec(
-        select(LoginSession).where(LoginSession.token_hash == _token_hash(token))
+    # One query a request: the session row with its user.
+    found = session.exec(
+        select(LoginSession, User)
+        .join(User, col(User.id) == col(LoginSession.user_id))
+        .where(LoginSession.token_hash == _token_hash(token))
     ).first()
-    if row is None or row.ended_at is not None:
+    if found is None or found[0].ended_at is not None:
         return None
+    row, user = found
     now = session_now()
     reason = None
     if now >= row.expires_at:
         reason = "expired"
     elif now - row.last_seen_at > timedelta(seconds=settings.session_idle_s):
         reason = "idle"
-    user = session.get(User, row.user_id)
-    if reason is None and (user is None or not user.active):
+    if reason is None and not user.active:
         reason = "deactivated"
     if reason is None and user.role == Role.api_client:
         reason = "api_client"
