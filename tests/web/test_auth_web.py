@@ -55,11 +55,51 @@ def test_the_session_cookie_holds_only_a_random_id(client, county, session):
 
 @pytest.fixture
 def other_process(app, db_url):
-    """A second app instance on the same database: what another worker process sees."""
-    from aefi.app import create_app
+    """aefi served by another operating-system process (uvicorn) on the same database: what
+    another worker sees. Yields an HTTP client for it."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
 
-    with TestClient(create_app(get_settings())) as c:
-        yield c
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "AEFI_DATABASE_URL": db_url, "AEFI_BACKGROUND_ENABLED": "false"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "aefi.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):  # until it answers (or the process died)
+            if proc.poll() is not None:
+                pytest.fail("the second aefi process did not start")
+            try:
+                httpx.get(f"{base}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=30) as c:
+            yield c
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def _share_login(client, other) -> None:
