@@ -6,6 +6,7 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 
+import itsdangerous
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -72,6 +73,11 @@ async def _lifespan(app: FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    from aefi.auth import keys
+
+    if settings.demo:
+        keys.use_demo_key(settings)
+    keys.check(settings)  # refuses to start on a missing, public or short key
     wiring.wire()
     app = FastAPI(
         lifespan=_lifespan,
@@ -96,20 +102,85 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers.setdefault("Content-Language", chosen.replace("_", "-"))
         return response
 
+    # Browser state only (the CSRF token, flash messages): who is logged in lives in the
+    # login_session table, the aefi_session cookie (aefi/deps.py) carries only its id.
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
-        session_cookie="aefi_session",
+        _StateMiddleware,
+        secret_keys=settings.verification_keys,
+        session_cookie="aefi_state",
         max_age=settings.session_max_age_s,
         same_site="lax",
-        https_only=False,
+        https_only=settings.https,
     )
+    _install_security_headers(app, settings)
 
     for router in _routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
     _install_error_handlers(app)
     return app
+
+
+class _StateMiddleware(SessionMiddleware):
+    """Starlette's signed cookie session, verifying with every listed key (rotation) and
+    signing with the last, the current one."""
+
+    def __init__(self, app, secret_keys: list[str], **kw) -> None:
+        super().__init__(app, secret_key=secret_keys[-1], **kw)
+        self.signer = itsdangerous.TimestampSigner(secret_keys)
+
+
+# The one <style> element aefi's pages carry: matplotlib writes it into every inline SVG
+# chart (signals, reporting). Allowed by its hash, nothing else inline.
+SVG_CHART_STYLE = "*{stroke-linejoin: round; stroke-linecap: butt}"
+
+
+def _style_hash(css: str) -> str:
+    import base64
+    import hashlib
+
+    return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
+
+
+# No inline script anywhere (htmx is told not to add its indicator <style> and not to eval,
+# base.html's htmx-config); style attributes (progress bars) stay allowed.
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        f"style-src 'self' {_style_hash(SVG_CHART_STYLE)}",
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+def _install_security_headers(app: FastAPI, settings: Settings) -> None:
+    """Every response: CSP, no framing, no sniffing, a strict referrer, HSTS behind HTTPS."""
+    hsts = "max-age=31536000; includeSubDomains" if settings.https else None
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        headers = response.headers
+        if not request.url.path.startswith("/api/docs"):
+            headers.setdefault("Content-Security-Policy", CSP)
+        else:  # Swagger UI loads its script and styles from a CDN and runs inline script.
+            headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if hsts:
+            headers.setdefault("Strict-Transport-Security", hsts)
+        return response
 
 
 def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
@@ -157,6 +228,8 @@ def _install_error_handlers(app: FastAPI) -> None:
                 ]
                 return JSONResponse({"detail": detail, "message": message}, exc.status_code)
             headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+            if getattr(exc, "wait_s", None):  # a throttled login: when to try again
+                headers = {"Retry-After": str(exc.wait_s)}
             return JSONResponse({"detail": message}, exc.status_code, headers=headers)
         return _error_page(request, exc.status_code, message)
 

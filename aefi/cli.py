@@ -19,8 +19,10 @@ app.add_typer(import_app, name="import")
 
 
 def _session():
+    from aefi import wiring
     from aefi.db import session_scope
 
+    wiring.wire()  # every table known: a User's foreign keys name site, hospital, region
     return session_scope()
 
 
@@ -71,8 +73,18 @@ def serve(
     import uvicorn
 
     from aefi import demo
+    from aefi.auth import keys
     from aefi.db import upgrade
 
+    settings = get_settings()
+    if demo_mode:
+        settings.demo = True
+        keys.use_demo_key(settings)  # the installation's own key, kept in var/ (0600)
+    try:
+        keys.check(settings)
+    except keys.SecretKeyError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     upgrade()
     if demo_mode:
         with _session() as session:
@@ -83,7 +95,7 @@ def serve(
     typer.echo(f"\naefi serving on http://{host}:{port}\n")
     from aefi.app import create_app
 
-    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 @users_app.command("create")
@@ -157,7 +169,46 @@ def users_set_password(
         except DomainError as exc:
             typer.echo(f"not changed: {exc}", err=True)
             raise typer.Exit(2) from None
-    typer.echo(f"password of {username} changed")
+    typer.echo(f"password of {username} changed; their sessions and tokens have ended")
+
+
+def _set_active(username: str, active: bool) -> None:
+    from aefi.auth import service
+    from aefi.errors import DomainError
+
+    with _session() as session:
+        try:
+            service.set_active_by_name(session, None, username, active)
+        except DomainError as exc:
+            typer.echo(f"not changed: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+
+@users_app.command("deactivate")
+def users_deactivate(username: str) -> None:
+    """Deactivate an account: its sessions and tokens end at once."""
+    _set_active(username, False)
+    typer.echo(f"user {username} deactivated")
+
+
+@users_app.command("reactivate")
+def users_reactivate(username: str) -> None:
+    """Let a deactivated account log in again."""
+    _set_active(username, True)
+    typer.echo(f"user {username} reactivated")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every account: user name, role, county id, active."""
+    from sqlmodel import select
+
+    from aefi.auth.models import User
+
+    with _session() as session:
+        for u in session.exec(select(User).order_by(User.county_id, User.username)):
+            state = "active" if u.active else "inactive"
+            typer.echo(f"{u.username:<20} {u.role:<13} county {u.county_id:<5} {state}")
 
 
 @import_app.command("doses")

@@ -27,13 +27,25 @@ class Unauthenticated(DomainError):
     status_code = 401
 
 
-def web_user(request: Request, session: SessionDep) -> User:
-    user = auth_service.user_for_session(
-        session, request.session.get("uid"), request.session.get("cv")
+SESSION_COOKIE = "aefi_session"
+
+
+def session_user(request: Request, session: Session) -> User | None:
+    """The user of the request's login session (the ``aefi_session`` cookie: a random id
+    looked up in ``login_session``), or None; sets request.state.user/login_session."""
+    found = auth_service.session_for_token(
+        session, get_settings(), request.cookies.get(SESSION_COOKIE)
     )
+    if found is None:
+        return None
+    request.state.login_session, request.state.user = found
+    return found[1]
+
+
+def web_user(request: Request, session: SessionDep) -> User:
+    user = session_user(request, session)
     if user is None:
         raise LoginRequired()
-    request.state.user = user
     return user
 
 

@@ -14,17 +14,32 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AEFI_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./var/aefi.db"
-    secret_key: str = "dev-only-change-me"
+    # Signs API tokens and the browser-state cookie. No default: outside demo mode the app
+    # refuses to start without a real one (aefi/auth/secrets.py); demo mode keeps a random
+    # one in var/. Old keys (comma separated) still verify, never sign: key rotation.
+    secret_key: str = ""
+    secret_key_old: str = ""
+    var_dir: Path = Path("./var")
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     demo: bool = False
+    # Web sessions (login_session rows): absolute lifetime and idle timeout.
     session_max_age_s: int = 8 * 3600
+    session_idle_s: int = 30 * 60
+    # Behind HTTPS: HSTS and Secure cookies.
+    https: bool = False
     token_max_age_s: int = 12 * 3600
     upload_dir: Path = Path("./var/uploads")
     upload_max_bytes: int = 20 * 1024 * 1024
     # Login throttling: after this many failures the next attempt waits, doubling each time.
     login_free_failures: int = 5
     login_max_delay_s: int = 900
+    # ... per client address (spraying over many user names), within a sliding window ...
+    login_ip_free_failures: int = 20
+    login_window_s: int = 900
+    # ... and over all logins: past this many failures in the window, every login waits.
+    login_global_free_failures: int = 500
+    login_global_max_delay_s: int = 60
     # Outbound mail: unset host means in-app notifications only.
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -52,6 +67,12 @@ class Settings(BaseSettings):
     # Paths of the web layer, resolved from the source tree.
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"
+
+    @property
+    def verification_keys(self) -> list[str]:
+        """Keys that verify signatures, oldest first; the last (current) one signs."""
+        old = [k.strip() for k in self.secret_key_old.replace(";", ",").split(",") if k.strip()]
+        return [*old, self.secret_key]
 
     @property
     def is_sqlite(self) -> bool:

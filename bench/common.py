@@ -25,6 +25,11 @@ def fresh_sqlite(name: str) -> str:
     url = f"sqlite:///{path}"
     os.environ["AEFI_DATABASE_URL"] = url
     os.environ["AEFI_BACKGROUND_ENABLED"] = "false"
+    # A throwaway database gets a throwaway key (the app refuses to start without one).
+    if not os.environ.get("AEFI_SECRET_KEY"):
+        import secrets
+
+        os.environ["AEFI_SECRET_KEY"] = secrets.token_urlsafe(48)
     from aefi.settings import get_settings
 
     get_settings.cache_clear()

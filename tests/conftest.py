@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 os.environ.setdefault("AEFI_BACKGROUND_ENABLED", "false")
-os.environ.setdefault("AEFI_SECRET_KEY", "test-secret")
+os.environ.setdefault("AEFI_SECRET_KEY", "test-secret-key-for-the-suite-only-0123456789abcdef")
 
 from aefi import clock, db, wiring  # noqa: E402
 from aefi.auth import service as auth_service  # noqa: E402

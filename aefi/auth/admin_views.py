@@ -7,15 +7,23 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from aefi import audit, i18n
+from aefi import audit, i18n, navigation
 from aefi.auth import service
 from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
-from aefi.errors import Invalid
+from aefi.errors import Invalid, NotFound
+from aefi.i18n import N_
 from aefi.registry import service as registry
 from aefi.web import flash, parse_local, render, verify_csrf
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(verify_csrf)])
+navigation.add((Role.admin,), "/admin/logins", N_("Failed logins"))
+
+FAILURE_REASONS = {
+    "unknown_user": N_("no such user"),
+    "wrong_password": N_("wrong password"),
+    "inactive": N_("account deactivated"),
+}
 
 
 def _user_form(session, actor, values, errors, error=None):
@@ -69,6 +77,71 @@ async def create_user(request: Request, session: SessionDep, actor: WebActor):
         return render(request, "admin/users.html", ctx, status_code=422)
     flash(request, i18n.gettext("User {name} created.", name=values["username"]), "success")
     return RedirectResponse("/admin/users", status_code=303)
+
+
+def _user_action(request: Request, session, actor, fn, done: str, user_id: int, *args):
+    """Run an admin action on a user; the outcome (or the error) as a flash on the list."""
+    try:
+        user = fn(session, actor, user_id, *args)
+    except (Invalid, NotFound) as exc:
+        session.rollback()
+        flash(request, i18n.gettext(exc.message, **exc.params), "error")
+        return RedirectResponse("/admin/users", status_code=303)
+    flash(request, i18n.gettext(done, name=user.username), "success")
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/users/{user_id:int}/password")
+async def reset_password(request: Request, user_id: int, session: SessionDep, actor: WebActor):
+    form = await request.form()
+    password = str(form.get("password", ""))
+    if password != str(form.get("password2", "")):
+        flash(
+            request, i18n.gettext("The two new passwords differ; type the same one twice."), "error"
+        )
+        return RedirectResponse("/admin/users", status_code=303)
+    return _user_action(
+        request,
+        session,
+        actor,
+        service.reset_password,
+        N_("Password of {name} reset; their sessions and tokens have ended."),
+        user_id,
+        password,
+    )
+
+
+@router.post("/users/{user_id:int}/deactivate")
+def deactivate_user(request: Request, user_id: int, session: SessionDep, actor: WebActor):
+    return _user_action(
+        request,
+        session,
+        actor,
+        service.set_active,
+        N_("User {name} deactivated; their sessions and tokens have ended."),
+        user_id,
+        False,
+    )
+
+
+@router.post("/users/{user_id:int}/reactivate")
+def reactivate_user(request: Request, user_id: int, session: SessionDep, actor: WebActor):
+    return _user_action(
+        request,
+        session,
+        actor,
+        service.set_active,
+        N_("User {name} can log in again."),
+        user_id,
+        True,
+    )
+
+
+@router.get("/logins")
+def failed_logins_page(request: Request, session: SessionDep, actor: WebActor):
+    """Recent failed logins: the county's accounts and user names that exist nowhere."""
+    rows = service.recent_failures(session, actor)
+    return render(request, "admin/logins.html", {"rows": rows, "failure_reasons": FAILURE_REASONS})
 
 
 @router.get("/audit")

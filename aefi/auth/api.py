@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
@@ -21,9 +21,18 @@ class Token(BaseModel):
 
 @router.post("/auth/token", response_model=Token)
 def token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
 ) -> Token:
-    user = service.authenticate(session, settings, form.username, form.password)
+    ip = request.client.host if request.client else ""
+    user = service.authenticate(
+        session,
+        settings,
+        form.username,
+        form.password,
+        ip=ip,
+        user_agent=request.headers.get("user-agent", ""),
+    )
     return Token(access_token=service.issue_token(settings, user))

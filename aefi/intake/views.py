@@ -25,11 +25,10 @@ from markupsafe import Markup
 from sqlmodel import Session, select
 
 from aefi import clock, i18n, navigation
-from aefi.auth import service as auth_service
 from aefi.auth import views as auth_views
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor, mask_id_number
-from aefi.deps import SessionDep, WebActor
+from aefi.deps import SessionDep, WebActor, session_user
 from aefi.errors import Invalid, NotFound
 from aefi.i18n import N_, gettext
 from aefi.intake import service, symptoms
@@ -138,14 +137,20 @@ HAND_SLOTS = ("lot_number", "administered_at", "dose_number")
 # --- small helpers -------------------------------------------------------------------------
 
 
-def device_token(device: str) -> str:
+def device_token(device: str, key: str | None = None) -> str:
     """The form's proof that a logged-out draft save comes from aefi's own page."""
-    key = get_settings().secret_key.encode()
-    return hmac.new(key, f"aefi-draft-device:{device}".encode(), hashlib.sha256).hexdigest()
+    secret = (key or get_settings().secret_key).encode()
+    return hmac.new(secret, f"aefi-draft-device:{device}".encode(), hashlib.sha256).hexdigest()
 
 
 def _device_ok(device: str, token: str | None) -> bool:
-    return bool(device and token) and hmac.compare_digest(str(token), device_token(device))
+    """Signed with the current key or an old one still listed (key rotation)."""
+    if not (device and token):
+        return False
+    return any(
+        hmac.compare_digest(str(token), device_token(device, key))
+        for key in get_settings().verification_keys
+    )
 
 
 def _device_of(request: Request) -> tuple[str, bool]:
@@ -158,19 +163,21 @@ def _device_of(request: Request) -> tuple[str, bool]:
 
 def _remember_device(response: Response, device: str) -> None:
     response.set_cookie(
-        DEVICE_COOKIE, device, max_age=DEVICE_MAX_AGE_S, httponly=True, samesite="lax"
+        DEVICE_COOKIE,
+        device,
+        max_age=DEVICE_MAX_AGE_S,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().https,
     )
 
 
 def optional_actor(request: Request, session: Session) -> Actor | None:
     """The logged-in user, or None (the form's own requests must not bounce to the login
     page mid-form: that would throw away what is on the screen)."""
-    user = auth_service.user_for_session(
-        session, request.session.get("uid"), request.session.get("cv")
-    )
+    user = session_user(request, session)
     if user is None:
         return None
-    request.state.user = user
     return Actor.of(user)
 
 

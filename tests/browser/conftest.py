@@ -73,6 +73,15 @@ def browser():
 @pytest.fixture
 def new_page(browser):
     contexts = []
+    # Every browser test also checks that nothing it did broke the Content-Security-Policy
+    # (Chromium reports each refusal on the console).
+    csp_refusals: list[str] = []
+
+    def _console(msg) -> None:
+        if "Content Security Policy" in msg.text:
+            csp_refusals.append(
+                f"{msg.text} at {msg.location} on {msg.page.url if msg.page else None}"
+            )
 
     def make(locale: str = "zh-CN", viewport=(1280, 900)):
         ctx = browser.new_context(
@@ -80,11 +89,13 @@ def new_page(browser):
         )
         ctx.set_default_timeout(10000)
         contexts.append(ctx)
+        ctx.on("console", _console)
         return ctx.new_page()
 
     yield make
     for ctx in contexts:
         ctx.close()
+    assert not csp_refusals, csp_refusals
 
 
 def shot(page, name: str) -> Path:

@@ -74,10 +74,8 @@ def test_board_live_countdown_report_release_left_early(live_url, new_page, sess
 
     # Ten minutes on: the countdown follows the clock; at thirty the rows are ready.
     clock.advance(timedelta(minutes=10))
-    page.wait_for_function(
-        f"document.querySelector(\"tr[data-dose-id='{ids[0]}'] .countdown\")"
-        "?.textContent === '20:00'"
-    )
+    # (a locator, not wait_for_function: the CSP forbids the eval that one needs)
+    page.locator(f"tr[data-dose-id='{ids[0]}'] .countdown", has_text="20:00").wait_for()
     clock.advance(timedelta(minutes=20))
     for dose_id in ids:
         page.wait_for_selector(f"tr[data-dose-id='{dose_id}'][data-state=ready]")
