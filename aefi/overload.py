@@ -40,8 +40,8 @@ BUSY_MIDWAY = N_("The server is busy; try again in {seconds} seconds.")
 BUSY_TITLE = N_("Server busy")
 
 
-class Admission:
-    """The in-flight bound of one process (one event loop)."""
+class _Gate:
+    """A semaphore whose waiters give up after ``wait_s`` (or at once past ``queue``)."""
 
     def __init__(self, limit: int, queue: int, wait_s: float) -> None:
         self.limit = limit
@@ -49,28 +49,24 @@ class Admission:
         self.wait_s = wait_s
         self.inflight = 0
         self.waiting = 0
-        self.refused = 0
         self._sem: asyncio.Semaphore | None = None
 
     def _semaphore(self) -> asyncio.Semaphore:
-        if self._sem is None:
+        if self._sem is None:  # created in the running loop
             self._sem = asyncio.Semaphore(self.limit)
         return self._sem
 
-    async def acquire(self) -> bool:
-        """True once admitted; False if the wait is over (or the queue is full)."""
+    async def acquire(self, wait_s: float) -> bool:
         sem = self._semaphore()
         if not sem.locked() and self.waiting == 0:
             await sem.acquire()
         else:
-            if self.waiting >= self.queue:
-                self.refused += 1
+            if self.waiting >= self.queue or wait_s <= 0:
                 return False
             self.waiting += 1
             try:
-                await asyncio.wait_for(sem.acquire(), self.wait_s)
+                await asyncio.wait_for(sem.acquire(), wait_s)
             except TimeoutError:
-                self.refused += 1
                 return False
             finally:
                 self.waiting -= 1
@@ -82,6 +78,50 @@ class Admission:
         self._semaphore().release()
 
 
+class Admission:
+    """The in-flight bound of one process (one event loop). Writes (any method but GET,
+    HEAD, OPTIONS) also pass a smaller gate of their own: on SQLite they take turns at
+    the one writer, and a slot held by a write waiting for its turn is a slot a read
+    cannot use, so without it a burst of writes would stall every read."""
+
+    def __init__(self, limit: int, write_limit: int, queue: int, wait_s: float) -> None:
+        self.wait_s = wait_s
+        self.all = _Gate(limit, queue, wait_s)
+        self.writes = _Gate(min(write_limit, limit), queue, wait_s)
+        self.refused = 0
+
+    async def acquire(self, write: bool) -> bool:
+        """True once admitted; False if the wait is over (or the queue is full)."""
+        deadline = asyncio.get_running_loop().time() + self.wait_s
+        if write and not await self.writes.acquire(self.wait_s):
+            self.refused += 1
+            return False
+        left = deadline - asyncio.get_running_loop().time()
+        if not await self.all.acquire(max(left, 0.0) if write else self.wait_s):
+            if write:
+                self.writes.release()
+            self.refused += 1
+            return False
+        return True
+
+    def retry_after(self, base_s: int) -> int:
+        """Seconds to tell a refused client: longer the longer the queue, so that retries
+        spread out instead of arriving together (at most 30 s)."""
+        backlog = max(
+            self.all.waiting / max(self.all.limit, 1),
+            self.writes.waiting / max(self.writes.limit, 1),
+        )
+        return int(min(30, base_s * (1 + backlog)))
+
+    def release(self, write: bool) -> None:
+        self.all.release()
+        if write:
+            self.writes.release()
+
+
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class OverloadMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware task per request): the bound costs a counter."""
 
@@ -89,7 +129,10 @@ class OverloadMiddleware:
         self.app = app
         self.settings = settings
         self.admission = Admission(
-            settings.inflight_limit, settings.overload_queue, settings.overload_wait_s
+            settings.inflight_limit,
+            settings.write_limit,
+            settings.overload_queue,
+            settings.overload_wait_s,
         )
         self._threads_set = False
 
@@ -103,18 +146,23 @@ class OverloadMiddleware:
                 self.settings.thread_limit
             )
             self._threads_set = True
-        if not await self.admission.acquire():
-            await busy_response(Request(scope, receive), self.settings)(scope, receive, send)
+        write = scope["method"] not in READS
+        if not await self.admission.acquire(write):
+            seconds = self.admission.retry_after(self.settings.retry_after_s)
+            response = busy_response(Request(scope, receive), self.settings, seconds=seconds)
+            await response(scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)
         finally:
-            self.admission.release()
+            self.admission.release(write)
 
 
-def busy_response(request: Request, settings: Settings, msgid: str = BUSY):
+def busy_response(
+    request: Request, settings: Settings, msgid: str = BUSY, seconds: int | None = None
+):
     """503 with Retry-After: JSON under /api/, else the error page, in the user's language."""
-    seconds = settings.retry_after_s
+    seconds = seconds or settings.retry_after_s
     headers = {"Retry-After": str(seconds)}
     message = i18n.gettext(msgid, seconds=seconds)
     if request.url.path.startswith("/api/"):
