@@ -20,7 +20,8 @@ Counted at the end, from the database itself: reports confirmed (a 201 seen), lo
 report: each report carries its key in its description), and the p50/p99 latency of
 accepted (2xx) requests. The longest stall is the longest gap between two successful
 responses inside the load window, leaving out the restart window: from the kill to the
-first successful response of the new server (reported on its own line)."""
+first successful response of the new server (reported on its own line). A filing still
+unconfirmed ``--grace-s`` after the window is given up, and counted as lost."""
 
 from __future__ import annotations
 
@@ -361,6 +362,7 @@ class Run:
     args: argparse.Namespace
     t: Tally
     killed_at: float | None = None
+    restarted_at: float | None = None  # the new server process exists from here on
     ready_at: float | None = None
 
 
@@ -406,6 +408,7 @@ def _drive(fx: Fixture, server: ServerProcess, args) -> Run:
             print(f"  t={run.killed_at:.1f} s: kill -9 of the server process group", flush=True)
             server.kill9()
             server.start()
+            run.restarted_at = time.monotonic() - plan.t0
             server.wait_ready()
             run.ready_at = time.monotonic() - plan.t0
             print(f"  t={run.ready_at:.1f} s: server restarted and answering", flush=True)
@@ -448,14 +451,15 @@ def _verify(fx: Fixture, t: Tally) -> dict:
 
 def _stalls(load: Run) -> tuple[float, float | None]:
     """Longest gap between successes in the load window, restart window left out; and the
-    restart window itself (from the kill to the first success once the new server
-    answers; a response that left the old server before the kill does not end it)."""
+    restart window itself (from the kill to the first success of the new server)."""
     at = sorted(x for x in load.t.ok_at if x <= load.args.seconds)
     kill = load.killed_at
     restart = None
     segments = [(0.0, load.args.seconds)]
     if kill is not None:
-        ready = load.ready_at if load.ready_at is not None else kill
+        # Half a second after the new process was started, no answer can still come from
+        # the old one: the first success after that ends the restart window.
+        ready = (load.restarted_at if load.restarted_at is not None else kill) + 0.5
         after = [x for x in at if x >= ready]
         back = after[0] if after else load.args.seconds
         restart = back - kill
@@ -476,7 +480,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--clients", type=int, default=500)
     p.add_argument("--seconds", type=float, default=60.0, help="load window")
     p.add_argument("--kill-at", type=float, default=25.0, help="0: no kill")
-    p.add_argument("--grace-s", type=float, default=180.0, help="retries after the window")
+    p.add_argument(
+        "--grace-s", type=float, default=600.0,
+        help="how long filings still retry after the window (the run ends once all are done)",
+    )
     p.add_argument("--think-s", type=float, default=2.0, help="mean pause between actions")
     p.add_argument("--request-timeout-s", type=float, default=30.0)
     p.add_argument("--doses", type=int, default=2000)
