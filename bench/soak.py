@@ -19,8 +19,9 @@ Counted at the end, from the database itself: reports confirmed (a 201 seen), lo
 (confirmed but not in the database, or given up), duplicated (one key, more than one
 report: each report carries its key in its description), and the p50/p99 latency of
 accepted (2xx) requests. The longest stall is the longest gap between two successful
-responses inside the load window, leaving out the restart window: from the kill to the
-first successful response of the new server (reported on its own line). A filing still
+responses from the first to the last (filings retried after the window included),
+leaving out the restart window: from the kill to the first success after the new server
+answers its readiness probe (reported on its own line). A filing still
 unconfirmed ``--grace-s`` after the window is given up, and counted as lost."""
 
 from __future__ import annotations
@@ -450,25 +451,28 @@ def _verify(fx: Fixture, t: Tally) -> dict:
 
 
 def _stalls(load: Run) -> tuple[float, float | None]:
-    """Longest gap between successes in the load window, restart window left out; and the
-    restart window itself (from the kill to the first success of the new server)."""
-    at = sorted(x for x in load.t.ok_at if x <= load.args.seconds)
-    kill = load.killed_at
+    """The longest gap between two successful responses while the bench is active (from
+    the first success to the last one, filings retried after the window included),
+    leaving out the restart window; and the restart window itself: from the kill to the
+    first success after the new server answered its readiness probe (the probe, not the
+    first success after the kill, because a client process may note an answer of the old
+    server a moment late)."""
+    at = sorted(load.t.ok_at)
+    if not at:
+        return float("inf"), None
+    end = at[-1]
+    segments = [(at[0], end)]
     restart = None
-    segments = [(0.0, load.args.seconds)]
+    kill = load.killed_at
     if kill is not None:
-        # Half a second after the new process was started, no answer can still come from
-        # the old one: the first success after that ends the restart window.
-        ready = (load.restarted_at if load.restarted_at is not None else kill) + 0.5
+        ready = load.ready_at if load.ready_at is not None else kill
         after = [x for x in at if x >= ready]
-        back = after[0] if after else load.args.seconds
+        back = after[0] if after else end
         restart = back - kill
-        segments = [(0.0, kill), (back, load.args.seconds)]
+        segments = [(at[0], kill), (back, end)]
     longest = 0.0
     for lo, hi in segments:
         pts = [lo, *[x for x in at if lo <= x <= hi], hi]
-        if lo == 0.0:
-            pts = pts[1:]  # the ramp-up before the first answer is not a stall
         longest = max([longest, *(b - a for a, b in zip(pts, pts[1:], strict=False))])
     return longest, restart
 
@@ -523,10 +527,14 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {kind:<5} statuses: " + ", ".join(
             f"{'conn-error' if s == 0 else s}:{n}" for s, n in sorted(by_kind[kind].items())))
     buckets = Counter(int(x // 5) for x in load.t.ok_at)
+    last = max(load.t.ok_at, default=0.0)
     print("  successes per 5 s: " + " ".join(
-        str(buckets.get(i, 0)) for i in range(int((args.seconds + args.grace_s) // 5) + 1)))
+        str(buckets.get(i, 0)) for i in range(int(last // 5) + 1)))
     if load.t.rejected:
         print(f"  rejected filings: {dict(load.t.rejected)}")
+    (OUT / f"soak-{args.db}-result.txt").write_text(
+        f"{vars(args)}\n{counts}\n{lat}\nstall={stall} restart={restart}\n"
+    )
     verdict = counts["lost"] == 0 and counts["duplicated"] == 0 and stall <= 5.0
     print(f"  target (0 lost, 0 duplicated, no stall > 5 s): {'met' if verdict else 'MISSED'}")
     return {**counts, **lat, "stall_s": stall, "restart_s": restart, "met": verdict}
