@@ -195,6 +195,7 @@ class Tally:
     attempts_to_confirm: list[int] = field(default_factory=list)
     confirm_s: list[float] = field(default_factory=list)
     filings: int = 0
+    errors: Counter = field(default_factory=Counter)  # transport errors by kind
 
 
 @dataclass
@@ -239,6 +240,7 @@ class Load:
             r = await client.request(method, path, **kw)
         except httpx.HTTPError as exc:
             self.note(kind, 0, time.monotonic() - t)
+            self.t.errors[type(exc).__name__] += 1
             return None, type(exc).__name__
         self.note(kind, r.status_code, time.monotonic() - t)
         return r, None
@@ -381,6 +383,7 @@ def _merge(tallies: list[Tally]) -> Tally:
         out.attempts_to_confirm += t.attempts_to_confirm
         out.confirm_s += t.confirm_s
         out.filings += t.filings
+        out.errors.update(t.errors)
     return out
 
 
@@ -530,6 +533,9 @@ def main(argv: list[str] | None = None) -> dict:
     last = max(load.t.ok_at, default=0.0)
     print("  successes per 5 s: " + " ".join(
         str(buckets.get(i, 0)) for i in range(int(last // 5) + 1)))
+    if load.t.errors:
+        print("  transport errors (conn-error above): " + ", ".join(
+            f"{k}:{n}" for k, n in load.t.errors.most_common()))
     if load.t.rejected:
         print(f"  rejected filings: {dict(load.t.rejected)}")
     (OUT / f"soak-{args.db}-result.txt").write_text(
