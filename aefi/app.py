@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from aefi import i18n, wiring
+from aefi import i18n, overload, wiring
 from aefi.deps import LoginRequired
 from aefi.errors import DomainError, Invalid
 from aefi.i18n import N_
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    overload.install(app, settings)  # first: the innermost middleware (aefi/overload.py)
 
     @app.middleware("http")
     async def locale_middleware(request: Request, call_next):

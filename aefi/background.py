@@ -1,24 +1,45 @@
 """Background work in-process on a timer: outbox delivery, deadline and referral timers,
 signal scans. Domains register jobs from their ``flows.py``.
 
-Where several app processes share one PostgreSQL, each job runs under an advisory lock, so
-exactly one process does it each round (DESIGN.md, "Beyond one machine")."""
+Every process of an installation runs this loop (``aefi serve --workers N``), and each job
+still runs exactly once per interval across all of them: a ``job_lease`` row per job keeps
+its last run time, and a process runs the job only if it moves that time forward itself,
+atomically (``UPDATE ... WHERE last_run_at <= now - every_s``, one row changed or none).
+The claim commits before the job runs, so a job that fails waits for its next interval
+(the error is logged). On PostgreSQL the run also holds an advisory lock, so a run that
+outlasts its interval never overlaps the next one (DESIGN.md, "Beyond one machine")."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
-from sqlmodel import Session
+from sqlalchemy import Column, select, text, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel
 
 from aefi import clock
-from aefi.db import get_engine
+from aefi.db import UTCDateTime, get_engine
 
 log = logging.getLogger("aefi.background")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class JobLease(SQLModel, table=True):
+    """When each background job last ran, in any process, and which process ran it."""
+
+    __tablename__ = "job_lease"
+
+    name: str = Field(primary_key=True, max_length=100)
+    last_run_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    run_by: str = Field(default="", max_length=200)
 
 
 @dataclass
@@ -26,19 +47,53 @@ class Job:
     name: str
     run: Callable[[Session], object]
     every_s: int
-    last_at: float = 0.0
+    # This process's next look at the lease (epoch seconds); 0: at the first tick.
+    next_at: float = 0.0
 
 
 JOBS: dict[str, Job] = {}
+WHO = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def register(name: str, run: Callable[[Session], object], every_s: int = 60) -> None:
     JOBS.setdefault(name, Job(name, run, every_s))
 
 
-def run_job(job: Job) -> bool:
-    """Run one job now, unless another process holds its lock. True if it ran."""
-    engine = get_engine()
+def claim(engine: Engine, job: Job, now: datetime, who: str = WHO) -> tuple[bool, datetime]:
+    """Take this interval of ``job`` if nobody has: (True, now), else (False, the time of
+    its last run). One short transaction of its own, committed before the job runs."""
+    table = JobLease.__table__
+    due = update(table).where(
+        table.c.name == job.name, table.c.last_run_at <= now - timedelta(seconds=job.every_s)
+    ).values(last_run_at=now, run_by=who)
+    with engine.begin() as conn:
+        if conn.execute(due).rowcount == 1:
+            return True, now
+        last = conn.execute(select(table.c.last_run_at).where(table.c.name == job.name)).scalar()
+    if last is not None:
+        return False, last
+    _create_lease(engine, job.name)
+    with engine.begin() as conn:  # the lease is new (or another process just made it)
+        if conn.execute(due).rowcount == 1:
+            return True, now
+        last = conn.execute(select(table.c.last_run_at).where(table.c.name == job.name)).scalar()
+    return False, last or now
+
+
+def _create_lease(engine: Engine, name: str) -> None:
+    table = JobLease.__table__
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).values(name=name, last_run_at=EPOCH, run_by="")
+    with engine.begin() as conn:
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+
+
+def run_job(job: Job, engine: Engine | None = None) -> bool:
+    """Run one job now, unless another process is still running it. True if it ran."""
+    engine = engine or get_engine()
     with Session(engine, expire_on_commit=False) as session:
         if engine.dialect.name == "postgresql":
             key = zlib.crc32(job.name.encode())
@@ -50,17 +105,36 @@ def run_job(job: Job) -> bool:
     return True
 
 
-def run_due(now_s: float) -> None:
-    for job in JOBS.values():
-        if now_s - job.last_at >= job.every_s:
-            job.last_at = now_s
-            try:
-                run_job(job)
-            except Exception:  # a failing job must not stop the others
-                log.exception("background job %s failed", job.name)
+def run_due(
+    now: datetime | float | None = None,
+    *,
+    engine: Engine | None = None,
+    jobs: Iterable[Job] | None = None,
+    who: str = WHO,
+) -> list[str]:
+    """Run every job whose interval has come and that this process claims. Returns the
+    names of the jobs it ran."""
+    if now is None:
+        now = clock.now()
+    elif not isinstance(now, datetime):
+        now = datetime.fromtimestamp(now, UTC)
+    engine = engine or get_engine()
+    ran = []
+    for job in list(JOBS.values()) if jobs is None else jobs:
+        if now.timestamp() < job.next_at:
+            continue
+        try:
+            mine, last = claim(engine, job, now, who)
+            job.next_at = last.timestamp() + job.every_s
+            if mine:
+                run_job(job, engine)
+                ran.append(job.name)
+        except Exception:  # a failing job must not stop the others
+            log.exception("background job %s failed", job.name)
+    return ran
 
 
 async def loop(tick_s: float = 5.0) -> None:
     while True:
-        await asyncio.to_thread(run_due, clock.now().timestamp())
+        await asyncio.to_thread(run_due)
         await asyncio.sleep(tick_s)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
@@ -45,12 +46,29 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _pool_args(url: str) -> dict[str, object]:
+    """A bounded pool, the same on both databases (settings db_pool_*): a checkout waits
+    at most db_pool_timeout_s and then raises sqlalchemy.exc.TimeoutError, which the app
+    answers with 503 (aefi/overload.py)."""
+    if url.startswith("sqlite") and (":memory:" in url or url.rstrip("/") == "sqlite:"):
+        return {}  # in-memory SQLite: one connection per thread, SQLAlchemy's default
+    s = get_settings()
+    return {
+        "poolclass": QueuePool,
+        "pool_size": s.db_pool_size,
+        "max_overflow": s.db_max_overflow,
+        "pool_timeout": s.db_pool_timeout_s,
+    }
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **_pool_args(url)
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -62,7 +80,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **_pool_args(url))
 
 
 @lru_cache

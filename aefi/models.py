@@ -5,6 +5,7 @@ import importlib.util
 
 from aefi.audit import AuditEvent  # noqa: F401
 from aefi.auth.models import LoginFailure, LoginSession, LoginThrottle, User  # noqa: F401
+from aefi.background import JobLease  # noqa: F401
 from aefi.registry.models import Dose, Hospital, Lot, Person, Region, Site, Vaccine  # noqa: F401
 
 # Each domain's models.py, where it has one (intake, triage, referral, ...).

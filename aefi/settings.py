@@ -64,6 +64,26 @@ class Settings(BaseSettings):
     # Expected AEFI reporting rate per 100,000 doses when no table gives one (China NIP
     # 2021-22, all AEFI: 32.52; DOMAIN.md).
     expected_aefi_rate_per_100k: float = 32.52
+    # Concurrency (aefi/overload.py says why). Each process has a connection pool of
+    # db_pool_size + db_max_overflow connections; a checkout waits at most
+    # db_pool_timeout_s, then the request answers 503. At most max_inflight requests are
+    # inside the app at once (0: pool connections - 2, so that a request that opens a
+    # second session, e.g. for a banner, and the background loop always find one free);
+    # beyond it a request waits up to overload_wait_s for a place, or (more than
+    # overload_queue waiting) answers 503 with Retry-After: retry_after_s at once. The
+    # worker-thread limit is max_inflight + 4 (0: derived), so an admitted request never
+    # waits for a thread while it holds a connection. Writes have a smaller bound of their
+    # own, max_inflight_writes (0: 4 on SQLite, whose one writer they share; else half of
+    # max_inflight), so that reads keep flowing under a burst of writes.
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_pool_timeout_s: float = 10.0
+    max_inflight: int = 0
+    max_inflight_writes: int = 0
+    overload_wait_s: float = 2.0
+    overload_queue: int = 1000
+    retry_after_s: int = 2
+    worker_threads: int = 0
     # Paths of the web layer, resolved from the source tree.
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"
@@ -77,6 +97,25 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def inflight_limit(self) -> int:
+        """Requests admitted at once: see max_inflight."""
+        if self.max_inflight > 0:
+            return self.max_inflight
+        return max(1, self.db_pool_size + self.db_max_overflow - 2)
+
+    @property
+    def write_limit(self) -> int:
+        """Writes admitted at once: see max_inflight_writes."""
+        if self.max_inflight_writes > 0:
+            return self.max_inflight_writes
+        return 4 if self.is_sqlite else max(1, self.inflight_limit // 2)
+
+    @property
+    def thread_limit(self) -> int:
+        """Worker threads for sync endpoints and dependencies: see worker_threads."""
+        return self.worker_threads if self.worker_threads > 0 else self.inflight_limit + 4
 
 
 @lru_cache

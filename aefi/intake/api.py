@@ -124,9 +124,16 @@ def file_report(
     session: SessionDep,
     actor: ApiActor,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Your own key for this filing, at most 200 characters (a UUID).",
+        ),
+    ] = None,
 ) -> ReportOut:
-    """File a report. A retry with the same Idempotency-Key returns the first result.
+    """File a report. A retry with the same Idempotency-Key returns the first result, also
+    when the two arrive at the same time; a key over 200 characters answers 422.
     A likely duplicate answers 409 naming the earlier report; send
     ``confirm_new_event: true`` if it is a new event."""
     try:

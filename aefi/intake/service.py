@@ -55,6 +55,11 @@ FOLLOW_UP_FIELDS = (
 )
 
 
+# The stored length of an Idempotency-Key (intake.models.IdempotencyKey.key); a longer key
+# is refused (422), not cut, so that the lookup and the stored key are the same string.
+IDEMPOTENCY_KEY_MAX = 200
+
+
 class PossibleDuplicate(Conflict):
     """A report for the same person and dose with an overlapping onset exists."""
 
@@ -233,9 +238,40 @@ def file_report(
 ) -> Report:
     """File a report card. Raises NeedsCorrection (with the fields), PossibleDuplicate, or
     returns the stored report, already triaged (triage subscribes to ``report_filed``)."""
+    if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
+        raise Invalid(
+            "The Idempotency-Key is {n} characters long; at most {max} are allowed. "
+            "Send a shorter key, e.g. a UUID.",
+            n=len(idempotency_key),
+            max=IDEMPOTENCY_KEY_MAX,
+        )
     with serialized_writes(session):
-        return _file_report(session, actor, data, idempotency_key=idempotency_key,
-                            draft_id=draft_id, source=source)
+        try:
+            return _file_report(session, actor, data, idempotency_key=idempotency_key,
+                                draft_id=draft_id, source=source)
+        except IntegrityError:
+            # Another request with the same Idempotency-Key stored its report first (the
+            # unique key waits for it to commit, then fails here, at any flush or at the
+            # commit): give its result. Anything else that collided: submit again.
+            session.rollback()
+            earlier = _earlier_report(session, actor, idempotency_key)
+            if earlier is not None:
+                return earlier
+            raise Conflict(
+                "The report collided with another change and was not stored; submit it again."
+            ) from None
+
+
+def _earlier_report(session: Session, actor: Actor, idempotency_key: str | None) -> Report | None:
+    """The report an earlier request with this Idempotency-Key filed, if any."""
+    if not idempotency_key:
+        return None
+    earlier = session.exec(
+        select(IdempotencyKey).where(
+            IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == idempotency_key
+        )
+    ).first()
+    return session.get(Report, earlier.report_id) if earlier is not None else None
 
 
 def _file_report(
@@ -248,14 +284,9 @@ def _file_report(
     source: str,
 ) -> Report:
     require_role(actor, *FILERS)
-    if idempotency_key:
-        earlier = session.exec(
-            select(IdempotencyKey).where(
-                IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == idempotency_key
-            )
-        ).first()
-        if earlier is not None:
-            return session.get(Report, earlier.report_id)
+    earlier = _earlier_report(session, actor, idempotency_key)
+    if earlier is not None:
+        return earlier
     doses, findings = check(session, actor, data)
     if findings.errors or findings.warnings:
         raise NeedsCorrection(findings.errors, findings.warnings)
@@ -351,8 +382,9 @@ def _file_report(
         )
     if idempotency_key:
         session.add(
-            IdempotencyKey(user_id=actor.user_id, key=idempotency_key[:200], report_id=report.id)
+            IdempotencyKey(user_id=actor.user_id, key=idempotency_key, report_id=report.id)
         )
+        session.flush()  # a racing twin waits here for the first one, then fails
     if draft_id is not None:
         draft = session.get(Draft, draft_id)
         if draft is not None and draft.user_id == actor.user_id:
@@ -373,20 +405,7 @@ def _file_report(
     )
     session.flush()
     events.report_filed(session, actor, report)
-    try:
-        session.commit()
-    except IntegrityError:
-        # A retry with the same Idempotency-Key raced this one: return the first result.
-        session.rollback()
-        if idempotency_key:
-            earlier = session.exec(
-                select(IdempotencyKey).where(
-                    IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == idempotency_key
-                )
-            ).first()
-            if earlier is not None:
-                return session.get(Report, earlier.report_id)
-        raise
+    session.commit()
     return report
 
 
