@@ -10,10 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from aefi import i18n, wiring
+from aefi import i18n, types, wiring
 from aefi.deps import LoginRequired
 from aefi.errors import DomainError, Invalid
 from aefi.i18n import N_
@@ -73,6 +74,7 @@ async def _lifespan(app: FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     wiring.wire()
+    types.refuse_nul_in_statements()
     app = FastAPI(
         lifespan=_lifespan,
         title="aefi",
@@ -180,6 +182,20 @@ def _install_error_handlers(app: FastAPI) -> None:
             ]
             return JSONResponse({"detail": errors}, status_code=422)
         return _error_page(request, 422, i18n.gettext("Some fields are missing or malformed."))
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError):
+        # The database refused a value (too long, out of range, malformed) that validation
+        # let through: the input is wrong, not the server; logged so the gap gets closed.
+        log.warning("database refused a value on %s: %s", request.url.path, exc.orig)
+        message = i18n.gettext(
+            "A value is too long or out of range for what aefi stores. "
+            "Shorten or correct it and send it again."
+        )
+        if _wants_json(request):
+            detail = [{"loc": ["body"], "msg": message, "type": "value_error"}]
+            return JSONResponse({"detail": detail, "message": message}, status_code=422)
+        return _error_page(request, 422, message)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from aefi.intake.models import Outcome
 from aefi.registry.models import Sex
+from aefi.types import Id
 
 
 class SeriousIn(BaseModel):
@@ -46,7 +47,7 @@ def _aware(v: datetime | None) -> datetime | None:
 
 
 class ReportIn(BaseModel):
-    dose_ids: list[int] = Field(default_factory=list)
+    dose_ids: list[Id] = Field(default_factory=list, max_length=50)
     hand_doses: list[HandDoseIn] = Field(default_factory=list)
     patient: PatientIn | None = None
     onset_at: datetime

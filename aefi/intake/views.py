@@ -40,6 +40,7 @@ from aefi.pdf import render_pdf
 from aefi.registry import service as registry
 from aefi.registry.models import Route, Sex, Site, Vaccine
 from aefi.settings import get_settings
+from aefi.types import Id
 from aefi.web import (
     KEEP_PAGE_ON_EXPIRY,
     flash,
@@ -261,7 +262,7 @@ def _form_context(
     device: str,
     messages: dict[str, str] | None = None,
     warnings: dict[str, str] | None = None,
-    draft_id: int | None = None,
+    draft_id: Id | None = None,
     touched: str = "",
     duplicates: list[Report] | None = None,
     error: str = "",
@@ -404,7 +405,7 @@ def _file_as_follow_up(
     session: Session,
     actor: Actor,
     form: ReportForm,
-    report_id: int,
+    report_id: Id,
     kw: dict[str, Any],
 ) -> Response:
     """The physician says the likely duplicate is the same event: what the form adds
@@ -563,7 +564,7 @@ def hand_row(request: Request, i: int = 1):
 
 
 @pages.post("/reports/drafts/{draft_id:int}/discard")
-def discard_draft(request: Request, draft_id: int, session: SessionDep, actor: WebActor):
+def discard_draft(request: Request, draft_id: Id, session: SessionDep, actor: WebActor):
     service.discard_draft(session, actor, draft_id)
     flash(request, gettext("Draft discarded."), "success")
     return RedirectResponse("/reports", status_code=303)
@@ -708,14 +709,14 @@ def _report_page(
 
 @pages.get("/reports/{report_id:int}")
 def report_page(
-    request: Request, report_id: int, session: SessionDep, actor: WebActor, filed: str = ""
+    request: Request, report_id: Id, session: SessionDep, actor: WebActor, filed: str = ""
 ):
     report = service.get_report(session, actor, report_id)
     return _report_page(request, session, actor, report, filed=bool(filed))
 
 
 @pages.post("/reports/{report_id:int}/follow-ups")
-async def add_follow_up(request: Request, report_id: int, session: SessionDep, actor: WebActor):
+async def add_follow_up(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     values = {k: str(form.get(k) or "") for k in ("outcome", "hospital_name", "diagnosis")}
     values.update({k: str(form.get(k) or "") for k in ("treatment", "note", "at")})
@@ -765,7 +766,7 @@ async def add_follow_up(request: Request, report_id: int, session: SessionDep, a
 
 
 @pages.get("/reports/{report_id:int}.pdf")
-def report_pdf(request: Request, report_id: int, session: SessionDep, actor: WebActor):
+def report_pdf(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     """The report card laid out like the paper 个案报告卡, in the reader's language."""
     report = service.print_card(session, actor, report_id)
     ctx = _report_context(session, actor, report)

@@ -10,12 +10,13 @@ from pydantic import BaseModel, Field, field_validator
 from aefi.investigation.brighton import Criterion, Sign
 from aefi.investigation.causality import Answer, ChinaClassification
 from aefi.investigation.models import AppraisalStatus, CompensationStatus
+from aefi.types import Id
 
 
 class AssignIn(BaseModel):
     """Whom to assign: by id or user name; neither means the caller takes the case."""
 
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     username: str | None = None
 
 
