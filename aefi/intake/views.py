@@ -40,7 +40,7 @@ from aefi.pdf import render_pdf
 from aefi.registry import service as registry
 from aefi.registry.models import Route, Sex, Site, Vaccine
 from aefi.settings import get_settings
-from aefi.types import Id
+from aefi.types import MAX_ID, Id, ascii_int, page_number
 from aefi.web import (
     KEEP_PAGE_ON_EXPIRY,
     flash,
@@ -176,8 +176,9 @@ def optional_actor(request: Request, session: Session) -> Actor | None:
 
 
 def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() else None
+    """A hand-parsed id: ASCII digits within the id range, else None."""
+    number = ascii_int(value)
+    return number if number is not None and 1 <= number <= MAX_ID else None
 
 
 def _fragment(request: Request, name: str, ctx: dict[str, Any], **kw: Any) -> HTMLResponse:
@@ -819,7 +820,7 @@ def list_page(
         status=status if status in ReportStatus.__members__ else "",
         q=q.strip(),
     )
-    page_no = max(_int(page) or 1, 1)
+    page_no = page_number(page)
     rows, total = service.list_reports(session, actor, flt, page=page_no, per_page=PER_PAGE)
     filters = {
         "since": since,
