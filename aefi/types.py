@@ -8,9 +8,11 @@ ASCII digits only: ``"²".isdigit()`` is True, and ``int("١٢")`` is 12.
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, TypeVar
 
 from annotated_types import Ge, Le
+from pydantic import AfterValidator
 
 from aefi.errors import Invalid
 from aefi.i18n import N_
@@ -96,3 +98,23 @@ def refuse_nul_in_statements() -> None:
 
     if not event.contains(Engine, "before_cursor_execute", _refuse_nul):
         event.listen(Engine, "before_cursor_execute", _refuse_nul)
+
+
+# --- dates -----------------------------------------------------------------------------------
+# Python's dates end at year 1 and 9999; a date there, moved to UTC or a day further, no
+# longer exists. Nothing aefi records lies outside 1900–2999.
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
+_D = TypeVar("_D", date, datetime)
+
+
+def sane_year(value: _D) -> _D:
+    """``value`` if its year is one aefi can record, else ValueError."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"give a date between the years {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+Day = Annotated[date, AfterValidator(sane_year)]
+When = Annotated[datetime, AfterValidator(sane_year)]

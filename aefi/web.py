@@ -128,8 +128,10 @@ def parse_local(value: str | None) -> datetime | None:
     """A ``datetime-local`` value typed in the configured zone, as aware UTC."""
     if not value:
         return None
+    from aefi.types import sane_year
+
     try:
-        dt = datetime.fromisoformat(value)
+        dt = sane_year(datetime.fromisoformat(value))
     except ValueError:
         from aefi.types import BadValue
 

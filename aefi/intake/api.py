@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -22,7 +21,7 @@ from aefi.intake.schemas import (
     TriageOut,
 )
 from aefi.registry.models import Site
-from aefi.types import Id, PageNo
+from aefi.types import Id, PageNo, When
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 
@@ -149,8 +148,8 @@ def list_reports(
     vaccine_code: str = "",
     serious: bool | None = None,
     status_: Annotated[str, Query(alias="status")] = "",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: When | None = None,
+    until: When | None = None,
     page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReportList:

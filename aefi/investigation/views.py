@@ -46,7 +46,7 @@ from aefi.investigation.schemas import (
     ReopenIn,
 )
 from aefi.settings import get_settings
-from aefi.types import Id, PageNo, ascii_int, parse_id
+from aefi.types import Id, PageNo, ascii_int, parse_id, sane_year
 from aefi.web import BANNER_PROVIDERS, flash, is_htmx, parse_local, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -1040,7 +1040,7 @@ async def brighton_save(request: Request, case_id: Id, session: SessionDep, acto
 
 def _date(raw: Any) -> date | None:
     text = str(raw or "").strip()
-    return date.fromisoformat(text) if text else None
+    return sane_year(date.fromisoformat(text)) if text else None
 
 
 def _classify_in(form) -> ClassifyIn:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field, field_validator
 
 from aefi.registry.models import Route, Sex
+from aefi.types import Day, When
 
 
 class VaccineCreate(BaseModel):
@@ -20,7 +21,7 @@ class VaccineCreate(BaseModel):
 class LotCreate(BaseModel):
     lot_number: str = Field(min_length=1, max_length=64)
     vaccine_code: str
-    expiry_date: date | None = None
+    expiry_date: Day | None = None
     doses_received: int | None = Field(default=None, ge=0)
 
 
@@ -57,7 +58,7 @@ class PersonIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     id_number: str = Field(min_length=4, max_length=32)
     sex: Sex = Sex.unknown
-    birth_date: date | None = None
+    birth_date: Day | None = None
     phone: str = ""
     guardian_name: str = ""
     address: str = ""
@@ -73,7 +74,7 @@ class DoseCreate(BaseModel):
     lot_number: str
     site_code: str
     dose_number: int = Field(default=1, ge=1, le=10)
-    administered_at: datetime
+    administered_at: When
     route: Route | None = None
     body_site: str = ""
     vaccinator: str = ""

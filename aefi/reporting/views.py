@@ -24,7 +24,7 @@ from aefi.registry.models import Vaccine
 from aefi.reporting import charts, exports, service, traceability
 from aefi.reporting.indicators import KEY_FIELDS
 from aefi.reporting.models import CONTACT_LABELS, FIGURES, ContactOutcome
-from aefi.types import Id, PageNo, ascii_int
+from aefi.types import Id, PageNo, ascii_int, sane_year
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -44,7 +44,7 @@ def _date(text: str, default: date, field: str = "day") -> date:
     if not text.strip():
         return default
     try:
-        return date.fromisoformat(text.strip())
+        return sane_year(date.fromisoformat(text.strip()))
     except ValueError:
         raise Invalid("Enter a date as YYYY-MM-DD.", fields={field: "date"}) from None
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from aefi.types import Id
+from aefi.types import Id, When
 
 
 class SignalOut(BaseModel):
@@ -61,7 +61,7 @@ class HaltIn(BaseModel):
     signal_ids: list[Id] = Field(default_factory=list, max_length=500)
     cluster_ids: list[Id] = Field(default_factory=list, max_length=500)
     report_ids: list[Id] = Field(default_factory=list, max_length=500)
-    effective_at: datetime | None = None
+    effective_at: When | None = None
 
 
 class LiftIn(BaseModel):
