@@ -158,6 +158,10 @@ def _install_error_handlers(app: FastAPI) -> None:
                     for k, v in exc.fields.items()
                 ]
                 return JSONResponse({"detail": detail, "message": message}, exc.status_code)
+            if exc.status_code == 422:
+                # The documented 422 shape (FastAPI's) is a list of errors, even for one.
+                detail = [{"loc": ["body"], "msg": message, "type": "value_error"}]
+                return JSONResponse({"detail": detail, "message": message}, 422)
             headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
             return JSONResponse({"detail": message}, exc.status_code, headers=headers)
         return _error_page(request, exc.status_code, message)
