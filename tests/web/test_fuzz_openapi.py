@@ -37,6 +37,9 @@ from tests.conftest import api_token, login
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
 PATHS = os.environ.get("FUZZ_PATHS", "/")
 
+# Generous: a slow answer on a busy machine is not what this test is about (no timing here).
+TIMEOUT_S = 300
+
 # Requests that would end the fuzzer's own login, not exercise input handling.
 SKIP = {("POST", "/logout"), ("POST", "/lang")}
 
@@ -58,7 +61,7 @@ def _credentials(app, username: str) -> requests.Session:
 
 
 def _fuzz(app, creds: requests.Session) -> dict[tuple[str, str], str]:
-    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app, timeout=TIMEOUT_S)
     failures: dict[tuple[str, str], str] = {}
 
     for result in schema.get_all_operations():
@@ -89,7 +92,7 @@ def _run_operation(
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case) -> None:
         try:
-            response = case.call(session=creds)
+            response = case.call(session=creds, timeout=TIMEOUT_S)
         except Exception as exc:  # an exception that escaped the app's handlers
             key = (label, type(exc).__name__)
             failures.setdefault(key, _describe(case, "".join(traceback.format_exception(exc))))
