@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy import inspect as sa_inspect
 
 from aefi import clock, i18n
 from aefi.errors import Forbidden
@@ -132,7 +133,16 @@ def parse_local(value: str | None) -> datetime | None:
     """A ``datetime-local`` value typed in the configured zone, as aware UTC."""
     if not value:
         return None
-    dt = datetime.fromisoformat(value)
+    from aefi.types import sane_year
+
+    try:
+        dt = sane_year(datetime.fromisoformat(value))
+    except ValueError:
+        from aefi.types import BadValue
+
+        raise BadValue(
+            N_("Enter a date and time as YYYY-MM-DD HH:MM."), fields={"when": N_("Enter a date.")}
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=local_zone())
     return dt.astimezone(clock.now().tzinfo)
@@ -176,6 +186,27 @@ def pop_flashes(request: Request) -> list[list[str]]:
     return request.session.pop("flash", [])
 
 
+def page_user(request: Request) -> Any:
+    """The logged-in user for a template, safe to read after the request's session is gone.
+
+    An error page is rendered after the request's database session has been rolled back
+    (which expires the user's attributes) and closed (which detaches it); reading
+    ``user.role`` then would raise instead of showing the page. Such a user is read
+    again in a short session of its own; one that no longer exists shows as logged out."""
+    user = getattr(request.state, "user", None)
+    if user is None:
+        return None
+    state = sa_inspect(user, raiseerr=False)
+    if state is None or not (state.detached and state.expired_attributes):
+        return user
+    from aefi import db
+
+    with db.session_scope() as fresh_session:
+        fresh = fresh_session.get(type(user), state.identity[0]) if state.identity else None
+    request.state.user = fresh
+    return fresh
+
+
 def render(
     request: Request,
     template: str,
@@ -190,7 +221,7 @@ def render(
     One template is the single source of markup for both."""
     ctx = {
         "request": request,
-        "user": getattr(request.state, "user", None),
+        "user": page_user(request),
         "csrf_token": csrf_token(request),
         "flashes": pop_flashes(request) if not is_htmx(request) else [],
         "locale": i18n.get_locale(),

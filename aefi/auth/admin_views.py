@@ -14,6 +14,7 @@ from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid, NotFound
 from aefi.i18n import N_
 from aefi.registry import service as registry
+from aefi.types import PageNo, parse_id
 from aefi.web import flash, parse_local, render, verify_csrf
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(verify_csrf)])
@@ -65,8 +66,8 @@ async def create_user(request: Request, session: SessionDep, actor: WebActor):
             role=role,
             county_id=actor.county_id,
             full_name=values["full_name"],
-            site_id=int(values["site_id"]) if values["site_id"] else None,
-            hospital_id=int(values["hospital_id"]) if values["hospital_id"] else None,
+            site_id=parse_id(values["site_id"], "site_id"),
+            hospital_id=parse_id(values["hospital_id"], "hospital_id"),
             email=values["email"],
         )
     except Invalid as exc:
@@ -154,7 +155,7 @@ def audit_page(
     entity_type: str = "",
     since: str = "",
     until: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ):
     since_at: datetime | None = parse_local(since) if since else None
     until_at: datetime | None = parse_local(until) if until else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -22,6 +21,7 @@ from aefi.intake.schemas import (
     TriageOut,
 )
 from aefi.registry.models import Site
+from aefi.types import Id, PageNo, When
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 
@@ -155,9 +155,9 @@ def list_reports(
     vaccine_code: str = "",
     serious: bool | None = None,
     status_: Annotated[str, Query(alias="status")] = "",
-    since: datetime | None = None,
-    until: datetime | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    since: When | None = None,
+    until: When | None = None,
+    page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReportList:
     flt = service.ReportFilter(
@@ -174,13 +174,13 @@ def list_reports(
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
-def get_report(report_id: int, session: SessionDep, actor: ApiActor) -> ReportOut:
+def get_report(report_id: Id, session: SessionDep, actor: ApiActor) -> ReportOut:
     return present(session, [service.get_report(session, actor, report_id)])[0]
 
 
 @router.post("/reports/{report_id}/follow-ups", status_code=201, response_model=ReportOut)
 def add_follow_up(
-    report_id: int, body: FollowUpIn, session: SessionDep, actor: ApiActor
+    report_id: Id, body: FollowUpIn, session: SessionDep, actor: ApiActor
 ) -> ReportOut:
     service.add_follow_up(session, actor, report_id, body)
     return present(session, [service.get_report(session, actor, report_id)])[0]

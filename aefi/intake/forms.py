@@ -18,6 +18,7 @@ from aefi.i18n import N_, gettext
 from aefi.intake.models import Outcome
 from aefi.intake.schemas import FollowUpIn, HandDoseIn, PatientIn, ReportIn, SeriousIn
 from aefi.registry.models import Sex
+from aefi.types import MAX_ID, ascii_int
 from aefi.web import parse_local
 
 TEXT_FIELDS = (
@@ -159,7 +160,8 @@ class ReportForm:
         return value in self.getlist(name)
 
     def dose_ids(self) -> list[int]:
-        return [int(v) for v in self.getlist("dose_ids") if v.isdigit()]
+        ids = (ascii_int(v) for v in self.getlist("dose_ids"))
+        return [i for i in ids if i is not None and 1 <= i <= MAX_ID]
 
     def hand_indexes(self) -> list[int]:
         found = {int(m.group(1)) for m in map(_HAND.match, self.raw) if m}
@@ -262,7 +264,7 @@ class ReportForm:
             if at is None and key + "administered_at" not in errors:
                 errors[key + "administered_at"] = gettext(MSG_HAND_TIME)
             dose_number = values["dose_number"].strip() or "1"
-            if not dose_number.isdigit() or not 1 <= int(dose_number) <= 10:
+            if not 1 <= (ascii_int(dose_number) or 0) <= 10:
                 errors[key + "dose_number"] = gettext(MSG_DOSE_NUMBER)
                 continue
             if at is None or not values["lot_number"].strip():
@@ -272,7 +274,7 @@ class ReportForm:
                     HandDoseIn(
                         lot_number=values["lot_number"].strip(),
                         administered_at=at,
-                        dose_number=int(dose_number),
+                        dose_number=ascii_int(dose_number),
                         route=values["route"].strip(),
                         body_site=values["body_site"].strip(),
                         vaccinating_unit=values["vaccinating_unit"].strip(),

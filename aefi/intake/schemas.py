@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
 from aefi.intake.models import Outcome
 from aefi.registry.models import Sex
+from aefi.types import Day, Id, When
 
 
 class SeriousIn(BaseModel):
@@ -23,7 +24,7 @@ class HandDoseIn(BaseModel):
     """A dose given elsewhere, entered by hand; its lot must be in the registry."""
 
     lot_number: str = Field(min_length=1, max_length=64)
-    administered_at: datetime
+    administered_at: When
     dose_number: int = Field(default=1, ge=1, le=10)
     route: str = ""
     body_site: str = ""
@@ -36,7 +37,7 @@ class PatientIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     id_number: str = Field(min_length=4, max_length=32)
     sex: Sex = Sex.unknown
-    birth_date: date | None = None
+    birth_date: Day | None = None
 
 
 def _aware(v: datetime | None) -> datetime | None:
@@ -46,11 +47,11 @@ def _aware(v: datetime | None) -> datetime | None:
 
 
 class ReportIn(BaseModel):
-    dose_ids: list[int] = Field(default_factory=list)
+    dose_ids: list[Id] = Field(default_factory=list, max_length=50)
     hand_doses: list[HandDoseIn] = Field(default_factory=list)
     patient: PatientIn | None = None
-    onset_at: datetime
-    discovered_at: datetime | None = None
+    onset_at: When
+    discovered_at: When | None = None
     symptoms: list[str] = Field(default_factory=list)
     description: str = Field(default="", max_length=4000)
     max_temperature_c: float | None = Field(default=None, ge=34, le=44)
@@ -93,7 +94,7 @@ class FollowUpIn(BaseModel):
     treatment: str | None = None
     symptoms_added: list[str] = Field(default_factory=list)
     note: str = Field(default="", max_length=4000)
-    at: datetime | None = None
+    at: When | None = None
 
     def changes(self) -> dict[str, Any]:
         return {

@@ -39,6 +39,7 @@ from aefi.pdf import render_pdf
 from aefi.registry import service as registry
 from aefi.registry.models import Route, Sex, Site, Vaccine
 from aefi.settings import get_settings
+from aefi.types import MAX_ID, Id, ascii_int, page_number
 from aefi.web import (
     KEEP_PAGE_ON_EXPIRY,
     flash,
@@ -182,8 +183,9 @@ def optional_actor(request: Request, session: Session) -> Actor | None:
 
 
 def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() else None
+    """A hand-parsed id: ASCII digits within the id range, else None."""
+    number = ascii_int(value)
+    return number if number is not None and 1 <= number <= MAX_ID else None
 
 
 def _fragment(request: Request, name: str, ctx: dict[str, Any], **kw: Any) -> HTMLResponse:
@@ -268,7 +270,7 @@ def _form_context(
     device: str,
     messages: dict[str, str] | None = None,
     warnings: dict[str, str] | None = None,
-    draft_id: int | None = None,
+    draft_id: Id | None = None,
     touched: str = "",
     duplicates: list[Report] | None = None,
     error: str = "",
@@ -411,7 +413,7 @@ def _file_as_follow_up(
     session: Session,
     actor: Actor,
     form: ReportForm,
-    report_id: int,
+    report_id: Id,
     kw: dict[str, Any],
 ) -> Response:
     """The physician says the likely duplicate is the same event: what the form adds
@@ -570,7 +572,7 @@ def hand_row(request: Request, i: int = 1):
 
 
 @pages.post("/reports/drafts/{draft_id:int}/discard")
-def discard_draft(request: Request, draft_id: int, session: SessionDep, actor: WebActor):
+def discard_draft(request: Request, draft_id: Id, session: SessionDep, actor: WebActor):
     service.discard_draft(session, actor, draft_id)
     flash(request, gettext("Draft discarded."), "success")
     return RedirectResponse("/reports", status_code=303)
@@ -715,14 +717,14 @@ def _report_page(
 
 @pages.get("/reports/{report_id:int}")
 def report_page(
-    request: Request, report_id: int, session: SessionDep, actor: WebActor, filed: str = ""
+    request: Request, report_id: Id, session: SessionDep, actor: WebActor, filed: str = ""
 ):
     report = service.get_report(session, actor, report_id)
     return _report_page(request, session, actor, report, filed=bool(filed))
 
 
 @pages.post("/reports/{report_id:int}/follow-ups")
-async def add_follow_up(request: Request, report_id: int, session: SessionDep, actor: WebActor):
+async def add_follow_up(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     values = {k: str(form.get(k) or "") for k in ("outcome", "hospital_name", "diagnosis")}
     values.update({k: str(form.get(k) or "") for k in ("treatment", "note", "at")})
@@ -772,7 +774,7 @@ async def add_follow_up(request: Request, report_id: int, session: SessionDep, a
 
 
 @pages.get("/reports/{report_id:int}.pdf")
-def report_pdf(request: Request, report_id: int, session: SessionDep, actor: WebActor):
+def report_pdf(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     """The report card laid out like the paper 个案报告卡, in the reader's language."""
     report = service.print_card(session, actor, report_id)
     ctx = _report_context(session, actor, report)
@@ -825,7 +827,7 @@ def list_page(
         status=status if status in ReportStatus.__members__ else "",
         q=q.strip(),
     )
-    page_no = max(_int(page) or 1, 1)
+    page_no = page_number(page)
     rows, total = service.list_reports(session, actor, flt, page=page_no, per_page=PER_PAGE)
     filters = {
         "since": since,

@@ -26,6 +26,7 @@ from aefi.investigation.schemas import (
     DeadlineOut,
     PersonRef,
 )
+from aefi.types import Id, PageNo
 
 router = APIRouter(prefix="/api/v1", tags=["investigation"])
 
@@ -95,7 +96,7 @@ def _assessment_out(a: CausalityAssessment) -> AssessmentOut:
     )
 
 
-def _detail(session: Session, actor: Actor, case_id: int) -> CaseDetailOut:
+def _detail(session: Session, actor: Actor, case_id: Id) -> CaseDetailOut:
     page = service.case_page(session, actor, case_id)
     case = page.case
     return CaseDetailOut(
@@ -142,7 +143,7 @@ def list_cases(
     overdue: bool = False,
     kind: str = "",
     q: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CaseList:
     """Case files of the caller's county, the most urgent deadline first. ``status`` empty
@@ -155,13 +156,13 @@ def list_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut)
-def get_case(case_id: int, session: SessionDep, actor: ApiActor) -> CaseDetailOut:
+def get_case(case_id: Id, session: SessionDep, actor: ApiActor) -> CaseDetailOut:
     return _detail(session, actor, case_id)
 
 
 @router.post("/cases/{case_id}/assign", response_model=CaseOut)
 def assign(
-    case_id: int, session: SessionDep, actor: ApiActor, body: AssignIn | None = None
+    case_id: Id, session: SessionDep, actor: ApiActor, body: AssignIn | None = None
 ) -> CaseOut:
     """Assign to ``assignee_id`` or ``username``; an empty body assigns the caller."""
     case = service.assign_case(session, actor, case_id, body or AssignIn())
@@ -172,7 +173,7 @@ def assign(
     "/cases/{case_id}/causality", status_code=status.HTTP_201_CREATED, response_model=CausalityOut
 )
 def causality(
-    case_id: int, body: CausalityIn, session: SessionDep, actor: ApiActor
+    case_id: Id, body: CausalityIn, session: SessionDep, actor: ApiActor
 ) -> CausalityOut:
     """Run and keep a WHO causality assessment. ``checklist`` maps item names or numbers
     (``"I.1"`` … ``"V.4"``) to yes, no, unknown or na; the answer names the category (A1–A4,
@@ -186,7 +187,7 @@ def causality(
 
 
 @router.post("/cases/{case_id}/classify", response_model=CaseOut)
-def classify(case_id: int, body: ClassifyIn, session: SessionDep, actor: ApiActor) -> CaseOut:
+def classify(case_id: Id, body: ClassifyIn, session: SessionDep, actor: ApiActor) -> CaseOut:
     """The expert panel's classification (``china_classification``: common_reaction,
     rare_reaction, quality_defect, immunization_error, coincidental, psychogenic);
     ``classification_warning`` says when it disagrees with the WHO category."""
@@ -196,7 +197,7 @@ def classify(case_id: int, body: ClassifyIn, session: SessionDep, actor: ApiActo
 
 @router.post("/cases/{case_id}/close", response_model=CaseOut)
 def close(
-    case_id: int, session: SessionDep, actor: ApiActor, body: CloseIn | None = None
+    case_id: Id, session: SessionDep, actor: ApiActor, body: CloseIn | None = None
 ) -> CaseOut:
     """Close the case; without a classification a ``note`` saying why is required."""
     case = service.close_case(session, actor, case_id, body or CloseIn())

@@ -10,12 +10,13 @@ from pydantic import BaseModel, Field, field_validator
 from aefi.investigation.brighton import Criterion, Sign
 from aefi.investigation.causality import Answer, ChinaClassification
 from aefi.investigation.models import AppraisalStatus, CompensationStatus
+from aefi.types import Day, Id
 
 
 class AssignIn(BaseModel):
     """Whom to assign: by id or user name; neither means the caller takes the case."""
 
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     username: str | None = None
 
 
@@ -42,7 +43,7 @@ class ClassifyIn(BaseModel):
 
     china_classification: ChinaClassification
     panel_diagnosis: str = Field(default="", max_length=1000)
-    panel_on: date | None = None
+    panel_on: Day | None = None
     panel_members: str = Field(default="", max_length=500)
     note: str = Field(default="", max_length=2000)
 
@@ -66,10 +67,10 @@ class BrightonIn(BaseModel):
 
 class AppraisalIn(BaseModel):
     status: AppraisalStatus
-    requested_on: date | None = None
+    requested_on: Day | None = None
     body: str = Field(default="", max_length=200)
     result: str = Field(default="", max_length=1000)
-    result_on: date | None = None
+    result_on: Day | None = None
 
 
 class CompensationIn(BaseModel):

@@ -63,6 +63,7 @@ from aefi.settings import get_settings
 from aefi.triage import deadlines as due
 from aefi.triage.ruleset import Ruleset
 from aefi.triage.service import current_ruleset
+from aefi.types import MAX_ID, ascii_int
 
 READERS = (Role.investigator, Role.bureau, Role.province)
 WORKERS = (Role.investigator,)
@@ -1366,10 +1367,10 @@ def list_cases(
     elif flt.assignee == "none":
         stmt = stmt.where(col(CaseFile.assignee_id).is_(None))
     elif flt.assignee:
-        try:
-            stmt = stmt.where(CaseFile.assignee_id == int(flt.assignee))
-        except ValueError:
-            raise Invalid("Unknown assignee.", fields={"assignee": flt.assignee}) from None
+        assignee = ascii_int(flt.assignee)
+        if assignee is None or not 1 <= assignee <= MAX_ID:
+            raise Invalid("Unknown assignee.", fields={"assignee": flt.assignee})
+        stmt = stmt.where(CaseFile.assignee_id == assignee)
     if flt.overdue:
         stmt = stmt.where(col(CaseFile.next_due_at) < now)
     if flt.kind:

@@ -46,6 +46,7 @@ from aefi.investigation.schemas import (
     ReopenIn,
 )
 from aefi.settings import get_settings
+from aefi.types import Id, PageNo, ascii_int, parse_id, sane_year
 from aefi.web import BANNER_PROVIDERS, flash, is_htmx, parse_local, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -449,7 +450,7 @@ def cases_page(
     overdue: str = "",
     kind: str = "",
     q: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ):
     flt = service.CaseFilter(
         status=status if status in dict(STATUS_FILTERS) else "",
@@ -505,17 +506,17 @@ def cases_page(
 # --- the case page -----------------------------------------------------------------------
 
 
-def _case_response(request: Request, session, actor, case_id: int, **extra: Any):
+def _case_response(request: Request, session, actor, case_id: Id, **extra: Any):
     page = service.case_page(session, actor, case_id)
     return render(request, "investigation/case.html", _page_ctx(page, **extra))
 
 
 @router.get("/cases/{case_id:int}")
-def case_page(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+def case_page(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     return _case_response(request, session, actor, case_id)
 
 
-def _back(request: Request, case_id: int, anchor: str = ""):
+def _back(request: Request, case_id: Id, anchor: str = ""):
     """After a change: htmx gets the refreshed part (or a full refresh), a plain form post
     goes back to the case page."""
     if is_htmx(request):
@@ -524,7 +525,7 @@ def _back(request: Request, case_id: int, anchor: str = ""):
 
 
 @router.post("/cases/{case_id:int}/take")
-def take(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+def take(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     service.take_case(session, actor, case_id)
     flash(request, i18n.gettext("The case is yours; the investigation has started."), "success")
     if request.query_params.get("from") == "list":
@@ -535,12 +536,12 @@ def take(request: Request, case_id: int, session: SessionDep, actor: WebActor):
 
 
 @router.post("/cases/{case_id:int}/assign")
-async def assign(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def assign(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     raw = str(form.get("assignee_id", "")).strip()
     try:
         service.assign_case(
-            session, actor, case_id, AssignIn(assignee_id=int(raw) if raw else None)
+            session, actor, case_id, AssignIn(assignee_id=parse_id(raw, "assignee_id"))
         )
         flash(request, i18n.gettext("Assigned."), "success")
     except (Invalid, ValueError) as exc:
@@ -551,14 +552,14 @@ async def assign(request: Request, case_id: int, session: SessionDep, actor: Web
 
 @router.post("/cases/{case_id:int}/status/{action}")
 def status_action(
-    request: Request, case_id: int, action: str, session: SessionDep, actor: WebActor
+    request: Request, case_id: Id, action: str, session: SessionDep, actor: WebActor
 ):
     service.change_status(session, actor, case_id, action)
     return _back(request, case_id)
 
 
 @router.post("/reports/{report_id:int}/case")
-def open_case_of_report(request: Request, report_id: int, session: SessionDep, actor: WebActor):
+def open_case_of_report(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     """An investigator opens the case file of a report triage did not send."""
     case = service.open_case(session, actor, report_id)
     if is_htmx(request):
@@ -578,13 +579,13 @@ def _section_ctx(page: service.CasePage, key: str, **state: Any) -> dict[str, An
 
 @router.post("/cases/{case_id:int}/form/{key}")
 async def save_section(
-    request: Request, case_id: int, key: str, session: SessionDep, actor: WebActor
+    request: Request, case_id: Id, key: str, session: SessionDep, actor: WebActor
 ):
     form = await request.form()
     section = sections.BY_KEY.get(key)
     raw = {f.name: str(form.get(f.name, "")) for f in section.fields} if section else {}
     version_raw = str(form.get("version", "")).strip()
-    version = int(version_raw) if version_raw.isdigit() else None
+    version = ascii_int(version_raw)
     state: dict[str, Any] = {}
     status_code = 200
     headers = {"HX-Trigger": "form-changed"}
@@ -626,19 +627,19 @@ async def save_section(
 
 
 @router.get("/cases/{case_id:int}/deadlines")
-def deadlines(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+def deadlines(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     page = service.case_page(session, actor, case_id)
     return render(request, "investigation/_deadlines.html", _page_ctx(page))
 
 
 @router.get("/cases/{case_id:int}/form-progress")
-def form_progress(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+def form_progress(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     page = service.case_page(session, actor, case_id)
     return render(request, "investigation/_form_progress.html", _page_ctx(page))
 
 
 @router.post("/cases/{case_id:int}/form-complete")
-def complete_form(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+def complete_form(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     error = None
     try:
         service.complete_form(session, actor, case_id)
@@ -660,7 +661,7 @@ def complete_form(request: Request, case_id: int, session: SessionDep, actor: We
 
 
 @router.post("/cases/{case_id:int}/preliminary-report")
-async def preliminary_report(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def preliminary_report(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     try:
         at = parse_local(str(form.get("at", "")) or None)
@@ -693,7 +694,7 @@ def _evidence_response(request, session, actor, case_id, status_code=200, **extr
 @router.post("/cases/{case_id:int}/attachments")
 def upload(
     request: Request,
-    case_id: int,
+    case_id: Id,
     session: SessionDep,
     actor: WebActor,
     file: UploadFile | None = File(None),
@@ -718,7 +719,7 @@ def upload(
 
 
 @router.get("/cases/{case_id:int}/attachments/{attachment_id:int}")
-def download(case_id: int, attachment_id: int, session: SessionDep, actor: WebActor):
+def download(case_id: Id, attachment_id: Id, session: SessionDep, actor: WebActor):
     attachment, path = service.open_attachment(session, actor, case_id, attachment_id)
     inline = attachment.kind in ("pdf", "jpg", "png")
     disposition = "inline" if inline else "attachment"
@@ -737,14 +738,14 @@ def download(case_id: int, attachment_id: int, session: SessionDep, actor: WebAc
 
 @router.post("/cases/{case_id:int}/attachments/{attachment_id:int}/remove")
 def remove(
-    request: Request, case_id: int, attachment_id: int, session: SessionDep, actor: WebActor
+    request: Request, case_id: Id, attachment_id: Id, session: SessionDep, actor: WebActor
 ):
     service.remove_attachment(session, actor, case_id, attachment_id)
     return _evidence_response(request, session, actor, case_id)
 
 
 @router.post("/cases/{case_id:int}/notes")
-async def note(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def note(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     text = str(form.get("text", ""))
     try:
@@ -948,7 +949,7 @@ def _assess(answers: dict) -> who.Assessment:
 
 
 @router.get("/cases/{case_id:int}/causality")
-def causality_page(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+def causality_page(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     page = service.case_page(session, actor, case_id)
     answers = _initial_answers(page)
     return render(
@@ -957,7 +958,7 @@ def causality_page(request: Request, case_id: int, session: SessionDep, actor: W
 
 
 @router.post("/cases/{case_id:int}/causality/preview")
-async def causality_preview(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def causality_preview(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     """The result panel only: the algorithm over the answers as they are (nothing saved)."""
     form = await request.form()
     try:
@@ -973,7 +974,7 @@ async def causality_preview(request: Request, case_id: int, session: SessionDep,
 
 
 @router.post("/cases/{case_id:int}/causality")
-async def causality_save(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def causality_save(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     try:
         data = _causality_in(form)
@@ -1018,14 +1019,14 @@ def _brighton_ctx(page: service.CasePage, **extra) -> dict[str, Any]:
 
 
 @router.post("/cases/{case_id:int}/brighton/preview")
-async def brighton_preview(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def brighton_preview(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     result = service.preview_brighton(session, actor, case_id, _brighton_in(form))
     return render(request, "investigation/_brighton_result.html", {**_helpers(), "preview": result})
 
 
 @router.post("/cases/{case_id:int}/brighton")
-async def brighton_save(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def brighton_save(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     service.record_brighton(session, actor, case_id, _brighton_in(form))
     page = service.case_page(session, actor, case_id)
@@ -1039,7 +1040,7 @@ async def brighton_save(request: Request, case_id: int, session: SessionDep, act
 
 def _date(raw: Any) -> date | None:
     text = str(raw or "").strip()
-    return date.fromisoformat(text) if text else None
+    return sane_year(date.fromisoformat(text)) if text else None
 
 
 def _classify_in(form) -> ClassifyIn:
@@ -1053,7 +1054,7 @@ def _classify_in(form) -> ClassifyIn:
 
 
 @router.post("/cases/{case_id:int}/classify/preview")
-async def classify_preview(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def classify_preview(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     case = service.get_case(session, actor, case_id)
     value = str(form.get("china_classification", ""))
@@ -1070,7 +1071,7 @@ async def classify_preview(request: Request, case_id: int, session: SessionDep, 
 
 
 @router.post("/cases/{case_id:int}/classify")
-async def classify(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def classify(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     typed = {
         k: str(form.get(k, ""))
@@ -1117,7 +1118,7 @@ def _save_and_flash(request: Request, session, save, done: str = "Saved.") -> No
 
 
 @router.post("/cases/{case_id:int}/appraisal")
-async def appraisal(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def appraisal(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
 
     def save() -> None:
@@ -1135,7 +1136,7 @@ async def appraisal(request: Request, case_id: int, session: SessionDep, actor: 
 
 
 @router.post("/cases/{case_id:int}/compensation")
-async def compensation(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def compensation(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
 
     def save() -> None:
@@ -1152,7 +1153,7 @@ async def compensation(request: Request, case_id: int, session: SessionDep, acto
 
 
 @router.post("/cases/{case_id:int}/close")
-async def close(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def close(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     _save_and_flash(
         request,
@@ -1166,7 +1167,7 @@ async def close(request: Request, case_id: int, session: SessionDep, actor: WebA
 
 
 @router.post("/cases/{case_id:int}/reopen")
-async def reopen(request: Request, case_id: int, session: SessionDep, actor: WebActor):
+async def reopen(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     _save_and_flash(
         request,
@@ -1183,7 +1184,7 @@ async def reopen(request: Request, case_id: int, session: SessionDep, actor: Web
 
 
 @router.get("/cases/{case_id:int}/report.pdf")
-def report_pdf(case_id: int, session: SessionDep, actor: WebActor):
+def report_pdf(case_id: Id, session: SessionDep, actor: WebActor):
     from aefi.pdf import render_pdf
 
     page = service.case_page(session, actor, case_id)
@@ -1205,7 +1206,7 @@ def report_pdf(case_id: int, session: SessionDep, actor: WebActor):
 
 
 @router.get("/reports/{report_id:int}/classification")
-def report_classification(request: Request, report_id: int, session: SessionDep, actor: WebActor):
+def report_classification(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     """A fragment for the report page: the investigation's final classification, as the
     reporter may see it (nothing of the investigation itself)."""
     seen = service.classification_for_report(session, actor, report_id)

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 
 from aefi.deps import SessionDep, WebActor
 from aefi.notifications import service
+from aefi.types import Id
 from aefi.web import render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -32,6 +33,6 @@ def mark_all_read(session: SessionDep, actor: WebActor):
 
 
 @router.post("/notifications/{notification_id:int}/read")
-def mark_one_read(notification_id: int, session: SessionDep, actor: WebActor):
+def mark_one_read(notification_id: Id, session: SessionDep, actor: WebActor):
     service.mark_read(session, actor, notification_id)
     return RedirectResponse("/notifications", status_code=303)

@@ -13,6 +13,7 @@ from aefi.errors import DomainError
 from aefi.i18n import N_
 from aefi.observation import service
 from aefi.observation.models import STATE_LABELS
+from aefi.types import Id
 from aefi.web import flash, is_htmx, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -20,7 +21,7 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 navigation.add((Role.reporter,), "/observation", N_("Observation"), position=1)
 
 
-def _board_response(request: Request, session, actor, site_id: int | None = None, **extra):
+def _board_response(request: Request, session, actor, site_id: Id | None = None, **extra):
     board = service.board(session, actor, site_id)
     return render(
         request,
@@ -31,7 +32,7 @@ def _board_response(request: Request, session, actor, site_id: int | None = None
 
 
 @router.get("/observation")
-def board_page(request: Request, session: SessionDep, actor: WebActor, site_id: int | None = None):
+def board_page(request: Request, session: SessionDep, actor: WebActor, site_id: Id | None = None):
     if actor.role != Role.reporter and site_id is None:
         lines = service.overview(session, actor)
         return render(request, "observation/overview.html", {"lines": lines, "actor": actor})
@@ -46,7 +47,7 @@ def board_home(request: Request, session, actor):
 home.HOME_VIEWS[Role.reporter] = board_home
 
 
-def _after_action(request: Request, session, actor, site_id: int | None, message: str = ""):
+def _after_action(request: Request, session, actor, site_id: Id | None, message: str = ""):
     if is_htmx(request):
         return _board_response(request, session, actor, site_id)
     if message:
@@ -56,14 +57,14 @@ def _after_action(request: Request, session, actor, site_id: int | None, message
 
 
 @router.post("/observation/{entry_id:int}/release")
-def release(request: Request, entry_id: int, session: SessionDep, actor: WebActor):
+def release(request: Request, entry_id: Id, session: SessionDep, actor: WebActor):
     entry = service.release(session, actor, entry_id)
     return _after_action(request, session, actor, entry.site_id, i18n.gettext("Released."))
 
 
 @router.post("/observation/{entry_id:int}/left-early")
 def left_early(
-    request: Request, entry_id: int, session: SessionDep, actor: WebActor, note: str = Form("")
+    request: Request, entry_id: Id, session: SessionDep, actor: WebActor, note: str = Form("")
 ):
     entry = service.left_early(session, actor, entry_id, note)
     return _after_action(
@@ -73,7 +74,7 @@ def left_early(
 
 @router.post("/observation/release-ready")
 def release_ready(
-    request: Request, session: SessionDep, actor: WebActor, site_id: int | None = Form(None)
+    request: Request, session: SessionDep, actor: WebActor, site_id: Id | None = Form(None)
 ):
     n = service.release_ready(session, actor, site_id)
     return _after_action(request, session, actor, site_id, i18n.gettext("Released: {n}", n=n))
@@ -91,7 +92,7 @@ def check_in_search(request: Request, session: SessionDep, actor: WebActor, q: s
 
 
 @router.post("/observation/check-in")
-def check_in(request: Request, session: SessionDep, actor: WebActor, dose_id: int = Form(...)):
+def check_in(request: Request, session: SessionDep, actor: WebActor, dose_id: Id = Form(...)):
     try:
         entry = service.check_in(session, actor, dose_id)
     except DomainError as exc:

@@ -30,6 +30,7 @@ from aefi.referral.schemas import (
     VitalsOut,
 )
 from aefi.referral.states import Result
+from aefi.types import Id, PageNo
 
 router = APIRouter(prefix="/api/v1", tags=["referral"])
 
@@ -115,7 +116,7 @@ def present(view: service.ReferralView) -> ReferralOut:
     )
 
 
-def _one(session: Session, actor, referral_id: int) -> ReferralOut:
+def _one(session: Session, actor, referral_id: Id) -> ReferralOut:
     return present(service.get_referral(session, actor, referral_id, with_trail=False))
 
 
@@ -124,7 +125,7 @@ def list_referrals(
     session: SessionDep,
     actor: ApiActor,
     show: Annotated[str, Query(pattern="^(open|closed|all)$")] = "all",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReferralList:
     rows, total = service.list_referrals(session, actor, show=show, page=page, per_page=per_page)
@@ -135,7 +136,7 @@ def list_referrals(
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)
-def get_referral(referral_id: int, session: SessionDep, actor: ApiActor) -> ReferralOut:
+def get_referral(referral_id: Id, session: SessionDep, actor: ApiActor) -> ReferralOut:
     return _one(session, actor, referral_id)
 
 
@@ -143,7 +144,7 @@ def get_referral(referral_id: int, session: SessionDep, actor: ApiActor) -> Refe
     "/reports/{report_id}/referral", status_code=status.HTTP_201_CREATED, response_model=ReferralOut
 )
 def send_referral(
-    report_id: int, body: ReferralIn, session: SessionDep, actor: ApiActor
+    report_id: Id, body: ReferralIn, session: SessionDep, actor: ApiActor
 ) -> ReferralOut:
     """Send a referral for a report to its site's green-channel hospital, or complete the
     open one with vital signs, treatment given and transport."""
@@ -153,21 +154,21 @@ def send_referral(
 
 @router.post("/referrals/{referral_id}/acknowledge", response_model=ReferralOut)
 def acknowledge(
-    referral_id: int, session: SessionDep, actor: ApiActor, body: NoteIn | None = None
+    referral_id: Id, session: SessionDep, actor: ApiActor, body: NoteIn | None = None
 ) -> ReferralOut:
     service.acknowledge(session, actor, referral_id, note=(body.note if body else ""))
     return _one(session, actor, referral_id)
 
 
 @router.post("/referrals/{referral_id}/arrive", response_model=ReferralOut)
-def arrive(referral_id: int, session: SessionDep, actor: ApiActor) -> ReferralOut:
+def arrive(referral_id: Id, session: SessionDep, actor: ApiActor) -> ReferralOut:
     service.record_arrival(session, actor, referral_id)
     return _one(session, actor, referral_id)
 
 
 @router.post("/referrals/{referral_id}/admit", response_model=ReferralOut)
 def admit(
-    referral_id: int, session: SessionDep, actor: ApiActor, body: AdmitIn | None = None
+    referral_id: Id, session: SessionDep, actor: ApiActor, body: AdmitIn | None = None
 ) -> ReferralOut:
     service.admit(session, actor, referral_id, body or AdmitIn())
     return _one(session, actor, referral_id)
@@ -175,7 +176,7 @@ def admit(
 
 @router.post("/referrals/{referral_id}/discharge", response_model=ReferralOut)
 def discharge(
-    referral_id: int, body: DischargeIn, session: SessionDep, actor: ApiActor
+    referral_id: Id, body: DischargeIn, session: SessionDep, actor: ApiActor
 ) -> ReferralOut:
     service.record_outcome(
         session, actor, referral_id, OutcomeIn(result=Result.discharged, **body.model_dump())
@@ -184,14 +185,14 @@ def discharge(
 
 
 @router.post("/referrals/{referral_id}/outcome", response_model=ReferralOut)
-def outcome(referral_id: int, body: OutcomeIn, session: SessionDep, actor: ApiActor) -> ReferralOut:
+def outcome(referral_id: Id, body: OutcomeIn, session: SessionDep, actor: ApiActor) -> ReferralOut:
     """Discharged, transferred (name ``transferred_to``) or died, with the diagnosis."""
     service.record_outcome(session, actor, referral_id, body)
     return _one(session, actor, referral_id)
 
 
 @router.post("/referrals/{referral_id}/decline", response_model=ReferralOut)
-def decline(referral_id: int, body: ReasonIn, session: SessionDep, actor: ApiActor) -> ReferralOut:
+def decline(referral_id: Id, body: ReasonIn, session: SessionDep, actor: ApiActor) -> ReferralOut:
     """Decline with ``{reason}``; the referral goes at once to the site's backup hospital
     (``rerouted: true``). The new leg is not the declining hospital's to see."""
     service.decline(session, actor, referral_id, body.reason)
@@ -200,7 +201,7 @@ def decline(referral_id: int, body: ReasonIn, session: SessionDep, actor: ApiAct
 
 @router.post("/referrals/{referral_id}/reroute", response_model=ReferralOut)
 def reroute(
-    referral_id: int, session: SessionDep, actor: ApiActor, body: ReasonIn | None = None
+    referral_id: Id, session: SessionDep, actor: ApiActor, body: ReasonIn | None = None
 ) -> ReferralOut:
     """The sending side stops waiting and sends it to the next hospital: returns the new leg."""
     leg = service.reroute(session, actor, referral_id, reason=(body.reason if body else ""))
@@ -208,6 +209,6 @@ def reroute(
 
 
 @router.post("/referrals/{referral_id}/cancel", response_model=ReferralOut)
-def cancel(referral_id: int, body: ReasonIn, session: SessionDep, actor: ApiActor) -> ReferralOut:
+def cancel(referral_id: Id, body: ReasonIn, session: SessionDep, actor: ApiActor) -> ReferralOut:
     service.cancel(session, actor, referral_id, reason=body.reason)
     return _one(session, actor, referral_id)

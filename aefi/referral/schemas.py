@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from aefi.intake.models import Outcome
 from aefi.referral.states import Consciousness, Result, Transport, Urgency
+from aefi.types import When
 
 # Plausible ranges of the vital signs and doses (wide: a form must not refuse a real
 # measurement of a very sick child or adult, only a typing slip).
@@ -41,10 +42,10 @@ class ReferralIn(BaseModel):
     urgency: Urgency = Urgency.urgent
     reason: str = Field(default="", max_length=2000)
     adrenaline_mg: float | None = Field(default=None, **_range("adrenaline_mg"))
-    adrenaline_at: datetime | None = None
+    adrenaline_at: When | None = None
     treatment_given: str = Field(default="", max_length=2000)
     weight_kg: float | None = Field(default=None, **_range("weight_kg"))
-    vitals_at: datetime | None = None
+    vitals_at: When | None = None
     bp_systolic: int | None = Field(default=None, **_range("bp_systolic"))
     bp_diastolic: int | None = Field(default=None, **_range("bp_diastolic"))
     heart_rate: int | None = Field(default=None, **_range("heart_rate"))

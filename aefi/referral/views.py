@@ -24,6 +24,7 @@ from aefi.referral import service, states
 from aefi.referral.models import LABELS
 from aefi.referral.schemas import RANGES, AdmitIn, OutcomeIn, ReferralIn
 from aefi.referral.states import Consciousness, Result, Transport, Urgency
+from aefi.types import Id, PageNo
 from aefi.web import (
     BANNER_PROVIDERS,
     flash,
@@ -64,7 +65,7 @@ def _base(**ctx: Any) -> dict[str, Any]:
 # --- inbox -------------------------------------------------------------------------------
 
 
-def inbox_page(request: Request, session, actor: Actor, show: str = "open", page: int = 1):
+def inbox_page(request: Request, session, actor: Actor, show: str = "open", page: PageNo = 1):
     show = show if show in ("open", "closed", "all") else "open"
     rows, total = service.list_referrals(session, actor, show=show, page=max(page, 1))
     ctx = _base(
@@ -83,7 +84,7 @@ def inbox_page(request: Request, session, actor: Actor, show: str = "open", page
 
 @router.get("/referrals")
 def inbox(
-    request: Request, session: SessionDep, actor: WebActor, show: str = "open", page: int = 1
+    request: Request, session: SessionDep, actor: WebActor, show: str = "open", page: PageNo = 1
 ):
     return inbox_page(request, session, actor, show, page)
 
@@ -127,11 +128,11 @@ def _detail(request, session, actor, referral_id, *, errors=None, values=None, s
 
 
 @router.get("/referrals/{referral_id:int}")
-def detail(request: Request, referral_id: int, session: SessionDep, actor: WebActor):
+def detail(request: Request, referral_id: Id, session: SessionDep, actor: WebActor):
     return _detail(request, session, actor, referral_id)
 
 
-def _done(request: Request, referral_id: int, form, message: str = "") -> Response:
+def _done(request: Request, referral_id: Id, form, message: str = "") -> Response:
     """After a step: htmx callers refresh their lists; forms go back where they came from."""
     if is_htmx(request):
         return Response(status_code=204, headers=CHANGED)
@@ -159,21 +160,21 @@ _FIELD_MESSAGES = {
 
 
 @router.post("/referrals/{referral_id:int}/acknowledge")
-async def acknowledge(request: Request, referral_id: int, session: SessionDep, actor: WebActor):
+async def acknowledge(request: Request, referral_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     service.acknowledge(session, actor, referral_id, note=str(form.get("note") or ""))
     return _done(request, referral_id, form, i18n.gettext("Acknowledged."))
 
 
 @router.post("/referrals/{referral_id:int}/arrive")
-async def arrive(request: Request, referral_id: int, session: SessionDep, actor: WebActor):
+async def arrive(request: Request, referral_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     service.record_arrival(session, actor, referral_id)
     return _done(request, referral_id, form, i18n.gettext("Arrival recorded."))
 
 
 @router.post("/referrals/{referral_id:int}/admit")
-async def admit(request: Request, referral_id: int, session: SessionDep, actor: WebActor):
+async def admit(request: Request, referral_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     data = AdmitIn(ward=str(form.get("ward") or ""), note=str(form.get("note") or ""))
     service.admit(session, actor, referral_id, data)
@@ -181,7 +182,7 @@ async def admit(request: Request, referral_id: int, session: SessionDep, actor: 
 
 
 @router.post("/referrals/{referral_id:int}/outcome")
-async def outcome(request: Request, referral_id: int, session: SessionDep, actor: WebActor):
+async def outcome(request: Request, referral_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     try:
         data = OutcomeIn(
@@ -202,7 +203,7 @@ async def outcome(request: Request, referral_id: int, session: SessionDep, actor
 
 
 @router.post("/referrals/{referral_id:int}/decline")
-async def decline(request: Request, referral_id: int, session: SessionDep, actor: WebActor):
+async def decline(request: Request, referral_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     try:
         service.decline(session, actor, referral_id, str(form.get("reason") or ""))
@@ -212,14 +213,14 @@ async def decline(request: Request, referral_id: int, session: SessionDep, actor
 
 
 @router.post("/referrals/{referral_id:int}/reroute")
-async def reroute(request: Request, referral_id: int, session: SessionDep, actor: WebActor):
+async def reroute(request: Request, referral_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     leg = service.reroute(session, actor, referral_id, reason=str(form.get("reason") or ""))
     return _done(request, leg.id, form, i18n.gettext("Re-routed to the backup hospital."))
 
 
 @router.post("/referrals/{referral_id:int}/cancel")
-async def cancel(request: Request, referral_id: int, session: SessionDep, actor: WebActor):
+async def cancel(request: Request, referral_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     try:
         service.cancel(session, actor, referral_id, reason=str(form.get("reason") or ""))
@@ -229,7 +230,7 @@ async def cancel(request: Request, referral_id: int, session: SessionDep, actor:
 
 
 @router.get("/referrals/{referral_id:int}/handover.pdf")
-def handover(referral_id: int, session: SessionDep, actor: WebActor):
+def handover(referral_id: Id, session: SessionDep, actor: WebActor):
     pdf = service.handover_pdf(session, actor, referral_id)
     return Response(
         pdf,
@@ -242,7 +243,7 @@ def handover(referral_id: int, session: SessionDep, actor: WebActor):
 
 
 @router.get("/reports/{report_id:int}/referral-status")
-def referral_status(request: Request, report_id: int, session: SessionDep, actor: WebActor):
+def referral_status(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     """The live referral block of a report page (polled every 3 s)."""
     rs = service.report_referrals(session, actor, report_id)
     return render(request, "referral/status.html", _base(rs=rs))
@@ -268,7 +269,7 @@ def _form_page(request, session, actor, report_id, values, errors, status=200):
 
 
 @router.get("/reports/{report_id:int}/referral")
-def referral_form(request: Request, report_id: int, session: SessionDep, actor: WebActor):
+def referral_form(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     values = service.form_defaults(session, actor, report_id)
     return _form_page(request, session, actor, report_id, values, {})
 
@@ -318,7 +319,7 @@ def parse_referral_form(form) -> tuple[ReferralIn | None, dict[str, Any], dict[s
 
 
 @router.post("/reports/{report_id:int}/referral")
-async def send_referral(request: Request, report_id: int, session: SessionDep, actor: WebActor):
+async def send_referral(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     data, values, errors = parse_referral_form(form)
     if data is not None:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from aefi.registry.models import Route, Sex
+from aefi.types import Day, When
 
 STATE_MESSAGE = (
     "{fields} cannot be set here: a lot's status, a product's or a site's halt changes only "
@@ -40,7 +41,7 @@ class VaccineCreate(_NoStateFields):
 class LotCreate(_NoStateFields):
     lot_number: str = Field(min_length=1, max_length=64)
     vaccine_code: str
-    expiry_date: date | None = None
+    expiry_date: Day | None = None
     doses_received: int | None = Field(default=None, ge=0)
 
 
@@ -77,7 +78,7 @@ class PersonIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     id_number: str = Field(min_length=4, max_length=32)
     sex: Sex = Sex.unknown
-    birth_date: date | None = None
+    birth_date: Day | None = None
     phone: str = ""
     guardian_name: str = ""
     address: str = ""
@@ -93,7 +94,7 @@ class DoseCreate(BaseModel):
     lot_number: str
     site_code: str
     dose_number: int = Field(default=1, ge=1, le=10)
-    administered_at: datetime
+    administered_at: When
     route: Route | None = None
     body_site: str = ""
     vaccinator: str = ""

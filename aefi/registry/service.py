@@ -37,6 +37,7 @@ from aefi.registry.models import (
     Vaccine,
 )
 from aefi.registry.schemas import DoseCreate, PersonIn
+from aefi.types import MAX_ID, ascii_int
 
 READERS = (Role.admin, Role.investigator, Role.bureau, Role.province)
 LOT_WRITERS = (Role.admin, Role.api_client)
@@ -300,10 +301,11 @@ def _coerce(spec: FieldSpec, raw: Any) -> Any:
             raise ValueError(N_("This field is required."))
         return None if spec.kind in ("int", "date", "select") else ""
     if spec.kind == "int" or (spec.kind == "select" and spec.name.endswith("_id")):
-        try:
-            return int(raw)
-        except (TypeError, ValueError):
-            raise ValueError(N_("Enter a whole number.")) from None
+        number = ascii_int(raw)
+        low = 1 if spec.name.endswith("_id") else -MAX_ID
+        if number is None or not low <= number <= MAX_ID:
+            raise ValueError(N_("Enter a whole number."))
+        return number
     if spec.kind == "date":
         if isinstance(raw, date):
             return raw

@@ -11,6 +11,7 @@ from aefi.auth.permissions import mask_id_number, sees_identity
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.registry import importer, service
+from aefi.types import Id, PageNo
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -42,7 +43,7 @@ def list_page(
     session: SessionDep,
     actor: WebActor,
     q: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ):
     kind = service.get_kind(kind_name)
     rows, total = service.list_records(session, actor, kind, q=q, page=max(page, 1))
@@ -61,7 +62,7 @@ def new_page(request: Request, kind_name: str, session: SessionDep, actor: WebAc
 
 @router.get("/registry/{kind_name}/{record_id:int}")
 def edit_page(
-    request: Request, kind_name: str, record_id: int, session: SessionDep, actor: WebActor
+    request: Request, kind_name: str, record_id: Id, session: SessionDep, actor: WebActor
 ):
     kind = service.get_kind(kind_name)
     record = service.get_record(session, actor, kind, record_id)
@@ -78,7 +79,7 @@ async def save(
     kind_name: str,
     session: SessionDep,
     actor: WebActor,
-    record_id: int | None = None,
+    record_id: Id | None = None,
 ):
     kind = service.get_kind(kind_name)
     form = await request.form()
@@ -111,7 +112,7 @@ def doses_page(request: Request, session: SessionDep, actor: WebActor, q: str = 
 
 @router.get("/persons/{person_id:int}")
 def person_page(
-    request: Request, person_id: int, session: SessionDep, actor: WebActor, reveal: bool = False
+    request: Request, person_id: Id, session: SessionDep, actor: WebActor, reveal: bool = False
 ):
     person = service.get_person(session, actor, person_id, reveal=reveal)
     doses = service.find_doses(session, actor, person_id=person_id, limit=500)

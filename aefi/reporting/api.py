@@ -3,7 +3,7 @@ the day's daily-report status."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter
 
@@ -19,6 +19,7 @@ from aefi.reporting.schemas import (
     ShareOut,
     SiteDayOut,
 )
+from aefi.types import Day
 
 router = APIRouter(prefix="/api/v1", tags=["reporting"])
 
@@ -48,8 +49,8 @@ def _rate(x: ind.RateLine) -> RateOut:
 def get_indicators(
     session: SessionDep,
     actor: ApiActor,
-    since: date | None = None,
-    until: date | None = None,
+    since: Day | None = None,
+    until: Day | None = None,
 ) -> IndicatorsOut:
     """Timeliness, completeness and reporting rates for a period (both days included;
     default: the last 90 days)."""
@@ -75,7 +76,7 @@ def get_indicators(
 
 
 @router.get("/daily-reports", response_model=DayStatusOut)
-def get_daily_reports(session: SessionDep, actor: ApiActor, day: date | None = None):
+def get_daily_reports(session: SessionDep, actor: ApiActor, day: Day | None = None):
     """Which sites have submitted the day's report, and what (the latest version)."""
     status = service.day_status(session, actor, day or service.today())
     names = [name for name, _label in FIGURES]

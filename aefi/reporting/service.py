@@ -36,6 +36,7 @@ from aefi.reporting.models import FIGURES, DailyReport
 from aefi.settings import get_settings
 from aefi.signals import expected as signal_rates
 from aefi.signals.models import ExpectedRate, HaltDecision, Signal, SignalStatus
+from aefi.types import MAX_ID, ascii_int
 
 COUNTY_READERS = (Role.investigator, Role.bureau, Role.admin)
 SUBMITTERS = (Role.reporter, Role.admin)
@@ -279,9 +280,8 @@ def _count(raw: Any, name: str, errors: dict[str, str]) -> int | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         errors[name] = N_("Enter a number (0 if none).")
         return None
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
+    value = ascii_int(raw)
+    if value is None or value > MAX_ID:
         errors[name] = N_("Enter a whole number.")
         return None
     if value < 0:

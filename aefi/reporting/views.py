@@ -24,6 +24,7 @@ from aefi.registry.models import Vaccine
 from aefi.reporting import charts, exports, service, traceability
 from aefi.reporting.indicators import KEY_FIELDS
 from aefi.reporting.models import CONTACT_LABELS, FIGURES, ContactOutcome
+from aefi.types import Id, PageNo, ascii_int, sane_year
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -43,7 +44,7 @@ def _date(text: str, default: date, field: str = "day") -> date:
     if not text.strip():
         return default
     try:
-        return date.fromisoformat(text.strip())
+        return sane_year(date.fromisoformat(text.strip()))
     except ValueError:
         raise Invalid("Enter a date as YYYY-MM-DD.", fields={field: "date"}) from None
 
@@ -122,7 +123,7 @@ def daily_page(
     session: SessionDep,
     actor: WebActor,
     day: str = "",
-    site_id: int | None = None,
+    site_id: Id | None = None,
 ):
     when = _date(day, service.today())
     if actor.role == Role.reporter or site_id is not None:
@@ -145,12 +146,12 @@ def daily_page(
 async def daily_submit(request: Request, session: SessionDep, actor: WebActor):
     form = await request.form()
     when = _date(str(form.get("day", "")), service.today())
-    site_id = int(form["site_id"]) if str(form.get("site_id", "")).isdigit() else None
+    site_id = ascii_int(form.get("site_id"))
     values: dict[str, Any] = {
         k: v for k, v in form.items() if k in {n for n, _l in FIGURES} or k.startswith("dose:")
     }
     add_vaccine, add_number = str(form.get("add_vaccine", "")), str(form.get("add_dose", "1"))
-    if add_vaccine.isdigit() and str(form.get("add_count", "")).strip():
+    if ascii_int(add_vaccine) is not None and str(form.get("add_count", "")).strip():
         values[f"dose:{add_vaccine}:{add_number or 1}"] = form.get("add_count")
     remark = str(form.get("remark", ""))
     try:
@@ -353,7 +354,7 @@ def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebA
 
 @router.get("/lots/{lot_number}/persons")
 def lot_persons_page(
-    request: Request, lot_number: str, session: SessionDep, actor: WebActor, page: int = 1
+    request: Request, lot_number: str, session: SessionDep, actor: WebActor, page: PageNo = 1
 ):
     persons, total = traceability.lot_persons(session, actor, lot_number, page=max(page, 1))
     trace_lot = registry.get_lot(session, actor, lot_number)[0]
@@ -374,7 +375,7 @@ def lot_persons_page(
 
 @router.get("/trace/persons/{person_id:int}")
 def person_page(
-    request: Request, person_id: int, session: SessionDep, actor: WebActor, reveal: bool = False
+    request: Request, person_id: Id, session: SessionDep, actor: WebActor, reveal: bool = False
 ):
     trace = traceability.person_trace(session, actor, person_id, reveal=reveal)
     return render(
@@ -391,9 +392,10 @@ def _days(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit():
+    days = ascii_int(text)
+    if days is None or not 1 <= days <= 36_500:
         raise Invalid("Enter a number of days of 1 or more.", fields={"days": "number"})
-    return int(text)
+    return days
 
 
 @router.get("/lots/{lot_number}/follow-up")
@@ -403,7 +405,7 @@ def follow_up_page(
     session: SessionDep,
     actor: WebActor,
     days: str = "",
-    site_id: int | None = None,
+    site_id: Id | None = None,
 ):
     fl = traceability.follow_up_list(session, actor, lot_number, days=_days(days), site_id=site_id)
     overall = (
@@ -428,7 +430,7 @@ def follow_up_page(
 
 @router.post("/lots/{lot_number}/follow-up/{person_id:int}")
 async def follow_up_contact(
-    request: Request, lot_number: str, person_id: int, session: SessionDep, actor: WebActor
+    request: Request, lot_number: str, person_id: Id, session: SessionDep, actor: WebActor
 ):
     form = await request.form()
     outcome = str(form.get("outcome", ""))

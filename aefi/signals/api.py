@@ -18,6 +18,7 @@ from aefi.signals.schemas import (
     SignalOut,
     SignalStatusIn,
 )
+from aefi.types import Id, PageNo
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
 
@@ -108,7 +109,7 @@ def list_signals(
     scope: str = "",
     method: str = "",
     event_group: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[SignalOut]:
     flt = service.SignalFilter(
@@ -124,13 +125,13 @@ def list_signals(
 
 
 @router.get("/signals/{signal_id}", response_model=SignalOut)
-def get_signal(signal_id: int, session: SessionDep, actor: ApiActor) -> SignalOut:
+def get_signal(signal_id: Id, session: SessionDep, actor: ApiActor) -> SignalOut:
     return signal_out(service.get_signal(session, actor, signal_id))
 
 
 @router.post("/signals/{signal_id}/status", response_model=SignalOut)
 def set_status(
-    signal_id: int, body: SignalStatusIn, session: SessionDep, actor: ApiActor
+    signal_id: Id, body: SignalStatusIn, session: SessionDep, actor: ApiActor
 ) -> SignalOut:
     service.set_signal_status(
         session, actor, signal_id, body.status, body.note, release_hold=body.release_hold
@@ -155,7 +156,7 @@ def issue_halt(body: HaltIn, session: SessionDep, actor: ApiActor) -> HaltOut:
 
 
 @router.post("/halts/{halt_id}/lift", response_model=HaltOut)
-def lift_halt(halt_id: int, body: LiftIn, session: SessionDep, actor: ApiActor) -> HaltOut:
+def lift_halt(halt_id: Id, body: LiftIn, session: SessionDep, actor: ApiActor) -> HaltOut:
     return halt_out(service.lift_halt(session, actor, halt_id, body.reason))
 
 
@@ -165,12 +166,12 @@ def list_halts(session: SessionDep, actor: ApiActor, active: bool | None = None)
 
 
 @router.get("/halts/{halt_id}", response_model=HaltOut)
-def get_halt(halt_id: int, session: SessionDep, actor: ApiActor) -> HaltOut:
+def get_halt(halt_id: Id, session: SessionDep, actor: ApiActor) -> HaltOut:
     return halt_out(service.get_halt(session, actor, halt_id))
 
 
 @router.get("/halts/{halt_id}/notice.pdf")
-def halt_notice(halt_id: int, session: SessionDep, actor: ApiActor) -> Response:
+def halt_notice(halt_id: Id, session: SessionDep, actor: ApiActor) -> Response:
     halt, pdf = service.halt_notice_pdf(session, actor, halt_id)
     return Response(
         pdf,

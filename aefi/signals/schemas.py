@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from aefi.types import Id, When
+
 
 class SignalOut(BaseModel):
     """API.md's fields first; the rest are additions."""
@@ -56,10 +58,10 @@ class HaltIn(BaseModel):
     scope: Literal["lot", "vaccine", "site"]
     target: str = Field(description="lot number, vaccine code or site code")
     reason: str
-    signal_ids: list[int] = Field(default_factory=list)
-    cluster_ids: list[int] = Field(default_factory=list)
-    report_ids: list[int] = Field(default_factory=list)
-    effective_at: datetime | None = None
+    signal_ids: list[Id] = Field(default_factory=list, max_length=500)
+    cluster_ids: list[Id] = Field(default_factory=list, max_length=500)
+    report_ids: list[Id] = Field(default_factory=list, max_length=500)
+    effective_at: When | None = None
 
 
 class LiftIn(BaseModel):

@@ -16,6 +16,7 @@ from aefi.i18n import N_
 from aefi.registry import service as registry_service
 from aefi.signals import charts, expected, service
 from aefi.signals.models import HaltScope, SignalLevel, SignalMethod, SignalScope, SignalStatus
+from aefi.types import Id, PageNo, parse_id
 from aefi.web import flash, parse_local, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -87,7 +88,7 @@ def overview(
     event_group: str = "",
     lot_number: str = "",
     open_only: bool = True,
-    page: int = 1,
+    page: PageNo = 1,
 ):
     flt = service.SignalFilter(
         lot_number=lot_number,
@@ -143,7 +144,7 @@ def scan_now(request: Request, session: SessionDep, actor: WebActor):
 # --- one signal ------------------------------------------------------------------------------
 
 
-def _chart(session, actor, signal_id: int) -> str:
+def _chart(session, actor, signal_id: Id) -> str:
     row, series = service.signal_series(session, actor, signal_id)
     sig = row.signal
     what = service.describe(session, sig)
@@ -179,7 +180,7 @@ def _chart(session, actor, signal_id: int) -> str:
 
 
 @router.get("/signals/{signal_id:int}")
-def signal_page(request: Request, signal_id: int, session: SessionDep, actor: WebActor):
+def signal_page(request: Request, signal_id: Id, session: SessionDep, actor: WebActor):
     row = service.get_signal(session, actor, signal_id)
     from aefi.signals import scan
 
@@ -212,12 +213,12 @@ def signal_page(request: Request, signal_id: int, session: SessionDep, actor: We
 
 
 @router.get("/signals/{signal_id:int}/chart.svg")
-def signal_chart(signal_id: int, session: SessionDep, actor: WebActor):
+def signal_chart(signal_id: Id, session: SessionDep, actor: WebActor):
     return Response(_chart(session, actor, signal_id), media_type="image/svg+xml")
 
 
 @router.post("/signals/{signal_id:int}/status")
-async def signal_status(request: Request, signal_id: int, session: SessionDep, actor: WebActor):
+async def signal_status(request: Request, signal_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     try:
         service.set_signal_status(
@@ -289,9 +290,7 @@ def _ids(raw: str) -> list[int]:
     for part in str(raw or "").replace("，", ",").replace(" ", ",").split(","):
         part = part.strip().lstrip("#")
         if part:
-            if not part.isdigit():
-                raise ValueError(part)
-            out.append(int(part))
+            out.append(parse_id(part, "ids"))
     return out
 
 
@@ -348,7 +347,7 @@ async def issue_halt(request: Request, session: SessionDep, actor: WebActor):
 
 
 @router.get("/halts/{halt_id:int}")
-def halt_page(request: Request, halt_id: int, session: SessionDep, actor: WebActor):
+def halt_page(request: Request, halt_id: Id, session: SessionDep, actor: WebActor):
     view = service.halt_view(session, actor, halt_id)
     return render(
         request,
@@ -364,7 +363,7 @@ def halt_page(request: Request, halt_id: int, session: SessionDep, actor: WebAct
 
 
 @router.post("/halts/{halt_id:int}/lift")
-async def lift(request: Request, halt_id: int, session: SessionDep, actor: WebActor):
+async def lift(request: Request, halt_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     reason = str(form.get("reason", "") or "")
     try:
@@ -390,7 +389,7 @@ async def lift(request: Request, halt_id: int, session: SessionDep, actor: WebAc
 
 
 @router.get("/halts/{halt_id:int}/notice.pdf")
-def halt_notice(halt_id: int, session: SessionDep, actor: WebActor):
+def halt_notice(halt_id: Id, session: SessionDep, actor: WebActor):
     halt, pdf = service.halt_notice_pdf(session, actor, halt_id)
     return Response(
         pdf,
@@ -440,7 +439,7 @@ def new_rate(request: Request, actor: WebActor, event_group: str = "anaphylaxis"
 
 
 @router.get("/signals/rates/{rate_id:int}")
-def edit_rate(request: Request, rate_id: int, session: SessionDep, actor: WebActor):
+def edit_rate(request: Request, rate_id: Id, session: SessionDep, actor: WebActor):
     row = service.get_rate(session, actor, rate_id)
     values = {f: getattr(row, f) for f in service.RATE_FIELDS}
     return _rate_form(
@@ -451,7 +450,7 @@ def edit_rate(request: Request, rate_id: int, session: SessionDep, actor: WebAct
 @router.post("/signals/rates/new")
 @router.post("/signals/rates/{rate_id:int}")
 async def save_rate(
-    request: Request, session: SessionDep, actor: WebActor, rate_id: int | None = None
+    request: Request, session: SessionDep, actor: WebActor, rate_id: Id | None = None
 ):
     form = await request.form()
     values = {f: form.get(f, "") for f in service.RATE_FIELDS}

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from aefi.deps import ApiActor, SessionDep
 from aefi.triage import service
 from aefi.triage.models import Urgency
+from aefi.types import Id
 
 router = APIRouter(prefix="/api/v1", tags=["triage"])
 
@@ -27,9 +28,9 @@ class AcknowledgementOut(BaseModel):
 class EscalationOut(BaseModel):
     id: int
     kind: str  # report | cluster
-    report_id: int | None
+    report_id: Id | None
     report_number: str | None
-    cluster_id: int | None
+    cluster_id: Id | None
     urgency: int
     urgency_name: str
     escalated_at: datetime
@@ -49,9 +50,9 @@ class ClusterOut(BaseModel):
     kinds: list[str]
     event_group: str
     status: str
-    site_id: int | None
-    lot_id: int | None
-    vaccine_id: int | None
+    site_id: Id | None
+    lot_id: Id | None
+    vaccine_id: Id | None
     member_count: int
     report_ids: list[int] = []
     first_onset_at: datetime
@@ -108,7 +109,7 @@ def escalations(session: SessionDep, actor: ApiActor, show: str = "open") -> lis
     response_model=AcknowledgementOut,
 )
 def acknowledge(
-    escalation_id: int, session: SessionDep, actor: ApiActor, body: AcknowledgeIn | None = None
+    escalation_id: Id, session: SessionDep, actor: ApiActor, body: AcknowledgeIn | None = None
 ) -> AcknowledgementOut:
     return _ack(
         service.acknowledge(session, actor, escalation_id, note=(body.note if body else ""))
@@ -134,7 +135,7 @@ def clusters(
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterOut)
-def cluster(cluster_id: int, session: SessionDep, actor: ApiActor) -> ClusterOut:
+def cluster(cluster_id: Id, session: SessionDep, actor: ApiActor) -> ClusterOut:
     return _cluster(service.get_cluster(session, actor, cluster_id))
 
 

@@ -15,6 +15,7 @@ from aefi.i18n import N_
 from aefi.intake.symptoms import EVENT_GROUPS
 from aefi.triage import service
 from aefi.triage.models import KIND_LABELS
+from aefi.types import Id
 from aefi.web import flash, is_htmx, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -50,7 +51,7 @@ def escalations_page(request: Request, session: SessionDep, actor: WebActor, sho
 
 
 @router.post("/escalations/{escalation_id:int}/acknowledge")
-async def acknowledge(request: Request, escalation_id: int, session: SessionDep, actor: WebActor):
+async def acknowledge(request: Request, escalation_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     service.acknowledge(session, actor, escalation_id, note=str(form.get("note", "")))
     if is_htmx(request):
@@ -74,7 +75,7 @@ def clusters_page(request: Request, session: SessionDep, actor: WebActor, status
 
 
 @router.get("/clusters/{cluster_id:int}")
-def cluster_page(request: Request, cluster_id: int, session: SessionDep, actor: WebActor):
+def cluster_page(request: Request, cluster_id: Id, session: SessionDep, actor: WebActor):
     view = service.get_cluster(session, actor, cluster_id)
     return render(
         request,
@@ -90,7 +91,7 @@ def cluster_page(request: Request, cluster_id: int, session: SessionDep, actor: 
 
 
 @router.post("/clusters/{cluster_id:int}/close")
-async def close_cluster(request: Request, cluster_id: int, session: SessionDep, actor: WebActor):
+async def close_cluster(request: Request, cluster_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     note = str(form.get("note", ""))
     try:
