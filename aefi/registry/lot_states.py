@@ -163,7 +163,7 @@ def blocked_lots(session: Session, county_id: int) -> dict[int, State]:
 
 
 def _is_expired(lot: Lot) -> bool:
-    return lot.expiry_on is not None and lot.expiry_on < clock.now().date()
+    return lot.expiry_on is not None and lot.expiry_on < _local_today()
 
 
 def _summary(session: Session, lot: Lot) -> State:
@@ -374,7 +374,7 @@ def expire_due_lots(session: Session) -> int:
             select(Lot).where(
                 Lot.status == LotStatus.active,
                 col(Lot.expiry_on).is_not(None),
-                col(Lot.expiry_on) < clock.now().date(),
+                col(Lot.expiry_on) < _local_today(),
             )
         )
     )
@@ -399,3 +399,12 @@ def halted_vaccines(session: Session, county_id: int) -> dict[int, str]:
             )
         )
     }
+
+
+def _local_today():
+    """Expiry dates are calendar days where the county is, not in UTC."""
+    from zoneinfo import ZoneInfo
+
+    from aefi.settings import get_settings
+
+    return clock.now().astimezone(ZoneInfo(get_settings().timezone)).date()

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 from aefi.overload import Admission
 from aefi.settings import Settings
+
+
+def run_async(coro):
+    """asyncio.run in a thread of its own: in one pytest process the browser tests'
+    Playwright keeps an event loop running in the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
 
 
 def test_writes_have_their_own_smaller_bound_and_reads_keep_the_rest():
@@ -19,7 +28,7 @@ def test_writes_have_their_own_smaller_bound_and_reads_keep_the_rest():
         got.append(await adm.acquire(write=True))  # the write place is free again
         return got
 
-    assert asyncio.run(go()) == [True, False, True, True, False, True]
+    assert run_async(go()) == [True, False, True, True, False, True]
 
 
 def test_a_waiting_request_is_admitted_when_a_place_frees_and_refused_past_the_queue():
@@ -32,7 +41,7 @@ def test_a_waiting_request_is_admitted_when_a_place_frees_and_refused_past_the_q
         adm.release(write=False)
         return await waiter, beyond_queue
 
-    assert asyncio.run(go()) == (True, False)
+    assert run_async(go()) == (True, False)
 
 
 def test_limits_follow_the_pool():

@@ -5,6 +5,7 @@ normally. The server is uvicorn in a subprocess with a pool of 4 connections."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import socket
 import subprocess
@@ -16,6 +17,14 @@ import pytest
 
 from aefi import db
 from aefi.demo import DEMO_PASSWORDS
+
+
+def run_async(coro):
+    """asyncio.run in a thread of its own: in one pytest process the browser tests'
+    Playwright keeps an event loop running in the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
 
 
 def _free_port() -> int:
@@ -87,7 +96,7 @@ def test_a_burst_above_the_pool_is_answered_and_the_server_recovers(live_server)
         timeout=30,
     ).json()["access_token"]
 
-    responses = asyncio.run(_burst(base, token, n_api=120, n_pages=30))
+    responses = run_async(_burst(base, token, n_api=120, n_pages=30))
 
     codes = Counter(r.status_code for r in responses)
     assert set(codes) <= {200, 503}, codes

@@ -42,10 +42,10 @@ def test_an_over_long_key_is_a_422_naming_the_limit(client, county, session):
         headers={**auth, "Idempotency-Key": "x" * 300, "Accept-Language": "en"},
     )
     assert r.status_code == 422
-    assert "300 characters" in r.json()["detail"] and "200" in r.json()["detail"]
+    assert "300 characters" in r.json()["message"] and "200" in r.json()["message"]
     zh = client.post(
         "/api/v1/reports",
         json=body,
         headers={**auth, "Idempotency-Key": "x" * 300, "Accept-Language": "zh-CN"},
     )
-    assert zh.status_code == 422 and "最多允许 200 个" in zh.json()["detail"]
+    assert zh.status_code == 422 and "最多允许 200 个" in zh.json()["message"]
