@@ -164,25 +164,29 @@ CSP = "; ".join(
 )
 
 
+def apply_security_headers(path: str, headers, https: bool) -> None:
+    """CSP, no framing, no sniffing, a strict referrer, HSTS behind HTTPS."""
+    if not path.startswith("/api/docs"):
+        headers.setdefault("Content-Security-Policy", CSP)
+    else:  # Swagger UI loads its script and styles from a CDN and runs inline script.
+        headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if https:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def _install_security_headers(app: FastAPI, settings: Settings) -> None:
-    """Every response: CSP, no framing, no sniffing, a strict referrer, HSTS behind HTTPS."""
-    hsts = "max-age=31536000; includeSubDomains" if settings.https else None
+    """Every response carries the security headers (the 500 page adds them itself: it is
+    answered outside every middleware)."""
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
-        headers = response.headers
-        if not request.url.path.startswith("/api/docs"):
-            headers.setdefault("Content-Security-Policy", CSP)
-        else:  # Swagger UI loads its script and styles from a CDN and runs inline script.
-            headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if hsts:
-            headers.setdefault("Strict-Transport-Security", hsts)
+        apply_security_headers(request.url.path, response.headers, settings.https)
         return response
 
 
@@ -278,9 +282,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
         log.exception("unhandled error on %s", request.url.path)
+        https = get_settings().https
         if _wants_json(request):
-            return JSONResponse({"detail": "Internal error; it has been logged."}, 500)
-        return _error_page(
+            response = JSONResponse({"detail": "Internal error; it has been logged."}, 500)
+            apply_security_headers(request.url.path, response.headers, https)
+            return response
+        response = _error_page(
             request,
             500,
             i18n.gettext(
@@ -288,3 +295,5 @@ def _install_error_handlers(app: FastAPI) -> None:
                 "go back and try again, and tell the administrator if it repeats."
             ),
         )
+        apply_security_headers(request.url.path, response.headers, https)
+        return response
