@@ -14,6 +14,7 @@ from aefi.registry.schemas import (
     ImportResult,
     LotCreate,
     LotPublic,
+    RecallIn,
     SiteCreate,
     VaccineCreate,
 )
@@ -55,6 +56,15 @@ def get_lot(lot_number: str, session: SessionDep, actor: ApiActor) -> LotPublic:
         status=state.status,
         status_note=state.note,
     )
+
+
+@router.post("/lots/{lot_number}/recall", response_model=LotPublic)
+def recall_lot(
+    lot_number: str, body: RecallIn, session: SessionDep, actor: ApiActor
+) -> LotPublic:
+    """Record a recall notice: the lot is withdrawn in every county."""
+    service.record_recall(session, actor, lot_number, notice=body.notice)
+    return get_lot(lot_number, session, actor)
 
 
 @router.post("/sites", status_code=status.HTTP_201_CREATED, response_model=Created)

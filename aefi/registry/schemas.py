@@ -118,3 +118,9 @@ class ImportResult(BaseModel):
     rejected: list[dict]
     rolled_back: bool = False
     encoding: str = ""
+
+
+class RecallIn(BaseModel):
+    """A recall notice: the manufacturer's or the regulator's reference and its words."""
+
+    notice: str = Field(min_length=1, max_length=500)

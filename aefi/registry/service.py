@@ -30,6 +30,7 @@ from aefi.registry.models import (
     Dose,
     Hospital,
     Lot,
+    LotStatus,
     Person,
     Region,
     RegionLevel,
@@ -545,6 +546,33 @@ def lot_by_number(session: Session, actor: Actor, lot_number: str) -> Lot:
     lot = session.exec(select(Lot).where(Lot.lot_number == lot_number.strip())).first()
     if lot is None:
         raise NotFound("No lot numbered {lot}.", lot=lot_number)
+    return lot
+
+
+# Who records a recall notice (the manufacturer's or the regulator's): the bureau and the
+# admin for a lot only their county has used, the province for any.
+RECALLERS = (Role.admin, Role.bureau, Role.province)
+
+
+def can_record_recall(actor: Actor) -> bool:
+    return actor.role in RECALLERS
+
+
+def record_recall(session: Session, actor: Actor, lot_number: str, *, notice: str) -> Lot:
+    """Record a lot's recall: it is withdrawn in every county, for good (audited)."""
+    require_role(actor, *RECALLERS)
+    lot = lot_by_number(session, actor, lot_number)
+    if lot.status == LotStatus.recalled:
+        raise Conflict("Lot {lot} is already recalled.", lot=lot.lot_number)
+    if actor.role not in SHARED_EDITORS and _used_elsewhere(
+        session, KINDS["lots"], lot, actor.county_id
+    ):
+        raise Forbidden(
+            "Lot {lot} is used in other counties too; its recall is recorded by the province.",
+            lot=lot.lot_number,
+        )
+    lot_states.recall_lot(session, actor, lot, notice=notice)
+    session.commit()
     return lot
 
 

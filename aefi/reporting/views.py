@@ -348,8 +348,32 @@ def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebA
             "mask": mask_name,
             "actor": actor,
             "identity": sees_identity(actor),
+            "can_recall": registry.can_record_recall(actor) and trace.lot.status != "recalled",
         },
     )
+
+
+@router.post("/lots/{lot_number}/recall")
+async def lot_recall(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
+    """Record a recall notice, after the second step that names what it does."""
+    form = await request.form()
+    notice = str(form.get("notice", "")).strip()
+    if form.get("confirm") != "yes":
+        flash(
+            request,
+            i18n.gettext(
+                "Tick the confirmation to record the recall: it stops the lot everywhere."
+            ),
+            "error",
+        )
+    else:
+        try:
+            registry.record_recall(session, actor, lot_number, notice=notice)
+        except Invalid:
+            flash(request, i18n.gettext("Name the recall notice."), "error")
+        else:
+            flash(request, i18n.gettext("Recall recorded: the lot is withdrawn."), "success")
+    return RedirectResponse(f"/lots/{lot_number}", status_code=303)
 
 
 @router.get("/lots/{lot_number}/persons")

@@ -715,3 +715,58 @@ def test_a_countys_admin_keeps_its_own_reference_data(session, world):
     assert session.get(Site, w.a.site.id).name == "改名点"
     with pytest.raises(Invalid):  # a county cannot make itself a township or move
         registry.save_record(session, admin, k["regions"], w.a.id, {"level": "township"})
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_recall_is_a_decision_of_the_bureau_admin_or_province_for_the_lots_it_may_stop(
+    session, world, role
+):
+    w = world
+    actor = w.actor(session, w.province_user if role == Role.province else w.b.users[role])
+    if role not in (Role.admin, Role.bureau, Role.province):
+        with pytest.raises(REFUSED):
+            registry.record_recall(session, actor, "BONLY-1", notice="召回〔2026〕1号")
+        return
+    if role != Role.province:
+        # County A's bureau or admin cannot withdraw a lot county B uses too.
+        a_actor = w.actor(session, w.a.users[role])
+        with pytest.raises(Forbidden):
+            registry.record_recall(session, a_actor, "SHARED-1", notice="召回〔2026〕1号")
+    lot = registry.record_recall(session, actor, "BONLY-1", notice="召回〔2026〕1号")
+    assert lot.status == LotStatus.recalled
+    assert not _accepts(session, w, w.b, w.b_only, 901)
+    assert any(
+        "recall" in e.summary and e.actor_id == actor.user_id
+        for e in audit.timeline(session, "lot", lot.id)
+    )
+    with pytest.raises(Conflict):
+        registry.record_recall(session, actor, "BONLY-1", notice="again")
+
+
+def test_recall_through_the_api_and_the_lot_page(client, session, world):
+    w = world
+    r = client.post(
+        "/api/v1/lots/BONLY-1/recall", json={"notice": "x"}, headers=_token(client, "reporter-b2")
+    )
+    assert r.status_code == 403
+    r = client.post(
+        "/api/v1/lots/BONLY-1/recall", json={"notice": ""}, headers=_token(client, "bureau-b2")
+    )
+    assert r.status_code == 422
+    token = _login(client, "bureau-b2")
+    page = client.get("/lots/BONLY-1")
+    assert 'action="/lots/BONLY-1/recall"' in page.text
+    # Without the confirmation nothing happens.
+    client.post("/lots/BONLY-1/recall", data={"notice": "召回1号", "csrf_token": token})
+    session.expire_all()
+    assert session.get(Lot, w.b_only.id).status != LotStatus.recalled
+    r = client.post(
+        "/lots/BONLY-1/recall",
+        data={"notice": "召回1号", "confirm": "yes", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    session.expire_all()
+    assert session.get(Lot, w.b_only.id).status == LotStatus.recalled
+    got = client.get("/api/v1/lots/BONLY-1", headers=_token(client, "api_client-b2")).json()
+    assert got["status"] == "recalled"
