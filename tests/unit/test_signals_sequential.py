@@ -64,6 +64,7 @@ def test_group_looks_validation() -> None:
 # Performance.Poisson
 # --------------------------------------------------------------------------------------
 
+
 def printed(value: str) -> object:
     """pytest.approx to half a unit in the last digit R printed."""
     decimals = len(value.split(".")[1]) if "." in value else 0
