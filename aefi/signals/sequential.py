@@ -47,12 +47,14 @@ __all__ = [
     "Performance",
     "binomial_critical_value",
     "binomial_llr",
+    "binomial_performance",
     "binomial_type1_error",
     "cond_poisson_critical_value",
     "cond_poisson_llr",
     "cond_poisson_type1_error",
     "family_alpha",
     "group_critical_value",
+    "group_performance",
     "group_type1_error",
     "performance",
 ]
@@ -73,6 +75,20 @@ def _step(p: np.ndarray, rate_dt: float, threshold: int) -> tuple[np.ndarray, fl
     k = np.arange(p.size, dtype=float)
     absorbed = float(np.dot(p, special.pdtrc(threshold - 1 - k, rate_dt)))
     return np.convolve(p, kernel)[:threshold], absorbed
+
+
+@dataclass(frozen=True)
+class Performance:
+    """Planning figures of a sequential plan at one relative risk.
+
+    ``power``: P(signal by T). ``signal_time``: E[time of signal | signal]. ``length``:
+    expected length of surveillance E[min(signal time, T)] = power * signal_time +
+    (1 - power) * T. Times in expected counts under H0.
+    """
+
+    power: float
+    signal_time: float
+    length: float
 
 
 # --------------------------------------------------------------------------------------
@@ -100,6 +116,22 @@ def _group_thresholds(cv: float, mu: np.ndarray, min_events: int) -> list[int]:
     return out
 
 
+def _group_absorbed(cv: float, mu: np.ndarray, min_events: int, rr: float) -> np.ndarray:
+    """P(first signal at look j), j = 1..G, events at ``rr`` times the H0 rate."""
+    if cv <= 0:
+        raise ValueError("cv must be positive")
+    if not rr > 0:
+        raise ValueError("rr must be positive")
+    _check_cv_args(float(mu[-1]), min_events, 0.0)
+    p = np.array([1.0])
+    t = 0.0
+    out = np.zeros(mu.size)
+    for j, (m, thr) in enumerate(zip(mu, _group_thresholds(cv, mu, min_events), strict=True)):
+        p, out[j] = _step(p, rr * (m - t), thr)
+        t = m
+    return out
+
+
 def group_type1_error(
     cv: float, looks: Sequence[float], min_events: int = 1, rr: float = 1.0
 ) -> float:
@@ -111,18 +143,28 @@ def group_type1_error(
     the count among paths without a signal from look to look (as ``CV.G.Poisson``).
     With ``rr`` != 1 the events arrive at rr times the H0 rate: the power.
     """
+    return float(_group_absorbed(float(cv), _check_looks(looks), int(min_events), rr).sum())
+
+
+def group_performance(
+    cv: float, looks: Sequence[float], rr: float, min_events: int = 1
+) -> Performance:
+    """Power, expected time to signal and expected length for planned looks.
+
+    As ``Performance.G.Poisson``: a signal happens at a look, so its time is that look's
+    cumulative expected count mu_j; the length is E[min(signal time, T)].
+    """
     mu = _check_looks(looks)
-    if cv <= 0:
-        raise ValueError("cv must be positive")
-    _check_cv_args(float(mu[-1]), min_events, 0.0)
-    p = np.array([1.0])
-    t = 0.0
-    total = 0.0
-    for m, thr in zip(mu, _group_thresholds(cv, mu, min_events), strict=True):
-        p, absorbed = _step(p, rr * (m - t), thr)
-        total += absorbed
-        t = m
-    return total
+    absorbed = _group_absorbed(float(cv), mu, int(min_events), rr)
+    return _performance_from(absorbed, mu, float(mu[-1]))
+
+
+def _performance_from(absorbed: np.ndarray, times: np.ndarray, end: float) -> Performance:
+    power = float(absorbed.sum())
+    etime = float(np.dot(absorbed, times))
+    if power <= 0:
+        return Performance(power=0.0, signal_time=math.nan, length=end)
+    return Performance(power=power, signal_time=etime / power, length=etime + (1 - power) * end)
 
 
 def group_critical_value(
@@ -176,20 +218,6 @@ def group_critical_value(
 # --------------------------------------------------------------------------------------
 # Performance of the continuous Poisson MaxSPRT (Performance.Poisson)
 # --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Performance:
-    """Planning figures of a sequential plan at one relative risk.
-
-    ``power``: P(signal by T). ``signal_time``: E[time of signal | signal]. ``length``:
-    expected length of surveillance E[min(signal time, T)] = power * signal_time +
-    (1 - power) * T. Times in expected counts under H0.
-    """
-
-    power: float
-    signal_time: float
-    length: float
 
 
 def performance(
@@ -293,6 +321,26 @@ def _binomial_thresholds(cv: float, N: int, z: float, min_cases: int) -> np.ndar
     return out
 
 
+def _binomial_absorbed(cv: float, N: int, z: float, min_cases: int, rr: float) -> np.ndarray:
+    """P(first signal at event n), n = 1..N; each event a case with prob rr/(rr + z)."""
+    _check_binomial(N, min_cases)
+    z = _check_z(z)
+    if not rr > 0:
+        raise ValueError("rr must be positive")
+    ps = rr / (rr + z)
+    thr = _binomial_thresholds(float(cv), int(N), z, int(min_cases))
+    p = np.array([1.0])
+    out = np.zeros(int(N))
+    for n in range(1, int(N) + 1):
+        q = np.zeros(p.size + 1)
+        q[:-1] += p * (1 - ps)
+        q[1:] += p * ps
+        t = int(thr[n - 1])
+        out[n - 1] = q[t:].sum()
+        p = q[:t]
+    return out
+
+
 def binomial_type1_error(cv: float, N: int, z: float, min_cases: int = 1, rr: float = 1.0) -> float:
     """P(signal) of the continuous binomial MaxSPRT with critical value ``cv``.
 
@@ -301,20 +349,18 @@ def binomial_type1_error(cv: float, N: int, z: float, min_cases: int = 1, rr: fl
     rr / (rr + z) (rr = 1: H0, the type I error). Exact, by carrying the distribution of
     the case count among paths without a signal (as ``CV.Binomial``).
     """
-    _check_binomial(N, min_cases)
-    z = _check_z(z)
-    ps = rr / (rr + z)
-    thr = _binomial_thresholds(float(cv), int(N), z, int(min_cases))
-    p = np.array([1.0])
-    total = 0.0
-    for n in range(1, int(N) + 1):
-        q = np.zeros(p.size + 1)
-        q[:-1] += p * (1 - ps)
-        q[1:] += p * ps
-        t = int(thr[n - 1])
-        total += float(q[t:].sum())
-        p = q[:t]
-    return total
+    return float(_binomial_absorbed(cv, N, z, min_cases, rr).sum())
+
+
+def binomial_performance(cv: float, N: int, z: float, rr: float, min_cases: int = 1) -> Performance:
+    """Power, expected number of events at a signal and expected events used (binomial).
+
+    As ``Performance.Binomial``; times are counted in events (cases + controls).
+    Reproduces Sequential: N = 30, M = 1, cv = 2, z = 1, RR = 2 -> 0.658732, 10.7893,
+    17.3453.
+    """
+    absorbed = _binomial_absorbed(cv, N, z, min_cases, rr)
+    return _performance_from(absorbed, np.arange(1, int(N) + 1, dtype=float), float(N))
 
 
 def binomial_critical_value(

@@ -255,3 +255,31 @@ def test_poisson_midp_vectorised_and_checked() -> None:
     assert got == pytest.approx([1 - math.exp(-1) / 2, 0.04964477697377401])
     with pytest.raises(ValueError):
         s.poisson_midp_test(1.5, 1.0)
+
+
+def test_binomial_performance_reproduces_sequential() -> None:
+    # Sequential's Performance.Binomial example: N = 30, M = 1, cv = 2, z = 1, RR = 2.
+    perf = q.binomial_performance(cv=2.0, N=30, z=1.0, rr=2.0, min_cases=1)
+    assert perf.power == printed("0.658732")
+    assert perf.signal_time == printed("10.7893")
+    assert perf.length == printed("17.3453")
+    null = q.binomial_performance(cv=3.29584, N=30, z=2.0, rr=1.0, min_cases=2)
+    assert null.power == pytest.approx(0.03673645, abs=5e-9)
+
+
+def test_group_performance_matches_simulation_and_null() -> None:
+    looks = [6.0, 12.0, 18.0, 24.0, 30.0]
+    cv = q.group_critical_value(looks).cv
+    null = q.group_performance(cv, looks, rr=1.0)
+    assert null.power == pytest.approx(q.group_type1_error(cv, looks))
+    rng = np.random.default_rng(3)
+    rr, n = 1.5, 50_000
+    counts = np.cumsum(rng.poisson(rr * np.diff([0.0, *looks]), size=(n, len(looks))), axis=1)
+    llr = s.maxsprt_llr(counts, np.broadcast_to(looks, counts.shape))
+    hit = llr >= cv
+    signalled = hit.any(axis=1)
+    times = np.asarray(looks)[np.argmax(hit, axis=1)][signalled]
+    perf = q.group_performance(cv, looks, rr=rr)
+    assert abs(signalled.mean() - perf.power) < 4 * math.sqrt(perf.power * (1 - perf.power) / n)
+    assert abs(times.mean() - perf.signal_time) < 4 * times.std() / math.sqrt(times.size)
+    assert perf.length == pytest.approx(perf.power * perf.signal_time + (1 - perf.power) * 30.0)
