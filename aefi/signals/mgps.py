@@ -41,6 +41,7 @@ __all__ = [
     "FitResult",
     "Hyperparameters",
     "ebgm",
+    "expected_counts",
     "fit_hyperparameters",
     "log_likelihood",
     "posterior_quantile",
@@ -102,6 +103,22 @@ def _cells(n: npt.ArrayLike, e: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("E must be positive")
     n_arr, e_arr = np.broadcast_arrays(n_arr, e_arr)
     return n_arr, e_arr
+
+
+def expected_counts(table: npt.ArrayLike) -> np.ndarray:
+    """E for every cell of a products x events count table: row total x column total / N.
+
+    DuMouchel's baseline (1999, eq. 1; openEBGM ``processRaw`` without strata): the count
+    expected if products and events were independent. Counts must be counted the same way
+    as N (e.g. reports, each report once per cell). Cells of an empty table raise.
+    """
+    n = np.asarray(table, dtype=float)
+    if n.ndim != 2 or np.any(n < 0) or not np.all(np.isfinite(n)):
+        raise ValueError("table must be a 2-D array of non-negative counts")
+    total = n.sum()
+    if total <= 0:
+        raise ValueError("the table is empty")
+    return n.sum(axis=1, keepdims=True) * n.sum(axis=0, keepdims=True) / total
 
 
 def _log_nb(n: np.ndarray, alpha: float, beta: float, e: np.ndarray) -> np.ndarray:

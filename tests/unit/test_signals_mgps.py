@@ -153,3 +153,15 @@ def test_analytic_gradient_matches_finite_differences(min_count: int) -> None:
     _, grad = g._negll_and_grad(x, n, e, w, min_count)
     numeric = optimize.approx_fprime(x, lambda y: g._negll_and_grad(y, n, e, w, min_count)[0], 1e-7)
     assert grad == pytest.approx(numeric, rel=1e-4, abs=1e-4)
+
+
+def test_expected_counts_from_margins() -> None:
+    table = np.array([[10, 0, 5], [20, 5, 10]])
+    e = g.expected_counts(table)
+    assert e[0, 0] == pytest.approx(15 * 30 / 50)
+    assert e.sum() == pytest.approx(50)
+    assert e.sum(axis=1) == pytest.approx([15, 35])
+    with pytest.raises(ValueError, match="empty"):
+        g.expected_counts(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="2-D"):
+        g.expected_counts([1, 2, 3])

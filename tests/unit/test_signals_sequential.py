@@ -283,3 +283,21 @@ def test_group_performance_matches_simulation_and_null() -> None:
     assert abs(signalled.mean() - perf.power) < 4 * math.sqrt(perf.power * (1 - perf.power) / n)
     assert abs(times.mean() - perf.signal_time) < 4 * times.std() / math.sqrt(times.size)
     assert perf.length == pytest.approx(perf.power * perf.signal_time + (1 - perf.power) * 30.0)
+
+
+def test_performance_with_delayed_start_matches_simulation() -> None:
+    # First look at D with all events so far (signal time D), continuous afterwards.
+    rng = np.random.default_rng(1)
+    T, cv, rr, D, n = 10.0, 2.8, 2.0, 2.0, 60_000
+    arrivals = np.cumsum(rng.exponential(1 / rr, size=(n, 80)), axis=1)
+    mus = s.signal_times(cv, T)
+    bound = np.full(80, T)
+    bound[: mus.size] = mus
+    at_d = np.asarray(s.maxsprt_llr((arrivals <= D).sum(axis=1), D)) >= cv
+    later = (arrivals <= bound) & (arrivals > D)
+    first = np.argmax(later, axis=1)
+    signalled = at_d | later.any(axis=1)
+    times = np.where(at_d, D, arrivals[np.arange(n), first])[signalled]
+    perf = q.performance(cv, T, rr, 1, D)
+    assert abs(signalled.mean() - perf.power) < 4 * math.sqrt(perf.power * (1 - perf.power) / n)
+    assert abs(times.mean() - perf.signal_time) < 4 * times.std() / math.sqrt(times.size)
