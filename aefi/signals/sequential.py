@@ -48,6 +48,7 @@ __all__ = [
     "binomial_critical_value",
     "binomial_llr",
     "binomial_performance",
+    "binomial_rr",
     "binomial_type1_error",
     "cond_poisson_critical_value",
     "cond_poisson_llr",
@@ -302,6 +303,23 @@ def binomial_llr(cases: int | np.ndarray, n: int | np.ndarray, z: float) -> floa
         llr = np.where(k * (1 + z) > m, raw, 0.0)
     llr = np.asarray(llr)
     return llr.item() if llr.ndim == 0 else llr
+
+
+def binomial_rr(cases: int, n: int, z: float) -> float:
+    """Estimated relative risk of the exposure: z k / (n - k) (inf when every event is a case).
+
+    For a lot against its siblings: k = the lot's reports, n = the lot's plus the sibling
+    lots' reports (same event group and risk window), z = sibling doses / the lot's doses.
+    The MaxSPRT critical values here assume z is fixed for the whole surveillance, so fix
+    it when the plan starts (e.g. from planned or shipped doses) rather than letting it
+    drift with each day's administrations.
+    """
+    z = _check_z(z)
+    if not (0 <= cases <= n) or int(cases) != cases or int(n) != n:
+        raise ValueError("cases must be whole numbers between 0 and n")
+    if n == 0:
+        return math.nan
+    return math.inf if cases == n else z * cases / (n - cases)
 
 
 def _check_binomial(N: int, min_cases: int) -> None:

@@ -301,3 +301,12 @@ def test_performance_with_delayed_start_matches_simulation() -> None:
     perf = q.performance(cv, T, rr, 1, D)
     assert abs(signalled.mean() - perf.power) < 4 * math.sqrt(perf.power * (1 - perf.power) / n)
     assert abs(times.mean() - perf.signal_time) < 4 * times.std() / math.sqrt(times.size)
+
+
+def test_binomial_rr() -> None:
+    # A lot with 1,000 doses against siblings with 4,000 (z = 4): 6 of 10 reports.
+    assert q.binomial_rr(6, 10, 4.0) == pytest.approx(4.0 * 6 / 4)
+    assert q.binomial_rr(3, 3, 4.0) == math.inf
+    assert math.isnan(q.binomial_rr(0, 0, 4.0))
+    with pytest.raises(ValueError):
+        q.binomial_rr(4, 3, 1.0)
