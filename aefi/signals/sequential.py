@@ -6,19 +6,21 @@ its function name) and is tested against its published output:
 
 * **Group-sequential Poisson MaxSPRT** for planned looks at cumulative expected counts
   (``CV.G.Poisson``): :func:`group_critical_value`, :func:`group_type1_error`.
-* **Planning figures** of a continuous Poisson MaxSPRT for a relative risk: power,
-  expected time to signal and expected length of surveillance (``Performance.Poisson``):
-  :func:`performance`.
+* **Planning figures** for a relative risk: power, expected time to signal and expected
+  length of surveillance, continuous (``Performance.Poisson``, :func:`performance`), at
+  planned looks (``Performance.G.Poisson``, :func:`group_performance`) and for the
+  binomial test (``Performance.Binomial``, :func:`binomial_performance`).
 * **Binomial MaxSPRT** (Kulldorff, Davis, Kolczak, Lewis, Lieu, Platt. Sequential
   Analysis 2011;30:58-78, section 4; ``CV.Binomial``): each adverse event is a *case*
   (in the exposure of interest, e.g. this lot) with probability 1/(1 + z) under H0, where
   z is the ratio of comparison person-time (sibling lots' doses) to exposed person-time
-  (this lot's doses). :func:`binomial_llr`, :func:`binomial_type1_error`,
-  :func:`binomial_critical_value`.
+  (this lot's doses). :func:`binomial_llr`, :func:`binomial_rr`,
+  :func:`binomial_type1_error`, :func:`binomial_critical_value`.
 * **Conditional Poisson MaxSPRT** (Li & Kulldorff. A conditional maximized sequential
   probability ratio test for pharmacovigilance. Stat Med 2010;29:284-95;
   ``CV.CondPoisson``) when the expected rate is itself estimated from c historical events:
-  :func:`cond_poisson_llr`, :func:`cond_poisson_critical_value`.
+  :func:`cond_poisson_llr`, :func:`cond_poisson_type1_error`,
+  :func:`cond_poisson_critical_value`.
 * **Error control across a family** of event groups: :func:`family_alpha`.
 
 Time is measured in expected counts under H0, as in :mod:`aefi.signals.stats`.
