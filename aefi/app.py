@@ -38,6 +38,7 @@ DOMAINS = (
     "signals",
     "observation",
     "reporting",
+    "terminology",
 )
 
 
