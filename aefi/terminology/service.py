@@ -29,6 +29,7 @@ from aefi import audit, clock
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid, NotFound
+from aefi.i18n import N_
 from aefi.intake.symptoms import BY_CODE, EVENT_GROUPS, groups_of
 from aefi.terminology import body_systems
 from aefi.terminology.models import SYSTEMS, ReportedTerm, ReportTerm
@@ -298,17 +299,17 @@ def update_mapping(
     body = (body_system or "").strip() or None
     errors: dict[str, str] = {}
     if code is not None and code not in BY_CODE:
-        errors["symptom_code"] = "Pick a symptom code from the list."
+        errors["symptom_code"] = N_("Pick a symptom code from the list.")
     if group is not None and group not in EVENT_GROUPS:
-        errors["event_group"] = "Pick an event group from the list."
+        errors["event_group"] = N_("Pick an event group from the list.")
     if body is not None and body not in body_systems.BODY_SYSTEMS:
-        errors["body_system"] = "Pick a body system from the list."
+        errors["body_system"] = N_("Pick a body system from the list.")
     if not errors and code is not None:
         own = BY_CODE[code].group
         if group is None:
             group = own
         elif group != own:
-            errors["event_group"] = (
+            errors["event_group"] = N_(
                 "The symptom code belongs to another event group; leave the group blank."
             )
     if errors:
