@@ -39,20 +39,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from aefi.intake.symptoms import groups_of
-from aefi.signals import scan
-from aefi.signals.expected import GROUPS
 
 MAP_CSV = Path(__file__).resolve().parent / "meddra_map.csv"
 SOURCE = "vaers"
 REGION_CODE = "VAERS"
 SITE_CODE = "VAERS-US"
 UNKNOWN_LOTS = {"", "UNK", "UNKNOWN", "NA", "NONE", "NK", "UNKN"}
-# Event groups of the replay and of the scan's disproportionality: every real group and
-# serious_aefi (all_aefi would be every report: its 2x2 table is empty).
-DP_GROUPS = [g for g in GROUPS if g != "all_aefi"]
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -633,111 +626,26 @@ def _link_terms(conn, table_model, pairs, term_infos, chunk: int = 5000) -> None
         conn.execute(table_model.__table__.insert(), rows[i : i + chunk])
 
 
-# --- replay: disproportionality step by step ------------------------------------------------
+# --- replay straight from the files ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReplaySignal:
-    vaccine: str
-    event_group: str
-    a: int
-    prr: float
-    prr_lower: float
-    prr_upper: float
-    chi2_yates: float
-    ic025: float
-    reports_with_vaccine: int
+def replay_items(records: list[Record], mapping: dict[str, str] | None = None) -> list:
+    """The records as items of ``signals.replay`` (which replays the database's reports),
+    mapped by the shipped seed: for a look at files without importing them."""
+    from aefi.signals.replay import Item
 
-
-@dataclass
-class ReplayStep:
-    label: str
-    reports: int  # received in this step
-    total: int  # received up to its end
-    new_signals: list[ReplaySignal]
-
-
-def step_label(d: date, step: str) -> str:
-    if step == "day":
-        return d.isoformat()
-    if step == "month":
-        return f"{d.year}-{d.month:02d}"
-    if step == "quarter":
-        return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
-    if step == "year":
-        return str(d.year)
-    if step == "week":
-        iso = d.isocalendar()
-        return f"{iso[0]}-W{iso[1]:02d}"
-    raise ValueError("step must be day, week, month, quarter or year")
-
-
-def replay(records: list[Record], step: str = "month") -> list[ReplayStep]:
-    """Receive the reports in order of RECVDATE, a step at a time; after each step compute
-    every vaccine x event group 2x2 table over the reports so far and list the Evans
-    signals (PRR >= 2, Yates chi-square >= 4, a >= 3) seen for the first time."""
-    mapping = meddra_map()
-    records = sorted(records, key=lambda r: (r.received_on, r.vaers_id))
-    labels: list[str] = []
+    mapping = meddra_map() if mapping is None else mapping
+    out = []
     for r in records:
-        lab = step_label(r.received_on, step)
-        if not labels or labels[-1] != lab:
-            labels.append(lab)
-    li = {lab: k for k, lab in enumerate(labels)}
-    vtypes = sorted({vx.vax_type for r in records for vx in r.vaxes})
-    vi = {v: k for k, v in enumerate(vtypes)}
-    gi = {g: k for k, g in enumerate(DP_GROUPS)}
-    S, V, G = len(labels), len(vtypes), len(DP_GROUPS)
-    inc_vg = np.zeros((S, V, G))
-    inc_v = np.zeros((S, V))
-    inc_g = np.zeros((S, G))
-    inc_n = np.zeros(S)
-    for r in records:
-        s = li[step_label(r.received_on, step)]
         _codes, groups, _un = record_codes(r, mapping)
-        gs = {gi[g] for g in groups if g in gi}
         if serious(r):
-            gs.add(gi["serious_aefi"])
-        vs = {vi[vx.vax_type] for vx in r.vaxes}
-        inc_n[s] += 1
-        for v in vs:
-            inc_v[s, v] += 1
-        for g in gs:
-            inc_g[s, g] += 1
-        for v in vs:
-            for g in gs:
-                inc_vg[s, v, g] += 1
-    cum_vg, cum_v, cum_g, cum_n = (np.cumsum(x, axis=0) for x in (inc_vg, inc_v, inc_g, inc_n))
-    seen = np.zeros((V, G), dtype=bool)
-    steps = []
-    for s in range(S):
-        table = scan.disproportionality_table(cum_vg[s], cum_v[s], cum_g[s], int(cum_n[s]))
-        fresh = table.signal & ~seen
-        seen |= table.signal
-        res = table.result
-        found = [
-            ReplaySignal(
-                vaccine=vtypes[v],
-                event_group=DP_GROUPS[g],
-                a=int(table.a[v, g]),
-                prr=float(res.prr[v, g]),
-                prr_lower=float(res.prr_lower[v, g]),
-                prr_upper=float(res.prr_upper[v, g]),
-                chi2_yates=float(res.chi2_yates[v, g]),
-                ic025=float(res.ic025[v, g]),
-                reports_with_vaccine=int(cum_v[s, v]),
+            groups = [*groups, "serious_aefi"]
+        out.append(
+            Item(
+                r.received_on,
+                tuple(sorted({vx.vax_type for vx in r.vaxes})),
+                tuple(" ".join(t.split()) for t in r.terms),
+                tuple(groups),
             )
-            for v, g in zip(*np.nonzero(fresh), strict=True)
-        ]
-        found.sort(key=lambda x: -x.chi2_yates)
-        steps.append(ReplayStep(labels[s], int(inc_n[s]), int(cum_n[s]), found))
-    return steps
-
-
-def format_signal(sig: ReplaySignal) -> str:
-    return (
-        f"{sig.vaccine:<7} x {sig.event_group:<16} a={sig.a:<4} "
-        f"PRR {sig.prr:6.2f} ({sig.prr_lower:.2f}-{sig.prr_upper:.2f})  "
-        f"chi2(Yates) {sig.chi2_yates:8.1f}  IC025 {sig.ic025:5.2f}  "
-        f"[{sig.reports_with_vaccine} reports with the vaccine]"
-    )
+        )
+    return out
