@@ -556,44 +556,55 @@ def import_dir(session, directory: Path, *, chunk: int = 5000) -> ImportReport:
     out.unmapped = [(spelling[tid], n) for tid, n in unmapped_counter.most_common()]
 
     # Reports imported before terms were kept get their links now (and their codes again).
-    unlinked = dict(
-        session.execute(
-            text(
-                "SELECT r.external_id, r.id FROM report r WHERE r.source = :src AND NOT EXISTS "
-                "(SELECT 1 FROM report_term rt WHERE rt.report_id = r.id)"
-            ),
-            {"src": SOURCE},
-        ).all()
-    )
+    linked = {
+        int(x) for (x,) in session.execute(text("SELECT DISTINCT report_id FROM report_term"))
+    }
+    unlinked = {
+        ext: int(rid)
+        for ext, rid in session.execute(
+            text("SELECT external_id, id FROM report WHERE source = :src"), {"src": SOURCE}
+        )
+        if int(rid) not in linked
+    }
     relink = [(unlinked[r.vaers_id], r) for r in records if r.terms and r.vaers_id in unlinked]
     if relink:
         _link_terms(conn, ReportTerm, relink, term_infos)
         terminology.recode_reports(session, [rid for rid, _r in relink])
         out.reports_relinked = len(relink)
 
-    ids_in_files = [r.vaers_id for r in records]
-    in_db = doses_in_db = occ_in_db = 0
-    term_ids: set[int] = set()
-    count_stmt = text(
-        "SELECT COUNT(*), (SELECT COUNT(*) FROM report_dose rd JOIN report r2 "
-        "ON r2.id = rd.report_id WHERE r2.source = :src AND r2.external_id IN :ids), "
-        "(SELECT COALESCE(SUM(rt.occurrences), 0) FROM report_term rt JOIN report r3 "
-        "ON r3.id = rt.report_id WHERE r3.source = :src AND r3.external_id IN :ids) "
-        "FROM report r WHERE r.source = :src AND r.external_id IN :ids"
-    ).bindparams(bindparam("ids", expanding=True))
-    terms_stmt = text(
-        "SELECT DISTINCT rt.term_id FROM report_term rt JOIN report r ON r.id = rt.report_id "
-        "WHERE r.source = :src AND r.external_id IN :ids"
-    ).bindparams(bindparam("ids", expanding=True))
-    for i in range(0, len(ids_in_files), 900):
-        part = ids_in_files[i : i + 900]
-        a, b, c = session.execute(count_stmt, {"src": SOURCE, "ids": part}).one()
-        in_db += int(a)
-        doses_in_db += int(b)
-        occ_in_db += int(c)
-        term_ids.update(
-            int(x) for (x,) in session.execute(terms_stmt, {"src": SOURCE, "ids": part})
+    # What the database holds for these files: three set-wise queries over the VAERS
+    # reports, counted here (long IN lists of external ids plan badly on fresh tables).
+    in_files = {r.vaers_id for r in records}
+    ids = {
+        int(rid)
+        for ext, rid in session.execute(
+            text("SELECT external_id, id FROM report WHERE source = :src"), {"src": SOURCE}
         )
+        if ext in in_files
+    }
+    in_db = len(ids)
+    doses_in_db = 0
+    for rid, n in session.execute(
+        text(
+            "SELECT rd.report_id, COUNT(*) FROM report_dose rd JOIN report r "
+            "ON r.id = rd.report_id WHERE r.source = :src GROUP BY rd.report_id"
+        ),
+        {"src": SOURCE},
+    ):
+        if int(rid) in ids:
+            doses_in_db += int(n)
+    occ_in_db = 0
+    term_ids: set[int] = set()
+    for rid, tid, n in session.execute(
+        text(
+            "SELECT rt.report_id, rt.term_id, rt.occurrences FROM report_term rt JOIN report r "
+            "ON r.id = rt.report_id WHERE r.source = :src"
+        ),
+        {"src": SOURCE},
+    ):
+        if int(rid) in ids:
+            occ_in_db += int(n)
+            term_ids.add(int(tid))
     out.reports_in_db = in_db
     out.doses_in_db = doses_in_db
     out.term_occurrences_in_db = occ_in_db

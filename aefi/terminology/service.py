@@ -418,8 +418,13 @@ def load_meddra(session: Session, actor: Actor | None, release) -> MeddraLoadRep
     new_rows: list[dict] = []
     now = clock.now()
 
+    added: set[tuple[str, str]] = set()
+
     def put(system: str, code: str, name: str, parent: str, soc: str, mapping) -> None:
         key = normalise(name)
+        if (system, key) in added:  # the same name twice in one release: the first wins
+            return
+        added.add((system, key))
         t = existing.get((system, key))
         code_, group, body = mapping
         if t is None:

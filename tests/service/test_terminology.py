@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlmodel import col, func, select
+from sqlmodel import col, delete, func, select
 from typer.testing import CliRunner
 
 from aefi.audit import AuditEvent
@@ -106,6 +106,12 @@ def test_vaers_import_keeps_terms_lots_doses_and_x_stay(session, tmp_path):
     # Again: nothing new, nothing doubled.
     again = vaers.import_dir(session, tmp_path)
     assert again.reports_created == 0 and again.complete and again.term_occurrences_in_db == 70
+    assert again.reports_relinked == 0
+    # Reports imported before terms were kept (no links) get them on the next import.
+    session.execute(delete(ReportTerm))
+    session.commit()
+    third = vaers.import_dir(session, tmp_path)
+    assert third.reports_relinked == 30 and third.complete and third.term_occurrences_in_db == 70
 
 
 def test_mapping_edit_needs_an_admin_is_checked_audited_and_recodes(session, tmp_path):
