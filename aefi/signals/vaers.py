@@ -1,4 +1,5 @@
-"""VAERS public data (DOMAIN.md, "Interchange"): read, import as reports, replay.
+"""VAERS public data (DOMAIN.md, "Interchange"): read, import as reports; the replay
+(``signals/replay.py``) reads the imported reports from the database.
 
 Files per year, joined by VAERS_ID, Latin-1, dates MM/DD/YYYY: ``YYYYVAERSDATA.csv`` (one
 row a report), ``YYYYVAERSVAX.csv`` (one row a vaccine given), ``YYYYVAERSSYMPTOMS.csv``
@@ -25,6 +26,10 @@ How the reports are stored (there are no doses and no site in VAERS):
 * Serious: DIED, L_THREAT, HOSPITAL, X_STAY (prolonged hospital stay) or DISABLE.
 * Reports are inserted in bulk, not through ``intake.service.file_report``: no triage, no
   notifications, no scans on the way in. The scan's disproportionality reads them.
+* Mapping figures on the 1996-1997 files with the shipped seed: 122 of the 688 distinct
+  terms are mapped (71 to a specific aefi symptom code, the others to OTHER or an event
+  group), carrying 88.9 % of the 71,345 occurrences; 657 of 21,785 reports carry no mapped
+  term (3,293 no specific code). Every term is kept either way.
 """
 
 from __future__ import annotations
