@@ -184,26 +184,20 @@ def load_items(session, source: str = "vaers") -> list[Item]:
     )
     for rid, received, groups, serious in session.execute(stmt):
         reports[int(rid)] = (received.date(), list(groups or []), bool(serious))
+    # Plain scans joined here: no plan to go wrong on tables just bulk-loaded.
+    codes = {
+        int(i): (c[3:] if c.startswith("US-") else c)
+        for i, c in session.execute(text("SELECT id, code FROM vaccine"))
+    }
     vax: dict[int, set[str]] = {}
-    for rid, code in session.execute(
-        text(
-            "SELECT rd.report_id, v.code FROM report_dose rd "
-            "JOIN vaccine v ON v.id = rd.vaccine_id JOIN report r ON r.id = rd.report_id "
-            "WHERE r.source = :src"
-        ),
-        {"src": source},
-    ):
-        vax.setdefault(int(rid), set()).add(code[3:] if code.startswith("US-") else code)
+    for rid, vid in session.execute(text("SELECT report_id, vaccine_id FROM report_dose")):
+        if int(rid) in reports:
+            vax.setdefault(int(rid), set()).add(codes[int(vid)])
+    names = {int(i): t for i, t in session.execute(text("SELECT id, text FROM reported_term"))}
     terms: dict[int, list[str]] = {}
-    for rid, term in session.execute(
-        text(
-            "SELECT rt.report_id, t.text FROM report_term rt "
-            "JOIN reported_term t ON t.id = rt.term_id "
-            "JOIN report r ON r.id = rt.report_id WHERE r.source = :src"
-        ),
-        {"src": source},
-    ):
-        terms.setdefault(int(rid), []).append(term)
+    for rid, tid in session.execute(text("SELECT report_id, term_id FROM report_term ORDER BY id")):
+        if int(rid) in reports:
+            terms.setdefault(int(rid), []).append(names[int(tid)])
     out = []
     for rid, (day, groups, serious) in reports.items():
         gs = list(groups)
