@@ -40,6 +40,7 @@ DOMAINS = (
     "signals",
     "observation",
     "reporting",
+    "terminology",
 )
 
 

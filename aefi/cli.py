@@ -317,6 +317,33 @@ def import_doses_cmd(
 
 signals_app = typer.Typer(help="Signal detection: scans and the VAERS replay.")
 app.add_typer(signals_app, name="signals")
+terminology_app = typer.Typer(help="Reported terms and their mapping (MedDRA, VAERS).")
+app.add_typer(terminology_app, name="terminology")
+
+
+@terminology_app.command("load-meddra")
+def terminology_load_meddra_cmd(directory: Path) -> None:
+    """Load a licensed MedDRA release's ASCII files (llt.asc, pt.asc, mdhier.asc in DIR,
+    e.g. MedAscii) as reported terms, mapped where the seed or the PT says."""
+    from aefi import wiring
+    from aefi.db import upgrade
+    from aefi.terminology import meddra, service
+
+    try:
+        release = meddra.read_dir(directory)
+    except meddra.MeddraFormatError as exc:
+        typer.echo(f"not loaded: {exc}", err=True)
+        raise typer.Exit(2) from None
+    wiring.wire()
+    upgrade()
+    with _session() as session:
+        service.ensure_seeded(session)
+        out = service.load_meddra(session, None, release)
+    typer.echo(
+        f"MedDRA {release.version or '(version not given)'}: {len(release.pts)} PTs, "
+        f"{len(release.llts)} LLTs read; {out.pts_created} PTs and {out.llts_created} LLTs "
+        f"added, {out.updated} updated, {out.mapped} mapped to aefi symptom codes"
+    )
 
 
 @signals_app.command("scan")
@@ -373,36 +400,55 @@ def signals_scan_cmd(
             )
 
 
+def _replay_step(value: str) -> str:
+    from aefi.signals.replay import STEPS
+
+    if value not in STEPS:
+        raise typer.BadParameter(
+            f"{value!r} is not a step; use one of: {', '.join(STEPS)}", param_hint="--step"
+        )
+    return value
+
+
 @signals_app.command("replay")
 def signals_replay_cmd(
-    directory: Path,
-    step: str = typer.Option("month", help="week, month, quarter or year"),
-    top: int = typer.Option(10, help="signals printed per step at most"),
+    step: str = typer.Option(
+        "month", help="day, week or month", callback=_replay_step, show_default=True
+    ),
+    source: str = typer.Option("vaers", help="the reports' source (imported VAERS reports)"),
+    level: str = typer.Option("both", help="term, group or both"),
 ) -> None:
-    """Replay VAERS files in order of receipt (RECVDATE) and print, per step, the vaccine x
-    event group disproportionality signals (Evans: PRR >= 2, Yates chi-square >= 4, a >= 3)
-    that appear for the first time."""
-    from aefi.signals import vaers
+    """Replay the imported reports from the database in order of receipt and print the
+    first-signal table: for each (vaccine, reported term) and (vaccine, event group) pair,
+    the step at which it first met Evans' criteria (PRR >= 2, Yates chi-square >= 4,
+    a >= 3) and its count of reports then. Import first: aefi import vaers DIR."""
+    from aefi import wiring
+    from aefi.db import upgrade
+    from aefi.signals import replay
 
+    if level not in ("term", "group", "both"):
+        raise typer.BadParameter(f"{level!r}: use term, group or both", param_hint="--level")
+    wiring.wire()
+    upgrade()
     t0 = time.perf_counter()
-    records, counts = vaers.read_dir(directory)
-    steps = vaers.replay(records, step=step)
+    with _session() as session:
+        items = replay.load_items(session, source)
+    if not items:
+        typer.echo(f"no reports of source {source!r} in the database; run aefi import vaers DIR")
+        raise typer.Exit(1)
+    result = replay.first_signals(items, step)
     typer.echo(
-        f"{counts.data_rows} reports, {counts.vax_rows} vaccine rows, "
-        f"{counts.symptom_rows} symptom rows; {len(steps)} steps of one {step}"
+        f"{len(items)} reports of source {source!r} in {len(result.steps)} steps of one {step}"
     )
-    first_seen = 0
-    for st in steps:
-        typer.echo(
-            f"{st.label}  +{st.reports} reports (total {st.total}): "
-            f"{len(st.new_signals)} new signal(s)"
-        )
-        first_seen += len(st.new_signals)
-        for sig in st.new_signals[:top]:
-            typer.echo("    " + vaers.format_signal(sig))
-        if len(st.new_signals) > top:
-            typer.echo(f"    … and {len(st.new_signals) - top} more")
-    typer.echo(f"{first_seen} signals in all; replay took {time.perf_counter() - t0:.1f} s")
+    for lev, title in (("term", "reported term"), ("group", "event group")):
+        if level not in (lev, "both"):
+            continue
+        rows = result.of_level(lev)
+        typer.echo(f"\nfirst signals per (vaccine, {title}): {len(rows)}")
+        typer.echo(f"{'first at':<10} {'vaccine':<8} {title:<40} count at that date")
+        for sig in rows:
+            typer.echo(replay.format_signal(sig))
+    typer.echo(f"\nreplay took {time.perf_counter() - t0:.1f} s")
 
 
 @import_app.command("vaers")
@@ -427,13 +473,24 @@ def import_vaers_cmd(directory: Path) -> None:
         f"{out.lots_created} lots in {out.seconds:.1f} s"
     )
     typer.echo(
-        f"MedDRA terms: {out.terms_mapped} mapped to event groups, {out.terms_unmapped} kept "
-        f"unmapped on the reports"
+        f"reported terms: {out.distinct_terms} distinct ({out.terms_created} new), "
+        f"{c.term_occurrences} occurrences; {out.terms_mapped} occurrences in an event group, "
+        f"{out.terms_unmapped} in none (kept on the reports)"
     )
+    if out.reports_relinked:
+        typer.echo(f"terms linked to {out.reports_relinked} reports imported before")
     typer.echo(
         f"in the database for these files: {out.reports_in_db} reports, "
-        f"{out.doses_in_db} report doses — " + ("COMPLETE" if out.complete else "INCOMPLETE")
+        f"{out.doses_in_db} report doses, {out.distinct_terms_in_db} distinct terms, "
+        f"{out.term_occurrences_in_db} term occurrences — "
+        + ("COMPLETE" if out.complete else "INCOMPLETE")
     )
+    typer.echo(
+        f"unmapped terms (no symptom code or event group): {len(out.unmapped)}; "
+        "map them on /admin/terminology"
+    )
+    for term, n in out.unmapped:
+        typer.echo(f"  {n:>6}  {term}")
     if not out.complete:
         raise typer.Exit(1)
 

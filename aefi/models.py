@@ -18,6 +18,7 @@ for _domain in (
     "observation",
     "reporting",
     "notifications",
+    "terminology",
 ):
     if importlib.util.find_spec(f"aefi.{_domain}.models") is not None:
         importlib.import_module(f"aefi.{_domain}.models")

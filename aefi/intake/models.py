@@ -115,10 +115,11 @@ class ReportDose(SQLModel, table=True):
     lot_id: int = Field(foreign_key="lot.id", index=True)
     vaccine_id: int = Field(foreign_key="vaccine.id", index=True)
     administered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    dose_number: int = 1
+    dose_number: int | None = 1  # None: not known (VAERS imports with a blank or 0 dose)
     route: str = Field(default="", max_length=16)
     body_site: str = Field(default="", max_length=64)
     vaccinating_unit: str = Field(default="", max_length=200)
+    lot_as_reported: str = Field(default="", max_length=64)  # the raw lot text, if cleaned
 
 
 class FollowUp(SQLModel, table=True):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aefi.signals import charts, vaers
+from aefi.signals import charts, replay, vaers
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
 DATA_HEAD = (
@@ -121,18 +121,17 @@ def test_replay_reports_each_signal_once_when_it_first_appears(tmp_path: Path) -
         add("03/10/1996", "MMR", "Febrile convulsion")
     write_year(tmp_path, 1996, data, vax, sym)
     records, _ = vaers.read_dir(tmp_path)
-    steps = vaers.replay(records, step="month")
-    assert [s.label for s in steps] == ["1996-01", "1996-02", "1996-03"]
-    assert [s.total for s in steps] == [40, 45, 48]
-    assert steps[0].new_signals == []
-    new = [(x.vaccine, x.event_group) for x in steps[1].new_signals]
-    assert ("MMR", "seizure") in new
-    assert all((x.vaccine, x.event_group) != ("MMR", "seizure") for x in steps[2].new_signals)
-    sig = next(x for x in steps[1].new_signals if x.event_group == "seizure")
-    assert sig.a == 5 and sig.prr >= 2 and sig.chi2_yates >= 4
-    assert vaers.step_label(date(1997, 5, 2), "quarter") == "1997-Q2"
-    with pytest.raises(ValueError):
-        vaers.step_label(date(1997, 5, 2), "fortnight")
+    result = replay.first_signals(vaers.replay_items(records), step="month")
+    assert [s.label for s in result.steps] == ["1996-01", "1996-02", "1996-03"]
+    assert [s.total for s in result.steps] == [40, 45, 48]
+    assert result.steps[0].new_groups == result.steps[0].new_terms == 0
+    groups = {(x.vaccine, x.name): x for x in result.of_level("group")}
+    sig = groups[("MMR", "seizure")]
+    assert sig.step == "1996-02" and sig.a == 5 and sig.prr >= 2 and sig.chi2_yates >= 4
+    term = next(x for x in result.of_level("term") if x.name == "Febrile convulsion")
+    assert (term.vaccine, term.step, term.a) == ("MMR", "1996-02", 5)
+    # Each pair once: March adds reports, not a second MMR x seizure signal.
+    assert len({(x.level, x.vaccine, x.name) for x in result.signals}) == len(result.signals)
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared VAERS data not present")
