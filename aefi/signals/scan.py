@@ -4,9 +4,10 @@ Two halves, kept apart so the decision can be tested (and the bench's arithmetic
 without a database:
 
 * **Pure** (arrays in, arrays out): :func:`upper_limits`, :func:`critical_values`,
-  :func:`evaluate` (MaxSPRT, exact Poisson p, Garwood O/E, the two levels) and
+  :func:`evaluate` (MaxSPRT, exact Poisson p, Garwood O/E, the two levels),
   :func:`disproportionality_table` (PRR/ROR/chi-square/IC and Evans over a vaccine x event
-  group table of spontaneous reports).
+  group table of spontaneous reports) and :func:`report_table` (that table, with each
+  cell's p and strength, from the report counts).
 * **Counting** (grouped SQL over ``report_dose``/``report``/``dose`` with indexes):
   :func:`dose_counts`, :func:`observed_counts`, :func:`report_counts`, assembled into
   cells by :func:`build_cells`.
@@ -41,6 +42,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
+from scipy import stats as sps
 from sqlalchemy import Integer, bindparam, column, text
 from sqlmodel import Session
 
@@ -293,6 +295,55 @@ def disproportionality_table(
     d = float(n) - a - b - c
     res = stats.disproportionality(a, b, c, d)
     return DisproportionalityTable(a, b, c, d, res, np.asarray(res.evans, dtype=bool))
+
+
+@dataclass
+class ReportTable:
+    """Disproportionality over counts of spontaneous reports: vaccines (rows, ascending ids)
+    x event groups (columns), with each cell's chi-square p and strength."""
+
+    vaccines: np.ndarray
+    groups: list[str]
+    n_v: np.ndarray  # reports naming each vaccine
+    n: int  # reports in all
+    table: DisproportionalityTable
+    p_value: np.ndarray  # Yates chi-square, 1 df, upper tail; nan where chi-square is not finite
+    strength: np.ndarray  # chi-square / 4, at most 300; 0 where chi-square is not finite
+
+
+def report_table(
+    vg: Iterable[tuple[int, str, int]],
+    v: Sequence[tuple[int, int]],
+    g: Iterable[tuple[str, int]],
+    n: int,
+    groups: Sequence[str],
+) -> ReportTable | None:
+    """The table of :func:`disproportionality_table` from :func:`report_counts`' rows
+    (groups not in ``groups`` are left out); None without reports or vaccines."""
+    if not n or not v:
+        return None
+    vaccines = np.array(sorted({vid for vid, _ in v}), dtype=np.int64)
+    groups = list(groups)
+    vi = {int(x): k for k, x in enumerate(vaccines.tolist())}
+    gi = {x: k for k, x in enumerate(groups)}
+    n_vg = np.zeros((vaccines.size, len(groups)))
+    for vid, grp, c in vg:
+        if grp in gi:
+            n_vg[vi[vid], gi[grp]] = c
+    n_v = np.zeros(vaccines.size)
+    for vid, c in v:
+        n_v[vi[vid]] = c
+    n_g = np.zeros(len(groups))
+    for grp, c in g:
+        if grp in gi:
+            n_g[gi[grp]] = c
+    table = disproportionality_table(n_vg, n_v, n_g, n)
+    chi = np.asarray(table.result.chi2_yates, dtype=float)
+    finite = np.isfinite(chi)
+    safe = np.where(finite, chi, 0.0)
+    p_value = np.where(finite, sps.chi2.sf(safe, 1), np.nan)
+    strength = np.where(finite, np.minimum(safe / 4.0, 300.0), 0.0)
+    return ReportTable(vaccines, groups, n_v, int(n), table, p_value, strength)
 
 
 # ======================================================================================

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
@@ -282,25 +281,12 @@ def _advance(session, actor, sig, level, was, now, raised, new_review) -> None:
 
 def _disproportionality(session, actor, now, new_review) -> None:
     """Vaccine x event group over imported spontaneous reports (Report.source 'vaers')."""
-    vg, v, g, n = scan.report_counts(session)
-    if not n or not v:
+    rt = scan.report_table(
+        *scan.report_counts(session), groups=[x for x in expected.GROUPS if x != "all_aefi"]
+    )
+    if rt is None:
         return
-    vaccines = np.array(sorted({vid for vid, _ in v}), dtype=np.int64)
-    groups = [x for x in expected.GROUPS if x != "all_aefi"]
-    vi = {int(x): k for k, x in enumerate(vaccines.tolist())}
-    gi = {x: k for k, x in enumerate(groups)}
-    n_vg = np.zeros((vaccines.size, len(groups)))
-    for vid, grp, c in vg:
-        if grp in gi:
-            n_vg[vi[vid], gi[grp]] = c
-    n_v = np.zeros(vaccines.size)
-    for vid, c in v:
-        n_v[vi[vid]] = c
-    n_g = np.zeros(len(groups))
-    for grp, c in g:
-        if grp in gi:
-            n_g[gi[grp]] = c
-    table = scan.disproportionality_table(n_vg, n_v, n_g, n)
+    vaccines, groups, n_v, n, table = rt.vaccines, rt.groups, rt.n_v, rt.n, rt.table
     existing = {
         _key(s.scope, s.target_id, s.event_group, s.method): s
         for s in session.exec(
@@ -333,8 +319,8 @@ def _disproportionality(session, actor, now, new_review) -> None:
         sig.doses = int(n_v[r])
         sig.statistic = _capped(res.prr[r, c])
         sig.threshold = 2.0
-        sig.p_value = _fnum(sps.chi2.sf(chi_y, 1)) if math.isfinite(chi_y) else None
-        sig.strength = min(chi_y / 4.0, 300.0) if math.isfinite(chi_y) else 0.0
+        sig.p_value = _fnum(rt.p_value[r, c])
+        sig.strength = float(rt.strength[r, c])
         sig.oe_ratio = _fnum(table.a[r, c] / res.expected[r, c]) if res.expected[r, c] else None
         sig.details = {
             "a": int(table.a[r, c]),
