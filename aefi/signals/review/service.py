@@ -16,7 +16,7 @@ from aefi.errors import Conflict, Invalid, NotFound
 from aefi.i18n import N_
 from aefi.registry import lot_states
 from aefi.registry.models import Lot, Site, Vaccine
-from aefi.signals import access, expected, scan
+from aefi.signals import access, counts, expected, scan
 from aefi.signals.models import (
     Signal,
     SignalLevel,
@@ -243,7 +243,7 @@ def signal_series(session: Session, actor: Actor, signal_id: int) -> tuple[Signa
     for d, vid, n in rows:
         r = expected.choose(rates, codes.get(vid, ""), sig.event_group)
         per_day[d] = per_day.get(d, 0.0) + n * (r.rate_per_dose if r else 0.0)
-    reports = scan.observed_reports(session, sig.scope, sig.target_id, sig.event_group)
+    reports = counts.observed_reports(session, sig.scope, sig.target_id, sig.event_group)
     days = sorted(set(per_day) | {t.strftime("%Y-%m-%d") for _, t in reports})
     today = clock.now().strftime("%Y-%m-%d")
     if not days or days[-1] < today:

@@ -19,7 +19,7 @@ from aefi.auth.permissions import Actor, require_role
 from aefi.notifications import service as notifications
 from aefi.registry import lot_states
 from aefi.registry.models import Lot, LotStatus, Site, Vaccine
-from aefi.signals import access, expected, scan
+from aefi.signals import access, counts, expected, scan
 from aefi.signals.config import SignalSettings, get_signal_settings
 from aefi.signals.models import (
     CriticalValueCache,
@@ -120,7 +120,7 @@ def run_scan(
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCAN_LOCK})
     rates = current_rates(session)
     _load_critical_values(session)
-    cells = scan.build_cells(
+    cells = counts.build_cells(
         session,
         rates,
         th,
@@ -282,7 +282,7 @@ def _advance(session, actor, sig, level, was, now, raised, new_review) -> None:
 def _disproportionality(session, actor, now, new_review) -> None:
     """Vaccine x event group over imported spontaneous reports (Report.source 'vaers')."""
     rt = scan.report_table(
-        *scan.report_counts(session), groups=[x for x in expected.GROUPS if x != "all_aefi"]
+        *counts.report_counts(session), groups=[x for x in expected.GROUPS if x != "all_aefi"]
     )
     if rt is None:
         return
