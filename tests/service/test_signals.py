@@ -321,6 +321,17 @@ def test_who_may_halt_and_what_is_checked(session, county):
             session, bureau, scope="lot", target=lot.lot_number, reason="x", signal_ids=[999]
         )
     assert "signal_ids" in bad.value.fields
+    for field in ("report_ids", "cluster_ids"):
+        with pytest.raises(Invalid) as bad:
+            halts.issue_halt(
+                session,
+                bureau,
+                scope="lot",
+                target=lot.lot_number,
+                reason="x",
+                **{field: [999_999, 999_998]},
+            )
+        assert bad.value.fields == {field: "999998, 999999"}
     # Reporters and the IIS read halts; reporters may not read signals.
     assert halts.list_halts(session, county.actor(session, "reporter")) == []
     assert halts.list_halts(session, county.actor(session, "iis")) == []

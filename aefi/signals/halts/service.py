@@ -97,6 +97,20 @@ def _active_halts_of(
     return list(session.exec(stmt))
 
 
+def _known_ids(
+    session: Session, ids: list[int] | None, id_col, in_scope_clause, field: str, message: str
+) -> list[int]:
+    """The ids sorted, once each; Invalid naming those not found in the actor's scope."""
+    wanted = sorted({int(i) for i in ids or []})
+    if not wanted:
+        return wanted
+    found = set(session.exec(select(id_col).where(col(id_col).in_(wanted), in_scope_clause)))
+    missing = ", ".join(str(i) for i in wanted if i not in found)
+    if missing:
+        raise Invalid(message, fields={field: missing}, ids=missing)
+    return wanted
+
+
 def issue_halt(
     session: Session,
     actor: Actor,
@@ -127,56 +141,32 @@ def issue_halt(
     obj, label = _resolve_target(session, actor, sc, target)
     for other in _active_halts_of(session, sc, obj.id, county_id=actor.county_id):
         raise Conflict("{target} is halted already by {number}.", target=label, number=other.number)
-    signal_ids = sorted({int(i) for i in signal_ids or []})
-    if signal_ids:
-        found = set(
-            session.exec(
-                select(Signal.id).where(
-                    col(Signal.id).in_(signal_ids), access.visible_signals(session, actor)
-                )
-            )
-        )
-        missing = [i for i in signal_ids if i not in found]
-        if missing:
-            raise Invalid(
-                "No signal with id {ids}.",
-                fields={"signal_ids": ", ".join(map(str, missing))},
-                ids=", ".join(map(str, missing)),
-            )
-    report_ids = sorted({int(i) for i in report_ids or []})
-    if report_ids:
-        found = set(
-            session.exec(
-                select(Report.id).where(
-                    col(Report.id).in_(report_ids), scope_clause(Report.county_id, actor)
-                )
-            )
-        )
-        missing = [i for i in report_ids if i not in found]
-        if missing:
-            raise Invalid(
-                "No report with id {ids}.",
-                fields={"report_ids": ", ".join(map(str, missing))},
-                ids=", ".join(map(str, missing)),
-            )
-    cluster_ids = sorted({int(i) for i in cluster_ids or []})
-    if cluster_ids:
-        from aefi.triage.models import Cluster
+    from aefi.triage.models import Cluster
 
-        found = set(
-            session.exec(
-                select(Cluster.id).where(
-                    col(Cluster.id).in_(cluster_ids), scope_clause(Cluster.county_id, actor)
-                )
-            )
-        )
-        missing = [i for i in cluster_ids if i not in found]
-        if missing:
-            raise Invalid(
-                "No cluster with id {ids}.",
-                fields={"cluster_ids": ", ".join(map(str, missing))},
-                ids=", ".join(map(str, missing)),
-            )
+    signal_ids = _known_ids(
+        session,
+        signal_ids,
+        Signal.id,
+        access.visible_signals(session, actor),
+        "signal_ids",
+        N_("No signal with id {ids}."),
+    )
+    report_ids = _known_ids(
+        session,
+        report_ids,
+        Report.id,
+        scope_clause(Report.county_id, actor),
+        "report_ids",
+        N_("No report with id {ids}."),
+    )
+    cluster_ids = _known_ids(
+        session,
+        cluster_ids,
+        Cluster.id,
+        scope_clause(Cluster.county_id, actor),
+        "cluster_ids",
+        N_("No cluster with id {ids}."),
+    )
     now = clock.now()
     effective = effective_at or now
     year = effective.astimezone(_zone()).year
