@@ -129,17 +129,17 @@ def get_signal(session: Session, actor: Actor, signal_id: int) -> SignalRow:
     return signal_rows(session, [sig])[0]
 
 
-def pending_halt_recommendations(session: Session, actor: Actor | None = None) -> int:
+def pending_halt_recommendations(session: Session, actor: Actor) -> int:
+    """Open halt recommendations among the signals that concern the actor's counties."""
     stmt = (
         select(func.count())
         .select_from(Signal)
         .where(
             Signal.level == SignalLevel.halt_recommended,
             col(Signal.status).in_([SignalStatus.new, SignalStatus.under_review]),
+            access.visible_signals(session, actor),
         )
     )
-    if actor is not None:
-        stmt = stmt.where(access.visible_signals(session, actor))
     return session.exec(stmt).one()
 
 
@@ -196,6 +196,15 @@ def set_signal_status(
         )
     session.commit()
     return sig
+
+
+def observed_reports(session: Session, row: SignalRow) -> list[tuple[int, object]]:
+    """The reports a MaxSPRT signal counts (onset in the risk window), for its page;
+    a disproportionality signal counts imported reports, listed nowhere."""
+    s = row.signal
+    if s.method != SignalMethod.maxsprt:
+        return []
+    return counts.observed_reports(session, s.scope, s.target_id, s.event_group)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.i18n import N_
 from aefi.registry import service as registry_service
-from aefi.signals import access, charts, counts, presenters
+from aefi.signals import access, charts, presenters
 from aefi.signals.halts.service import list_halts
 from aefi.signals.models import SignalMethod
 from aefi.signals.review import service
@@ -118,13 +118,7 @@ def _chart(session, actor, signal_id: Id) -> str:
 @router.get("/signals/{signal_id:int}")
 def signal_page(request: Request, signal_id: Id, session: SessionDep, actor: WebActor):
     row = service.get_signal(session, actor, signal_id)
-    reports = (
-        counts.observed_reports(
-            session, row.signal.scope, row.signal.target_id, row.signal.event_group
-        )
-        if row.signal.method == SignalMethod.maxsprt
-        else []
-    )
+    reports = service.observed_reports(session, row)
     return render(
         request,
         "signals/detail.html",
