@@ -54,11 +54,33 @@ def _routers():
 
     routers = [admin_views.router, home.router]
     for domain in DOMAINS:
+        if domain == "signals":
+            routers.extend(_signals_routers())
+            continue
         for part in ("api", "views"):
             name = f"aefi.{domain}.{part}"
             if importlib.util.find_spec(name) is not None:
                 routers.append(importlib.import_module(name).router)
     return routers
+
+
+# Signals' use-case slices, listed (API routers first, then the pages, whose navigation
+# entries are added in this order).
+SIGNALS_ROUTERS = (
+    "scans.api",
+    "review.api",
+    "halts.api",
+    "review.views",
+    "scans.views",
+    "halts.views",
+    "rates.views",
+)
+
+
+def _signals_routers() -> list:
+    import importlib
+
+    return [importlib.import_module(f"aefi.signals.{m}").router for m in SIGNALS_ROUTERS]
 
 
 @asynccontextmanager

@@ -98,9 +98,10 @@ def serve(
                 typer.echo("first start: building the demo county (200,000 doses)…")
                 demo.build(session)
         _print_demo_logins()
-    typer.echo(f"\naefi serving on http://{host}:{port}" + (
-        f" with {workers} worker processes\n" if workers > 1 else "\n"
-    ))
+    typer.echo(
+        f"\naefi serving on http://{host}:{port}"
+        + (f" with {workers} worker processes\n" if workers > 1 else "\n")
+    )
     if workers > 1:
         # Each worker imports the app itself; the background jobs share one lease per job
         # in the database, so each runs once per interval across the workers.
@@ -119,7 +120,6 @@ def serve(
     from aefi.app import create_app
 
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
-
 
 
 def _check_workers(settings, workers: int) -> None:
@@ -356,13 +356,15 @@ def signals_scan_cmd(
     from aefi.auth.models import Role
     from aefi.auth.permissions import Actor
     from aefi.db import upgrade
-    from aefi.signals import expected, service
+    from aefi.signals import expected
+    from aefi.signals.review.service import SignalFilter, list_signals
+    from aefi.signals.scans.service import run_scan
 
     wiring.wire()
     upgrade()
     with _session() as session:
         t0 = time.perf_counter()
-        result = service.run_scan(session, None, trigger="cli")
+        result = run_scan(session, None, trigger="cli")
         typer.echo(
             f"scanned {result.cells} cells in {time.perf_counter() - t0:.2f} s: "
             f"{len(result.changed)} new or raised signals, "
@@ -376,9 +378,7 @@ def signals_scan_cmd(
         counties = frozenset(session.exec(select(Region.id).where(Region.level == "county")))
         # The operator reads every county's signals.
         actor = Actor(0, "cli", "command line", Role.admin, 0, county_ids=counties)
-        rows, total = service.list_signals(
-            session, actor, service.SignalFilter(open_only=True), per_page=top
-        )
+        rows, total = list_signals(session, actor, SignalFilter(open_only=True), per_page=top)
         typer.echo(f"{total} open signals; the strongest:")
         for row in rows:
             s = row.signal
@@ -629,6 +629,7 @@ def audit_verify(
         typer.echo(f"audit trail NOT intact: {len(result.findings)} findings", err=True)
         raise typer.Exit(1)
     typer.echo("audit trail intact")
+
 
 regions_app = typer.Typer(help="The region frame: provinces and counties (operator only).")
 app.add_typer(regions_app, name="regions")

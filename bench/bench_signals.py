@@ -205,10 +205,10 @@ def bare_sql(session) -> tuple[float, float, dict, dict]:
     """The same observed numbers by one grouped query, and the doses per lot by another."""
     from sqlalchemy import text
 
-    from aefi.signals import scan
+    from aefi.signals import counts
 
     t0 = time.perf_counter()
-    observed = {(lot, g): n for lot, g, n in scan.observed_counts(session, "lot")}
+    observed = {(lot, g): n for lot, g, n in counts.observed_counts(session, "lot")}
     t_obs = time.perf_counter() - t0
     t0 = time.perf_counter()
     doses = dict(session.execute(text("SELECT lot_id, COUNT(*) FROM dose GROUP BY lot_id")).all())
@@ -221,8 +221,10 @@ def main() -> None:
     from sqlmodel import Session, func, select
 
     from aefi import db, wiring
-    from aefi.signals import scan, service
+    from aefi.signals import counts, scan
     from aefi.signals.models import Signal
+    from aefi.signals.rates.service import current_rates
+    from aefi.signals.scans.service import run_scan, thresholds
 
     wiring.wire()
     fresh_sqlite("signals")
@@ -263,9 +265,9 @@ def main() -> None:
         for label in ("cold (critical values computed)", "warm (critical values cached)"):
             cv_time.update(s=0.0, n=0)
             t0 = time.perf_counter()
-            result = service.run_scan(session, None, trigger="bench")
+            result = run_scan(session, None, trigger="bench")
             wall = time.perf_counter() - t0
-            groups = len(scan.scanned_groups(service.current_rates(session)))
+            groups = len(scan.scanned_groups(current_rates(session)))
             print(
                 f"full scan, {label}: {wall:.2f} s for {result.cells:,} cells "
                 f"(lots, vaccines, sites x {groups} event groups); "
@@ -282,7 +284,7 @@ def main() -> None:
         # The scan's observed and expected for lots are the bare counts.
         rates = {g: r for g, (r, *_rest) in RATES.items()}
         rates["all_aefi"], rates["serious_aefi"] = ALL_AEFI, SERIOUS
-        cells = scan.build_cells(session, service.current_rates(session), service.thresholds())
+        cells = counts.build_cells(session, current_rates(session), thresholds())
         o, d, e, _T, _r = cells.arrays()
         lot_cells = np.nonzero(cells.scope == 0)[0]
         mismatches = 0

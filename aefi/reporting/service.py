@@ -827,7 +827,7 @@ def dashboard(session: Session, actor: Actor) -> Dashboard:
             col(HaltDecision.lifted_at).is_(None),
         )
     ).one()
-    from aefi.signals.service import visible_signals
+    from aefi.signals.access import visible_signals
 
     new_signals = session.exec(
         select(func.count())

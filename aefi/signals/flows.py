@@ -16,8 +16,10 @@ from sqlmodel import Session
 from aefi import background, clock
 from aefi.intake import events as intake_events
 from aefi.registry import lot_states
-from aefi.signals import service
 from aefi.signals.config import get_signal_settings
+from aefi.signals.halts import banners
+from aefi.signals.halts import service as halts
+from aefi.signals.scans import service as scans
 from aefi.triage import events as triage_events
 from aefi.web import BANNER_PROVIDERS
 
@@ -38,7 +40,7 @@ def on_report_filed(session: Session, actor: Any, report: Any) -> None:
     _safely(
         session,
         "report",
-        lambda: service.scan_for_reports(session, actor, [report.id], trigger="report"),
+        lambda: scans.scan_for_reports(session, actor, [report.id], trigger="report"),
     )
 
 
@@ -49,7 +51,7 @@ def on_follow_up(session: Session, actor: Any, report: Any, follow_up: Any) -> N
     _safely(
         session,
         "follow-up",
-        lambda: service.scan_for_reports(session, actor, [report.id], trigger="follow_up"),
+        lambda: scans.scan_for_reports(session, actor, [report.id], trigger="follow_up"),
     )
 
 
@@ -79,7 +81,7 @@ def cluster_lot_ids(session: Session, cluster: Any) -> list[int]:
                 ]
         except Exception:  # no cluster_member table: nothing more to find
             report_ids = []
-    return service.lot_ids_of_reports(session, report_ids)
+    return scans.lot_ids_of_reports(session, report_ids)
 
 
 def on_cluster_formed(session: Session, actor: Any, cluster: Any) -> None:
@@ -94,7 +96,7 @@ def on_cluster_formed(session: Session, actor: Any, cluster: Any) -> None:
                 {int(v) for v in session.exec(select(Lot.vaccine_id).where(col(Lot.id).in_(lots)))}
             )
             site = getattr(cluster, "site_id", None)
-            service.run_scan(
+            scans.run_scan(
                 session,
                 None,
                 trigger="cluster",
@@ -112,7 +114,7 @@ def on_cluster_formed(session: Session, actor: Any, cluster: Any) -> None:
 
 
 def _timer_scan(session: Session) -> None:
-    service.run_scan(session, None, trigger="timer")
+    scans.run_scan(session, None, trigger="timer")
 
 
 def _banners(user: Any) -> list:
@@ -120,7 +122,7 @@ def _banners(user: Any) -> list:
 
     try:
         with session_scope() as session:
-            return service.banners_for(session, user)
+            return banners.banners_for(session, user)
     except Exception:  # a banner must never break a page
         log.exception("halt banners failed")
         return []
@@ -131,7 +133,7 @@ intake_events.subscribe_follow_up_added(on_follow_up)
 triage_events.subscribe_cluster_formed(on_cluster_formed)
 _cfg = get_signal_settings()
 background.register("signals_scan", _timer_scan, _cfg.scan_every_s)
-background.register("signals_halts_due", service.apply_due_halts, _cfg.halts_every_s)
+background.register("signals_halts_due", halts.apply_due_halts, _cfg.halts_every_s)
 # Lots whose expiry date passed are marked expired (registry.lot_states), hourly.
 background.register("registry_lots_expired", lot_states.expire_due_lots, 3600)
 if _banners not in BANNER_PROVIDERS:

@@ -1,15 +1,17 @@
-"""The scan: count in SQL, decide with numpy.
+"""The scan: decide with numpy over the counts ``counts`` takes in SQL.
 
 Two halves, kept apart so the decision can be tested (and the bench's arithmetic checked)
 without a database:
 
 * **Pure** (arrays in, arrays out): :func:`upper_limits`, :func:`critical_values`,
-  :func:`evaluate` (MaxSPRT, exact Poisson p, Garwood O/E, the two levels) and
+  :func:`evaluate` (MaxSPRT, exact Poisson p, Garwood O/E, the two levels),
   :func:`disproportionality_table` (PRR/ROR/chi-square/IC and Evans over a vaccine x event
-  group table of spontaneous reports).
-* **Counting** (grouped SQL over ``report_dose``/``report``/``dose`` with indexes):
-  :func:`dose_counts`, :func:`observed_counts`, :func:`report_counts`, assembled into
-  cells by :func:`build_cells`.
+  group table of spontaneous reports) and :func:`report_table` (that table, with each
+  cell's p and strength, from the report counts).
+* **Counting** is in :mod:`aefi.signals.counts` (grouped SQL over ``report_dose``/
+  ``report``/``dose`` with indexes): ``dose_counts``, ``observed_counts``,
+  ``report_counts``, assembled into :class:`Cells` by ``build_cells``. This module opens
+  no database session.
 
 Definitions (DOMAIN.md, "Signal detection"):
 
@@ -41,12 +43,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
-from sqlalchemy import Integer, bindparam, column, text
-from sqlmodel import Session
+from scipy import stats as sps
 
-from aefi.db import UTCDateTime
 from aefi.signals import stats
-from aefi.signals.expected import ALL_VACCINES, GROUPS, Rate
+from aefi.signals.expected import GROUPS, Rate
 
 NONE, SIGNAL, HALT = 0, 1, 2
 LEVEL_NAMES = {SIGNAL: "signal", HALT: "halt_recommended"}
@@ -295,249 +295,53 @@ def disproportionality_table(
     return DisproportionalityTable(a, b, c, d, res, np.asarray(res.evans, dtype=bool))
 
 
-# ======================================================================================
-# Counting in SQL
-# ======================================================================================
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _event_rows_sql(dialect: str, where: str) -> str:
-    """One row per (report dose, event group) of non-VAERS reports, with the days from
-    dose to onset; pseudo-groups all_aefi and serious_aefi added."""
-    if dialect == "postgresql":
-        unnest = "CROSS JOIN LATERAL json_array_elements_text(r.event_groups) AS g(value)"
-        days = "(EXTRACT(EPOCH FROM (r.onset_at - rd.administered_at)) / 86400.0)"
-    else:
-        unnest = "JOIN json_each(r.event_groups) AS g"
-        days = "(julianday(r.onset_at) - julianday(rd.administered_at))"
-    cols = (
-        "rd.report_id AS report_id, rd.lot_id AS lot_id, rd.vaccine_id AS vaccine_id, "
-        "COALESCE(d.site_id, r.site_id) AS site_id, r.onset_at AS onset_at, "
-        f"{days} AS dt"
-    )
-    base = (
-        "FROM report_dose rd JOIN report r ON r.id = rd.report_id "
-        "LEFT JOIN dose d ON d.id = rd.dose_id"
-    )
-    cond = f"r.source <> 'vaers'{(' AND ' + where) if where else ''}"
-    return (
-        f"SELECT {cols}, CAST(g.value AS VARCHAR(32)) AS grp {base} {unnest} WHERE {cond} "
-        f"UNION ALL SELECT {cols}, 'all_aefi' AS grp {base} WHERE {cond} "
-        f"UNION ALL SELECT {cols}, 'serious_aefi' AS grp {base} WHERE {cond} AND r.serious"
-    )
-
-
-def _windowed_ctes(dialect: str, where: str, *, materialized: bool = False) -> str:
-    """``ev`` (event rows) and ``w``: those inside the risk window of their vaccine's rate
-    row (a vaccine's own row wins over the '*' row; a rate of 0 switches the pair off)."""
-    mat = "MATERIALIZED " if materialized else ""
-    return (
-        f"WITH ev AS ({_event_rows_sql(dialect, where)}), "
-        f"w AS {mat}(SELECT ev.report_id, ev.lot_id, ev.vaccine_id, ev.site_id, ev.grp, "
-        "ev.onset_at FROM ev JOIN vaccine v ON v.id = ev.vaccine_id "
-        "LEFT JOIN expected_rate ws ON ws.vaccine_code = v.code AND ws.event_group = ev.grp "
-        "LEFT JOIN expected_rate wa ON wa.vaccine_code = '*' AND wa.event_group = ev.grp "
-        "WHERE COALESCE(ws.rate_per_dose, wa.rate_per_dose) > 0 "
-        "AND ev.dt >= COALESCE(ws.window_start_days, wa.window_start_days) "
-        "AND ev.dt <= COALESCE(ws.window_end_days, wa.window_end_days)) "
-    )
-
-
-_KEY = {"lot": "lot_id", "vaccine": "vaccine_id", "site": "site_id"}
-_FILTER = {
-    "lot": "rd.lot_id IN :ids",
-    "vaccine": "rd.vaccine_id IN :ids",
-    "site": "COALESCE(d.site_id, r.site_id) IN :ids",
-}
-
-
-def observed_counts(
-    session: Session, scope: str, ids: Iterable[int] | None = None
-) -> list[tuple[int, str, int]]:
-    """(target id, event group, O) for a scope, all targets or only ``ids``."""
-    key = _KEY[scope]
-    params: dict = {}
-    where = ""
-    if ids is not None:
-        params["ids"] = sorted({int(i) for i in ids})
-        if not params["ids"]:
-            return []
-        where = _FILTER[scope]
-    sql = (
-        f"{_windowed_ctes(_dialect(session), where)}"
-        f"SELECT w.{key}, w.grp, COUNT(DISTINCT w.report_id) FROM w GROUP BY w.{key}, w.grp"
-    )
-    stmt = text(sql)
-    if "ids" in params:
-        stmt = stmt.bindparams(bindparam("ids", expanding=True))
-    return [(int(t), str(g), int(n)) for t, g, n in session.execute(stmt, params)]
-
-
-def observed_counts_all(session: Session) -> dict[str, list[tuple[int, str, int]]]:
-    """Every scope's counts in one statement: the windowed rows are found once
-    (materialized) and grouped three ways. What a full scan reads."""
-    sql = f"{_windowed_ctes(_dialect(session), '', materialized=True)}" + " UNION ALL ".join(
-        f"SELECT '{scope}', w.{key}, w.grp, COUNT(DISTINCT w.report_id) FROM w "
-        f"GROUP BY w.{key}, w.grp"
-        for scope, key in _KEY.items()
-    )
-    out: dict[str, list[tuple[int, str, int]]] = {s: [] for s in _KEY}
-    for scope, t, g, n in _raw_rows(session, sql):
-        out[scope].append((int(t), str(g), int(n)))
-    return out
-
-
-def observed_reports(
-    session: Session, scope: str, target_id: int, group: str
-) -> list[tuple[int, object]]:
-    """(report id, onset) of the reports counted in one cell's O, by onset."""
-    sql = (
-        f"{_windowed_ctes(_dialect(session), _FILTER[scope])}"
-        "SELECT DISTINCT w.report_id, w.onset_at FROM w "
-        "WHERE w.grp = :grp ORDER BY w.onset_at, w.report_id"
-    )
-    stmt = (
-        text(sql)
-        .bindparams(bindparam("ids", expanding=True))
-        .columns(column("report_id", Integer), column("onset_at", UTCDateTime()))
-    )
-    rows = session.execute(stmt, {"ids": [int(target_id)], "grp": group}).all()
-    return [(int(r), t) for r, t in rows]
-
-
-def _raw_rows(session: Session, sql: str) -> list[tuple]:
-    """Plain tuples straight from the driver, in the session's transaction: a full scan
-    reads up to a row per (lot, site) pair, and Row objects cost ~2 µs each."""
-    dbapi = session.connection().connection.dbapi_connection
-    cur = dbapi.cursor()
-    try:
-        cur.execute(sql)
-        return cur.fetchall()
-    finally:
-        cur.close()
-
-
 @dataclass
-class DoseCounts:
-    """Doses per (lot, site): every denominator of a scan."""
+class ReportTable:
+    """Disproportionality over counts of spontaneous reports: vaccines (rows, ascending ids)
+    x event groups (columns), with each cell's chi-square p and strength."""
 
-    lot_id: np.ndarray
-    site_id: np.ndarray
-    n: np.ndarray
-
-
-def _dose_counts(rows: list) -> DoseCounts:
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    return DoseCounts(arr[:, 0], arr[:, 1], arr[:, 2])
-
-
-def dose_counts(session: Session, lot_ids: Iterable[int] | None = None) -> DoseCounts:
-    """``SELECT lot_id, site_id, count(*) FROM dose GROUP BY lot_id, site_id`` — one pass
-    over the (lot_id, site_id) index."""
-    if lot_ids is None:
-        return _dose_counts(
-            _raw_rows(
-                session, "SELECT lot_id, site_id, COUNT(*) FROM dose GROUP BY lot_id, site_id"
-            )
-        )
-    ids = sorted({int(i) for i in lot_ids})
-    if not ids:
-        return _dose_counts([])
-    stmt = text(
-        "SELECT lot_id, site_id, COUNT(*) FROM dose WHERE lot_id IN :ids GROUP BY lot_id, site_id"
-    ).bindparams(bindparam("ids", expanding=True))
-    return _dose_counts([tuple(r) for r in session.execute(stmt, {"ids": ids})])
+    vaccines: np.ndarray
+    groups: list[str]
+    n_v: np.ndarray  # reports naming each vaccine
+    n: int  # reports in all
+    table: DisproportionalityTable
+    p_value: np.ndarray  # Yates chi-square, 1 df, upper tail; nan where chi-square is not finite
+    strength: np.ndarray  # chi-square / 4, at most 300; 0 where chi-square is not finite
 
 
-def site_dose_counts(session: Session, site_ids: Iterable[int]) -> DoseCounts:
-    """Doses per (lot, site) at the given sites (a site scan of a few sites)."""
-    ids = sorted({int(i) for i in site_ids})
-    if not ids:
-        return _dose_counts([])
-    stmt = text(
-        "SELECT lot_id, site_id, COUNT(*) FROM dose WHERE site_id IN :ids GROUP BY lot_id, site_id"
-    ).bindparams(bindparam("ids", expanding=True))
-    return _dose_counts([tuple(r) for r in session.execute(stmt, {"ids": ids})])
-
-
-@dataclass
-class LotInfo:
-    """Every lot's vaccine and size, and every vaccine's code."""
-
-    lot_id: np.ndarray  # sorted
-    vaccine_id: np.ndarray
-    doses_received: np.ndarray  # float, nan unknown
-    vaccine_code: dict[int, str]  # vaccine id -> code
-
-    def vaccine_of(self, lot_ids: np.ndarray) -> np.ndarray:
-        """The vaccine of each lot (-1 for a lot not known)."""
-        k = np.searchsorted(self.lot_id, lot_ids)
-        k = np.minimum(k, max(self.lot_id.size - 1, 0))
-        if self.lot_id.size == 0:
-            return np.full(np.shape(lot_ids), -1, dtype=np.int64)
-        return np.where(self.lot_id[k] == lot_ids, self.vaccine_id[k], -1)
-
-    def received_of(self, lot_ids: np.ndarray) -> np.ndarray:
-        k = np.minimum(np.searchsorted(self.lot_id, lot_ids), max(self.lot_id.size - 1, 0))
-        if self.lot_id.size == 0:
-            return np.full(np.shape(lot_ids), np.nan)
-        return np.where(self.lot_id[k] == lot_ids, self.doses_received[k], np.nan)
-
-
-def lot_info(session: Session) -> LotInfo:
-    rows = _raw_rows(session, "SELECT id, vaccine_id, doses_received FROM lot ORDER BY id")
-    codes = {int(i): str(c) for i, c in _raw_rows(session, "SELECT id, code FROM vaccine")}
-    return LotInfo(
-        lot_id=np.array([r[0] for r in rows], dtype=np.int64),
-        vaccine_id=np.array([r[1] for r in rows], dtype=np.int64),
-        doses_received=np.array(
-            [np.nan if r[2] is None else float(r[2]) for r in rows], dtype=float
-        ),
-        vaccine_code=codes,
-    )
-
-
-def report_counts(
-    session: Session, source: str = "vaers"
-) -> tuple[list[tuple[int, str, int]], list[tuple[int, int]], list[tuple[str, int]], int]:
-    """Counts of spontaneous reports (no denominators) for disproportionality:
-    (vaccine, group, n), (vaccine, n), (group, n), N — each a count of distinct reports."""
-    dialect = _dialect(session)
-    if dialect == "postgresql":
-        unnest = "CROSS JOIN LATERAL json_array_elements_text(r.event_groups) AS g(value)"
-    else:
-        unnest = "JOIN json_each(r.event_groups) AS g"
-    rg = (
-        f"SELECT r.id AS report_id, CAST(g.value AS VARCHAR(32)) AS grp FROM report r {unnest} "
-        "WHERE r.source = :src UNION SELECT r.id, 'serious_aefi' FROM report r "
-        "WHERE r.source = :src AND r.serious"
-    )
-    rv = (
-        "SELECT DISTINCT rd.report_id, rd.vaccine_id FROM report_dose rd "
-        "JOIN report r ON r.id = rd.report_id WHERE r.source = :src"
-    )
-    p = {"src": source}
-    vg = session.execute(
-        text(
-            f"SELECT rv.vaccine_id, rg.grp, COUNT(*) FROM ({rv}) rv "
-            f"JOIN ({rg}) rg ON rg.report_id = rv.report_id GROUP BY rv.vaccine_id, rg.grp"
-        ),
-        p,
-    ).all()
-    v = session.execute(
-        text(f"SELECT rv.vaccine_id, COUNT(*) FROM ({rv}) rv GROUP BY rv.vaccine_id"), p
-    ).all()
-    g = session.execute(text(f"SELECT rg.grp, COUNT(*) FROM ({rg}) rg GROUP BY rg.grp"), p).all()
-    n = session.execute(text("SELECT COUNT(*) FROM report WHERE source = :src"), p).scalar_one()
-    return (
-        [(int(a), str(b), int(c)) for a, b, c in vg],
-        [(int(a), int(b)) for a, b in v],
-        [(str(a), int(b)) for a, b in g],
-        int(n),
-    )
+def report_table(
+    vg: Iterable[tuple[int, str, int]],
+    v: Sequence[tuple[int, int]],
+    g: Iterable[tuple[str, int]],
+    n: int,
+    groups: Sequence[str],
+) -> ReportTable | None:
+    """The table of :func:`disproportionality_table` from :func:`report_counts`' rows
+    (groups not in ``groups`` are left out); None without reports or vaccines."""
+    if not n or not v:
+        return None
+    vaccines = np.array(sorted({vid for vid, _ in v}), dtype=np.int64)
+    groups = list(groups)
+    vi = {int(x): k for k, x in enumerate(vaccines.tolist())}
+    gi = {x: k for k, x in enumerate(groups)}
+    n_vg = np.zeros((vaccines.size, len(groups)))
+    for vid, grp, c in vg:
+        if grp in gi:
+            n_vg[vi[vid], gi[grp]] = c
+    n_v = np.zeros(vaccines.size)
+    for vid, c in v:
+        n_v[vi[vid]] = c
+    n_g = np.zeros(len(groups))
+    for grp, c in g:
+        if grp in gi:
+            n_g[gi[grp]] = c
+    table = disproportionality_table(n_vg, n_v, n_g, n)
+    chi = np.asarray(table.result.chi2_yates, dtype=float)
+    finite = np.isfinite(chi)
+    safe = np.where(finite, chi, 0.0)
+    p_value = np.where(finite, sps.chi2.sf(safe, 1), np.nan)
+    strength = np.where(finite, np.minimum(safe / 4.0, 300.0), 0.0)
+    return ReportTable(vaccines, groups, n_v, int(n), table, p_value, strength)
 
 
 # ======================================================================================
@@ -603,7 +407,7 @@ def cell_key(scope, target_id, group) -> np.ndarray:
     ) * _KEY_TARGET + np.asarray(group, dtype=np.int64)
 
 
-def _rate_matrices(
+def rate_matrices(
     rates: list[Rate], vaccine_ids: np.ndarray, codes: dict[int, str], groups: list[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """rate[v, g] for the given vaccines and groups (0 where no row applies), and the risk
@@ -631,7 +435,7 @@ def scanned_groups(rates: list[Rate]) -> list[str]:
     return [g for g in GROUPS if g in have]
 
 
-def _index_of(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def index_of(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Position of each id in ``sorted_ids`` and whether it is there."""
     if sorted_ids.size == 0:
         return np.zeros(ids.shape, dtype=np.int64), np.zeros(ids.shape, dtype=bool)
@@ -639,7 +443,7 @@ def _index_of(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.n
     return k, sorted_ids[k] == ids
 
 
-def _matrix(targets: np.ndarray, groups: list[str], rows) -> np.ndarray:
+def matrix(targets: np.ndarray, groups: list[str], rows) -> np.ndarray:
     """Observed counts as a targets x groups matrix from (target, group, n) rows."""
     obs = np.zeros((targets.size, len(groups)))
     if not rows:
@@ -649,12 +453,12 @@ def _matrix(targets: np.ndarray, groups: list[str], rows) -> np.ndarray:
     if not keep:
         return obs
     arr = np.array(keep, dtype=np.int64)
-    k, ok = _index_of(targets, arr[:, 0])
+    k, ok = index_of(targets, arr[:, 0])
     obs[k[ok], arr[ok, 1]] = arr[ok, 2]
     return obs
 
 
-class _Collector:
+class Collector:
     def __init__(self, groups: list[str]) -> None:
         self.groups = groups
         self.parts: dict[str, list[np.ndarray]] = {}
@@ -678,156 +482,10 @@ class _Collector:
         return Cells(groups=self.groups, **cols)
 
 
-def _flat(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def flat(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indexes of a targets x groups mask, row-major."""
     r, c = np.nonzero(mask)
     return r, c
-
-
-def build_cells(
-    session: Session,
-    rates: list[Rate],
-    th: Thresholds,
-    *,
-    lot_ids: Iterable[int] | None = None,
-    vaccine_ids: Iterable[int] | None = None,
-    site_ids: Iterable[int] | None = None,
-    scopes: tuple[str, ...] = SCOPES,
-) -> Cells:
-    """Counts and rates of every cell to evaluate. ``None`` ids mean every target of the
-    scope (a full scan); an empty list skips the scope. Only targets with doses have
-    cells: E needs a denominator."""
-    groups = scanned_groups(rates)
-    out = _Collector(groups)
-    if not groups:
-        return out.cells()
-    full = lot_ids is None and vaccine_ids is None and site_ids is None
-    lot_ids = None if lot_ids is None else np.array(sorted({int(i) for i in lot_ids}), np.int64)
-    vaccine_ids = (
-        None if vaccine_ids is None else np.array(sorted({int(i) for i in vaccine_ids}), np.int64)
-    )
-    site_ids = None if site_ids is None else np.array(sorted({int(i) for i in site_ids}), np.int64)
-
-    info = lot_info(session)
-    if full:
-        dc = dose_counts(session)
-        dc_sites = dc
-        observed = observed_counts_all(session)
-    else:
-        wanted = set() if lot_ids is None else set(lot_ids.tolist())
-        if vaccine_ids is not None and vaccine_ids.size:
-            wanted |= set(info.lot_id[np.isin(info.vaccine_id, vaccine_ids)].tolist())
-        dc = dose_counts(session, wanted)
-        dc_sites = site_dose_counts(session, [] if site_ids is None else site_ids.tolist())
-        observed = {}
-    dose_vaccine = info.vaccine_of(dc.lot_id)
-
-    # --- lots --------------------------------------------------------------------------
-    if "lot" in scopes and (lot_ids is None or lot_ids.size):
-        lots = np.unique(dc.lot_id)
-        if lot_ids is not None:
-            lots = lots[np.isin(lots, lot_ids)]
-        if lots.size:
-            k, ok = _index_of(lots, dc.lot_id)
-            n_lot = np.bincount(k[ok], weights=dc.n[ok], minlength=lots.size)
-            vids = info.vaccine_of(lots)
-            uv, vinv = np.unique(vids, return_inverse=True)
-            R, W0, W1 = _rate_matrices(rates, uv, info.vaccine_code, groups)
-            rate, w0, w1 = R[vinv], W0[vinv], W1[vinv]
-            rows = observed["lot"] if full else observed_counts(session, "lot", lots)
-            obs = _matrix(lots, groups, rows)
-            E = n_lot[:, None] * rate
-            received = info.received_of(lots)
-            r, c = _flat(rate > 0)
-            T = upper_limits(E[r, c], rate[r, c], n_lot[r], received[r], th.t_factor)
-            out.add(
-                scope=np.full(r.size, 0),
-                target_id=lots[r],
-                lot_id=lots[r],
-                vaccine_id=vids[r],
-                site_id=np.full(r.size, -1),
-                group=c,
-                observed=obs[r, c],
-                doses=n_lot[r],
-                expected=E[r, c],
-                upper=T,
-                rate=rate[r, c],
-                window_start=w0[r, c],
-                window_end=w1[r, c],
-            )
-
-    # --- vaccines ----------------------------------------------------------------------
-    if "vaccine" in scopes and (vaccine_ids is None or vaccine_ids.size):
-        valid = dose_vaccine >= 0
-        vs = np.unique(dose_vaccine[valid])
-        if vaccine_ids is not None:
-            vs = vs[np.isin(vs, vaccine_ids)]
-        if vs.size:
-            k, ok = _index_of(vs, dose_vaccine)
-            ok &= valid
-            n_v = np.bincount(k[ok], weights=dc.n[ok], minlength=vs.size)
-            R, W0, W1 = _rate_matrices(rates, vs, info.vaccine_code, groups)
-            rows = observed["vaccine"] if full else observed_counts(session, "vaccine", vs)
-            obs = _matrix(vs, groups, rows)
-            E = n_v[:, None] * R
-            r, c = _flat((R > 0) & (n_v[:, None] > 0))
-            out.add(
-                scope=np.full(r.size, 1),
-                target_id=vs[r],
-                lot_id=np.full(r.size, -1),
-                vaccine_id=vs[r],
-                site_id=np.full(r.size, -1),
-                group=c,
-                observed=obs[r, c],
-                doses=n_v[r],
-                expected=E[r, c],
-                upper=E[r, c] * th.t_factor,
-                rate=R[r, c],
-                window_start=W0[r, c],
-                window_end=W1[r, c],
-            )
-
-    # --- sites -------------------------------------------------------------------------
-    if "site" in scopes and (site_ids is None or site_ids.size):
-        sdv = info.vaccine_of(dc_sites.lot_id)
-        valid = sdv >= 0
-        ss = np.unique(dc_sites.site_id[valid])
-        if site_ids is not None:
-            ss = ss[np.isin(ss, site_ids)]
-        if ss.size:
-            vs_all, vinv = np.unique(sdv[valid], return_inverse=True)
-            sk, sok = _index_of(ss, dc_sites.site_id[valid])
-            D = np.zeros((ss.size, vs_all.size))
-            np.add.at(D, (sk[sok], vinv[sok]), dc_sites.n[valid][sok])
-            R, _W0, _W1 = _rate_matrices(rates, vs_all, info.vaccine_code, groups)
-            E = D @ R  # sites x groups: sum over vaccines of doses x rate
-            n_s = D.sum(axis=1)
-            rows = observed["site"] if full else observed_counts(session, "site", ss)
-            obs = _matrix(ss, groups, rows)
-            general = {
-                r.event_group: (r.window_start_days, r.window_end_days)
-                for r in rates
-                if r.vaccine_code == ALL_VACCINES
-            }
-            gw0 = np.array([general.get(g, (np.nan, np.nan))[0] for g in groups], dtype=float)
-            gw1 = np.array([general.get(g, (np.nan, np.nan))[1] for g in groups], dtype=float)
-            r, c = _flat(E > 0)
-            out.add(
-                scope=np.full(r.size, 2),
-                target_id=ss[r],
-                lot_id=np.full(r.size, -1),
-                vaccine_id=np.full(r.size, -1),
-                site_id=ss[r],
-                group=c,
-                observed=obs[r, c],
-                doses=n_s[r],
-                expected=E[r, c],
-                upper=E[r, c] * th.t_factor,
-                rate=E[r, c] / np.maximum(n_s[r], 1),
-                window_start=gw0[c],
-                window_end=gw1[c],
-            )
-    return out.cells()
 
 
 def finite_or_none(x: float | None) -> float | None:

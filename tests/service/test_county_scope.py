@@ -34,8 +34,12 @@ from aefi.registry.models import (
     Vaccine,
 )
 from aefi.registry.schemas import DoseCreate, PersonIn
-from aefi.signals import service as signals
+from aefi.signals import access
+from aefi.signals.halts import banners
+from aefi.signals.halts import service as halts
 from aefi.signals.models import HaltDecision, Signal, SignalLevel, SignalMethod, SignalScope
+from aefi.signals.review import service as review
+from aefi.signals.scans import service as scans
 
 PASSWORD = "scope-pass-1"
 COUNTY_ROLES = [r for r in Role if r != Role.province]
@@ -200,7 +204,7 @@ def _signal(session: Session, lot: Lot) -> Signal:
 
 def _halt_of_other(session: Session, w: World, other: CountyBits) -> HaltDecision:
     bureau = w.actor(session, other.users[Role.bureau])
-    return signals.issue_halt(
+    return halts.issue_halt(
         session, bureau, scope="site", target=other.site.code, reason="冷链故障"
     )
 
@@ -308,25 +312,25 @@ def test_other_county_signals_and_halts_are_out_of_reach(session, world, role):
     sig = _signal(session, other_lot)
     halt = _halt_of_other(session, w, other)
     with pytest.raises((NotFound, Forbidden)):
-        signals.get_signal(session, actor, sig.id)
+        review.get_signal(session, actor, sig.id)
     with pytest.raises((NotFound, Forbidden)):
-        signals.set_signal_status(session, actor, sig.id, "under_review", "看看")
+        review.set_signal_status(session, actor, sig.id, "under_review", "看看")
     session.rollback()
     assert session.get(Signal, sig.id).status == "new"
-    if role in signals.READERS:
-        rows, total = signals.list_signals(session, actor, signals.SignalFilter())
+    if role in access.READERS:
+        rows, total = review.list_signals(session, actor, review.SignalFilter())
         assert sig.id not in {r.signal.id for r in rows} and total == len(rows)
     with pytest.raises((NotFound, Forbidden)):
-        signals.get_halt(session, actor, halt.id)
+        halts.get_halt(session, actor, halt.id)
     with pytest.raises((NotFound, Forbidden)):
-        signals.lift_halt(session, actor, halt.id, "误报")
+        halts.lift_halt(session, actor, halt.id, "误报")
     session.rollback()
     assert session.get(HaltDecision, halt.id).lifted_at is None
-    if role in signals.HALT_READERS:
-        assert halt.id not in {h.id for h in signals.list_halts(session, actor)}
+    if role in access.HALT_READERS:
+        assert halt.id not in {h.id for h in halts.list_halts(session, actor)}
     # The other county's site cannot be halted from here.
     with pytest.raises(REFUSED):
-        signals.issue_halt(session, actor, scope="site", target=other.site.code, reason="x")
+        halts.issue_halt(session, actor, scope="site", target=other.site.code, reason="x")
     session.rollback()
     assert session.get(Site, other.site.id).halted  # only the other county's own decision
 
@@ -335,8 +339,8 @@ def test_reporter_of_a_county_does_not_see_the_other_countys_hold_banner(session
     w = world
     lot_states.hold_lot(session, None, w.shared, w.b.id, signal_id=None, note="B 的暂停")
     session.commit()
-    banners_a = signals.banners_for(session, w.a.users[Role.reporter])
-    banners_b = signals.banners_for(session, w.b.users[Role.reporter])
+    banners_a = banners.banners_for(session, w.a.users[Role.reporter])
+    banners_b = banners.banners_for(session, w.b.users[Role.reporter])
     assert not any("SHARED-1" in b.text for b in banners_a)
     assert any("SHARED-1" in b.text for b in banners_b)
 
@@ -387,8 +391,8 @@ def test_no_halt_flag_through_the_registry(session, world):
 def test_each_decision_is_audited_naming_it(session, world):
     w = world
     bureau = w.actor(session, w.a.users[Role.bureau])
-    halt = signals.issue_halt(session, bureau, scope="lot", target="SHARED-1", reason="聚集")
-    signals.lift_halt(session, bureau, halt.id, "排除")
+    halt = halts.issue_halt(session, bureau, scope="lot", target="SHARED-1", reason="聚集")
+    halts.lift_halt(session, bureau, halt.id, "排除")
     lot_states.recall_lot(session, None, session.get(Lot, w.b_only.id), notice="召回通知 2026-9")
     session.commit()
     shared = [e.summary for e in audit.timeline(session, "lot", w.shared.id)]
@@ -432,20 +436,20 @@ def test_expiry_follows_the_date(session, world):
 def test_county_halt_of_a_shared_lot_stops_only_its_own_sites(session, world):
     w = world
     bureau_a = w.actor(session, w.a.users[Role.bureau])
-    halt = signals.issue_halt(session, bureau_a, scope="lot", target="SHARED-1", reason="A 聚集")
+    halt = halts.issue_halt(session, bureau_a, scope="lot", target="SHARED-1", reason="A 聚集")
     assert not _accepts(session, w, w.a, w.shared, 10)
     assert _accepts(session, w, w.b, w.shared, 11)
     assert lot_states.state_for_county(session, w.shared, w.b.id).status == "active"
     # B may halt the same lot for itself; A's decision does not stand in its way.
     bureau_b = w.actor(session, w.b.users[Role.bureau])
-    halt_b = signals.issue_halt(session, bureau_b, scope="lot", target="SHARED-1", reason="B 也停")
+    halt_b = halts.issue_halt(session, bureau_b, scope="lot", target="SHARED-1", reason="B 也停")
     assert not _accepts(session, w, w.b, w.shared, 12)
-    assert {h.id for h in signals.list_halts(session, bureau_b)} == {halt_b.id}
+    assert {h.id for h in halts.list_halts(session, bureau_b)} == {halt_b.id}
     # A lifts its own: A's sites use the lot again, B's stay halted by B's decision.
     with pytest.raises(NotFound):
-        signals.lift_halt(session, bureau_a, halt_b.id, "不是我们的")
+        halts.lift_halt(session, bureau_a, halt_b.id, "不是我们的")
     session.rollback()
-    signals.lift_halt(session, bureau_a, halt.id, "A 排除")
+    halts.lift_halt(session, bureau_a, halt.id, "A 排除")
     assert _accepts(session, w, w.a, w.shared, 13)
     assert not _accepts(session, w, w.b, w.shared, 14)
     assert session.get(Lot, w.shared.id).status == LotStatus.halted  # the summary
@@ -454,7 +458,7 @@ def test_county_halt_of_a_shared_lot_stops_only_its_own_sites(session, world):
 def test_county_halt_of_a_product_stops_only_its_own_sites(session, world):
     w = world
     bureau_a = w.actor(session, w.a.users[Role.bureau])
-    signals.issue_halt(session, bureau_a, scope="vaccine", target="VX", reason="A 停用")
+    halts.issue_halt(session, bureau_a, scope="vaccine", target="VX", reason="A 停用")
     assert not _accepts(session, w, w.a, w.shared, 20)
     assert _accepts(session, w, w.b, w.shared, 21)
 
@@ -465,19 +469,19 @@ def test_province_halt_hits_every_county_below_it(session, world):
     lot_c = Lot(lot_number="SHARED-1C", vaccine_id=w.vaccine.id)
     session.add(lot_c)
     session.commit()
-    halt = signals.issue_halt(session, prov, scope="lot", target="SHARED-1", reason="全省叫停")
+    halt = halts.issue_halt(session, prov, scope="lot", target="SHARED-1", reason="全省叫停")
     assert not _accepts(session, w, w.a, w.shared, 30)
     assert not _accepts(session, w, w.b, w.shared, 31)
     assert _accepts(session, w, w.c, w.shared, 32)  # county C is in another province
     bureau_a = w.actor(session, w.a.users[Role.bureau])
-    assert halt.id in {h.id for h in signals.list_halts(session, bureau_a)}
+    assert halt.id in {h.id for h in halts.list_halts(session, bureau_a)}
     assert halt.id not in {
-        h.id for h in signals.list_halts(session, w.actor(session, w.c.users[Role.bureau]))
+        h.id for h in halts.list_halts(session, w.actor(session, w.c.users[Role.bureau]))
     }
     with pytest.raises(Forbidden):
-        signals.lift_halt(session, bureau_a, halt.id, "县里不能解除")
+        halts.lift_halt(session, bureau_a, halt.id, "县里不能解除")
     session.rollback()
-    signals.lift_halt(session, prov, halt.id, "全省解除")
+    halts.lift_halt(session, prov, halt.id, "全省解除")
     assert _accepts(session, w, w.a, w.shared, 33)
     assert _accepts(session, w, w.b, w.shared, 34)
 
@@ -485,13 +489,13 @@ def test_province_halt_hits_every_county_below_it(session, world):
 def test_signal_hold_is_per_county_and_released_per_county(session, world):
     w = world
     sig = _signal(session, w.shared)
-    held = signals._hold_if_needed(session, None, sig, signals.get_signal_settings())
+    held = scans._hold_if_needed(session, None, sig, scans.get_signal_settings())
     session.commit()
     assert held is not None
     assert {h.county_id for h in session.exec(select(LotHold))} == {w.a.id, w.b.id}
     assert not _accepts(session, w, w.a, w.shared, 40)
     bureau_a = w.actor(session, w.a.users[Role.bureau])
-    signals.set_signal_status(session, bureau_a, sig.id, "dismissed", "排除", release_hold=True)
+    review.set_signal_status(session, bureau_a, sig.id, "dismissed", "排除", release_hold=True)
     assert _accepts(session, w, w.a, w.shared, 41)
     assert not _accepts(session, w, w.b, w.shared, 42)
     assert session.get(Lot, w.shared.id).status == LotStatus.held  # still held in B
@@ -510,16 +514,16 @@ def test_province_reads_all_counties_below_it(session, world):
     assert {w.a.id, w.b.id, w.a.township_id, w.province_id} <= {r.id for r in regions}
     assert w.c.id not in {r.id for r in regions}
     sig_b = _signal(session, w.b_only)
-    rows, _ = signals.list_signals(session, prov, signals.SignalFilter())
+    rows, _ = review.list_signals(session, prov, review.SignalFilter())
     assert sig_b.id in {r.signal.id for r in rows}
     halt_a = _halt_of_other(session, w, w.a)
-    assert halt_a.id in {h.id for h in signals.list_halts(session, prov)}
+    assert halt_a.id in {h.id for h in halts.list_halts(session, prov)}
     # ...and county A does not read B's signal.
     bureau_a = w.actor(session, w.a.users[Role.bureau])
-    rows, _ = signals.list_signals(session, bureau_a, signals.SignalFilter())
+    rows, _ = review.list_signals(session, bureau_a, review.SignalFilter())
     assert sig_b.id not in {r.signal.id for r in rows}
-    assert signals.pending_halt_recommendations(session, bureau_a) == 0
-    assert signals.pending_halt_recommendations(session, prov) == 1
+    assert review.pending_halt_recommendations(session, bureau_a) == 0
+    assert review.pending_halt_recommendations(session, prov) == 1
 
 
 def test_province_is_read_only_for_doses_and_reviews(session, world):
@@ -528,7 +532,7 @@ def test_province_is_read_only_for_doses_and_reviews(session, world):
         registry.record_dose(session, prov, _new_dose(world.shared, world.a.site, 60))
     sig = _signal(session, world.shared)
     with pytest.raises(Forbidden):
-        signals.set_signal_status(session, prov, sig.id, "under_review")
+        review.set_signal_status(session, prov, sig.id, "under_review")
 
 
 # --- the same through the API and the pages -------------------------------------------
@@ -577,7 +581,7 @@ def test_api_refuses_the_other_county_and_a_status_field(client, session, world)
         )
         assert r.status_code == 422 and "status" in r.text and "decisions" in r.text
     # The lot's state in the API is the one in force in the caller's county.
-    signals.issue_halt(
+    halts.issue_halt(
         session,
         w.actor(session, w.b.users[Role.bureau]),
         scope="lot",
@@ -605,7 +609,7 @@ def _login(client, username: str) -> str:
 
 def test_province_pages_read_every_county_below(client, session, world):
     w = world
-    signals.issue_halt(
+    halts.issue_halt(
         session,
         w.actor(session, w.b.users[Role.bureau]),
         scope="lot",

@@ -58,11 +58,11 @@ def test_audit_trail_is_append_only(session, county):
 
 
 def test_halted_lot_refuses_new_dose_naming_the_decision(session, county):
-    from aefi.signals import service as signals
+    from aefi.signals.halts import service as halts
 
     admin = county.actor(session, "admin")
     lot = session.exec(select(Lot)).first()
-    signals.issue_halt(
+    halts.issue_halt(
         session,
         county.actor(session, "bureau"),
         scope="lot",

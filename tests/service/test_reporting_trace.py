@@ -17,7 +17,7 @@ from aefi.registry import service as registry
 from aefi.registry.models import Dose, Lot, LotStatus, Site
 from aefi.reporting import traceability as trace
 from aefi.reporting.models import FollowUpContact
-from aefi.signals import service as signals
+from aefi.signals.halts import service as halts
 
 
 def busiest_lot(session, site_id: int) -> Lot:
@@ -84,7 +84,7 @@ def test_reports_history_and_halt_on_the_lot_page(session, county):
             reporter_phone="13800000000",
         ),
     )
-    halt = signals.issue_halt(
+    halt = halts.issue_halt(
         session, bureau, scope="lot", target=lot.lot_number, reason="疑似聚集性发热"
     )
     session.refresh(lot)
@@ -119,7 +119,7 @@ def halted(session, county):
                 administered_at=clock.now() - timedelta(days=2, hours=i),
             ),
         )
-    signals.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="疑似聚集")
+    halts.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="疑似聚集")
     return lot, rep, bureau
 
 

@@ -23,8 +23,13 @@ from aefi.notifications.models import Notification
 from aefi.registry import service as registry
 from aefi.registry.models import Dose, Lot, Person, Site, Vaccine
 from aefi.registry.schemas import DoseCreate, PersonIn
-from aefi.signals import flows, service, stats, vaers
+from aefi.signals import flows, stats, vaers
+from aefi.signals.halts import banners
+from aefi.signals.halts import service as halts
 from aefi.signals.models import ExpectedRate, HaltDecision, ScanRun, Signal
+from aefi.signals.rates import service as rates
+from aefi.signals.review import service as review
+from aefi.signals.scans import service as scans
 
 SHARED_VAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
 
@@ -33,7 +38,7 @@ SHARED_VAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
 
 
 def set_rate(session, admin, vaccine_code: str, group: str, rate: float, window=(0, 1)):
-    service.list_rates(session, admin)  # the shipped defaults, on first use
+    rates.list_rates(session, admin)  # the shipped defaults, on first use
     row = session.exec(
         select(ExpectedRate).where(
             ExpectedRate.vaccine_code == vaccine_code, ExpectedRate.event_group == group
@@ -47,7 +52,7 @@ def set_rate(session, admin, vaccine_code: str, group: str, rate: float, window=
         "window_end_days": str(window[1]),
         "source": "test",
     }
-    return service.save_rate(session, admin, row.id if row else None, values)
+    return rates.save_rate(session, admin, row.id if row else None, values)
 
 
 def new_lots(session, county, vaccine_code: str, n_lots: int, doses_each: int, prefix: str):
@@ -185,7 +190,7 @@ def test_planted_lot_is_held_as_reports_arrive_and_clean_lots_are_not(session, c
     assert "held" in str(refused.value)
     # A full scan updates the rows, never adds a second one for the same test.
     count_before = session.exec(select(func.count()).select_from(Signal)).one()
-    result = service.run_scan(session, admin, trigger="cli")
+    result = scans.run_scan(session, admin, trigger="cli")
     assert result.run.full and result.run.cells > 0
     assert session.exec(select(func.count()).select_from(Signal)).one() == count_before
     again = session.get(Signal, sig.id)
@@ -213,7 +218,7 @@ def test_halt_and_lift_a_lot(session, county):
     admin = county.actor(session, "admin")
     lot = session.exec(select(Lot).where(col(Lot.id).in_(select(Dose.lot_id)))).first()
     holding = set(session.exec(select(Dose.site_id).where(Dose.lot_id == lot.id)).all())
-    halt = service.issue_halt(
+    halt = halts.issue_halt(
         session, bureau, scope="lot", target=lot.lot_number, reason="两例严重过敏反应"
     )
     year = clock.now().year
@@ -233,24 +238,24 @@ def test_halt_and_lift_a_lot(session, county):
     assert (rep.id in told) == (rep.site_id in holding)
     assert (rep2.id in told) == (rep2.site_id in holding)
     for u in (rep, rep2):
-        texts = [b.text for b in service.banners_for(session, u) if b.level == "danger"]
+        texts = [b.text for b in banners.banners_for(session, u) if b.level == "danger"]
         assert bool(texts) == (u.site_id in holding)
-    assert any(halt.number in b.text for b in service.banners_for(session, user(session, "bureau")))
+    assert any(halt.number in b.text for b in banners.banners_for(session, user(session, "bureau")))
     # One halt at a time on the same target.
     with pytest.raises(Conflict):
-        service.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="again")
+        halts.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="again")
     # The notice, in Chinese.
-    _h, pdf = service.halt_notice_pdf(session, bureau, halt.id)
+    _h, pdf = halts.halt_notice_pdf(session, bureau, halt.id)
     assert pdf.startswith(b"%PDF")
     # A later decision lifts it.
-    lifted = service.lift_halt(session, bureau, halt.id, "检验合格，恢复使用")
+    lifted = halts.lift_halt(session, bureau, halt.id, "检验合格，恢复使用")
     assert lifted.lift_number == f"解除叫停〔{year}〕1号" and lifted.state == "lifted"
     session.refresh(lot)
     assert lot.status == "active"
     assert registry.record_dose(session, admin, dose_in(lot, county, session)).id
     with pytest.raises(Conflict):
-        service.lift_halt(session, bureau, halt.id, "again")
-    assert not [b for b in service.banners_for(session, rep) if b.level == "danger"]
+        halts.lift_halt(session, bureau, halt.id, "again")
+    assert not [b for b in banners.banners_for(session, rep) if b.level == "danger"]
     actions = {
         e.action
         for e in session.exec(
@@ -268,36 +273,36 @@ def test_halt_a_vaccine_and_a_site(session, county):
     site = session.get(Site, county.site_ids[0])
     lot = session.exec(select(Lot).where(Lot.status == "active")).first()
     vac = session.get(Vaccine, lot.vaccine_id)
-    h1 = service.issue_halt(session, bureau, scope="vaccine", target=vac.code, reason="质量问题")
+    h1 = halts.issue_halt(session, bureau, scope="vaccine", target=vac.code, reason="质量问题")
     session.refresh(vac)
     assert vac.halted and h1.number in vac.halt_note
     with pytest.raises(Conflict) as refused:
         registry.record_dose(session, admin, dose_in(lot, county, session))
     assert h1.number in str(refused.value)
-    service.lift_halt(session, bureau, h1.id, "解除")
+    halts.lift_halt(session, bureau, h1.id, "解除")
     session.refresh(vac)
     assert not vac.halted
-    h2 = service.issue_halt(session, bureau, scope="site", target=site.code, reason="冷链故障")
+    h2 = halts.issue_halt(session, bureau, scope="site", target=site.code, reason="冷链故障")
     session.refresh(site)
     assert site.halted and h2.number.endswith("2号")
     with pytest.raises(Conflict):
         registry.record_dose(session, admin, dose_in(lot, county, session))
     rep = user(session, "reporter")
     assert rep.site_id == site.id
-    assert any(h2.number in b.text for b in service.banners_for(session, rep))
-    service.lift_halt(session, bureau, h2.id, "已修复")
+    assert any(h2.number in b.text for b in banners.banners_for(session, rep))
+    halts.lift_halt(session, bureau, h2.id, "已修复")
     session.refresh(site)
     assert not site.halted
     assert registry.record_dose(session, admin, dose_in(lot, county, session)).id
-    active = service.list_halts(session, bureau, active=True)
-    assert active == [] and len(service.list_halts(session, bureau)) == 2
+    active = halts.list_halts(session, bureau, active=True)
+    assert active == [] and len(halts.list_halts(session, bureau)) == 2
 
 
 def test_who_may_halt_and_what_is_checked(session, county):
     lot = session.exec(select(Lot)).first()
     for username in ("investigator", "admin", "reporter", "iis"):
         with pytest.raises(Forbidden):
-            service.issue_halt(
+            halts.issue_halt(
                 session,
                 county.actor(session, username),
                 scope="lot",
@@ -306,25 +311,36 @@ def test_who_may_halt_and_what_is_checked(session, county):
             )
     bureau = county.actor(session, "bureau")
     with pytest.raises(Invalid) as bad:
-        service.issue_halt(session, bureau, scope="lot", target="NO-SUCH-LOT", reason="x")
+        halts.issue_halt(session, bureau, scope="lot", target="NO-SUCH-LOT", reason="x")
     assert "target" in bad.value.fields
     with pytest.raises(Invalid) as bad:
-        service.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason=" ")
+        halts.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason=" ")
     assert "reason" in bad.value.fields
     with pytest.raises(Invalid) as bad:
-        service.issue_halt(
+        halts.issue_halt(
             session, bureau, scope="lot", target=lot.lot_number, reason="x", signal_ids=[999]
         )
     assert "signal_ids" in bad.value.fields
+    for field in ("report_ids", "cluster_ids"):
+        with pytest.raises(Invalid) as bad:
+            halts.issue_halt(
+                session,
+                bureau,
+                scope="lot",
+                target=lot.lot_number,
+                reason="x",
+                **{field: [999_999, 999_998]},
+            )
+        assert bad.value.fields == {field: "999998, 999999"}
     # Reporters and the IIS read halts; reporters may not read signals.
-    assert service.list_halts(session, county.actor(session, "reporter")) == []
-    assert service.list_halts(session, county.actor(session, "iis")) == []
+    assert halts.list_halts(session, county.actor(session, "reporter")) == []
+    assert halts.list_halts(session, county.actor(session, "iis")) == []
     with pytest.raises(Forbidden):
-        service.list_signals(session, county.actor(session, "reporter"), service.SignalFilter())
+        review.list_signals(session, county.actor(session, "reporter"), review.SignalFilter())
     with pytest.raises(Forbidden):
-        service.list_halts(session, county.actor(session, "hospital"))
+        halts.list_halts(session, county.actor(session, "hospital"))
     with pytest.raises(NotFound):
-        service.get_halt(session, bureau, 12345)
+        halts.get_halt(session, bureau, 12345)
 
 
 def test_future_halt_comes_into_force_on_time(session, county):
@@ -332,7 +348,7 @@ def test_future_halt_comes_into_force_on_time(session, county):
     lot = session.exec(select(Lot).where(Lot.status == "active")).first()
     start = clock.now()
     clock.freeze(start)
-    halt = service.issue_halt(
+    halt = halts.issue_halt(
         session,
         bureau,
         scope="lot",
@@ -342,9 +358,9 @@ def test_future_halt_comes_into_force_on_time(session, county):
     )
     session.refresh(lot)
     assert halt.state == "pending" and lot.status == "active"
-    assert service.apply_due_halts(session) == 0
+    assert halts.apply_due_halts(session) == 0
     clock.advance(timedelta(hours=2, minutes=1))
-    assert service.apply_due_halts(session) == 1
+    assert halts.apply_due_halts(session) == 1
     session.refresh(lot)
     session.refresh(halt)
     assert lot.status == "halted" and halt.state == "in force"
@@ -369,11 +385,11 @@ def test_dismiss_releases_the_hold_and_new_reports_reopen(session, county):
     session.refresh(lot)
     assert sig.level == "halt_recommended" and lot.status == "held"
     with pytest.raises(Invalid):
-        service.set_signal_status(session, bureau, sig.id, "dismissed", "")
+        review.set_signal_status(session, bureau, sig.id, "dismissed", "")
     with pytest.raises(Forbidden):
-        service.set_signal_status(session, inv, sig.id, "dismissed", "另有原因", release_hold=True)
+        review.set_signal_status(session, inv, sig.id, "dismissed", "另有原因", release_hold=True)
     session.rollback()
-    service.set_signal_status(
+    review.set_signal_status(
         session, bureau, sig.id, "dismissed", "两例均为同一家庭过敏体质", release_hold=True
     )
     session.refresh(lot)
@@ -408,10 +424,10 @@ def test_cluster_asks_for_its_lots(session, county):
 
 def test_rates_are_edited_by_the_admin_only_and_audited(session, county):
     admin = county.actor(session, "admin")
-    rows = service.list_rates(session, admin)
+    rows = rates.list_rates(session, admin)
     assert len(rows) >= 10
     with pytest.raises(Invalid) as bad:
-        service.save_rate(
+        rates.save_rate(
             session,
             admin,
             None,
@@ -433,7 +449,7 @@ def test_rates_are_edited_by_the_admin_only_and_audited(session, county):
     }
     session.rollback()
     with pytest.raises(Forbidden):
-        service.save_rate(session, county.actor(session, "bureau"), None, {})
+        rates.save_rate(session, county.actor(session, "bureau"), None, {})
     row = set_rate(session, admin, "MMR", "fever", 2.5e-4, (5, 12))
     assert row.updated_by == admin.name
     events = session.exec(
@@ -474,14 +490,14 @@ def test_vaers_import_and_disproportionality(session, county, tmp_path):
     again = vaers.import_dir(session, tmp_path)
     assert again.reports_created == 0 and again.reports_existing == 60 and again.complete
     # The full scan runs disproportionality over them (no doses: no MaxSPRT).
-    service.run_scan(session, county.actor(session, "bureau"), trigger="cli")
+    scans.run_scan(session, county.actor(session, "bureau"), trigger="cli")
     dp = session.exec(select(Signal).where(Signal.method == "disproportionality")).all()
     mmr = session.exec(select(Vaccine).where(Vaccine.code == "US-MMR")).one()
     seizure = next(s for s in dp if s.vaccine_id == mmr.id and s.event_group == "seizure")
     assert seizure.observed == 10 and seizure.details["evans"] and seizure.statistic >= 2
     assert seizure.details["a"] + seizure.details["b"] == 12
     # Its chart series comes from the reports, month by month.
-    _row, series = service.signal_series(session, inv, seizure.id)
+    _row, series = review.signal_series(session, inv, seizure.id)
     assert series.observed[-1] == 10 and series.boundary is None
 
 

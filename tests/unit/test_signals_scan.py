@@ -215,6 +215,38 @@ def test_disproportionality_table_matches_scalar_cells() -> None:
     assert bool(t.signal[0, 0]) is bool(one.evans)
 
 
+def test_report_table_from_report_counts() -> None:
+    """The rows of ``report_counts`` (vaccine ids in any order, unknown groups) become the
+    same table, with each cell's chi-square p and strength."""
+    vg = [(9, "fever", 3), (4, "fever", 20), (4, "rash", 5), (9, "rash", 40), (4, "other", 7)]
+    v = [(9, 400), (4, 100)]
+    g = [("fever", 40), ("rash", 60), ("other", 7)]
+    rt = scan.report_table(vg, v, g, 10_000, groups=["fever", "rash"])
+    assert rt is not None
+    assert rt.vaccines.tolist() == [4, 9] and rt.groups == ["fever", "rash"]
+    assert rt.n_v.tolist() == [100, 400]
+    same = scan.disproportionality_table(
+        np.array([[20, 5], [3, 40]]), np.array([100, 400]), np.array([40, 60]), 10_000
+    )
+    assert rt.table.result.prr == pytest.approx(same.result.prr)
+    chi = float(same.result.chi2_yates[0, 0])
+    assert rt.p_value[0, 0] == pytest.approx(sps.chi2.sf(chi, 1))
+    assert rt.strength[0, 0] == pytest.approx(min(chi / 4.0, 300.0))
+    assert scan.report_table([], [], [], 0, groups=["fever"]) is None
+    assert scan.report_table([], [], [], 5, groups=["fever"]) is None  # no vaccine named
+
+
+def test_report_table_cells_without_a_finite_chi_square() -> None:
+    """A group no report has: chi-square is not finite there, so no p and no strength."""
+    rt = scan.report_table(
+        [(1, "fever", 3)], [(1, 3), (2, 5)], [("fever", 3)], 8, ["fever", "rash"]
+    )
+    assert rt is not None
+    chi = rt.table.result.chi2_yates
+    assert not np.isfinite(chi[0, 1])
+    assert np.isnan(rt.p_value[0, 1]) and rt.strength[0, 1] == 0.0
+
+
 # --- expected rates ----------------------------------------------------------------------
 
 

@@ -565,12 +565,12 @@ def test_dose_given_elsewhere_is_linked_by_hand(client, county, session):
 
 
 def test_held_lot_is_flagged_on_the_form_and_the_report(client, county, session):
-    from aefi.signals import service as signals
+    from aefi.signals.halts import service as halts
 
     csrf = login(client, "reporter")
     dose = site_dose(session, county.actor(session, "reporter").site_id)
     lot = session.get(Lot, dose.lot_id)
-    signals.issue_halt(
+    halts.issue_halt(
         session,
         county.actor(session, "bureau"),
         scope="lot",

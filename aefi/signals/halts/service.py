@@ -1,0 +1,444 @@
+"""Halt decisions (紧急叫停): issued by the bureau or the province, put in force at once or
+when due, lifted by a later decision; the sites that hold the target are told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from aefi import audit, clock, i18n
+from aefi.auth.models import Role
+from aefi.auth.permissions import Actor, in_scope, require_role, scope_clause
+from aefi.errors import Conflict, Forbidden, Invalid, NotFound
+from aefi.i18n import N_
+from aefi.intake.models import Report
+from aefi.notifications import service as notifications
+from aefi.registry import lot_states
+from aefi.registry import service as registry
+from aefi.registry.models import Lot, Region, Site, Vaccine
+from aefi.signals import access, expected
+from aefi.signals.models import (
+    HaltCounter,
+    HaltDecision,
+    HaltScope,
+    Signal,
+    SignalStatus,
+)
+from aefi.signals.review.service import SignalRow, signal_rows
+
+
+def _next_number(session: Session, county_id: int, year: int, kind: str) -> int:
+    """Per county, year and kind, like the report numbers (UPDATE ... RETURNING)."""
+    for _attempt in range(3):
+        got = session.execute(
+            update(HaltCounter)
+            .where(
+                HaltCounter.county_id == county_id,
+                HaltCounter.year == year,
+                HaltCounter.kind == kind,
+            )
+            .values(last=HaltCounter.last + 1)
+            .returning(HaltCounter.last)
+        ).first()
+        if got is not None:
+            return int(got[0])
+        try:
+            with session.begin_nested():
+                session.add(HaltCounter(county_id=county_id, year=year, kind=kind, last=1))
+            return 1
+        except IntegrityError:
+            continue
+    raise Conflict("Could not number the decision; submit again.")  # pragma: no cover
+
+
+def _resolve_target(session: Session, actor: Actor, scope: HaltScope, target: str):
+    target = (target or "").strip()
+    if not target:
+        raise Invalid("Some fields need correcting.", fields={"target": N_("Name the target.")})
+    try:
+        if scope == HaltScope.lot:
+            obj = registry.lot_by_number(session, actor, target)
+            return obj, obj.lot_number
+        if scope == HaltScope.vaccine:
+            obj = registry.vaccine_by_code(session, target)
+            return obj, obj.code
+        obj = session.exec(
+            select(Site).where(Site.code == target, scope_clause(Site.county_id, actor))
+        ).first()
+        if obj is None:
+            raise NotFound("No vaccination site with code {code}.", code=target)
+        return obj, obj.code
+    except NotFound as exc:
+        raise Invalid(exc.message, fields={"target": exc.message}, **exc.params) from None
+
+
+def _active_halts_of(
+    session: Session,
+    scope: str,
+    target_id: int,
+    *,
+    exclude: int | None = None,
+    county_id: int | None = None,
+) -> list[HaltDecision]:
+    """Decisions not lifted on this target (of one county or province when given)."""
+    stmt = select(HaltDecision).where(
+        HaltDecision.scope == scope,
+        HaltDecision.target_id == target_id,
+        col(HaltDecision.lifted_at).is_(None),
+    )
+    if county_id is not None:
+        stmt = stmt.where(HaltDecision.county_id == county_id)
+    if exclude is not None:
+        stmt = stmt.where(HaltDecision.id != exclude)
+    return list(session.exec(stmt))
+
+
+def _known_ids(
+    session: Session, ids: list[int] | None, id_col, in_scope_clause, field: str, message: str
+) -> list[int]:
+    """The ids sorted, once each; Invalid naming those not found in the actor's scope."""
+    wanted = sorted({int(i) for i in ids or []})
+    if not wanted:
+        return wanted
+    found = set(session.exec(select(id_col).where(col(id_col).in_(wanted), in_scope_clause)))
+    missing = ", ".join(str(i) for i in wanted if i not in found)
+    if missing:
+        raise Invalid(message, fields={field: missing}, ids=missing)
+    return wanted
+
+
+def issue_halt(
+    session: Session,
+    actor: Actor,
+    *,
+    scope: str,
+    target: str,
+    reason: str,
+    signal_ids: list[int] | None = None,
+    cluster_ids: list[int] | None = None,
+    report_ids: list[int] | None = None,
+    effective_at: datetime | None = None,
+) -> HaltDecision:
+    """The bureau halts a lot, a vaccine product or a site's vaccinations (紧急叫停) for its
+    county's sites; the province for the sites of every county below it. A lot or product
+    shared by several counties is halted by each on its own."""
+    require_role(actor, *access.DECIDERS)
+    errors: dict[str, str] = {}
+    try:
+        sc = HaltScope(scope)
+    except ValueError:
+        raise Invalid(
+            "Some fields need correcting.", fields={"scope": N_("Pick lot, vaccine or site.")}
+        ) from None
+    if not reason.strip():
+        errors["reason"] = N_("Give the reason for the halt.")
+    if errors:
+        raise Invalid("Some fields need correcting.", fields=errors)
+    obj, label = _resolve_target(session, actor, sc, target)
+    for other in _active_halts_of(session, sc, obj.id, county_id=actor.county_id):
+        raise Conflict("{target} is halted already by {number}.", target=label, number=other.number)
+    from aefi.triage.models import Cluster
+
+    signal_ids = _known_ids(
+        session,
+        signal_ids,
+        Signal.id,
+        access.visible_signals(session, actor),
+        "signal_ids",
+        N_("No signal with id {ids}."),
+    )
+    report_ids = _known_ids(
+        session,
+        report_ids,
+        Report.id,
+        scope_clause(Report.county_id, actor),
+        "report_ids",
+        N_("No report with id {ids}."),
+    )
+    cluster_ids = _known_ids(
+        session,
+        cluster_ids,
+        Cluster.id,
+        scope_clause(Cluster.county_id, actor),
+        "cluster_ids",
+        N_("No cluster with id {ids}."),
+    )
+    now = clock.now()
+    effective = effective_at or now
+    year = effective.astimezone(_zone()).year
+    seq = _next_number(session, actor.county_id, year, "halt")
+    halt = HaltDecision(
+        county_id=actor.county_id,
+        number=f"叫停〔{year}〕{seq}号",
+        year=year,
+        seq=seq,
+        scope=sc.value,
+        target_id=obj.id,
+        target_label=label,
+        reason=reason.strip()[:2000],
+        signal_ids=signal_ids,
+        cluster_ids=cluster_ids,
+        report_ids=report_ids,
+        effective_at=effective,
+        issued_at=now,
+        issued_by_id=actor.user_id or None,
+        issued_by_name=actor.name,
+    )
+    session.add(halt)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "halt",
+        "halt_decision",
+        halt.id,
+        changes=audit.snapshot(halt),
+        summary=f"{halt.number} {sc.value} {label}",
+    )
+    # The linked signals, and every open signal on the same target (its other event
+    # groups), are settled by this decision.
+    same_target = session.exec(
+        select(Signal.id).where(
+            access.visible_signals(session, actor),
+            Signal.scope == sc.value,
+            Signal.target_id == obj.id,
+            col(Signal.status).in_([SignalStatus.new, SignalStatus.under_review]),
+        )
+    ).all()
+    for sid in sorted(set(signal_ids) | set(same_target)):
+        sig = session.get(Signal, sid)
+        if sig.status != SignalStatus.escalated:
+            audit.record(
+                session,
+                actor,
+                "status",
+                "signal",
+                sig.id,
+                changes={"status": [sig.status, SignalStatus.escalated.value]},
+                summary=halt.number,
+            )
+            sig.status = SignalStatus.escalated
+            sig.status_note = halt.number
+            sig.status_changed_at = now
+            sig.details = {**(sig.details or {}), "observed_at_status": sig.observed}
+            session.add(sig)
+    if effective <= now:
+        _apply_halt(session, actor, halt)
+    session.commit()
+    return halt
+
+
+def _zone():
+    from aefi.web import local_zone
+
+    return local_zone()
+
+
+def _apply_halt(session: Session, actor: Actor | None, halt: HaltDecision) -> None:
+    """Put the decision in force (``lot_states.apply_halt``), tell the sites."""
+    lot_states.apply_halt(session, actor, halt)
+    _tell_sites(session, halt, lifted=False)
+
+
+def _tell_sites(session: Session, halt: HaltDecision, *, lifted: bool) -> None:
+    """Every site that holds the lot (has given doses of it) gets the notice; the county's
+    investigators and bureau too."""
+    if lifted:
+        title = i18n.gettext(
+            "Halt lifted: {target} ({number})", target=halt.target_label, number=halt.lift_number
+        )
+        body = i18n.gettext(
+            "{number} is lifted: {reason}", number=halt.number, reason=halt.lift_reason
+        )
+    else:
+        title = i18n.gettext(
+            "Halted: {target} ({number})", target=halt.target_label, number=halt.number
+        )
+        body = i18n.gettext(
+            "Stop using it at once, set the stock aside and count it. Reason: {reason}",
+            reason=halt.reason,
+        )
+    link = f"/halts/{halt.id}"
+    governed = lot_states.counties_governed(session, halt.county_id)
+    for site in access.sites_holding(session, halt.scope, halt.target_id):
+        if site.county_id not in governed:
+            continue
+        notifications.notify(
+            session,
+            county_id=site.county_id,
+            roles=(Role.reporter,),
+            site_id=site.id,
+            kind="halt",
+            title=title,
+            body=body,
+            link=link,
+            urgent=not lifted,
+        )
+    for county_id in governed:
+        notifications.notify(
+            session,
+            county_id=county_id,
+            roles=(Role.investigator, Role.bureau, Role.admin),
+            kind="halt",
+            title=title,
+            body=body,
+            link=link,
+        )
+
+
+def apply_due_halts(session: Session) -> int:
+    """Decisions dated ahead come into force when their time comes (background timer)."""
+    due = list(
+        session.exec(
+            select(HaltDecision).where(
+                col(HaltDecision.applied_at).is_(None),
+                col(HaltDecision.lifted_at).is_(None),
+                col(HaltDecision.effective_at) <= clock.now(),
+            )
+        )
+    )
+    for halt in due:
+        _apply_halt(session, None, halt)
+    session.commit()
+    return len(due)
+
+
+def lift_halt(session: Session, actor: Actor, halt_id: int, reason: str) -> HaltDecision:
+    """A later decision lifts the halt: the registry goes back to active (unless another
+    decision in force still holds it), the sites are told."""
+    require_role(actor, *access.DECIDERS)
+    halt = get_halt(session, actor, halt_id)
+    if halt.county_id != actor.county_id:
+        raise Forbidden("Only the authority that issued {number} can lift it.", number=halt.number)
+    if halt.lifted_at is not None:
+        raise Conflict("{number} was lifted already.", number=halt.number)
+    if not reason.strip():
+        raise Invalid(
+            "Some fields need correcting.", fields={"reason": N_("Give the reason for lifting.")}
+        )
+    now = clock.now()
+    year = now.astimezone(_zone()).year
+    seq = _next_number(session, halt.county_id, year, "lift")
+    halt.lift_number = f"解除叫停〔{year}〕{seq}号"
+    halt.lifted_at = now
+    halt.lifted_by_id = actor.user_id or None
+    halt.lifted_by_name = actor.name
+    halt.lift_reason = reason.strip()[:2000]
+    session.add(halt)
+    session.flush()
+    if halt.applied_at is not None:
+        lot_states.lift_halt(session, actor, halt)
+    audit.record(
+        session,
+        actor,
+        "lift",
+        "halt_decision",
+        halt.id,
+        changes={"lift_number": halt.lift_number, "lift_reason": halt.lift_reason},
+        summary=f"{halt.lift_number} ({halt.number})",
+    )
+    if halt.applied_at is not None:
+        _tell_sites(session, halt, lifted=True)
+    session.commit()
+    return halt
+
+
+def get_halt(session: Session, actor: Actor, halt_id: int) -> HaltDecision:
+    require_role(actor, *access.HALT_READERS)
+    halt = session.get(HaltDecision, halt_id)
+    if halt is None or halt.county_id not in access.halt_authorities(session, actor):
+        raise NotFound("Not found.")
+    return halt
+
+
+def list_halts(session: Session, actor: Actor, *, active: bool | None = None) -> list[HaltDecision]:
+    """The decisions in force in the actor's counties (theirs and the province's), newest
+    first; ``active`` True: not lifted."""
+    require_role(actor, *access.HALT_READERS)
+    stmt = select(HaltDecision).where(
+        col(HaltDecision.county_id).in_(access.halt_authorities(session, actor))
+    )
+    if active is True:
+        stmt = stmt.where(col(HaltDecision.lifted_at).is_(None))
+    elif active is False:
+        stmt = stmt.where(col(HaltDecision.lifted_at).is_not(None))
+    return list(
+        session.exec(stmt.order_by(col(HaltDecision.issued_at).desc(), col(HaltDecision.id).desc()))
+    )
+
+
+@dataclass(frozen=True)
+class HaltView:
+    """A decision with what it concerns, for its page and its notice."""
+
+    halt: HaltDecision
+    lot: Lot | None
+    vaccine: Vaccine | None
+    site: Site | None
+    sites: list[Site]
+    signals: list[SignalRow]
+    reports: list[Report]
+    county: Region
+    lot_state: lot_states.State | None = None  # the lot as it stands in the reader's county
+
+
+def halt_view(session: Session, actor: Actor, halt_id: int) -> HaltView:
+    halt = get_halt(session, actor, halt_id)
+    lot = session.get(Lot, halt.target_id) if halt.scope == HaltScope.lot else None
+    vaccine = (
+        session.get(Vaccine, lot.vaccine_id)
+        if lot
+        else (session.get(Vaccine, halt.target_id) if halt.scope == HaltScope.vaccine else None)
+    )
+    site = session.get(Site, halt.target_id) if halt.scope == HaltScope.site else None
+    sigs = (
+        list(session.exec(select(Signal).where(col(Signal.id).in_(halt.signal_ids))))
+        if halt.signal_ids
+        else []
+    )
+    reports = (
+        list(session.exec(select(Report).where(col(Report.id).in_(halt.report_ids))))
+        if halt.report_ids
+        else []
+    )
+    governed = set(lot_states.counties_governed(session, halt.county_id))
+    sites = [
+        s
+        for s in access.sites_holding(session, halt.scope, halt.target_id)
+        if s.county_id in governed and in_scope(actor, s.county_id)
+    ]
+    return HaltView(
+        halt,
+        lot,
+        vaccine,
+        site,
+        sites,
+        signal_rows(session, sigs),
+        reports,
+        session.get(Region, halt.county_id),
+        lot_states.state_for_actor(session, actor, lot) if lot else None,
+    )
+
+
+def halt_notice_pdf(session: Session, actor: Actor, halt_id: int) -> tuple[HaltDecision, bytes]:
+    """The halt decision notice (叫停决定书) in the reader's language."""
+    from aefi.pdf import render_pdf
+
+    view = halt_view(session, actor, halt_id)
+    pdf = render_pdf(
+        "pdf/halt_notice.html",
+        {
+            "v": view,
+            "group_label": lambda g: expected.group_label(g, i18n.get_locale()),
+            "method_label": lambda m: i18n.gettext(
+                {"maxsprt": N_("MaxSPRT"), "disproportionality": N_("Disproportionality")}.get(m, m)
+            ),
+            "_": i18n.gettext,
+            "pick": i18n.pick,
+        },
+    )
+    return view.halt, pdf

@@ -1,0 +1,187 @@
+"""Halt decision pages: the list, the form, one decision with its notice, lifting it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from aefi import audit, i18n, navigation
+from aefi.auth.models import Role
+from aefi.auth.permissions import require_role
+from aefi.deps import SessionDep, WebActor
+from aefi.errors import Invalid
+from aefi.i18n import N_
+from aefi.signals import access, presenters
+from aefi.signals.halts import service
+from aefi.signals.models import HaltScope
+from aefi.types import Id, parse_id
+from aefi.web import flash, parse_local, render, verify_csrf
+
+router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+navigation.add(
+    (Role.bureau, Role.investigator, Role.reporter, Role.province), "/halts", N_("Halts")
+)
+
+
+@router.get("/halts")
+def halts_page(request: Request, session: SessionDep, actor: WebActor):
+    halts = service.list_halts(session, actor)
+    return render(
+        request,
+        "signals/halts.html",
+        {
+            **presenters.common(actor),
+            "can_decide": access.can_decide(actor),
+            "active": [h for h in halts if h.lifted_at is None],
+            "lifted": [h for h in halts if h.lifted_at is not None],
+        },
+        block="results",
+    )
+
+
+def _halt_form(request, actor, values, errors, status_code=200, error=""):
+    return render(
+        request,
+        "signals/halt_form.html",
+        {
+            **presenters.common(actor),
+            "values": values,
+            "errors": errors,
+            "error": error,
+            "halt_scopes": [s.value for s in HaltScope],
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/halts/new")
+def new_halt(
+    request: Request,
+    session: SessionDep,
+    actor: WebActor,
+    scope: str = "lot",
+    target: str = "",
+    signal_ids: str = "",
+    reason: str = "",
+):
+    require_role(actor, *access.DECIDERS)
+    values = {"scope": scope, "target": target, "signal_ids": signal_ids, "reason": reason}
+    return _halt_form(request, actor, values, {})
+
+
+def _ids(raw: str) -> list[int]:
+    out = []
+    for part in str(raw or "").replace("，", ",").replace(" ", ",").split(","):
+        part = part.strip().lstrip("#")
+        if part:
+            out.append(parse_id(part, "ids"))
+    return out
+
+
+@router.post("/halts/new")
+async def issue_halt(request: Request, session: SessionDep, actor: WebActor):
+    form = await request.form()
+    values = {
+        k: str(form.get(k, "") or "")
+        for k in (
+            "scope",
+            "target",
+            "reason",
+            "signal_ids",
+            "cluster_ids",
+            "report_ids",
+            "effective_at",
+        )
+    }
+    errors: dict[str, str] = {}
+    ids: dict[str, list[int]] = {}
+    for k in ("signal_ids", "cluster_ids", "report_ids"):
+        try:
+            ids[k] = _ids(values[k])
+        except ValueError:
+            errors[k] = i18n.gettext("Enter numbers separated by commas.")
+    effective: datetime | None = None
+    if values["effective_at"].strip():
+        try:
+            effective = parse_local(values["effective_at"])
+        except ValueError:
+            errors["effective_at"] = i18n.gettext("Enter a date and time.")
+    if errors:
+        return _halt_form(
+            request, actor, values, errors, 422, i18n.gettext("Some fields need correcting.")
+        )
+    try:
+        halt = service.issue_halt(
+            session,
+            actor,
+            scope=values["scope"],
+            target=values["target"],
+            reason=values["reason"],
+            effective_at=effective,
+            **ids,
+        )
+    except Invalid as exc:
+        session.rollback()
+        errs = {k: i18n.gettext(v) for k, v in exc.fields.items()}
+        return _halt_form(
+            request, actor, values, errs, 422, i18n.gettext(exc.message, **exc.params)
+        )
+    flash(request, i18n.gettext("Halt decision {number} issued.", number=halt.number), "success")
+    return RedirectResponse(f"/halts/{halt.id}", status_code=303)
+
+
+@router.get("/halts/{halt_id:int}")
+def halt_page(request: Request, halt_id: Id, session: SessionDep, actor: WebActor):
+    view = service.halt_view(session, actor, halt_id)
+    return render(
+        request,
+        "signals/halt.html",
+        {
+            **presenters.common(actor),
+            "v": view,
+            "h": view.halt,
+            "can_lift": access.can_lift(actor, view.halt),
+            "events": audit.timeline(session, "halt_decision", halt_id),
+            "lift_errors": {},
+        },
+    )
+
+
+@router.post("/halts/{halt_id:int}/lift")
+async def lift(request: Request, halt_id: Id, session: SessionDep, actor: WebActor):
+    form = await request.form()
+    reason = str(form.get("reason", "") or "")
+    try:
+        halt = service.lift_halt(session, actor, halt_id, reason)
+    except Invalid as exc:
+        session.rollback()
+        view = service.halt_view(session, actor, halt_id)
+        return render(
+            request,
+            "signals/halt.html",
+            {
+                **presenters.common(actor),
+                "v": view,
+                "h": view.halt,
+                "can_lift": access.can_lift(actor, view.halt),
+                "events": audit.timeline(session, "halt_decision", halt_id),
+                "lift_errors": {k: i18n.gettext(v) for k, v in exc.fields.items()},
+                "lift_reason": reason,
+            },
+            status_code=422,
+        )
+    flash(request, i18n.gettext("{number} is lifted.", number=halt.number), "success")
+    return RedirectResponse(f"/halts/{halt_id}", status_code=303)
+
+
+@router.get("/halts/{halt_id:int}/notice.pdf")
+def halt_notice(halt_id: Id, session: SessionDep, actor: WebActor):
+    halt, pdf = service.halt_notice_pdf(session, actor, halt_id)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="halt-{halt.id}.pdf"'},
+    )

@@ -1,0 +1,166 @@
+"""Signal review pages: the overview ranked by strength, one signal with its chart, its
+review status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from aefi import audit, i18n, navigation
+from aefi.auth.models import Role
+from aefi.deps import SessionDep, WebActor
+from aefi.errors import Invalid
+from aefi.i18n import N_
+from aefi.registry import service as registry_service
+from aefi.signals import access, charts, presenters
+from aefi.signals.halts.service import list_halts
+from aefi.signals.models import SignalMethod
+from aefi.signals.review import service
+from aefi.signals.scans.service import latest_full_run
+from aefi.types import Id, PageNo
+from aefi.web import flash, render, verify_csrf
+
+router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+navigation.add((Role.bureau, Role.investigator, Role.province), "/signals", N_("Signals"))
+
+
+# --- overview ------------------------------------------------------------------------------
+
+
+@router.get("/signals")
+def overview(
+    request: Request,
+    session: SessionDep,
+    actor: WebActor,
+    status: str = "",
+    level: str = "",
+    scope: str = "",
+    method: str = "",
+    event_group: str = "",
+    lot_number: str = "",
+    open_only: bool = True,
+    page: PageNo = 1,
+):
+    flt = service.SignalFilter(
+        lot_number=lot_number,
+        status=status,
+        level=level,
+        scope=scope,
+        method=method,
+        event_group=event_group,
+        open_only=open_only and not status,
+    )
+    rows, total = service.list_signals(session, actor, flt, page=max(page, 1), per_page=50)
+    run = latest_full_run(session)
+    query = (
+        f"status={status}&level={level}&scope={scope}&method={method}"
+        f"&event_group={event_group}&lot_number={lot_number}"
+        f"&open_only={'true' if open_only else 'false'}&"
+    )
+    return render(
+        request,
+        "signals/overview.html",
+        {
+            **presenters.common(actor),
+            "rows": rows,
+            "total": total,
+            "page": max(page, 1),
+            "per_page": 50,
+            "flt": flt,
+            "open_only": open_only,
+            "run": run,
+            "can_scan": access.can_scan(actor),
+            "base": f"/signals?{query}",
+        },
+        block="results",
+    )
+
+
+# --- one signal ------------------------------------------------------------------------------
+
+
+def _chart(session, actor, signal_id: Id) -> str:
+    row, series = service.signal_series(session, actor, signal_id)
+    sig = row.signal
+    what = service.describe(session, sig)
+    if sig.method == SignalMethod.disproportionality:
+        text = charts.ChartText(
+            title=what,
+            observed=i18n.gettext("Reports with the vaccine and the event (a)"),
+            expected=i18n.gettext("Expected if the event were as common as with other vaccines"),
+            boundary="",
+            x_label=i18n.gettext("Month received"),
+            y_label=i18n.gettext("Reports (cumulative)"),
+        )
+    else:
+        cv = series.cv
+        text = charts.ChartText(
+            title=what,
+            observed=i18n.gettext("Observed (cumulative)"),
+            expected=i18n.gettext("Expected (cumulative)"),
+            boundary=i18n.gettext("MaxSPRT boundary: events needed to signal"),
+            x_label=i18n.gettext("Date"),
+            y_label=i18n.gettext("Number of reports"),
+            note=i18n.gettext(
+                "alpha {alpha}, M = {m}, T = {t}, CV = {cv}",
+                alpha=(sig.details or {}).get("alpha", ""),
+                m=series.min_events,
+                t=f"{series.upper_limit:.3g}" if series.upper_limit else "-",
+                cv=f"{cv:.3f}" if cv else i18n.gettext("none (any excess)"),
+            ),
+        )
+    return charts.observed_expected_svg(
+        series.times, series.observed, series.expected, series.boundary, text
+    )
+
+
+@router.get("/signals/{signal_id:int}")
+def signal_page(request: Request, signal_id: Id, session: SessionDep, actor: WebActor):
+    row = service.get_signal(session, actor, signal_id)
+    reports = service.observed_reports(session, row)
+    return render(
+        request,
+        "signals/detail.html",
+        {
+            **presenters.common(actor),
+            "row": row,
+            "can_decide": access.can_decide(actor),
+            "can_review": access.can_review(actor),
+            "can_release_hold": access.can_release_hold(actor),
+            "s": row.signal,
+            # The lot's state in the actor's county (a shared lot is held per county).
+            "lot_state": registry_service.lot_state(session, actor, row.lot) if row.lot else None,
+            "what": service.describe(session, row.signal),
+            "chart": _chart(session, actor, signal_id),
+            "reports": reports[:200],
+            "report_count": len(reports),
+            "events": audit.timeline(session, "signal", signal_id),
+            "halts": [h for h in list_halts(session, actor) if signal_id in (h.signal_ids or [])],
+        },
+    )
+
+
+@router.get("/signals/{signal_id:int}/chart.svg")
+def signal_chart(signal_id: Id, session: SessionDep, actor: WebActor):
+    return Response(_chart(session, actor, signal_id), media_type="image/svg+xml")
+
+
+@router.post("/signals/{signal_id:int}/status")
+async def signal_status(request: Request, signal_id: Id, session: SessionDep, actor: WebActor):
+    form = await request.form()
+    try:
+        service.set_signal_status(
+            session,
+            actor,
+            signal_id,
+            str(form.get("status", "")),
+            str(form.get("note", "")),
+            release_hold=form.get("release_hold") == "on",
+        )
+    except Invalid as exc:
+        session.rollback()
+        flash(request, i18n.gettext(exc.message, **exc.params), "error")
+    else:
+        flash(request, i18n.gettext("Saved."), "success")
+    return RedirectResponse(f"/signals/{signal_id}", status_code=303)
