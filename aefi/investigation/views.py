@@ -24,9 +24,14 @@ from aefi.deps import SessionDep, WebActor
 from aefi.errors import Conflict, Invalid
 from aefi.i18n import N_
 from aefi.intake.symptoms import BY_CODE, EVENT_GROUPS
+from aefi.investigation import access, lifecycle, sections, workflow
 from aefi.investigation import brighton as bc
 from aefi.investigation import causality as who
-from aefi.investigation import evidence, sections, service, workflow
+from aefi.investigation.assessments import service as case_assessments
+from aefi.investigation.cases import service as case_files
+from aefi.investigation.evidence import checks as evidence
+from aefi.investigation.evidence import service as case_evidence
+from aefi.investigation.form import service as case_form
 from aefi.investigation.models import (
     APPRAISAL_LABELS,
     CASE_KIND_LABELS,
@@ -34,6 +39,8 @@ from aefi.investigation.models import (
     COMPENSATION_LABELS,
     CaseStatus,
 )
+from aefi.investigation.overview import service as case_overview
+from aefi.investigation.panel import service as case_panel
 from aefi.investigation.schemas import (
     AppraisalIn,
     AssignIn,
@@ -305,7 +312,7 @@ def timeline_items(events: list) -> list[dict[str, Any]]:
     return items
 
 
-def case_steps(page: service.CasePage) -> list[dict[str, Any]]:
+def case_steps(page: case_overview.CasePage) -> list[dict[str, Any]]:
     """The path of a case, each step done (with when) or not; the first not done is next."""
     case = page.case
     brighton_at = (case.brighton or {}).get("at")
@@ -337,7 +344,7 @@ def case_steps(page: service.CasePage) -> list[dict[str, Any]]:
     return steps
 
 
-def _page_ctx(page: service.CasePage, **extra: Any) -> dict[str, Any]:
+def _page_ctx(page: case_overview.CasePage, **extra: Any) -> dict[str, Any]:
     return {
         "page": page,
         "case": page.case,
@@ -422,7 +429,7 @@ def overdue_banner(user) -> list:
     from aefi.auth.permissions import Actor
 
     with session_scope() as session:
-        n = service.overdue_count(session, Actor.of(user))
+        n = case_overview.overdue_count(session, Actor.of(user))
     if not n:
         return []
     return [
@@ -452,7 +459,7 @@ def cases_page(
     q: str = "",
     page: PageNo = 1,
 ):
-    flt = service.CaseFilter(
+    flt = case_overview.CaseFilter(
         status=status if status in dict(STATUS_FILTERS) else "",
         assignee=assignee,
         overdue=bool(overdue),
@@ -461,11 +468,11 @@ def cases_page(
     )
     page = max(page, 1)
     try:
-        rows, total = service.list_cases(session, actor, flt, page=page, per_page=50)
+        rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=50)
     except Invalid:
-        flt = service.CaseFilter()
-        rows, total = service.list_cases(session, actor, flt, page=page, per_page=50)
-    reports = service.reports_by_id(session, rows)
+        flt = case_overview.CaseFilter()
+        rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=50)
+    reports = case_overview.reports_by_id(session, rows)
     query = urlencode(
         {
             k: v
@@ -491,11 +498,11 @@ def cases_page(
             "flt": flt,
             "query": query,
             "reports": reports,
-            "overdue_of": {c.id: service.is_overdue(c, now) for c in rows},
-            "counts": service.case_counts(session, actor),
-            "investigators": service.investigators(session, actor),
+            "overdue_of": {c.id: lifecycle.is_overdue(c, now) for c in rows},
+            "counts": case_overview.case_counts(session, actor),
+            "investigators": case_files.investigators(session, actor),
             "status_filters": STATUS_FILTERS,
-            "can_work": service.can_work(actor),
+            "can_work": access.can_work(actor),
             "me": actor.user_id,
             **_helpers(),
         },
@@ -507,7 +514,7 @@ def cases_page(
 
 
 def _case_response(request: Request, session, actor, case_id: Id, **extra: Any):
-    page = service.case_page(session, actor, case_id)
+    page = case_overview.case_page(session, actor, case_id)
     return render(request, "investigation/case.html", _page_ctx(page, **extra))
 
 
@@ -526,7 +533,7 @@ def _back(request: Request, case_id: Id, anchor: str = ""):
 
 @router.post("/cases/{case_id:int}/take")
 def take(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    service.take_case(session, actor, case_id)
+    case_files.take_case(session, actor, case_id)
     flash(request, i18n.gettext("The case is yours; the investigation has started."), "success")
     if request.query_params.get("from") == "list":
         if is_htmx(request):
@@ -540,7 +547,7 @@ async def assign(request: Request, case_id: Id, session: SessionDep, actor: WebA
     form = await request.form()
     raw = str(form.get("assignee_id", "")).strip()
     try:
-        service.assign_case(
+        case_files.assign_case(
             session, actor, case_id, AssignIn(assignee_id=parse_id(raw, "assignee_id"))
         )
         flash(request, i18n.gettext("Assigned."), "success")
@@ -551,17 +558,15 @@ async def assign(request: Request, case_id: Id, session: SessionDep, actor: WebA
 
 
 @router.post("/cases/{case_id:int}/status/{action}")
-def status_action(
-    request: Request, case_id: Id, action: str, session: SessionDep, actor: WebActor
-):
-    service.change_status(session, actor, case_id, action)
+def status_action(request: Request, case_id: Id, action: str, session: SessionDep, actor: WebActor):
+    case_files.change_status(session, actor, case_id, action)
     return _back(request, case_id)
 
 
 @router.post("/reports/{report_id:int}/case")
 def open_case_of_report(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     """An investigator opens the case file of a report triage did not send."""
-    case = service.open_case(session, actor, report_id)
+    case = case_files.open_case(session, actor, report_id)
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": f"/cases/{case.id}"})
     return RedirectResponse(f"/cases/{case.id}", status_code=303)
@@ -570,7 +575,7 @@ def open_case_of_report(request: Request, report_id: Id, session: SessionDep, ac
 # --- form sections -----------------------------------------------------------------------
 
 
-def _section_ctx(page: service.CasePage, key: str, **state: Any) -> dict[str, Any]:
+def _section_ctx(page: case_overview.CasePage, key: str, **state: Any) -> dict[str, Any]:
     ctx = _page_ctx(page)
     ctx["section"] = sections.BY_KEY[key]
     ctx["section_state"] = {key: state} if state else {}
@@ -589,14 +594,14 @@ async def save_section(
     state: dict[str, Any] = {}
     status_code = 200
     headers = {"HX-Trigger": "form-changed"}
-    before = service.get_case(session, actor, case_id).status
+    before = access.get_case(session, actor, case_id).status
     try:
-        row = service.save_section(session, actor, case_id, key, raw, version=version)
+        row = case_form.save_section(session, actor, case_id, key, raw, version=version)
         state = {"saved": True}
-        if service.get_case(session, actor, row.case_id).status != before:
+        if access.get_case(session, actor, row.case_id).status != before:
             # The first save started the investigation: the header and clocks change too.
             headers = {"HX-Refresh": "true"}
-    except service.SectionInvalid as exc:
+    except case_form.SectionInvalid as exc:
         session.rollback()
         state = {
             "typed": exc.cleaned.typed,
@@ -606,11 +611,11 @@ async def save_section(
             "message": i18n.gettext(exc.message),
         }
         status_code = 422
-    except service.SectionConflict as exc:
+    except case_form.SectionConflict as exc:
         session.rollback()
         state = {"typed": raw, "errors": {}, "message": _message(exc), "conflict": True}
         status_code = 409
-    page = service.case_page(session, actor, case_id)
+    page = case_overview.case_page(session, actor, case_id)
     if is_htmx(request):
         return render(
             request,
@@ -628,13 +633,13 @@ async def save_section(
 
 @router.get("/cases/{case_id:int}/deadlines")
 def deadlines(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    page = service.case_page(session, actor, case_id)
+    page = case_overview.case_page(session, actor, case_id)
     return render(request, "investigation/_deadlines.html", _page_ctx(page))
 
 
 @router.get("/cases/{case_id:int}/form-progress")
 def form_progress(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    page = service.case_page(session, actor, case_id)
+    page = case_overview.case_page(session, actor, case_id)
     return render(request, "investigation/_form_progress.html", _page_ctx(page))
 
 
@@ -642,11 +647,11 @@ def form_progress(request: Request, case_id: Id, session: SessionDep, actor: Web
 def complete_form(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     error = None
     try:
-        service.complete_form(session, actor, case_id)
+        case_form.complete_form(session, actor, case_id)
     except Invalid as exc:
         session.rollback()
         error = _message(exc)
-    page = service.case_page(session, actor, case_id)
+    page = case_overview.case_page(session, actor, case_id)
     if is_htmx(request):
         return render(
             request,
@@ -665,7 +670,7 @@ async def preliminary_report(request: Request, case_id: Id, session: SessionDep,
     form = await request.form()
     try:
         at = parse_local(str(form.get("at", "")) or None)
-        service.record_preliminary_report(session, actor, case_id, at)
+        case_form.record_preliminary_report(session, actor, case_id, at)
         flash(request, i18n.gettext("Saved."), "success")
     except (Invalid, ValueError) as exc:
         session.rollback()
@@ -677,7 +682,7 @@ async def preliminary_report(request: Request, case_id: Id, session: SessionDep,
 
 
 def _evidence_response(request, session, actor, case_id, status_code=200, **extra):
-    page = service.case_page(session, actor, case_id)
+    page = case_overview.case_page(session, actor, case_id)
     if is_htmx(request):
         return render(
             request,
@@ -703,7 +708,9 @@ def upload(
     try:
         if file is None:
             raise Invalid("Choose a file.", fields={"file": "Choose a file."})
-        service.add_attachment(session, actor, case_id, file.filename or "", file.file, description)
+        case_evidence.add_attachment(
+            session, actor, case_id, file.filename or "", file.file, description
+        )
     except Invalid as exc:
         session.rollback()
         return _evidence_response(
@@ -720,7 +727,7 @@ def upload(
 
 @router.get("/cases/{case_id:int}/attachments/{attachment_id:int}")
 def download(case_id: Id, attachment_id: Id, session: SessionDep, actor: WebActor):
-    attachment, path = service.open_attachment(session, actor, case_id, attachment_id)
+    attachment, path = case_evidence.open_attachment(session, actor, case_id, attachment_id)
     inline = attachment.kind in ("pdf", "jpg", "png")
     disposition = "inline" if inline else "attachment"
     name = quote(attachment.filename)
@@ -737,10 +744,8 @@ def download(case_id: Id, attachment_id: Id, session: SessionDep, actor: WebActo
 
 
 @router.post("/cases/{case_id:int}/attachments/{attachment_id:int}/remove")
-def remove(
-    request: Request, case_id: Id, attachment_id: Id, session: SessionDep, actor: WebActor
-):
-    service.remove_attachment(session, actor, case_id, attachment_id)
+def remove(request: Request, case_id: Id, attachment_id: Id, session: SessionDep, actor: WebActor):
+    case_evidence.remove_attachment(session, actor, case_id, attachment_id)
     return _evidence_response(request, session, actor, case_id)
 
 
@@ -749,7 +754,7 @@ async def note(request: Request, case_id: Id, session: SessionDep, actor: WebAct
     form = await request.form()
     text = str(form.get("text", ""))
     try:
-        service.add_note(session, actor, case_id, text)
+        case_evidence.add_note(session, actor, case_id, text)
     except Invalid as exc:
         session.rollback()
         return _evidence_response(
@@ -788,7 +793,7 @@ def _causality_in(form) -> CausalityIn:
     )
 
 
-def _hints(page: service.CasePage) -> dict[str, list[str]]:
+def _hints(page: case_overview.CasePage) -> dict[str, list[str]]:
     """What the case file already says about each question, shown beside it."""
     hints: dict[str, list[str]] = {}
     values = {k: v.values for k, v in page.sections.items()}
@@ -849,7 +854,7 @@ def _hints(page: service.CasePage) -> dict[str, list[str]]:
     return hints
 
 
-def _initial_answers(page: service.CasePage) -> dict[str, Any]:
+def _initial_answers(page: case_overview.CasePage) -> dict[str, Any]:
     """The latest assessment's answers, or what the case file suggests for a first one."""
     if page.assessments:
         last = page.assessments[0]
@@ -910,7 +915,7 @@ def _answers_of(data: CausalityIn) -> dict[str, Any]:
     }
 
 
-def _causality_ctx(page: service.CasePage, answers: dict, result: who.Assessment, **extra):
+def _causality_ctx(page: case_overview.CasePage, answers: dict, result: who.Assessment, **extra):
     vaccines = []
     for report in page.reports:
         for d in page.doses.get(report.id, []):
@@ -950,7 +955,7 @@ def _assess(answers: dict) -> who.Assessment:
 
 @router.get("/cases/{case_id:int}/causality")
 def causality_page(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    page = service.case_page(session, actor, case_id)
+    page = case_overview.case_page(session, actor, case_id)
     answers = _initial_answers(page)
     return render(
         request, "investigation/causality.html", _causality_ctx(page, answers, _assess(answers))
@@ -963,7 +968,7 @@ async def causality_preview(request: Request, case_id: Id, session: SessionDep, 
     form = await request.form()
     try:
         data = _causality_in(form)
-        result = service.preview_causality(session, actor, case_id, data)
+        result = case_assessments.preview_causality(session, actor, case_id, data)
     except (Invalid, ValidationError):
         return Response(status_code=204)
     return render(
@@ -978,10 +983,10 @@ async def causality_save(request: Request, case_id: Id, session: SessionDep, act
     form = await request.form()
     try:
         data = _causality_in(form)
-        row = service.assess_causality(session, actor, case_id, data)
+        row = case_assessments.assess_causality(session, actor, case_id, data)
     except (Invalid, ValidationError) as exc:
         session.rollback()
-        page = service.case_page(session, actor, case_id)
+        page = case_overview.case_page(session, actor, case_id)
         answers = _initial_answers(page)
         return render(
             request,
@@ -1014,22 +1019,22 @@ def _brighton_in(form) -> BrightonIn:
     )
 
 
-def _brighton_ctx(page: service.CasePage, **extra) -> dict[str, Any]:
+def _brighton_ctx(page: case_overview.CasePage, **extra) -> dict[str, Any]:
     return _page_ctx(page, **extra)
 
 
 @router.post("/cases/{case_id:int}/brighton/preview")
 async def brighton_preview(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
-    result = service.preview_brighton(session, actor, case_id, _brighton_in(form))
+    result = case_assessments.preview_brighton(session, actor, case_id, _brighton_in(form))
     return render(request, "investigation/_brighton_result.html", {**_helpers(), "preview": result})
 
 
 @router.post("/cases/{case_id:int}/brighton")
 async def brighton_save(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
-    service.record_brighton(session, actor, case_id, _brighton_in(form))
-    page = service.case_page(session, actor, case_id)
+    case_assessments.record_brighton(session, actor, case_id, _brighton_in(form))
+    page = case_overview.case_page(session, actor, case_id)
     if is_htmx(request):
         return render(request, "investigation/_brighton.html", _brighton_ctx(page, saved=True))
     return RedirectResponse(f"/cases/{case_id}#brighton", status_code=303)
@@ -1056,7 +1061,7 @@ def _classify_in(form) -> ClassifyIn:
 @router.post("/cases/{case_id:int}/classify/preview")
 async def classify_preview(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
-    case = service.get_case(session, actor, case_id)
+    case = access.get_case(session, actor, case_id)
     value = str(form.get("china_classification", ""))
     warning = None
     if value in who.ChinaClassification.__members__ and case.who_category:
@@ -1079,7 +1084,7 @@ async def classify(request: Request, case_id: Id, session: SessionDep, actor: We
     }
     try:
         data = _classify_in(form)
-        service.classify_case(session, actor, case_id, data)
+        case_panel.classify_case(session, actor, case_id, data)
     except (Invalid, ValidationError, ValueError) as exc:
         session.rollback()
         errors = {}
@@ -1093,7 +1098,7 @@ async def classify(request: Request, case_id: Id, session: SessionDep, actor: We
         else:
             errors = {"panel_on": i18n.gettext("Enter a date as YYYY-MM-DD.")}
             message = i18n.gettext("Some fields need correcting.")
-        page = service.case_page(session, actor, case_id)
+        page = case_overview.case_page(session, actor, case_id)
         ctx = _page_ctx(page, classify_state={"typed": typed, "errors": errors, "message": message})
         if is_htmx(request):
             return render(request, "investigation/_classify.html", ctx, status_code=422)
@@ -1129,7 +1134,7 @@ async def appraisal(request: Request, case_id: Id, session: SessionDep, actor: W
             result=str(form.get("result", "")),
             result_on=_date(form.get("result_on")),
         )
-        service.record_appraisal(session, actor, case_id, data)
+        case_panel.record_appraisal(session, actor, case_id, data)
 
     _save_and_flash(request, session, save)
     return _back(request, case_id, "appraisal")
@@ -1146,7 +1151,7 @@ async def compensation(request: Request, case_id: Id, session: SessionDep, actor
             amount=float(amount) if amount else None,
             note=str(form.get("note", "")),
         )
-        service.record_compensation(session, actor, case_id, data)
+        case_panel.record_compensation(session, actor, case_id, data)
 
     _save_and_flash(request, session, save)
     return _back(request, case_id, "appraisal")
@@ -1158,7 +1163,7 @@ async def close(request: Request, case_id: Id, session: SessionDep, actor: WebAc
     _save_and_flash(
         request,
         session,
-        lambda: service.close_case(
+        lambda: case_panel.close_case(
             session, actor, case_id, CloseIn(note=str(form.get("note", "")))
         ),
         N_("The case is closed."),
@@ -1172,7 +1177,7 @@ async def reopen(request: Request, case_id: Id, session: SessionDep, actor: WebA
     _save_and_flash(
         request,
         session,
-        lambda: service.reopen_case(
+        lambda: case_panel.reopen_case(
             session, actor, case_id, ReopenIn(reason=str(form.get("reason", "")))
         ),
         N_("The case is reopened."),
@@ -1187,7 +1192,7 @@ async def reopen(request: Request, case_id: Id, session: SessionDep, actor: WebA
 def report_pdf(case_id: Id, session: SessionDep, actor: WebActor):
     from aefi.pdf import render_pdf
 
-    page = service.case_page(session, actor, case_id)
+    page = case_overview.case_page(session, actor, case_id)
     ctx = _page_ctx(
         page,
         printed_at=clock.now(),
@@ -1209,7 +1214,7 @@ def report_pdf(case_id: Id, session: SessionDep, actor: WebActor):
 def report_classification(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
     """A fragment for the report page: the investigation's final classification, as the
     reporter may see it (nothing of the investigation itself)."""
-    seen = service.classification_for_report(session, actor, report_id)
+    seen = case_files.classification_for_report(session, actor, report_id)
     return render(
         request,
         "investigation/classification_badge.html",
@@ -1225,18 +1230,18 @@ def report_section(session, actor, report) -> str | None:
     from aefi.web import templates
 
     try:
-        if actor.role in service.READERS:
-            case = service.case_of_report(session, actor, report.id)
+        if actor.role in access.READERS:
+            case = case_files.case_of_report(session, actor, report.id)
             ctx = {
                 **_helpers(),
                 "case": case,
                 "report": report,
-                "overdue": service.is_overdue(case) if case else False,
-                "can_open": case is None and service.can_work(actor),
+                "overdue": lifecycle.is_overdue(case) if case else False,
+                "can_open": case is None and access.can_work(actor),
             }
             template = "investigation/report_section.html"
         else:
-            seen = service.classification_for_report(session, actor, report.id)
+            seen = case_files.classification_for_report(session, actor, report.id)
             if seen is None:
                 return None
             ctx = {"classification": seen, "report_id": report.id}

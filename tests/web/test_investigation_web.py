@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from aefi import clock, db
 from aefi.intake import service as intake
 from aefi.intake.schemas import ReportIn
-from aefi.investigation import service
+from aefi.investigation.cases import service as case_files
 from aefi.investigation.models import CaseFile
 from aefi.registry.models import Dose
 from tests.conftest import api_token, login
@@ -44,7 +44,7 @@ def case_id(app, county) -> int:
                 diagnosis="严重过敏反应",
             ),
         )
-        case = service.open_case_for_report(session, None, report)
+        case = case_files.open_case_for_report(session, None, report)
         session.commit()
         return case.id
 
