@@ -310,6 +310,20 @@ def case_steps(page: case_overview.CasePage) -> list[dict[str, Any]]:
     return steps
 
 
+def part_ctx(part: Any, **extra: Any) -> dict[str, Any]:
+    """The context of one fragment of the case page, from its slice's part (a small
+    dataclass with the case and what the fragment shows), named ``page`` for the template."""
+    return {
+        "page": part,
+        "case": part.case,
+        "sections_list": sections.SECTIONS,
+        "section_state": {},
+        **helpers(),
+        **brighton_parts(),
+        **extra,
+    }
+
+
 def page_ctx(page: case_overview.CasePage, **extra: Any) -> dict[str, Any]:
     return {
         "page": page,

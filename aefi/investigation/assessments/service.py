@@ -4,6 +4,7 @@ anaphylaxis (``brighton``), previewed as the form fills and recorded.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -13,7 +14,7 @@ from aefi.auth.permissions import Actor
 from aefi.errors import Invalid
 from aefi.investigation import brighton as bc
 from aefi.investigation import causality as who
-from aefi.investigation.access import load_case, load_working
+from aefi.investigation.access import can_work, load_case, load_working
 from aefi.investigation.lifecycle import (
     ensure_started,
     record,
@@ -219,3 +220,17 @@ def record_brighton(session: Session, actor: Actor, case_id: int, data: Brighton
     )
     session.commit()
     return case
+
+
+@dataclass
+class BrightonPart:
+    """What the Brighton fragment shows."""
+
+    case: CaseFile
+    brighton: bc.BrightonResult | None
+    can_work: bool
+
+
+def brighton_part(session: Session, actor: Actor, case_id: int) -> BrightonPart:
+    case = load_case(session, actor, case_id)
+    return BrightonPart(case, brighton_of(case), can_work(actor))

@@ -20,6 +20,7 @@ from aefi.investigation.labels import (
     error_text,
     helpers,
     page_ctx,
+    part_ctx,
 )
 from aefi.investigation.overview import service as case_overview
 from aefi.investigation.schemas import (
@@ -283,10 +284,6 @@ def _brighton_in(form) -> BrightonIn:
     )
 
 
-def _brighton_ctx(page: case_overview.CasePage, **extra) -> dict[str, Any]:
-    return page_ctx(page, **extra)
-
-
 @router.post("/cases/{case_id:int}/brighton/preview")
 async def brighton_preview(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
@@ -298,7 +295,7 @@ async def brighton_preview(request: Request, case_id: Id, session: SessionDep, a
 async def brighton_save(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     form = await request.form()
     case_assessments.record_brighton(session, actor, case_id, _brighton_in(form))
-    page = case_overview.case_page(session, actor, case_id)
     if is_htmx(request):
-        return render(request, "investigation/_brighton.html", _brighton_ctx(page, saved=True))
+        part = case_assessments.brighton_part(session, actor, case_id)
+        return render(request, "investigation/_brighton.html", part_ctx(part, saved=True))
     return RedirectResponse(f"/cases/{case_id}#brighton", status_code=303)

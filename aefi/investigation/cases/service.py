@@ -18,8 +18,10 @@ from aefi.intake import service as intake
 from aefi.intake.models import Report
 from aefi.intake.symptoms import EVENT_GROUPS
 from aefi.investigation import causality as who
-from aefi.investigation.access import READERS, WORKERS, load_working
+from aefi.investigation import workflow
+from aefi.investigation.access import READERS, WORKERS, load_case, load_working
 from aefi.investigation.lifecycle import (
+    deadline_states,
     ensure_started,
     move,
     notify,
@@ -407,3 +409,16 @@ def case_of_report(session: Session, actor: Actor, report_id: int) -> CaseFile |
     require_role(actor, *READERS)
     report = intake.get_report(session, actor, report_id)
     return session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first()
+
+
+@dataclass
+class DeadlinesPart:
+    """What the deadlines fragment shows."""
+
+    case: CaseFile
+    deadlines: list[workflow.DeadlineState]
+
+
+def deadlines_part(session: Session, actor: Actor, case_id: int) -> DeadlinesPart:
+    case = load_case(session, actor, case_id)
+    return DeadlinesPart(case, deadline_states(case))

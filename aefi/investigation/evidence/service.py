@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -13,13 +14,14 @@ from sqlmodel import Session, col, select
 from aefi import clock
 from aefi.auth.permissions import Actor
 from aefi.errors import Invalid, NotFound
-from aefi.investigation.access import load_case, load_working
+from aefi.investigation.access import can_work, load_case, load_working
 from aefi.investigation.evidence import checks
 from aefi.investigation.lifecycle import (
     record,
 )
 from aefi.investigation.models import (
     CaseAttachment,
+    CaseFile,
     CaseNote,
 )
 from aefi.settings import get_settings
@@ -152,4 +154,21 @@ def notes(session: Session, case_id: int) -> list[CaseNote]:
             .where(CaseNote.case_id == case_id)
             .order_by(col(CaseNote.at).desc(), col(CaseNote.id).desc())
         )
+    )
+
+
+@dataclass
+class EvidencePart:
+    """What the evidence fragment shows."""
+
+    case: CaseFile
+    attachments: list[CaseAttachment]
+    notes: list[CaseNote]
+    can_work: bool
+
+
+def evidence_part(session: Session, actor: Actor, case_id: int) -> EvidencePart:
+    case = load_case(session, actor, case_id)
+    return EvidencePart(
+        case, attachments(session, case.id), notes(session, case.id), can_work(actor)
     )

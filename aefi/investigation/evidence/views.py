@@ -13,9 +13,8 @@ from aefi.investigation.evidence import checks as evidence
 from aefi.investigation.evidence import service as case_evidence
 from aefi.investigation.labels import (
     error_text,
-    page_ctx,
+    part_ctx,
 )
-from aefi.investigation.overview import service as case_overview
 from aefi.types import Id
 from aefi.web import flash, is_htmx, render, verify_csrf
 
@@ -26,12 +25,11 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
 def _evidence_response(request, session, actor, case_id, status_code=200, **extra):
-    page = case_overview.case_page(session, actor, case_id)
     if is_htmx(request):
         return render(
             request,
             "investigation/_evidence.html",
-            page_ctx(page, **extra),
+            part_ctx(case_evidence.evidence_part(session, actor, case_id), **extra),
             status_code=status_code,
         )
     for msg in extra.values():

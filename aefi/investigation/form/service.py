@@ -18,7 +18,7 @@ from aefi.errors import Conflict, Invalid, NotFound
 from aefi.i18n import N_
 from aefi.intake.models import Report, ReportDose
 from aefi.investigation import sections
-from aefi.investigation.access import load_case, load_working
+from aefi.investigation.access import can_work, load_case, load_working
 from aefi.investigation.lifecycle import (
     ensure_started,
     record,
@@ -316,3 +316,33 @@ def exposure(session: Session, case: CaseFile) -> list[ExposureRow]:
                 )
             )
     return rows
+
+
+# --- what the form's fragments show --------------------------------------------------------
+
+
+@dataclass
+class FormPart:
+    """A section, the form's progress: the saved sections, what is missing or of concern,
+    whether the actor may edit; the others vaccinated only for the section that shows them."""
+
+    case: CaseFile
+    sections: dict[str, CaseFormSection]
+    missing: list[tuple[sections.Section, sections.FormField]]
+    concerns: list[tuple[sections.Section, sections.FormField]]
+    can_work: bool
+    exposure: list[ExposureRow] = field(default_factory=list)
+
+
+def form_part(session: Session, actor: Actor, case_id: int, *, key: str = "") -> FormPart:
+    case = load_case(session, actor, case_id)
+    saved = form_sections(session, case.id)
+    values = {k: dict(v.values) for k, v in saved.items()}
+    return FormPart(
+        case=case,
+        sections=saved,
+        missing=sections.missing_required(values),
+        concerns=sections.concerns(values),
+        can_work=can_work(actor),
+        exposure=exposure(session, case) if key == "others" else [],
+    )

@@ -11,10 +11,12 @@ from aefi import i18n
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.investigation import access, sections
+from aefi.investigation.cases import service as case_files
 from aefi.investigation.form import service as case_form
 from aefi.investigation.labels import (
     error_text,
     page_ctx,
+    part_ctx,
 )
 from aefi.investigation.overview import service as case_overview
 from aefi.investigation.overview.views import back_to_case
@@ -27,8 +29,8 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 # --- form sections -----------------------------------------------------------------------
 
 
-def _section_ctx(page: case_overview.CasePage, key: str, **state: Any) -> dict[str, Any]:
-    ctx = page_ctx(page)
+def _section_ctx(part: case_form.FormPart, key: str, **state: Any) -> dict[str, Any]:
+    ctx = part_ctx(part)
     ctx["section"] = sections.BY_KEY[key]
     ctx["section_state"] = {key: state} if state else {}
     return ctx
@@ -67,32 +69,31 @@ async def save_section(
         session.rollback()
         state = {"typed": raw, "errors": {}, "message": error_text(exc), "conflict": True}
         status_code = 409
-    page = case_overview.case_page(session, actor, case_id)
     if is_htmx(request):
         return render(
             request,
             "investigation/_section.html",
-            _section_ctx(page, key, **state),
+            _section_ctx(case_form.form_part(session, actor, case_id, key=key), key, **state),
             status_code=status_code,
             headers=headers,
         )
     if status_code == 200:
         return RedirectResponse(f"/cases/{case_id}#section-{key}", status_code=303)
-    ctx = page_ctx(page)
+    ctx = page_ctx(case_overview.case_page(session, actor, case_id))
     ctx["section_state"] = {key: state}
     return render(request, "investigation/case.html", ctx, status_code=status_code)
 
 
 @router.get("/cases/{case_id:int}/deadlines")
 def deadlines(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    page = case_overview.case_page(session, actor, case_id)
-    return render(request, "investigation/_deadlines.html", page_ctx(page))
+    part = case_files.deadlines_part(session, actor, case_id)
+    return render(request, "investigation/_deadlines.html", part_ctx(part))
 
 
 @router.get("/cases/{case_id:int}/form-progress")
 def form_progress(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    page = case_overview.case_page(session, actor, case_id)
-    return render(request, "investigation/_form_progress.html", page_ctx(page))
+    part = case_form.form_part(session, actor, case_id)
+    return render(request, "investigation/_form_progress.html", part_ctx(part))
 
 
 @router.post("/cases/{case_id:int}/form-complete")
@@ -103,12 +104,11 @@ def complete_form(request: Request, case_id: Id, session: SessionDep, actor: Web
     except Invalid as exc:
         session.rollback()
         error = error_text(exc)
-    page = case_overview.case_page(session, actor, case_id)
     if is_htmx(request):
         return render(
             request,
             "investigation/_form_progress.html",
-            page_ctx(page, progress_error=error),
+            part_ctx(case_form.form_part(session, actor, case_id), progress_error=error),
             status_code=422 if error else 200,
             headers={} if error else {"HX-Trigger": "case-changed"},
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import Session
@@ -11,7 +12,7 @@ from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, Invalid
 from aefi.investigation import causality as who
 from aefi.investigation import workflow
-from aefi.investigation.access import load_case
+from aefi.investigation.access import can_work, load_case
 from aefi.investigation.assessments.service import refresh_warning
 from aefi.investigation.lifecycle import (
     apply_changes,
@@ -172,3 +173,15 @@ def reopen_case(session: Session, actor: Actor, case_id: int, data: ReopenIn) ->
     move(session, actor, case, "reopen", reason=reason)
     session.commit()
     return case
+
+
+@dataclass
+class PanelPart:
+    """What the classification fragment shows."""
+
+    case: CaseFile
+    can_work: bool
+
+
+def panel_part(session: Session, actor: Actor, case_id: int) -> PanelPart:
+    return PanelPart(load_case(session, actor, case_id), can_work(actor))

@@ -19,6 +19,7 @@ from aefi.investigation.labels import (
     field_errors,
     helpers,
     page_ctx,
+    part_ctx,
 )
 from aefi.investigation.overview import service as case_overview
 from aefi.investigation.overview.views import back_to_case
@@ -94,10 +95,12 @@ async def classify(request: Request, case_id: Id, session: SessionDep, actor: We
         else:
             errors = {"panel_on": i18n.gettext("Enter a date as YYYY-MM-DD.")}
             message = i18n.gettext("Some fields need correcting.")
-        page = case_overview.case_page(session, actor, case_id)
-        ctx = page_ctx(page, classify_state={"typed": typed, "errors": errors, "message": message})
+        state = {"typed": typed, "errors": errors, "message": message}
         if is_htmx(request):
+            part = case_panel.panel_part(session, actor, case_id)
+            ctx = part_ctx(part, classify_state=state)
             return render(request, "investigation/_classify.html", ctx, status_code=422)
+        ctx = page_ctx(case_overview.case_page(session, actor, case_id), classify_state=state)
         return render(request, "investigation/case.html", ctx, status_code=422)
     flash(request, i18n.gettext("Classification recorded."), "success")
     return back_to_case(request, case_id, "classification")
