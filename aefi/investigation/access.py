@@ -14,9 +14,7 @@ from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, in_scope, require_role
 from aefi.errors import Conflict, NotFound
 from aefi.investigation import workflow
-from aefi.investigation.models import (
-    CaseFile,
-)
+from aefi.investigation.models import CaseFile
 
 READERS = (Role.investigator, Role.bureau, Role.province)
 WORKERS = (Role.investigator,)
@@ -42,5 +40,11 @@ def get_case(session: Session, actor: Actor, case_id: int) -> CaseFile:
     return load_case(session, actor, case_id)
 
 
+def can_read(actor: Actor) -> bool:
+    """May read case files (of the county in scope): the CDC, the bureau, the province."""
+    return actor.role in READERS
+
+
 def can_work(actor: Actor) -> bool:
+    """May change case files: the county CDC's investigators."""
     return actor.role in WORKERS

@@ -11,11 +11,10 @@ from sqlmodel import Session, col, select
 
 from aefi import audit, clock
 from aefi.auth.models import Role, User
-from aefi.auth.permissions import Actor, in_scope, require_role
-from aefi.errors import Conflict, NotFound
+from aefi.auth.permissions import Actor
+from aefi.errors import Conflict
 from aefi.intake.models import Report, ReportStatus
 from aefi.investigation import workflow
-from aefi.investigation.access import READERS, WORKERS
 from aefi.investigation.models import (
     CaseFile,
     CaseKind,
@@ -31,33 +30,6 @@ ENTITY = "case_file"
 def ruleset() -> Ruleset:
     """The rule set whose deadline hours apply: triage's rule set in force."""
     return current_ruleset()
-
-
-# --- loading and scope -------------------------------------------------------------------
-
-
-def load_case(session: Session, actor: Actor, case_id: int, *, write: bool = False) -> CaseFile:
-    require_role(actor, *(WORKERS if write else READERS))
-    case = session.get(CaseFile, case_id)
-    if case is None or not in_scope(actor, case.county_id):
-        raise NotFound("Not found.")
-    return case
-
-
-def load_working(session: Session, actor: Actor, case_id: int) -> CaseFile:
-    """A case whose content may change: not closed."""
-    case = load_case(session, actor, case_id, write=True)
-    if case.status not in workflow.WORKING:
-        raise Conflict("The case is closed; reopen it to change it.")
-    return case
-
-
-def get_case(session: Session, actor: Actor, case_id: int) -> CaseFile:
-    return load_case(session, actor, case_id)
-
-
-def can_work(actor: Actor) -> bool:
-    return actor.role in WORKERS
 
 
 # --- deadlines ---------------------------------------------------------------------------

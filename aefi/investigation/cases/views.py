@@ -90,7 +90,7 @@ def report_section(session, actor, report) -> str | None:
     from aefi.web import templates
 
     try:
-        if actor.role in access.READERS:
+        if access.can_read(actor):
             case = case_files.case_of_report(session, actor, report.id)
             ctx = {
                 **helpers(),
