@@ -61,6 +61,8 @@ def _routers():
             name = f"aefi.{domain}.{part}"
             if importlib.util.find_spec(name) is not None:
                 routers.append(importlib.import_module(name).router)
+        if domain == "investigation":
+            routers.extend(_investigation_routers())
     return routers
 
 
@@ -81,6 +83,24 @@ def _signals_routers() -> list:
     import importlib
 
     return [importlib.import_module(f"aefi.signals.{m}").router for m in SIGNALS_ROUTERS]
+
+def _investigation_routers() -> tuple:
+    """Investigation's pages, one router per use-case slice."""
+    from aefi.investigation.assessments import views as assessments
+    from aefi.investigation.cases import views as cases
+    from aefi.investigation.evidence import views as evidence
+    from aefi.investigation.form import views as form
+    from aefi.investigation.overview import views as overview
+    from aefi.investigation.panel import views as panel
+
+    return (
+        overview.router,
+        cases.router,
+        form.router,
+        evidence.router,
+        assessments.router,
+        panel.router,
+    )
 
 
 @asynccontextmanager

@@ -10,9 +10,13 @@ from sqlmodel import Session
 from aefi import i18n
 from aefi.auth.permissions import Actor
 from aefi.deps import ApiActor, SessionDep
+from aefi.investigation import access, lifecycle
 from aefi.investigation import causality as who
-from aefi.investigation import service
+from aefi.investigation.assessments import service as case_assessments
+from aefi.investigation.cases import service as case_files
 from aefi.investigation.models import CaseFile, CausalityAssessment
+from aefi.investigation.overview import service as case_overview
+from aefi.investigation.panel import service as case_panel
 from aefi.investigation.schemas import (
     AssessmentOut,
     AssignIn,
@@ -36,7 +40,7 @@ def _lang() -> str:
 
 
 def _case_out(case: CaseFile) -> dict:
-    states = service.deadline_states(case)
+    states = lifecycle.deadline_states(case)
     warning = case.classification_warning_zh if _lang() == "zh" else case.classification_warning
     return dict(
         id=case.id,
@@ -63,7 +67,7 @@ def _case_out(case: CaseFile) -> dict:
             DeadlineOut(name=s.name, due_at=s.due_at, done_at=s.done_at, overdue=s.overdue)
             for s in states
         ],
-        overdue=service.is_overdue(case),
+        overdue=lifecycle.is_overdue(case),
         next_due_at=case.next_due_at,
         who_category=case.who_category or None,
         china_classification=case.china_classification or None,
@@ -97,7 +101,7 @@ def _assessment_out(a: CausalityAssessment) -> AssessmentOut:
 
 
 def _detail(session: Session, actor: Actor, case_id: Id) -> CaseDetailOut:
-    page = service.case_page(session, actor, case_id)
+    page = case_overview.case_page(session, actor, case_id)
     case = page.case
     return CaseDetailOut(
         **_case_out(case),
@@ -148,8 +152,10 @@ def list_cases(
 ) -> CaseList:
     """Case files of the caller's county, the most urgent deadline first. ``status`` empty
     means all but closed; ``all`` includes closed ones. ``assignee``: me, none or a user id."""
-    flt = service.CaseFilter(status=status_, assignee=assignee, overdue=overdue, kind=kind, q=q)
-    rows, total = service.list_cases(session, actor, flt, page=page, per_page=per_page)
+    flt = case_overview.CaseFilter(
+        status=status_, assignee=assignee, overdue=overdue, kind=kind, q=q
+    )
+    rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=per_page)
     return CaseList(
         items=[CaseOut(**_case_out(c)) for c in rows], total=total, page=page, per_page=per_page
     )
@@ -165,21 +171,19 @@ def assign(
     case_id: Id, session: SessionDep, actor: ApiActor, body: AssignIn | None = None
 ) -> CaseOut:
     """Assign to ``assignee_id`` or ``username``; an empty body assigns the caller."""
-    case = service.assign_case(session, actor, case_id, body or AssignIn())
+    case = case_files.assign_case(session, actor, case_id, body or AssignIn())
     return CaseOut(**_case_out(case))
 
 
 @router.post(
     "/cases/{case_id}/causality", status_code=status.HTTP_201_CREATED, response_model=CausalityOut
 )
-def causality(
-    case_id: Id, body: CausalityIn, session: SessionDep, actor: ApiActor
-) -> CausalityOut:
+def causality(case_id: Id, body: CausalityIn, session: SessionDep, actor: ApiActor) -> CausalityOut:
     """Run and keep a WHO causality assessment. ``checklist`` maps item names or numbers
     (``"I.1"`` … ``"V.4"``) to yes, no, unknown or na; the answer names the category (A1–A4,
     B1, B2, C, D, or null when not eligible), the reasons, and what is missing."""
-    row = service.assess_causality(session, actor, case_id, body)
-    case = service.get_case(session, actor, case_id)
+    row = case_assessments.assess_causality(session, actor, case_id, body)
+    case = access.get_case(session, actor, case_id)
     warning = case.classification_warning_zh if _lang() == "zh" else case.classification_warning
     return CausalityOut(
         case_id=case_id, assessment=_assessment_out(row), classification_warning=warning or None
@@ -191,7 +195,7 @@ def classify(case_id: Id, body: ClassifyIn, session: SessionDep, actor: ApiActor
     """The expert panel's classification (``china_classification``: common_reaction,
     rare_reaction, quality_defect, immunization_error, coincidental, psychogenic);
     ``classification_warning`` says when it disagrees with the WHO category."""
-    case = service.classify_case(session, actor, case_id, body)
+    case = case_panel.classify_case(session, actor, case_id, body)
     return CaseOut(**_case_out(case))
 
 
@@ -200,5 +204,5 @@ def close(
     case_id: Id, session: SessionDep, actor: ApiActor, body: CloseIn | None = None
 ) -> CaseOut:
     """Close the case; without a classification a ``note`` saying why is required."""
-    case = service.close_case(session, actor, case_id, body or CloseIn())
+    case = case_panel.close_case(session, actor, case_id, body or CloseIn())
     return CaseOut(**_case_out(case))

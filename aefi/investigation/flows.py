@@ -2,7 +2,7 @@
 investigation and for each cluster (group AEFI); reminders when a deadline passes.
 
 Read the chain: intake ``file_report`` → triage → ``triage.events.report_triaged`` /
-``cluster_formed`` → here → ``service.open_case_for_report`` / ``open_case_for_cluster``.
+``cluster_formed`` → here → ``case_files.open_case_for_report`` / ``open_case_for_cluster``.
 Handlers run inside the triage transaction: they flush, they do not commit."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 from aefi import background
 from aefi.auth.permissions import Actor
 from aefi.intake.models import Report
-from aefi.investigation import service
+from aefi.investigation import lifecycle
+from aefi.investigation.cases import service as case_files
 from aefi.investigation.models import CaseFile
 from aefi.triage import events
 
@@ -29,23 +30,23 @@ def on_report_triaged(
     preliminary = bool(getattr(decision, "preliminary_report_required", serious))
     if required:
         # Triage acts for the county, whoever filed the report: actor None (see service).
-        service.open_case_for_report(
+        case_files.open_case_for_report(
             session, None, report, serious=serious, preliminary_report_required=preliminary
         )
         return
     existing = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first()
     if existing is not None:
         # An investigation once required stays open: the investigators close it themselves.
-        service.open_case_for_report(
+        case_files.open_case_for_report(
             session, None, report, serious=serious, preliminary_report_required=preliminary
         )
 
 
 def on_cluster_formed(session: Session, actor: Actor | None, cluster: Any) -> None:
-    service.open_case_for_cluster(session, None, cluster)
+    case_files.open_case_for_cluster(session, None, cluster)
 
 
 events.subscribe_report_triaged(on_report_triaged)
 events.subscribe_cluster_formed(on_cluster_formed)
 # Deadline reminders: a late step is seen within 5 minutes.
-background.register("case_deadlines", service.check_deadlines, 300)
+background.register("case_deadlines", lifecycle.check_deadlines, 300)

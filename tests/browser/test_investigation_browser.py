@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from aefi import db
 from aefi.intake import service as intake
 from aefi.intake.schemas import ReportIn
-from aefi.investigation import service
+from aefi.investigation.cases import service as case_files
 from aefi.registry.models import Dose
 from tests.browser.conftest import log_in, shot
 
@@ -40,7 +40,7 @@ def open_case(county) -> int:
                 description="接种后8分钟出现全身荨麻疹、喘鸣，肾上腺素肌注后缓解。",
             ),
         )
-        case = service.open_case_for_report(session, None, report)
+        case = case_files.open_case_for_report(session, None, report)
         session.commit()
         return case.id
 

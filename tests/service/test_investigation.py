@@ -18,8 +18,14 @@ from aefi.errors import Conflict, Forbidden, Invalid, NotFound
 from aefi.intake import service as intake
 from aefi.intake.models import Report
 from aefi.intake.schemas import FollowUpIn, ReportIn
-from aefi.investigation import sections, service
+from aefi.investigation import access, lifecycle, sections
+from aefi.investigation.assessments import service as case_assessments
+from aefi.investigation.cases import service as case_files
+from aefi.investigation.evidence import service as case_evidence
+from aefi.investigation.form import service as case_form
 from aefi.investigation.models import CaseFile, CaseStatus, CompensationStatus
+from aefi.investigation.overview import service as case_overview
+from aefi.investigation.panel import service as case_panel
 from aefi.investigation.schemas import (
     AppraisalIn,
     AssignIn,
@@ -68,7 +74,7 @@ def file(session, county, *, symptoms=("ANAPH",), username="reporter", dose=None
 
 def open_case(session, county, **kw) -> CaseFile:
     report = file(session, county, **kw)
-    case = service.open_case_for_report(session, None, report)
+    case = case_files.open_case_for_report(session, None, report)
     session.commit()
     return case
 
@@ -101,7 +107,7 @@ def complete_values() -> dict[str, dict[str, str]]:
 def test_open_case_for_report_sets_deadlines_and_is_idempotent(session, county):
     t0 = freeze_now()  # noqa: F841
     report = file(session, county)
-    case = service.open_case_for_report(session, None, report)
+    case = case_files.open_case_for_report(session, None, report)
     session.commit()
 
     assert case.status == CaseStatus.open
@@ -112,7 +118,7 @@ def test_open_case_for_report_sets_deadlines_and_is_idempotent(session, county):
     assert case.start_due_at == report.received_at + timedelta(hours=48)
     assert case.form_due_at is None and case.preliminary_due_at is None
     assert case.next_due_at == case.start_due_at
-    again = service.open_case_for_report(session, None, report)
+    again = case_files.open_case_for_report(session, None, report)
     assert again.id == case.id
     assert session.exec(select(func.count()).select_from(CaseFile)).one() == 1
     opened = session.exec(
@@ -215,7 +221,7 @@ def test_cluster_case_opens_and_grows(session, county):
     assert grew.changes["added"] == [r3.number]
     # The timeline of the group case shows its members' reports.
     inv = county.actor(session, "investigator")
-    page = service.case_page(session, inv, case.id)
+    page = case_overview.case_page(session, inv, case.id)
     assert {e.entity_id for e in page.events if e.entity_type == "report"} >= {r1.id, r2.id}
 
 
@@ -231,46 +237,46 @@ def test_overdue_deadlines_follow_the_clock(session, county):
     session.commit()
 
     clock.advance(timedelta(hours=47))
-    assert not service.is_overdue(case)
-    assert service.list_cases(session, inv, service.CaseFilter(overdue=True))[1] == 0
+    assert not lifecycle.is_overdue(case)
+    assert case_overview.list_cases(session, inv, case_overview.CaseFilter(overdue=True))[1] == 0
 
     clock.advance(timedelta(hours=2))  # 49 h after receipt: the start is late
-    assert service.is_overdue(case)
-    states = {s.name: s for s in service.deadline_states(case)}
+    assert lifecycle.is_overdue(case)
+    states = {s.name: s for s in lifecycle.deadline_states(case)}
     assert states["investigation_start_due"].overdue
-    rows, total = service.list_cases(session, inv, service.CaseFilter(overdue=True))
+    rows, total = case_overview.list_cases(session, inv, case_overview.CaseFilter(overdue=True))
     assert total == 1 and rows[0].id == case.id
-    assert service.overdue_count(session, inv) == 1
+    assert case_overview.overdue_count(session, inv) == 1
 
-    case = service.take_case(session, inv, case.id)
+    case = case_files.take_case(session, inv, case.id)
     assert case.status == CaseStatus.investigating and case.assignee_id == inv.user_id
     assert case.started_at == clock.now()
-    states = {s.name: s for s in service.deadline_states(case)}
+    states = {s.name: s for s in lifecycle.deadline_states(case)}
     # Started late: flagged late, but no longer running, so the case is not overdue now.
     start = states["investigation_start_due"]
     assert start.overdue and not start.running
-    assert not service.is_overdue(case)
+    assert not lifecycle.is_overdue(case)
     assert case.form_due_at == case.started_at + timedelta(days=3)
     assert case.preliminary_due_at == case.started_at + timedelta(days=7)
     assert case.next_due_at == case.form_due_at
 
     clock.advance(timedelta(days=3, minutes=1))
-    assert service.is_overdue(case)
-    assert {s.name for s in service.deadline_states(case) if s.overdue and s.running} == {
+    assert lifecycle.is_overdue(case)
+    assert {s.name for s in lifecycle.deadline_states(case) if s.overdue and s.running} == {
         "investigation_form_due"
     }
 
     for key, values in complete_values().items():
-        service.save_section(session, inv, case.id, key, values)
-    case = service.complete_form(session, inv, case.id)
+        case_form.save_section(session, inv, case.id, key, values)
+    case = case_form.complete_form(session, inv, case.id)
     assert case.form_completed_at == clock.now()
-    assert not service.is_overdue(case)
+    assert not lifecycle.is_overdue(case)
     assert case.next_due_at == case.preliminary_due_at
 
     clock.advance(timedelta(days=4))
-    assert service.is_overdue(case)
-    case = service.record_preliminary_report(session, inv, case.id)
-    assert not service.is_overdue(case) and case.next_due_at is None
+    assert lifecycle.is_overdue(case)
+    case = case_form.record_preliminary_report(session, inv, case.id)
+    assert not lifecycle.is_overdue(case) and case.next_due_at is None
 
 
 def test_deadline_reminder_goes_out_once(session, county):
@@ -278,8 +284,8 @@ def test_deadline_reminder_goes_out_once(session, county):
     inv = county.actor(session, "investigator")
     case = open_case(session, county)
     clock.advance(timedelta(hours=49))
-    assert service.check_deadlines(session) == 1
-    assert service.check_deadlines(session) == 0
+    assert lifecycle.check_deadlines(session) == 1
+    assert lifecycle.check_deadlines(session) == 0
     reminders = session.exec(
         select(Notification).where(
             Notification.user_id == inv.user_id, Notification.kind == "case_overdue"
@@ -297,19 +303,23 @@ def test_list_is_sorted_by_deadline_and_filters(session, county):
     second = open_case(session, county, dose=site_doses(session, rep.site_id, 2)[1])
     # Two anaphylaxis reports at one site may also form a cluster (group AEFI) with its own
     # case file when triage is wired in: look at the report cases here.
-    rows, total = service.list_cases(session, inv, service.CaseFilter(kind="report"))
+    rows, total = case_overview.list_cases(session, inv, case_overview.CaseFilter(kind="report"))
     assert [c.id for c in rows] == [first.id, second.id] and total == 2
-    service.take_case(session, inv, second.id)
+    case_files.take_case(session, inv, second.id)
     # Started: its next deadline is the form, 3 days away; the first is due sooner.
-    rows, _ = service.list_cases(session, inv, service.CaseFilter(assignee="me", kind="report"))
+    rows, _ = case_overview.list_cases(
+        session, inv, case_overview.CaseFilter(assignee="me", kind="report")
+    )
     assert [c.id for c in rows] == [second.id]
-    rows, _ = service.list_cases(session, inv, service.CaseFilter(assignee="none", kind="report"))
+    rows, _ = case_overview.list_cases(
+        session, inv, case_overview.CaseFilter(assignee="none", kind="report")
+    )
     assert [c.id for c in rows] == [first.id]
-    flt = service.CaseFilter(status="investigating", kind="report")
-    rows, _ = service.list_cases(session, inv, flt)
+    flt = case_overview.CaseFilter(status="investigating", kind="report")
+    rows, _ = case_overview.list_cases(session, inv, flt)
     assert [c.id for c in rows] == [second.id]
     with pytest.raises(Invalid):
-        service.list_cases(session, inv, service.CaseFilter(status="nonsense"))
+        case_overview.list_cases(session, inv, case_overview.CaseFilter(status="nonsense"))
 
 
 # --- the work ----------------------------------------------------------------------------
@@ -322,7 +332,7 @@ def test_whole_case_from_take_to_close_and_reopen(session, county):
     report_id = case.report_id
 
     # Saving a section of an open case starts the investigation.
-    row = service.save_section(
+    row = case_form.save_section(
         session, inv, case.id, "history", {"past_history": "体健", "previous_similar_event": "no"}
     )
     assert row.version == 1 and row.values["past_history"] == "体健"
@@ -331,7 +341,7 @@ def test_whole_case_from_take_to_close_and_reopen(session, county):
     assert session.get(Report, report_id).status == "investigating"
 
     with pytest.raises(Invalid) as err:
-        service.complete_form(session, inv, case.id)
+        case_form.complete_form(session, inv, case.id)
     assert "summary.summary" in err.value.fields
 
     data = CausalityIn(
@@ -343,9 +353,9 @@ def test_whole_case_from_take_to_close_and_reopen(session, county):
         },
         checklist={"I.1": "no", "II.1": "yes", "III.1": "yes", "IV.1": "no"},
     )
-    preview = service.preview_causality(session, inv, case.id, data)
+    preview = case_assessments.preview_causality(session, inv, case.id, data)
     assert preview.category.value == "A1"
-    assessment = service.assess_causality(session, inv, case.id, data)
+    assessment = case_assessments.assess_causality(session, inv, case.id, data)
     assert assessment.category == "A1" and assessment.reasons and assessment.reasons_zh
     session.refresh(case)
     assert case.who_category == "A1"
@@ -353,14 +363,17 @@ def test_whole_case_from_take_to_close_and_reopen(session, county):
     # A second run is kept beside the first.
     data.checklist["II.1"] = "unknown"
     data.checklist["II.2"] = "unknown"
-    second = service.assess_causality(session, inv, case.id, data)
+    second = case_assessments.assess_causality(session, inv, case.id, data)
     assert second.category == "B1"
-    assert [a.id for a in service.assessments(session, case.id)] == [second.id, assessment.id]
+    assert [a.id for a in case_assessments.assessments(session, case.id)] == [
+        second.id,
+        assessment.id,
+    ]
 
     data.checklist["II.1"] = "yes"
-    service.assess_causality(session, inv, case.id, data)
+    case_assessments.assess_causality(session, inv, case.id, data)
 
-    case = service.classify_case(
+    case = case_panel.classify_case(
         session,
         inv,
         case.id,
@@ -374,7 +387,7 @@ def test_whole_case_from_take_to_close_and_reopen(session, county):
     assert "A1" in case.classification_warning and "偶合症" in case.classification_warning_zh
     assert session.get(Report, report_id).status == "classified"
 
-    case = service.classify_case(
+    case = case_panel.classify_case(
         session,
         inv,
         case.id,
@@ -383,30 +396,34 @@ def test_whole_case_from_take_to_close_and_reopen(session, county):
     assert case.classification_warning == ""
     assert case.compensation_status == CompensationStatus.pending  # 异常反应 is compensated
 
-    service.record_appraisal(
+    case_panel.record_appraisal(
         session,
         inv,
         case.id,
         AppraisalIn(status="requested", requested_on=t0.date(), body="县医学会"),
     )
     with pytest.raises(Invalid):
-        service.record_appraisal(
+        case_panel.record_appraisal(
             session, inv, case.id, AppraisalIn(status="concluded", requested_on=t0.date())
         )
-    service.record_compensation(session, inv, case.id, CompensationIn(status="paid", amount=12000))
+    case_panel.record_compensation(
+        session, inv, case.id, CompensationIn(status="paid", amount=12000)
+    )
 
-    case = service.close_case(session, inv, case.id, CloseIn())
+    case = case_panel.close_case(session, inv, case.id, CloseIn())
     assert case.status == CaseStatus.closed and case.next_due_at is None
     assert session.get(Report, report_id).status == "closed"
     with pytest.raises(Conflict):
-        service.save_section(session, inv, case.id, "history", {"past_history": "x"})
+        case_form.save_section(session, inv, case.id, "history", {"past_history": "x"})
     with pytest.raises(Invalid):
-        service.reopen_case(session, inv, case.id, ReopenIn(reason=""))
-    case = service.reopen_case(session, inv, case.id, ReopenIn(reason="家属提出鉴定"))
+        case_panel.reopen_case(session, inv, case.id, ReopenIn(reason=""))
+    case = case_panel.reopen_case(session, inv, case.id, ReopenIn(reason="家属提出鉴定"))
     assert case.status == CaseStatus.investigating and case.reopen_count == 1
     assert session.get(Report, report_id).status == "investigating"
 
-    actions = [e.action for e in service.timeline(session, case) if e.entity_type == "case_file"]
+    actions = [
+        e.action for e in case_overview.timeline(session, case) if e.entity_type == "case_file"
+    ]
     for expected in (
         "case_opened",
         "status",
@@ -420,7 +437,8 @@ def test_whole_case_from_take_to_close_and_reopen(session, county):
         assert expected in actions
     # The report's own status entries are not repeated on the case's timeline.
     assert not any(
-        e.entity_type == "report" and e.action == "status" for e in service.timeline(session, case)
+        e.entity_type == "report" and e.action == "status"
+        for e in case_overview.timeline(session, case)
     )
 
 
@@ -428,17 +446,17 @@ def test_close_without_classification_needs_a_reason(session, county):
     inv = county.actor(session, "investigator")
     case = open_case(session, county)
     with pytest.raises(Invalid) as err:
-        service.close_case(session, inv, case.id, CloseIn(note=" "))
+        case_panel.close_case(session, inv, case.id, CloseIn(note=" "))
     assert "note" in err.value.fields
-    case = service.close_case(session, inv, case.id, CloseIn(note="非预防接种后事件"))
+    case = case_panel.close_case(session, inv, case.id, CloseIn(note="非预防接种后事件"))
     assert case.status == CaseStatus.closed and case.close_note == "非预防接种后事件"
 
 
 def test_section_errors_keep_the_typed_values_and_conflicts_are_refused(session, county):
     inv = county.actor(session, "investigator")
     case = open_case(session, county)
-    with pytest.raises(service.SectionInvalid) as err:
-        service.save_section(
+    with pytest.raises(case_form.SectionInvalid) as err:
+        case_form.save_section(
             session,
             inv,
             case.id,
@@ -448,25 +466,25 @@ def test_section_errors_keep_the_typed_values_and_conflicts_are_refused(session,
     assert set(err.value.fields) == {"pulse", "blood_pressure"}
     assert err.value.cleaned.typed["pulse"] == "fast"
     assert err.value.cleaned.values["temperature_c"] == 39.2
-    assert service.form_sections(session, case.id) == {}
+    assert case_form.form_sections(session, case.id) == {}
 
-    first = service.save_section(session, inv, case.id, "summary", {"summary": "a"}, version=0)
+    first = case_form.save_section(session, inv, case.id, "summary", {"summary": "a"}, version=0)
     assert first.version == 1
-    with pytest.raises(service.SectionConflict):
-        service.save_section(session, inv, case.id, "summary", {"summary": "b"}, version=0)
-    second = service.save_section(session, inv, case.id, "summary", {"summary": "b"}, version=1)
+    with pytest.raises(case_form.SectionConflict):
+        case_form.save_section(session, inv, case.id, "summary", {"summary": "b"}, version=0)
+    second = case_form.save_section(session, inv, case.id, "summary", {"summary": "b"}, version=1)
     assert second.version == 2 and second.values["summary"] == "b"
 
 
 def test_exposure_counts_come_from_the_registry(session, county):
     inv = county.actor(session, "investigator")
     case = open_case(session, county)
-    page = service.case_page(session, inv, case.id)
+    page = case_overview.case_page(session, inv, case.id)
     rows = {r.scope: r for r in page.exposure}
     assert set(rows) == {"session", "lot_session", "lot"}
     link = page.doses[case.report_id][0]
     dose = session.get(Dose, link.link.dose_id)
-    day, start, end = service._local_day_bounds(dose.administered_at)
+    day, start, end = case_form._local_day_bounds(dose.administered_at)
     same_lot_day = session.exec(
         select(func.count()).where(
             Dose.lot_id == dose.lot_id,
@@ -502,7 +520,7 @@ def test_exposure_counts_come_from_the_registry(session, county):
             )
         else:
             r2 = file(session, county, dose=other, symptoms=("FEVER",))
-        rows = {r.scope: r for r in service.exposure(session, case)}
+        rows = {r.scope: r for r in case_form.exposure(session, case)}
         assert rows["lot"].reports == 2
         assert [ref.number for ref in rows["lot"].report_refs] == [r2.number]
 
@@ -510,7 +528,7 @@ def test_exposure_counts_come_from_the_registry(session, county):
 def test_brighton_level_is_computed_from_recorded_criteria(session, county):
     inv = county.actor(session, "investigator")
     case = open_case(session, county)
-    case = service.record_brighton(
+    case = case_assessments.record_brighton(
         session,
         inv,
         case.id,
@@ -524,8 +542,10 @@ def test_brighton_level_is_computed_from_recorded_criteria(session, county):
     assert case.brighton_level == 1
     assert "measured_hypotension" in case.brighton["criteria"]
     assert case.brighton["reported_as_anaphylaxis"] is True
-    assert service.brighton_of(case).level == 1
-    case = service.record_brighton(session, inv, case.id, BrightonIn(criteria=["bilateral_wheeze"]))
+    assert case_assessments.brighton_of(case).level == 1
+    case = case_assessments.record_brighton(
+        session, inv, case.id, BrightonIn(criteria=["bilateral_wheeze"])
+    )
     assert case.brighton_level == 4
 
 
@@ -533,33 +553,33 @@ def test_evidence_files_are_checked_and_served_only_to_readers(session, county, 
     inv = county.actor(session, "investigator")
     case = open_case(session, county)
     pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-    att = service.add_attachment(
+    att = case_evidence.add_attachment(
         session, inv, case.id, "C:\\扫描\\病历.pdf", io.BytesIO(pdf), "入院记录"
     )
     assert att.filename == "病历.pdf" and att.kind == "pdf" and att.size == len(pdf)
     assert "." not in att.stored_name
     with pytest.raises(Invalid) as err:
-        service.add_attachment(session, inv, case.id, "x.pdf", io.BytesIO(b"<html>hi</html>"))
+        case_evidence.add_attachment(session, inv, case.id, "x.pdf", io.BytesIO(b"<html>hi</html>"))
     assert "file" in err.value.fields
     with pytest.raises(Invalid):
-        service.add_attachment(session, inv, case.id, "run.exe", io.BytesIO(b"MZ\x90\x00"))
+        case_evidence.add_attachment(session, inv, case.id, "run.exe", io.BytesIO(b"MZ\x90\x00"))
     with pytest.raises(Invalid):
-        service.add_attachment(
+        case_evidence.add_attachment(
             session, inv, case.id, "photo.png", io.BytesIO(b"\xff\xd8\xff\xe0 jpeg bytes")
         )
 
     bureau = county.actor(session, "bureau")
-    got, path = service.open_attachment(session, bureau, case.id, att.id)
+    got, path = case_evidence.open_attachment(session, bureau, case.id, att.id)
     assert path.read_bytes() == pdf and got.id == att.id
     for name in ("reporter", "hospital", "admin"):
         with pytest.raises(Forbidden):
-            service.open_attachment(session, county.actor(session, name), case.id, att.id)
+            case_evidence.open_attachment(session, county.actor(session, name), case.id, att.id)
     with pytest.raises(Forbidden):
-        service.add_attachment(session, bureau, case.id, "a.txt", io.BytesIO(b"hello"))
+        case_evidence.add_attachment(session, bureau, case.id, "a.txt", io.BytesIO(b"hello"))
 
-    service.remove_attachment(session, inv, case.id, att.id)
+    case_evidence.remove_attachment(session, inv, case.id, att.id)
     with pytest.raises(NotFound):
-        service.open_attachment(session, inv, case.id, att.id)
+        case_evidence.open_attachment(session, inv, case.id, att.id)
     assert path.exists()  # evidence is not destroyed
 
 
@@ -570,9 +590,9 @@ def test_upload_size_limit(session, county, monkeypatch):
     case = open_case(session, county)
     monkeypatch.setattr(get_settings(), "upload_max_bytes", 100)
     with pytest.raises(Invalid) as err:
-        service.add_attachment(session, inv, case.id, "big.txt", io.BytesIO(b"a" * 101))
+        case_evidence.add_attachment(session, inv, case.id, "big.txt", io.BytesIO(b"a" * 101))
     assert "MB" in err.value.message
-    ok = service.add_attachment(session, inv, case.id, "small.txt", io.BytesIO(b"a" * 100))
+    ok = case_evidence.add_attachment(session, inv, case.id, "small.txt", io.BytesIO(b"a" * 100))
     assert ok.size == 100
 
 
@@ -582,9 +602,9 @@ def test_notes_and_assignment(session, county):
     inv = county.actor(session, "investigator")
     case = open_case(session, county)
     with pytest.raises(Invalid):
-        service.add_note(session, inv, case.id, "  ")
-    service.add_note(session, inv, case.id, "已电话联系家长")
-    assert [n.text for n in service.notes(session, case.id)] == ["已电话联系家长"]
+        case_evidence.add_note(session, inv, case.id, "  ")
+    case_evidence.add_note(session, inv, case.id, "已电话联系家长")
+    assert [n.text for n in case_evidence.notes(session, case.id)] == ["已电话联系家长"]
 
     colleague = auth_service.create_user(
         session,
@@ -596,7 +616,7 @@ def test_notes_and_assignment(session, county):
         full_name="赵调查",
     )
     session.commit()
-    case = service.assign_case(session, inv, case.id, AssignIn(username="inv2"))
+    case = case_files.assign_case(session, inv, case.id, AssignIn(username="inv2"))
     assert case.assignee_id == colleague.id and case.assignee_name == "赵调查"
     assert case.status == CaseStatus.open  # assigning is not starting
     told = session.exec(
@@ -606,8 +626,8 @@ def test_notes_and_assignment(session, county):
     ).all()
     assert len(told) == 1
     with pytest.raises(Invalid):
-        service.assign_case(session, inv, case.id, AssignIn(username="bureau"))
-    case = service.assign_case(session, inv, case.id, AssignIn())
+        case_files.assign_case(session, inv, case.id, AssignIn(username="bureau"))
+    case = case_files.assign_case(session, inv, case.id, AssignIn())
     assert case.assignee_id == inv.user_id
 
 
@@ -619,27 +639,27 @@ def test_other_roles_cannot_open_case_files(session, county, username):
     case = open_case(session, county)
     actor = county.actor(session, username)
     with pytest.raises(Forbidden):
-        service.get_case(session, actor, case.id)
+        access.get_case(session, actor, case.id)
     with pytest.raises(Forbidden):
-        service.list_cases(session, actor, service.CaseFilter())
+        case_overview.list_cases(session, actor, case_overview.CaseFilter())
     with pytest.raises(Forbidden):
-        service.take_case(session, actor, case.id)
+        case_files.take_case(session, actor, case.id)
 
 
 def test_bureau_reads_but_does_not_change(session, county):
     case = open_case(session, county)
     bureau = county.actor(session, "bureau")
-    page = service.case_page(session, bureau, case.id)
+    page = case_overview.case_page(session, bureau, case.id)
     assert page.case.id == case.id and not page.can_work and page.actions == []
-    assert service.list_cases(session, bureau, service.CaseFilter())[1] == 1
+    assert case_overview.list_cases(session, bureau, case_overview.CaseFilter())[1] == 1
     with pytest.raises(Forbidden):
-        service.save_section(session, bureau, case.id, "history", {"past_history": "x"})
+        case_form.save_section(session, bureau, case.id, "history", {"past_history": "x"})
     with pytest.raises(Forbidden):
-        service.classify_case(
+        case_panel.classify_case(
             session, bureau, case.id, ClassifyIn(china_classification="coincidental")
         )
     with pytest.raises(Forbidden):
-        service.close_case(session, bureau, case.id, CloseIn(note="x"))
+        case_panel.close_case(session, bureau, case.id, CloseIn(note="x"))
 
 
 def test_another_countys_investigator_finds_nothing(session, county):
@@ -649,28 +669,28 @@ def test_another_countys_investigator_finds_nothing(session, county):
         user_id=inv.user_id, username="x", name="x", role=Role.investigator, county_id=-1
     )
     with pytest.raises(NotFound):
-        service.get_case(session, stranger, case.id)
-    assert service.list_cases(session, stranger, service.CaseFilter())[1] == 0
+        access.get_case(session, stranger, case.id)
+    assert case_overview.list_cases(session, stranger, case_overview.CaseFilter())[1] == 0
 
 
 def test_reporter_sees_only_the_final_classification_of_their_sites_report(session, county):
     inv = county.actor(session, "investigator")
     reporter = county.actor(session, "reporter")
     case = open_case(session, county)
-    seen = service.classification_for_report(session, reporter, case.report_id)
+    seen = case_files.classification_for_report(session, reporter, case.report_id)
     assert seen.under_investigation and seen.china_classification is None
-    service.classify_case(
+    case_panel.classify_case(
         session,
         inv,
         case.id,
         ClassifyIn(china_classification="common_reaction", panel_diagnosis="一般反应"),
     )
-    seen = service.classification_for_report(session, reporter, case.report_id)
+    seen = case_files.classification_for_report(session, reporter, case.report_id)
     assert seen.china_classification == "common_reaction" and seen.label_zh == "一般反应"
     assert not seen.under_investigation
     assert not hasattr(seen, "who_category")
     with pytest.raises(NotFound):
-        service.classification_for_report(
+        case_files.classification_for_report(
             session, county.actor(session, "reporter2"), case.report_id
         )
 
@@ -681,10 +701,10 @@ def test_follow_up_appears_on_the_timeline(session, county):
     intake.add_follow_up(
         session, county.actor(session, "reporter"), case.report_id, FollowUpIn(note="已出院")
     )
-    events_ = service.timeline(session, session.get(CaseFile, case.id))
+    events_ = case_overview.timeline(session, session.get(CaseFile, case.id))
     assert any(e.entity_type == "report" and e.action == "follow_up" for e in events_)
     assert any(e.entity_type == "report" and e.action == "create" for e in events_)
-    assert service.case_page(session, inv, case.id).events
+    assert case_overview.case_page(session, inv, case.id).events
 
 
 def test_real_triage_cluster_links_the_group_and_its_members(session, county):
@@ -699,9 +719,9 @@ def test_real_triage_cluster_links_the_group_and_its_members(session, county):
     assert group is not None, "two serious anaphylaxis reports at one site form a group AEFI"
     assert set(group.report_ids) == {r1.id, r2.id}
     own = session.exec(select(CaseFile).where(CaseFile.report_id == r1.id)).one()
-    page = service.case_page(session, inv, own.id)
+    page = case_overview.case_page(session, inv, own.id)
     assert [g.id for g in page.group_cases] == [group.id]
-    page = service.case_page(session, inv, group.id)
+    page = case_overview.case_page(session, inv, group.id)
     assert set(page.member_cases) == {r1.id, r2.id}
     assert page.cluster is not None and page.cluster.id == group.cluster_id
     assert any(e.entity_type == "cluster" for e in page.events)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aefi.investigation import evidence, sections, workflow
+from aefi.investigation import sections, workflow
+from aefi.investigation.evidence import checks as evidence
 from aefi.investigation.workflow import CaseStatus
 from aefi.triage.ruleset import load_ruleset
 

@@ -89,7 +89,7 @@ def _case_and_report(session, county) -> tuple[int, int]:
 
     from aefi.intake import service as intake
     from aefi.intake.schemas import ReportIn
-    from aefi.investigation import service as investigation
+    from aefi.investigation.cases import service as case_files
     from aefi.registry.models import Dose
 
     rep = county.actor(session, "reporter")
@@ -109,7 +109,7 @@ def _case_and_report(session, county) -> tuple[int, int]:
             diagnosis="严重过敏反应",
         ),
     )
-    case = investigation.open_case_for_report(session, None, report)
+    case = case_files.open_case_for_report(session, None, report)
     session.commit()
     return case.id, report.id
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from aefi import clock, db
 from aefi.intake import service as intake
 from aefi.intake.schemas import ReportIn
-from aefi.investigation import service
+from aefi.investigation.cases import service as case_files
 from aefi.investigation.models import CaseFile
 from aefi.registry.models import Dose
 from tests.conftest import api_token, login
@@ -44,7 +44,7 @@ def case_id(app, county) -> int:
                 diagnosis="严重过敏反应",
             ),
         )
-        case = service.open_case_for_report(session, None, report)
+        case = case_files.open_case_for_report(session, None, report)
         session.commit()
         return case.id
 
@@ -419,3 +419,56 @@ def test_completing_the_form_names_what_is_missing(client, county, case_id):
     assert r.status_code == 200 and "Form completed" in r.text
     progress = client.get(f"/cases/{case_id}/form-progress", headers=hx)
     assert "Form completed" in progress.text
+
+
+FRAGMENTS = [
+    ("investigation/_section.html", "form", "history"),
+    ("investigation/_section.html", "form", "others"),
+    ("investigation/_form_progress.html", "form", ""),
+    ("investigation/_deadlines.html", "deadlines", ""),
+    ("investigation/_evidence.html", "evidence", ""),
+    ("investigation/_brighton.html", "brighton", ""),
+    ("investigation/_classify.html", "panel", ""),
+]
+
+
+@pytest.mark.parametrize(("template", "slice_", "key"), FRAGMENTS)
+def test_each_fragment_renders_from_its_slice_as_from_the_whole_page(
+    app, county, case_id, template, slice_, key
+):
+    """A fragment's view builds only its slice's part; the HTML must be what the whole case
+    page's context gives, so nothing the fragment reads is missing from the part."""
+    from aefi.investigation import sections
+    from aefi.investigation.assessments import service as case_assessments
+    from aefi.investigation.evidence import service as case_evidence
+    from aefi.investigation.form import service as case_form
+    from aefi.investigation.labels import page_ctx, part_ctx
+    from aefi.investigation.overview import service as case_overview
+    from aefi.investigation.panel import service as case_panel
+    from aefi.investigation.schemas import BrightonIn
+    from aefi.web import templates
+
+    clock.freeze(clock.now())
+    parts = {
+        "form": lambda s, a: case_form.form_part(s, a, case_id, key=key),
+        "deadlines": lambda s, a: case_files.deadlines_part(s, a, case_id),
+        "evidence": lambda s, a: case_evidence.evidence_part(s, a, case_id),
+        "brighton": lambda s, a: case_assessments.brighton_part(s, a, case_id),
+        "panel": lambda s, a: case_panel.panel_part(s, a, case_id),
+    }
+    with Session(db.get_engine(), expire_on_commit=False) as session:
+        inv = county.actor(session, "investigator")
+        # Something in every part: a saved section, a note, Brighton criteria.
+        case_form.save_section(session, inv, case_id, "history", {"past_history": "无过敏史"})
+        case_evidence.add_note(session, inv, case_id, "Called the clinic.")
+        case_assessments.record_brighton(
+            session, inv, case_id, BrightonIn(criteria=["generalized_urticaria_or_erythema"])
+        )
+        whole = page_ctx(case_overview.case_page(session, inv, case_id))
+        part = part_ctx(parts[slice_](session, inv))
+        if key:
+            whole["section"] = part["section"] = sections.BY_KEY[key]
+        fragment = templates().env.get_template(template)
+        html = fragment.render(part)
+        assert html == fragment.render(whole)
+        assert f"/cases/{case_id}" in html

@@ -1,0 +1,173 @@
+"""The case list, the case page and its PDF; the overdue banner. ``case_response`` and
+``back_to_case`` are how the other slices' views answer after a change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from aefi import clock, i18n, navigation
+from aefi.auth.models import Role
+from aefi.db import session_scope
+from aefi.deps import SessionDep, WebActor
+from aefi.errors import Invalid
+from aefi.i18n import N_
+from aefi.investigation import access, lifecycle
+from aefi.investigation.cases import service as case_files
+from aefi.investigation.labels import (
+    STATUS_FILTERS,
+    helpers,
+    page_ctx,
+)
+from aefi.investigation.overview import service as case_overview
+from aefi.types import Id, PageNo
+from aefi.web import BANNER_PROVIDERS, is_htmx, render, verify_csrf
+
+router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+
+navigation.add((Role.investigator, Role.bureau), "/cases", N_("Cases"), position=1)
+
+
+# --- the banner --------------------------------------------------------------------------
+
+
+class _Banner:
+    def __init__(self, level: str, text: str) -> None:
+        self.level = level
+        self.text = text
+
+
+def overdue_banner(user) -> list:
+    """Investigators see how many of their (or nobody's) cases have a deadline past due."""
+    if user is None or user.role != Role.investigator.value:
+        return []
+    from aefi.auth.permissions import Actor
+
+    with session_scope() as session:
+        n = case_overview.overdue_count(session, Actor.of(user))
+    if not n:
+        return []
+    return [
+        _Banner(
+            "warning",
+            i18n.gettext("Case files with a deadline past due: {n}", n=n),
+        )
+    ]
+
+
+if overdue_banner not in BANNER_PROVIDERS:
+    BANNER_PROVIDERS.append(overdue_banner)
+
+
+# --- the list ----------------------------------------------------------------------------
+
+
+@router.get("/cases")
+def cases_page(
+    request: Request,
+    session: SessionDep,
+    actor: WebActor,
+    status: str = "",
+    assignee: str = "",
+    overdue: str = "",
+    kind: str = "",
+    q: str = "",
+    page: PageNo = 1,
+):
+    flt = case_overview.CaseFilter(
+        status=status if status in dict(STATUS_FILTERS) else "",
+        assignee=assignee,
+        overdue=bool(overdue),
+        kind=kind if kind in ("report", "cluster") else "",
+        q=q,
+    )
+    page = max(page, 1)
+    try:
+        rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=50)
+    except Invalid:
+        flt = case_overview.CaseFilter()
+        rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=50)
+    reports = case_overview.reports_by_id(session, rows)
+    query = urlencode(
+        {
+            k: v
+            for k, v in {
+                "status": flt.status,
+                "assignee": flt.assignee,
+                "overdue": "1" if flt.overdue else "",
+                "kind": flt.kind,
+                "q": flt.q,
+            }.items()
+            if v
+        }
+    )
+    now = clock.now()
+    return render(
+        request,
+        "investigation/list.html",
+        {
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "per_page": 50,
+            "flt": flt,
+            "query": query,
+            "reports": reports,
+            "overdue_of": {c.id: lifecycle.is_overdue(c, now) for c in rows},
+            "counts": case_overview.case_counts(session, actor),
+            "investigators": case_files.investigators(session, actor),
+            "status_filters": STATUS_FILTERS,
+            "can_work": access.can_work(actor),
+            "me": actor.user_id,
+            **helpers(),
+        },
+        block="results",
+    )
+
+
+# --- the case page -----------------------------------------------------------------------
+
+
+def case_response(request: Request, session, actor, case_id: Id, **extra: Any):
+    page = case_overview.case_page(session, actor, case_id)
+    return render(request, "investigation/case.html", page_ctx(page, **extra))
+
+
+@router.get("/cases/{case_id:int}")
+def case_page(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
+    return case_response(request, session, actor, case_id)
+
+
+def back_to_case(request: Request, case_id: Id, anchor: str = ""):
+    """After a change: htmx gets the refreshed part (or a full refresh), a plain form post
+    goes back to the case page."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Refresh": "true"})
+    return RedirectResponse(f"/cases/{case_id}{'#' + anchor if anchor else ''}", status_code=303)
+
+
+# --- the investigation report (PDF) ------------------------------------------------------
+
+
+@router.get("/cases/{case_id:int}/report.pdf")
+def report_pdf(case_id: Id, session: SessionDep, actor: WebActor):
+    from aefi.pdf import render_pdf
+
+    page = case_overview.case_page(session, actor, case_id)
+    ctx = page_ctx(
+        page,
+        printed_at=clock.now(),
+        sections_values={k: v.values for k, v in page.sections.items()},
+    )
+    pdf = render_pdf("pdf/investigation_report.html", ctx)
+    name = quote(f"{page.case.number}-investigation.pdf")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f"inline; filename*=UTF-8''{name}"},
+    )
