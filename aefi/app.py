@@ -43,6 +43,18 @@ DOMAINS = (
 )
 
 
+# Domains made of use-case slices list their slices' routers here, after the domain's own
+# api.py/views.py; imported without a guard, so a misspelled name fails at start-up.
+SLICE_ROUTERS: dict[str, tuple[str, ...]] = {
+    "triage": (
+        "aefi.triage.escalation.views",
+        "aefi.triage.cluster_review.views",
+        "aefi.triage.rules_in_force.views",
+    ),
+    "referral": ("aefi.referral.inbox.views", "aefi.referral.steps.views"),
+}
+
+
 def _routers():
     """Each domain's ``api.py`` and ``views.py`` router, in DESIGN.md's order."""
     import importlib
@@ -57,6 +69,8 @@ def _routers():
             name = f"aefi.{domain}.{part}"
             if importlib.util.find_spec(name) is not None:
                 routers.append(importlib.import_module(name).router)
+        for name in SLICE_ROUTERS.get(domain, ()):
+            routers.append(importlib.import_module(name).router)
     return routers
 
 

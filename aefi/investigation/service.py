@@ -61,8 +61,8 @@ from aefi.investigation.schemas import (
 from aefi.registry.models import Dose, Lot, Region, Site, Vaccine
 from aefi.settings import get_settings
 from aefi.triage import deadlines as due
+from aefi.triage.rules_in_force.service import current_ruleset
 from aefi.triage.ruleset import Ruleset
-from aefi.triage.service import current_ruleset
 from aefi.types import MAX_ID, ascii_int
 
 READERS = (Role.investigator, Role.bureau, Role.province)

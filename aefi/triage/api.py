@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
 from aefi.deps import ApiActor, SessionDep
-from aefi.triage import service
+from aefi.triage.cluster_review import service as cluster_review
+from aefi.triage.escalation import service as escalation
 from aefi.triage.models import Urgency
+from aefi.triage.rules_in_force import service as rules_in_force
 from aefi.types import Id
 
 router = APIRouter(prefix="/api/v1", tags=["triage"])
@@ -99,7 +101,7 @@ def escalations(session: SessionDep, actor: ApiActor, show: str = "open") -> lis
             acknowledged=i.acknowledged is not None,
             acknowledgements=[_ack(a) for a in i.acknowledgements],
         )
-        for i in service.escalation_queue(session, actor, show=show)
+        for i in escalation.escalation_queue(session, actor, show=show)
     ]
 
 
@@ -112,11 +114,11 @@ def acknowledge(
     escalation_id: Id, session: SessionDep, actor: ApiActor, body: AcknowledgeIn | None = None
 ) -> AcknowledgementOut:
     return _ack(
-        service.acknowledge(session, actor, escalation_id, note=(body.note if body else ""))
+        escalation.acknowledge(session, actor, escalation_id, note=(body.note if body else ""))
     )
 
 
-def _cluster(view: service.ClusterView) -> ClusterOut:
+def _cluster(view: cluster_review.ClusterView) -> ClusterOut:
     c = view.cluster
     return ClusterOut(
         **c.model_dump(exclude={"county_id", "created_at", "updated_at", "closed_at"}),
@@ -130,18 +132,18 @@ def clusters(
     actor: ApiActor,
     status_: Annotated[str, Query(alias="status")] = "open",
 ) -> list[ClusterOut]:
-    rows = service.list_clusters(session, actor, status=status_)
+    rows = cluster_review.list_clusters(session, actor, status=status_)
     return [ClusterOut(**c.model_dump(exclude={"county_id"})) for c in rows]
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterOut)
 def cluster(cluster_id: Id, session: SessionDep, actor: ApiActor) -> ClusterOut:
-    return _cluster(service.get_cluster(session, actor, cluster_id))
+    return _cluster(cluster_review.get_cluster(session, actor, cluster_id))
 
 
 @router.get("/triage/rules", response_model=RulesOut)
 def rules(session: SessionDep, actor: ApiActor) -> RulesOut:
-    view = service.effective_rules(session, actor)
+    view = rules_in_force.effective_rules(session, actor)
     return RulesOut(
         version=view.ruleset.version,
         declared_version=view.ruleset.declared_version,

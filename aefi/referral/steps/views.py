@@ -1,6 +1,5 @@
-"""Pages of the green channel: the hospital inbox (also the hospital's home page), one
-referral with its steps, the physician's referral form, the status block of a report page
-and the hand-over sheet."""
+"""The green channel's steps as forms: the hospital's and the sender's buttons on a
+referral, and the send form of a report."""
 
 from __future__ import annotations
 
@@ -10,126 +9,27 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from aefi import home, i18n, navigation
-from aefi.auth.models import Role, User
-from aefi.auth.permissions import Actor
-from aefi.db import session_scope
+from aefi import i18n
 from aefi.deps import SessionDep, WebActor
-from aefi.errors import DomainError, Invalid
+from aefi.errors import Invalid
 from aefi.i18n import N_
-from aefi.intake import symptoms
-from aefi.intake import views as intake_views
-from aefi.intake.models import Outcome
-from aefi.referral import service, states
-from aefi.referral.models import LABELS
+from aefi.referral.inbox import service as inbox
+from aefi.referral.inbox import views as inbox_views
+from aefi.referral.page_context import page_context
 from aefi.referral.schemas import RANGES, AdmitIn, OutcomeIn, ReferralIn
-from aefi.referral.states import Consciousness, Result, Transport, Urgency
-from aefi.types import Id, PageNo
+from aefi.referral.steps import service
+from aefi.types import Id
 from aefi.web import (
-    BANNER_PROVIDERS,
     flash,
     is_htmx,
     parse_local,
     render,
-    templates,
     verify_csrf,
 )
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
-navigation.add((Role.hospital,), "/referrals", N_("Referral inbox"), position=1)
-navigation.add(
-    (Role.reporter, Role.investigator, Role.bureau, Role.admin), "/referrals", N_("Referrals")
-)
-
 CHANGED = {"HX-Trigger": "referrals-changed"}
-OPTIONS = {
-    "urgency": [u.value for u in Urgency],
-    "transport": [t.value for t in Transport],
-    "consciousness": [c.value for c in Consciousness],
-    "result": [r.value for r in Result],
-    "patient_outcome": [Outcome.recovered, Outcome.recovering, Outcome.sequelae, Outcome.unknown],
-}
-
-
-def _base(**ctx: Any) -> dict[str, Any]:
-    return {
-        "labels": LABELS,
-        "states": states,
-        "options": OPTIONS,
-        "groups": symptoms.EVENT_GROUPS,
-        **ctx,
-    }
-
-
-# --- inbox -------------------------------------------------------------------------------
-
-
-def inbox_page(request: Request, session, actor: Actor, show: str = "open", page: PageNo = 1):
-    show = show if show in ("open", "closed", "all") else "open"
-    rows, total = service.list_referrals(session, actor, show=show, page=max(page, 1))
-    ctx = _base(
-        rows=rows,
-        total=total,
-        show=show,
-        page=max(page, 1),
-        per_page=50,
-        awaiting=service.awaiting_count(session, actor),
-        timing=service.timing(session, actor),
-        actor=actor,
-        ack_minutes=service.ack_minutes(),
-    )
-    return render(request, "referral/inbox.html", ctx, block="live")
-
-
-@router.get("/referrals")
-def inbox(
-    request: Request, session: SessionDep, actor: WebActor, show: str = "open", page: PageNo = 1
-):
-    return inbox_page(request, session, actor, show, page)
-
-
-# The hospital's home is its inbox.
-home.HOME_VIEWS[Role.hospital] = inbox_page
-
-
-def _banner(user: User) -> list:
-    """Above every page: a hospital's unacknowledged referrals; escalations for the rest."""
-    if user.role not in (Role.hospital, Role.reporter, Role.bureau, Role.investigator):
-        return []
-    actor = Actor.of(user)
-    with session_scope() as session:
-        if actor.role == Role.hospital:
-            n = service.awaiting_count(session, actor)
-            text = i18n.gettext("Green-channel referrals awaiting acknowledgement: {n}", n=n)
-            return [_Banner("danger", text, "/referrals")] if n else []
-        n = service.escalated_count(session, actor)
-        text = i18n.gettext(
-            "Referrals not acknowledged in time: {n}. Call the hospital or re-route.", n=n
-        )
-        return [_Banner("warning", text, "/referrals")] if n else []
-
-
-class _Banner:
-    def __init__(self, level: str, text: str, link: str) -> None:
-        self.level, self.text, self.link = level, text, link
-
-
-BANNER_PROVIDERS.append(_banner)
-
-
-# --- one referral ------------------------------------------------------------------------
-
-
-def _detail(request, session, actor, referral_id, *, errors=None, values=None, status=200):
-    view = service.get_referral(session, actor, referral_id)
-    ctx = _base(v=view, r=view.referral, errors=errors or {}, values=values or {}, actor=actor)
-    return render(request, "referral/detail.html", ctx, block="status", status_code=status)
-
-
-@router.get("/referrals/{referral_id:int}")
-def detail(request: Request, referral_id: Id, session: SessionDep, actor: WebActor):
-    return _detail(request, session, actor, referral_id)
 
 
 def _done(request: Request, referral_id: Id, form, message: str = "") -> Response:
@@ -148,7 +48,7 @@ def _done(request: Request, referral_id: Id, form, message: str = "") -> Respons
 def _invalid(request, session, actor, referral_id, exc: Invalid, form) -> Response:
     errors = {k: i18n.gettext(_FIELD_MESSAGES.get(v, v)) for k, v in exc.fields.items()}
     errors.setdefault("_", i18n.gettext(exc.message, **exc.params))
-    return _detail(
+    return inbox_views.detail_response(
         request, session, actor, referral_id, errors=errors, values=dict(form), status=422
     )
 
@@ -229,48 +129,18 @@ async def cancel(request: Request, referral_id: Id, session: SessionDep, actor: 
     return _done(request, referral_id, form, i18n.gettext("Referral cancelled."))
 
 
-@router.get("/referrals/{referral_id:int}/handover.pdf")
-def handover(referral_id: Id, session: SessionDep, actor: WebActor):
-    pdf = service.handover_pdf(session, actor, referral_id)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="referral-{referral_id}.pdf"'},
-    )
-
-
-# --- the report's side -------------------------------------------------------------------
-
-
-@router.get("/reports/{report_id:int}/referral-status")
-def referral_status(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
-    """The live referral block of a report page (polled every 3 s)."""
-    rs = service.report_referrals(session, actor, report_id)
-    return render(request, "referral/status.html", _base(rs=rs))
-
-
-def report_section(session, actor: Actor, report) -> str | None:
-    """The referral block of intake's report page (its REPORT_SECTIONS hook): rendered at
-    once, then it refreshes itself from /reports/{id}/referral-status."""
-    try:
-        rs = service.report_referrals(session, actor, report.id)
-    except DomainError:
-        return None
-    return templates().env.get_template("referral/status.html").render(_base(rs=rs))
-
-
-intake_views.REPORT_SECTIONS["referral"] = report_section
+# --- sending by hand ----------------------------------------------------------------------
 
 
 def _form_page(request, session, actor, report_id, values, errors, status=200):
-    rs = service.report_referrals(session, actor, report_id)
-    ctx = _base(rs=rs, report_id=report_id, values=values, errors=errors, ranges=RANGES)
+    rs = inbox.report_referrals(session, actor, report_id)
+    ctx = page_context(rs=rs, report_id=report_id, values=values, errors=errors, ranges=RANGES)
     return render(request, "referral/form.html", ctx, status_code=status)
 
 
 @router.get("/reports/{report_id:int}/referral")
 def referral_form(request: Request, report_id: Id, session: SessionDep, actor: WebActor):
-    values = service.form_defaults(session, actor, report_id)
+    values = inbox.form_defaults(session, actor, report_id)
     return _form_page(request, session, actor, report_id, values, {})
 
 
