@@ -26,10 +26,16 @@ READERS = (*SENDERS, Role.hospital)
 COUNTY_WATCHERS = (Role.bureau, Role.investigator)
 
 
+def receives_referrals(actor: Actor) -> bool:
+    """The receiving side (a hospital): its pages show the hospital's steps; the others'
+    show the sender's re-route, cancel and the trail of legs."""
+    return actor.role == Role.hospital
+
+
 def in_scope(actor: Actor, ref: Referral | None) -> bool:
     if ref is None or ref.county_id != actor.county_id:
         return False
-    if actor.role == Role.hospital:
+    if receives_referrals(actor):
         return actor.hospital_id is not None and ref.hospital_id == actor.hospital_id
     if actor.role == Role.reporter:
         return ref.site_id == actor.site_id
@@ -65,7 +71,7 @@ def for_sender(session: Session, actor: Actor, referral_id: int) -> Referral:
 def scope_stmt(actor: Actor):
     require_role(actor, *READERS)
     stmt = select(Referral).where(Referral.county_id == actor.county_id)
-    if actor.role == Role.hospital:
+    if receives_referrals(actor):
         stmt = stmt.where(Referral.hospital_id == (actor.hospital_id or -1))
     elif actor.role == Role.reporter:
         stmt = stmt.where(Referral.site_id == (actor.site_id or -1))

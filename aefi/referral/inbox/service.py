@@ -16,7 +16,6 @@ from sqlmodel import Session, col, func, select
 
 from aefi import audit, clock
 from aefi.audit import AuditEvent
-from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, mask_id_number, require_role, sees_identity
 from aefi.errors import NotFound
 from aefi.intake import service as intake
@@ -28,6 +27,7 @@ from aefi.referral.access import (
     REQUESTERS,
     SENDERS,
     in_scope,
+    receives_referrals,
     scope_stmt,
 )
 from aefi.referral.legs import ack_minutes, chain, later_legs, next_hospital_id, open_of_report
@@ -158,7 +158,7 @@ def _view(
     session: Session, actor: Actor, ref: Referral, *, with_trail: bool, linked=None
 ) -> ReferralView:
     report = session.get(Report, ref.report_id)
-    is_hospital = actor.role == Role.hospital
+    is_hospital = receives_referrals(actor)
     # A hospital sees its own legs only, not where else the patient was sent.
     legs = [ref] if is_hospital else chain(session, ref) + later_legs(session, ref)
     hospitals = {

@@ -14,7 +14,7 @@ from aefi.deps import SessionDep, WebActor
 from aefi.errors import DomainError
 from aefi.i18n import N_
 from aefi.intake import views as intake_views
-from aefi.referral import legs
+from aefi.referral import access, legs
 from aefi.referral.inbox import service
 from aefi.referral.page_context import page_context
 from aefi.types import Id, PageNo
@@ -45,6 +45,7 @@ def inbox_page(request: Request, session, actor: Actor, show: str = "open", page
         awaiting=service.awaiting_count(session, actor),
         timing=service.timing(session, actor),
         actor=actor,
+        is_hospital=access.receives_referrals(actor),
         ack_minutes=legs.ack_minutes(),
     )
     return render(request, "referral/inbox.html", ctx, block="live")
@@ -67,7 +68,7 @@ def _banner(user: User) -> list:
         return []
     actor = Actor.of(user)
     with session_scope() as session:
-        if actor.role == Role.hospital:
+        if access.receives_referrals(actor):
             n = service.awaiting_count(session, actor)
             text = i18n.gettext("Green-channel referrals awaiting acknowledgement: {n}", n=n)
             return [_Banner("danger", text, "/referrals")] if n else []
@@ -93,7 +94,12 @@ def detail_response(request, session, actor, referral_id, *, errors=None, values
     """One referral's page (its ``status`` block for htmx), with a step's errors in place."""
     view = service.get_referral(session, actor, referral_id)
     ctx = page_context(
-        v=view, r=view.referral, errors=errors or {}, values=values or {}, actor=actor
+        v=view,
+        r=view.referral,
+        errors=errors or {},
+        values=values or {},
+        actor=actor,
+        is_hospital=access.receives_referrals(actor),
     )
     return render(request, "referral/detail.html", ctx, block="status", status_code=status)
 

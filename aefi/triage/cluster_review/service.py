@@ -10,10 +10,10 @@ from sqlmodel import Session, col, select
 
 from aefi import audit, clock
 from aefi.auth.permissions import Actor, require_role
-from aefi.errors import Invalid, NotFound
+from aefi.errors import Invalid
 from aefi.intake.models import Report
 from aefi.registry.models import Lot, Site, Vaccine
-from aefi.triage.access import CLUSTER_READERS, QUEUE_ROLES, member_reports
+from aefi.triage.access import CLUSTER_READERS, QUEUE_ROLES, cluster_in_county, member_reports
 from aefi.triage.models import (
     Cluster,
     ClusterStatus,
@@ -48,9 +48,7 @@ def list_clusters(
 
 def get_cluster(session: Session, actor: Actor, cluster_id: int) -> ClusterView:
     require_role(actor, *CLUSTER_READERS)
-    cluster = session.get(Cluster, cluster_id)
-    if cluster is None or cluster.county_id != actor.county_id:
-        raise NotFound("Not found.")
+    cluster = cluster_in_county(session, actor, cluster_id)
     members = member_reports(session, cluster.id)
     site_ids = {m.site_id for m in members}
     sites = (

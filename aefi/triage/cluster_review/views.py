@@ -11,6 +11,7 @@ from aefi.auth.permissions import mask_name
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.i18n import N_
+from aefi.triage import access
 from aefi.triage.cluster_review import service
 from aefi.triage.labels import group_name
 from aefi.triage.models import KIND_LABELS
@@ -45,6 +46,7 @@ def cluster_page(request: Request, cluster_id: Id, session: SessionDep, actor: W
             "group_name": group_name,
             "mask_name": mask_name,
             "kind_labels": KIND_LABELS,
+            "may_close": access.can_close_cluster(actor, view.cluster),
             "errors": {},
         },
     )
@@ -64,6 +66,7 @@ async def close_cluster(request: Request, cluster_id: Id, session: SessionDep, a
             "group_name": group_name,
             "mask_name": mask_name,
             "kind_labels": KIND_LABELS,
+            "may_close": access.can_close_cluster(actor, view.cluster),
             "errors": {"note": i18n.gettext(exc.message, **exc.params)},
             "note": note,
         }

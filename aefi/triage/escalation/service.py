@@ -11,12 +11,12 @@ from sqlmodel import Session, col, select
 
 from aefi import audit, clock, i18n
 from aefi.auth.permissions import Actor, require_role
-from aefi.errors import Invalid, NotFound
+from aefi.errors import Invalid
 from aefi.intake.models import Report, ReportStatus
 from aefi.notifications import service as notifications
 from aefi.registry.models import Site
 from aefi.settings import get_settings
-from aefi.triage.access import QUEUE_ROLES
+from aefi.triage.access import QUEUE_ROLES, escalation_in_county
 from aefi.triage.models import (
     URGENCY_LABELS,
     Acknowledgement,
@@ -137,9 +137,7 @@ def acknowledge(
 ) -> Acknowledgement:
     """Record that the actor has taken charge of a queue item (who and when)."""
     require_role(actor, *QUEUE_ROLES)
-    esc = session.get(Escalation, escalation_id)
-    if esc is None or esc.county_id != actor.county_id:
-        raise NotFound("Not found.")
+    esc = escalation_in_county(session, actor, escalation_id)
     if esc.closed_at is not None:
         raise Invalid("This item is closed.", fields={"escalation": "closed"})
     ack = Acknowledgement(
