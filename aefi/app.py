@@ -51,7 +51,11 @@ SLICE_ROUTERS: dict[str, tuple[str, ...]] = {
         "aefi.triage.cluster_review.views",
         "aefi.triage.rules_in_force.views",
     ),
-    "referral": ("aefi.referral.inbox.views", "aefi.referral.steps.views"),
+    "referral": (
+        "aefi.referral.inbox.views",
+        "aefi.referral.steps.views",
+        "aefi.referral.sending.views",
+    ),
 }
 
 

@@ -29,6 +29,7 @@ from aefi.referral.schemas import (
     ReferralOut,
     VitalsOut,
 )
+from aefi.referral.sending import service as sending
 from aefi.referral.states import Result
 from aefi.referral.steps import service as steps
 from aefi.types import Id, PageNo
@@ -149,7 +150,7 @@ def send_referral(
 ) -> ReferralOut:
     """Send a referral for a report to its site's green-channel hospital, or complete the
     open one with vital signs, treatment given and transport."""
-    ref = steps.send_referral(session, actor, report_id, body)
+    ref = sending.send_referral(session, actor, report_id, body)
     return _one(session, actor, ref.id)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aefi import background
+from aefi.referral.sending import service as sending
 from aefi.referral.steps import service as steps
 from aefi.triage import events as triage_events
 
@@ -20,7 +21,7 @@ def on_report_triaged(
     session: Session, actor: Actor | None, report: Report, decision: Any, previous: Any
 ) -> None:
     """Triage decided (or re-decided) a report: refer it when the decision asks for it."""
-    steps.open_from_triage(session, actor, report, decision, previous)
+    sending.open_from_triage(session, actor, report, decision, previous)
 
 
 triage_events.subscribe_report_triaged(on_report_triaged)

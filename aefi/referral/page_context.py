@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aefi.i18n import N_
 from aefi.intake import symptoms
 from aefi.intake.models import Outcome
 from aefi.referral import states
@@ -27,3 +28,10 @@ def page_context(**ctx: Any) -> dict[str, Any]:
         "groups": symptoms.EVENT_GROUPS,
         **ctx,
     }
+
+
+# A field's error code from a step, as the form shows it.
+FIELD_MESSAGES = {
+    "required": N_("Required."),
+    "Enter the diagnosis.": N_("Enter the diagnosis."),
+}

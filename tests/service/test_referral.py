@@ -20,6 +20,7 @@ from aefi.referral import states
 from aefi.referral.inbox import service as inbox
 from aefi.referral.models import Referral
 from aefi.referral.schemas import AdmitIn, OutcomeIn, ReferralIn
+from aefi.referral.sending import service as sending
 from aefi.referral.steps import service as steps
 from aefi.registry.models import Dose, Site
 from aefi.settings import get_settings
@@ -96,7 +97,7 @@ def test_physician_completes_triage_referral_and_sends_by_hand(session, county):
     report = file_anaphylaxis(session, county)
     reporter = county.actor(session, "reporter")
     given_at = clock.now() - timedelta(minutes=5)
-    ref = steps.send_referral(
+    ref = sending.send_referral(
         session,
         reporter,
         report.id,
@@ -122,19 +123,19 @@ def test_physician_completes_triage_referral_and_sends_by_hand(session, county):
     assert ref.triage_reasons  # kept: the form's empty reason does not wipe triage's
     # The hospital's inbox acts on it; a reporter of another site cannot send for this report.
     with pytest.raises(NotFound):
-        steps.send_referral(
+        sending.send_referral(
             session, county.actor(session, "reporter2"), report.id, ReferralIn(reason="x")
         )
     with pytest.raises(Forbidden):
-        steps.send_referral(
+        sending.send_referral(
             session, county.actor(session, "hospital"), report.id, ReferralIn(reason="x")
         )
     # Once closed, a new referral by hand needs a reason, and goes to the primary hospital.
     steps.cancel(session, reporter, ref.id, reason="症状缓解，家属拒绝转诊")
     with pytest.raises(Invalid) as err:
-        steps.send_referral(session, reporter, report.id, ReferralIn())
+        sending.send_referral(session, reporter, report.id, ReferralIn())
     assert "reason" in err.value.fields
-    again = steps.send_referral(
+    again = sending.send_referral(
         session, reporter, report.id, ReferralIn(reason="再次出现喘鸣", urgency="urgent")
     )
     assert again.id != ref.id and again.origin == "physician" and again.status == "sent"
@@ -365,7 +366,7 @@ def test_handover_pdf_renders_in_chinese(session, county, tmp_path):
     report = file_anaphylaxis(session, county)
     ref = referral_of(session, report)
     reporter = county.actor(session, "reporter")
-    steps.send_referral(
+    sending.send_referral(
         session,
         reporter,
         report.id,
