@@ -35,21 +35,24 @@ def clusters_page(request: Request, session: SessionDep, actor: WebActor, status
     )
 
 
+def _cluster_page(request: Request, session, actor, cluster_id: int, *, errors=None, note=""):
+    """One cluster, from its own view; a failed close re-renders it with the error in place."""
+    view = service.get_cluster(session, actor, cluster_id)
+    ctx = {
+        "view": view,
+        "group_name": group_name,
+        "mask_name": mask_name,
+        "kind_labels": KIND_LABELS,
+        "may_close": access.can_close_cluster(actor, view.cluster),
+        "errors": errors or {},
+        "note": note,
+    }
+    return render(request, "triage/cluster.html", ctx, status_code=422 if errors else 200)
+
+
 @router.get("/clusters/{cluster_id:int}")
 def cluster_page(request: Request, cluster_id: Id, session: SessionDep, actor: WebActor):
-    view = service.get_cluster(session, actor, cluster_id)
-    return render(
-        request,
-        "triage/cluster.html",
-        {
-            "view": view,
-            "group_name": group_name,
-            "mask_name": mask_name,
-            "kind_labels": KIND_LABELS,
-            "may_close": access.can_close_cluster(actor, view.cluster),
-            "errors": {},
-        },
-    )
+    return _cluster_page(request, session, actor, cluster_id)
 
 
 @router.post("/clusters/{cluster_id:int}/close")
@@ -60,16 +63,7 @@ async def close_cluster(request: Request, cluster_id: Id, session: SessionDep, a
         service.close_cluster(session, actor, cluster_id, note=note)
     except Invalid as exc:
         session.rollback()
-        view = service.get_cluster(session, actor, cluster_id)
-        ctx = {
-            "view": view,
-            "group_name": group_name,
-            "mask_name": mask_name,
-            "kind_labels": KIND_LABELS,
-            "may_close": access.can_close_cluster(actor, view.cluster),
-            "errors": {"note": i18n.gettext(exc.message, **exc.params)},
-            "note": note,
-        }
-        return render(request, "triage/cluster.html", ctx, status_code=422)
+        errors = {"note": i18n.gettext(exc.message, **exc.params)}
+        return _cluster_page(request, session, actor, cluster_id, errors=errors, note=note)
     flash(request, i18n.gettext("Cluster closed."), "success")
     return RedirectResponse(f"/clusters/{cluster_id}", status_code=303)
