@@ -47,6 +47,9 @@ DOMAINS = (
 # api.py/views.py; imported without a guard, so a misspelled name fails at start-up.
 SLICE_ROUTERS: dict[str, tuple[str, ...]] = {
     "triage": (
+        "aefi.triage.escalation.api",
+        "aefi.triage.cluster_review.api",
+        "aefi.triage.rules_in_force.api",
         "aefi.triage.escalation.views",
         "aefi.triage.cluster_review.views",
         "aefi.triage.rules_in_force.views",
