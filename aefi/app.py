@@ -44,6 +44,43 @@ DOMAINS = (
 )
 
 
+# Domains made of use-case slices list their slices' routers here, after the domain's own
+# api.py/views.py; imported without a guard, so a misspelled name fails at start-up.
+SLICE_ROUTERS: dict[str, tuple[str, ...]] = {
+    "triage": (
+        "aefi.triage.escalation.api",
+        "aefi.triage.cluster_review.api",
+        "aefi.triage.rules_in_force.api",
+        "aefi.triage.escalation.views",
+        "aefi.triage.cluster_review.views",
+        "aefi.triage.rules_in_force.views",
+    ),
+    "referral": (
+        "aefi.referral.inbox.views",
+        "aefi.referral.steps.views",
+        "aefi.referral.sending.views",
+    ),
+    "investigation": (
+        "aefi.investigation.overview.views",
+        "aefi.investigation.cases.views",
+        "aefi.investigation.form.views",
+        "aefi.investigation.evidence.views",
+        "aefi.investigation.assessments.views",
+        "aefi.investigation.panel.views",
+    ),
+    # API routers first, then the pages, whose navigation entries are added in this order.
+    "signals": (
+        "aefi.signals.scans.api",
+        "aefi.signals.review.api",
+        "aefi.signals.halts.api",
+        "aefi.signals.review.views",
+        "aefi.signals.scans.views",
+        "aefi.signals.halts.views",
+        "aefi.signals.rates.views",
+    ),
+}
+
+
 def _routers():
     """Each domain's ``api.py`` and ``views.py`` router, in DESIGN.md's order."""
     import importlib
@@ -54,53 +91,13 @@ def _routers():
 
     routers = [admin_views.router, home.router]
     for domain in DOMAINS:
-        if domain == "signals":
-            routers.extend(_signals_routers())
-            continue
         for part in ("api", "views"):
             name = f"aefi.{domain}.{part}"
             if importlib.util.find_spec(name) is not None:
                 routers.append(importlib.import_module(name).router)
-        if domain == "investigation":
-            routers.extend(_investigation_routers())
+        for name in SLICE_ROUTERS.get(domain, ()):
+            routers.append(importlib.import_module(name).router)
     return routers
-
-
-# Signals' use-case slices, listed (API routers first, then the pages, whose navigation
-# entries are added in this order).
-SIGNALS_ROUTERS = (
-    "scans.api",
-    "review.api",
-    "halts.api",
-    "review.views",
-    "scans.views",
-    "halts.views",
-    "rates.views",
-)
-
-
-def _signals_routers() -> list:
-    import importlib
-
-    return [importlib.import_module(f"aefi.signals.{m}").router for m in SIGNALS_ROUTERS]
-
-def _investigation_routers() -> tuple:
-    """Investigation's pages, one router per use-case slice."""
-    from aefi.investigation.assessments import views as assessments
-    from aefi.investigation.cases import views as cases
-    from aefi.investigation.evidence import views as evidence
-    from aefi.investigation.form import views as form
-    from aefi.investigation.overview import views as overview
-    from aefi.investigation.panel import views as panel
-
-    return (
-        overview.router,
-        cases.router,
-        form.router,
-        evidence.router,
-        assessments.router,
-        panel.router,
-    )
 
 
 @asynccontextmanager

@@ -49,8 +49,9 @@ def main() -> None:
     from aefi.auth.permissions import Actor
     from aefi.intake import service as intake
     from aefi.intake.schemas import ReportIn
-    from aefi.referral import service
+    from aefi.referral.inbox import service as inbox
     from aefi.referral.models import Referral
+    from aefi.referral.steps import service as steps
     from aefi.registry.models import Dose
 
     fresh_sqlite("referral")
@@ -111,7 +112,7 @@ def main() -> None:
         print(f"referrals in the table: {total}")
 
         hospital = users["hospital"]
-        first_page, open_total = service.list_referrals(session, hospital)
+        first_page, open_total = inbox.list_referrals(session, hospital)
         open_ids = [r.referral.id for r in first_page]
 
     app = create_app()
@@ -175,10 +176,10 @@ def main() -> None:
         )
         session.commit()
         t0 = time.perf_counter()
-        escalated = service.check_timers(session, now)
+        escalated = steps.check_timers(session, now)
         took = time.perf_counter() - t0
         t0 = time.perf_counter()
-        again = service.check_timers(session, now)
+        again = steps.check_timers(session, now)
         idle = time.perf_counter() - t0
     print(
         f"check_timers: escalated {len(escalated)} in {took:.2f} s "

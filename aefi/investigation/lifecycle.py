@@ -21,8 +21,8 @@ from aefi.investigation.models import (
     CaseStatus,
 )
 from aefi.triage import deadlines as due
+from aefi.triage.rules_in_force.service import current_ruleset
 from aefi.triage.ruleset import Ruleset
-from aefi.triage.service import current_ruleset
 
 ENTITY = "case_file"
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, status
 from sqlmodel import Session
 
 from aefi.deps import ApiActor, SessionDep
-from aefi.referral import service
+from aefi.referral.inbox import service as inbox
 from aefi.referral.schemas import (
     AdmitIn,
     DischargeIn,
@@ -29,13 +29,15 @@ from aefi.referral.schemas import (
     ReferralOut,
     VitalsOut,
 )
+from aefi.referral.sending import service as sending
 from aefi.referral.states import Result
+from aefi.referral.steps import service as steps
 from aefi.types import Id, PageNo
 
 router = APIRouter(prefix="/api/v1", tags=["referral"])
 
 
-def present(view: service.ReferralView) -> ReferralOut:
+def present(view: inbox.ReferralView) -> ReferralOut:
     r, h, p, e = view.referral, view.hospital, view.patient, view.event
     return ReferralOut(
         id=r.id,
@@ -117,7 +119,7 @@ def present(view: service.ReferralView) -> ReferralOut:
 
 
 def _one(session: Session, actor, referral_id: Id) -> ReferralOut:
-    return present(service.get_referral(session, actor, referral_id, with_trail=False))
+    return present(inbox.get_referral(session, actor, referral_id, with_trail=False))
 
 
 @router.get("/referrals", response_model=ReferralList)
@@ -128,8 +130,8 @@ def list_referrals(
     page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReferralList:
-    rows, total = service.list_referrals(session, actor, show=show, page=page, per_page=per_page)
-    views = service.referrals_for_api(session, actor, rows)
+    rows, total = inbox.list_referrals(session, actor, show=show, page=page, per_page=per_page)
+    views = inbox.referrals_for_api(session, actor, rows)
     return ReferralList(
         items=[present(v) for v in views], total=total, page=page, per_page=per_page
     )
@@ -148,7 +150,7 @@ def send_referral(
 ) -> ReferralOut:
     """Send a referral for a report to its site's green-channel hospital, or complete the
     open one with vital signs, treatment given and transport."""
-    ref = service.send_referral(session, actor, report_id, body)
+    ref = sending.send_referral(session, actor, report_id, body)
     return _one(session, actor, ref.id)
 
 
@@ -156,13 +158,13 @@ def send_referral(
 def acknowledge(
     referral_id: Id, session: SessionDep, actor: ApiActor, body: NoteIn | None = None
 ) -> ReferralOut:
-    service.acknowledge(session, actor, referral_id, note=(body.note if body else ""))
+    steps.acknowledge(session, actor, referral_id, note=(body.note if body else ""))
     return _one(session, actor, referral_id)
 
 
 @router.post("/referrals/{referral_id}/arrive", response_model=ReferralOut)
 def arrive(referral_id: Id, session: SessionDep, actor: ApiActor) -> ReferralOut:
-    service.record_arrival(session, actor, referral_id)
+    steps.record_arrival(session, actor, referral_id)
     return _one(session, actor, referral_id)
 
 
@@ -170,7 +172,7 @@ def arrive(referral_id: Id, session: SessionDep, actor: ApiActor) -> ReferralOut
 def admit(
     referral_id: Id, session: SessionDep, actor: ApiActor, body: AdmitIn | None = None
 ) -> ReferralOut:
-    service.admit(session, actor, referral_id, body or AdmitIn())
+    steps.admit(session, actor, referral_id, body or AdmitIn())
     return _one(session, actor, referral_id)
 
 
@@ -178,7 +180,7 @@ def admit(
 def discharge(
     referral_id: Id, body: DischargeIn, session: SessionDep, actor: ApiActor
 ) -> ReferralOut:
-    service.record_outcome(
+    steps.record_outcome(
         session, actor, referral_id, OutcomeIn(result=Result.discharged, **body.model_dump())
     )
     return _one(session, actor, referral_id)
@@ -187,7 +189,7 @@ def discharge(
 @router.post("/referrals/{referral_id}/outcome", response_model=ReferralOut)
 def outcome(referral_id: Id, body: OutcomeIn, session: SessionDep, actor: ApiActor) -> ReferralOut:
     """Discharged, transferred (name ``transferred_to``) or died, with the diagnosis."""
-    service.record_outcome(session, actor, referral_id, body)
+    steps.record_outcome(session, actor, referral_id, body)
     return _one(session, actor, referral_id)
 
 
@@ -195,7 +197,7 @@ def outcome(referral_id: Id, body: OutcomeIn, session: SessionDep, actor: ApiAct
 def decline(referral_id: Id, body: ReasonIn, session: SessionDep, actor: ApiActor) -> ReferralOut:
     """Decline with ``{reason}``; the referral goes at once to the site's backup hospital
     (``rerouted: true``). The new leg is not the declining hospital's to see."""
-    service.decline(session, actor, referral_id, body.reason)
+    steps.decline(session, actor, referral_id, body.reason)
     return _one(session, actor, referral_id)
 
 
@@ -204,11 +206,11 @@ def reroute(
     referral_id: Id, session: SessionDep, actor: ApiActor, body: ReasonIn | None = None
 ) -> ReferralOut:
     """The sending side stops waiting and sends it to the next hospital: returns the new leg."""
-    leg = service.reroute(session, actor, referral_id, reason=(body.reason if body else ""))
+    leg = steps.reroute(session, actor, referral_id, reason=(body.reason if body else ""))
     return _one(session, actor, leg.id)
 
 
 @router.post("/referrals/{referral_id}/cancel", response_model=ReferralOut)
 def cancel(referral_id: Id, body: ReasonIn, session: SessionDep, actor: ApiActor) -> ReferralOut:
-    service.cancel(session, actor, referral_id, reason=body.reason)
+    steps.cancel(session, actor, referral_id, reason=body.reason)
     return _one(session, actor, referral_id)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aefi import background
-from aefi.referral import service
+from aefi.referral.sending import service as sending
+from aefi.referral.steps import service as steps
 from aefi.triage import events as triage_events
 
 if TYPE_CHECKING:
@@ -20,9 +21,9 @@ def on_report_triaged(
     session: Session, actor: Actor | None, report: Report, decision: Any, previous: Any
 ) -> None:
     """Triage decided (or re-decided) a report: refer it when the decision asks for it."""
-    service.open_from_triage(session, actor, report, decision, previous)
+    sending.open_from_triage(session, actor, report, decision, previous)
 
 
 triage_events.subscribe_report_triaged(on_report_triaged)
 # Every 30 s: an escalation is at most half a minute late on a 10-minute limit.
-background.register("referral_timers", lambda session: service.check_timers(session), 30)
+background.register("referral_timers", lambda session: steps.check_timers(session), 30)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
-from aefi import clock
+from aefi import clock, i18n
 from aefi.db import UTCDateTime
 from aefi.i18n import N_
 from aefi.referral.states import ReferralStatus, Urgency, minutes_between
@@ -136,3 +136,8 @@ ACTION_LABELS = (
     N_("reroute"),
     N_("cancel"),
 )
+
+
+def label(value: str) -> str:
+    """A stored value (status, urgency, result, ...) in the reader's language."""
+    return i18n.gettext(LABELS.get(value, value)) if value else ""

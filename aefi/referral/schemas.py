@@ -188,3 +188,17 @@ class ReferralList(BaseModel):
     total: int
     page: int
     per_page: int
+
+
+# Details the sender gives, copied to the next leg when a hospital declines.
+DETAIL_FIELDS = tuple(ReferralIn.model_fields)
+
+
+CARRIED_FIELDS = (
+    *DETAIL_FIELDS,
+    "triage_reasons",
+    "report_id",
+    "county_id",
+    "site_id",
+    "created_by_id",
+)

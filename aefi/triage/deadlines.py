@@ -6,6 +6,7 @@ work is done at or before its due time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -20,6 +21,15 @@ class Deadline(StrEnum):
     INVESTIGATION_START = "investigation_start_due"
     INVESTIGATION_FORM = "investigation_form_due"
     PRELIMINARY_REPORT = "preliminary_report_due"
+
+
+def first_due(deadlines: Mapping[str, datetime], fallback: datetime) -> datetime:
+    """The first deadline an escalation is held to: the fast report, else the investigation's
+    start, else the report card; ``fallback`` when the decision set none of them."""
+    for name in (Deadline.FAST_REPORT, Deadline.INVESTIGATION_START, Deadline.REPORT):
+        if name.value in deadlines:
+            return deadlines[name.value]
+    return fallback
 
 
 def _aware(value: datetime, name: str) -> datetime:

@@ -134,13 +134,14 @@ def test_inbox_in_english_and_hospital_b_sees_nothing(live_url, new_page, sessio
 
 def test_escalated_referral_is_rerouted_from_the_report_page(live_url, new_page, session, county):
     from aefi import clock
-    from aefi.referral import service
+    from aefi.referral.inbox import service as inbox
+    from aefi.referral.steps import service as steps
     from tests.service.test_referral import file_anaphylaxis, referral_of
 
     report = file_anaphylaxis(session, county)
     ref = referral_of(session, report)
     clock.advance(timedelta(minutes=10))
-    service.check_timers(session)
+    steps.check_timers(session)
     page = new_page(locale="zh-CN")
     log_in(page, live_url, "reporter")
     assert "超时未确认的转诊：1" in page.locator(".banner").inner_text()
@@ -157,7 +158,5 @@ def test_escalated_referral_is_rerouted_from_the_report_page(live_url, new_page,
     assert referral_of(session, report).status == "rerouted"
     assert (
         ref.id
-        != service.report_referrals(
-            session, county.actor(session, "reporter"), report.id
-        ).current.id
+        != inbox.report_referrals(session, county.actor(session, "reporter"), report.id).current.id
     )

@@ -168,7 +168,7 @@ def test_no_case_when_triage_requires_no_investigation(session, county):
 
 
 def test_real_triage_opens_a_case_for_a_serious_report(session, county):
-    pytest.importorskip("aefi.triage.service")
+    pytest.importorskip("aefi.triage.decision.service")
     pytest.importorskip("aefi.triage.flows")
     report = file(
         session,

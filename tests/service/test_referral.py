@@ -16,9 +16,12 @@ from aefi.intake import service as intake
 from aefi.intake.models import FollowUp, Report
 from aefi.intake.schemas import ReportIn, SeriousIn
 from aefi.notifications.models import Notification
-from aefi.referral import service, states
+from aefi.referral import states
+from aefi.referral.inbox import service as inbox
 from aefi.referral.models import Referral
 from aefi.referral.schemas import AdmitIn, OutcomeIn, ReferralIn
+from aefi.referral.sending import service as sending
+from aefi.referral.steps import service as steps
 from aefi.registry.models import Dose, Site
 from aefi.settings import get_settings
 
@@ -94,7 +97,7 @@ def test_physician_completes_triage_referral_and_sends_by_hand(session, county):
     report = file_anaphylaxis(session, county)
     reporter = county.actor(session, "reporter")
     given_at = clock.now() - timedelta(minutes=5)
-    ref = service.send_referral(
+    ref = sending.send_referral(
         session,
         reporter,
         report.id,
@@ -120,19 +123,19 @@ def test_physician_completes_triage_referral_and_sends_by_hand(session, county):
     assert ref.triage_reasons  # kept: the form's empty reason does not wipe triage's
     # The hospital's inbox acts on it; a reporter of another site cannot send for this report.
     with pytest.raises(NotFound):
-        service.send_referral(
+        sending.send_referral(
             session, county.actor(session, "reporter2"), report.id, ReferralIn(reason="x")
         )
     with pytest.raises(Forbidden):
-        service.send_referral(
+        sending.send_referral(
             session, county.actor(session, "hospital"), report.id, ReferralIn(reason="x")
         )
     # Once closed, a new referral by hand needs a reason, and goes to the primary hospital.
-    service.cancel(session, reporter, ref.id, reason="症状缓解，家属拒绝转诊")
+    steps.cancel(session, reporter, ref.id, reason="症状缓解，家属拒绝转诊")
     with pytest.raises(Invalid) as err:
-        service.send_referral(session, reporter, report.id, ReferralIn())
+        sending.send_referral(session, reporter, report.id, ReferralIn())
     assert "reason" in err.value.fields
-    again = service.send_referral(
+    again = sending.send_referral(
         session, reporter, report.id, ReferralIn(reason="再次出现喘鸣", urgency="urgent")
     )
     assert again.id != ref.id and again.origin == "physician" and again.status == "sent"
@@ -144,26 +147,26 @@ def test_hospital_steps_and_outcome_become_follow_ups(session, county):
     ref = referral_of(session, report)
     hospital = county.actor(session, "hospital")
     clock.advance(timedelta(minutes=3))
-    service.acknowledge(session, hospital, ref.id, note="急诊已准备")
-    service.acknowledge(session, hospital, ref.id)  # a double click is harmless
+    steps.acknowledge(session, hospital, ref.id, note="急诊已准备")
+    steps.acknowledge(session, hospital, ref.id)  # a double click is harmless
     assert ref.status == "acknowledged" and ref.minutes_to_acknowledge == 3.0
     assert ref.acknowledged_by == hospital.name
     assert any(
         "acknowledged" in n.title or "确认" in n.title for n in notified(session, "reporter")
     )
     clock.advance(timedelta(minutes=22))
-    service.record_arrival(session, hospital, ref.id)
+    steps.record_arrival(session, hospital, ref.id)
     assert ref.minutes_to_arrival == 25.0
     with pytest.raises(Conflict):  # too late to decline a patient who is here
-        service.decline(session, hospital, ref.id, "床位已满")
-    service.admit(session, hospital, ref.id, AdmitIn(ward="儿科"))
+        steps.decline(session, hospital, ref.id, "床位已满")
+    steps.admit(session, hospital, ref.id, AdmitIn(ward="儿科"))
     session.refresh(report)
     assert report.hospitalization and report.already_in_hospital and report.serious
     clock.advance(timedelta(days=2))
     with pytest.raises(Invalid) as err:
-        service.record_outcome(session, hospital, ref.id, OutcomeIn(result="transferred"))
+        steps.record_outcome(session, hospital, ref.id, OutcomeIn(result="transferred"))
     assert set(err.value.fields) == {"diagnosis", "transferred_to"}
-    service.record_outcome(
+    steps.record_outcome(
         session,
         hospital,
         ref.id,
@@ -183,9 +186,9 @@ def test_death_at_hospital_retriages_the_report(session, county):
     report = file_anaphylaxis(session, county)
     ref = referral_of(session, report)
     hospital = county.actor(session, "hospital")
-    service.record_arrival(session, hospital, ref.id)
+    steps.record_arrival(session, hospital, ref.id)
     assert ref.acknowledged_at == ref.arrived_at  # arrival also acknowledges
-    service.record_outcome(
+    steps.record_outcome(
         session, hospital, ref.id, OutcomeIn(result="died", diagnosis="过敏性休克")
     )
     session.refresh(report)
@@ -204,10 +207,10 @@ def test_decline_reroutes_at_once_to_the_backup_hospital(session, county):
     hospital_b = county.actor(session, "hospital2")
     assert site.backup_hospital_id == hospital_b.hospital_id
     with pytest.raises(Invalid) as err:
-        service.decline(session, hospital_a, first.id, " ")
+        steps.decline(session, hospital_a, first.id, " ")
     assert "reason" in err.value.fields
     clock.advance(timedelta(minutes=2))
-    service.decline(session, hospital_a, first.id, "ICU床位已满")
+    steps.decline(session, hospital_a, first.id, "ICU床位已满")
     assert first.status == "declined" and first.decline_reason == "ICU床位已满"
     legs = session.exec(
         select(Referral).where(Referral.report_id == report.id).order_by(Referral.id)
@@ -227,19 +230,19 @@ def test_decline_reroutes_at_once_to_the_backup_hospital(session, county):
     assert any(n.urgent for n in notified(session, "reporter"))
     assert any(n.urgent for n in notified(session, "bureau"))
     # A sees its own declined leg and nothing of B's; B sees only its leg.
-    assert [r.referral.id for r in service.list_referrals(session, hospital_a, show="all")[0]] == [
+    assert [r.referral.id for r in inbox.list_referrals(session, hospital_a, show="all")[0]] == [
         first.id
     ]
-    assert [r.referral.id for r in service.list_referrals(session, hospital_b, show="all")[0]] == [
+    assert [r.referral.id for r in inbox.list_referrals(session, hospital_b, show="all")[0]] == [
         second.id
     ]
-    view = service.get_referral(session, hospital_a, first.id)
+    view = inbox.get_referral(session, hospital_a, first.id)
     assert view.rerouted and [leg.id for leg in view.legs] == [first.id]
     # The site sees the whole trail.
-    trail = service.get_referral(session, county.actor(session, "reporter"), second.id)
+    trail = inbox.get_referral(session, county.actor(session, "reporter"), second.id)
     assert [leg.id for leg in trail.legs] == [first.id, second.id]
     # B declines too: no hospital is left, the county is told to arrange it by phone.
-    service.decline(session, hospital_b, second.id, "无儿科")
+    steps.decline(session, hospital_b, second.id, "无儿科")
     assert len(session.exec(select(Referral).where(Referral.report_id == report.id)).all()) == 2
     assert any("phone" in n.title or "电话" in n.title for n in notified(session, "bureau"))
 
@@ -250,10 +253,10 @@ def test_unacknowledged_referral_escalates_after_the_configured_time(session, co
     sent = ref.sent_at
     assert get_settings().referral_ack_minutes == 10
     clock.advance(timedelta(minutes=9, seconds=59))
-    assert service.check_timers(session) == []
+    assert steps.check_timers(session) == []
     assert ref.status == "sent"
     clock.advance(timedelta(seconds=1))
-    escalated = service.check_timers(session)
+    escalated = steps.check_timers(session)
     assert [r.id for r in escalated] == [ref.id]
     session.refresh(ref)
     assert ref.status == "escalated" and ref.escalated_at == sent + timedelta(minutes=10)
@@ -262,35 +265,35 @@ def test_unacknowledged_referral_escalates_after_the_configured_time(session, co
     assert len(notified(session, "hospital")) == 2  # the referral, then the reminder
     # Once only.
     clock.advance(timedelta(minutes=30))
-    assert service.check_timers(session) == []
+    assert steps.check_timers(session) == []
     # The site is offered the backup hospital and re-routes.
     reporter = county.actor(session, "reporter")
-    status = service.report_referrals(session, reporter, report.id)
+    status = inbox.report_referrals(session, reporter, report.id)
     assert status.current.id == ref.id and status.backup.id == county.hospital_ids[1]
     for username in ("hospital", "iis"):  # the sending side's step, not theirs
         with pytest.raises(Forbidden):
-            service.reroute(session, county.actor(session, username), ref.id)
-    leg = service.reroute(session, county.actor(session, "bureau"), ref.id)
+            steps.reroute(session, county.actor(session, username), ref.id)
+    leg = steps.reroute(session, county.actor(session, "bureau"), ref.id)
     session.refresh(ref)
     assert ref.status == "rerouted" and leg.hospital_id == county.hospital_ids[1]
     # The hospital may still acknowledge an escalated referral; not a re-routed one.
     with pytest.raises(Conflict):
-        service.acknowledge(session, county.actor(session, "hospital"), ref.id)
+        steps.acknowledge(session, county.actor(session, "hospital"), ref.id)
     # A configured limit: 5 minutes.
     monkeypatch.setenv("AEFI_REFERRAL_ACK_MINUTES", "5")
     get_settings.cache_clear()
     clock.advance(timedelta(minutes=5))
-    assert [r.id for r in service.check_timers(session)] == [leg.id]
+    assert [r.id for r in steps.check_timers(session)] == [leg.id]
 
 
 def test_escalated_referral_can_still_be_acknowledged(session, county):
     report = file_anaphylaxis(session, county)
     ref = referral_of(session, report)
     clock.advance(timedelta(minutes=12))
-    service.check_timers(session)
-    service.acknowledge(session, county.actor(session, "hospital"), ref.id)
+    steps.check_timers(session)
+    steps.acknowledge(session, county.actor(session, "hospital"), ref.id)
     assert ref.status == "acknowledged" and ref.minutes_to_acknowledge == 12.0
-    timing = service.timing(session, county.actor(session, "bureau"))
+    timing = inbox.timing(session, county.actor(session, "bureau"))
     assert (timing.referrals, timing.acknowledged, timing.median_ack_minutes) == (1, 1, 12.0)
     assert timing.within_limit == 0
 
@@ -299,14 +302,14 @@ def test_hospital_b_sees_nothing_of_a_referral_to_hospital_a(session, county):
     report = file_anaphylaxis(session, county)
     ref = referral_of(session, report)
     b = county.actor(session, "hospital2")
-    assert service.list_referrals(session, b, show="all") == ([], 0)
-    assert service.awaiting_count(session, b) == 0
+    assert inbox.list_referrals(session, b, show="all") == ([], 0)
+    assert inbox.awaiting_count(session, b) == 0
     for call in (
-        lambda: service.get_referral(session, b, ref.id),
-        lambda: service.acknowledge(session, b, ref.id),
-        lambda: service.decline(session, b, ref.id, "不是我们的"),
-        lambda: service.record_arrival(session, b, ref.id),
-        lambda: service.handover_pdf(session, b, ref.id),
+        lambda: inbox.get_referral(session, b, ref.id),
+        lambda: steps.acknowledge(session, b, ref.id),
+        lambda: steps.decline(session, b, ref.id, "不是我们的"),
+        lambda: steps.record_arrival(session, b, ref.id),
+        lambda: inbox.handover_pdf(session, b, ref.id),
     ):
         with pytest.raises(NotFound):
             call()
@@ -314,16 +317,16 @@ def test_hospital_b_sees_nothing_of_a_referral_to_hospital_a(session, county):
     with pytest.raises(Forbidden):
         intake.get_report(session, b, report.id)
     with pytest.raises(Forbidden):
-        service.report_referrals(session, b, report.id)
+        inbox.report_referrals(session, b, report.id)
     # Hospital A sees the patient, with the ID number masked; the site sees it whole.
-    a_view = service.get_referral(session, county.actor(session, "hospital"), ref.id)
+    a_view = inbox.get_referral(session, county.actor(session, "hospital"), ref.id)
     assert a_view.patient.name == report.patient_name
     assert a_view.patient.id_number != report.patient_id_number and "*" in a_view.patient.id_number
-    site_view = service.get_referral(session, county.actor(session, "reporter"), ref.id)
+    site_view = inbox.get_referral(session, county.actor(session, "reporter"), ref.id)
     assert site_view.patient.id_number == report.patient_id_number
     # Another site's physician sees nothing either.
     with pytest.raises(NotFound):
-        service.get_referral(session, county.actor(session, "reporter2"), ref.id)
+        inbox.get_referral(session, county.actor(session, "reporter2"), ref.id)
 
 
 def test_no_referral_when_not_required_or_patient_died(session, county):
@@ -363,7 +366,7 @@ def test_handover_pdf_renders_in_chinese(session, county, tmp_path):
     report = file_anaphylaxis(session, county)
     ref = referral_of(session, report)
     reporter = county.actor(session, "reporter")
-    service.send_referral(
+    sending.send_referral(
         session,
         reporter,
         report.id,
@@ -384,7 +387,7 @@ def test_handover_pdf_renders_in_chinese(session, county, tmp_path):
     lot = intake.report_doses(session, [report.id])[report.id][0].lot.lot_number
     token = i18n.set_locale("zh_CN")
     try:
-        pdf = service.handover_pdf(session, reporter, ref.id)
+        pdf = inbox.handover_pdf(session, reporter, ref.id)
     finally:
         i18n._current.reset(token)
     path = tmp_path / "handover.pdf"
@@ -398,5 +401,5 @@ def test_handover_pdf_renders_in_chinese(session, county, tmp_path):
     assert "严重过敏反应" in text  # the event group, in Chinese
     assert "120" in text
     # The hospital may print it too, with the ID number masked.
-    pdf_h = service.handover_pdf(session, county.actor(session, "hospital"), ref.id)
+    pdf_h = inbox.handover_pdf(session, county.actor(session, "hospital"), ref.id)
     assert pdf_h.startswith(b"%PDF")

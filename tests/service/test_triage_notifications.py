@@ -17,7 +17,7 @@ from aefi import audit, clock
 from aefi.notifications import service as notifications
 from aefi.notifications.models import Notification, OutboxMessage, OutboxStatus
 from aefi.settings import get_settings
-from aefi.triage import service
+from aefi.triage.escalation import service as escalation
 from aefi.triage.models import Escalation
 from tests.service.test_triage_service import T0, file, lots, new_dose
 
@@ -81,7 +81,7 @@ def test_escalation_reaches_queue_notifications_and_smtp_and_survives_a_mail_out
 
     # The bureau's queue and the investigator's queue hold it.
     for actor in (bureau, investigator):
-        (item,) = service.escalation_queue(session, actor)
+        (item,) = escalation.escalation_queue(session, actor)
         assert item.report.id == report.id and not item.overdue
     # In the app: urgent for the county, the outcome for the reporting site (other domains
     # may tell these users more; ours are the escalation notices).
@@ -168,15 +168,15 @@ def test_overdue_items_are_flagged_once(session, county):
         new_dose(session, county, site_index=0, lot=lots(session)[0], minutes=330),
     )
     esc = session.exec(select(Escalation).where(Escalation.report_id == report.id)).one()
-    assert service.flag_overdue(session) == 0
+    assert escalation.flag_overdue(session) == 0
     clock.freeze(esc.due_at + timedelta(minutes=1))
-    (item,) = service.escalation_queue(session, bureau)
+    (item,) = escalation.escalation_queue(session, bureau)
     assert item.overdue
-    assert service.flag_overdue(session) == 1
-    assert service.flag_overdue(session) == 0
+    assert escalation.flag_overdue(session) == 1
+    assert escalation.flag_overdue(session) == 0
     assert session.exec(select(Notification).where(Notification.kind == "deadline")).first()
-    service.acknowledge(session, bureau, esc.id, note="已电话报告")
-    (item,) = service.escalation_queue(session, bureau, show="all")
+    escalation.acknowledge(session, bureau, esc.id, note="已电话报告")
+    (item,) = escalation.escalation_queue(session, bureau, show="all")
     assert not item.overdue and item.acknowledged.user_name
     # Who and when, in the report's audit trail.
     trail = audit.timeline(session, "report", report.id)

@@ -15,7 +15,8 @@ from aefi.intake.models import Report
 from aefi.intake.schemas import FollowUpIn, ReportIn
 from aefi.notifications.models import Notification
 from aefi.registry.models import Dose, Lot, Person
-from aefi.triage import events, service
+from aefi.triage import events
+from aefi.triage.escalation import service as escalation
 from aefi.triage.models import (
     Cluster,
     ClusterMember,
@@ -23,6 +24,7 @@ from aefi.triage.models import (
     RulesetVersion,
     Urgency,
 )
+from aefi.triage.rules_in_force import service as rules_in_force
 
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 09:00 in the county
 
@@ -99,8 +101,11 @@ def test_report_carries_the_triage_object(session, county, frozen):
     assert datetime.fromisoformat(t["deadlines"]["report_due"]) == dose.administered_at + timedelta(
         minutes=20, hours=48
     )
-    assert t["ruleset_version"] == service.current_ruleset().version
-    assert session.get(RulesetVersion, t["ruleset_version"]).text == service.current_ruleset().text
+    assert t["ruleset_version"] == rules_in_force.current_ruleset().version
+    assert (
+        session.get(RulesetVersion, t["ruleset_version"]).text
+        == rules_in_force.current_ruleset().text
+    )
     audit = session.exec(
         select(AuditEvent).where(AuditEvent.action == "triage", AuditEvent.entity_id == report.id)
     ).one()
@@ -222,12 +227,12 @@ def test_hospitalised_on_follow_up_raises_urgency_of_a_queued_report(session, co
     report = file(session, county, "reporter", dose, symptoms=["SEIZ"])
     esc = session.exec(select(Escalation).where(Escalation.report_id == report.id)).one()
     assert esc.urgency == Urgency.life_threatening
-    service.acknowledge(session, bureau, esc.id)
-    assert not service.escalation_queue(session, bureau)
+    escalation.acknowledge(session, bureau, esc.id)
+    assert not escalation.escalation_queue(session, bureau)
     clock.advance(timedelta(hours=1))
     intake.add_follow_up(session, rep, report.id, FollowUpIn(outcome="died", note="死亡"))
     # More urgent: back in the queue until acknowledged again.
-    (item,) = service.escalation_queue(session, bureau)
+    (item,) = escalation.escalation_queue(session, bureau)
     assert item.report.id == report.id and item.escalation.urgency == Urgency.death
 
 
@@ -266,9 +271,9 @@ def test_changed_rules_file_bumps_the_version_and_old_decisions_keep_theirs(
     stored = {v.version: v.text for v in session.exec(select(RulesetVersion))}
     assert "fast_report_hours = 1 " in stored[v2] and "fast_report_hours = 2 " in stored[v1]
     admin = county.actor(session, "admin")
-    view = service.effective_rules(session, admin)
+    view = rules_in_force.effective_rules(session, admin)
     assert view.ruleset.version == v2 and view.path == rules and view.error is None
-    assert service.get_ruleset_version(session, admin, v1).text == stored[v1]
+    assert rules_in_force.get_ruleset_version(session, admin, v1).text == stored[v1]
     # A broken edit keeps the last good rules in force and says why.
     rules.write_text("version = \n", encoding="utf-8")
     third = file(
@@ -279,7 +284,7 @@ def test_changed_rules_file_bumps_the_version_and_old_decisions_keep_theirs(
         symptoms=["URTIC"],
     )
     assert third.triage["ruleset_version"] == v2
-    assert service.effective_rules(session, admin).error
+    assert rules_in_force.effective_rules(session, admin).error
 
 
 def fever(session, county, lot, *, minutes: int, site_index: int = 0) -> Report:
@@ -301,7 +306,7 @@ def test_marked_increase_of_non_serious_reports_forms_a_cluster(session, county)
         session.refresh(r)
         assert r.triage["cluster_id"] == cluster.id and r.triage["escalated"]
     # The cluster stands in the queue for its members (not one item per member).
-    items = service.escalation_queue(session, county.actor(session, "bureau"))
+    items = escalation.escalation_queue(session, county.actor(session, "bureau"))
     assert [(i.kind, i.cluster.id) for i in items] == [("cluster", cluster.id)]
 
 

@@ -209,12 +209,12 @@ def test_hospital_pages_decline_with_reason_and_outcome(client, session, county)
 
 
 def test_escalation_shows_to_the_site_with_the_backup_offer(client, session, county):
-    from aefi.referral import service
+    from aefi.referral.steps import service as steps
 
     report = file_anaphylaxis(session, county)
     ref = referral_of(session, report)
     clock.advance(timedelta(minutes=10))
-    service.check_timers(session)
+    steps.check_timers(session)
     csrf = login(client, "reporter")
     home = client.get("/", headers=EN)
     assert "Referrals not acknowledged in time: 1." in home.text

@@ -1,0 +1,206 @@
+"""Sending a referral: triage's (in the filing transaction, for the system) and a
+physician's by hand from the report page. Each is stored, audited and announced to the
+hospital."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from aefi import audit, clock
+from aefi.auth.models import Role
+from aefi.auth.permissions import Actor, require_role
+from aefi.errors import Invalid
+from aefi.i18n import _
+from aefi.intake import service as intake
+from aefi.intake.models import Report
+from aefi.notifications.service import notify
+from aefi.referral import states
+from aefi.referral.access import (
+    COUNTY_WATCHERS,
+    REQUESTERS,
+)
+from aefi.referral.legs import open_of_report
+from aefi.referral.models import Referral
+from aefi.referral.notices import (
+    announce,
+    hospital_name,
+    tell_hospital,
+)
+from aefi.referral.schemas import DETAIL_FIELDS, ReferralIn
+from aefi.registry.models import Site
+
+
+def _send(session: Session, actor: Actor | None, ref: Referral, report: Report) -> None:
+    """Store a new referral, record it and tell the hospital (triage's and the physician's)."""
+    session.add(ref)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "create",
+        "referral",
+        ref.id,
+        summary=f"{report.number} → {hospital_name(session, ref.hospital_id)}",
+        changes={"origin": ref.origin, "hospital_id": ref.hospital_id, "urgency": ref.urgency},
+        county_id=ref.county_id,
+    )
+    announce(session, ref)
+
+
+def _triage_reasons(decision: Any) -> list[dict[str, str]]:
+    reasons = getattr(decision, "reasons", None) or []
+    out = []
+    for r in reasons:
+        rule = getattr(r, "rule", None) or (r.get("rule") if isinstance(r, dict) else "")
+        if not str(rule).startswith("referral."):
+            continue
+        text_en = getattr(r, "text_en", None) or (
+            r.get("text_en", "") if isinstance(r, dict) else ""
+        )
+        text_zh = getattr(r, "text_zh", None) or (
+            r.get("text_zh", "") if isinstance(r, dict) else ""
+        )
+        out.append({"rule": rule, "text_en": text_en, "text_zh": text_zh})
+    return out
+
+
+def _required(decision: Any) -> bool:
+    if decision is None:
+        return False
+    if isinstance(decision, dict):
+        return bool(decision.get("referral_required"))
+    return bool(getattr(decision, "referral_required", False))
+
+
+def open_from_triage(
+    session: Session, actor: Actor | None, report: Report, decision: Any, previous: Any
+) -> Referral | None:
+    """Triage decided a referral is required: send it to the site's green-channel hospital.
+
+    Runs inside the filing (or follow-up) transaction: flushes, never commits. The filing
+    already checked the actor's permission; triage acts for the system."""
+    has_open = open_of_report(session, report.id) is not None
+    has_any = (
+        session.exec(select(Referral.id).where(Referral.report_id == report.id)).first() is not None
+    )
+    if not states.should_refer(
+        required=_required(decision),
+        previously_required=_required(previous),
+        has_open=has_open,
+        has_any=has_any,
+    ):
+        return None
+    site = session.get(Site, report.site_id)
+    hospital_id = states.next_hospital(site.primary_hospital_id, site.backup_hospital_id, [])
+    if hospital_id is None:
+        notify(
+            session,
+            county_id=report.county_id,
+            roles=(Role.reporter, *COUNTY_WATCHERS),
+            site_id=report.site_id,
+            kind="referral",
+            title=_(
+                "Referral required for {number}, but the site has no green-channel hospital",
+                number=report.number,
+            ),
+            body=_("Arrange the transfer by phone and ask the administrator to assign one."),
+            urgent=True,
+        )
+        return None
+    family = " ".join(p for p in (report.guardian_name, report.patient_phone) if p)
+    ref = Referral(
+        report_id=report.id,
+        county_id=report.county_id,
+        site_id=report.site_id,
+        hospital_id=hospital_id,
+        origin="triage",
+        urgency=states.urgency_for(report.event_groups, report.life_threatening),
+        triage_reasons=_triage_reasons(decision),
+        treatment_given=report.treatment,
+        temperature_c=report.max_temperature_c,
+        contact_name=report.reporter_name,
+        contact_phone=report.reporter_phone,
+        family_contact=family[:200],
+        sent_at=clock.now(),
+        created_by_id=actor.user_id if actor else None,
+    )
+    _send(session, actor, ref, report)
+    session.flush()
+    return ref
+
+
+def send_referral(session: Session, actor: Actor, report_id: int, data: ReferralIn) -> Referral:
+    """The physician's referral form: send a referral for the report, or complete the open
+    one (triage's, or an earlier send) with vital signs, what was given and transport."""
+    require_role(actor, *REQUESTERS)
+    report = intake.get_report(session, actor, report_id)
+    ref = open_of_report(session, report.id)
+    if ref is not None:
+        before = audit.snapshot(ref)
+        # Only what was sent changes (a form sends every field, an API call maybe a few).
+        for name in DETAIL_FIELDS:
+            if name not in data.model_fields_set:
+                continue
+            value = getattr(data, name)
+            if name == "reason" and not (value or "").strip() and ref.triage_reasons:
+                continue
+            setattr(ref, name, _stored(name, value))
+        session.add(ref)
+        session.flush()
+        changes = audit.diff(before, audit.snapshot(ref))
+        if changes:
+            audit.record(
+                session,
+                actor,
+                "update",
+                "referral",
+                ref.id,
+                changes=changes,
+                summary=report.number,
+                county_id=ref.county_id,
+            )
+            tell_hospital(
+                session,
+                ref,
+                _(
+                    "Referral {number}: the site updated vital signs and treatment",
+                    number=report.number,
+                ),
+            )
+        session.commit()
+        return ref
+    if not data.reason.strip():
+        raise Invalid("Give the reason for the referral.", fields={"reason": "required"})
+    site = session.get(Site, report.site_id)
+    hospital_id = states.next_hospital(site.primary_hospital_id, site.backup_hospital_id, [])
+    if hospital_id is None:
+        raise Invalid(
+            "This site has no green-channel hospital; ask the administrator to assign one.",
+            fields={"hospital": "none"},
+        )
+    ref = Referral(
+        report_id=report.id,
+        county_id=report.county_id,
+        site_id=report.site_id,
+        hospital_id=hospital_id,
+        origin="physician",
+        sent_at=clock.now(),
+        created_by_id=actor.user_id,
+    )
+    for name in DETAIL_FIELDS:
+        value = getattr(data, name)
+        setattr(ref, name, _stored(name, value))
+    ref.reason = data.reason.strip()
+    _send(session, actor, ref, report)
+    session.commit()
+    return ref
+
+
+def _stored(name: str, value: Any) -> Any:
+    """A form value as the column keeps it: enums by value, a missing text as ""."""
+    if value is None:
+        default = Referral.model_fields[name].default
+        return default if isinstance(default, str) else None
+    return value.value if hasattr(value, "value") else value

@@ -1,0 +1,52 @@
+"""The escalation queue page (bureau and CDC) and its acknowledgements."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from aefi import i18n, navigation
+from aefi.auth.models import Role
+from aefi.auth.permissions import mask_name
+from aefi.deps import SessionDep, WebActor
+from aefi.i18n import N_
+from aefi.triage.escalation import service
+from aefi.triage.labels import group_name
+from aefi.types import Id
+from aefi.web import flash, is_htmx, render, verify_csrf
+
+router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+navigation.add((Role.bureau, Role.investigator), "/escalations", N_("Escalations"), position=1)
+
+SHOW = {"open": N_("Not yet acknowledged"), "all": N_("All open items")}
+
+
+@router.get("/escalations")
+def escalations_page(request: Request, session: SessionDep, actor: WebActor, show: str = "open"):
+    show = show if show in SHOW else "open"
+    items = service.escalation_queue(session, actor, show=show)
+    return render(
+        request,
+        "triage/escalations.html",
+        {
+            "items": items,
+            "show": show,
+            "choices": SHOW,
+            "group_name": group_name,
+            "mask_name": mask_name,
+        },
+        block="results",
+    )
+
+
+@router.post("/escalations/{escalation_id:int}/acknowledge")
+async def acknowledge(request: Request, escalation_id: Id, session: SessionDep, actor: WebActor):
+    form = await request.form()
+    service.acknowledge(session, actor, escalation_id, note=str(form.get("note", "")))
+    if is_htmx(request):
+        # The queue reloads itself on this event (and every few seconds anyway).
+        return Response(status_code=204, headers={"HX-Trigger": "queue-changed"})
+    flash(request, i18n.gettext("Acknowledged."), "success")
+    show = form.get("show", "open")
+    return RedirectResponse(f"/escalations?show={show}", status_code=303)
