@@ -217,40 +217,27 @@ def refresh(
     return lot
 
 
-def _refresh_vaccine(
-    session: Session, actor: Actor | None, vaccine: Vaccine, cause: str, county_id: int | None
+def _refresh_halted(
+    session: Session,
+    actor: Actor | None,
+    obj: Vaccine | Site,
+    cause: str,
+    county_id: int | None,
 ) -> None:
-    halts = _halts_in_force(session, "vaccine", vaccine.id, None)
-    before = {"halted": vaccine.halted, "halt_note": vaccine.halt_note}
+    """A product's or a site's ``halted`` flag follows the halt decisions in force (a
+    product's across every county, a site's in its own)."""
+    scope = "vaccine" if isinstance(obj, Vaccine) else "site"
+    halts = _halts_in_force(session, scope, obj.id, obj.county_id if scope == "site" else None)
+    before = {"halted": obj.halted, "halt_note": obj.halt_note}
     after = {"halted": bool(halts), "halt_note": _halt_note(halts[0]) if halts else ""}
-    vaccine.halted, vaccine.halt_note = after["halted"], after["halt_note"]
-    session.add(vaccine)
+    obj.halted, obj.halt_note = after["halted"], after["halt_note"]
+    session.add(obj)
     audit.record(
         session,
         actor,
         "status",
-        "vaccine",
-        vaccine.id,
-        changes=audit.diff(before, after),
-        summary=cause[:500],
-        county_id=county_id,
-    )
-
-
-def _refresh_site(
-    session: Session, actor: Actor | None, site: Site, cause: str, county_id: int | None
-) -> None:
-    halts = _halts_in_force(session, "site", site.id, site.county_id)
-    before = {"halted": site.halted, "halt_note": site.halt_note}
-    after = {"halted": bool(halts), "halt_note": _halt_note(halts[0]) if halts else ""}
-    site.halted, site.halt_note = after["halted"], after["halt_note"]
-    session.add(site)
-    audit.record(
-        session,
-        actor,
-        "status",
-        "site",
-        site.id,
+        scope,
+        obj.id,
         changes=audit.diff(before, after),
         summary=cause[:500],
         county_id=county_id,
@@ -315,10 +302,8 @@ def apply_halt(session: Session, actor: Actor | None, halt) -> None:
             if hold is not None:
                 session.delete(hold)
         refresh(session, actor, obj, cause, county_id=halt.county_id)
-    elif halt.scope == "vaccine":
-        _refresh_vaccine(session, actor, obj, cause, halt.county_id)
     else:
-        _refresh_site(session, actor, obj, cause, halt.county_id)
+        _refresh_halted(session, actor, obj, cause, halt.county_id)
 
 
 def lift_halt(session: Session, actor: Actor | None, halt) -> None:
@@ -330,10 +315,8 @@ def lift_halt(session: Session, actor: Actor | None, halt) -> None:
     session.flush()
     if halt.scope == "lot":
         refresh(session, actor, obj, cause, note=note, county_id=halt.county_id)
-    elif halt.scope == "vaccine":
-        _refresh_vaccine(session, actor, obj, cause, halt.county_id)
     else:
-        _refresh_site(session, actor, obj, cause, halt.county_id)
+        _refresh_halted(session, actor, obj, cause, halt.county_id)
 
 
 def recall_lot(session: Session, actor: Actor | None, lot: Lot, *, notice: str) -> Lot:
