@@ -9,7 +9,7 @@ from sqlmodel import col, func, select
 
 from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
-from aefi.registry.models import Dose, Hospital, Lot, LotStatus, Site
+from aefi.registry.models import Dose, Hospital, Lot, Site
 from aefi.web import render
 
 router = APIRouter()
@@ -35,8 +35,8 @@ def home(request: Request, session: SessionDep, actor: WebActor):
     if actor.is_county_wide:
         from aefi.registry import lot_states
 
-        stopped = lot_states.blocked_lots(session, actor.county_id)  # held/halted here
-        ids = [i for i, st in stopped.items() if st.status != LotStatus.recalled][:20]
+        stopped = lot_states.blocked_lots(session, actor.county_id)  # unusable here
+        ids = list(stopped)[:20]
         ctx["lot_states"] = stopped
         ctx["lots_not_active"] = (
             session.exec(select(Lot).where(col(Lot.id).in_(ids))).all() if ids else []

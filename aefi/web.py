@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -49,6 +48,9 @@ def templates() -> Jinja2Templates:
         env.filters["local"] = format_local
         env.filters["local_date"] = format_local_date
         env.filters["iso_local"] = iso_local
+        from aefi.registry import lot_states
+
+        env.tests["unusable"] = lot_states.is_unusable  # {% if lot.status is unusable %}
     return _templates
 
 
@@ -102,31 +104,23 @@ def banners(user) -> list:
     return out
 
 
-def local_zone() -> ZoneInfo:
-    return ZoneInfo(get_settings().timezone)
-
-
-def to_local(value: datetime) -> datetime:
-    return value.astimezone(local_zone())
-
-
 def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
-    return to_local(value).strftime(fmt)
+    return clock.to_local(value).strftime(fmt)
 
 
 def format_local_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = to_local(value).date()
+        value = clock.to_local(value).date()
     return value.isoformat()
 
 
 def iso_local(value: datetime | None) -> str:
     """For ``<input type=datetime-local>``."""
-    return "" if value is None else to_local(value).strftime("%Y-%m-%dT%H:%M")
+    return "" if value is None else clock.to_local(value).strftime("%Y-%m-%dT%H:%M")
 
 
 def parse_local(value: str | None) -> datetime | None:
@@ -144,7 +138,7 @@ def parse_local(value: str | None) -> datetime | None:
             N_("Enter a date and time as YYYY-MM-DD HH:MM."), fields={"when": N_("Enter a date.")}
         ) from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=local_zone())
+        dt = dt.replace(tzinfo=clock.local_zone())
     return dt.astimezone(clock.now().tzinfo)
 
 

@@ -34,9 +34,11 @@ from aefi.intake.models import (
 )
 from aefi.intake.schemas import FollowUpIn, ReportIn
 from aefi.intake.validation import check_report, overlaps
+from aefi.registry import lot_states
 from aefi.registry import service as registry
-from aefi.registry.models import Lot, LotStatus, Person, Region, Site, Vaccine
+from aefi.registry.models import Lot, Person, Region, Site, Vaccine
 from aefi.registry.schemas import PersonIn
+from aefi.triage import rules
 
 FILERS = (Role.reporter, Role.investigator, Role.admin, Role.api_client)
 READERS = (Role.reporter, Role.investigator, Role.bureau, Role.admin, Role.province)
@@ -309,7 +311,7 @@ def _file_report(
     flags = [
         f"{d.lot.lot_number}: {d.lot.status} {d.lot.status_note}".strip()
         for d in doses
-        if d.lot.status in (LotStatus.held, LotStatus.halted, LotStatus.recalled)
+        if not lot_states.is_usable(d.lot)
     ]
     outcome = Outcome(data.outcome)
     report = Report(
@@ -355,14 +357,15 @@ def _file_report(
         confirmed_new_event=data.confirm_new_event,
         source=source,
     )
-    report.serious = any(
-        (
-            report.death,
-            report.life_threatening,
-            report.hospitalization,
-            report.disability,
-            report.congenital_anomaly,
-        )
+    # Triage re-decides it on ``report_filed``; the list shows it even before that.
+    report.serious = rules.is_serious(
+        death=report.death,
+        life_threatening=report.life_threatening,
+        hospitalization=report.hospitalization,
+        disability=report.disability,
+        congenital_anomaly=report.congenital_anomaly,
+        outcome=report.outcome,
+        event_groups=report.event_groups,
     )
     session.add(report)
     session.flush()

@@ -1,12 +1,18 @@
-"""The coded symptom vocabulary, in both languages, each code in one event group.
+"""The one event-group vocabulary: each group's code and names (zh, en), and the coded
+symptoms that are its members, in both languages.
 
-Event groups are what triage and signals count; the names of API.md's groups are fixed.
-Codes are stable identifiers: add new ones, never rename or reuse one."""
+Event groups are what triage, signals and investigation count and name; every module that
+names a group imports it from here (``group_name``, ``group_label``). The codes of API.md's
+groups are fixed. Codes are stable identifiers: add new ones, never rename or reuse one.
+Names follow DOMAIN.md (thrombocytopenic purpura, 血小板减少性紫癜)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aefi import i18n
+
+# code → (zh, en)
 EVENT_GROUPS: dict[str, tuple[str, str]] = {
     "anaphylaxis": ("严重过敏反应", "Anaphylaxis"),
     "allergic_rash": ("过敏性皮疹", "Allergic rash"),
@@ -16,7 +22,7 @@ EVENT_GROUPS: dict[str, tuple[str, str]] = {
     "seizure": ("惊厥", "Seizure"),
     "syncope": ("晕厥", "Syncope"),
     "hhe": ("低张力低反应发作", "Hypotonic-hyporesponsive episode"),
-    "thrombocytopenia": ("血小板减少性紫癜", "Thrombocytopenia"),
+    "thrombocytopenia": ("血小板减少性紫癜", "Thrombocytopenic purpura"),
     "gbs": ("吉兰-巴雷综合征", "Guillain-Barré syndrome"),
     "encephalitis": ("脑炎/脑病", "Encephalitis / encephalopathy"),
     "myocarditis": ("心肌炎/心包炎", "Myocarditis / pericarditis"),
@@ -100,3 +106,18 @@ def groups_of(codes: list[str] | tuple[str, ...]) -> list[str]:
 
 def unknown_codes(codes: list[str] | tuple[str, ...]) -> list[str]:
     return [c for c in codes if c not in BY_CODE]
+
+
+def group_label(group: str, lang: str = "en", *, in_sentence: bool = False) -> str:
+    """A group's name in ``lang`` ("zh" or "en"; its code when unknown). ``in_sentence``
+    lower-cases the English name ("fever"); acronyms such as "GBS" stay as they are."""
+    zh, en = EVENT_GROUPS.get(group, (group, group))
+    if lang == "zh":
+        return zh
+    return en[:1].lower() + en[1:] if in_sentence and not en[:2].isupper() else en
+
+
+def group_name(group: str) -> str:
+    """A group's name in the reader's language (its code when unknown)."""
+    zh, en = EVENT_GROUPS.get(group, (group, group))
+    return i18n.pick(zh, en)

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -44,7 +44,6 @@ from aefi.web import (
     KEEP_PAGE_ON_EXPIRY,
     flash,
     iso_local,
-    local_zone,
     parse_local,
     render,
     templates,
@@ -586,11 +585,6 @@ def _symptom_name(code: str) -> str:
     return i18n.pick(s.zh, s.en) if s else code
 
 
-def _group_name(group: str) -> str:
-    names = symptoms.EVENT_GROUPS.get(group)
-    return i18n.pick(*names) if names else group
-
-
 def _value(key: str, value: Any) -> str:
     """A card value in a history line."""
     if value is None or value == "" or value == []:
@@ -611,7 +605,7 @@ def _when(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=local_zone())
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=clock.local_zone())
 
 
 def triage_view(triage: dict[str, Any] | None) -> dict[str, Any]:
@@ -673,7 +667,7 @@ def _report_context(session: Session, actor: Actor, report: Report) -> dict[str,
         "original": {k: v for k, v in original.items() if k in changed},
         "triage": triage_view(report.triage),
         "symptom_name": _symptom_name,
-        "group_name": _group_name,
+        "group_name": symptoms.group_name,
         "value": _value,
         "field_labels": FIELD_LABELS,
         "serious_labels": SERIOUS_LABELS,
@@ -798,7 +792,7 @@ def _day(text: str) -> datetime | None:
         day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
     except ValueError:
         return None
-    return datetime.combine(day, time(), tzinfo=local_zone())
+    return clock.local_start_of(day)
 
 
 @pages.get("/reports")
@@ -863,7 +857,7 @@ def list_page(
             "drafts": service.open_drafts(session, actor) if actor.role in service.FILERS else [],
             "can_file": actor.role in service.FILERS,
             "county_wide": county_wide,
-            "group_name": _group_name,
+            "group_name": symptoms.group_name,
             "symptom_name": _symptom_name,
             "draft_summary": _draft_summary,
         },

@@ -12,7 +12,7 @@ from aefi import clock, i18n
 from aefi.auth.permissions import mask_id_number
 from aefi.errors import Conflict, Invalid
 from aefi.i18n import N_
-from aefi.intake.symptoms import BY_CODE, EVENT_GROUPS
+from aefi.intake.symptoms import BY_CODE, group_name
 from aefi.investigation import brighton as bc
 from aefi.investigation import causality as who
 from aefi.investigation import sections, workflow
@@ -117,11 +117,6 @@ SIGN_LABELS = {
 
 
 # --- presentation helpers ----------------------------------------------------------------
-
-
-def group_name(group: str) -> str:
-    zh, en = EVENT_GROUPS.get(group, (group, group))
-    return i18n.pick(zh, en)
 
 
 def symptom_name(code: str) -> str:

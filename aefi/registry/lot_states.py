@@ -29,7 +29,12 @@ from aefi.auth.permissions import Actor
 from aefi.errors import Conflict
 from aefi.registry.models import Lot, LotHold, LotStatus, Region, Site, Vaccine
 
-BLOCKING = (LotStatus.held, LotStatus.halted, LotStatus.recalled)
+# The one list of the statuses under which a lot may not be used: new doses of it are
+# refused (refuse_if_halted), and forms, lists, the report card and the home page flag it.
+# An expired lot is shown as expired; its doses are not refused here.
+UNUSABLE: frozenset[str] = frozenset(
+    {LotStatus.held.value, LotStatus.halted.value, LotStatus.recalled.value}
+)
 # Fields only these functions write; a registry form or API body naming one is refused.
 PROTECTED = {
     "lots": ("status", "status_note"),
@@ -39,10 +44,25 @@ PROTECTED = {
 }
 
 
+def is_unusable(status: str) -> bool:
+    """A status (``Lot.status`` or a county's :class:`State`) that stops the lot's use."""
+    return status in UNUSABLE
+
+
+def is_usable(lot: Lot) -> bool:
+    """The lot's summary over all counties lets it be used (see :func:`state_for_county`
+    for the state at one county's sites)."""
+    return not is_unusable(lot.status)
+
+
 @dataclass(frozen=True)
 class State:
     status: str  # a LotStatus value
     note: str
+
+    @property
+    def usable(self) -> bool:
+        return not is_unusable(self.status)
 
 
 def authorities(session: Session, county_id: int) -> list[int]:
@@ -118,7 +138,7 @@ def refuse_if_halted(session: Session, lot: Lot, site: Site) -> None:
     """New doses of a lot held, halted or recalled in the site's county, of a product halted
     there, or at a halted site are refused."""
     state = state_for_county(session, lot, site.county_id)
-    if state.status in BLOCKING:
+    if not state.usable:
         raise Conflict(
             "Lot {lot} is {status}: {note}. Do not use it; set the stock aside.",
             lot=lot.lot_number,
@@ -163,7 +183,8 @@ def blocked_lots(session: Session, county_id: int) -> dict[int, State]:
 
 
 def _is_expired(lot: Lot) -> bool:
-    return lot.expiry_on is not None and lot.expiry_on < _local_today()
+    # Expiry dates are calendar days where the county is, not in UTC.
+    return lot.expiry_on is not None and lot.expiry_on < clock.local_today()
 
 
 def _summary(session: Session, lot: Lot) -> State:
@@ -195,7 +216,7 @@ def refresh(
     changed)."""
     session.flush()
     state = _summary(session, lot)
-    new_note = note if note is not None and state.status not in BLOCKING else state.note
+    new_note = note if note is not None and state.usable else state.note
     before = {"status": lot.status, "status_note": lot.status_note}
     after = {"status": state.status, "status_note": (new_note or "")[:500]}
     if before == after and quiet_if_unchanged:
@@ -258,7 +279,7 @@ def hold_lot(
 ) -> bool:
     """A signal holds the lot in one county (unless it is already held, halted or recalled
     there). True when a hold was put."""
-    if state_for_county(session, lot, county_id).status in BLOCKING:
+    if not state_for_county(session, lot, county_id).usable:
         return False
     session.add(LotHold(lot_id=lot.id, county_id=county_id, signal_id=signal_id, note=note[:500]))
     refresh(session, actor, lot, f"hold (signal #{signal_id})", county_id=county_id)
@@ -357,7 +378,7 @@ def expire_due_lots(session: Session) -> int:
             select(Lot).where(
                 Lot.status == LotStatus.active,
                 col(Lot.expiry_on).is_not(None),
-                col(Lot.expiry_on) < _local_today(),
+                col(Lot.expiry_on) < clock.local_today(),
             )
         )
     )
@@ -382,12 +403,3 @@ def halted_vaccines(session: Session, county_id: int) -> dict[int, str]:
             )
         )
     }
-
-
-def _local_today():
-    """Expiry dates are calendar days where the county is, not in UTC."""
-    from zoneinfo import ZoneInfo
-
-    from aefi.settings import get_settings
-
-    return clock.now().astimezone(ZoneInfo(get_settings().timezone)).date()

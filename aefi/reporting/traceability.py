@@ -25,6 +25,7 @@ from aefi.intake.symptoms import EVENT_GROUPS
 from aefi.observation import board as periods
 from aefi.observation import service as observation
 from aefi.observation.models import ObservationEntry
+from aefi.registry import lot_states
 from aefi.registry import service as registry
 from aefi.registry.models import Dose, Lot, LotStatus, Person, Site, Vaccine
 from aefi.reporting.models import ContactOutcome, FollowUpContact
@@ -254,7 +255,7 @@ def search(session: Session, actor: Actor, q: str) -> SearchResult:
             session.exec(
                 select(Lot, Vaccine)
                 .join(Vaccine, Vaccine.id == Lot.vaccine_id)
-                .where(col(Lot.status).in_([LotStatus.held, LotStatus.halted, LotStatus.recalled]))
+                .where(col(Lot.status).in_(lot_states.UNUSABLE))
                 .order_by(Lot.lot_number)
             )
         )

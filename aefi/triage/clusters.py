@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from scipy.stats import poisson
 
-from aefi.triage.rules import group_label
+from aefi.intake.symptoms import group_label
 from aefi.triage.ruleset import Ruleset
 
 

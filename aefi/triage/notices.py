@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from aefi import clock, i18n
 from aefi.auth.models import Role
 from aefi.intake.models import Report
-from aefi.intake.symptoms import EVENT_GROUPS
+from aefi.intake.symptoms import group_name
 from aefi.notifications import service as notifications
 from aefi.registry.models import Lot, Site
 from aefi.settings import Settings, get_settings
@@ -43,7 +43,7 @@ def working_locale(locale: str) -> Iterator[None]:
 
 
 def _group_names(groups: Iterable[str]) -> str:
-    names = [i18n.pick(*EVENT_GROUPS.get(g, (g, g))) for g in groups]
+    names = [group_name(g) for g in groups]
     return "、".join(names) if i18n.get_locale() == "zh_CN" else ", ".join(names)
 
 

@@ -32,6 +32,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from aefi.intake.symptoms import group_label
 from aefi.triage import deadlines as due
 from aefi.triage.deadlines import Deadline
 from aefi.triage.ruleset import Ruleset
@@ -43,33 +44,6 @@ class Outcome(StrEnum):
     SEQUELAE = "sequelae"
     DIED = "died"
     UNKNOWN = "unknown"
-
-
-# Names of event groups as a physician reads them; a group missing here shows its code.
-EVENT_GROUP_LABELS: dict[str, tuple[str, str]] = {
-    "anaphylaxis": ("Anaphylaxis", "严重过敏反应"),
-    "allergic_rash": ("Allergic rash", "过敏性皮疹"),
-    "angioedema": ("Angioedema", "血管性水肿"),
-    "fever": ("Fever", "发热"),
-    "local_reaction": ("Local reaction", "局部反应"),
-    "seizure": ("Seizure", "惊厥"),
-    "syncope": ("Syncope", "晕厥"),
-    "hhe": ("Hypotonic-hyporesponsive episode (HHE)", "低张力低反应发作"),
-    "thrombocytopenia": ("Thrombocytopenia", "血小板减少症"),
-    "gbs": ("Guillain-Barré syndrome", "吉兰-巴雷综合征"),
-    "encephalitis": ("Encephalitis", "脑炎"),
-    "myocarditis": ("Myocarditis", "心肌炎"),
-    "death": ("Death", "死亡"),
-}
-
-
-def group_label(group: str, lang: str = "en", *, in_sentence: bool = False) -> str:
-    """A group's name for people; `in_sentence` lower-cases the English one ("fever")."""
-    en, zh = EVENT_GROUP_LABELS.get(group, (group, group))
-    if lang == "zh":
-        return zh
-    # Acronyms such as "HHE" or "GBS" stay as they are.
-    return en[:1].lower() + en[1:] if in_sentence and not en[:2].isupper() else en
 
 
 def _labels(groups: Iterable[str], *, in_sentence: bool = False) -> tuple[str, str]:
@@ -142,7 +116,68 @@ class ReportFacts:
 
     @property
     def died(self) -> bool:
-        return self.death or self.outcome is Outcome.DIED or "death" in self.event_groups
+        return patient_died(death=self.death, outcome=self.outcome, event_groups=self.event_groups)
+
+    @property
+    def serious_criteria(self) -> tuple[str, ...]:
+        return serious_criteria(
+            died=self.died,
+            life_threatening=self.life_threatening,
+            hospitalization=self.hospitalization,
+            disability=self.disability,
+            congenital_anomaly=self.congenital_anomaly,
+        )
+
+
+# --- seriousness: the one decision (intake asks it too, before triage has run) -----------
+
+
+def patient_died(*, death: bool, outcome: str, event_groups: Iterable[str]) -> bool:
+    """The death box, an outcome of "died" or a "death" event all mean the patient died."""
+    return death or outcome == Outcome.DIED or "death" in set(event_groups)
+
+
+def serious_criteria(
+    *,
+    died: bool,
+    life_threatening: bool,
+    hospitalization: bool,
+    disability: bool,
+    congenital_anomaly: bool,
+) -> tuple[str, ...]:
+    """The WHO / ICH E2A seriousness criteria met, in order; a report is serious when any
+    is. Designated conditions are not among them: they escalate, they do not make serious."""
+    met = {
+        "death": died,
+        "life_threatening": life_threatening,
+        "hospitalization": hospitalization,
+        "disability": disability,
+        "congenital_anomaly": congenital_anomaly,
+    }
+    return tuple(name for name, yes in met.items() if yes)
+
+
+def is_serious(
+    *,
+    death: bool,
+    life_threatening: bool,
+    hospitalization: bool,
+    disability: bool,
+    congenital_anomaly: bool,
+    outcome: str = Outcome.UNKNOWN,
+    event_groups: Iterable[str] = (),
+) -> bool:
+    """Serious (WHO / ICH E2A) from a report card's boxes, outcome and event groups."""
+    died = patient_died(death=death, outcome=outcome, event_groups=event_groups)
+    return bool(
+        serious_criteria(
+            died=died,
+            life_threatening=life_threatening,
+            hospitalization=hospitalization,
+            disability=disability,
+            congenital_anomaly=congenital_anomaly,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -187,6 +222,21 @@ class TriageDecision:
 
 
 _Fire = Callable[[str, str, str], None]
+
+# Why each seriousness criterion makes a report serious, in the order they are listed.
+_SERIOUS_REASONS = {
+    "death": ("The patient died: death is a serious AEFI (WHO, ICH E2A).",
+              "受种者死亡：死亡属严重AEFI（WHO、ICH E2A）。"),
+    "life_threatening": ("The event was life-threatening: a serious AEFI.",
+                         "事件危及生命：属严重AEFI。"),
+    "hospitalization": (
+        "The event led to hospitalisation or prolonged a hospital stay: a serious AEFI.",
+        "事件导致住院或住院时间延长：属严重AEFI。"),
+    "disability": ("The event caused persistent or significant disability: a serious AEFI.",
+                   "事件导致永久或显著的伤残：属严重AEFI。"),
+    "congenital_anomaly": ("The event is a congenital anomaly: a serious AEFI.",
+                           "事件为先天性异常：属严重AEFI。"),
+}  # fmt: skip
 
 _FLAG_LABELS = {
     "serious": ("serious", "严重"),
@@ -234,28 +284,10 @@ def triage(
             )
 
     # Seriousness: WHO / ICH E2A.
-    criteria = [
-        (died, "serious.death",
-         "The patient died: death is a serious AEFI (WHO, ICH E2A).",
-         "受种者死亡：死亡属严重AEFI（WHO、ICH E2A）。"),
-        (facts.life_threatening, "serious.life_threatening",
-         "The event was life-threatening: a serious AEFI.",
-         "事件危及生命：属严重AEFI。"),
-        (facts.hospitalization, "serious.hospitalization",
-         "The event led to hospitalisation or prolonged a hospital stay: a serious AEFI.",
-         "事件导致住院或住院时间延长：属严重AEFI。"),
-        (facts.disability, "serious.disability",
-         "The event caused persistent or significant disability: a serious AEFI.",
-         "事件导致永久或显著的伤残：属严重AEFI。"),
-        (facts.congenital_anomaly, "serious.congenital_anomaly",
-         "The event is a congenital anomaly: a serious AEFI.",
-         "事件为先天性异常：属严重AEFI。"),
-    ]  # fmt: skip
-    serious = False
-    for met, rule, en, zh in criteria:
-        if met:
-            serious = True
-            fire(rule, en, zh)
+    met = facts.serious_criteria
+    serious = bool(met)
+    for criterion in met:
+        fire(f"serious.{criterion}", *_SERIOUS_REASONS[criterion])
     if not serious:
         fire(
             "not_serious.no_criteria",

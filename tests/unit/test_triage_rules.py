@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from aefi.intake.symptoms import EVENT_GROUPS, group_label
 from aefi.triage.deadlines import Deadline, case_deadlines, is_overdue
-from aefi.triage.rules import Outcome, ReportFacts, decision_changes, triage
+from aefi.triage.rules import Outcome, ReportFacts, decision_changes, is_serious, triage
 from aefi.triage.ruleset import DEFAULT_PATH, RulesetError, load_ruleset, parse_ruleset
 
 CST = timezone(timedelta(hours=8))
@@ -531,3 +532,53 @@ def test_load_ruleset_from_a_path(tmp_path: Path) -> None:
     assert decision.deadlines["report_due"] == DISCOVERED + timedelta(hours=24)
     with pytest.raises(RulesetError, match="cannot read"):
         load_ruleset(tmp_path / "missing.toml")
+
+
+# --- one seriousness decision, one event-group vocabulary ----------------------------------
+
+SERIOUS_BOXES = ("death", "life_threatening", "hospitalization", "disability", "congenital_anomaly")
+
+
+@pytest.mark.parametrize(
+    ("boxes", "outcome", "groups"),
+    [
+        ((), Outcome.RECOVERED, {"fever"}),
+        ((), Outcome.DIED, {"fever"}),
+        ((), Outcome.UNKNOWN, {"death"}),
+        *(((box,), Outcome.RECOVERING, {"syncope"}) for box in SERIOUS_BOXES),
+        (("disability", "hospitalization"), Outcome.SEQUELAE, {"gbs"}),
+    ],
+)
+def test_intake_asks_the_same_seriousness_as_triage(
+    boxes: tuple[str, ...], outcome: Outcome, groups: set[str]
+) -> None:
+    """What intake stores before triage runs (is_serious) is what triage decides."""
+    flags = {box: box in boxes for box in SERIOUS_BOXES}
+    decided = triage(facts(event_groups=groups, outcome=outcome, **flags), RULESET).serious
+    asked = is_serious(**flags, outcome=outcome.value, event_groups=groups)
+    assert asked == decided
+    assert decided == bool(boxes or outcome is Outcome.DIED or "death" in groups)
+
+
+def test_designated_conditions_do_not_make_serious() -> None:
+    assert not is_serious(
+        **dict.fromkeys(SERIOUS_BOXES, False), event_groups={"anaphylaxis", "seizure"}
+    )
+
+
+def test_triage_names_groups_from_the_one_vocabulary() -> None:
+    """Triage's reasons use the vocabulary's names (DOMAIN.md: 血小板减少性紫癜)."""
+    decision = triage(facts(event_groups={"thrombocytopenia"}), RULESET)
+    zh = " ".join(r.text_zh for r in decision.reasons)
+    en = " ".join(r.text_en for r in decision.reasons)
+    assert EVENT_GROUPS["thrombocytopenia"] == ("血小板减少性紫癜", "Thrombocytopenic purpura")
+    assert "血小板减少性紫癜" in zh and "血小板减少症" not in zh
+    assert "thrombocytopenic purpura" in en.lower()
+
+
+def test_every_group_named_by_triage_is_in_the_vocabulary() -> None:
+    named = {*RULESET.designated_conditions, *RULESET.common_reaction_groups}
+    named |= set(RULESET.referral.event_groups)
+    assert named <= set(EVENT_GROUPS)
+    assert group_label("fever", in_sentence=True) == "fever"
+    assert group_label("unknown_code", "zh") == "unknown_code"

@@ -235,3 +235,19 @@ def test_admin_searches_audit_trail(client, county):
     login(client, "admin")
     r = client.get("/admin/audit?action=login", headers={"Accept-Language": "en"})
     assert r.status_code == 200 and "系统管理员" in r.text
+
+
+def test_home_lists_every_unusable_lot_recalled_too(client, county, session):
+    """The county home page's "Lots not in use" names held, halted and recalled lots (the
+    statuses of lot_states.UNUSABLE), not only the ones stopped in this county."""
+    from aefi.registry import lot_states
+
+    held, recalled = session.exec(select(Lot).order_by(Lot.id).limit(2)).all()
+    lot_states.hold_lot(session, None, held, county.county_id, signal_id=None, note="复核中")
+    lot_states.recall_lot(session, None, recalled, notice="召回通知 2026-1")
+    session.commit()
+    login(client, "admin")
+    page = client.get("/", headers={"Accept-Language": "en"}).text
+    assert "Lots not in use" in page
+    assert f"{held.lot_number} · held" in page
+    assert f"{recalled.lot_number} · recalled · 召回通知 2026-1" in page

@@ -169,7 +169,7 @@ def issue_halt(
     )
     now = clock.now()
     effective = effective_at or now
-    year = effective.astimezone(_zone()).year
+    year = effective.astimezone(clock.local_zone()).year
     seq = _next_number(session, actor.county_id, year, "halt")
     halt = HaltDecision(
         county_id=actor.county_id,
@@ -232,10 +232,6 @@ def issue_halt(
     return halt
 
 
-def _zone():
-    from aefi.web import local_zone
-
-    return local_zone()
 
 
 def _apply_halt(session: Session, actor: Actor | None, halt: HaltDecision) -> None:
@@ -321,7 +317,7 @@ def lift_halt(session: Session, actor: Actor, halt_id: int, reason: str) -> Halt
             "Some fields need correcting.", fields={"reason": N_("Give the reason for lifting.")}
         )
     now = clock.now()
-    year = now.astimezone(_zone()).year
+    year = now.astimezone(clock.local_zone()).year
     seq = _next_number(session, halt.county_id, year, "lift")
     halt.lift_number = f"解除叫停〔{year}〕{seq}号"
     halt.lifted_at = now

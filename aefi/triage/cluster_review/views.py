@@ -11,9 +11,9 @@ from aefi.auth.permissions import mask_name
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.i18n import N_
+from aefi.intake.symptoms import group_name
 from aefi.triage import access
 from aefi.triage.cluster_review import service
-from aefi.triage.labels import group_name
 from aefi.triage.models import KIND_LABELS
 from aefi.types import Id
 from aefi.web import flash, render, verify_csrf

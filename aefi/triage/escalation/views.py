@@ -10,8 +10,8 @@ from aefi.auth.models import Role
 from aefi.auth.permissions import mask_name
 from aefi.deps import SessionDep, WebActor
 from aefi.i18n import N_
+from aefi.intake.symptoms import group_name
 from aefi.triage.escalation import service
-from aefi.triage.labels import group_name
 from aefi.types import Id
 from aefi.web import flash, is_htmx, render, verify_csrf
 
