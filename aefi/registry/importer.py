@@ -230,7 +230,7 @@ def import_doses(
     look = _Lookups(session, actor.county_id)
     if actor.site_id is not None:  # a reporter imports only their own site's doses
         look.sites = {c: v for c, v in look.sites.items() if v[0] == actor.site_id}
-    zone = ZoneInfo(_zone_name())
+    zone = clock.local_zone()
     now = clock.now()
     name = filename or getattr(stream, "name", "") or ""
     name = str(name).rsplit("/", 1)[-1][:200]
@@ -510,9 +510,3 @@ def _is_binary(stream) -> bool:
     return isinstance(stream, io.BufferedIOBase | io.RawIOBase) or "b" in getattr(
         stream, "mode", ""
     )
-
-
-def _zone_name() -> str:
-    from aefi.settings import get_settings
-
-    return get_settings().timezone

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, distinct
 from sqlmodel import Session, col, func, select
@@ -29,7 +28,6 @@ from aefi.investigation.models import (
     CaseFormSection,
 )
 from aefi.registry.models import Dose, Lot, Site, Vaccine
-from aefi.settings import get_settings
 
 # --- investigation form ------------------------------------------------------------------
 
@@ -213,7 +211,7 @@ EXPOSURE_LABELS = {
 
 
 def _local_day_bounds(at: datetime) -> tuple[date, datetime, datetime]:
-    zone = ZoneInfo(get_settings().timezone)
+    zone = clock.local_zone()
     day = at.astimezone(zone).date()
     start = datetime.combine(day, time.min, tzinfo=zone)
     return day, start, start + timedelta(days=1)
