@@ -646,11 +646,11 @@ def regions_add(
     """Add a province, or a county (below its province): the frame of every user's scope.
     A county's townships, sites and hospitals are then kept by its admin on the pages."""
     from aefi.errors import DomainError
-    from aefi.registry import service
+    from aefi.registry.regions import service as regions
 
     with _session() as session:
         try:
-            region = service.add_frame_region(
+            region = regions.add_frame_region(
                 session, code=code, name=name, level=level, parent_code=parent, name_en=name_en
             )
         except DomainError as exc:
@@ -665,11 +665,11 @@ def regions_place(
 ) -> None:
     """Put an existing county below a province (its province users then read it)."""
     from aefi.errors import DomainError
-    from aefi.registry import service
+    from aefi.registry.regions import service as regions
 
     with _session() as session:
         try:
-            service.place_county(session, county_code=county, province_code=province)
+            regions.place_county(session, county_code=county, province_code=province)
         except DomainError as exc:
             typer.echo(f"not placed: {exc}", err=True)
             raise typer.Exit(2) from None

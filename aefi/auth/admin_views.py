@@ -13,7 +13,8 @@ from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid, NotFound
 from aefi.i18n import N_
-from aefi.registry import service as registry
+from aefi.registry import access as registry_access
+from aefi.registry.records import service as registry_records
 from aefi.types import PageNo, parse_id
 from aefi.web import flash, parse_local, render, verify_csrf
 
@@ -33,8 +34,8 @@ def _user_form(session, actor, values, errors, error=None):
         "errors": errors,
         "error": error,
         "roles": list(Role),
-        "sites": registry.sites_of_county(session, actor.county_id),
-        "hospitals": registry.choices(session, actor, "hospitals"),
+        "sites": registry_access.sites_of_county(session, actor.county_id),
+        "hospitals": registry_records.choices(session, actor, "hospitals"),
         "users": service.list_users(session, actor),
     }
 

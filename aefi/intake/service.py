@@ -34,8 +34,9 @@ from aefi.intake.models import (
 )
 from aefi.intake.schemas import FollowUpIn, ReportIn
 from aefi.intake.validation import check_report, overlaps
+from aefi.registry import access as registry_access
 from aefi.registry import lot_states
-from aefi.registry import service as registry
+from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Lot, Person, Region, Site, Vaccine
 from aefi.registry.schemas import PersonIn
 from aefi.triage import rules
@@ -111,7 +112,7 @@ def resolve_doses(
     listed there as (index in ``hand_doses``, lot number) and left out, instead of raising;
     the form uses it to name every unknown lot next to its row."""
     linked: list[LinkedDose] = []
-    for row in registry.get_doses(session, actor, data.dose_ids):
+    for row in registry_doses.get_doses(session, actor, data.dose_ids):
         if actor.role == Role.reporter and row.site.id != actor.site_id:
             raise NotFound("No dose with id {ids}.", ids=str(row.dose.id))
         linked.append(
@@ -130,7 +131,7 @@ def resolve_doses(
         )
     for index, hand in enumerate(data.hand_doses):
         try:
-            lot = registry.lot_by_number(session, actor, hand.lot_number)
+            lot = registry_access.lot_by_number(session, actor, hand.lot_number)
         except NotFound:
             if unknown_lots is not None:
                 unknown_lots.append((index, hand.lot_number))
@@ -295,7 +296,7 @@ def _file_report(
     person = next((d.person for d in doses if d.person is not None), None)
     if person is None:
         p = data.patient
-        person = registry.upsert_person(
+        person = registry_doses.upsert_person(
             session,
             actor.county_id,
             PersonIn(name=p.name, id_number=p.id_number, sex=p.sex, birth_date=p.birth_date),

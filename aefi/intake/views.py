@@ -36,8 +36,10 @@ from aefi.intake.forms import ReportForm, as_follow_up, slot_of
 from aefi.intake.models import Outcome, Report, ReportStatus
 from aefi.intake.schemas import FollowUpIn
 from aefi.pdf import render_pdf
-from aefi.registry import service as registry
+from aefi.registry.doses import service as registry_doses
+from aefi.registry.lots import service as registry_lots
 from aefi.registry.models import Route, Sex, Site, Vaccine
+from aefi.registry.records import service as registry_records
 from aefi.settings import get_settings
 from aefi.types import MAX_ID, Id, ascii_int, page_number
 from aefi.web import (
@@ -207,15 +209,15 @@ if _claim_drafts not in auth_views.LOGIN_HOOKS:
 # --- the form ------------------------------------------------------------------------------
 
 
-def _linked_rows(session: Session, actor: Actor, ids: list[int]) -> list[registry.DoseRow]:
+def _linked_rows(session: Session, actor: Actor, ids: list[int]) -> list[registry_doses.DoseRow]:
     """The linked doses the actor may link (a reporter: doses given at their site)."""
     try:
-        rows = registry.get_doses(session, actor, ids)
+        rows = registry_doses.get_doses(session, actor, ids)
     except NotFound:
         rows = []
         for i in ids:
             try:
-                rows.extend(registry.get_doses(session, actor, [i]))
+                rows.extend(registry_doses.get_doses(session, actor, [i]))
             except NotFound:
                 continue
     if actor.role == Role.reporter:
@@ -505,7 +507,7 @@ async def autosave(request: Request, session: SessionDep):
 def search_doses(request: Request, session: SessionDep, dose_q: str = ""):
     """Doses at the physician's site by ID number, name or phone (as you type)."""
     actor = optional_actor(request, session)
-    rows = registry.find_doses(session, actor, q=dose_q, limit=30) if actor else []
+    rows = registry_doses.find_doses(session, actor, q=dose_q, limit=30) if actor else []
     return _fragment(
         request,
         "intake/_dose_results.html",
@@ -540,7 +542,7 @@ def lookup_lot(request: Request, session: SessionDep, row: int = 0):
     """A hand-entered lot number, looked up as it is typed."""
     actor = optional_actor(request, session)
     typed = (request.query_params.get(f"hand-{row}-lot_number") or "").strip()
-    matches = registry.search_lots(session, actor, typed, limit=8) if actor and typed else []
+    matches = registry_lots.search_lots(session, actor, typed, limit=8) if actor and typed else []
     exact = next((m for m in matches if m[0].lot_number == typed), None)
     return _fragment(
         request,
@@ -835,7 +837,9 @@ def list_page(
     }
     county_wide = actor.is_county_wide
     sites = (
-        registry.list_records(session, actor, registry.KINDS["sites"], per_page=500)[0]
+        registry_records.list_records(
+            session, actor, registry_records.KINDS["sites"], per_page=500
+        )[0]
         if county_wide
         else []
     )

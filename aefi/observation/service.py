@@ -21,7 +21,8 @@ from aefi.errors import Conflict, NotFound
 from aefi.intake.models import Report, ReportDose
 from aefi.observation import board as rules
 from aefi.observation.models import EntrySource, ObservationEntry
-from aefi.registry import service as registry
+from aefi.registry import access as registry_access
+from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Lot, Person, Site, Vaccine
 from aefi.settings import get_settings
 
@@ -256,7 +257,7 @@ def overview(session: Session, actor: Actor) -> list[SiteLine]:
     """Every site's observation area at a glance, for the county roles."""
     require_role(actor, Role.investigator, Role.bureau, Role.admin)
     settings = get_settings()
-    sites = registry.sites_of_county(session, actor.county_id)
+    sites = registry_access.sites_of_county(session, actor.county_id)
     ids = [s.id for s in sites]
     if sync_sites(session, ids):
         session.commit()
@@ -396,7 +397,7 @@ def release_ready(session: Session, actor: Actor, site_id: int | None = None) ->
 def check_in_candidates(session: Session, actor: Actor, q: str) -> list[tuple]:
     """Doses found by name, ID number or phone, each with whether it is on a board already."""
     require_role(actor, *KEEPERS)
-    found = registry.find_doses(session, actor, q=q, limit=20)
+    found = registry_doses.find_doses(session, actor, q=q, limit=20)
     ids = [r.dose.id for r in found]
     seen = (
         set(
@@ -414,7 +415,7 @@ def check_in(session: Session, actor: Actor, dose_id: int) -> ObservationEntry:
     """Check a vaccinee in by hand (a dose not on the board: recorded late, or older than
     the board looks back). The observation time runs from now."""
     require_role(actor, *KEEPERS)
-    row = registry.get_doses(session, actor, [dose_id])[0]
+    row = registry_doses.get_doses(session, actor, [dose_id])[0]
     if actor.role == Role.reporter and row.site.id != actor.site_id:
         raise NotFound("No dose with id {ids}.", ids=str(dose_id))
     earlier = session.exec(

@@ -6,7 +6,10 @@ from fastapi import APIRouter, File, Query, UploadFile, status
 
 from aefi.deps import ApiActor, SessionDep
 from aefi.errors import Invalid
-from aefi.registry import importer, service
+from aefi.registry import access, importer
+from aefi.registry.doses import service as doses
+from aefi.registry.lots import service as lots
+from aefi.registry.records import service as records
 from aefi.registry.schemas import (
     Created,
     DoseCreate,
@@ -24,13 +27,13 @@ router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 @router.post("/vaccines", status_code=status.HTTP_201_CREATED, response_model=Created)
 def create_vaccine(body: VaccineCreate, session: SessionDep, actor: ApiActor) -> Created:
-    v = service.create_vaccine(session, actor, **body.model_dump())
+    v = records.create_vaccine(session, actor, **body.model_dump())
     return Created(id=v.id)
 
 
 @router.post("/lots", status_code=status.HTTP_201_CREATED, response_model=Created)
 def create_lot(body: LotCreate, session: SessionDep, actor: ApiActor) -> Created:
-    lot = service.create_lot(
+    lot = records.create_lot(
         session,
         actor,
         lot_number=body.lot_number,
@@ -43,8 +46,8 @@ def create_lot(body: LotCreate, session: SessionDep, actor: ApiActor) -> Created
 
 @router.get("/lots/{lot_number}", response_model=LotPublic)
 def get_lot(lot_number: str, session: SessionDep, actor: ApiActor) -> LotPublic:
-    lot, vaccine = service.get_lot(session, actor, lot_number)
-    state = service.lot_state(session, actor, lot)  # the state in force in the actor's county
+    lot, vaccine = access.get_lot(session, actor, lot_number)
+    state = records.lot_state(session, actor, lot)  # the state in force in the actor's county
     return LotPublic(
         id=lot.id,
         lot_number=lot.lot_number,
@@ -59,27 +62,25 @@ def get_lot(lot_number: str, session: SessionDep, actor: ApiActor) -> LotPublic:
 
 
 @router.post("/lots/{lot_number}/recall", response_model=LotPublic)
-def recall_lot(
-    lot_number: str, body: RecallIn, session: SessionDep, actor: ApiActor
-) -> LotPublic:
+def recall_lot(lot_number: str, body: RecallIn, session: SessionDep, actor: ApiActor) -> LotPublic:
     """Record a recall notice: the lot is withdrawn in every county."""
-    service.record_recall(session, actor, lot_number, notice=body.notice)
+    lots.record_recall(session, actor, lot_number, notice=body.notice)
     return get_lot(lot_number, session, actor)
 
 
 @router.post("/sites", status_code=status.HTTP_201_CREATED, response_model=Created)
 def create_site(body: SiteCreate, session: SessionDep, actor: ApiActor) -> Created:
-    return Created(id=service.create_site(session, actor, **body.model_dump()).id)
+    return Created(id=records.create_site(session, actor, **body.model_dump()).id)
 
 
 @router.post("/hospitals", status_code=status.HTTP_201_CREATED, response_model=Created)
 def create_hospital(body: HospitalCreate, session: SessionDep, actor: ApiActor) -> Created:
-    return Created(id=service.create_hospital(session, actor, **body.model_dump()).id)
+    return Created(id=records.create_hospital(session, actor, **body.model_dump()).id)
 
 
 @router.post("/doses", status_code=status.HTTP_201_CREATED, response_model=Created)
 def record_dose(body: DoseCreate, session: SessionDep, actor: ApiActor) -> Created:
-    return Created(id=service.record_dose(session, actor, body).id)
+    return Created(id=doses.record_dose(session, actor, body).id)
 
 
 @router.post("/doses/import", response_model=ImportResult)

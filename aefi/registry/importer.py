@@ -37,8 +37,8 @@ from aefi import audit, clock
 from aefi.auth.permissions import Actor, require_role
 from aefi.i18n import N_, gettext
 from aefi.registry import lot_states
+from aefi.registry.access import DOSE_WRITERS
 from aefi.registry.models import Dose, Lot, Person, Route, Site
-from aefi.registry.service import DOSE_WRITERS
 
 COLUMNS = (
     "id_number",

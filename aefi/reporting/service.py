@@ -29,7 +29,7 @@ from aefi.observation import board as periods
 from aefi.observation import service as observation
 from aefi.referral.models import Referral
 from aefi.referral.states import OPEN as REFERRAL_OPEN
-from aefi.registry import service as registry
+from aefi.registry import access as registry_access
 from aefi.registry.models import Dose, Lot, Region, Site, Vaccine
 from aefi.reporting import indicators as ind
 from aefi.reporting.models import FIGURES, DailyReport
@@ -464,7 +464,7 @@ def day_status(session: Session, actor: Actor, day: date) -> DayStatus:
     """Which sites have and have not submitted the day's report, and the county's totals
     of what was submitted (the latest version of each)."""
     require_role(actor, *COUNTY_READERS)
-    sites = registry.sites_of_county(session, actor.county_id)
+    sites = registry_access.sites_of_county(session, actor.county_id)
     towns = _townships(session, sites)
     reports = _reports_in(session, actor.county_id, day, day)
     now = clock.now()
@@ -511,7 +511,7 @@ def summary(session: Session, actor: Actor, since: date, until: date) -> Summary
         raise Invalid("The end of the period lies before its start.", fields={"until": "order"})
     if (until - since).days > 366:
         raise Invalid("Choose a period of at most a year.", fields={"since": "too long"})
-    sites = registry.sites_of_county(session, actor.county_id)
+    sites = registry_access.sites_of_county(session, actor.county_id)
     towns = _townships(session, sites)
     reports = _reports_in(session, actor.county_id, since, until)
     now = clock.now()
@@ -672,7 +672,7 @@ def indicators(session: Session, actor: Actor, since: date, until: date) -> Indi
     by_code, general, source = _expected_all_aefi(session)
     # One pass over the period's doses by site and lot (covered by ix_dose_site_time_lot);
     # lots map to vaccines and sites to townships here.
-    sites = {s.id: s for s in registry.sites_of_county(session, county)}
+    sites = {s.id: s for s in registry_access.sites_of_county(session, county)}
     vaccine_of = dict(session.exec(select(Lot.id, Lot.vaccine_id)).all())
     doses_by_vaccine: dict[int, int] = defaultdict(int)
     doses_by_town: dict[int, int] = defaultdict(int)

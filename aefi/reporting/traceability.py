@@ -3,7 +3,7 @@ to every dose and report; the follow-up list of a halted or recalled lot.
 
 Reporters see their own site's part of everything; the county roles see the county. Names
 and ID numbers are masked in lists; the full identity is on the person page, for the roles
-that need it, and each viewing is recorded (``registry.service.get_person(reveal=True)``)."""
+that need it, and each viewing is recorded (``registry.doses.service.get_person(reveal=True)``)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ from aefi.intake.symptoms import EVENT_GROUPS
 from aefi.observation import board as periods
 from aefi.observation import service as observation
 from aefi.observation.models import ObservationEntry
+from aefi.registry import access as registry_access
 from aefi.registry import lot_states
-from aefi.registry import service as registry
+from aefi.registry.doses import service as registry_doses
+from aefi.registry.lots import service as registry_lots
 from aefi.registry.models import Dose, Lot, LotStatus, Person, Site, Vaccine
 from aefi.reporting.models import ContactOutcome, FollowUpContact
 from aefi.settings import get_settings
@@ -49,7 +51,7 @@ def _only_site(actor: Actor) -> int | None:
 
 def _lot(session: Session, actor: Actor, lot_number: str) -> tuple[Lot, Vaccine]:
     require_role(actor, *READERS)
-    return registry.get_lot(session, actor, lot_number)
+    return registry_access.get_lot(session, actor, lot_number)
 
 
 # --- the lot page ----------------------------------------------------------------------------
@@ -102,7 +104,7 @@ def lot_trace(session: Session, actor: Actor, lot_number: str) -> LotTrace:
         per_site[site_id].append(at)
         per_day[periods.local_day(at, zone)][site_id] += 1
         total += 1
-    sites = {s.id: s for s in registry.sites_of_county(session, actor.county_id)}
+    sites = {s.id: s for s in registry_access.sites_of_county(session, actor.county_id)}
     uses = sorted(
         (SiteUse(sites[sid], len(ats), min(ats), max(ats)) for sid, ats in per_site.items()),
         key=lambda u: (-u.doses, u.site.code),
@@ -260,8 +262,8 @@ def search(session: Session, actor: Actor, q: str) -> SearchResult:
             )
         )
         return SearchResult(q, [], [], flagged)
-    lots = registry.search_lots(session, actor, q, limit=20)
-    persons = registry.search_persons(session, actor, q, limit=50)
+    lots = registry_lots.search_lots(session, actor, q, limit=20)
+    persons = registry_doses.search_persons(session, actor, q, limit=50)
     return SearchResult(
         q,
         lots,
@@ -280,7 +282,7 @@ class PersonTrace:
     can_reveal: bool
     name: str  # masked unless revealed
     id_number: str
-    doses: list[registry.DoseRow]
+    doses: list[registry_doses.DoseRow]
     reports: list[Report]
     entries: list[ObservationEntry]
     contacts: list[FollowUpContact]
@@ -292,8 +294,8 @@ def person_trace(
     """Every dose, report, observation and follow-up contact of one person in scope. With
     ``reveal`` the full identity is shown and the viewing recorded."""
     only = _only_site(actor)
-    person = registry.get_person(session, actor, person_id, reveal=reveal)
-    doses = registry.find_doses(session, actor, person_id=person_id, limit=500)
+    person = registry_doses.get_person(session, actor, person_id, reveal=reveal)
+    doses = registry_doses.find_doses(session, actor, person_id=person_id, limit=500)
     reports_q = select(Report).where(
         Report.person_id == person_id, Report.county_id == actor.county_id
     )

@@ -19,7 +19,8 @@ from aefi.i18n import N_
 from aefi.intake.symptoms import EVENT_GROUPS
 from aefi.observation.models import STATE_LABELS as OBS_LABELS
 from aefi.pdf import render_pdf
-from aefi.registry import service as registry
+from aefi.registry import access as registry_access
+from aefi.registry.lots import service as registry_lots
 from aefi.registry.models import Vaccine
 from aefi.reporting import charts, exports, service, traceability
 from aefi.reporting.indicators import KEY_FIELDS
@@ -348,7 +349,8 @@ def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebA
             "mask": mask_name,
             "actor": actor,
             "identity": sees_identity(actor),
-            "can_recall": registry.can_record_recall(actor) and trace.lot.status != "recalled",
+            "can_recall": registry_access.can_record_recall(actor)
+            and trace.lot.status != "recalled",
         },
     )
 
@@ -368,7 +370,7 @@ async def lot_recall(request: Request, lot_number: str, session: SessionDep, act
         )
     else:
         try:
-            registry.record_recall(session, actor, lot_number, notice=notice)
+            registry_lots.record_recall(session, actor, lot_number, notice=notice)
         except Invalid:
             flash(request, i18n.gettext("Name the recall notice."), "error")
         else:
@@ -381,7 +383,7 @@ def lot_persons_page(
     request: Request, lot_number: str, session: SessionDep, actor: WebActor, page: PageNo = 1
 ):
     persons, total = traceability.lot_persons(session, actor, lot_number, page=max(page, 1))
-    trace_lot = registry.get_lot(session, actor, lot_number)[0]
+    trace_lot = registry_access.get_lot(session, actor, lot_number)[0]
     return render(
         request,
         "reporting/lot_persons.html",

@@ -33,11 +33,11 @@ def two_anaphylaxis_reports(session, county) -> Lot:
     # Two different people; if the site gave only one dose of the lot, add a second.
     assert len(doses) >= 1
     if len(doses) < 2:
-        from aefi.registry import service as registry
+        from aefi.registry.doses import service as registry_doses
         from aefi.registry.schemas import DoseCreate, PersonIn
 
         site = session.get(Site, reporter.site_id)
-        registry.record_dose(
+        registry_doses.record_dose(
             session,
             county.actor(session, "admin"),
             DoseCreate(

@@ -14,8 +14,8 @@ from sqlmodel import select
 from aefi import clock, types
 from aefi.errors import Invalid
 from aefi.observation import service as observation
-from aefi.registry import service as registry
 from aefi.registry.models import Site, Vaccine
+from aefi.registry.records import service as registry_records
 from tests.service.test_observation import DAY0, active_lot, give
 
 
@@ -27,10 +27,10 @@ def _nul_guard() -> None:
 def test_nul_in_text_is_refused_before_the_database(session, county) -> None:
     admin = county.actor(session, "admin")
     with pytest.raises(Invalid) as err:
-        registry.save_record(
+        registry_records.save_record(
             session,
             admin,
-            registry.KINDS["vaccines"],
+            registry_records.KINDS["vaccines"],
             None,
             {"code": "NUL1", "name": "bad\x00name", "observation_minutes": "30"},
         )
@@ -44,18 +44,20 @@ def test_nul_in_text_is_refused_before_the_database(session, county) -> None:
 def test_nul_in_a_search_term_is_refused_too(session, county) -> None:
     admin = county.actor(session, "admin")
     with pytest.raises(Invalid):
-        registry.list_records(session, admin, registry.KINDS["sites"], q="a\x00")
+        registry_records.list_records(session, admin, registry_records.KINDS["sites"], q="a\x00")
     session.rollback()
-    rows, _total = registry.list_records(session, admin, registry.KINDS["sites"], q="a")
+    rows, _total = registry_records.list_records(
+        session, admin, registry_records.KINDS["sites"], q="a"
+    )
     assert isinstance(rows, list)
 
 
 def test_text_without_nul_still_stores_everything_else(session, county) -> None:
     admin = county.actor(session, "admin")
-    row = registry.save_record(
+    row = registry_records.save_record(
         session,
         admin,
-        registry.KINDS["vaccines"],
+        registry_records.KINDS["vaccines"],
         None,
         {"code": "OK1", "name": "百白破 \\0 \t tab", "observation_minutes": "30"},
     )

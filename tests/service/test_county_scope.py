@@ -19,8 +19,10 @@ from aefi.auth import service as auth_service
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from aefi.registry import access as registry_access
 from aefi.registry import lot_states
-from aefi.registry import service as registry
+from aefi.registry.doses import service as registry_doses
+from aefi.registry.lots import service as registry_lots
 from aefi.registry.models import (
     Dose,
     Hospital,
@@ -33,6 +35,7 @@ from aefi.registry.models import (
     Site,
     Vaccine,
 )
+from aefi.registry.records import service as registry_records
 from aefi.registry.schemas import DoseCreate, PersonIn
 from aefi.signals import access
 from aefi.signals.halts import banners
@@ -174,7 +177,7 @@ def _new_dose(lot: Lot, site: Site, n: int) -> DoseCreate:
 def _accepts(session: Session, w: World, bits: CountyBits, lot: Lot, n: int) -> bool:
     """Whether the county's admin can record a dose of the lot at the county's site."""
     try:
-        registry.record_dose(
+        registry_doses.record_dose(
             session, w.actor(session, bits.users[Role.admin]), _new_dose(lot, bits.site, n)
         )
         return True
@@ -222,7 +225,7 @@ def _home_and_other(session: Session, w: World, role: Role) -> tuple[Actor, Coun
 def test_other_county_reference_data_is_out_of_reach(session, world, role):
     w = world
     actor, other = _home_and_other(session, w, role)
-    k = registry.KINDS
+    k = registry_records.KINDS
     for kind, rid in (
         ("regions", other.id),
         ("regions", other.township_id),
@@ -230,16 +233,16 @@ def test_other_county_reference_data_is_out_of_reach(session, world, role):
         ("hospitals", other.hospital.id),
     ):
         with pytest.raises((NotFound, Forbidden)):
-            registry.get_record(session, actor, k[kind], rid)
+            registry_records.get_record(session, actor, k[kind], rid)
         with pytest.raises(REFUSED):
-            registry.save_record(session, actor, k[kind], rid, {"name": "改名"})
+            registry_records.save_record(session, actor, k[kind], rid, {"name": "改名"})
         session.rollback()
-        if role in registry.READERS:
-            rows, _ = registry.list_records(session, actor, k[kind])
+        if role in registry_access.READERS:
+            rows, _ = registry_records.list_records(session, actor, k[kind])
             assert rid not in {r.id for r in rows}
     # No site in the other county's township, no township under the other county.
     with pytest.raises(REFUSED):
-        registry.save_record(
+        registry_records.save_record(
             session,
             actor,
             k["sites"],
@@ -248,7 +251,7 @@ def test_other_county_reference_data_is_out_of_reach(session, world, role):
         )
     session.rollback()
     with pytest.raises(REFUSED):
-        registry.save_record(
+        registry_records.save_record(
             session,
             actor,
             k["regions"],
@@ -257,7 +260,9 @@ def test_other_county_reference_data_is_out_of_reach(session, world, role):
         )
     session.rollback()
     with pytest.raises((NotFound, Forbidden, Invalid)):
-        registry.create_site(session, actor, code="NEW-S2", name="新点", township=f"{other.code}01")
+        registry_records.create_site(
+            session, actor, code="NEW-S2", name="新点", township=f"{other.code}01"
+        )
     session.rollback()
     names = {r.name for r in session.exec(select(Region).where(Region.id == other.id))}
     assert names == {f"县{other.code}"}
@@ -270,10 +275,10 @@ def test_shared_lot_used_by_another_county_is_not_edited_by_a_county(session, wo
     actor = w.actor(session, w.a.users[role])
     for kind, rid in (("lots", w.shared.id), ("lots", w.b_only.id), ("vaccines", w.vaccine.id)):
         with pytest.raises((Forbidden, NotFound)):
-            registry.save_record(
+            registry_records.save_record(
                 session,
                 actor,
-                registry.KINDS[kind],
+                registry_records.KINDS[kind],
                 rid,
                 {"name_en": "x"} if kind == "vaccines" else {"doses_received": "5"},
             )
@@ -284,16 +289,18 @@ def test_shared_lot_used_by_another_county_is_not_edited_by_a_county(session, wo
 def test_province_corrects_shared_reference_data_and_writes_nothing_county_bound(session, world):
     w = world
     prov = w.actor(session, w.province_user)
-    registry.save_record(
-        session, prov, registry.KINDS["lots"], w.shared.id, {"doses_received": "900"}
+    registry_records.save_record(
+        session, prov, registry_records.KINDS["lots"], w.shared.id, {"doses_received": "900"}
     )
     assert session.get(Lot, w.shared.id).doses_received == 900
     with pytest.raises(REFUSED):
-        registry.save_record(session, prov, registry.KINDS["sites"], w.a.site.id, {"name": "x"})
+        registry_records.save_record(
+            session, prov, registry_records.KINDS["sites"], w.a.site.id, {"name": "x"}
+        )
     session.rollback()
     with pytest.raises(REFUSED):
-        registry.save_record(
-            session, prov, registry.KINDS["hospitals"], None, {"code": "HX", "name": "x"}
+        registry_records.save_record(
+            session, prov, registry_records.KINDS["hospitals"], None, {"code": "HX", "name": "x"}
         )
     session.rollback()
 
@@ -356,16 +363,16 @@ def test_registry_refuses_a_lot_status_change(session, world, field_name):
     session.commit()
     for actor in (admin, w.actor(session, w.a.users[Role.api_client])):
         with pytest.raises(Invalid) as err:
-            registry.save_record(
-                session, actor, registry.KINDS["lots"], w.shared.id, {field_name: "active"}
+            registry_records.save_record(
+                session, actor, registry_records.KINDS["lots"], w.shared.id, {field_name: "active"}
             )
         assert "only through its decisions" in err.value.message
         session.rollback()
         with pytest.raises(Invalid):
-            registry.save_record(
+            registry_records.save_record(
                 session,
                 actor,
-                registry.KINDS["lots"],
+                registry_records.KINDS["lots"],
                 None,
                 {"lot_number": "NEW-L", "vaccine_id": str(w.vaccine.id), field_name: "halted"},
             )
@@ -378,13 +385,13 @@ def test_registry_refuses_a_lot_status_change(session, world, field_name):
 def test_no_halt_flag_through_the_registry(session, world):
     admin = world.actor(session, world.a.users[Role.admin])
     with pytest.raises(Invalid):
-        registry.save_record(
-            session, admin, registry.KINDS["sites"], world.a.site.id, {"halted": "false"}
+        registry_records.save_record(
+            session, admin, registry_records.KINDS["sites"], world.a.site.id, {"halted": "false"}
         )
     session.rollback()
     with pytest.raises(Invalid):
-        registry.save_record(
-            session, admin, registry.KINDS["vaccines"], world.vaccine.id, {"halted": "1"}
+        registry_records.save_record(
+            session, admin, registry_records.KINDS["vaccines"], world.vaccine.id, {"halted": "1"}
         )
 
 
@@ -407,7 +414,7 @@ def test_each_decision_is_audited_naming_it(session, world):
 def test_expiry_follows_the_date(session, world):
     w = world
     admin = w.actor(session, w.a.users[Role.admin])
-    lot = registry.create_lot(
+    lot = registry_records.create_lot(
         session,
         admin,
         lot_number="OLD-1",
@@ -416,7 +423,7 @@ def test_expiry_follows_the_date(session, world):
         doses_received=None,
     )
     assert lot.status == LotStatus.expired
-    fresh = registry.create_lot(
+    fresh = registry_records.create_lot(
         session,
         admin,
         lot_number="NEW-1",
@@ -508,9 +515,9 @@ def test_province_reads_all_counties_below_it(session, world):
     w = world
     prov = w.actor(session, w.province_user)
     assert prov.county_ids == frozenset({w.a.id, w.b.id})
-    sites, _ = registry.list_records(session, prov, registry.KINDS["sites"])
+    sites, _ = registry_records.list_records(session, prov, registry_records.KINDS["sites"])
     assert {s.id for s in sites} == {w.a.site.id, w.b.site.id}
-    regions, _ = registry.list_records(session, prov, registry.KINDS["regions"])
+    regions, _ = registry_records.list_records(session, prov, registry_records.KINDS["regions"])
     assert {w.a.id, w.b.id, w.a.township_id, w.province_id} <= {r.id for r in regions}
     assert w.c.id not in {r.id for r in regions}
     sig_b = _signal(session, w.b_only)
@@ -529,7 +536,7 @@ def test_province_reads_all_counties_below_it(session, world):
 def test_province_is_read_only_for_doses_and_reviews(session, world):
     prov = world.actor(session, world.province_user)
     with pytest.raises(DomainError):
-        registry.record_dose(session, prov, _new_dose(world.shared, world.a.site, 60))
+        registry_doses.record_dose(session, prov, _new_dose(world.shared, world.a.site, 60))
     sig = _signal(session, world.shared)
     with pytest.raises(Forbidden):
         review.set_signal_status(session, prov, sig.id, "under_review")
@@ -691,15 +698,15 @@ def test_operator_sets_up_a_province_and_its_user_on_the_command_line(session, w
 def test_a_countys_admin_keeps_its_own_reference_data(session, world):
     w = world
     admin = w.actor(session, w.a.users[Role.admin])
-    k = registry.KINDS
-    town = registry.save_record(
+    k = registry_records.KINDS
+    town = registry_records.save_record(
         session,
         admin,
         k["regions"],
         None,
         {"code": "A1-02", "name": "新镇", "level": "township", "parent_id": str(w.a.id)},
     )
-    site = registry.save_record(
+    site = registry_records.save_record(
         session,
         admin,
         k["sites"],
@@ -707,18 +714,18 @@ def test_a_countys_admin_keeps_its_own_reference_data(session, world):
         {"code": "SA1-2", "name": "新点", "township_id": str(town.id)},
     )
     assert site.county_id == w.a.id
-    registry.save_record(session, admin, k["sites"], w.a.site.id, {"name": "改名点"})
-    registry.save_record(session, admin, k["regions"], w.a.id, {"name": "县A改"})
+    registry_records.save_record(session, admin, k["sites"], w.a.site.id, {"name": "改名点"})
+    registry_records.save_record(session, admin, k["regions"], w.a.id, {"name": "县A改"})
     lot_a = Lot(lot_number="AONLY-1", vaccine_id=w.vaccine.id)
     session.add(lot_a)
     session.flush()
     _dose(session, lot_a, w.a.site, 70)
     session.commit()
-    registry.save_record(session, admin, k["lots"], lot_a.id, {"doses_received": "40"})
+    registry_records.save_record(session, admin, k["lots"], lot_a.id, {"doses_received": "40"})
     assert session.get(Lot, lot_a.id).doses_received == 40
     assert session.get(Site, w.a.site.id).name == "改名点"
     with pytest.raises(Invalid):  # a county cannot make itself a township or move
-        registry.save_record(session, admin, k["regions"], w.a.id, {"level": "township"})
+        registry_records.save_record(session, admin, k["regions"], w.a.id, {"level": "township"})
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -729,14 +736,14 @@ def test_recall_is_a_decision_of_the_bureau_admin_or_province_for_the_lots_it_ma
     actor = w.actor(session, w.province_user if role == Role.province else w.b.users[role])
     if role not in (Role.admin, Role.bureau, Role.province):
         with pytest.raises(REFUSED):
-            registry.record_recall(session, actor, "BONLY-1", notice="召回〔2026〕1号")
+            registry_lots.record_recall(session, actor, "BONLY-1", notice="召回〔2026〕1号")
         return
     if role != Role.province:
         # County A's bureau or admin cannot withdraw a lot county B uses too.
         a_actor = w.actor(session, w.a.users[role])
         with pytest.raises(Forbidden):
-            registry.record_recall(session, a_actor, "SHARED-1", notice="召回〔2026〕1号")
-    lot = registry.record_recall(session, actor, "BONLY-1", notice="召回〔2026〕1号")
+            registry_lots.record_recall(session, a_actor, "SHARED-1", notice="召回〔2026〕1号")
+    lot = registry_lots.record_recall(session, actor, "BONLY-1", notice="召回〔2026〕1号")
     assert lot.status == LotStatus.recalled
     assert not _accepts(session, w, w.b, w.b_only, 901)
     assert any(
@@ -744,7 +751,7 @@ def test_recall_is_a_decision_of_the_bureau_admin_or_province_for_the_lots_it_ma
         for e in audit.timeline(session, "lot", lot.id)
     )
     with pytest.raises(Conflict):
-        registry.record_recall(session, actor, "BONLY-1", notice="again")
+        registry_lots.record_recall(session, actor, "BONLY-1", notice="again")
 
 
 def test_recall_through_the_api_and_the_lot_page(client, session, world):

@@ -368,7 +368,7 @@ def restricted_role_sql(role: str) -> list[str]:
 def test_restricted_role_cannot_rewrite_the_trail(session, county, db_url):
     if not db_url.startswith("postgresql"):
         pytest.skip("roles and grants are PostgreSQL's")
-    from aefi.registry import service as registry
+    from aefi.registry.records import service as registry_records
 
     owner = session.connection()
     if not _role_exists(owner):
@@ -384,7 +384,7 @@ def test_restricted_role_cannot_rewrite_the_trail(session, county, db_url):
             who = app_session.exec(text("SELECT current_user")).one()[0]
             assert who == ROLE
             admin = county.actor(app_session, "admin")
-            vaccine = registry.create_vaccine(
+            vaccine = registry_records.create_vaccine(
                 app_session, admin, code="ROLE1", name="受限角色", manufacturer="m"
             )  # files something that audits, sealed at commit, as the restricted role
             events = audit.timeline(app_session, "vaccine", vaccine.id)
@@ -422,7 +422,7 @@ def test_recording_an_imported_dose_again_is_a_conflict_not_a_500(session, place
     from datetime import datetime
 
     from aefi.errors import Conflict
-    from aefi.registry import service as registry
+    from aefi.registry.doses import service as registry_doses
     from aefi.registry.schemas import DoseCreate, PersonIn
 
     admin, lot, site = place
@@ -434,11 +434,11 @@ def test_recording_an_imported_dose_again_is_a_conflict_not_a_500(session, place
         administered_at=datetime.fromisoformat("2026-01-05T09:00:00+08:00"),
     )
     with pytest.raises(Conflict):
-        registry.record_dose(session, admin, data)
+        registry_doses.record_dose(session, admin, data)
     session.rollback()
-    other = registry.record_dose(session, admin, data.model_copy(update={"dose_number": 2}))
+    other = registry_doses.record_dose(session, admin, data.model_copy(update={"dose_number": 2}))
     with pytest.raises(Conflict):
-        registry.update_dose(session, admin, other.id, {"dose_number": 1})
+        registry_doses.update_dose(session, admin, other.id, {"dose_number": 1})
 
 
 def test_concurrent_writers_make_one_unbroken_chain(session, county, engine):

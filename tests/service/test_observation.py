@@ -14,7 +14,7 @@ from aefi.intake import service as intake
 from aefi.intake.schemas import ReportIn
 from aefi.observation import service
 from aefi.observation.models import ObservationEntry
-from aefi.registry import service as registry
+from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Lot, LotStatus, Site
 from aefi.registry.schemas import DoseCreate, PersonIn
 
@@ -34,7 +34,7 @@ def active_lot(session, code: str = "FLU") -> Lot:
 
 def give(session, actor, site: Site, lot: Lot, n: int, *, name: str = "王小明", at=None):
     """Record a dose as the registry form or the API does."""
-    return registry.record_dose(
+    return registry_doses.record_dose(
         session,
         actor,
         DoseCreate(

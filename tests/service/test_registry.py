@@ -11,8 +11,11 @@ from sqlmodel import func, select
 
 from aefi import audit, clock
 from aefi.errors import Conflict, Forbidden, NotFound
-from aefi.registry import importer, service
+from aefi.registry import access as registry_access
+from aefi.registry import importer
+from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Lot, Person, Site
+from aefi.registry.records import service as registry_records
 from aefi.registry.schemas import DoseCreate, PersonIn
 
 
@@ -29,13 +32,15 @@ def _dose_in(lot_number: str, site_code: str, id_number: str = "3307822010010100
 
 def test_lot_and_dose_changes_are_audited_with_actor(session, county):
     admin = county.actor(session, "admin")
-    lot = service.create_lot(
+    lot = registry_records.create_lot(
         session, admin, lot_number="AUD-1", vaccine_code="FLU", expiry_on=None, doses_received=100
     )
-    service.save_record(session, admin, service.KINDS["lots"], lot.id, {"doses_received": "150"})
+    registry_records.save_record(
+        session, admin, registry_records.KINDS["lots"], lot.id, {"doses_received": "150"}
+    )
     site = session.get(Site, county.site_ids[0])
-    dose = service.record_dose(session, admin, _dose_in("AUD-1", site.code))
-    service.update_dose(session, admin, dose.id, {"vaccinator": "新护士"})
+    dose = registry_doses.record_dose(session, admin, _dose_in("AUD-1", site.code))
+    registry_doses.update_dose(session, admin, dose.id, {"vaccinator": "新护士"})
     lot_events = audit.timeline(session, "lot", lot.id)
     assert [e.action for e in lot_events] == ["create", "update"]
     assert lot_events[1].changes == {"doses_received": [100, 150]}
@@ -71,7 +76,7 @@ def test_halted_lot_refuses_new_dose_naming_the_decision(session, county):
     )
     site = session.get(Site, county.site_ids[0])
     with pytest.raises(Conflict) as err:
-        service.record_dose(session, admin, _dose_in(lot.lot_number, site.code))
+        registry_doses.record_dose(session, admin, _dose_in(lot.lot_number, site.code))
     assert "2026-001" in str(err.value)
 
 
@@ -84,28 +89,30 @@ def test_reporter_sees_only_own_site_persons_and_doses(session, county):
         .where(~Person.id.in_(select(Dose.person_id).where(Dose.site_id == rep.site_id)))
     ).first()
     with pytest.raises(NotFound):
-        service.get_person(session, rep, other_site_person.id)
-    rows = service.find_doses(session, rep, q=other_site_person.id_number)
+        registry_doses.get_person(session, rep, other_site_person.id)
+    rows = registry_doses.find_doses(session, rep, q=other_site_person.id_number)
     assert rows == []
-    assert service.search_persons(session, rep, other_site_person.id_number) == []
-    own = service.find_doses(session, county.actor(session, "admin"), q=other_site_person.id_number)
+    assert registry_doses.search_persons(session, rep, other_site_person.id_number) == []
+    own = registry_doses.find_doses(
+        session, county.actor(session, "admin"), q=other_site_person.id_number
+    )
     assert own, "the admin finds the same person"
 
 
 def test_hospital_and_reporter_may_not_edit_reference_data(session, county):
     for username in ("reporter", "hospital", "investigator", "bureau"):
         with pytest.raises(Forbidden):
-            service.create_vaccine(
+            registry_records.create_vaccine(
                 session, county.actor(session, username), code="X", name="X", manufacturer=""
             )
     with pytest.raises(NotFound):
-        service.get_lot(session, county.actor(session, "hospital"), "whatever")
+        registry_access.get_lot(session, county.actor(session, "hospital"), "whatever")
 
 
 def test_identity_view_is_audited(session, county):
     inv = county.actor(session, "investigator")
     person = session.exec(select(Person)).first()
-    service.get_person(session, inv, person.id, reveal=True)
+    registry_doses.get_person(session, inv, person.id, reveal=True)
     events = audit.timeline(session, "person", person.id)
     assert [e.action for e in events] == ["view_identity"]
     assert events[0].actor_name == inv.name

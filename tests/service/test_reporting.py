@@ -42,11 +42,11 @@ def lot_of(session, code: str) -> Lot:
 
 
 def _give_n(session, actor, site, lot, start: int, n: int, dose_number: int = 1):
-    from aefi.registry import service as registry
+    from aefi.registry.doses import service as registry_doses
     from aefi.registry.schemas import DoseCreate, PersonIn
 
     return [
-        registry.record_dose(
+        registry_doses.record_dose(
             session,
             actor,
             DoseCreate(

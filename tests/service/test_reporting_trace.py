@@ -13,7 +13,7 @@ from aefi.audit import AuditEvent
 from aefi.errors import Conflict, Forbidden, NotFound
 from aefi.intake import service as intake
 from aefi.intake.schemas import ReportIn
-from aefi.registry import service as registry
+from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Lot, LotStatus, Site
 from aefi.reporting import traceability as trace
 from aefi.reporting.models import FollowUpContact
@@ -109,7 +109,7 @@ def halted(session, county):
     bureau = county.actor(session, "bureau")
     lot = busiest_lot(session, rep.site_id)
     for i, actor in enumerate([rep, rep, rep, rep2, rep2]):
-        registry.record_dose(
+        registry_doses.record_dose(
             session,
             actor,
             DoseCreate(
@@ -208,7 +208,7 @@ def test_search_and_person_page(session, county):
     lot = session.get(Lot, dose.lot_id)
     found = trace.search(session, bureau, lot.lot_number[:6])
     assert lot.id in {x.id for x, _v in found.lots}
-    person = registry.get_person(session, bureau, dose.person_id)
+    person = registry_doses.get_person(session, bureau, dose.person_id)
     found = trace.search(session, bureau, person.id_number)
     assert [p.id for p, _n, _i in found.persons] == [person.id]
     assert found.persons[0][2] != person.id_number  # masked

@@ -20,7 +20,7 @@ from aefi.intake import service as intake
 from aefi.intake.models import Report
 from aefi.intake.schemas import ReportIn
 from aefi.notifications.models import Notification
-from aefi.registry import service as registry
+from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Lot, Person, Site, Vaccine
 from aefi.registry.schemas import DoseCreate, PersonIn
 from aefi.signals import flows, stats, vaers
@@ -186,7 +186,7 @@ def test_planted_lot_is_held_as_reports_arrive_and_clean_lots_are_not(session, c
     assert alert.urgent and alert.link == f"/signals/{sig.id}"
     # A new dose of the held lot is refused by the registry (409).
     with pytest.raises(Conflict) as refused:
-        registry.record_dose(session, admin, dose_in(planted, county, session))
+        registry_doses.record_dose(session, admin, dose_in(planted, county, session))
     assert "held" in str(refused.value)
     # A full scan updates the rows, never adds a second one for the same test.
     count_before = session.exec(select(func.count()).select_from(Signal)).one()
@@ -227,7 +227,7 @@ def test_halt_and_lift_a_lot(session, county):
     assert lot.status == "halted" and halt.number in lot.status_note
     # New doses are refused with the decision named.
     with pytest.raises(Conflict) as refused:
-        registry.record_dose(session, admin, dose_in(lot, county, session))
+        registry_doses.record_dose(session, admin, dose_in(lot, county, session))
     assert halt.number in str(refused.value)
     # Every site that holds the lot is told; its reporter sees the banner.
     told = session.exec(
@@ -252,7 +252,7 @@ def test_halt_and_lift_a_lot(session, county):
     assert lifted.lift_number == f"解除叫停〔{year}〕1号" and lifted.state == "lifted"
     session.refresh(lot)
     assert lot.status == "active"
-    assert registry.record_dose(session, admin, dose_in(lot, county, session)).id
+    assert registry_doses.record_dose(session, admin, dose_in(lot, county, session)).id
     with pytest.raises(Conflict):
         halts.lift_halt(session, bureau, halt.id, "again")
     assert not [b for b in banners.banners_for(session, rep) if b.level == "danger"]
@@ -277,7 +277,7 @@ def test_halt_a_vaccine_and_a_site(session, county):
     session.refresh(vac)
     assert vac.halted and h1.number in vac.halt_note
     with pytest.raises(Conflict) as refused:
-        registry.record_dose(session, admin, dose_in(lot, county, session))
+        registry_doses.record_dose(session, admin, dose_in(lot, county, session))
     assert h1.number in str(refused.value)
     halts.lift_halt(session, bureau, h1.id, "解除")
     session.refresh(vac)
@@ -286,14 +286,14 @@ def test_halt_a_vaccine_and_a_site(session, county):
     session.refresh(site)
     assert site.halted and h2.number.endswith("2号")
     with pytest.raises(Conflict):
-        registry.record_dose(session, admin, dose_in(lot, county, session))
+        registry_doses.record_dose(session, admin, dose_in(lot, county, session))
     rep = user(session, "reporter")
     assert rep.site_id == site.id
     assert any(h2.number in b.text for b in banners.banners_for(session, rep))
     halts.lift_halt(session, bureau, h2.id, "已修复")
     session.refresh(site)
     assert not site.halted
-    assert registry.record_dose(session, admin, dose_in(lot, county, session)).id
+    assert registry_doses.record_dose(session, admin, dose_in(lot, county, session)).id
     active = halts.list_halts(session, bureau, active=True)
     assert active == [] and len(halts.list_halts(session, bureau)) == 2
 

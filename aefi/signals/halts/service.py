@@ -17,8 +17,8 @@ from aefi.errors import Conflict, Forbidden, Invalid, NotFound
 from aefi.i18n import N_
 from aefi.intake.models import Report
 from aefi.notifications import service as notifications
+from aefi.registry import access as registry_access
 from aefi.registry import lot_states
-from aefi.registry import service as registry
 from aefi.registry.models import Lot, Region, Site, Vaccine
 from aefi.signals import access, expected
 from aefi.signals.models import (
@@ -61,10 +61,10 @@ def _resolve_target(session: Session, actor: Actor, scope: HaltScope, target: st
         raise Invalid("Some fields need correcting.", fields={"target": N_("Name the target.")})
     try:
         if scope == HaltScope.lot:
-            obj = registry.lot_by_number(session, actor, target)
+            obj = registry_access.lot_by_number(session, actor, target)
             return obj, obj.lot_number
         if scope == HaltScope.vaccine:
-            obj = registry.vaccine_by_code(session, target)
+            obj = registry_access.vaccine_by_code(session, target)
             return obj, obj.code
         obj = session.exec(
             select(Site).where(Site.code == target, scope_clause(Site.county_id, actor))

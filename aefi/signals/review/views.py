@@ -11,7 +11,7 @@ from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.i18n import N_
-from aefi.registry import service as registry_service
+from aefi.registry.records import service as registry_records
 from aefi.signals import access, charts, presenters
 from aefi.signals.halts.service import list_halts
 from aefi.signals.models import SignalMethod
@@ -130,7 +130,7 @@ def signal_page(request: Request, signal_id: Id, session: SessionDep, actor: Web
             "can_release_hold": access.can_release_hold(actor),
             "s": row.signal,
             # The lot's state in the actor's county (a shared lot is held per county).
-            "lot_state": registry_service.lot_state(session, actor, row.lot) if row.lot else None,
+            "lot_state": registry_records.lot_state(session, actor, row.lot) if row.lot else None,
             "what": service.describe(session, row.signal),
             "chart": _chart(session, actor, signal_id),
             "reports": reports[:200],

@@ -1,53 +1,38 @@
-"""Use cases of the registry: reference data, persons and dose records."""
+"""Reference data through one generic shape (the admin pages and the API): vaccines, lots,
+sites, hospitals and regions as ``Kind`` records, listed, read in scope, created and
+corrected; the fields only a decision writes are refused (``lot_states.PROTECTED``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import or_
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, func, select
 
-from aefi import audit, clock
+from aefi import audit
 from aefi.auth.models import Role
 from aefi.auth.permissions import (
     Actor,
     in_scope,
     require_own_county,
     require_role,
-    require_site,
     scope_clause,
-    sees_identity,
-    site_filter,
 )
-from aefi.errors import Conflict, Forbidden, Invalid, NotFound
+from aefi.errors import Forbidden, Invalid, NotFound
 from aefi.i18n import N_
-from aefi.registry import lot_states
+from aefi.registry import access, lot_states
 from aefi.registry.models import (
     Dose,
     Hospital,
     Lot,
-    LotStatus,
-    Person,
     Region,
     RegionLevel,
     Site,
     Vaccine,
 )
-from aefi.registry.schemas import DoseCreate, PersonIn
 from aefi.types import MAX_ID, ascii_int
-
-READERS = (Role.admin, Role.investigator, Role.bureau, Role.province)
-LOT_WRITERS = (Role.admin, Role.api_client)
-# Lots and vaccine products are shared reference data (a manufacturer's lot number is the
-# same in every county). A county's admin (or its information system, for lots) creates
-# them and corrects those no other county has used; the province corrects any of them.
-SHARED_EDITORS = (Role.province,)
-DOSE_WRITERS = (Role.admin, Role.api_client, Role.reporter)
-
 
 # --- reference data, one generic shape for the admin pages -------------------------------
 
@@ -199,7 +184,7 @@ def choices(session: Session, actor: Actor, name: str) -> list[tuple[Any, str, s
 def list_records(
     session: Session, actor: Actor, kind: Kind, *, q: str = "", page: int = 1, per_page: int = 50
 ) -> tuple[list[SQLModel], int]:
-    require_role(actor, *READERS)
+    require_role(actor, *access.READERS)
     model = kind.model
     stmt = select(model)
     if kind.county_scoped:
@@ -237,7 +222,7 @@ def _visible(actor: Actor, kind: Kind, obj: SQLModel) -> bool:
 
 
 def get_record(session: Session, actor: Actor, kind: Kind, record_id: int) -> SQLModel:
-    require_role(actor, *READERS)
+    require_role(actor, *access.READERS)
     obj = session.get(kind.model, record_id)
     if obj is None or not _visible(actor, kind, obj):
         raise NotFound("Not found.")
@@ -249,7 +234,7 @@ def lot_state(session: Session, actor: Actor, lot: Lot) -> lot_states.State:
     return lot_states.state_for_actor(session, actor, lot)
 
 
-def _used_elsewhere(session: Session, kind: Kind, obj: SQLModel, county_id: int) -> bool:
+def used_elsewhere(session: Session, kind: Kind, obj: SQLModel, county_id: int) -> bool:
     """Whether sites of another county have given doses of this lot or product."""
     lots = select(Lot.id).where(Lot.vaccine_id == obj.id) if kind.name == "vaccines" else None
     stmt = select(Dose.id).join(Site, Site.id == Dose.site_id).where(Site.county_id != county_id)
@@ -258,14 +243,14 @@ def _used_elsewhere(session: Session, kind: Kind, obj: SQLModel, county_id: int)
 
 
 def _record_for_write(session: Session, actor: Actor, kind: Kind, record_id: int) -> SQLModel:
-    """The record to edit, if this actor may change it (see SHARED_EDITORS)."""
+    """The record to edit, if this actor may change it (see access.SHARED_EDITORS)."""
     obj = session.get(kind.model, record_id)
     if obj is None:
         raise NotFound("Not found.")
     if kind.name in ("lots", "vaccines"):
-        if actor.role in SHARED_EDITORS:
+        if actor.role in access.SHARED_EDITORS:
             return obj
-        if _used_elsewhere(session, kind, obj, actor.county_id):
+        if used_elsewhere(session, kind, obj, actor.county_id):
             raise Forbidden(
                 "{record} is used by other counties too; only the province may correct it.",
                 record=str(getattr(obj, kind.fields[0].name)),
@@ -324,9 +309,9 @@ def save_record(
 
     A county's users act only inside their county: its townships, sites and hospitals.
     The states that stop a lot, product or site are not fields here (``lot_states``)."""
-    allowed = LOT_WRITERS if kind.name == "lots" else (Role.admin,)
+    allowed = access.LOT_WRITERS if kind.name == "lots" else (Role.admin,)
     if kind.name in ("lots", "vaccines") and record_id is not None:
-        allowed = (*allowed, *SHARED_EDITORS)
+        allowed = (*allowed, *access.SHARED_EDITORS)
     require_role(actor, *allowed)
     _refuse_protected(kind, values)
     existing = _record_for_write(session, actor, kind, record_id) if record_id else None
@@ -438,167 +423,6 @@ def _check_region(
         )
 
 
-def add_frame_region(
-    session: Session,
-    *,
-    code: str,
-    name: str,
-    level: str,
-    parent_code: str = "",
-    name_en: str = "",
-) -> Region:
-    """The operator (command line) adds a province, or a county below its province."""
-    if level not in (RegionLevel.province, RegionLevel.county):
-        raise Invalid("Some fields need correcting.", fields={"level": "province or county"})
-    if session.exec(select(Region).where(Region.code == code.strip())).first() is not None:
-        raise Invalid("Some fields need correcting.", fields={"code": f"{code} exists already."})
-    parent = None
-    if parent_code.strip():
-        parent = session.exec(
-            select(Region).where(
-                Region.code == parent_code.strip(), Region.level == RegionLevel.province
-            )
-        ).first()
-        if parent is None or level != RegionLevel.county:
-            raise Invalid(
-                "Some fields need correcting.",
-                fields={"parent": f"no province with code {parent_code}"},
-            )
-    region = Region(
-        code=code.strip(),
-        name=name.strip(),
-        name_en=name_en.strip(),
-        level=level,
-        parent_id=parent.id if parent else None,
-    )
-    session.add(region)
-    session.flush()
-    audit.record(
-        session,
-        None,
-        "create",
-        "region",
-        region.id,
-        changes=audit.snapshot(region),
-        summary=region.code,
-        county_id=region.id,
-    )
-    session.commit()
-    return region
-
-
-def place_county(session: Session, *, county_code: str, province_code: str) -> Region:
-    """The operator puts a county below a province (audited)."""
-    county = session.exec(
-        select(Region).where(Region.code == county_code, Region.level == RegionLevel.county)
-    ).first()
-    province = session.exec(
-        select(Region).where(Region.code == province_code, Region.level == RegionLevel.province)
-    ).first()
-    if county is None or province is None:
-        raise NotFound("Not found.")
-    before = {"parent_id": county.parent_id}
-    county.parent_id = province.id
-    session.add(county)
-    audit.record(
-        session,
-        None,
-        "update",
-        "region",
-        county.id,
-        changes=audit.diff(before, {"parent_id": province.id}),
-        summary=f"{county.code} → {province.code}",
-        county_id=county.id,
-    )
-    session.commit()
-    return county
-
-
-# --- lookups used by other domains --------------------------------------------------------
-
-
-def vaccine_by_code(session: Session, code: str) -> Vaccine:
-    v = session.exec(select(Vaccine).where(Vaccine.code == code)).first()
-    if v is None:
-        raise NotFound("No vaccine with code {code}.", code=code)
-    return v
-
-
-def hospital_by_code(session: Session, actor: Actor, code: str) -> Hospital:
-    h = session.exec(
-        select(Hospital).where(Hospital.code == code, Hospital.county_id == actor.county_id)
-    ).first()
-    if h is None:
-        raise NotFound("No hospital with code {code}.", code=code)
-    return h
-
-
-def site_by_code(session: Session, actor: Actor, code: str) -> Site:
-    s = session.exec(
-        select(Site).where(Site.code == code, Site.county_id == actor.county_id)
-    ).first()
-    if s is None:
-        raise NotFound("No vaccination site with code {code}.", code=code)
-    return s
-
-
-def lot_by_number(session: Session, actor: Actor, lot_number: str) -> Lot:
-    lot = session.exec(select(Lot).where(Lot.lot_number == lot_number.strip())).first()
-    if lot is None:
-        raise NotFound("No lot numbered {lot}.", lot=lot_number)
-    return lot
-
-
-# Who records a recall notice (the manufacturer's or the regulator's): the bureau and the
-# admin for a lot only their county has used, the province for any.
-RECALLERS = (Role.admin, Role.bureau, Role.province)
-
-
-def can_record_recall(actor: Actor) -> bool:
-    return actor.role in RECALLERS
-
-
-def record_recall(session: Session, actor: Actor, lot_number: str, *, notice: str) -> Lot:
-    """Record a lot's recall: it is withdrawn in every county, for good (audited)."""
-    require_role(actor, *RECALLERS)
-    lot = lot_by_number(session, actor, lot_number)
-    if lot.status == LotStatus.recalled:
-        raise Conflict("Lot {lot} is already recalled.", lot=lot.lot_number)
-    if actor.role not in SHARED_EDITORS and _used_elsewhere(
-        session, KINDS["lots"], lot, actor.county_id
-    ):
-        raise Forbidden(
-            "Lot {lot} is used in other counties too; its recall is recorded by the province.",
-            lot=lot.lot_number,
-        )
-    lot_states.recall_lot(session, actor, lot, notice=notice)
-    session.commit()
-    return lot
-
-
-def get_lot(session: Session, actor: Actor, lot_number: str) -> tuple[Lot, Vaccine]:
-    if actor.role == Role.hospital:
-        raise NotFound("Not found.")
-    lot = lot_by_number(session, actor, lot_number)
-    return lot, session.get(Vaccine, lot.vaccine_id)
-
-
-def search_lots(
-    session: Session, actor: Actor, prefix: str, limit: int = 10
-) -> list[tuple[Lot, Vaccine]]:
-    """Lots whose number starts with what was typed (the intake form looks them up as you type)."""
-    if actor.role == Role.hospital or not prefix.strip():
-        return []
-    stmt = (
-        select(Lot, Vaccine)
-        .join(Vaccine, Vaccine.id == Lot.vaccine_id)
-        .where(col(Lot.lot_number).ilike(f"{prefix.strip()}%"))
-        .order_by(Lot.lot_number)
-        .limit(limit)
-    )
-    return list(session.exec(stmt))
-
-
 # --- lots, sites, hospitals, vaccines through the API -------------------------------------
 
 
@@ -636,8 +460,8 @@ def create_lot(
     expiry_on: date | None,
     doses_received: int | None,
 ) -> Lot:
-    require_role(actor, *LOT_WRITERS)
-    vaccine = vaccine_by_code(session, vaccine_code)
+    require_role(actor, *access.LOT_WRITERS)
+    vaccine = access.vaccine_by_code(session, vaccine_code)
     return save_record(
         session,
         actor,
@@ -699,10 +523,14 @@ def create_site(
     if town is None:
         raise Invalid("No township {t} in your county.", fields={"township": "unknown"}, t=township)
     primary = (
-        hospital_by_code(session, actor, primary_hospital_code) if primary_hospital_code else None
+        access.hospital_by_code(session, actor, primary_hospital_code)
+        if primary_hospital_code
+        else None
     )
     backup = (
-        hospital_by_code(session, actor, backup_hospital_code) if backup_hospital_code else None
+        access.hospital_by_code(session, actor, backup_hospital_code)
+        if backup_hospital_code
+        else None
     )
     return save_record(
         session,
@@ -718,251 +546,3 @@ def create_site(
             "backup_hospital_id": backup.id if backup else None,
         },
     )
-
-
-# --- persons and doses --------------------------------------------------------------------
-
-
-def upsert_person(session: Session, county_id: int, p: PersonIn) -> Person:
-    """The county's person with this ID number, created if new."""
-    person = session.exec(
-        select(Person).where(Person.county_id == county_id, Person.id_number == p.id_number)
-    ).first()
-    if person is None:
-        person = Person(
-            county_id=county_id,
-            name=p.name.strip(),
-            id_number=p.id_number,
-            sex=p.sex.value,
-            birth_on=p.birth_date,
-            phone=p.phone,
-            guardian_name=p.guardian_name,
-            address=p.address,
-        )
-        session.add(person)
-        session.flush()
-    return person
-
-
-def refuse_if_halted(session: Session, lot: Lot, site: Site) -> None:
-    """New doses of a lot held, halted or recalled in the site's county, of a product halted
-    there, or at a halted site are refused (``lot_states.refuse_if_halted``)."""
-    lot_states.refuse_if_halted(session, lot, site)
-
-
-def _refuse_duplicate_dose(session: Session, dose: Dose) -> None:
-    """The natural key (person, lot, dose number, time) is unique (ux_dose_natural_key):
-    say so in words instead of failing at the insert."""
-    with session.no_autoflush:
-        same = session.exec(
-            select(Dose.id).where(
-                Dose.person_id == dose.person_id,
-                Dose.lot_id == dose.lot_id,
-                Dose.dose_number == dose.dose_number,
-                Dose.administered_at == dose.administered_at,
-                Dose.id != (dose.id or 0),
-            )
-        ).first()
-    if same is not None:
-        raise Conflict("This dose is already recorded (dose {id}).", id=same)
-
-
-def record_dose(session: Session, actor: Actor, data: DoseCreate) -> Dose:
-    require_role(actor, *DOSE_WRITERS)
-    site = site_by_code(session, actor, data.site_code)
-    if actor.role == Role.reporter and actor.site_id != site.id:
-        raise NotFound("No vaccination site with code {code}.", code=data.site_code)
-    lot = lot_by_number(session, actor, data.lot_number)
-    refuse_if_halted(session, lot, site)
-    if data.administered_at > clock.now():
-        raise Invalid(
-            "The vaccination time lies in the future.", fields={"administered_at": "in the future"}
-        )
-    person = upsert_person(session, actor.county_id, data.person)
-    dose = Dose(
-        person_id=person.id,
-        lot_id=lot.id,
-        site_id=site.id,
-        dose_number=data.dose_number,
-        route=data.route.value if data.route else "",
-        body_site=data.body_site,
-        administered_at=data.administered_at,
-        vaccinator=data.vaccinator,
-    )
-    _refuse_duplicate_dose(session, dose)
-    key = (dose.person_id, dose.lot_id, dose.dose_number, dose.administered_at)
-    try:
-        session.add(dose)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "create",
-            "dose",
-            dose.id,
-            changes=audit.snapshot(dose),
-            summary=f"{lot.lot_number} @ {site.code}",
-        )
-        session.commit()
-    except IntegrityError:
-        # The same dose posted twice at once: the twin that lost the race at the unique
-        # index is told the dose is recorded, as a sequential retry would be.
-        session.rollback()
-        same = session.exec(
-            select(Dose.id).where(
-                Dose.person_id == key[0],
-                Dose.lot_id == key[1],
-                Dose.dose_number == key[2],
-                Dose.administered_at == key[3],
-            )
-        ).first()
-        if same is None:
-            raise Conflict("The record changed at the same time; send it again.") from None
-        raise Conflict("This dose is already recorded (dose {id}).", id=same) from None
-    return dose
-
-
-def update_dose(session: Session, actor: Actor, dose_id: int, values: dict[str, Any]) -> Dose:
-    require_role(actor, Role.admin)
-    dose = session.get(Dose, dose_id)
-    site = session.get(Site, dose.site_id) if dose else None
-    if dose is None or site is None or site.county_id != actor.county_id:
-        raise NotFound("Not found.")
-    before = audit.snapshot(dose)
-    for key in ("dose_number", "route", "body_site", "vaccinator", "administered_at"):
-        if key in values:
-            setattr(dose, key, values[key])
-    _refuse_duplicate_dose(session, dose)
-    session.add(dose)
-    session.flush()
-    audit.record(
-        session, actor, "update", "dose", dose.id, changes=audit.diff(before, audit.snapshot(dose))
-    )
-    session.commit()
-    return dose
-
-
-@dataclass(frozen=True)
-class DoseRow:
-    """A dose with everything a list or a form shows about it."""
-
-    dose: Dose
-    person: Person
-    lot: Lot
-    vaccine: Vaccine
-    site: Site
-
-
-def _dose_rows_stmt():
-    return (
-        select(Dose, Person, Lot, Vaccine, Site)
-        .join(Person, Person.id == Dose.person_id)
-        .join(Lot, Lot.id == Dose.lot_id)
-        .join(Vaccine, Vaccine.id == Lot.vaccine_id)
-        .join(Site, Site.id == Dose.site_id)
-    )
-
-
-def find_doses(
-    session: Session,
-    actor: Actor,
-    *,
-    q: str = "",
-    person_id: int | None = None,
-    lot_id: int | None = None,
-    limit: int = 50,
-) -> list[DoseRow]:
-    """Doses by ID number, name or phone — a reporter sees only those given at their site."""
-    stmt = _dose_rows_stmt().where(Site.county_id == actor.county_id)
-    only_site = site_filter(actor)
-    if only_site is not None:
-        stmt = stmt.where(Dose.site_id == only_site)
-    if q.strip():
-        term = q.strip()
-        stmt = stmt.where(
-            or_(
-                Person.id_number == term.upper(),
-                col(Person.name).ilike(f"%{term}%"),
-                Person.phone == term,
-            )
-        )
-    elif person_id is None and lot_id is None:
-        return []
-    if person_id is not None:
-        stmt = stmt.where(Dose.person_id == person_id)
-    if lot_id is not None:
-        stmt = stmt.where(Dose.lot_id == lot_id)
-    stmt = stmt.order_by(col(Dose.administered_at).desc()).limit(limit)
-    return [DoseRow(*row) for row in session.exec(stmt)]
-
-
-def get_doses(session: Session, actor: Actor, dose_ids: Iterable[int]) -> list[DoseRow]:
-    """The doses by id, each checked against the actor's scope (hand-linked doses of other
-    sites are allowed for reporters: the caller decides by reading the row)."""
-    ids = list(dict.fromkeys(dose_ids))
-    if not ids:
-        return []
-    rows = [DoseRow(*r) for r in session.exec(_dose_rows_stmt().where(col(Dose.id).in_(ids)))]
-    found = {r.dose.id for r in rows}
-    missing = [i for i in ids if i not in found]
-    if missing or any(r.site.county_id != actor.county_id for r in rows):
-        raise NotFound("No dose with id {ids}.", ids=", ".join(map(str, missing or ids)))
-    rows.sort(key=lambda r: ids.index(r.dose.id))
-    return rows
-
-
-def search_persons(session: Session, actor: Actor, q: str, limit: int = 50) -> list[Person]:
-    if actor.role in (Role.hospital, Role.api_client):
-        raise NotFound("Not found.")
-    if not q.strip():
-        return []
-    term = q.strip()
-    stmt = (
-        select(Person)
-        .where(Person.county_id == actor.county_id)
-        .where(
-            or_(
-                Person.id_number == term.upper(),
-                col(Person.name).ilike(f"%{term}%"),
-                Person.phone == term,
-            )
-        )
-    )
-    only_site = site_filter(actor)
-    if only_site is not None:
-        stmt = stmt.where(
-            col(Person.id).in_(select(Dose.person_id).where(Dose.site_id == only_site))
-        )
-    return list(session.exec(stmt.order_by(Person.name).limit(limit)))
-
-
-def get_person(session: Session, actor: Actor, person_id: int, *, reveal: bool = False) -> Person:
-    """A person in the actor's scope. ``reveal`` asks for the full identity, which is recorded."""
-    person = session.get(Person, person_id)
-    if person is None or person.county_id != actor.county_id:
-        raise NotFound("Not found.")
-    only_site = site_filter(actor) if actor.role not in (Role.hospital, Role.api_client) else -1
-    if only_site is not None:
-        seen = session.exec(
-            select(Dose.id).where(Dose.person_id == person_id, Dose.site_id == only_site).limit(1)
-        ).first()
-        if seen is None:
-            raise NotFound("Not found.")
-    if reveal:
-        if not sees_identity(actor):
-            raise NotFound("Not found.")
-        audit.record(session, actor, "view_identity", "person", person.id, summary=person.name)
-        session.commit()
-    return person
-
-
-def require_site_scope(session: Session, actor: Actor, site_id: int) -> Site:
-    site = session.get(Site, site_id)
-    if site is None:
-        raise NotFound("Not found.")
-    require_site(actor, site.id, site.county_id)
-    return site
-
-
-def sites_of_county(session: Session, county_id: int) -> list[Site]:
-    return list(session.exec(select(Site).where(Site.county_id == county_id).order_by(Site.code)))
