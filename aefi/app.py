@@ -47,6 +47,13 @@ DOMAINS = (
 # Domains made of use-case slices list their slices' routers here, after the domain's own
 # api.py/views.py; imported without a guard, so a misspelled name fails at start-up.
 SLICE_ROUTERS: dict[str, tuple[str, ...]] = {
+    "intake": (
+        "aefi.intake.filing.views",
+        "aefi.intake.drafts.views",
+        "aefi.intake.report.views",
+        "aefi.intake.follow_up.views",
+        "aefi.intake.listing.views",
+    ),
     "triage": (
         "aefi.triage.escalation.api",
         "aefi.triage.cluster_review.api",

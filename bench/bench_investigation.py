@@ -34,7 +34,7 @@ def main() -> None:
     from aefi.app import create_app
     from aefi.auth.models import User
     from aefi.auth.permissions import Actor
-    from aefi.intake import service as intake
+    from aefi.intake.filing import service as intake_filing
     from aefi.intake.schemas import ReportIn
     from aefi.investigation.models import CaseFile
     from aefi.registry.models import Dose
@@ -54,7 +54,7 @@ def main() -> None:
         now = clock.now()
         for dose in doses:
             onset = dose.administered_at + timedelta(minutes=rng.randint(5, 600))
-            intake.file_report(
+            intake_filing.file_report(
                 session,
                 reporter,
                 ReportIn(

@@ -47,7 +47,7 @@ def main() -> None:
     from aefi.app import create_app
     from aefi.auth.models import User
     from aefi.auth.permissions import Actor
-    from aefi.intake import service as intake
+    from aefi.intake.filing import service as intake_filing
     from aefi.intake.schemas import ReportIn
     from aefi.referral.inbox import service as inbox
     from aefi.referral.models import Referral
@@ -81,7 +81,7 @@ def main() -> None:
                 reporter_phone="13800000000",
             )
             t0 = time.perf_counter()
-            intake.file_report(session, reporter, data)
+            intake_filing.file_report(session, reporter, data)
             samples.append(time.perf_counter() - t0)
         opened = session.exec(select(func.count()).select_from(Referral)).one()
         print(

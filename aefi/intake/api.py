@@ -9,7 +9,10 @@ from sqlmodel import Session, col, select
 
 from aefi import i18n
 from aefi.deps import ApiActor, SessionDep
-from aefi.intake import service, symptoms
+from aefi.intake import access, symptoms
+from aefi.intake.filing import service as filing
+from aefi.intake.follow_up import service as follow_up
+from aefi.intake.listing import service as listing
 from aefi.intake.models import FollowUp, Report
 from aefi.intake.schemas import (
     FollowUpIn,
@@ -29,7 +32,7 @@ router = APIRouter(prefix="/api/v1", tags=["intake"])
 def present(session: Session, reports: list[Report]) -> list[ReportOut]:
     """Reports as API.md shows them, with their doses and follow-ups, in three queries."""
     ids = [r.id for r in reports]
-    doses = service.report_doses(session, ids)
+    doses = access.report_doses(session, ids)
     history: dict[int, list[FollowUp]] = {i: [] for i in ids}
     if ids:
         for fu in session.exec(
@@ -137,10 +140,10 @@ def file_report(
     A likely duplicate answers 409 naming the earlier report; send
     ``confirm_new_event: true`` if it is a new event."""
     try:
-        report = service.file_report(
+        report = filing.file_report(
             session, actor, body, idempotency_key=idempotency_key, source="api"
         )
-    except service.NeedsCorrection as exc:
+    except filing.NeedsCorrection as exc:
         exc.fields = {k: i18n.gettext(v) for k, v in exc.fields.items()}
         raise
     return present(session, [report])[0]
@@ -160,7 +163,7 @@ def list_reports(
     page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReportList:
-    flt = service.ReportFilter(
+    flt = listing.ReportFilter(
         since=since,
         until=until,
         site_code=site_code,
@@ -169,18 +172,18 @@ def list_reports(
         serious=serious,
         status=status_,
     )
-    rows, total = service.list_reports(session, actor, flt, page=page, per_page=per_page)
+    rows, total = listing.list_reports(session, actor, flt, page=page, per_page=per_page)
     return ReportList(items=present(session, rows), total=total, page=page, per_page=per_page)
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
 def get_report(report_id: Id, session: SessionDep, actor: ApiActor) -> ReportOut:
-    return present(session, [service.get_report(session, actor, report_id)])[0]
+    return present(session, [access.get_report(session, actor, report_id)])[0]
 
 
 @router.post("/reports/{report_id}/follow-ups", status_code=201, response_model=ReportOut)
 def add_follow_up(
     report_id: Id, body: FollowUpIn, session: SessionDep, actor: ApiActor
 ) -> ReportOut:
-    service.add_follow_up(session, actor, report_id, body)
-    return present(session, [service.get_report(session, actor, report_id)])[0]
+    follow_up.add_follow_up(session, actor, report_id, body)
+    return present(session, [access.get_report(session, actor, report_id)])[0]

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from aefi import clock
 from aefi.demo import DEMO_PASSWORDS
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.registry.models import Dose, Lot, Site
 from tests.browser.conftest import log_in, shot
@@ -54,7 +54,7 @@ def two_anaphylaxis_reports(session, county) -> Lot:
             .order_by(Dose.id)
         ).all()
     for d in doses[:2]:
-        intake.file_report(
+        intake_filing.file_report(
             session,
             reporter,
             ReportIn(

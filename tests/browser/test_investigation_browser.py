@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from aefi import db
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.investigation.cases import service as case_files
 from aefi.registry.models import Dose
@@ -25,7 +25,7 @@ def open_case(county) -> int:
         dose = session.exec(
             select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
         ).first()
-        report = intake.file_report(
+        report = intake_filing.file_report(
             session,
             rep,
             ReportIn(
@@ -174,7 +174,7 @@ def test_group_case_lists_its_members(live_url, new_page, county):
         dose = session.exec(
             select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
         ).all()[1]
-        intake.file_report(
+        intake_filing.file_report(
             session,
             rep,
             ReportIn(

@@ -9,7 +9,10 @@ from sqlmodel import select
 
 from aefi import clock
 from aefi.errors import Forbidden, NotFound
-from aefi.intake import service
+from aefi.intake import access as intake_access
+from aefi.intake.filing import service as intake_filing
+from aefi.intake.follow_up import service as intake_follow_up
+from aefi.intake.listing import service as intake_listing
 from aefi.intake.schemas import FollowUpIn, ReportIn
 from aefi.registry.models import Dose
 
@@ -34,27 +37,27 @@ def site_dose(session, site_id) -> Dose:
 def test_file_numbers_and_history(session, county):
     rep = county.actor(session, "reporter")
     d1 = site_dose(session, rep.site_id)
-    r1 = service.file_report(session, rep, report_in(d1))
+    r1 = intake_filing.file_report(session, rep, report_in(d1))
     year = clock.now().year
     assert r1.number == f"330782-{year}-00001"
     d2 = session.exec(
         select(Dose).where(Dose.site_id == rep.site_id, Dose.person_id != d1.person_id)
     ).first()
-    r2 = service.file_report(session, rep, report_in(d2))
+    r2 = intake_filing.file_report(session, rep, report_in(d2))
     assert r2.number == f"330782-{year}-00002"
-    service.add_follow_up(session, rep, r1.id, FollowUpIn(outcome="died", note="院内死亡"))
+    intake_follow_up.add_follow_up(session, rep, r1.id, FollowUpIn(outcome="died", note="院内死亡"))
     session.refresh(r1)
     assert r1.outcome == "died" and r1.death
-    history = service.follow_ups(session, r1.id)
+    history = intake_follow_up.follow_ups(session, r1.id)
     assert history[0].changes == {"outcome": ["recovering", "died"], "death": [False, True]}
-    assert service.original_card(r1, history)["outcome"] == "recovering"
+    assert intake_follow_up.original_card(r1, history)["outcome"] == "recovering"
 
 
 def test_validation_errors_and_late_onset_warning(session, county):
     rep = county.actor(session, "reporter")
     dose = site_dose(session, rep.site_id)
-    with pytest.raises(service.NeedsCorrection) as err:
-        service.file_report(
+    with pytest.raises(intake_filing.NeedsCorrection) as err:
+        intake_filing.file_report(
             session,
             rep,
             report_in(dose, onset_at=dose.administered_at - timedelta(hours=1), reporter_phone=""),
@@ -62,10 +65,10 @@ def test_validation_errors_and_late_onset_warning(session, county):
     assert set(err.value.errors) == {"onset_at", "reporter_phone"}
     late = dose.administered_at + timedelta(days=50)
     clock.freeze(late + timedelta(days=1))
-    with pytest.raises(service.NeedsCorrection) as err:
-        service.file_report(session, rep, report_in(dose, onset_at=late))
+    with pytest.raises(intake_filing.NeedsCorrection) as err:
+        intake_filing.file_report(session, rep, report_in(dose, onset_at=late))
     assert set(err.value.warnings) == {"onset_at"} and not err.value.errors
-    report = service.file_report(
+    report = intake_filing.file_report(
         session, rep, report_in(dose, onset_at=late, confirm_late_onset=True)
     )
     assert report.id
@@ -74,13 +77,13 @@ def test_validation_errors_and_late_onset_warning(session, county):
 def test_duplicate_is_caught_until_confirmed(session, county):
     rep = county.actor(session, "reporter")
     dose = site_dose(session, rep.site_id)
-    first = service.file_report(session, rep, report_in(dose))
-    with pytest.raises(service.PossibleDuplicate) as err:
-        service.file_report(
+    first = intake_filing.file_report(session, rep, report_in(dose))
+    with pytest.raises(intake_filing.PossibleDuplicate) as err:
+        intake_filing.file_report(
             session, rep, report_in(dose, onset_at=dose.administered_at + timedelta(hours=2))
         )
     assert [r.id for r in err.value.candidates] == [first.id]
-    again = service.file_report(
+    again = intake_filing.file_report(
         session,
         rep,
         report_in(dose, onset_at=dose.administered_at + timedelta(hours=2), confirm_new_event=True),
@@ -91,26 +94,26 @@ def test_duplicate_is_caught_until_confirmed(session, county):
 def test_idempotency_key_gives_one_report(session, county):
     rep = county.actor(session, "reporter")
     dose = site_dose(session, rep.site_id)
-    a = service.file_report(session, rep, report_in(dose), idempotency_key="k-1")
-    b = service.file_report(session, rep, report_in(dose), idempotency_key="k-1")
+    a = intake_filing.file_report(session, rep, report_in(dose), idempotency_key="k-1")
+    b = intake_filing.file_report(session, rep, report_in(dose), idempotency_key="k-1")
     assert a.id == b.id
 
 
 def test_reporter_scope(session, county):
     rep = county.actor(session, "reporter")
     rep2 = county.actor(session, "reporter2")
-    mine = service.file_report(session, rep, report_in(site_dose(session, rep.site_id)))
+    mine = intake_filing.file_report(session, rep, report_in(site_dose(session, rep.site_id)))
     with pytest.raises(NotFound):
-        service.get_report(session, rep2, mine.id)
-    rows, total = service.list_reports(session, rep2, service.ReportFilter())
+        intake_access.get_report(session, rep2, mine.id)
+    rows, total = intake_listing.list_reports(session, rep2, intake_listing.ReportFilter())
     assert total == 0
     other = site_dose(session, rep2.site_id)
     with pytest.raises(NotFound):
-        service.file_report(session, rep, report_in(other))
+        intake_filing.file_report(session, rep, report_in(other))
     with pytest.raises(Forbidden):
-        service.get_report(session, county.actor(session, "hospital"), mine.id)
-    rows, total = service.list_reports(
-        session, county.actor(session, "bureau"), service.ReportFilter(serious=False)
+        intake_access.get_report(session, county.actor(session, "hospital"), mine.id)
+    rows, total = intake_listing.list_reports(
+        session, county.actor(session, "bureau"), intake_listing.ReportFilter(serious=False)
     )
     assert total == 1
 
@@ -124,7 +127,7 @@ def test_hand_linked_dose_and_held_lot_flag(session, county):
     lot_states.hold_lot(session, None, lot, county.county_id, signal_id=None, note="信号复核中")
     session.commit()
     at = clock.now() - timedelta(hours=3)
-    report = service.file_report(
+    report = intake_filing.file_report(
         session,
         rep,
         ReportIn(

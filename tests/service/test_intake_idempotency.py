@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from aefi.errors import Invalid
-from aefi.intake import service
+from aefi.intake.filing import service as intake_filing
 from aefi.intake.models import IdempotencyKey, Report
 from tests.service.test_intake import report_in, site_dose
 
@@ -24,7 +24,7 @@ def _file_at_once(engine, actor, body, key: str, n: int) -> list[object]:
         with Session(engine, expire_on_commit=False) as s:
             start.wait()
             try:
-                out[i] = service.file_report(s, actor, body, idempotency_key=key).id
+                out[i] = intake_filing.file_report(s, actor, body, idempotency_key=key).id
             except Exception as exc:  # the test shows which error it was
                 out[i] = exc
 
@@ -52,16 +52,16 @@ def test_twins_that_both_missed_the_lookup_get_the_first_report(
     rep = county.actor(session, "reporter")
     body = report_in(site_dose(session, rep.site_id))
     session.close()
-    monkeypatch.setattr(service, "serialized_writes", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(intake_filing, "serialized_writes", lambda s: contextlib.nullcontext())
     looked_up = threading.Barrier(2, timeout=60)
-    real_check = service.check
+    real_check = intake_filing.check
 
     def check_then_wait(*args, **kw):
         result = real_check(*args, **kw)
         looked_up.wait()
         return result
 
-    monkeypatch.setattr(service, "check", check_then_wait)
+    monkeypatch.setattr(intake_filing, "check", check_then_wait)
 
     results = _file_at_once(engine, rep, body, "twin-key", 2)
 
@@ -87,12 +87,12 @@ def test_a_key_longer_than_stored_is_refused_and_the_longest_allowed_is_kept_who
 ):
     rep = county.actor(session, "reporter")
     dose = site_dose(session, rep.site_id)
-    longest = "k" * service.IDEMPOTENCY_KEY_MAX
+    longest = "k" * intake_filing.IDEMPOTENCY_KEY_MAX
     with pytest.raises(Invalid) as err:
-        service.file_report(session, rep, report_in(dose), idempotency_key=longest + "x")
+        intake_filing.file_report(session, rep, report_in(dose), idempotency_key=longest + "x")
     assert "201" in str(err.value) and "200" in str(err.value)
-    first = service.file_report(session, rep, report_in(dose), idempotency_key=longest)
-    again = service.file_report(session, rep, report_in(dose), idempotency_key=longest)
+    first = intake_filing.file_report(session, rep, report_in(dose), idempotency_key=longest)
+    again = intake_filing.file_report(session, rep, report_in(dose), idempotency_key=longest)
     assert again.id == first.id
     stored = session.exec(select(IdempotencyKey.key)).all()
     assert stored == [longest]

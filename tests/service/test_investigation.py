@@ -15,7 +15,8 @@ from aefi.audit import AuditEvent
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
+from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Report
 from aefi.intake.schemas import FollowUpIn, ReportIn
 from aefi.investigation import access, lifecycle, sections
@@ -69,7 +70,7 @@ def file(session, county, *, symptoms=("ANAPH",), username="reporter", dose=None
         confirm_new_event=True,
     )
     data.update(kw)
-    return intake.file_report(session, rep, ReportIn(**data))
+    return intake_filing.file_report(session, rep, ReportIn(**data))
 
 
 def open_case(session, county, **kw) -> CaseFile:
@@ -505,7 +506,7 @@ def test_exposure_counts_come_from_the_registry(session, county):
         rep_name = "reporter" if other.site_id == county.site_ids[0] else None
         if rep_name is None:
             admin = county.actor(session, "admin")
-            r2 = intake.file_report(
+            r2 = intake_filing.file_report(
                 session,
                 admin,
                 ReportIn(
@@ -698,7 +699,7 @@ def test_reporter_sees_only_the_final_classification_of_their_sites_report(sessi
 def test_follow_up_appears_on_the_timeline(session, county):
     inv = county.actor(session, "investigator")
     case = open_case(session, county)
-    intake.add_follow_up(
+    intake_follow_up.add_follow_up(
         session, county.actor(session, "reporter"), case.report_id, FollowUpIn(note="已出院")
     )
     events_ = case_overview.timeline(session, session.get(CaseFile, case.id))

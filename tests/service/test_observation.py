@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from aefi import clock
 from aefi.errors import Conflict, Forbidden, NotFound
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.observation import service
 from aefi.observation.models import ObservationEntry
@@ -95,7 +95,7 @@ def test_release_left_early_reaction_and_day_counts(session, county, site_setup)
     by_dose = {r.entry.dose_id: r.entry for r in board.rows}
     clock.advance(timedelta(minutes=10))
     service.left_early(session, rep, by_dose[doses[0].id].id, "家长带走")
-    report = intake.file_report(
+    report = intake_filing.file_report(
         session,
         rep,
         ReportIn(

@@ -12,7 +12,9 @@ from sqlmodel import select
 
 from aefi import clock
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
-from aefi.intake import service as intake
+from aefi.intake import access as intake_access
+from aefi.intake.filing import service as intake_filing
+from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import FollowUp, Report
 from aefi.intake.schemas import ReportIn, SeriousIn
 from aefi.notifications.models import Notification
@@ -39,7 +41,7 @@ def file_anaphylaxis(session, county, username: str = "reporter", skip: int = 0)
     actor = county.actor(session, username)
     dose = site_dose(session, actor.site_id, skip)
     clock.freeze(max(dose.administered_at + timedelta(minutes=20), T0))
-    return intake.file_report(
+    return intake_filing.file_report(
         session,
         actor,
         ReportIn(
@@ -89,7 +91,9 @@ def test_triage_opens_a_referral_to_the_primary_hospital(session, county):
     reporter = county.actor(session, "reporter")
     from aefi.intake.schemas import FollowUpIn
 
-    intake.add_follow_up(session, reporter, report.id, FollowUpIn(diagnosis="严重过敏反应"))
+    intake_follow_up.add_follow_up(
+        session, reporter, report.id, FollowUpIn(diagnosis="严重过敏反应")
+    )
     assert len(session.exec(select(Referral).where(Referral.report_id == report.id)).all()) == 1
 
 
@@ -315,7 +319,7 @@ def test_hospital_b_sees_nothing_of_a_referral_to_hospital_a(session, county):
             call()
     # Nor the reports or the rest of the county.
     with pytest.raises(Forbidden):
-        intake.get_report(session, b, report.id)
+        intake_access.get_report(session, b, report.id)
     with pytest.raises(Forbidden):
         inbox.report_referrals(session, b, report.id)
     # Hospital A sees the patient, with the ID number masked; the site sees it whole.
@@ -333,7 +337,7 @@ def test_no_referral_when_not_required_or_patient_died(session, county):
     reporter = county.actor(session, "reporter")
     dose = site_dose(session, reporter.site_id, 3)
     clock.freeze(max(dose.administered_at + timedelta(hours=1), T0))
-    report = intake.file_report(
+    report = intake_filing.file_report(
         session,
         reporter,
         ReportIn(
@@ -384,7 +388,7 @@ def test_handover_pdf_renders_in_chinese(session, county, tmp_path):
             transport="ambulance_120",
         ),
     )
-    lot = intake.report_doses(session, [report.id])[report.id][0].lot.lot_number
+    lot = intake_access.report_doses(session, [report.id])[report.id][0].lot.lot_number
     token = i18n.set_locale("zh_CN")
     try:
         pdf = inbox.handover_pdf(session, reporter, ref.id)

@@ -12,7 +12,7 @@ from sqlmodel import col, func, select
 
 from aefi import clock
 from aefi.errors import Forbidden, Invalid, NotFound
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
 from aefi.intake.models import Report, ReportDose
 from aefi.intake.schemas import ReportIn
 from aefi.investigation.models import CaseFile
@@ -71,7 +71,7 @@ def _report(session, actor, dose, **kw) -> Report:
         reporter_phone="13800000000",
     )
     data.update(kw)
-    return intake.file_report(session, actor, ReportIn(**data))
+    return intake_filing.file_report(session, actor, ReportIn(**data))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlmodel import col, func, select
 from aefi import clock
 from aefi.audit import AuditEvent
 from aefi.errors import Conflict, Forbidden, NotFound
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Lot, LotStatus, Site
@@ -72,7 +72,7 @@ def test_reports_history_and_halt_on_the_lot_page(session, county):
     dose = session.exec(
         select(Dose).where(Dose.lot_id == lot.id, Dose.site_id == rep.site_id)
     ).first()
-    report = intake.file_report(
+    report = intake_filing.file_report(
         session,
         rep,
         ReportIn(
@@ -157,7 +157,7 @@ def test_contacts_progress_and_the_report_they_open(session, county, halted):
     trace.record_contact(session, rep, lot.lot_number, b.person.id, "not_reached")
     contact = trace.record_contact(session, rep, lot.lot_number, c.person.id, "reaction")
     assert contact.dose_id == c.dose.id
-    report = intake.file_report(
+    report = intake_filing.file_report(
         session,
         rep,
         ReportIn(

@@ -16,7 +16,8 @@ from aefi import clock
 from aefi.audit import AuditEvent
 from aefi.auth.models import User
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
+from aefi.intake.listing import service as intake_listing
 from aefi.intake.models import Report
 from aefi.intake.schemas import ReportIn
 from aefi.notifications.models import Notification
@@ -109,7 +110,7 @@ def doses_of(session, lot: Lot) -> list[Dose]:
 
 
 def file_anaphylaxis(session, actor, dose: Dose) -> Report:
-    return intake.file_report(
+    return intake_filing.file_report(
         session,
         actor,
         ReportIn(
@@ -485,7 +486,7 @@ def test_vaers_import_and_disproportionality(session, county, tmp_path):
     assert died.death and died.serious and "death" in died.event_groups
     # Imported reports are nobody's in the demo county.
     inv = county.actor(session, "investigator")
-    listed, _ = intake.list_reports(session, inv, intake.ReportFilter())
+    listed, _ = intake_listing.list_reports(session, inv, intake_listing.ReportFilter())
     assert all(r.source != "vaers" for r in listed)
     again = vaers.import_dir(session, tmp_path)
     assert again.reports_created == 0 and again.reports_existing == 60 and again.complete

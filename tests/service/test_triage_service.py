@@ -10,7 +10,8 @@ from sqlmodel import select
 
 from aefi import clock
 from aefi.audit import AuditEvent
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
+from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Report
 from aefi.intake.schemas import FollowUpIn, ReportIn
 from aefi.notifications.models import Notification
@@ -76,7 +77,9 @@ def frozen():
 
 
 def file(session, county, username: str, dose: Dose, **kw) -> Report:
-    return intake.file_report(session, county.actor(session, username), report_in(dose, **kw))
+    return intake_filing.file_report(
+        session, county.actor(session, username), report_in(dose, **kw)
+    )
 
 
 def test_report_carries_the_triage_object(session, county, frozen):
@@ -198,7 +201,9 @@ def test_follow_up_with_death_re_triages_and_escalates(session, county, frozen):
     events.subscribe_report_triaged(_seen := lambda s, a, r, d, p: triaged.append((r.id, d, p)))
     try:
         clock.advance(timedelta(hours=3))
-        intake.add_follow_up(session, rep, report.id, FollowUpIn(outcome="died", note="死亡"))
+        intake_follow_up.add_follow_up(
+            session, rep, report.id, FollowUpIn(outcome="died", note="死亡")
+        )
     finally:
         events._on_triaged.remove(_seen)
     session.refresh(report)
@@ -214,7 +219,7 @@ def test_follow_up_with_death_re_triages_and_escalates(session, county, frozen):
     assert esc.urgency == Urgency.death
     # A note alone does not re-triage.
     before = report.triage["triaged_at"]
-    intake.add_follow_up(session, rep, report.id, FollowUpIn(note="家属已通知"))
+    intake_follow_up.add_follow_up(session, rep, report.id, FollowUpIn(note="家属已通知"))
     session.refresh(report)
     assert report.triage["triaged_at"] == before
 
@@ -230,7 +235,7 @@ def test_hospitalised_on_follow_up_raises_urgency_of_a_queued_report(session, co
     escalation.acknowledge(session, bureau, esc.id)
     assert not escalation.escalation_queue(session, bureau)
     clock.advance(timedelta(hours=1))
-    intake.add_follow_up(session, rep, report.id, FollowUpIn(outcome="died", note="死亡"))
+    intake_follow_up.add_follow_up(session, rep, report.id, FollowUpIn(outcome="died", note="死亡"))
     # More urgent: back in the queue until acknowledged again.
     (item,) = escalation.escalation_queue(session, bureau)
     assert item.report.id == report.id and item.escalation.urgency == Urgency.death

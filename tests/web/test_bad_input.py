@@ -87,7 +87,7 @@ def _case_and_report(session, county) -> tuple[int, int]:
 
     from sqlmodel import select
 
-    from aefi.intake import service as intake
+    from aefi.intake.filing import service as intake_filing
     from aefi.intake.schemas import ReportIn
     from aefi.investigation.cases import service as case_files
     from aefi.registry.models import Dose
@@ -96,7 +96,7 @@ def _case_and_report(session, county) -> tuple[int, int]:
     dose = session.exec(
         select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
     ).first()
-    report = intake.file_report(
+    report = intake_filing.file_report(
         session,
         rep,
         ReportIn(

@@ -368,7 +368,7 @@ def _file(session, county, username, nth, **kw):
 
 
 def _file_dose(session, actor, dose, **kw):
-    from aefi.intake import service
+    from aefi.intake.filing import service as intake_filing
     from aefi.intake.schemas import ReportIn
 
     data = dict(
@@ -381,7 +381,7 @@ def _file_dose(session, actor, dose, **kw):
         confirm_new_event=True,
     )
     data.update(kw)
-    return service.file_report(session, actor, ReportIn(**data))
+    return intake_filing.file_report(session, actor, ReportIn(**data))
 
 
 def test_list_filters_and_pages_with_htmx(client, county, session):

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 from aefi import clock, db
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.models import CaseFile
@@ -31,7 +31,7 @@ def case_id(app, county) -> int:
         dose = session.exec(
             select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
         ).first()
-        report = intake.file_report(
+        report = intake_filing.file_report(
             session,
             rep,
             ReportIn(
@@ -373,7 +373,7 @@ def test_investigator_opens_a_case_for_a_report_triage_did_not_send(client, coun
     with Session(db.get_engine(), expire_on_commit=False) as session:
         rep = county.actor(session, "reporter")
         dose = session.exec(select(Dose).where(Dose.site_id == rep.site_id)).first()
-        report = intake.file_report(
+        report = intake_filing.file_report(
             session,
             rep,
             ReportIn(

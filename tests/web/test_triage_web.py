@@ -53,10 +53,10 @@ def test_overdue_items_are_red(client, session, county):
     clock.freeze(T0 + timedelta(hours=6))
     report = escalated_report(session, county, symptoms=("URTIC",))
     # Serious: the 2 h fast report is due.
-    from aefi.intake import service as intake
+    from aefi.intake.follow_up import service as intake_follow_up
     from aefi.intake.schemas import FollowUpIn
 
-    intake.add_follow_up(
+    intake_follow_up.add_follow_up(
         session, county.actor(session, "reporter"), report.id, FollowUpIn(hospitalization=True)
     )
     login(client, "bureau")

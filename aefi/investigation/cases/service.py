@@ -14,7 +14,7 @@ from aefi import clock
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid, NotFound
-from aefi.intake import service as intake
+from aefi.intake import access as intake_access
 from aefi.intake.models import Report
 from aefi.intake.symptoms import EVENT_GROUPS
 from aefi.investigation import causality as who
@@ -138,7 +138,7 @@ def open_case(session: Session, actor: Actor, report_id: int) -> CaseFile:
     """An investigator opens the case file of a report by hand (triage did not require an
     investigation, or a case must be investigated anyway)."""
     require_role(actor, *WORKERS)
-    report = intake.get_report(session, actor, report_id)
+    report = intake_access.get_report(session, actor, report_id)
     case = open_case_for_report(session, actor, report)
     session.commit()
     return case
@@ -381,7 +381,7 @@ def classification_for_report(
     session: Session, actor: Actor, report_id: int
 ) -> ReportClassification | None:
     """None when no case file was opened. Whoever may read the report may see this."""
-    report = intake.get_report(session, actor, report_id)
+    report = intake_access.get_report(session, actor, report_id)
     case = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first()
     if case is None:
         return None
@@ -407,7 +407,7 @@ def classification_for_report(
 def case_of_report(session: Session, actor: Actor, report_id: int) -> CaseFile | None:
     """The case file of a report, for those who may read case files; None if none."""
     require_role(actor, *READERS)
-    report = intake.get_report(session, actor, report_id)
+    report = intake_access.get_report(session, actor, report_id)
     return session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first()
 
 

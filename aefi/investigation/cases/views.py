@@ -113,7 +113,7 @@ def report_section(session, actor, report) -> str | None:
 
 def _register_report_section() -> None:
     try:
-        from aefi.intake import views as intake_views
+        from aefi.intake.report import views as intake_views
     except ImportError:  # pragma: no cover - intake pages not installed
         return
     intake_views.REPORT_SECTIONS.setdefault("investigation", report_section)

@@ -17,7 +17,7 @@ from aefi.audit import AuditEvent
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor, require_role, scope_clause
 from aefi.errors import Invalid
-from aefi.intake import service as intake
+from aefi.intake import access as intake_access
 from aefi.intake.models import Report
 from aefi.investigation import brighton as bc
 from aefi.investigation import sections, workflow
@@ -285,7 +285,7 @@ def case_page(session: Session, actor: Actor, case_id: int) -> CasePage:
     return CasePage(
         case=case,
         reports=reports,
-        doses=intake.report_doses(session, [r.id for r in reports]),
+        doses=intake_access.report_doses(session, [r.id for r in reports]),
         sites=sites,
         sections=saved,
         missing=sections.missing_required(values),

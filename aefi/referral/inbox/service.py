@@ -18,7 +18,7 @@ from aefi import audit, clock
 from aefi.audit import AuditEvent
 from aefi.auth.permissions import Actor, mask_id_number, require_role, sees_identity
 from aefi.errors import NotFound
-from aefi.intake import service as intake
+from aefi.intake import access as intake_access
 from aefi.intake import symptoms
 from aefi.intake.models import Report
 from aefi.referral import states
@@ -136,9 +136,9 @@ def _event(report: Report) -> EventFacts:
 
 
 def _doses(session: Session, report_id: int, linked=None) -> list[DoseFacts]:
-    """The report's doses; ``linked`` is what ``intake.report_doses`` already fetched."""
+    """The report's doses; ``linked`` is what ``intake_access.report_doses`` already fetched."""
     if linked is None:
-        linked = intake.report_doses(session, [report_id])[report_id]
+        linked = intake_access.report_doses(session, [report_id])[report_id]
     return [
         DoseFacts(
             vaccine_code=d.vaccine.code,
@@ -345,7 +345,7 @@ class ReportReferrals:
 def report_referrals(session: Session, actor: Actor, report_id: int) -> ReportReferrals:
     """What the report page shows of its referrals (the reporter's own site, the county)."""
     require_role(actor, *SENDERS)
-    report = intake.get_report(session, actor, report_id)
+    report = intake_access.get_report(session, actor, report_id)
     legs = list(
         session.exec(select(Referral).where(Referral.report_id == report.id).order_by(Referral.id))
     )
@@ -378,7 +378,7 @@ def report_referrals(session: Session, actor: Actor, report_id: int) -> ReportRe
 def form_defaults(session: Session, actor: Actor, report_id: int) -> dict[str, Any]:
     """The referral form's starting values: the open referral's details, or the report's."""
     require_role(actor, *REQUESTERS)
-    report = intake.get_report(session, actor, report_id)
+    report = intake_access.get_report(session, actor, report_id)
     ref = open_of_report(session, report.id)
     if ref is not None:
         return {name: getattr(ref, name) for name in DETAIL_FIELDS}
@@ -418,7 +418,7 @@ def referrals_for_api(
     report_ids = list({row.referral.report_id for row in rows})
     if report_ids:  # into the session's identity map, so _view's session.get costs nothing
         session.exec(select(Report).where(col(Report.id).in_(report_ids))).all()
-    linked = intake.report_doses(session, report_ids)
+    linked = intake_access.report_doses(session, report_ids)
     return [
         _view(session, actor, row.referral, with_trail=False, linked=linked[row.referral.report_id])
         for row in rows

@@ -13,7 +13,7 @@ from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import DomainError
 from aefi.i18n import N_
-from aefi.intake import views as intake_views
+from aefi.intake.report import views as intake_views
 from aefi.referral import access, legs
 from aefi.referral.inbox import service
 from aefi.referral.page_context import page_context

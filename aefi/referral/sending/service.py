@@ -13,7 +13,7 @@ from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid
 from aefi.i18n import _
-from aefi.intake import service as intake
+from aefi.intake import access as intake_access
 from aefi.intake.models import Report
 from aefi.notifications.service import notify
 from aefi.referral import states
@@ -135,7 +135,7 @@ def send_referral(session: Session, actor: Actor, report_id: int, data: Referral
     """The physician's referral form: send a referral for the report, or complete the open
     one (triage's, or an earlier send) with vital signs, what was given and transport."""
     require_role(actor, *REQUESTERS)
-    report = intake.get_report(session, actor, report_id)
+    report = intake_access.get_report(session, actor, report_id)
     ref = open_of_report(session, report.id)
     if ref is not None:
         before = audit.snapshot(ref)

@@ -13,7 +13,7 @@ from aefi import audit, clock
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, Invalid
 from aefi.i18n import N_, _
-from aefi.intake import service as intake
+from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Outcome
 from aefi.intake.schemas import FollowUpIn
 from aefi.referral import states
@@ -175,7 +175,7 @@ def admit(session: Session, actor: Actor, referral_id: int, data: AdmitIn) -> Re
         ),
     )
     # Scope checked above: the hospital adds to the report of a referral addressed to it.
-    intake.add_follow_up(
+    intake_follow_up.add_follow_up(
         session,
         actor,
         ref.report_id,
@@ -244,7 +244,7 @@ def record_outcome(session: Session, actor: Actor, referral_id: int, data: Outco
         urgent=data.result == Result.died,
         county=data.result == Result.died,
     )
-    intake.add_follow_up(
+    intake_follow_up.add_follow_up(
         session,
         actor,
         ref.report_id,

@@ -1,4 +1,6 @@
-"""Use cases of intake: file a report, add a follow-up, drafts, lists, one report."""
+"""Filing a report card: its doses resolved in scope, checked (what the form shows as you
+type), a likely duplicate named, numbered per county and year, stored once per
+Idempotency-Key, and announced (``events.report_filed``: triage follows)."""
 
 from __future__ import annotations
 
@@ -6,33 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, or_, update
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from aefi import audit, clock
 from aefi.auth.models import Role
-from aefi.auth.permissions import (
-    Actor,
-    in_scope,
-    require_role,
-    scope_clause,
-    sees_identity,
-    site_filter,
-)
+from aefi.auth.permissions import Actor, require_role
 from aefi.db import serialized_writes
 from aefi.errors import Conflict, Invalid, NotFound
-from aefi.intake import events, symptoms
-from aefi.intake.models import (
-    Draft,
-    FollowUp,
-    IdempotencyKey,
-    Outcome,
-    Report,
-    ReportCounter,
-    ReportDose,
-)
-from aefi.intake.schemas import FollowUpIn, ReportIn
+from aefi.intake import access, events, symptoms
+from aefi.intake.models import Draft, IdempotencyKey, Outcome, Report, ReportCounter, ReportDose
+from aefi.intake.schemas import ReportIn
 from aefi.intake.validation import check_report, overlaps
 from aefi.registry import access as registry_access
 from aefi.registry import lot_states
@@ -41,25 +28,6 @@ from aefi.registry.models import Lot, Person, Region, Site, Vaccine
 from aefi.registry.schemas import PersonIn
 from aefi.triage import rules
 
-FILERS = (Role.reporter, Role.investigator, Role.admin, Role.api_client)
-READERS = (Role.reporter, Role.investigator, Role.bureau, Role.admin, Role.province)
-# Facts a follow-up may change, and the report card field each one updates.
-FOLLOW_UP_FIELDS = (
-    "outcome",
-    "death",
-    "life_threatening",
-    "hospitalization",
-    "disability",
-    "already_in_hospital",
-    "hospital_name",
-    "diagnosis",
-    "diagnosis_clear",
-    "treatment",
-)
-
-
-# The stored length of an Idempotency-Key (intake.models.IdempotencyKey.key); a longer key
-# is refused (422), not cut, so that the lookup and the stored key are the same string.
 IDEMPOTENCY_KEY_MAX = 200
 
 
@@ -94,9 +62,6 @@ class LinkedDose:
     vaccinating_unit: str
     person: Person | None
     site: Site | None
-
-
-# --- filing ------------------------------------------------------------------------------
 
 
 def resolve_doses(
@@ -250,8 +215,14 @@ def file_report(
         )
     with serialized_writes(session):
         try:
-            return _file_report(session, actor, data, idempotency_key=idempotency_key,
-                                draft_id=draft_id, source=source)
+            return _file_report(
+                session,
+                actor,
+                data,
+                idempotency_key=idempotency_key,
+                draft_id=draft_id,
+                source=source,
+            )
         except IntegrityError:
             # Another request with the same Idempotency-Key stored its report first (the
             # unique key waits for it to commit, then fails here, at any flush or at the
@@ -286,7 +257,7 @@ def _file_report(
     draft_id: int | None,
     source: str,
 ) -> Report:
-    require_role(actor, *FILERS)
+    require_role(actor, *access.FILERS)
     earlier = _earlier_report(session, actor, idempotency_key)
     if earlier is not None:
         return earlier
@@ -385,9 +356,7 @@ def _file_report(
             )
         )
     if idempotency_key:
-        session.add(
-            IdempotencyKey(user_id=actor.user_id, key=idempotency_key, report_id=report.id)
-        )
+        session.add(IdempotencyKey(user_id=actor.user_id, key=idempotency_key, report_id=report.id))
         session.flush()  # a racing twin waits here for the first one, then fails
     if draft_id is not None:
         draft = session.get(Draft, draft_id)
@@ -411,309 +380,3 @@ def _file_report(
     events.report_filed(session, actor, report)
     session.commit()
     return report
-
-
-# --- follow-ups --------------------------------------------------------------------------
-
-
-def add_follow_up(
-    session: Session,
-    actor: Actor,
-    report_id: int,
-    data: FollowUpIn,
-    *,
-    source: str = "reporter",
-    scope_checked: bool = False,
-    draft_id: int | None = None,
-) -> FollowUp:
-    """Add later information as a dated follow-up. The card's current facts change; the
-    follow-up keeps what they were, so the report's history shows every step.
-
-    ``scope_checked``: the caller (e.g. the referral service, for the receiving hospital)
-    has already checked that the actor may add to this report. ``draft_id``: the report
-    form's draft that ended up as this follow-up (a likely duplicate linked to its report)."""
-    report = (
-        session.get(Report, report_id) if scope_checked else get_report(session, actor, report_id)
-    )
-    if report is None:
-        raise NotFound("Not found.")
-    if not scope_checked:
-        require_role(actor, Role.reporter, Role.investigator, Role.admin)
-    unknown = symptoms.unknown_codes(data.symptoms_added)
-    if unknown:
-        raise Invalid(
-            "Unknown symptom codes; pick from the list.",
-            fields={"symptoms_added": ", ".join(unknown)},
-        )
-    requested = data.changes()
-    if requested.get("outcome") == Outcome.died:
-        requested["death"] = True
-    changes: dict[str, list[Any]] = {}
-    for key in FOLLOW_UP_FIELDS:
-        if key in requested:
-            new = requested[key].value if hasattr(requested[key], "value") else requested[key]
-            old = getattr(report, key)
-            if new != old:
-                changes[key] = [old, new]
-                setattr(report, key, new)
-    added = [c for c in data.symptoms_added if c not in report.symptoms]
-    if added:
-        changes["symptoms"] = [list(report.symptoms), [*report.symptoms, *added]]
-        report.symptoms = [*report.symptoms, *added]
-        report.event_groups = symptoms.groups_of(report.symptoms)
-    if not changes and not data.note.strip():
-        raise Invalid(
-            "The follow-up has nothing new: change a fact or write a note.",
-            fields={"note": "empty"},
-        )
-    follow_up = FollowUp(
-        report_id=report.id,
-        at=data.at or clock.now(),
-        author_id=actor.user_id or None,
-        author_name=actor.name,
-        source=source,
-        changes=changes,
-        note=data.note.strip(),
-    )
-    session.add(follow_up)
-    session.add(report)
-    if draft_id is not None:
-        draft = session.get(Draft, draft_id)
-        if draft is not None and draft.user_id == actor.user_id and draft.report_id is None:
-            draft.report_id = report.id
-            session.add(draft)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "follow_up",
-        "report",
-        report.id,
-        changes=changes,
-        summary=data.note.strip()[:200] or report.number,
-        county_id=report.county_id,
-    )
-    events.follow_up_added(session, actor, report, follow_up)
-    session.commit()
-    return follow_up
-
-
-def follow_ups(session: Session, report_id: int) -> list[FollowUp]:
-    return list(
-        session.exec(
-            select(FollowUp)
-            .where(FollowUp.report_id == report_id)
-            .order_by(FollowUp.at, FollowUp.id)
-        )
-    )
-
-
-def original_card(report: Report, history: list[FollowUp]) -> dict[str, Any]:
-    """The facts as first filed, recovered by undoing the follow-ups newest first."""
-    card = {k: getattr(report, k) for k in (*FOLLOW_UP_FIELDS, "symptoms")}
-    for fu in reversed(history):
-        for key, (old, _new) in fu.changes.items():
-            card[key] = old
-    return card
-
-
-# --- reading -----------------------------------------------------------------------------
-
-
-def get_report(session: Session, actor: Actor, report_id: int) -> Report:
-    require_role(actor, *READERS)
-    report = session.get(Report, report_id)
-    if report is None or not in_scope(actor, report.county_id):
-        raise NotFound("Not found.")
-    if actor.role == Role.reporter and report.site_id != actor.site_id:
-        raise NotFound("Not found.")
-    return report
-
-
-def print_card(session: Session, actor: Actor, report_id: int) -> Report:
-    """The report for its printed card (PDF). The card carries the full identity, so
-    printing it is recorded like any other disclosure."""
-    if not sees_identity(actor):
-        raise NotFound("Not found.")
-    report = get_report(session, actor, report_id)
-    audit.record(
-        session,
-        actor,
-        "print",
-        "report",
-        report.id,
-        summary=report.number,
-        county_id=report.county_id,
-    )
-    session.commit()
-    return report
-
-
-@dataclass(frozen=True)
-class DoseView:
-    link: ReportDose
-    lot: Lot
-    vaccine: Vaccine
-
-
-def report_doses(session: Session, report_ids: list[int]) -> dict[int, list[DoseView]]:
-    """The linked doses of several reports in one query."""
-    out: dict[int, list[DoseView]] = {rid: [] for rid in report_ids}
-    if not report_ids:
-        return out
-    rows = session.exec(
-        select(ReportDose, Lot, Vaccine)
-        .join(Lot, Lot.id == ReportDose.lot_id)
-        .join(Vaccine, Vaccine.id == ReportDose.vaccine_id)
-        .where(col(ReportDose.report_id).in_(report_ids))
-        .order_by(ReportDose.id)
-    )
-    for link, lot, vaccine in rows:
-        out[link.report_id].append(DoseView(link, lot, vaccine))
-    return out
-
-
-@dataclass(frozen=True)
-class ReportFilter:
-    since: datetime | None = None
-    until: datetime | None = None
-    site_id: int | None = None
-    site_code: str = ""
-    vaccine_code: str = ""
-    lot_number: str = ""
-    serious: bool | None = None
-    status: str = ""
-    q: str = ""
-
-
-def list_reports(
-    session: Session, actor: Actor, flt: ReportFilter, *, page: int = 1, per_page: int = 25
-) -> tuple[list[Report], int]:
-    """Reports in the actor's scope, newest first, filtered and paged."""
-    require_role(actor, *READERS)
-    stmt = select(Report).where(scope_clause(Report.county_id, actor))
-    only_site = site_filter(actor)
-    if only_site is not None:
-        stmt = stmt.where(Report.site_id == only_site)
-    if flt.since:
-        stmt = stmt.where(col(Report.reported_at) >= flt.since)
-    if flt.until:
-        stmt = stmt.where(col(Report.reported_at) < flt.until)
-    if flt.site_id:
-        stmt = stmt.where(Report.site_id == flt.site_id)
-    if flt.site_code:
-        stmt = stmt.where(
-            Report.site_id == select(Site.id).where(Site.code == flt.site_code).scalar_subquery()
-        )
-    if flt.lot_number:
-        stmt = stmt.where(
-            exists().where(
-                ReportDose.report_id == Report.id,
-                ReportDose.lot_id == Lot.id,
-                Lot.lot_number == flt.lot_number.strip(),
-            )
-        )
-    if flt.vaccine_code:
-        stmt = stmt.where(
-            exists().where(
-                ReportDose.report_id == Report.id,
-                ReportDose.vaccine_id == Vaccine.id,
-                Vaccine.code == flt.vaccine_code.strip(),
-            )
-        )
-    if flt.serious is not None:
-        stmt = stmt.where(Report.serious == flt.serious)
-    if flt.status:
-        stmt = stmt.where(Report.status == flt.status)
-    if flt.q.strip():
-        term = flt.q.strip()
-        stmt = stmt.where(or_(Report.number == term, col(Report.patient_name).ilike(f"%{term}%")))
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    rows = session.exec(
-        stmt.order_by(col(Report.reported_at).desc(), col(Report.id).desc())
-        .offset((max(page, 1) - 1) * per_page)
-        .limit(per_page)
-    )
-    return list(rows), total
-
-
-# --- drafts ------------------------------------------------------------------------------
-
-# In a draft saved logged out: the id of the user's draft it carries on.
-CONTINUES = "_continues"
-
-
-def save_draft(
-    session: Session,
-    actor: Actor | None,
-    draft_id: int | None,
-    payload: dict[str, Any],
-    *,
-    device: str = "",
-) -> Draft:
-    """Keep what was typed. Without an actor (the session expired) the draft belongs to the
-    browser's device id until its user logs in there again."""
-    draft = session.get(Draft, draft_id) if draft_id else None
-    continues = None
-    if draft is not None:
-        owner_ok = (actor is not None and draft.user_id == actor.user_id) or (
-            draft.user_id is None and device and draft.device == device
-        )
-        if not owner_ok or draft.report_id is not None:
-            # Logged out, the browser carries on a user's draft: the new copy names it, so
-            # that claiming the copy at login retires the older one (one draft, not two).
-            if actor is None and draft.user_id is not None and draft.report_id is None:
-                continues = draft.id
-            draft = None
-        else:
-            continues = draft.payload.get(CONTINUES)
-    if draft is None:
-        draft = Draft(user_id=actor.user_id if actor else None, device=device)
-    draft.payload = {**payload, CONTINUES: continues} if continues else payload
-    draft.updated_at = clock.now()
-    session.add(draft)
-    session.commit()
-    return draft
-
-
-def claim_device_drafts(session: Session, actor: Actor, device: str) -> int:
-    """After a login, the drafts this browser saved while logged out become the user's."""
-    if not device:
-        return 0
-    drafts = session.exec(
-        select(Draft).where(col(Draft.user_id).is_(None), Draft.device == device)
-    ).all()
-    for d in drafts:
-        d.user_id = actor.user_id
-        older_id = d.payload.get(CONTINUES)
-        if older_id:
-            older = session.get(Draft, older_id)
-            if older is not None and older.user_id == actor.user_id and older.report_id is None:
-                session.delete(older)
-            d.payload = {k: v for k, v in d.payload.items() if k != CONTINUES}
-        session.add(d)
-    session.commit()
-    return len(drafts)
-
-
-def open_drafts(session: Session, actor: Actor) -> list[Draft]:
-    return list(
-        session.exec(
-            select(Draft)
-            .where(Draft.user_id == actor.user_id, col(Draft.report_id).is_(None))
-            .order_by(col(Draft.updated_at).desc())
-        )
-    )
-
-
-def get_draft(session: Session, actor: Actor, draft_id: int) -> Draft:
-    draft = session.get(Draft, draft_id)
-    if draft is None or draft.user_id != actor.user_id:
-        raise NotFound("Not found.")
-    return draft
-
-
-def discard_draft(session: Session, actor: Actor, draft_id: int) -> None:
-    draft = get_draft(session, actor, draft_id)
-    session.delete(draft)
-    session.commit()
