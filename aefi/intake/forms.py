@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from aefi.i18n import N_, gettext
 from aefi.intake.models import Outcome
@@ -352,3 +352,40 @@ def as_follow_up(data: ReportIn) -> FollowUpIn:
         symptoms_added=list(data.symptoms or []),
         note=(data.description or "").strip(),
     )
+
+
+def _id_or_none(value: Any) -> int | None:
+    """A hidden id field: ASCII digits within the id range, else None (never an error:
+    the physician did not type it)."""
+    number = ascii_int(value)
+    return number if number is not None and 1 <= number <= MAX_ID else None
+
+
+class FormMeta(BaseModel):
+    """The report form's own fields beside what the physician typed: the draft it
+    continues, the submission's key (one report however often it is sent), the device
+    token of a logged-out save, the earlier report a likely duplicate is added to, and the
+    message slots already visited (the field checks)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    draft_id: Annotated[int | None, BeforeValidator(_id_or_none)] = None
+    follow_up_of: Annotated[int | None, BeforeValidator(_id_or_none)] = None
+    submission_key: Annotated[str, BeforeValidator(lambda v: str(v or "")[:100])] = ""
+    device_token: str = ""
+    touched: frozenset[str] = frozenset()
+    field: str = ""
+
+    @classmethod
+    def from_form(cls, form: Any) -> FormMeta:
+        touched = str(form.get("touched") or "").split(",")
+        return cls.model_validate(
+            {
+                "draft_id": form.get("draft_id"),
+                "follow_up_of": form.get("follow_up_of"),
+                "submission_key": form.get("submission_key"),
+                "device_token": str(form.get("device_token") or ""),
+                "touched": {t for t in touched if t},
+                "field": str(form.get("_field") or ""),
+            }
+        )

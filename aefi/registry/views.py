@@ -13,6 +13,7 @@ from aefi.errors import Invalid
 from aefi.registry import access, importer
 from aefi.registry.doses import service as doses
 from aefi.registry.records import service as records
+from aefi.registry.records.form import record_values
 from aefi.types import Id, PageNo
 from aefi.web import flash, render, verify_csrf
 
@@ -84,11 +85,9 @@ async def save(
     record_id: Id | None = None,
 ):
     kind = records.get_kind(kind_name)
-    form = await request.form()
-    values = {f.name: form.get(f.name) for f in kind.fields}
     # A status (or halt, or county) field sent with the form is refused, not dropped: the
     # record's state changes only through its decisions (registry.lot_states).
-    values.update({f: form.get(f) for f in records.protected_fields(kind) if f in form})
+    values = record_values(kind, await request.form())
     try:
         obj = records.save_record(session, actor, kind, record_id, values)
     except Invalid as exc:

@@ -12,8 +12,8 @@ from aefi.deps import SessionDep, WebActor
 from aefi.i18n import gettext
 from aefi.intake.drafts import service
 from aefi.intake.drafts.device import DEVICE_COOKIE, device_ok
-from aefi.intake.forms import ReportForm
-from aefi.intake.pages import fragment, int_id, optional_actor
+from aefi.intake.forms import FormMeta, ReportForm
+from aefi.intake.pages import fragment, optional_actor
 from aefi.types import Id
 from aefi.web import flash, verify_csrf
 
@@ -26,20 +26,19 @@ open_routes = APIRouter()
 async def autosave(request: Request, session: SessionDep):
     """Keep what was typed. Works logged out too (see the module's docstring)."""
     form_data = await request.form()
+    meta = FormMeta.from_form(form_data)
     actor = optional_actor(request, session)
     device = request.cookies.get(DEVICE_COOKIE, "")
     if actor is not None:
         await verify_csrf(request)
-    elif not device_ok(device, form_data.get("device_token")):
+    elif not device_ok(device, meta.device_token):
         from aefi.errors import Forbidden
 
         raise Forbidden(
             "The form has expired or did not come from aefi. Reload the page and submit again."
         )
     form = ReportForm.from_form(form_data)
-    draft = service.save_draft(
-        session, actor, int_id(form_data.get("draft_id")), form.payload(), device=device
-    )
+    draft = service.save_draft(session, actor, meta.draft_id, form.payload(), device=device)
     resume = f"/reports/new?draft={draft.id}"
     return fragment(
         request,

@@ -29,7 +29,7 @@ from aefi.intake.drafts.device import (
 )
 from aefi.intake.filing import service
 from aefi.intake.follow_up import service as follow_up_service
-from aefi.intake.forms import ReportForm, as_follow_up, slot_of
+from aefi.intake.forms import FormMeta, ReportForm, as_follow_up, slot_of
 from aefi.intake.models import Outcome, Report
 from aefi.intake.pages import (
     ROUTE_LABELS,
@@ -225,21 +225,21 @@ async def submit_report(request: Request, session: SessionDep):
     message beside its field. Logged out (the session expired mid-form), keep it all as a
     draft of this browser and go through the login to it."""
     form_data = await request.form()
-    form = ReportForm.from_form(form_data)
-    draft_id = int_id(form_data.get("draft_id"))
+    form, meta = ReportForm.from_form(form_data), FormMeta.from_form(form_data)
+    draft_id = meta.draft_id
     actor = optional_actor(request, session)
     if actor is None:
         device = request.cookies.get(DEVICE_COOKIE, "")
-        if not device_ok(device, form_data.get("device_token")):
+        if not device_ok(device, meta.device_token):
             return RedirectResponse("/login?next=/reports/new", status_code=303)
         draft = drafts_service.save_draft(session, None, draft_id, form.payload(), device=device)
         target = f"/reports/new?draft={draft.id}"
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     await verify_csrf(request)
-    submission_key = str(form_data.get("submission_key") or "")[:100]
+    submission_key = meta.submission_key
     kw: dict[str, Any] = {"draft_id": draft_id, "submission_key": submission_key}
 
-    follow_up_of = int_id(form_data.get("follow_up_of"))
+    follow_up_of = meta.follow_up_of
     if follow_up_of is not None:
         return _file_as_follow_up(request, session, actor, form, follow_up_of, kw)
 
@@ -322,9 +322,9 @@ async def check_fields(request: Request, session: SessionDep):
         return HTMLResponse("", status_code=204)  # the autosave tells about the expiry
     await verify_csrf(request)
     form_data = await request.form()
-    form = ReportForm.from_form(form_data)
-    touched = {t for t in str(form_data.get("touched") or "").split(",") if t}
-    field = str(form_data.get("_field") or "")
+    form, meta = ReportForm.from_form(form_data), FormMeta.from_form(form_data)
+    touched = set(meta.touched)
+    field = meta.field
     if field:
         touched.add(slot_of(field))
     slots = _slots(form)
