@@ -24,7 +24,7 @@ How the reports are stored (there are no doses and no site in VAERS):
   counted and listed by the import, and shown at the head of the description
   (``MedDRA: …; unmapped: …``).
 * Serious: DIED, L_THREAT, HOSPITAL, X_STAY (prolonged hospital stay) or DISABLE.
-* Reports are inserted in bulk, not through ``intake.service.file_report``: no triage, no
+* Reports are inserted in bulk, not through ``intake.filing.service.file_report``: no triage, no
   notifications, no scans on the way in. The scan's disproportionality reads them.
 * Mapping figures on the 1996-1997 files with the shipped seed: 122 of the 688 distinct
   terms are mapped (71 to a specific aefi symptom code, the others to OTHER or an event

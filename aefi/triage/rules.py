@@ -116,7 +116,7 @@ class ReportFacts:
 
     @property
     def died(self) -> bool:
-        return patient_died(death=self.death, outcome=self.outcome, event_groups=self.event_groups)
+        return self.death or self.outcome is Outcome.DIED or "death" in self.event_groups
 
     @property
     def serious_criteria(self) -> tuple[str, ...]:
@@ -129,12 +129,7 @@ class ReportFacts:
         )
 
 
-# --- seriousness: the one decision (intake asks it too, before triage has run) -----------
-
-
-def patient_died(*, death: bool, outcome: str, event_groups: Iterable[str]) -> bool:
-    """The death box, an outcome of "died" or a "death" event all mean the patient died."""
-    return death or outcome == Outcome.DIED or "death" in set(event_groups)
+# --- seriousness: the one decision (intake stores the facts, triage decides) -------------
 
 
 def serious_criteria(
@@ -155,29 +150,6 @@ def serious_criteria(
         "congenital_anomaly": congenital_anomaly,
     }
     return tuple(name for name, yes in met.items() if yes)
-
-
-def is_serious(
-    *,
-    death: bool,
-    life_threatening: bool,
-    hospitalization: bool,
-    disability: bool,
-    congenital_anomaly: bool,
-    outcome: str = Outcome.UNKNOWN,
-    event_groups: Iterable[str] = (),
-) -> bool:
-    """Serious (WHO / ICH E2A) from a report card's boxes, outcome and event groups."""
-    died = patient_died(death=death, outcome=outcome, event_groups=event_groups)
-    return bool(
-        serious_criteria(
-            died=died,
-            life_threatening=life_threatening,
-            hospitalization=hospitalization,
-            disability=disability,
-            congenital_anomaly=congenital_anomaly,
-        )
-    )
 
 
 @dataclass(frozen=True)

@@ -148,3 +148,23 @@ def test_hand_linked_dose_and_held_lot_flag(session, county):
     )
     assert report.linked_by_hand
     assert lot.lot_number in report.lot_flag and "held" in report.lot_flag
+
+
+@pytest.mark.parametrize(
+    ("kw", "serious"),
+    [
+        ({"symptoms": ["DEATH"]}, True),  # a death event: died, so serious (WHO / ICH E2A)
+        ({"outcome": "died"}, True),
+        ({"serious": {"hospitalization": True}}, True),
+        ({"symptoms": ["ANAPH"]}, False),  # a designated condition escalates, is not serious
+    ],
+)
+def test_seriousness_on_the_report_is_triage_decision(session, county, kw, serious):
+    """Intake stores the facts; report.serious is what triage decided, one rule for both."""
+    rep = county.actor(session, "reporter")
+    report = intake_filing.file_report(
+        session, rep, report_in(site_dose(session, rep.site_id), **kw)
+    )
+    session.refresh(report)
+    assert report.serious is serious
+    assert report.triage["serious"] is serious

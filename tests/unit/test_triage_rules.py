@@ -11,7 +11,7 @@ import pytest
 
 from aefi.intake.symptoms import EVENT_GROUPS, group_label
 from aefi.triage.deadlines import Deadline, case_deadlines, is_overdue
-from aefi.triage.rules import Outcome, ReportFacts, decision_changes, is_serious, triage
+from aefi.triage.rules import Outcome, ReportFacts, decision_changes, triage
 from aefi.triage.ruleset import DEFAULT_PATH, RulesetError, load_ruleset, parse_ruleset
 
 CST = timezone(timedelta(hours=8))
@@ -547,23 +547,24 @@ SERIOUS_BOXES = ("death", "life_threatening", "hospitalization", "disability", "
         ((), Outcome.UNKNOWN, {"death"}),
         *(((box,), Outcome.RECOVERING, {"syncope"}) for box in SERIOUS_BOXES),
         (("disability", "hospitalization"), Outcome.SEQUELAE, {"gbs"}),
+        ((), Outcome.RECOVERED, {"anaphylaxis", "seizure"}),  # designated: escalated only
     ],
 )
-def test_intake_asks_the_same_seriousness_as_triage(
+def test_serious_exactly_when_a_who_criterion_is_met(
     boxes: tuple[str, ...], outcome: Outcome, groups: set[str]
 ) -> None:
-    """What intake stores before triage runs (is_serious) is what triage decides."""
+    """One seriousness decision: the criteria met (death counting the outcome and a death
+    event), each fired as its own reason."""
     flags = {box: box in boxes for box in SERIOUS_BOXES}
-    decided = triage(facts(event_groups=groups, outcome=outcome, **flags), RULESET).serious
-    asked = is_serious(**flags, outcome=outcome.value, event_groups=groups)
-    assert asked == decided
-    assert decided == bool(boxes or outcome is Outcome.DIED or "death" in groups)
-
-
-def test_designated_conditions_do_not_make_serious() -> None:
-    assert not is_serious(
-        **dict.fromkeys(SERIOUS_BOXES, False), event_groups={"anaphylaxis", "seizure"}
-    )
+    report = facts(event_groups=groups, outcome=outcome, **flags)
+    decision = triage(report, RULESET)
+    died = bool("death" in boxes or outcome is Outcome.DIED or "death" in groups)
+    expected = (("death",) if died else ()) + tuple(b for b in SERIOUS_BOXES[1:] if b in boxes)
+    assert report.serious_criteria == expected
+    assert decision.serious == bool(expected)
+    assert [r for r in decision.rules if r.startswith("serious.")] == [
+        f"serious.{c}" for c in expected
+    ]
 
 
 def test_triage_names_groups_from_the_one_vocabulary() -> None:

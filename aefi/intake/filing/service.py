@@ -26,7 +26,6 @@ from aefi.registry import lot_states
 from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Lot, Person, Region, Site, Vaccine
 from aefi.registry.schemas import PersonIn
-from aefi.triage import rules
 
 IDEMPOTENCY_KEY_MAX = 200
 
@@ -205,7 +204,10 @@ def file_report(
     source: str = "web",
 ) -> Report:
     """File a report card. Raises NeedsCorrection (with the fields), PossibleDuplicate, or
-    returns the stored report, already triaged (triage subscribes to ``report_filed``)."""
+    returns the stored report, already triaged (triage subscribes to ``report_filed``).
+
+    Intake stores the facts only; whether the report is serious is triage's decision
+    (``triage.rules``), written to ``report.serious`` when it triages the report."""
     if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
         raise Invalid(
             "The Idempotency-Key is {n} characters long; at most {max} are allowed. "
@@ -328,16 +330,6 @@ def _file_report(
         lot_flag="; ".join(flags),
         confirmed_new_event=data.confirm_new_event,
         source=source,
-    )
-    # Triage re-decides it on ``report_filed``; the list shows it even before that.
-    report.serious = rules.is_serious(
-        death=report.death,
-        life_threatening=report.life_threatening,
-        hospitalization=report.hospitalization,
-        disability=report.disability,
-        congenital_anomaly=report.congenital_anomaly,
-        outcome=report.outcome,
-        event_groups=report.event_groups,
     )
     session.add(report)
     session.flush()
