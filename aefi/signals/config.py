@@ -29,6 +29,9 @@ class SignalSettings(BaseSettings):
     # for a lot, rate x the larger of the doses received (the lot's size) and the doses
     # given so far x t_factor; for a vaccine or a site, rate x doses given x t_factor.
     t_factor: float = 2.0
+    # Fixed plans (aefi.signals.plans): planned doses of a target with neither a lot size
+    # nor a product plan, unless t_factor x the doses already given is more.
+    default_planned_doses: int = 10_000
     # Disproportionality over spontaneous reports without denominators (VAERS imports):
     # Evans et al. 2001 (PRR >= 2, Yates chi-square >= 4, a >= 3) makes a review signal.
     disproportionality: bool = True

@@ -19,7 +19,7 @@ from aefi.auth.permissions import Actor, require_role
 from aefi.notifications import service as notifications
 from aefi.registry import lot_states
 from aefi.registry.models import Lot, LotStatus, Site, Vaccine
-from aefi.signals import access, counts, expected, scan
+from aefi.signals import access, counts, expected, plans, scan
 from aefi.signals.config import SignalSettings, get_signal_settings
 from aefi.signals.models import (
     CriticalValueCache,
@@ -33,6 +33,7 @@ from aefi.signals.models import (
 )
 from aefi.signals.rates.service import current_rates
 from aefi.signals.review.service import describe
+from aefi.signals.scans import plan_store
 
 LEVEL_RANK = {None: 0, SignalLevel.signal: 1, SignalLevel.halt_recommended: 2}
 SCAN_LOCK = 0x5C4A_A1E7  # PostgreSQL advisory lock key of the signal scans
@@ -147,7 +148,8 @@ def run_scan(
         }
         keys = cells.keys()
         stored = np.isin(keys, np.fromiter(stored_by_key, dtype=np.int64, count=len(stored_by_key)))
-        ev = scan.evaluate(o, e, upper, th, need_cv=stored)
+        pa = plan_store.plans_for(session, actor, cells, cfg, now, full=full)
+        ev = scan.evaluate(o, e, pa.upper_limit, th, plan_cv=pa.cv_signal)
         for i in np.nonzero((ev.level > 0) | stored)[0].tolist():
             sig = stored_by_key.get(int(keys[i]))
             level = scan.LEVEL_NAMES.get(int(ev.level[i]))
@@ -171,7 +173,7 @@ def run_scan(
                 was = None
             else:
                 was = SignalLevel(sig.level)
-            _fill_maxsprt(sig, i, cells, ev, doses, rate, cfg, now)
+            _fill_maxsprt(sig, i, cells, ev, doses, rate, cfg, now, pa)
             _advance(session, actor, sig, level, was, now, raised, new_review)
     if full and cfg.disproportionality:
         _disproportionality(session, actor, now, new_review)
@@ -203,7 +205,7 @@ def run_scan(
     return result
 
 
-def _fill_maxsprt(sig, i, cells, ev, doses, rate, cfg, now) -> None:
+def _fill_maxsprt(sig, i, cells, ev, doses, rate, cfg, now, pa) -> None:
     level_i = int(ev.level[i])
     cv_sig = _fnum(ev.cv_signal[i])
     cv_halt = _fnum(ev.cv_halt[i])
@@ -228,6 +230,14 @@ def _fill_maxsprt(sig, i, cells, ev, doses, rate, cfg, now) -> None:
         "min_events_signal": cfg.signal_min_events,
         "min_events_halt": cfg.halt_min_events,
         "t_factor": cfg.t_factor,
+        # The fixed plan (aefi.signals.plans): the halt needs the review CV and M_halt.
+        "plan_id": int(pa.plan_id[i]),
+        "halt_rule": plans.HALT_RULE,
+        "alpha_family": float(pa.alpha_family[i]),
+        "alpha_group": float(pa.alpha[i]),
+        "family_size": int(pa.family_size[i]),
+        "planned_doses": float(pa.planned_doses[i]),
+        "doses_source": pa.source[i],
     }
     sig.last_scanned_at = now
 
