@@ -67,6 +67,13 @@ LABELS = (
     N_("reopen"),
     N_("halt"),
     N_("lift"),
+    # surveillance plans: audit actions and where the planned doses come from
+    N_("start"),
+    N_("replace"),
+    N_("lot_size"),
+    N_("product_planned"),
+    N_("default"),
+    N_("extension"),
 )
 
 

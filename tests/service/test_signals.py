@@ -517,3 +517,96 @@ def test_vaers_shared_years_load_completely(session):
         == 21785
     )
     assert session.exec(select(func.count()).select_from(HaltDecision)).one() == 0
+
+
+# --- fixed surveillance plans -------------------------------------------------------------------
+
+
+def _plans(session, lot):
+    from aefi.signals.models import SurveillancePlan
+
+    return list(
+        session.exec(
+            select(SurveillancePlan)
+            .where(SurveillancePlan.scope == "lot", SurveillancePlan.target_id == lot.id)
+            .order_by(SurveillancePlan.id)
+        )
+    )
+
+
+def test_plan_fixed_at_start_never_lowered_and_replaced_with_audit(session, county):
+    admin = county.actor(session, "admin")
+    only_anaphylaxis(session, admin, 1e-3)
+    (lot,) = new_lots(session, county, "HEPB", 1, 400, "PLN")
+    lot.doses_received = None  # size unknown: the product's plan, else the default
+    session.add(lot)
+    session.commit()
+    scans.run_scan(session, admin, trigger="cli")
+    (first,) = _plans(session, lot)
+    assert first.active and first.doses_source == "default"
+    assert first.planned_doses == 10_000 and first.upper_limit >= 10.0
+    assert first.alpha == pytest.approx(0.05) and first.family_size == 1
+    assert first.cv_signal == pytest.approx(scans.scan.critical_value(first.upper_limit, 0.05, 1))
+    # Later scans read the same plan: T does not move with the doses given.
+    scans.run_scan(session, admin, trigger="cli")
+    assert [p.id for p in _plans(session, lot)] == [first.id]
+    # A smaller recorded size does not lower T.
+    lot.doses_received = 500
+    session.add(lot)
+    session.commit()
+    scans.run_scan(session, admin, trigger="cli")
+    assert [p.id for p in _plans(session, lot)] == [first.id]
+    # The product's planned doses raised past the plan's end: a new plan, audited.
+    vac = session.get(Vaccine, lot.vaccine_id)
+    lot.doses_received = None
+    session.add(lot)
+    session.commit()
+    rates.set_planned_doses(session, admin, vac.id, "50000")
+    scans.run_scan(session, admin, trigger="cli")
+    old, new = _plans(session, lot)
+    assert not old.active and old.superseded_by_id == new.id and new.active
+    assert new.doses_source == "product_planned" and new.upper_limit >= 50.0 > old.upper_limit
+    event = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "surveillance_plan",
+            AuditEvent.entity_id == new.id,
+            AuditEvent.action == "replace",
+        )
+    ).one()
+    assert event.changes["replaces"] == old.id
+    assert session.exec(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "vaccine", AuditEvent.action == "update"
+        )
+    ).first().changes["planned_doses"] == [None, 50000]
+    with pytest.raises(Invalid):
+        rates.set_planned_doses(session, admin, vac.id, "-3")
+    with pytest.raises(Forbidden):
+        rates.set_planned_doses(session, county.actor(session, "bureau"), vac.id, "5")
+
+
+def test_family_share_splits_alpha_over_a_lots_groups(session, county):
+    """With the shipped groups on (anaphylaxis, allergic rash, angioedema, thrombocytopenia;
+    the pseudo-groups off) each group of a lot gets alpha / 4, shown on the signal."""
+    admin = county.actor(session, "admin")
+    inv = county.actor(session, "investigator")
+    set_rate(session, admin, "*", "anaphylaxis", 1e-4)
+    set_rate(session, admin, "*", "all_aefi", 0.0, (0, 30))
+    set_rate(session, admin, "*", "serious_aefi", 0.0, (0, 30))
+    (lot,) = new_lots(session, county, "DTAP", 1, 400, "FAM")
+    ds = doses_of(session, lot)
+    for d in ds[:3]:
+        file_anaphylaxis(session, inv, d)
+    plans_ = _plans(session, lot)
+    assert len(plans_) == 4
+    assert {p.family_size for p in plans_} == {4}
+    assert sum(p.alpha for p in plans_) == pytest.approx(0.05)
+    sig = session.exec(
+        select(Signal).where(
+            Signal.scope == "lot", Signal.target_id == lot.id, Signal.event_group == "anaphylaxis"
+        )
+    ).one()
+    assert sig.details["alpha_group"] == pytest.approx(0.0125)
+    assert sig.details["family_size"] == 4 and sig.details["halt_rule"] == "review_cv_and_min_count"
+    # The halt needs the review CV: cv_halt is the review CV, with M_halt events.
+    assert sig.details["cv_halt"] == sig.details["cv_signal"]

@@ -247,3 +247,32 @@ def test_admin_edits_rates(client, county):
     assert "2.5e-04" in edit.text or "0.00025" in edit.text
     login(client, "bureau")
     assert client.get("/signals/rates/new").status_code == 403
+
+
+def test_admin_sets_a_products_planned_doses(client, county):
+    login(client, "admin")
+    page = client.get("/signals/rates", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "Doses planned per product" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    with _session() as s:
+        from aefi.registry.models import Vaccine
+
+        vac = s.exec(select(Vaccine).order_by(Vaccine.id)).first()
+    url = f"/signals/rates/planned/{vac.id}"
+    for bad in ("lots", "0", "²", "99999999999"):
+        r = client.post(url, data={"csrf_token": token, "planned_doses": bad})
+        assert r.status_code == 200  # back to the page, with the message
+        with _session() as s:
+            assert s.get(Vaccine, vac.id).planned_doses is None
+    good = {"csrf_token": token, "planned_doses": "20000"}
+    r = client.post(url, data=good, follow_redirects=False)
+    assert r.status_code == 303
+    with _session() as s:
+        assert s.get(Vaccine, vac.id).planned_doses == 20000
+    assert "20,000" in client.get("/signals/rates").text
+    login(client, "bureau")
+    page = client.get("/signals/rates")
+    assert page.status_code == 200 and f'action="{url}"' not in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = client.post(url, data={"csrf_token": token, "planned_doses": "5"})
+    assert r.status_code == 403
