@@ -610,3 +610,34 @@ def test_family_share_splits_alpha_over_a_lots_groups(session, county):
     assert sig.details["family_size"] == 4 and sig.details["halt_rule"] == "review_cv_and_min_count"
     # The halt needs the review CV: cv_halt is the review CV, with M_halt events.
     assert sig.details["cv_halt"] == sig.details["cv_signal"]
+
+
+def test_lot_against_its_siblings(session, county):
+    from aefi.signals.scans import siblings as sibling_views
+
+    admin = county.actor(session, "admin")
+    inv = county.actor(session, "investigator")
+    only_anaphylaxis(session, admin, 1e-4)
+    session.add(Vaccine(code="SIBV", name="同胞批次测试疫苗"))  # a product of its own
+    session.commit()
+    lots = new_lots(session, county, "SIBV", 5, 200, "SIB")
+    planted, other = lots[0], lots[1]
+    for d in doses_of(session, planted)[:6]:
+        file_anaphylaxis(session, inv, d)
+    file_anaphylaxis(session, inv, doses_of(session, other)[0])
+    v = sibling_views.lot_views(session, county.actor(session, "bureau"), planted.id)
+    assert v.sibling_lots == 4 and v.lot_doses == 200 and v.sibling_doses == 800
+    assert v.z_from == "sizes"
+    (g,) = v.groups
+    assert g.event_group == "anaphylaxis" and g.observed == 6
+    assert g.expected == pytest.approx(0.02) and g.rate_level == "halt_recommended"
+    b = g.sibling
+    assert (b.cases, b.events, b.z) == (6, 7, pytest.approx(10 ** (14 / 24)))
+    assert b.z <= 4.0 and b.signal and b.llr >= b.cv > 0
+    assert g.cond.historical == 1 and g.cond.tau == pytest.approx(0.25)
+    # The sibling lot itself: one report of seven, below its share — no signal.
+    w = sibling_views.lot_views(session, county.actor(session, "bureau"), other.id)
+    assert not w.groups[0].sibling.signal and not w.groups[0].cond.signal
+    with pytest.raises(Forbidden):
+        sibling_views.lot_views(session, county.actor(session, "reporter"), planted.id)
+    assert sibling_views.for_page(session, county.actor(session, "reporter"), planted.id) is None

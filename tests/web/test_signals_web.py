@@ -150,6 +150,14 @@ def test_pages_for_the_bureau_in_both_languages(client, county):
     client.cookies.set("aefi_lang", "en")
     detail_en = client.get(f"/signals/{sid}")
     assert "Observed (cumulative)" in detail_en.text and "Issue a halt decision" in detail_en.text
+    assert "Family error" in detail_en.text and "Fixed plan" in detail_en.text
+    # The lot page shows both views: against the expected rate and against the siblings.
+    lot_en = client.get(f"/lots/{lot_number}")
+    assert lot_en.status_code == 200 and 'id="lot-views"' in lot_en.text
+    assert "Against sibling lots (binomial MaxSPRT)" in lot_en.text
+    lot_zh = client.get(f"/lots/{lot_number}", headers={"Accept-Language": "zh-CN"},
+                        cookies={"aefi_lang": "zh"})
+    assert lot_zh.status_code == 200 and "同胞批次" in lot_zh.text
     svg = client.get(f"/signals/{sid}/chart.svg")
     assert svg.headers["content-type"].startswith("image/svg+xml")
     assert "MaxSPRT boundary" in svg.text
