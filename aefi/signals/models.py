@@ -169,6 +169,12 @@ class ScanRun(SQLModel, table=True):
     halt_recommendations: int = 0
     seconds: float = 0.0
     top: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Full scans over imported reports: per level of the term hierarchy (term, symptom,
+    # event group, body system) the strongest cells with PRR/ROR/IC/EBGM, and the fitted
+    # MGPS prior (aefi.signals.disproportionality).
+    disproportionality: dict[str, Any] | None = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class HaltDecision(SQLModel, table=True):

@@ -501,6 +501,20 @@ def test_vaers_import_and_disproportionality(session, county, tmp_path):
     seizure = next(s for s in dp if s.vaccine_id == mmr.id and s.event_group == "seizure")
     assert seizure.observed == 10 and seizure.details["evans"] and seizure.statistic >= 2
     assert seizure.details["a"] + seizure.details["b"] == 12
+    assert seizure.details["ebgm"] is None or seizure.details["ebgm"] > 0
+    # Every level of the hierarchy is in the scan's output, counted by reports.
+    run = scans.latest_full_run(session)
+    levels = run.disproportionality
+    assert set(levels) == {"term", "symptom", "event_group", "body_system"}
+    terms = {(c["vaccine_id"], c["item"]): c for c in levels["term"]["top"]}
+    conv = terms[(mmr.id, "Febrile convulsion")]
+    assert (conv["a"], conv["a"] + conv["b"], conv["a"] + conv["c"]) == (10, 12, 10)
+    assert conv["reports"] == 60 and conv["evans"] and conv["ic025"] > 0
+    # "Gaze palsy" (unmapped) is kept as a term: every report has it, no disproportion.
+    gaze = [c for c in levels["term"]["top"] if c["item"] == "Gaze palsy"]
+    assert gaze and all(c["a"] + c["c"] == 60 for c in gaze)
+    symptom = {(c["vaccine_id"], c["item"]): c for c in levels["symptom"]["top"]}
+    assert symptom[(mmr.id, "FEBSEIZ")]["a"] == 10
     # Its chart series comes from the reports, month by month.
     _row, series = review.signal_series(session, inv, seizure.id)
     assert series.observed[-1] == 10 and series.boundary is None

@@ -284,3 +284,28 @@ def test_admin_sets_a_products_planned_doses(client, county):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     r = client.post(url, data={"csrf_token": token, "planned_doses": "5"})
     assert r.status_code == 403
+
+
+def test_signals_page_shows_disproportionality_at_every_level(client, county, tmp_path):
+    from aefi.signals import vaers
+    from aefi.signals.scans import service as scans
+    from tests.unit.test_signals_vaers import data_row, write_year
+
+    data, vax, sym = [], [], []
+    for k in range(1, 41):
+        vid = f"{k:06d}"
+        data.append(data_row(vid, "02/11/1996"))
+        vtype = "MMR" if k <= 10 else ["DTP", "OPV", "HEP"][k % 3]
+        vax.append(f"{vid},{vtype},M,,1,SC,LA,{vtype} (BRAND)\n")
+        term = "Febrile convulsion" if k <= 8 else "Pyrexia"
+        sym.append(f"{vid},{term},8.1,,,,,,,,\n")
+    write_year(tmp_path, 1996, data, vax, sym)
+    with _session() as s:
+        vaers.import_dir(s, tmp_path)
+        scans.run_scan(s, None, trigger="cli")
+        s.commit()
+    login(client, "bureau")
+    page = client.get("/signals", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and 'id="disproportionality"' in page.text
+    assert "Febrile convulsion" in page.text and "US-MMR" in page.text
+    assert "Yates-corrected" in page.text

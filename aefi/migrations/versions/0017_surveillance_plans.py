@@ -1,5 +1,5 @@
-"""signals: fixed surveillance plans (T and critical value stored when a plan starts) and
-the doses planned per vaccine product
+"""signals: fixed surveillance plans (T and critical value stored when a plan starts), the
+doses planned per vaccine product, and the scans' disproportionality at every level
 
 Revision ID: 0017_surveillance_plans
 Revises: 0016_merge_trust
@@ -53,9 +53,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_surveillance_plan_lot_id"), ["lot_id"])
     with op.batch_alter_table("vaccine", schema=None) as batch_op:
         batch_op.add_column(sa.Column("planned_doses", sa.Integer(), nullable=True))
+    with op.batch_alter_table("scan_run", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("disproportionality", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("scan_run", schema=None) as batch_op:
+        batch_op.drop_column("disproportionality")
     with op.batch_alter_table("vaccine", schema=None) as batch_op:
         batch_op.drop_column("planned_doses")
     with op.batch_alter_table("surveillance_plan", schema=None) as batch_op:
