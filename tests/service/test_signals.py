@@ -655,3 +655,41 @@ def test_lot_against_its_siblings(session, county):
     with pytest.raises(Forbidden):
         sibling_views.lot_views(session, county.actor(session, "reporter"), planted.id)
     assert sibling_views.for_page(session, county.actor(session, "reporter"), planted.id) is None
+
+
+def test_tree_scan_on_county_data_finds_the_planted_product(session, county):
+    from aefi.signals.scans import tree
+
+    admin = county.actor(session, "admin")
+    inv = county.actor(session, "investigator")
+    only_anaphylaxis(session, admin, 1e-4)
+    (lot,) = new_lots(session, county, "DTAP", 1, 30, "TRE")
+    (other,) = new_lots(session, county, "HEPB", 1, 30, "TRO")
+    for d in doses_of(session, lot)[:12]:
+        file_anaphylaxis(session, inv, d)  # ANAPH under DTaP
+    for d in doses_of(session, other)[:12]:
+        intake.file_report(
+            session,
+            inv,
+            ReportIn(
+                dose_ids=[d.id],
+                onset_at=d.administered_at + timedelta(hours=5),
+                symptoms=["FEVER"],
+                outcome="recovered",
+                reporter_name="王调查员",
+                reporter_phone="13800000000",
+            ),
+        )
+    res = tree.run_tree_scan(session, admin, "DTAP", replications=199, seed=1)
+    again = tree.run_tree_scan(session, admin, "DTAP", replications=199, seed=1)
+    assert res.p_value == again.p_value and res.max_llr == again.max_llr  # seeded
+    assert res.p_value <= 0.01
+    assert res.best.node in {"symptom:ANAPH", "group:anaphylaxis"}
+    assert res.best.observed == 12
+    # A bad code or source is a usage error; a reporter may not run it.
+    with pytest.raises(Invalid):
+        tree.run_tree_scan(session, admin, "NOPE")
+    with pytest.raises(Invalid):
+        tree.run_tree_scan(session, admin, "DTAP", source="elsewhere")
+    with pytest.raises(Forbidden):
+        tree.run_tree_scan(session, county.actor(session, "reporter"), "DTAP")
