@@ -127,6 +127,29 @@ def next_upper_limit(
     return max(old_T, computed_T), False
 
 
+def next_upper_limits(
+    has_plan: np.ndarray,
+    old_T: np.ndarray,
+    admin_T: np.ndarray,
+    start_T: np.ndarray,
+    expected_now: np.ndarray,
+    t_factor: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`next_upper_limit` over arrays: T per cell and whether it is an extension.
+
+    ``admin_T`` is rate x the admin's figures (lot size, product plan; 0 where neither is
+    known): the only inputs that may raise a running plan. ``start_T`` is the T a new plan
+    would get (fallback included)."""
+    e = np.asarray(expected_now, dtype=float)
+    has = np.asarray(has_plan, dtype=bool)
+    old = np.where(has, np.asarray(old_T, dtype=float), 0.0)
+    ext = has & (e >= old)
+    running = np.where(
+        ext, np.maximum.reduce([old, admin_T, t_factor * e]), np.maximum(old, admin_T)
+    )
+    return np.where(has, running, np.maximum(start_T, e)), ext
+
+
 @dataclass
 class Decision:
     signal: np.ndarray  # bool: the review boundary is crossed

@@ -156,3 +156,17 @@ def test_family_error_over_six_groups_within_alpha() -> None:
     se = math.sqrt(RULE.alpha * (1 - RULE.alpha) / n)
     assert any_split.mean() <= RULE.alpha + 3 * se
     assert any_full.mean() > RULE.alpha + 3 * se
+
+
+def test_next_upper_limits_vectorised_agrees() -> None:
+    has = np.array([False, False, True, True, True])
+    old = np.array([0.0, 0.0, 4.0, 4.0, 4.0])
+    admin = np.array([3.0, 0.0, 1.0, 6.0, 0.0])
+    start = np.array([3.0, 0.2, 1.0, 6.0, 0.0])
+    e = np.array([0.5, 0.5, 1.0, 1.0, 4.5])
+    T, ext = plans.next_upper_limits(has, old, admin, start, e, 2.0)
+    for i in range(5):
+        one = plans.next_upper_limit(
+            old[i] if has[i] else None, admin[i] if has[i] else start[i], e[i], 2.0
+        )
+        assert (T[i], bool(ext[i])) == one

@@ -115,32 +115,42 @@ def plans_for(
     out_T, out_cv = np.zeros(n), np.zeros(n)
     out_doses = np.zeros(n)
     out_src: list[str] = [""] * n
+    # The running plans, as arrays (one dict look-up per cell), then every decision at once.
+    keys = [(cells.scope_name(i), int(cells.target_id[i]), cells.group_name(i)) for i in range(n)]
+    olds = [existing.get(k) for k in keys]
+    has = np.array([p is not None for p in olds], dtype=bool)
+    old_T = np.array([p.upper_limit if p is not None else 0.0 for p in olds])
+    same_rule = np.array(
+        [
+            p is not None
+            and abs(p.alpha - alpha_g[i]) <= 1e-12 * rule.alpha
+            and p.signal_min_events == rule.signal_min_events
+            and p.halt_min_events == rule.halt_min_events
+            for i, p in enumerate(olds)
+        ],
+        dtype=bool,
+    )
+    T_new, extension = plans.next_upper_limits(
+        has, old_T, np.where(known, computed, 0.0), computed, e, rule.t_factor
+    )
+    T_grid = scan.grid_upper_limit(np.maximum(T_new, 1e-300))
+    keep = has & same_rule & (T_grid <= old_T * (1 + 1e-12))
     new_rows: list[tuple[int, SurveillancePlan, SurveillancePlan | None]] = []
     for i in range(n):
-        key = (cells.scope_name(i), int(cells.target_id[i]), cells.group_name(i))
-        old = existing.get(key)
-        same_rule = old is not None and (
-            abs(old.alpha - alpha_g[i]) <= 1e-12 * rule.alpha
-            and old.signal_min_events == rule.signal_min_events
-            and old.halt_min_events == rule.halt_min_events
-        )
+        old = olds[i]
+        if keep[i]:
+            out_id[i], out_T[i], out_cv[i] = old.id, old.upper_limit, old.cv_signal
+            out_doses[i], out_src[i] = old.planned_doses, old.doses_source
+            continue
         if old is not None:
-            cand = float(computed[i]) if known[i] else 0.0
-            T, extension = plans.next_upper_limit(old.upper_limit, cand, float(e[i]), rule.t_factor)
-            T_grid = float(scan.grid_upper_limit(np.array([T]))[0])
-            if same_rule and T_grid <= old.upper_limit * (1 + 1e-12):
-                out_id[i], out_T[i], out_cv[i] = old.id, old.upper_limit, old.cv_signal
-                out_doses[i], out_src[i] = old.planned_doses, old.doses_source
-                continue
-            source = plans.SOURCE_EXTENSION if extension else plans.SOURCES[int(src[i])]
-            doses_i = max(old.planned_doses, T / float(rate[i])) if rate[i] > 0 else 0.0
-            reason = "extension" if extension else ("inputs" if same_rule else "rule")
+            source = plans.SOURCE_EXTENSION if extension[i] else plans.SOURCES[int(src[i])]
+            doses_i = max(old.planned_doses, T_new[i] / float(rate[i])) if rate[i] > 0 else 0.0
+            reason = "extension" if extension[i] else ("inputs" if same_rule[i] else "rule")
         else:
-            T, _ = plans.next_upper_limit(None, float(computed[i]), float(e[i]), rule.t_factor)
-            T_grid = float(scan.grid_upper_limit(np.array([T]))[0])
             source = plans.SOURCES[int(src[i])]
             doses_i = float(planned[i])
             reason = "start"
+        key = keys[i]
         lot_id, vaccine_id, site_id = cells.ids(i)
         plan = SurveillancePlan(
             scope=key[0],
@@ -152,13 +162,15 @@ def plans_for(
             rate_per_dose=float(rate[i]),
             planned_doses=float(doses_i),
             doses_source=source,
-            upper_limit=T_grid,
+            upper_limit=float(T_grid[i]),
             alpha_family=rule.alpha,
             alpha=float(alpha_g[i]),
             family_size=int(fam[i]),
             signal_min_events=rule.signal_min_events,
             halt_min_events=rule.halt_min_events,
-            cv_signal=scan.critical_value(T_grid, float(alpha_g[i]), rule.signal_min_events),
+            cv_signal=scan.critical_value(
+                float(T_grid[i]), float(alpha_g[i]), rule.signal_min_events
+            ),
             halt_rule=plans.HALT_RULE,
             started_at=now,
             reason=reason,
