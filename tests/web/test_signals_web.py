@@ -155,8 +155,9 @@ def test_pages_for_the_bureau_in_both_languages(client, county):
     lot_en = client.get(f"/lots/{lot_number}")
     assert lot_en.status_code == 200 and 'id="lot-views"' in lot_en.text
     assert "Against sibling lots (binomial MaxSPRT)" in lot_en.text
-    lot_zh = client.get(f"/lots/{lot_number}", headers={"Accept-Language": "zh-CN"},
-                        cookies={"aefi_lang": "zh"})
+    lot_zh = client.get(
+        f"/lots/{lot_number}", headers={"Accept-Language": "zh-CN"}, cookies={"aefi_lang": "zh"}
+    )
     assert lot_zh.status_code == 200 and "同胞批次" in lot_zh.text
     svg = client.get(f"/signals/{sid}/chart.svg")
     assert svg.headers["content-type"].startswith("image/svg+xml")
@@ -309,3 +310,24 @@ def test_signals_page_shows_disproportionality_at_every_level(client, county, tm
     assert page.status_code == 200 and 'id="disproportionality"' in page.text
     assert "Febrile convulsion" in page.text and "US-MMR" in page.text
     assert "Yates-corrected" in page.text
+
+
+def test_planned_doses_over_the_api(client, county):
+    admin = api_token(client, "admin")
+    with _session() as s:
+        from aefi.registry.models import Vaccine
+
+        vac = s.exec(select(Vaccine).order_by(Vaccine.id)).first()
+    url = f"/api/v1/vaccines/{vac.id}/planned-doses"
+    r = client.put(url, headers=admin, json={"planned_doses": 30000})
+    assert r.status_code == 200 and r.json()["planned_doses"] == 30000
+    assert client.put(url, headers=admin, json={"planned_doses": 0}).status_code == 422
+    assert (
+        client.put(url, headers=admin, json={"planned_doses": None}).json()["planned_doses"] is None
+    )
+    assert (
+        client.put("/api/v1/vaccines/999999/planned-doses", headers=admin, json={}).status_code
+        == 404
+    )
+    bureau = api_token(client, "bureau")
+    assert client.put(url, headers=bureau, json={"planned_doses": 5}).status_code == 403
