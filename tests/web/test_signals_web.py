@@ -268,7 +268,7 @@ def test_admin_sets_a_products_planned_doses(client, county):
 
         vac = s.exec(select(Vaccine).order_by(Vaccine.id)).first()
     url = f"/signals/rates/planned/{vac.id}"
-    for bad in ("lots", "0", "²", "99999999999"):
+    for bad in ("lots", "0", "²", "99999999999", "9" * 20_000, "1\x00"):
         r = client.post(url, data={"csrf_token": token, "planned_doses": bad})
         assert r.status_code == 200  # back to the page, with the message
         with _session() as s:

@@ -185,7 +185,7 @@ def set_planned_doses(session: Session, actor: Actor, vaccine_id: int, raw: Any)
     if not text_value:
         value = None
     else:
-        if not (text_value.isascii() and text_value.isdigit()):
+        if not (text_value.isascii() and text_value.isdigit() and len(text_value) <= 10):
             raise Invalid(
                 "Some fields need correcting.",
                 fields={"planned_doses": N_("Enter a whole number of doses, or leave it blank.")},
