@@ -346,6 +346,49 @@ def terminology_load_meddra_cmd(directory: Path) -> None:
     )
 
 
+@signals_app.command("tree-scan")
+def signals_tree_scan_cmd(
+    vaccine: str = typer.Argument(..., help="vaccine code, e.g. HEPB or US-MMR"),
+    source: str = typer.Option("county", help="county (own reports) or vaers (imported)"),
+    replications: int = typer.Option(999, help="Monte Carlo replicates"),
+    seed: int = typer.Option(20261201, help="random seed (same data, same p-values)"),
+    top: int = typer.Option(10, help="how many cuts to print"),
+) -> None:
+    """Tree-based scan (term -> symptom -> event group -> body system) of one product
+    against all others, with Monte Carlo p-values."""
+    from sqlmodel import select
+
+    from aefi import wiring
+    from aefi.auth.models import Role
+    from aefi.auth.permissions import Actor
+    from aefi.db import upgrade
+    from aefi.errors import Invalid
+    from aefi.registry.models import Region
+    from aefi.signals.scans.tree import run_tree_scan
+
+    wiring.wire()
+    upgrade()
+    with _session() as session:
+        counties = frozenset(session.exec(select(Region.id).where(Region.level == "county")))
+        actor = Actor(0, "cli", "command line", Role.admin, 0, county_ids=counties)
+        try:
+            res = run_tree_scan(
+                session, actor, vaccine, source=source, replications=replications, seed=seed
+            )
+        except Invalid as exc:
+            typer.echo(f"error: {exc.fields or exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(
+            f"{vaccine} against all others ({source}, {res.replications} replicates): "
+            f"max LLR {res.max_llr:.2f}, p = {res.p_value:.3g}"
+        )
+        for r in res.nodes[:top]:
+            typer.echo(
+                f"  {r.node:<40} depth {r.depth} O={r.observed:<5} E={r.expected:<8.3g} "
+                f"all={r.total:<6} LLR {r.llr:6.2f}  p={r.p_value:.3g}"
+            )
+
+
 @signals_app.command("scan")
 def signals_scan_cmd(
     top: int = typer.Option(15, help="how many of the strongest signals to print"),

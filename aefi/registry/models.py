@@ -89,6 +89,10 @@ class Vaccine(SQLModel, table=True):
     observation_minutes: int = Field(default=30)
     halted: bool = Field(default=False)
     halt_note: str = Field(default="", max_length=500)
+    # Doses planned for this product's surveillance (set by the admin on the expected-rate
+    # page): the end of the signal scans' fixed plans for the product and for its lots
+    # without a recorded size (aefi.signals.plans).
+    planned_doses: int | None = None
 
 
 class Lot(SQLModel, table=True):

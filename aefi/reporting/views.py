@@ -336,10 +336,13 @@ def trace_search(request: Request, session: SessionDep, actor: WebActor, q: str 
 def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
     trace = traceability.lot_trace(session, actor, lot_number)
     persons, total = traceability.lot_persons(session, actor, lot_number, page=1)
+    from aefi.signals.scans import siblings as sibling_views
+
     return render(
         request,
         "reporting/lot.html",
         {
+            "sv": None if trace.only_site else sibling_views.for_page(session, actor, trace.lot.id),
             "t": trace,
             "persons": persons,
             "total": total,

@@ -29,6 +29,14 @@ class SignalSettings(BaseSettings):
     # for a lot, rate x the larger of the doses received (the lot's size) and the doses
     # given so far x t_factor; for a vaccine or a site, rate x doses given x t_factor.
     t_factor: float = 2.0
+    # Fixed plans (aefi.signals.plans): planned doses of a target with neither a lot size
+    # nor a product plan, unless t_factor x the doses already given is more.
+    default_planned_doses: int = 10_000
+    # A lot against its siblings (aefi.signals.siblings): the binomial MaxSPRT ends after
+    # this many reports of the product in the group; the conditional Poisson MaxSPRT after
+    # this many of the lot's.
+    sibling_max_events: int = 100
+    cond_poisson_max_events: int = 20
     # Disproportionality over spontaneous reports without denominators (VAERS imports):
     # Evans et al. 2001 (PRR >= 2, Yates chi-square >= 4, a >= 3) makes a review signal.
     disproportionality: bool = True

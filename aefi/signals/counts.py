@@ -269,6 +269,52 @@ def report_counts(
     )
 
 
+_LEVEL_ITEM = {
+    "term": "t.text",
+    "symptom": "t.symptom_code",
+    "body_system": "t.body_system",
+}
+
+
+def level_counts(
+    session: Session, level: str, source: str = "vaers"
+) -> tuple[list[tuple[int, str, int]], list[tuple[int, int]], list[tuple[str, int]], int]:
+    """:func:`report_counts` at one level of the term hierarchy (``disproportionality
+    .LEVELS``): reported term, symptom code, body system through each report's terms
+    (``report_term``), or the event group. Each a count of distinct reports."""
+    if level == "event_group":
+        return report_counts(session, source)
+    item = _LEVEL_ITEM[level]
+    ri = (
+        f"SELECT DISTINCT rt.report_id AS report_id, {item} AS item FROM report_term rt "
+        "JOIN reported_term t ON t.id = rt.term_id JOIN report r ON r.id = rt.report_id "
+        f"WHERE r.source = :src AND {item} IS NOT NULL AND {item} <> ''"
+    )
+    rv = (
+        "SELECT DISTINCT rd.report_id, rd.vaccine_id FROM report_dose rd "
+        "JOIN report r ON r.id = rd.report_id WHERE r.source = :src"
+    )
+    p = {"src": source}
+    vi = session.execute(
+        text(
+            f"SELECT rv.vaccine_id, ri.item, COUNT(*) FROM ({rv}) rv "
+            f"JOIN ({ri}) ri ON ri.report_id = rv.report_id GROUP BY rv.vaccine_id, ri.item"
+        ),
+        p,
+    ).all()
+    v = session.execute(
+        text(f"SELECT rv.vaccine_id, COUNT(*) FROM ({rv}) rv GROUP BY rv.vaccine_id"), p
+    ).all()
+    i = session.execute(text(f"SELECT ri.item, COUNT(*) FROM ({ri}) ri GROUP BY ri.item"), p).all()
+    n = session.execute(text("SELECT COUNT(*) FROM report WHERE source = :src"), p).scalar_one()
+    return (
+        [(int(a), str(b), int(c)) for a, b, c in vi],
+        [(int(a), int(b)) for a, b in v],
+        [(str(a), int(b)) for a, b in i],
+        int(n),
+    )
+
+
 def build_cells(
     session: Session,
     rates: list[Rate],

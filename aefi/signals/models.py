@@ -67,6 +67,13 @@ LABELS = (
     N_("reopen"),
     N_("halt"),
     N_("lift"),
+    # surveillance plans: audit actions and where the planned doses come from
+    N_("start"),
+    N_("replace"),
+    N_("lot_size"),
+    N_("product_planned"),
+    N_("default"),
+    N_("extension"),
 )
 
 
@@ -162,6 +169,12 @@ class ScanRun(SQLModel, table=True):
     halt_recommendations: int = 0
     seconds: float = 0.0
     top: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Full scans over imported reports: per level of the term hierarchy (term, symptom,
+    # event group, body system) the strongest cells with PRR/ROR/IC/EBGM, and the fitted
+    # MGPS prior (aefi.signals.disproportionality).
+    disproportionality: dict[str, Any] | None = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class HaltDecision(SQLModel, table=True):
@@ -231,3 +244,42 @@ class CriticalValueCache(SQLModel, table=True):
     alpha: float = Field(primary_key=True)
     min_events: int = Field(primary_key=True)
     cv: float
+
+
+class SurveillancePlan(SQLModel, table=True):
+    """The fixed sequential plan of one test: scope (lot, vaccine, site) x target x event
+    group (:mod:`aefi.signals.plans` has the arithmetic and the reasons).
+
+    Fixed when surveillance starts and never lowered: the scans read T and the critical
+    value from here. A change (a lot's size recorded, a product's planned doses raised, the
+    planned end passed) is a new row; the old one is kept with ``active`` False and
+    ``superseded_by_id`` pointing at its successor, and both are audited."""
+
+    __tablename__ = "surveillance_plan"
+    __table_args__ = (Index("ix_plan_cell", "scope", "target_id", "event_group", "active"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)
+    target_id: int
+    lot_id: int | None = Field(default=None, foreign_key="lot.id", index=True)
+    vaccine_id: int | None = Field(default=None, foreign_key="vaccine.id")
+    site_id: int | None = Field(default=None, foreign_key="site.id")
+    event_group: str = Field(max_length=32)
+    rate_per_dose: float
+    planned_doses: float
+    doses_source: str = Field(max_length=24)  # plans.SOURCES
+    upper_limit: float  # T on the critical-value grid
+    alpha_family: float  # alpha of the whole target (all its event groups)
+    alpha: float  # this group's share (weighted Bonferroni)
+    family_size: int = 1
+    signal_min_events: int = 1
+    halt_min_events: int = 2
+    cv_signal: float  # CV(T, alpha, M_signal); 0 = any excess with M events
+    halt_rule: str = Field(max_length=32)
+    started_at: datetime = Field(
+        default_factory=clock.now, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    active: bool = True
+    superseded_by_id: int | None = Field(default=None, foreign_key="surveillance_plan.id")
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    reason: str = Field(default="", max_length=200)

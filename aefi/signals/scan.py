@@ -45,7 +45,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy import stats as sps
 
-from aefi.signals import stats
+from aefi.signals import plans, stats
 from aefi.signals.expected import GROUPS, Rate
 
 NONE, SIGNAL, HALT = 0, 1, 2
@@ -211,19 +211,43 @@ def evaluate(
     *,
     only_candidates: bool = True,
     need_cv: np.ndarray | None = None,
+    plan_cv: np.ndarray | None = None,
 ) -> Evaluation:
     """Decide every cell at once. E must be positive.
+
+    ``plan_cv``: the cells' fixed plans (:mod:`aefi.signals.plans`) — ``upper_limit`` is
+    then each plan's T (already on the grid) and ``plan_cv`` its review CV; the halt needs
+    that CV and O >= M_halt (``plans.HALT_RULE``). Without it (the old rule, kept for
+    comparisons): CV(T, alpha, M) per level, T from the data.
 
     ``only_candidates``: compute CVs only where a level is reachable (O >= min M and
     O > E), and where ``need_cv`` asks (cells already stored as signals, to show); the
     other CV fields are nan. The levels are the same either way."""
     o = np.asarray(observed, dtype=float)
     e = np.asarray(expected, dtype=float)
-    T = grid_upper_limit(np.maximum(np.asarray(upper_limit, dtype=float), e))
     llr = np.asarray(stats.maxsprt_llr(o, e), dtype=float).reshape(o.shape)
     p = np.asarray(stats.poisson_sf_test(o, e), dtype=float).reshape(o.shape)
     ratio = stats.oe_ratio_arrays(o, e, alpha=0.05)
     m_sig, m_halt = th.signal_min_events, th.halt_min_events
+    if plan_cv is not None:
+        T = np.asarray(upper_limit, dtype=float)
+        cv = np.asarray(plan_cv, dtype=float)
+        d = plans.decide(o, e, llr, cv, m_sig, m_halt)
+        return Evaluation(
+            observed=o,
+            expected=e,
+            upper_limit=T,
+            llr=llr,
+            p_value=p,
+            oe=np.asarray(ratio.ratio, dtype=float).reshape(o.shape),
+            oe_lower=np.asarray(ratio.lower, dtype=float).reshape(o.shape),
+            oe_upper=np.asarray(ratio.upper, dtype=float).reshape(o.shape),
+            cv_signal=cv,
+            cv_halt=cv.copy(),
+            level=np.where(d.halt, HALT, np.where(d.signal, SIGNAL, NONE)),
+            strength=-np.log10(np.maximum(p, P_FLOOR)),
+        )
+    T = grid_upper_limit(np.maximum(np.asarray(upper_limit, dtype=float), e))
     cand = (o > e) & (o >= min(m_sig, m_halt)) if only_candidates else np.ones(o.shape, bool)
     want = cand if need_cv is None else (cand | np.asarray(need_cv, dtype=bool))
     cv_sig = np.full(o.shape, np.nan)

@@ -87,3 +87,15 @@ class HaltOut(BaseModel):
     lifted_by: str | None = None
     lift_reason: str | None = None
     notice_pdf: str
+
+
+class PlannedDosesIn(BaseModel):
+    """Doses planned for a product's surveillance; null clears it (aefi.signals.plans)."""
+
+    planned_doses: int | None = Field(default=None, ge=1, le=1_000_000_000)
+
+
+class PlannedDosesOut(BaseModel):
+    vaccine_id: int
+    vaccine_code: str
+    planned_doses: int | None

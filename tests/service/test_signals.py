@@ -125,10 +125,15 @@ def file_anaphylaxis(session, actor, dose: Dose) -> Report:
 
 
 def only_anaphylaxis(session, admin, rate: float) -> None:
-    """The test's rate, and the pseudo-groups off (every report would count there too)."""
+    """The test's rate, the pseudo-groups off (every report would count there too) and the
+    other shipped groups off: a lot's family is then one group, scanned at the full alpha
+    (with more groups each gets its Bonferroni share, see test_family_share_...)."""
     set_rate(session, admin, "*", "anaphylaxis", rate)
     set_rate(session, admin, "*", "all_aefi", 0.0, (0, 30))
     set_rate(session, admin, "*", "serious_aefi", 0.0, (0, 30))
+    for group, window in (("allergic_rash", (0, 3)), ("angioedema", (0, 3))):
+        set_rate(session, admin, "*", group, 0.0, window)
+    set_rate(session, admin, "*", "thrombocytopenia", 0.0, (0, 42))
 
 
 def user(session, username: str) -> User:
@@ -497,6 +502,20 @@ def test_vaers_import_and_disproportionality(session, county, tmp_path):
     seizure = next(s for s in dp if s.vaccine_id == mmr.id and s.event_group == "seizure")
     assert seizure.observed == 10 and seizure.details["evans"] and seizure.statistic >= 2
     assert seizure.details["a"] + seizure.details["b"] == 12
+    assert seizure.details["ebgm"] is None or seizure.details["ebgm"] > 0
+    # Every level of the hierarchy is in the scan's output, counted by reports.
+    run = scans.latest_full_run(session)
+    levels = run.disproportionality
+    assert set(levels) == {"term", "symptom", "event_group", "body_system"}
+    terms = {(c["vaccine_id"], c["item"]): c for c in levels["term"]["top"]}
+    conv = terms[(mmr.id, "Febrile convulsion")]
+    assert (conv["a"], conv["a"] + conv["b"], conv["a"] + conv["c"]) == (10, 12, 10)
+    assert conv["reports"] == 60 and conv["evans"] and conv["ic025"] > 0
+    # "Gaze palsy" (unmapped) is kept as a term: every report has it, no disproportion.
+    gaze = [c for c in levels["term"]["top"] if c["item"] == "Gaze palsy"]
+    assert gaze and all(c["a"] + c["c"] == 60 for c in gaze)
+    symptom = {(c["vaccine_id"], c["item"]): c for c in levels["symptom"]["top"]}
+    assert symptom[(mmr.id, "FEBSEIZ")]["a"] == 10
     # Its chart series comes from the reports, month by month.
     _row, series = review.signal_series(session, inv, seizure.id)
     assert series.observed[-1] == 10 and series.boundary is None
@@ -513,3 +532,165 @@ def test_vaers_shared_years_load_completely(session):
         == 21785
     )
     assert session.exec(select(func.count()).select_from(HaltDecision)).one() == 0
+
+
+# --- fixed surveillance plans -------------------------------------------------------------------
+
+
+def _plans(session, lot):
+    from aefi.signals.models import SurveillancePlan
+
+    return list(
+        session.exec(
+            select(SurveillancePlan)
+            .where(SurveillancePlan.scope == "lot", SurveillancePlan.target_id == lot.id)
+            .order_by(SurveillancePlan.id)
+        )
+    )
+
+
+def test_plan_fixed_at_start_never_lowered_and_replaced_with_audit(session, county):
+    admin = county.actor(session, "admin")
+    only_anaphylaxis(session, admin, 1e-3)
+    (lot,) = new_lots(session, county, "HEPB", 1, 400, "PLN")
+    lot.doses_received = None  # size unknown: the product's plan, else the default
+    session.add(lot)
+    session.commit()
+    scans.run_scan(session, admin, trigger="cli")
+    (first,) = _plans(session, lot)
+    assert first.active and first.doses_source == "default"
+    assert first.planned_doses == 10_000 and first.upper_limit >= 10.0
+    assert first.alpha == pytest.approx(0.05) and first.family_size == 1
+    assert first.cv_signal == pytest.approx(scans.scan.critical_value(first.upper_limit, 0.05, 1))
+    # Later scans read the same plan: T does not move with the doses given.
+    scans.run_scan(session, admin, trigger="cli")
+    assert [p.id for p in _plans(session, lot)] == [first.id]
+    # A smaller recorded size does not lower T.
+    lot.doses_received = 500
+    session.add(lot)
+    session.commit()
+    scans.run_scan(session, admin, trigger="cli")
+    assert [p.id for p in _plans(session, lot)] == [first.id]
+    # The product's planned doses raised past the plan's end: a new plan, audited.
+    vac = session.get(Vaccine, lot.vaccine_id)
+    lot.doses_received = None
+    session.add(lot)
+    session.commit()
+    rates.set_planned_doses(session, admin, vac.id, "50000")
+    scans.run_scan(session, admin, trigger="cli")
+    old, new = _plans(session, lot)
+    assert not old.active and old.superseded_by_id == new.id and new.active
+    assert new.doses_source == "product_planned" and new.upper_limit >= 50.0 > old.upper_limit
+    event = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "surveillance_plan",
+            AuditEvent.entity_id == new.id,
+            AuditEvent.action == "replace",
+        )
+    ).one()
+    assert event.changes["replaces"] == old.id
+    assert session.exec(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "vaccine", AuditEvent.action == "update"
+        )
+    ).first().changes["planned_doses"] == [None, 50000]
+    with pytest.raises(Invalid):
+        rates.set_planned_doses(session, admin, vac.id, "-3")
+    with pytest.raises(Forbidden):
+        rates.set_planned_doses(session, county.actor(session, "bureau"), vac.id, "5")
+
+
+def test_family_share_splits_alpha_over_a_lots_groups(session, county):
+    """With the shipped groups on (anaphylaxis, allergic rash, angioedema, thrombocytopenia;
+    the pseudo-groups off) each group of a lot gets alpha / 4, shown on the signal."""
+    admin = county.actor(session, "admin")
+    inv = county.actor(session, "investigator")
+    set_rate(session, admin, "*", "anaphylaxis", 1e-4)
+    set_rate(session, admin, "*", "all_aefi", 0.0, (0, 30))
+    set_rate(session, admin, "*", "serious_aefi", 0.0, (0, 30))
+    (lot,) = new_lots(session, county, "DTAP", 1, 400, "FAM")
+    ds = doses_of(session, lot)
+    for d in ds[:3]:
+        file_anaphylaxis(session, inv, d)
+    plans_ = _plans(session, lot)
+    assert len(plans_) == 4
+    assert {p.family_size for p in plans_} == {4}
+    assert sum(p.alpha for p in plans_) == pytest.approx(0.05)
+    sig = session.exec(
+        select(Signal).where(
+            Signal.scope == "lot", Signal.target_id == lot.id, Signal.event_group == "anaphylaxis"
+        )
+    ).one()
+    assert sig.details["alpha_group"] == pytest.approx(0.0125)
+    assert sig.details["family_size"] == 4 and sig.details["halt_rule"] == "review_cv_and_min_count"
+    # The halt needs the review CV: cv_halt is the review CV, with M_halt events.
+    assert sig.details["cv_halt"] == sig.details["cv_signal"]
+
+
+def test_lot_against_its_siblings(session, county):
+    from aefi.signals.scans import siblings as sibling_views
+
+    admin = county.actor(session, "admin")
+    inv = county.actor(session, "investigator")
+    only_anaphylaxis(session, admin, 1e-4)
+    session.add(Vaccine(code="SIBV", name="同胞批次测试疫苗"))  # a product of its own
+    session.commit()
+    lots = new_lots(session, county, "SIBV", 5, 200, "SIB")
+    planted, other = lots[0], lots[1]
+    for d in doses_of(session, planted)[:6]:
+        file_anaphylaxis(session, inv, d)
+    file_anaphylaxis(session, inv, doses_of(session, other)[0])
+    v = sibling_views.lot_views(session, county.actor(session, "bureau"), planted.id)
+    assert v.sibling_lots == 4 and v.lot_doses == 200 and v.sibling_doses == 800
+    assert v.z_from == "sizes"
+    (g,) = v.groups
+    assert g.event_group == "anaphylaxis" and g.observed == 6
+    assert g.expected == pytest.approx(0.02) and g.rate_level == "halt_recommended"
+    b = g.sibling
+    assert (b.cases, b.events, b.z) == (6, 7, pytest.approx(10 ** (14 / 24)))
+    assert b.z <= 4.0 and b.signal and b.llr >= b.cv > 0
+    assert g.cond.historical == 1 and g.cond.tau == pytest.approx(0.25)
+    # The sibling lot itself: one report of seven, below its share — no signal.
+    w = sibling_views.lot_views(session, county.actor(session, "bureau"), other.id)
+    assert not w.groups[0].sibling.signal and not w.groups[0].cond.signal
+    with pytest.raises(Forbidden):
+        sibling_views.lot_views(session, county.actor(session, "reporter"), planted.id)
+    assert sibling_views.for_page(session, county.actor(session, "reporter"), planted.id) is None
+
+
+def test_tree_scan_on_county_data_finds_the_planted_product(session, county):
+    from aefi.signals.scans import tree
+
+    admin = county.actor(session, "admin")
+    inv = county.actor(session, "investigator")
+    only_anaphylaxis(session, admin, 1e-4)
+    (lot,) = new_lots(session, county, "DTAP", 1, 30, "TRE")
+    (other,) = new_lots(session, county, "HEPB", 1, 30, "TRO")
+    for d in doses_of(session, lot)[:12]:
+        file_anaphylaxis(session, inv, d)  # ANAPH under DTaP
+    for d in doses_of(session, other)[:12]:
+        intake.file_report(
+            session,
+            inv,
+            ReportIn(
+                dose_ids=[d.id],
+                onset_at=d.administered_at + timedelta(hours=5),
+                symptoms=["FEVER"],
+                outcome="recovered",
+                reporter_name="王调查员",
+                reporter_phone="13800000000",
+            ),
+        )
+    res = tree.run_tree_scan(session, admin, "DTAP", replications=199, seed=1)
+    again = tree.run_tree_scan(session, admin, "DTAP", replications=199, seed=1)
+    assert res.p_value == again.p_value and res.max_llr == again.max_llr  # seeded
+    assert res.p_value <= 0.01
+    assert res.best.node in {"symptom:ANAPH", "group:anaphylaxis"}
+    assert res.best.observed == 12
+    # A bad code or source is a usage error; a reporter may not run it.
+    with pytest.raises(Invalid):
+        tree.run_tree_scan(session, admin, "NOPE")
+    with pytest.raises(Invalid):
+        tree.run_tree_scan(session, admin, "DTAP", source="elsewhere")
+    with pytest.raises(Forbidden):
+        tree.run_tree_scan(session, county.actor(session, "reporter"), "DTAP")

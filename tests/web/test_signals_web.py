@@ -150,6 +150,15 @@ def test_pages_for_the_bureau_in_both_languages(client, county):
     client.cookies.set("aefi_lang", "en")
     detail_en = client.get(f"/signals/{sid}")
     assert "Observed (cumulative)" in detail_en.text and "Issue a halt decision" in detail_en.text
+    assert "Family error" in detail_en.text and "Fixed plan" in detail_en.text
+    # The lot page shows both views: against the expected rate and against the siblings.
+    lot_en = client.get(f"/lots/{lot_number}")
+    assert lot_en.status_code == 200 and 'id="lot-views"' in lot_en.text
+    assert "Against sibling lots (binomial MaxSPRT)" in lot_en.text
+    lot_zh = client.get(
+        f"/lots/{lot_number}", headers={"Accept-Language": "zh-CN"}, cookies={"aefi_lang": "zh"}
+    )
+    assert lot_zh.status_code == 200 and "同胞批次" in lot_zh.text
     svg = client.get(f"/signals/{sid}/chart.svg")
     assert svg.headers["content-type"].startswith("image/svg+xml")
     assert "MaxSPRT boundary" in svg.text
@@ -247,3 +256,78 @@ def test_admin_edits_rates(client, county):
     assert "2.5e-04" in edit.text or "0.00025" in edit.text
     login(client, "bureau")
     assert client.get("/signals/rates/new").status_code == 403
+
+
+def test_admin_sets_a_products_planned_doses(client, county):
+    login(client, "admin")
+    page = client.get("/signals/rates", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "Doses planned per product" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    with _session() as s:
+        from aefi.registry.models import Vaccine
+
+        vac = s.exec(select(Vaccine).order_by(Vaccine.id)).first()
+    url = f"/signals/rates/planned/{vac.id}"
+    for bad in ("lots", "0", "²", "99999999999", "9" * 20_000, "1\x00"):
+        r = client.post(url, data={"csrf_token": token, "planned_doses": bad})
+        assert r.status_code == 200  # back to the page, with the message
+        with _session() as s:
+            assert s.get(Vaccine, vac.id).planned_doses is None
+    good = {"csrf_token": token, "planned_doses": "20000"}
+    r = client.post(url, data=good, follow_redirects=False)
+    assert r.status_code == 303
+    with _session() as s:
+        assert s.get(Vaccine, vac.id).planned_doses == 20000
+    assert "20,000" in client.get("/signals/rates").text
+    login(client, "bureau")
+    page = client.get("/signals/rates")
+    assert page.status_code == 200 and f'action="{url}"' not in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = client.post(url, data={"csrf_token": token, "planned_doses": "5"})
+    assert r.status_code == 403
+
+
+def test_signals_page_shows_disproportionality_at_every_level(client, county, tmp_path):
+    from aefi.signals import vaers
+    from aefi.signals.scans import service as scans
+    from tests.unit.test_signals_vaers import data_row, write_year
+
+    data, vax, sym = [], [], []
+    for k in range(1, 41):
+        vid = f"{k:06d}"
+        data.append(data_row(vid, "02/11/1996"))
+        vtype = "MMR" if k <= 10 else ["DTP", "OPV", "HEP"][k % 3]
+        vax.append(f"{vid},{vtype},M,,1,SC,LA,{vtype} (BRAND)\n")
+        term = "Febrile convulsion" if k <= 8 else "Pyrexia"
+        sym.append(f"{vid},{term},8.1,,,,,,,,\n")
+    write_year(tmp_path, 1996, data, vax, sym)
+    with _session() as s:
+        vaers.import_dir(s, tmp_path)
+        scans.run_scan(s, None, trigger="cli")
+        s.commit()
+    login(client, "bureau")
+    page = client.get("/signals", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and 'id="disproportionality"' in page.text
+    assert "Febrile convulsion" in page.text and "US-MMR" in page.text
+    assert "Yates-corrected" in page.text
+
+
+def test_planned_doses_over_the_api(client, county):
+    admin = api_token(client, "admin")
+    with _session() as s:
+        from aefi.registry.models import Vaccine
+
+        vac = s.exec(select(Vaccine).order_by(Vaccine.id)).first()
+    url = f"/api/v1/vaccines/{vac.id}/planned-doses"
+    r = client.put(url, headers=admin, json={"planned_doses": 30000})
+    assert r.status_code == 200 and r.json()["planned_doses"] == 30000
+    assert client.put(url, headers=admin, json={"planned_doses": 0}).status_code == 422
+    assert (
+        client.put(url, headers=admin, json={"planned_doses": None}).json()["planned_doses"] is None
+    )
+    assert (
+        client.put("/api/v1/vaccines/999999/planned-doses", headers=admin, json={}).status_code
+        == 404
+    )
+    bureau = api_token(client, "bureau")
+    assert client.put(url, headers=bureau, json={"planned_doses": 5}).status_code == 403

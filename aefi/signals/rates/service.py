@@ -159,3 +159,55 @@ def save_rate(
             )
     session.commit()
     return row
+
+
+# --- doses planned per product (the end of the fixed surveillance plans) -----------------
+
+MAX_PLANNED_DOSES = 1_000_000_000
+
+
+def list_products(session: Session, actor: Actor) -> list[Vaccine]:
+    require_role(actor, *access.READERS)
+    return list(session.exec(select(Vaccine).order_by(Vaccine.code)))
+
+
+def set_planned_doses(session: Session, actor: Actor, vaccine_id: int, raw: Any) -> Vaccine:
+    """The doses planned for a product's surveillance (admin; blank clears it), audited.
+
+    Used by plans that start from now on, and raises the T of running plans of the product
+    and of its lots without a recorded size (a plan's T is never lowered)."""
+    require_role(actor, *access.RATE_EDITORS)
+    vac = session.get(Vaccine, vaccine_id)
+    if vac is None:
+        raise NotFound("Not found.")
+    text_value = str(raw or "").strip()
+    value: int | None
+    if not text_value:
+        value = None
+    else:
+        if not (text_value.isascii() and text_value.isdigit() and len(text_value) <= 10):
+            raise Invalid(
+                "Some fields need correcting.",
+                fields={"planned_doses": N_("Enter a whole number of doses, or leave it blank.")},
+            )
+        value = int(text_value)
+        if not 1 <= value <= MAX_PLANNED_DOSES:
+            raise Invalid(
+                "Some fields need correcting.",
+                fields={"planned_doses": N_("Enter a number from 1 to 1,000,000,000.")},
+            )
+    before = vac.planned_doses
+    if before != value:
+        vac.planned_doses = value
+        session.add(vac)
+        audit.record(
+            session,
+            actor,
+            "update",
+            "vaccine",
+            vac.id,
+            changes={"planned_doses": [before, value]},
+            summary=f"{vac.code} planned doses",
+        )
+    session.commit()
+    return vac

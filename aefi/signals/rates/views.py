@@ -30,8 +30,29 @@ def rates_page(request: Request, session: SessionDep, actor: WebActor):
     return render(
         request,
         "signals/rates.html",
-        {**presenters.common(actor), "rows": rows, "can_edit": access.can_edit_rates(actor)},
+        {
+            **presenters.common(actor),
+            "rows": rows,
+            "products": service.list_products(session, actor),
+            "can_edit": access.can_edit_rates(actor),
+        },
     )
+
+
+@router.post("/signals/rates/planned/{vaccine_id:int}")
+async def save_planned_doses(
+    request: Request, vaccine_id: Id, session: SessionDep, actor: WebActor
+):
+    form = await request.form()
+    try:
+        service.set_planned_doses(session, actor, vaccine_id, form.get("planned_doses", ""))
+    except Invalid as exc:
+        session.rollback()
+        for msg in exc.fields.values():
+            flash(request, i18n.gettext(msg), "error")
+        return RedirectResponse("/signals/rates#planned", status_code=303)
+    flash(request, i18n.gettext("Saved."), "success")
+    return RedirectResponse("/signals/rates#planned", status_code=303)
 
 
 def _rate_form(request, actor, values, errors, record=None, status_code=200, events=()):

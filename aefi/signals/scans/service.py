@@ -19,7 +19,8 @@ from aefi.auth.permissions import Actor, require_role
 from aefi.notifications import service as notifications
 from aefi.registry import lot_states
 from aefi.registry.models import Lot, LotStatus, Site, Vaccine
-from aefi.signals import access, counts, expected, scan
+from aefi.signals import access, counts, expected, plans, scan
+from aefi.signals import disproportionality as dp
 from aefi.signals.config import SignalSettings, get_signal_settings
 from aefi.signals.models import (
     CriticalValueCache,
@@ -33,6 +34,7 @@ from aefi.signals.models import (
 )
 from aefi.signals.rates.service import current_rates
 from aefi.signals.review.service import describe
+from aefi.signals.scans import plan_store
 
 LEVEL_RANK = {None: 0, SignalLevel.signal: 1, SignalLevel.halt_recommended: 2}
 SCAN_LOCK = 0x5C4A_A1E7  # PostgreSQL advisory lock key of the signal scans
@@ -147,7 +149,8 @@ def run_scan(
         }
         keys = cells.keys()
         stored = np.isin(keys, np.fromiter(stored_by_key, dtype=np.int64, count=len(stored_by_key)))
-        ev = scan.evaluate(o, e, upper, th, need_cv=stored)
+        pa = plan_store.plans_for(session, actor, cells, cfg, now, full=full)
+        ev = scan.evaluate(o, e, pa.upper_limit, th, plan_cv=pa.cv_signal)
         for i in np.nonzero((ev.level > 0) | stored)[0].tolist():
             sig = stored_by_key.get(int(keys[i]))
             level = scan.LEVEL_NAMES.get(int(ev.level[i]))
@@ -171,10 +174,10 @@ def run_scan(
                 was = None
             else:
                 was = SignalLevel(sig.level)
-            _fill_maxsprt(sig, i, cells, ev, doses, rate, cfg, now)
+            _fill_maxsprt(sig, i, cells, ev, doses, rate, cfg, now, pa)
             _advance(session, actor, sig, level, was, now, raised, new_review)
     if full and cfg.disproportionality:
-        _disproportionality(session, actor, now, new_review)
+        run.disproportionality = _disproportionality(session, actor, now, new_review)
     session.flush()
     for sig in raised:
         lot = _hold_if_needed(session, actor, sig, cfg)
@@ -203,7 +206,7 @@ def run_scan(
     return result
 
 
-def _fill_maxsprt(sig, i, cells, ev, doses, rate, cfg, now) -> None:
+def _fill_maxsprt(sig, i, cells, ev, doses, rate, cfg, now, pa) -> None:
     level_i = int(ev.level[i])
     cv_sig = _fnum(ev.cv_signal[i])
     cv_halt = _fnum(ev.cv_halt[i])
@@ -228,6 +231,14 @@ def _fill_maxsprt(sig, i, cells, ev, doses, rate, cfg, now) -> None:
         "min_events_signal": cfg.signal_min_events,
         "min_events_halt": cfg.halt_min_events,
         "t_factor": cfg.t_factor,
+        # The fixed plan (aefi.signals.plans): the halt needs the review CV and M_halt.
+        "plan_id": int(pa.plan_id[i]),
+        "halt_rule": plans.HALT_RULE,
+        "alpha_family": float(pa.alpha_family[i]),
+        "alpha_group": float(pa.alpha[i]),
+        "family_size": int(pa.family_size[i]),
+        "planned_doses": float(pa.planned_doses[i]),
+        "doses_source": pa.source[i],
     }
     sig.last_scanned_at = now
 
@@ -279,69 +290,76 @@ def _advance(session, actor, sig, level, was, now, raised, new_review) -> None:
         new_review.append(sig)
 
 
-def _disproportionality(session, actor, now, new_review) -> None:
-    """Vaccine x event group over imported spontaneous reports (Report.source 'vaers')."""
-    rt = scan.report_table(
-        *counts.report_counts(session), groups=[x for x in expected.GROUPS if x != "all_aefi"]
-    )
-    if rt is None:
-        return
-    vaccines, groups, n_v, n, table = rt.vaccines, rt.groups, rt.n_v, rt.n, rt.table
+def _disproportionality(session, actor, now, new_review) -> dict:
+    """Over imported spontaneous reports (Report.source 'vaers'), at every level of the term
+    hierarchy (aefi.signals.disproportionality): the event-group level makes the Evans
+    review signals (vaccine x event group), every level goes into the scan run's output."""
+    out: dict = {}
+    for level in dp.LEVELS:
+        items = (
+            [x for x in expected.GROUPS if x != "all_aefi"] if level == "event_group" else None
+        )
+        t = dp.level_table(level, *counts.level_counts(session, level), items=items)
+        if t is None:
+            continue
+        top = dp.top_cells(t)
+        codes = dict(
+            session.exec(
+                select(Vaccine.id, Vaccine.code).where(
+                    col(Vaccine.id).in_({c["vaccine_id"] for c in top} or {-1})
+                )
+            ).all()
+        )
+        for c in top:
+            c["vaccine_code"] = codes.get(c["vaccine_id"], "")
+        out[level] = {
+            "items": len(t.items),
+            "reports": t.n,
+            "theta": list(t.theta) if t.theta else None,
+            "top": top,
+        }
+        if level == "event_group":
+            _group_signals(session, actor, now, new_review, t)
+    return out
+
+
+def _group_signals(session, actor, now, new_review, t: dp.LevelTable) -> None:
     existing = {
         _key(s.scope, s.target_id, s.event_group, s.method): s
         for s in session.exec(
             select(Signal).where(Signal.method == SignalMethod.disproportionality)
         )
     }
-    res = table.result
-    for r, c in zip(*np.nonzero(table.signal | (table.a > 0)), strict=True):
-        key = _key(
-            SignalScope.vaccine, int(vaccines[r]), groups[c], SignalMethod.disproportionality
-        )
+    res = t.result
+    for r, c in zip(*np.nonzero(t.evans | (t.a > 0)), strict=True):
+        vid, group = int(t.vaccines[r]), t.items[c]
+        key = _key(SignalScope.vaccine, vid, group, SignalMethod.disproportionality)
         sig = existing.get(key)
-        if sig is None and not table.signal[r, c]:
+        if sig is None and not t.evans[r, c]:
             continue
         was = None if sig is None else SignalLevel(sig.level)
         if sig is None:
             sig = Signal(
                 scope=SignalScope.vaccine,
-                target_id=int(vaccines[r]),
-                vaccine_id=int(vaccines[r]),
-                event_group=groups[c],
+                target_id=vid,
+                vaccine_id=vid,
+                event_group=group,
                 method=SignalMethod.disproportionality,
                 level=SignalLevel.signal,
                 first_detected_at=now,
                 level_changed_at=now,
             )
-        chi_y = float(res.chi2_yates[r, c])
-        sig.observed = int(table.a[r, c])
+        details = dp.cell(t, int(r), int(c))
+        chi = details["chi2_yates"]
+        sig.observed = int(t.a[r, c])
         sig.expected = float(res.expected[r, c])
-        sig.doses = int(n_v[r])
+        sig.doses = int(t.n_v[r])
         sig.statistic = _capped(res.prr[r, c])
         sig.threshold = 2.0
-        sig.p_value = _fnum(rt.p_value[r, c])
-        sig.strength = float(rt.strength[r, c])
-        sig.oe_ratio = _fnum(table.a[r, c] / res.expected[r, c]) if res.expected[r, c] else None
-        sig.details = {
-            "a": int(table.a[r, c]),
-            "b": int(table.b[r, c]),
-            "c": int(table.c[r, c]),
-            "d": int(table.d[r, c]),
-            "prr": _fnum(res.prr[r, c]),
-            "prr_lower": _fnum(res.prr_lower[r, c]),
-            "prr_upper": _fnum(res.prr_upper[r, c]),
-            "ror": _fnum(res.ror[r, c]),
-            "ror_lower": _fnum(res.ror_lower[r, c]),
-            "ror_upper": _fnum(res.ror_upper[r, c]),
-            "chi2_yates": _fnum(chi_y),
-            "chi2_uncorrected": _fnum(res.chi2_uncorrected[r, c]),
-            "ic": _fnum(res.ic[r, c]),
-            "ic025": _fnum(res.ic025[r, c]),
-            "ic975": _fnum(res.ic975[r, c]),
-            "evans": bool(table.signal[r, c]),
-            "reports": int(n),
-            "source": "vaers",
-        }
+        sig.p_value = details["p_value"]
+        sig.strength = float(min((chi or 0.0) / 4.0, 300.0))
+        sig.oe_ratio = _fnum(t.a[r, c] / res.expected[r, c]) if res.expected[r, c] else None
+        sig.details = {**details, "source": "vaers"}
         sig.last_scanned_at = now
         _advance(session, actor, sig, SignalLevel.signal, was, now, [], new_review)
 

@@ -1,0 +1,249 @@
+"""The stored surveillance plans of the scans (the arithmetic is :mod:`aefi.signals.plans`).
+
+Each scan reads, for every cell it evaluates, the active plan of that scope x target x
+event group: T and the review critical value come from the plan, never from the data of
+the day. A cell without a plan gets one (its T fixed from the lot's size, the product's
+planned doses, or the default); a plan whose inputs went up, or whose planned end has
+been passed, is replaced by a new plan with a T at least as large — audited with both
+figures. Starting plans is audited as one event per scan (a full scan can start tens of
+thousands), each replacement as one event per plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import bindparam, text
+from sqlmodel import Session, col, select
+
+from aefi import audit
+from aefi.auth.permissions import Actor
+from aefi.signals import plans, scan
+from aefi.signals.config import SignalSettings
+from aefi.signals.models import SurveillancePlan
+
+
+@dataclass
+class PlanArrays:
+    """Per cell of a :class:`~aefi.signals.scan.Cells`: its plan's figures."""
+
+    plan_id: np.ndarray
+    upper_limit: np.ndarray  # T on the grid
+    cv_signal: np.ndarray
+    alpha: np.ndarray  # the group's share
+    alpha_family: np.ndarray
+    family_size: np.ndarray
+    planned_doses: np.ndarray
+    source: list[str]
+    started: int = 0
+    replaced: int = 0
+
+
+def rule_of(cfg: SignalSettings) -> plans.PlanRule:
+    return plans.PlanRule(
+        alpha=cfg.alpha,
+        signal_min_events=cfg.signal_min_events,
+        halt_min_events=cfg.halt_min_events,
+        t_factor=cfg.t_factor,
+        default_planned_doses=cfg.default_planned_doses,
+    )
+
+
+def _sizes(session: Session, cells: scan.Cells) -> tuple[np.ndarray, np.ndarray]:
+    """The lot's recorded size and the product's planned doses per cell (nan unknown)."""
+    n = len(cells)
+    size, prod = np.full(n, np.nan), np.full(n, np.nan)
+    lot_ids = sorted({int(x) for x in cells.lot_id[cells.lot_id >= 0].tolist()})
+    vac_ids = sorted({int(x) for x in cells.vaccine_id[cells.vaccine_id >= 0].tolist()})
+    if lot_ids:
+        rows = session.execute(
+            text("SELECT id, doses_received FROM lot WHERE id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": lot_ids},
+        ).all()
+        by_lot = {int(i): (np.nan if d is None else float(d)) for i, d in rows}
+        is_lot = cells.lot_id >= 0
+        size[is_lot] = [by_lot.get(int(x), np.nan) for x in cells.lot_id[is_lot].tolist()]
+    if vac_ids:
+        rows = session.execute(
+            text("SELECT id, planned_doses FROM vaccine WHERE id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": vac_ids},
+        ).all()
+        by_vac = {int(i): (np.nan if d is None else float(d)) for i, d in rows}
+        has_v = cells.vaccine_id >= 0
+        prod[has_v] = [by_vac.get(int(x), np.nan) for x in cells.vaccine_id[has_v].tolist()]
+    return size, prod
+
+
+def _active(session: Session, cells: scan.Cells, full: bool) -> dict[tuple, SurveillancePlan]:
+    stmt = select(SurveillancePlan).where(SurveillancePlan.active == True)  # noqa: E712
+    if not full:
+        targets = sorted({int(x) for x in cells.target_id.tolist()})
+        stmt = stmt.where(col(SurveillancePlan.target_id).in_(targets))
+    return {(p.scope, p.target_id, p.event_group): p for p in session.exec(stmt)}
+
+
+def plans_for(
+    session: Session,
+    actor: Actor | None,
+    cells: scan.Cells,
+    cfg: SignalSettings,
+    now: datetime,
+    *,
+    full: bool,
+) -> PlanArrays:
+    """The active plan of every cell, starting or replacing plans where needed."""
+    rule = rule_of(cfg)
+    n = len(cells)
+    o, doses, e, _upper, rate = cells.arrays()
+    size, prod = _sizes(session, cells)
+    planned, src = plans.planned_doses(doses, size, prod, rule)
+    # For a running plan only the admin's figures may raise T, not the fallback (which
+    # grows with the doses given: that is the moving T the plans are here to stop).
+    known = src < 2
+    computed = rate * planned
+    family_key = scan.cell_key(cells.scope, cells.target_id, np.zeros(n, dtype=np.int64))
+    alpha_g, fam = plans.family_shares(family_key, rule.alpha)
+    existing = _active(session, cells, full)
+
+    out_id = np.zeros(n, dtype=np.int64)
+    out_T, out_cv = np.zeros(n), np.zeros(n)
+    out_doses = np.zeros(n)
+    out_src: list[str] = [""] * n
+    # The running plans, as arrays (one dict look-up per cell), then every decision at once.
+    keys = [(cells.scope_name(i), int(cells.target_id[i]), cells.group_name(i)) for i in range(n)]
+    olds = [existing.get(k) for k in keys]
+    has = np.array([p is not None for p in olds], dtype=bool)
+    old_T = np.array([p.upper_limit if p is not None else 0.0 for p in olds])
+    same_rule = np.array(
+        [
+            p is not None
+            and abs(p.alpha - alpha_g[i]) <= 1e-12 * rule.alpha
+            and p.signal_min_events == rule.signal_min_events
+            and p.halt_min_events == rule.halt_min_events
+            for i, p in enumerate(olds)
+        ],
+        dtype=bool,
+    )
+    T_new, extension = plans.next_upper_limits(
+        has, old_T, np.where(known, computed, 0.0), computed, e, rule.t_factor
+    )
+    T_grid = scan.grid_upper_limit(np.maximum(T_new, 1e-300))
+    keep = has & same_rule & (T_grid <= old_T * (1 + 1e-12))
+    new_rows: list[tuple[int, SurveillancePlan, SurveillancePlan | None]] = []
+    for i in range(n):
+        old = olds[i]
+        if keep[i]:
+            out_id[i], out_T[i], out_cv[i] = old.id, old.upper_limit, old.cv_signal
+            out_doses[i], out_src[i] = old.planned_doses, old.doses_source
+            continue
+        if old is not None:
+            source = plans.SOURCE_EXTENSION if extension[i] else plans.SOURCES[int(src[i])]
+            doses_i = max(old.planned_doses, T_new[i] / float(rate[i])) if rate[i] > 0 else 0.0
+            reason = "extension" if extension[i] else ("inputs" if same_rule[i] else "rule")
+        else:
+            source = plans.SOURCES[int(src[i])]
+            doses_i = float(planned[i])
+            reason = "start"
+        key = keys[i]
+        lot_id, vaccine_id, site_id = cells.ids(i)
+        plan = SurveillancePlan(
+            scope=key[0],
+            target_id=key[1],
+            lot_id=lot_id,
+            vaccine_id=vaccine_id,
+            site_id=site_id,
+            event_group=key[2],
+            rate_per_dose=float(rate[i]),
+            planned_doses=float(doses_i),
+            doses_source=source,
+            upper_limit=float(T_grid[i]),
+            alpha_family=rule.alpha,
+            alpha=float(alpha_g[i]),
+            family_size=int(fam[i]),
+            signal_min_events=rule.signal_min_events,
+            halt_min_events=rule.halt_min_events,
+            cv_signal=scan.critical_value(
+                float(T_grid[i]), float(alpha_g[i]), rule.signal_min_events
+            ),
+            halt_rule=plans.HALT_RULE,
+            started_at=now,
+            reason=reason,
+        )
+        new_rows.append((i, plan, old))
+    if new_rows:
+        session.add_all([p for _, p, _ in new_rows])
+        session.flush()
+    started = replaced = 0
+    for i, plan, old in new_rows:
+        out_id[i], out_T[i], out_cv[i] = plan.id, plan.upper_limit, plan.cv_signal
+        out_doses[i], out_src[i] = plan.planned_doses, plan.doses_source
+        if old is None:
+            started += 1
+            continue
+        replaced += 1
+        old.active = False
+        old.ended_at = now
+        old.superseded_by_id = plan.id
+        session.add(old)
+        audit.record(
+            session,
+            actor,
+            "replace",
+            "surveillance_plan",
+            plan.id,
+            summary=(
+                f"{plan.scope} {plan.target_id} {plan.event_group}: T {old.upper_limit:.4g} → "
+                f"{plan.upper_limit:.4g} ({plan.reason})"
+            ),
+            changes={
+                "replaces": old.id,
+                "upper_limit": [old.upper_limit, plan.upper_limit],
+                "alpha": [old.alpha, plan.alpha],
+                "cv_signal": [old.cv_signal, plan.cv_signal],
+                "doses_source": [old.doses_source, plan.doses_source],
+            },
+        )
+    if started:
+        first = min(p.id for _, p, old in new_rows if old is None)
+        audit.record(
+            session,
+            actor,
+            "start",
+            "surveillance_plan",
+            first,
+            summary=f"{started} surveillance plans started (first #{first})",
+            changes={"started": started},
+        )
+    return PlanArrays(
+        plan_id=out_id,
+        upper_limit=out_T,
+        cv_signal=out_cv,
+        alpha=np.asarray(alpha_g, dtype=float),
+        alpha_family=np.full(n, rule.alpha),
+        family_size=np.asarray(fam, dtype=np.int64),
+        planned_doses=out_doses,
+        source=out_src,
+        started=started,
+        replaced=replaced,
+    )
+
+
+def active_plans(session: Session, scope: str, target_id: int) -> list[SurveillancePlan]:
+    """The plans in force for one target (for its pages)."""
+    return list(
+        session.exec(
+            select(SurveillancePlan)
+            .where(
+                SurveillancePlan.scope == scope,
+                SurveillancePlan.target_id == target_id,
+                SurveillancePlan.active == True,  # noqa: E712
+            )
+            .order_by(SurveillancePlan.event_group)
+        )
+    )
