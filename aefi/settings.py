@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     secret_key: str = ""
     secret_key_old: str = ""
     var_dir: Path = Path("./var")
+    # The shared standards folder (E2B(R3) schemas, FHIR profiles): read in place, never
+    # copied into the repository.
+    standards_dir: Path = PROJECT_ROOT.parent / "shared" / "standards"
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     demo: bool = False
