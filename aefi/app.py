@@ -41,6 +41,7 @@ DOMAINS = (
     "observation",
     "reporting",
     "terminology",
+    "interchange",
 )
 
 
