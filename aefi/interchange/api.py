@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from aefi.deps import ApiActor, SessionDep
 from aefi.errors import Invalid
-from aefi.interchange import service
 from aefi.intake.service import ReportFilter
+from aefi.interchange import service
 from aefi.types import Id, When
 
 router = APIRouter(prefix="/api/v1", tags=["e2b"])
@@ -54,8 +54,14 @@ def export_batch(
     if ids:
         xml = service.export_reports(session, actor, list(ids), receiver=receiver[:60])
     else:
-        flt = ReportFilter(since=since, until=until, site_code=site_code,
-                           vaccine_code=vaccine_code, lot_number=lot_number, serious=serious)
+        flt = ReportFilter(
+            since=since,
+            until=until,
+            site_code=site_code,
+            vaccine_code=vaccine_code,
+            lot_number=lot_number,
+            serious=serious,
+        )
         xml = service.export_filtered(session, actor, flt, receiver=receiver[:60])
     return _xml(xml, "icsr-batch.xml")
 

@@ -224,7 +224,9 @@ def _parse_stored(value: str | None) -> datetime | date | None:
 
 
 def _relatedness(
-    session: Session, case: CaseFile | None, vaccines: list[SuspectVaccine],
+    session: Session,
+    case: CaseFile | None,
+    vaccines: list[SuspectVaccine],
     reactions: list[Reaction],
 ) -> list[Relatedness]:
     if case is None:
@@ -242,14 +244,22 @@ def _relatedness(
     for v in vaccines:
         for r in reactions:
             if who_category:
-                out.append(Relatedness(v.ref, r.ref, source, WHO_METHOD,
-                                       WHO_CATEGORY_TEXT.get(who_category, who_category)))
+                out.append(
+                    Relatedness(
+                        v.ref,
+                        r.ref,
+                        source,
+                        WHO_METHOD,
+                        WHO_CATEGORY_TEXT.get(who_category, who_category),
+                    )
+                )
             if case.china_classification:
-                label = CHINA_CLASSIFICATION_LABELS.get(
-                    ChinaClassification(case.china_classification)
-                ) if case.china_classification in ChinaClassification.__members__ else None
-                text = (f"{label['zh']} / {label['en']}" if label
-                        else case.china_classification)
+                label = (
+                    CHINA_CLASSIFICATION_LABELS.get(ChinaClassification(case.china_classification))
+                    if case.china_classification in ChinaClassification.__members__
+                    else None
+                )
+                text = f"{label['zh']} / {label['en']}" if label else case.china_classification
                 out.append(Relatedness(v.ref, r.ref, source, CHINA_METHOD, text))
     return out
 
@@ -473,8 +483,14 @@ def _file_icsr(
     seriousness = Seriousness(
         **{
             k: any(getattr(r.seriousness, k) for r in icsr.reactions)
-            for k in ("death", "life_threatening", "hospitalization", "disability",
-                      "congenital_anomaly", "other_important")
+            for k in (
+                "death",
+                "life_threatening",
+                "hospitalization",
+                "disability",
+                "congenital_anomaly",
+                "other_important",
+            )
         }
     )
     outcome = icsr.reactions[0].outcome if icsr.reactions else "unknown"
@@ -543,9 +559,7 @@ def _file_icsr(
     codes = _symptoms_of(session, icsr.reactions, seriousness.death)
     description = icsr.narrative if icsr.narrative != "-" else ""
     if unlinked:
-        listed = "; ".join(
-            f"{u['product_name']} lot {u['lot_number'] or '?'}" for u in unlinked
-        )
+        listed = "; ".join(f"{u['product_name']} lot {u['lot_number'] or '?'}" for u in unlinked)
         description = f"{description}\n[E2B] Vaccines not in the registry: {listed}".strip()
     report = Report(
         number=intake._next_number(session, actor.county_id, now.year),
@@ -577,8 +591,15 @@ def _file_icsr(
         source="e2b",
         external_id=icsr.worldwide_case_id[:64],
     )
-    report.serious = any((report.death, report.life_threatening, report.hospitalization,
-                          report.disability, report.congenital_anomaly))
+    report.serious = any(
+        (
+            report.death,
+            report.life_threatening,
+            report.hospitalization,
+            report.disability,
+            report.congenital_anomaly,
+        )
+    )
     session.add(report)
     session.flush()
     for v, lot in linked:
@@ -662,9 +683,7 @@ def import_batch(
             continue
         report, _changed = _file_icsr(session, actor, icsr, site, batch.sender.identifier)
         filed.append(report.id)
-        messages.append(
-            MessageAck(icsr.message_id, True, "", icsr.safety_report_id, report.number)
-        )
+        messages.append(MessageAck(icsr.message_id, True, "", icsr.safety_report_id, report.number))
     ack = Acknowledgement(
         ack_number=ack_number,
         batch_number=batch.batch_number,
@@ -680,8 +699,11 @@ def import_batch(
         "report",
         filed[0] if filed else None,
         summary=f"E2B batch {batch.batch_number} from {batch.sender.identifier}: {ack.code}",
-        changes={"reports": filed, "ack": ack_number,
-                 "refused": [m.message_id for m in messages if not m.accepted]},
+        changes={
+            "reports": filed,
+            "ack": ack_number,
+            "refused": [m.message_id for m in messages if not m.accepted],
+        },
     )
     session.commit()
     return ImportResult(ack, write_ack(ack), tuple(filed))

@@ -52,25 +52,40 @@ def file(session, county, *, symptoms=("FEVER",), **kw) -> Report:
 
 
 def classified_serious_case(session, county) -> Report:
-    report = file(session, county, symptoms=("ANAPH", "URTIC"),
-                  serious={"life_threatening": True, "hospitalization": True})
+    report = file(
+        session,
+        county,
+        symptoms=("ANAPH", "URTIC"),
+        serious={"life_threatening": True, "hospitalization": True},
+    )
     inv = county.actor(session, "investigator")
     case = case_files.case_of_report(session, inv, report.id) or case_files.open_case_for_report(
         session, None, report
     )
     session.commit()
     case_assessments.assess_causality(
-        session, inv, case.id,
+        session,
+        inv,
+        case.id,
         CausalityIn(
-            eligibility={"vaccine_given_before_event": True, "valid_diagnosis": True,
-                         "clear_event": True, "diagnosis": "严重过敏反应"},
+            eligibility={
+                "vaccine_given_before_event": True,
+                "valid_diagnosis": True,
+                "clear_event": True,
+                "diagnosis": "严重过敏反应",
+            },
             checklist={"I.1": "no", "II.1": "yes", "III.1": "yes", "IV.1": "no"},
         ),
     )
     case_panel.classify_case(
-        session, inv, case.id,
-        ClassifyIn(china_classification="rare_reaction", panel_diagnosis="严重过敏反应",
-                   panel_members="王、李"),
+        session,
+        inv,
+        case.id,
+        ClassifyIn(
+            china_classification="rare_reaction",
+            panel_diagnosis="严重过敏反应",
+            panel_members="王、李",
+        ),
     )
     return session.get(Report, report.id)
 
@@ -91,16 +106,19 @@ def test_a_serious_classified_case_exports_as_a_valid_icsr(session, county):
     assert icsr.safety_report_id == f"CN-AEFI-{report.number}" == icsr.worldwide_case_id
     assert icsr.expedited
     assert [r.reported_term for r in icsr.reactions] == ["严重过敏反应/过敏性休克", "荨麻疹"]
-    assert all(r.seriousness.life_threatening and r.seriousness.hospitalization
-               for r in icsr.reactions)
+    assert all(
+        r.seriousness.life_threatening and r.seriousness.hospitalization for r in icsr.reactions
+    )
     assert {r.outcome for r in icsr.reactions} == {"recovering"}
     (vaccine,) = icsr.vaccines
     link = session.exec(select(ReportDose).where(ReportDose.report_id == report.id)).one()
     lot = session.get(Lot, link.lot_id)
     assert vaccine.lot_number == lot.lot_number and vaccine.dose_number == link.dose_number
     results = {(r.method.split()[0], r.result) for r in icsr.relatedness}
-    assert results == {("WHO", "A1 Vaccine product-related reaction"),
-                       ("China", "异常反应 / Rare adverse reaction")}
+    assert results == {
+        ("WHO", "A1 Vaccine product-related reaction"),
+        ("China", "异常反应 / Rare adverse reaction"),
+    }
     assert len(icsr.relatedness) == 2 * len(icsr.reactions)
     assert "严重过敏反应" in icsr.narrative
     assert icsr.patient.name == report.patient_name[0]  # initials by default
@@ -109,8 +127,16 @@ def test_a_serious_classified_case_exports_as_a_valid_icsr(session, county):
 
 
 def test_meddra_codes_are_sent_where_the_county_loaded_them(session, county):
-    session.add(ReportedTerm(system="meddra_pt", code="10016256", text="Fever",
-                             normalised="fever", symptom_code="FEVER", origin="meddra"))
+    session.add(
+        ReportedTerm(
+            system="meddra_pt",
+            code="10016256",
+            text="Fever",
+            normalised="fever",
+            symptom_code="FEVER",
+            origin="meddra",
+        )
+    )
     session.commit()
     get_settings().meddra_version = "27.0"
     try:
@@ -134,7 +160,8 @@ def test_a_follow_up_is_the_next_version_of_the_same_case(session, county):
     assert first.safety_report_id == second.safety_report_id
     assert first.worldwide_case_id == second.worldwide_case_id
     assert (first.message_id, second.message_id) == (
-        f"{first.safety_report_id}-v1", f"{first.safety_report_id}-v2"
+        f"{first.safety_report_id}-v1",
+        f"{first.safety_report_id}-v2",
     )
     assert second.reactions[0].outcome == "recovered"
     assert [r.ref for r in first.reactions] == [r.ref for r in second.reactions]
@@ -177,8 +204,9 @@ def test_who_may_export(session, county):
         service.export_reports(session, county.actor(session, "reporter"), [report.id])
     with pytest.raises(Forbidden):
         service.export_reports(session, county.actor(session, "hospital"), [report.id])
-    other = dataclasses.replace(county.actor(session, "investigator"), county_id=-1,
-                                county_ids=frozenset({-1}))
+    other = dataclasses.replace(
+        county.actor(session, "investigator"), county_id=-1, county_ids=frozenset({-1})
+    )
     with pytest.raises(NotFound):
         service.export_reports(session, other, [report.id])
 
@@ -186,8 +214,9 @@ def test_who_may_export(session, county):
 def _strip_for_reimport(xml: bytes, batch_number: str) -> bytes:
     """The same cases as if another county sent them (new batch number)."""
     batch = e2b_reader.read_batch(xml).batch
-    return write_batch(dataclasses.replace(batch, batch_number=batch_number,
-                                           sender=Party("CN-OTHER-CDC")))
+    return write_batch(
+        dataclasses.replace(batch, batch_number=batch_number, sender=Party("CN-OTHER-CDC"))
+    )
 
 
 def test_import_files_reports_links_lots_and_acknowledges(session, county):
@@ -197,13 +226,24 @@ def test_import_files_reports_links_lots_and_acknowledges(session, county):
     # One more vaccine whose lot this county does not have: kept as reported text.
     batch = e2b_reader.read_batch(exported).batch
     icsr = batch.messages[0]
-    stranger = dataclasses.replace(icsr.vaccines[0], ref="0e5f4a1c-0000-4000-8000-000000000001",
-                                   product_name="Imported vaccine", lot_number="NOT-HERE-1")
-    sent = write_batch(dataclasses.replace(
-        batch, batch_number="IN-1", sender=Party("CN-OTHER-CDC"),
-        messages=(dataclasses.replace(icsr, worldwide_case_id="CN-OTHER-2026-7",
-                                      vaccines=(*icsr.vaccines, stranger)),),
-    ))
+    stranger = dataclasses.replace(
+        icsr.vaccines[0],
+        ref="0e5f4a1c-0000-4000-8000-000000000001",
+        product_name="Imported vaccine",
+        lot_number="NOT-HERE-1",
+    )
+    sent = write_batch(
+        dataclasses.replace(
+            batch,
+            batch_number="IN-1",
+            sender=Party("CN-OTHER-CDC"),
+            messages=(
+                dataclasses.replace(
+                    icsr, worldwide_case_id="CN-OTHER-2026-7", vaccines=(*icsr.vaccines, stranger)
+                ),
+            ),
+        )
+    )
     result = service.import_batch(session, inv, sent)
     assert schema_errors(result.ack_xml, STANDARDS, ack=True) == []
     ack = read_ack(result.ack_xml)
@@ -241,8 +281,17 @@ def test_the_round_trip_keeps_the_content(session, county):
             icsr.worldwide_case_id,
             icsr.patient,
             [(r.reported_term, r.meddra_code, r.seriousness, r.outcome) for r in icsr.reactions],
-            [(v.product_name, v.product_code, v.lot_number, v.dose_number, v.route,
-              v.administered_at) for v in icsr.vaccines],
+            [
+                (
+                    v.product_name,
+                    v.product_code,
+                    v.lot_number,
+                    v.dose_number,
+                    v.route,
+                    v.administered_at,
+                )
+                for v in icsr.vaccines
+            ],
             icsr.expedited,
         )
 
@@ -303,10 +352,13 @@ def test_a_message_without_reaction_is_refused_the_others_filed(session, county)
     good = dataclasses.replace(batch.messages[0], worldwide_case_id="W-1", message_id="M-1")
     bad = dataclasses.replace(good, worldwide_case_id="W-2", message_id="M-2", reactions=())
     result = service.import_batch(
-        session, inv, write_batch(Batch("B-9", Party("X"), Party("Y"), batch.created_at,
-                                        (good, bad)))
+        session,
+        inv,
+        write_batch(Batch("B-9", Party("X"), Party("Y"), batch.created_at, (good, bad))),
     )
     assert result.ack.code == "AE"
-    assert [(m.message_id, m.accepted) for m in result.ack.messages] == [("M-1", True),
-                                                                         ("M-2", False)]
+    assert [(m.message_id, m.accepted) for m in result.ack.messages] == [
+        ("M-1", True),
+        ("M-2", False),
+    ]
     assert "no reaction" in result.ack.messages[1].reason
