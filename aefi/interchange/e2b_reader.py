@@ -55,9 +55,17 @@ class ReadResult:
 
 
 def parse_hl7_time(value: str | None) -> datetime | date | None:
-    """HL7 TS (CCYY[MM[DD[hh[mm[ss[.s]]]]]][+/-ZZZZ]) → a date, or a time when it has one."""
+    """HL7 TS (CCYY[MM[DD[hh[mm[ss[.s]]]]]][+/-ZZZZ]) → a date, or a time when it has one;
+    None for anything else (a receiver keeps the message and goes without the time)."""
     if not value:
         return None
+    try:
+        return _parse_ts(value.strip())
+    except (ValueError, OverflowError):
+        return None
+
+
+def _parse_ts(value: str) -> datetime | date | None:
     text, tz = value, None
     for sign in ("+", "-"):
         if sign in text[4:]:
@@ -72,15 +80,12 @@ def parse_hl7_time(value: str | None) -> datetime | date | None:
     year = int(text[:4])
     month = int(text[4:6]) if len(text) >= 6 else 1
     day = int(text[6:8]) if len(text) >= 8 else 1
-    try:
-        if len(text) <= 8:
-            return date(year, month, day)
-        hour = int(text[8:10])
-        minute = int(text[10:12]) if len(text) >= 12 else 0
-        second = int(text[12:14]) if len(text) >= 14 else 0
-        return datetime(year, month, day, hour, minute, second, tzinfo=tz or UTC)
-    except ValueError:
-        return None
+    if len(text) <= 8:
+        return date(year, month, day)
+    hour = int(text[8:10])
+    minute = int(text[10:12]) if len(text) >= 12 else 0
+    second = int(text[12:14]) if len(text) >= 14 else 0
+    return datetime(year, month, day, hour, minute, second, tzinfo=tz or UTC)
 
 
 def _first(node: etree._Element, path: str) -> str:

@@ -432,7 +432,7 @@ def _symptoms_of(session: Session, reactions: tuple[Reaction, ...], died: bool) 
             if term is not None:
                 infos.append(terminology.TermInfo(term.id, term.symptom_code, term.event_group))
                 continue
-        found = terminology.terms_for(session, "verbatim", [r.reported_term])
+        found = terminology.terms_for(session, "verbatim", [r.reported_term[:200]])
         infos.extend(found.values())
     mapped, _groups = terminology.codes_and_groups(infos, died)
     return list(dict.fromkeys([*codes, *mapped]))
@@ -530,7 +530,7 @@ def _file_icsr(
         session,
         actor.county_id,
         PersonIn(
-            name=patient.name or "(masked)",
+            name=(patient.name.strip() or "(masked)")[:100],
             id_number=pseudo_id,
             sex=patient.sex,
             birth_date=patient.birth_on,

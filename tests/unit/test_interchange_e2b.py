@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from aefi.interchange.ack import Acknowledgement, MessageAck, read_ack, write_ack
-from aefi.interchange.e2b_reader import NotAnIcsrBatch, read_batch
+from aefi.interchange.e2b_reader import NotAnIcsrBatch, parse_hl7_time, read_batch
 from aefi.interchange.e2b_writer import XSI, write_batch
 from aefi.interchange.icsr import (
     Batch,
@@ -290,3 +290,21 @@ def test_acknowledgements_validate_and_read_back(messages, error, code):
     xml = write_ack(ack)
     assert schema_errors(xml, STANDARDS, ack=True) == []
     assert read_ack(xml) == ack
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2026", date(2026, 1, 1)),
+        ("20260301", date(2026, 3, 1)),
+        ("20260301101500+0800", datetime(2026, 3, 1, 2, 15, tzinfo=UTC)),
+        ("20260301101500.123-0500", datetime(2026, 3, 1, 15, 15, tzinfo=UTC)),
+        ("20260230", None),
+        ("2026+9999", None),
+        ("20260301+ab", None),
+        ("26", None),
+        ("", None),
+    ],
+)
+def test_hl7_times_are_read_or_dropped(value, expected):
+    assert parse_hl7_time(value) == expected
