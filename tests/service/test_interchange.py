@@ -265,6 +265,14 @@ def test_import_files_reports_links_lots_and_acknowledges(session, county):
     ).one()
     assert audited.changes["message_id"] == icsr.message_id
     assert new.triage  # triage ran on the received case
+    # Sent on, it carries the unlinked vaccine as received and keeps the worldwide number.
+    onward = service.export_reports(session, inv, [new.id])
+    assert schema_errors(onward, STANDARDS) == []
+    again = one_icsr(onward)
+    assert again.worldwide_case_id == "CN-OTHER-2026-7"
+    assert [v.lot_number for v in again.vaccines] == [
+        lot.lot_number for lot in [session.get(Lot, original.lot_id)]
+    ] + ["NOT-HERE-1"]
 
 
 def test_the_round_trip_keeps_the_content(session, county):
