@@ -580,6 +580,9 @@ def _file_icsr(
         disability=seriousness.disability,
         congenital_anomaly=seriousness.congenital_anomaly,
         great_public_concern=seriousness.other_important,
+        # Hospitalised where the case came from: triage must not open a green-channel
+        # referral for care that already happened (rules.py, referral.already_in_hospital).
+        already_in_hospital=seriousness.hospitalization,
         outcome=outcome,
         reporter_unit=icsr.reporter.organisation[:200],
         reporter_name=icsr.reporter.name[:100],

@@ -25,6 +25,7 @@ from aefi.investigation.assessments import service as case_assessments
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.panel import service as case_panel
 from aefi.investigation.schemas import CausalityIn, ClassifyIn
+from aefi.referral.models import Referral
 from aefi.registry.models import Dose, Lot
 from aefi.settings import get_settings
 from aefi.terminology.models import ReportedTerm
@@ -265,6 +266,8 @@ def test_import_files_reports_links_lots_and_acknowledges(session, county):
     ).one()
     assert audited.changes["message_id"] == icsr.message_id
     assert new.triage  # triage ran on the received case
+    # ... but opened no green-channel referral: the patient was hospitalised at the source.
+    assert session.exec(select(Referral).where(Referral.report_id == new.id)).first() is None
     # Sent on, it carries the unlinked vaccine as received and keeps the worldwide number.
     onward = service.export_reports(session, inv, [new.id])
     assert schema_errors(onward, STANDARDS) == []
