@@ -15,7 +15,7 @@ from aefi.types import Id, When
 router = APIRouter(prefix="/api/v1", tags=["e2b"])
 
 XML = "application/xml"
-MAX_UPLOAD = 20 * 1024 * 1024  # a batch of 500 cases is ~5 MB; FDA's mega instance 2 MB
+MAX_UPLOAD = 20 * 1024 * 1024  # 500 two-vaccine cases measured 10 MB; FDA mega instance 2 MB
 _XML_RESPONSE = {200: {"content": {XML: {}}, "description": "E2B(R3) XML"}}
 
 

@@ -53,7 +53,7 @@ from aefi.terminology.models import ReportedTerm
 # Whoever may read a county's case files may send them on; patient identity leaves with it.
 EXPORTERS = (Role.investigator, Role.bureau, Role.admin, Role.province)
 IMPORTERS = (Role.investigator, Role.admin)
-MAX_BATCH = 500  # cases in one export: ~10 kB each, a province's month fits
+MAX_BATCH = 500  # cases in one export: ~20 kB each (measured), 10 MB a batch
 
 _REF_NAMESPACE = uuid.UUID("3c0e7f9a-5b1d-4c2e-9f0a-aef1e2b3c4d5")
 WHO_METHOD = "WHO AEFI causality assessment (2nd ed., 2019)"
