@@ -337,8 +337,9 @@ def _vaccine(organizer: etree._Element, vaccine: SuspectVaccine) -> None:
     rel = _el(sa, "outboundRelationship2", typeCode="COMP")
     dose = _el(rel, "substanceAdministration", classCode="SBADM", moodCode="EVN")
     if vaccine.dose_number:
-        # G.k.4.r.8 dosage text: ICH has no "dose number in series" element, and this
-        # is where the ICH Q&A sends a vaccine's place in its schedule.
+        # G.k.4.r.8 dosage text: the shared ICH/FDA tables have no "dose number in
+        # series" element, so the free-text dosage carries it ("Dose 2"), which the
+        # reader parses back.
         _el(dose, "text", f"Dose {vaccine.dose_number}")
     if vaccine.administered_at:
         eff = _el(dose, "effectiveTime", xsi_type="IVL_TS")
