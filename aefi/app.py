@@ -41,6 +41,7 @@ DOMAINS = (
     "observation",
     "reporting",
     "terminology",
+    "interchange",
 )
 
 
@@ -76,6 +77,7 @@ SLICE_ROUTERS: dict[str, tuple[str, ...]] = {
         "aefi.investigation.panel.views",
     ),
     # API routers first, then the pages, whose navigation entries are added in this order.
+    "interchange": ("aefi.interchange.fhir_api",),
     "signals": (
         "aefi.signals.scans.api",
         "aefi.signals.review.api",

@@ -19,6 +19,7 @@ for _domain in (
     "reporting",
     "notifications",
     "terminology",
+    "interchange",
 ):
     if importlib.util.find_spec(f"aefi.{_domain}.models") is not None:
         importlib.import_module(f"aefi.{_domain}.models")

@@ -20,6 +20,17 @@ class Settings(BaseSettings):
     secret_key: str = ""
     secret_key_old: str = ""
     var_dir: Path = Path("./var")
+    # The shared standards folder (E2B(R3) schemas, FHIR profiles): read in place, never
+    # copied into the repository.
+    standards_dir: Path = PROJECT_ROOT.parent / "shared" / "standards"
+    # E2B(R3) exchange (aefi/interchange): who we are and whom we send to (N.1.3/N.1.4; the
+    # sender defaults to CN-<county code>-CDC), how the patient is named in an ICSR
+    # ("initials", "full" or "masked"), and the MedDRA release the county loaded.
+    e2b_sender_id: str = ""
+    e2b_receiver_id: str = "CN-NATIONAL-AEFI"
+    e2b_country: str = "CN"
+    e2b_patient_name: str = "initials"
+    meddra_version: str = ""
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     demo: bool = False

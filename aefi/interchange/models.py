@@ -1,0 +1,37 @@
+"""What aefi keeps of the ICSRs it received: which case each report came from, so a
+follow-up finds its report, a repeated message changes nothing, and a re-export keeps the
+worldwide case number and what the sender said that aefi has no column for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from aefi import clock
+from aefi.db import UTCDateTime
+
+
+class IcsrLink(SQLModel, table=True):
+    __tablename__ = "icsr_link"
+    __table_args__ = (UniqueConstraint("county_id", "worldwide_case_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", unique=True)
+    county_id: int = Field(foreign_key="region.id", index=True)
+    worldwide_case_id: str = Field(max_length=100)  # C.1.8.1, kept on every re-export
+    safety_report_id: str = Field(max_length=100)  # the sender's C.1.1
+    sender_identifier: str = Field(default="", max_length=60)  # N.1.3 of the batch
+    last_message_id: str = Field(default="", max_length=100)  # N.2.r.1 last applied
+    received_at: datetime = Field(default_factory=clock.now, sa_column=Column(UTCDateTime()))
+    # As received: [{product_name, product_code, manufacturer, lot_number, dose_number,
+    # route, administered_at}] for vaccines whose lot is not in the registry, and
+    # [{reported_term, meddra_code, meddra_version}] for every reaction.
+    unlinked_vaccines: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    reactions: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
