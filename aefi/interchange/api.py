@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from aefi.deps import ApiActor, SessionDep
 from aefi.errors import Invalid
-from aefi.intake.service import ReportFilter
+from aefi.intake.listing.service import ReportFilter
 from aefi.interchange import service
 from aefi.types import Id, When
 

@@ -19,10 +19,12 @@ from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, mask_id_number, require_role, sees_identity
 from aefi.errors import DomainError, NotFound
 from aefi.i18n import gettext
-from aefi.intake import service as intake
+from aefi.intake import access as intake_access
 from aefi.intake.models import Report, ReportDose
 from aefi.interchange import fhir, service
-from aefi.registry import service as registry
+from aefi.registry import access as registry_access
+from aefi.registry import lot_states
+from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Lot, Person, Route, Sex, Site, Vaccine
 from aefi.registry.schemas import DoseCreate, PersonIn
 
@@ -41,11 +43,11 @@ def _patient_facts(actor: Actor, person: Person) -> fhir.PatientFacts:
 
 
 def patient(session: Session, actor: Actor, person_id: int) -> dict[str, Any]:
-    person = registry.get_person(session, actor, person_id)
+    person = registry_doses.get_person(session, actor, person_id)
     return fhir.patient(_patient_facts(actor, person)).model_dump(mode="json")
 
 
-def _dose_facts(row: registry.DoseRow) -> fhir.DoseFacts:
+def _dose_facts(row: registry_doses.DoseRow) -> fhir.DoseFacts:
     return fhir.DoseFacts(
         id=str(row.dose.id),
         patient_id=str(row.person.id),
@@ -69,13 +71,13 @@ def immunization(session: Session, actor: Actor, immunization_id: str) -> dict[s
         link = session.get(ReportDose, int(immunization_id[2:]))
         if link is None:
             raise NotFound("Not found.")
-        report = intake.get_report(session, actor, link.report_id)
+        report = intake_access.get_report(session, actor, link.report_id)
         return fhir.immunization(_report_dose_facts(session, report, link)).model_dump(mode="json")
     if not immunization_id.isdigit():
         raise NotFound("Not found.")
     if actor.role in (Role.hospital, Role.province):
         raise NotFound("Not found.")
-    (row,) = registry.get_doses(session, actor, [int(immunization_id)])
+    (row,) = registry_doses.get_doses(session, actor, [int(immunization_id)])
     if actor.role == Role.reporter and row.site.id != actor.site_id:
         raise NotFound("Not found.")
     return fhir.immunization(_dose_facts(row)).model_dump(mode="json")
@@ -292,15 +294,15 @@ def push_bundle(session: Session, actor: Actor, body: dict[str, Any]) -> dict[st
     """Record the Bundle's Immunizations as doses. A transaction is all or nothing: every
     entry is checked first (site, lot, halts: registry's checks) and any refusal returns an
     OperationOutcome naming each failed entry with nothing recorded."""
-    require_role(actor, *registry.DOSE_WRITERS)
+    require_role(actor, *registry_access.DOSE_WRITERS)
     push_id, entries, issues = _parse(body)
     for entry in entries:
         try:
-            site = registry.site_by_code(session, actor, entry.dose.site_code)
+            site = registry_access.site_by_code(session, actor, entry.dose.site_code)
             if actor.role == Role.reporter and actor.site_id != site.id:
                 raise NotFound("No vaccination site with code {code}.", code=site.code)
-            lot = registry.lot_by_number(session, actor, entry.dose.lot_number)
-            registry.refuse_if_halted(session, lot, site)
+            lot = registry_access.lot_by_number(session, actor, entry.dose.lot_number)
+            lot_states.refuse_if_halted(session, lot, site)
         except DomainError as exc:
             code = "conflict" if exc.status_code == 409 else "not-found"
             issues.append(_issue(entry.index, gettext(exc.message, **exc.params), code))
@@ -312,7 +314,7 @@ def push_bundle(session: Session, actor: Actor, body: dict[str, Any]) -> dict[st
     dose_ids = []
     for entry in entries:
         try:
-            dose = registry.record_dose(session, actor, entry.dose)
+            dose = registry_doses.record_dose(session, actor, entry.dose)
         except DomainError as exc:
             # Checked above; what is left is a dose already recorded (a re-sent push).
             text = gettext(exc.message, **exc.params)

@@ -18,9 +18,12 @@ from aefi import audit, clock
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_own_county, require_role
 from aefi.errors import Invalid, NotFound
+from aefi.intake import access as intake_access
 from aefi.intake import events as intake_events
-from aefi.intake import service as intake
 from aefi.intake import symptoms
+from aefi.intake.filing import service as intake_filing
+from aefi.intake.follow_up import service as intake_follow_up
+from aefi.intake.listing import service as intake_listing
 from aefi.intake.models import Outcome, Report, ReportDose
 from aefi.intake.schemas import FollowUpIn
 from aefi.interchange import e2b_reader, e2b_writer
@@ -43,7 +46,8 @@ from aefi.investigation.cases import service as cases
 from aefi.investigation.causality import CHINA_CLASSIFICATION_LABELS, ChinaClassification
 from aefi.investigation.models import CaseFile, CausalityAssessment
 from aefi.referral.models import Referral
-from aefi.registry import service as registry
+from aefi.registry import access as registry_access
+from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Lot, Region, Site
 from aefi.registry.schemas import PersonIn
 from aefi.settings import get_settings
@@ -187,7 +191,7 @@ def _reactions(session: Session, report: Report, link: IcsrLink | None) -> list[
 
 def _vaccines(session: Session, report: Report, link: IcsrLink | None) -> list[SuspectVaccine]:
     out = []
-    for view in intake.report_doses(session, [report.id])[report.id]:
+    for view in intake_access.report_doses(session, [report.id])[report.id]:
         out.append(
             SuspectVaccine(
                 ref=_ref(safety_report_id(report), "dose", view.link.id),
@@ -300,10 +304,10 @@ def _narrative(session: Session, report: Report, case: CaseFile | None) -> str:
 def icsr_of_report(session: Session, actor: Actor, report_id: int) -> Icsr:
     """The report as one ICSR at its current version (initial + one per follow-up)."""
     require_role(actor, *EXPORTERS)
-    report = intake.get_report(session, actor, report_id)
+    report = intake_access.get_report(session, actor, report_id)
     link = session.exec(select(IcsrLink).where(IcsrLink.report_id == report.id)).first()
     case = _case_file(session, actor, report)
-    history = intake.follow_ups(session, report.id)
+    history = intake_follow_up.follow_ups(session, report.id)
     version = 1 + len(history)
     latest = max([report.received_at, *(f.at for f in history)])
     if case is not None and case.updated_at and case.updated_at > latest:
@@ -384,9 +388,9 @@ def export_reports(
 
 
 def export_filtered(
-    session: Session, actor: Actor, flt: intake.ReportFilter, *, receiver: str = ""
+    session: Session, actor: Actor, flt: intake_listing.ReportFilter, *, receiver: str = ""
 ) -> bytes:
-    reports, total = intake.list_reports(session, actor, flt, page=1, per_page=MAX_BATCH)
+    reports, total = intake_listing.list_reports(session, actor, flt, page=1, per_page=MAX_BATCH)
     if total > MAX_BATCH:
         raise Invalid(
             "{total} reports match; at most {max} go in one batch. Narrow the filter.",
@@ -448,7 +452,7 @@ def _at(value: datetime | date | None, fallback: datetime) -> datetime:
 
 def _import_site(session: Session, actor: Actor, site_code: str) -> Site:
     if site_code:
-        return registry.site_by_code(session, actor, site_code)
+        return registry_access.site_by_code(session, actor, site_code)
     site = session.exec(
         select(Site).where(Site.county_id == actor.county_id).order_by(Site.id)
     ).first()
@@ -464,7 +468,7 @@ def _lot(session: Session, actor: Actor, number: str) -> Lot | None:
     if not number.strip():
         return None
     try:
-        return registry.lot_by_number(session, actor, number.strip())
+        return registry_access.lot_by_number(session, actor, number.strip())
     except NotFound:
         return None
 
@@ -500,7 +504,7 @@ def _file_icsr(
         report = session.get(Report, link.report_id)
         if link.last_message_id == icsr.message_id:
             return report, False  # the same message again: already applied
-        intake.add_follow_up(
+        intake_follow_up.add_follow_up(
             session,
             actor,
             report.id,
@@ -526,7 +530,7 @@ def _file_icsr(
     patient = icsr.patient
     # The ICSR carries no ID number; the person is keyed on the worldwide case number.
     pseudo_id = "E2B-" + hashlib.sha256(icsr.worldwide_case_id.encode()).hexdigest()[:20].upper()
-    person = registry.upsert_person(
+    person = registry_doses.upsert_person(
         session,
         actor.county_id,
         PersonIn(
@@ -562,7 +566,7 @@ def _file_icsr(
         listed = "; ".join(f"{u['product_name']} lot {u['lot_number'] or '?'}" for u in unlinked)
         description = f"{description}\n[E2B] Vaccines not in the registry: {listed}".strip()
     report = Report(
-        number=intake._next_number(session, actor.county_id, now.year),
+        number=intake_filing._next_number(session, actor.county_id, now.year),
         county_id=actor.county_id,
         site_id=site.id,
         person_id=person.id,

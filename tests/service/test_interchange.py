@@ -12,7 +12,9 @@ from sqlmodel import select
 
 from aefi.audit import AuditEvent
 from aefi.errors import Forbidden, NotFound
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
+from aefi.intake.follow_up import service as intake_follow_up
+from aefi.intake.listing import service as intake_listing
 from aefi.intake.models import FollowUp, Report, ReportDose
 from aefi.intake.schemas import FollowUpIn, ReportIn
 from aefi.interchange import e2b_reader, service
@@ -49,7 +51,7 @@ def file(session, county, *, symptoms=("FEVER",), **kw) -> Report:
         confirm_new_event=True,
     )
     data.update(kw)
-    return intake.file_report(session, rep, ReportIn(**data))
+    return intake_filing.file_report(session, rep, ReportIn(**data))
 
 
 def classified_serious_case(session, county) -> Report:
@@ -156,7 +158,9 @@ def test_a_follow_up_is_the_next_version_of_the_same_case(session, county):
     report = file(session, county)
     inv = county.actor(session, "investigator")
     first = one_icsr(service.export_reports(session, inv, [report.id]))
-    intake.add_follow_up(session, inv, report.id, FollowUpIn(outcome="recovered", note="痊愈"))
+    intake_follow_up.add_follow_up(
+        session, inv, report.id, FollowUpIn(outcome="recovered", note="痊愈")
+    )
     second = one_icsr(service.export_reports(session, inv, [report.id]))
     assert first.safety_report_id == second.safety_report_id
     assert first.worldwide_case_id == second.worldwide_case_id
@@ -191,12 +195,12 @@ def test_batch_export_of_a_filter_and_the_limits(session, county):
     xml = service.export_reports(session, inv, [a.id, b.id, a.id])
     assert schema_errors(xml, STANDARDS) == []
     assert len(e2b_reader.read_batch(xml).batch.messages) == 2
-    filtered = service.export_filtered(session, inv, intake.ReportFilter(q=a.number))
+    filtered = service.export_filtered(session, inv, intake_listing.ReportFilter(q=a.number))
     assert [m.safety_report_id for m in e2b_reader.read_batch(filtered).batch.messages] == [
         f"CN-AEFI-{a.number}"
     ]
     with pytest.raises(NotFound):
-        service.export_filtered(session, inv, intake.ReportFilter(q="no-such-number"))
+        service.export_filtered(session, inv, intake_listing.ReportFilter(q="no-such-number"))
 
 
 def test_who_may_export(session, county):
@@ -319,7 +323,9 @@ def test_a_repeated_message_changes_nothing_and_a_follow_up_updates(session, cou
     assert again.report_ids == (new_id,) and again.ack.code == "AA"
     assert session.exec(select(FollowUp).where(FollowUp.report_id == new_id)).all() == []
 
-    intake.add_follow_up(session, inv, report.id, FollowUpIn(outcome="recovered", note="痊愈"))
+    intake_follow_up.add_follow_up(
+        session, inv, report.id, FollowUpIn(outcome="recovered", note="痊愈")
+    )
     update = _strip_for_reimport(service.export_reports(session, inv, [report.id]), "B-2")
     assert service.import_batch(session, inv, update).report_ids == (new_id,)
     assert session.get(Report, new_id).outcome == "recovered"

@@ -669,7 +669,7 @@ def test_tree_scan_on_county_data_finds_the_planted_product(session, county):
     for d in doses_of(session, lot)[:12]:
         file_anaphylaxis(session, inv, d)  # ANAPH under DTaP
     for d in doses_of(session, other)[:12]:
-        intake.file_report(
+        intake_filing.file_report(
             session,
             inv,
             ReportIn(
