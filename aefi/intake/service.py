@@ -22,7 +22,8 @@ from aefi.auth.permissions import (
 )
 from aefi.db import serialized_writes
 from aefi.errors import Conflict, Invalid, NotFound
-from aefi.intake import events, symptoms
+from aefi.events import FollowUpAdded, ReportFiled
+from aefi.intake import symptoms
 from aefi.intake.models import (
     Draft,
     FollowUp,
@@ -381,9 +382,7 @@ def _file_report(
             )
         )
     if idempotency_key:
-        session.add(
-            IdempotencyKey(user_id=actor.user_id, key=idempotency_key, report_id=report.id)
-        )
+        session.add(IdempotencyKey(user_id=actor.user_id, key=idempotency_key, report_id=report.id))
         session.flush()  # a racing twin waits here for the first one, then fails
     if draft_id is not None:
         draft = session.get(Draft, draft_id)
@@ -404,7 +403,18 @@ def _file_report(
         },
     )
     session.flush()
-    events.report_filed(session, actor, report)
+    from aefi import flow  # what follows a filed report; its subscribers import intake
+
+    flow.publish(
+        session,
+        actor,
+        ReportFiled(
+            report_id=report.id,
+            county_id=report.county_id,
+            site_id=report.site_id,
+            source=report.source,
+        ),
+    )
     session.commit()
     return report
 
@@ -489,7 +499,19 @@ def add_follow_up(
         summary=data.note.strip()[:200] or report.number,
         county_id=report.county_id,
     )
-    events.follow_up_added(session, actor, report, follow_up)
+    from aefi import flow  # what follows a follow-up; its subscribers import intake
+
+    flow.publish(
+        session,
+        actor,
+        FollowUpAdded(
+            report_id=report.id,
+            follow_up_id=follow_up.id,
+            county_id=report.county_id,
+            at=follow_up.at,
+            changed=tuple(changes),
+        ),
+    )
     session.commit()
     return follow_up
 

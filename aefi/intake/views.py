@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -24,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlmodel import Session, select
 
-from aefi import clock, i18n, navigation
+from aefi import clock, i18n
 from aefi.auth import views as auth_views
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor, mask_id_number
@@ -41,7 +40,6 @@ from aefi.registry.models import Route, Sex, Site, Vaccine
 from aefi.settings import get_settings
 from aefi.types import MAX_ID, Id, ascii_int, page_number
 from aefi.web import (
-    KEEP_PAGE_ON_EXPIRY,
     flash,
     iso_local,
     local_zone,
@@ -58,18 +56,6 @@ open_routes = APIRouter()
 DEVICE_COOKIE = "aefi_device"
 DEVICE_MAX_AGE_S = 400 * 86400  # browsers cap cookie lifetimes at 400 days
 PER_PAGE = 25
-
-# The report form autosaves and survives an expired session (see the docstring above).
-KEEP_PAGE_ON_EXPIRY.add("/reports/new")
-navigation.add((Role.reporter,), "/reports/new", N_("File a report"), position=1)
-navigation.add(
-    (Role.reporter, Role.investigator, Role.bureau, Role.admin), "/reports", N_("Reports")
-)
-
-# Sections that higher domains add to the report page: name → fn(session, actor, report)
-# returning HTML (or None). "referral" is shown in <div id="referral-status">, the others
-# after the triage outcome, in the order registered. Intake imports none of them.
-REPORT_SECTIONS: dict[str, Callable[[Session, Actor, Report], Any]] = {}
 
 ACTION_LABELS = (N_("follow_up"), N_("print"))
 ROUTE_LABELS = {
@@ -683,8 +669,12 @@ def _report_context(session: Session, actor: Actor, report: Report) -> dict[str,
 
 
 def _sections(session: Session, actor: Actor, report: Report) -> dict[str, Markup]:
+    """The blocks higher domains add to the report page (``aefi.ui_wiring``, imported here
+    at call time: those domains import intake)."""
+    from aefi.ui_wiring import REPORT_SECTIONS
+
     out = {}
-    for name, fn in REPORT_SECTIONS.items():
+    for name, fn in REPORT_SECTIONS:
         html = fn(session, actor, report)
         if html:
             out[name] = Markup(html)
