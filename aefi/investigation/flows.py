@@ -37,4 +37,5 @@ def on_report_triaged(session: Session, actor: Actor | None, event: ReportTriage
 
 
 def on_cluster_formed(session: Session, actor: Actor | None, event: ClusterFormed) -> None:
-    case_files.open_case_for_cluster(session, None, session.get(Cluster, event.cluster_id))
+    cluster = session.get(Cluster, event.cluster_id)
+    case_files.open_case_for_cluster(session, None, cluster, event.report_ids)

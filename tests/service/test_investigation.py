@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from sqlmodel import func, select
@@ -15,7 +14,7 @@ from aefi.audit import AuditEvent
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
-from aefi.events import ReportTriaged
+from aefi.events import ClusterFormed, ReportTriaged
 from aefi.intake import service as intake
 from aefi.intake.models import Report
 from aefi.intake.schemas import FollowUpIn, ReportIn
@@ -39,6 +38,7 @@ from aefi.investigation.schemas import (
 )
 from aefi.notifications.models import Notification
 from aefi.registry.models import Dose
+from aefi.triage.models import Cluster
 from aefi.triage.rules import TriageDecision
 
 
@@ -201,24 +201,30 @@ def test_cluster_case_opens_and_grows(session, county):
     d1, d2, d3 = site_doses(session, rep.site_id, 3)
     r1 = file(session, county, dose=d1)
     r2 = file(session, county, dose=d2)
-    cluster = SimpleNamespace(
-        id=9001,
+    cluster = Cluster(
         kind="site_serious",
         event_group="anaphylaxis",
         county_id=county.county_id,
         created_at=t0,
-        members=[SimpleNamespace(report_id=r1.id), SimpleNamespace(report_id=r2.id)],
+        first_onset_at=t0,
+        last_onset_at=t0,
     )
-    case_files.open_case_for_cluster(session, None, cluster)
+    session.add(cluster)
+    session.flush()
+
+    def formed(*reports: Report) -> ClusterFormed:
+        ids = tuple(r.id for r in reports)
+        return ClusterFormed(cluster.id, county.county_id, None, ids, (), created=len(ids) == 2)
+
+    flows.on_cluster_formed(session, None, formed(r1, r2))
     session.commit()
-    case = session.exec(select(CaseFile).where(CaseFile.cluster_id == 9001)).one()
+    case = session.exec(select(CaseFile).where(CaseFile.cluster_id == cluster.id)).one()
     assert case.kind == "cluster" and case.report_ids == [r1.id, r2.id]
     assert case.preliminary_report_required
-    assert case.number.endswith("-G9001")
+    assert case.number.endswith(f"-G{cluster.id:04d}")
 
     r3 = file(session, county, dose=d3)
-    cluster.members.append(SimpleNamespace(report_id=r3.id))
-    case_files.open_case_for_cluster(session, None, cluster)
+    flows.on_cluster_formed(session, None, formed(r1, r2, r3))
     session.commit()
     session.refresh(case)
     assert case.report_ids == [r1.id, r2.id, r3.id]

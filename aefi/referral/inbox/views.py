@@ -116,8 +116,8 @@ def referral_status(request: Request, report_id: Id, session: SessionDep, actor:
 
 
 def report_section(session, actor: Actor, report) -> str | None:
-    """The referral block of intake's report page (``aefi.ui_wiring.REPORT_SECTIONS``): rendered at
-    once, then it refreshes itself from /reports/{id}/referral-status."""
+    """The referral block of intake's report page (``aefi.ui_wiring.REPORT_SECTIONS``):
+    rendered at once, then it refreshes itself from /reports/{id}/referral-status."""
     try:
         rs = service.report_referrals(session, actor, report.id)
     except DomainError:
