@@ -4,7 +4,9 @@ One module for every event rather than one per domain: the events are the contra
 *between* domains, so a reader finds them all here, and ``aefi/flow.py`` (who reacts, in
 which order) imports one module. Each event carries what its emitter knew and its
 receivers need (ids, the triage decision, a cluster's lots), so no receiver re-derives it;
-a receiver loads a row by id when it needs more. Pure: no database, no domain service.
+a receiver loads a row by id when it needs more. No database, no domain service: the
+emitters call ``publish`` here, which hands the event to ``aefi.flow.publish`` (imported
+at call time, because ``aefi.flow`` imports every subscriber and they import the emitters).
 
 ``to_payload``/``from_payload`` turn an event into JSON and back, for the record of a
 subscriber that failed and is retried later (``aefi/flow.py``)."""
@@ -15,9 +17,14 @@ import dataclasses
 import typing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aefi.triage.rules import TriageDecision
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from aefi.auth.permissions import Actor
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,13 @@ Event = ReportFiled | FollowUpAdded | ReportTriaged | ClusterFormed
 EVENT_TYPES: dict[str, type] = {
     t.__name__: t for t in (ReportFiled, FollowUpAdded, ReportTriaged, ClusterFormed)
 }
+
+
+def publish(session: Session, actor: Actor | None, event: Event) -> None:
+    """Run the subscribers of ``event`` in the order ``aefi/flow.py`` lists them."""
+    from aefi import flow
+
+    flow.publish(session, actor, event)
 
 
 def to_payload(event: Event) -> dict[str, Any]:

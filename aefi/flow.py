@@ -56,8 +56,8 @@ subscriber again, up to ``MAX_ATTEMPTS`` times, and audits how it ended.
 
 Subscribers take ``(session, actor, event)``, run in the publisher's transaction (they
 flush, never commit) and load what they need by the event's ids. The publishers
-(``intake.service``, ``triage.decision.service``) import this module inside the function
-that publishes: it imports every subscriber, and they import the publishers.
+(``intake.service``, ``triage.decision.service``) call ``aefi.events.publish``, which
+imports this module at call time: it imports every subscriber, and they the publishers.
 """
 
 from __future__ import annotations

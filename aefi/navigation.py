@@ -7,6 +7,24 @@ from __future__ import annotations
 from aefi.auth.models import Role
 from aefi.i18n import N_
 
+# The county CDC's and the bureau's menu starts with their queues and ends with what they
+# watch; between the two, the registry pages each of them keeps.
+_COUNTY_WORK = (
+    ("/", N_("Home")),
+    ("/cases", N_("Cases")),
+    ("/escalations", N_("Escalations")),
+    ("/clusters", N_("Clusters")),
+)
+_COUNTY_WATCH = (
+    ("/reports", N_("Reports")),
+    ("/referrals", N_("Referrals")),
+    ("/signals", N_("Signals")),
+    ("/halts", N_("Halts")),
+    ("/daily", N_("Daily reports")),
+    ("/indicators", N_("Indicators")),
+    ("/trace", N_("Traceability")),
+)
+
 NAV: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.reporter: (
         ("/", N_("Home")),
@@ -21,34 +39,16 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/trace", N_("Traceability")),
     ),
     Role.investigator: (
-        ("/", N_("Home")),
-        ("/cases", N_("Cases")),
-        ("/escalations", N_("Escalations")),
-        ("/clusters", N_("Clusters")),
+        *_COUNTY_WORK,
         ("/doses", N_("Doses")),
         ("/registry/lots", N_("Lots")),
-        ("/reports", N_("Reports")),
-        ("/referrals", N_("Referrals")),
-        ("/signals", N_("Signals")),
-        ("/halts", N_("Halts")),
-        ("/daily", N_("Daily reports")),
-        ("/indicators", N_("Indicators")),
-        ("/trace", N_("Traceability")),
+        *_COUNTY_WATCH,
     ),
     Role.bureau: (
-        ("/", N_("Home")),
-        ("/cases", N_("Cases")),
-        ("/escalations", N_("Escalations")),
-        ("/clusters", N_("Clusters")),
+        *_COUNTY_WORK,
         ("/registry/lots", N_("Lots")),
         ("/registry/sites", N_("Sites")),
-        ("/reports", N_("Reports")),
-        ("/referrals", N_("Referrals")),
-        ("/signals", N_("Signals")),
-        ("/halts", N_("Halts")),
-        ("/daily", N_("Daily reports")),
-        ("/indicators", N_("Indicators")),
-        ("/trace", N_("Traceability")),
+        *_COUNTY_WATCH,
     ),
     Role.hospital: (
         ("/", N_("Home")),

@@ -22,7 +22,7 @@ from aefi.auth.permissions import (
 )
 from aefi.db import serialized_writes
 from aefi.errors import Conflict, Invalid, NotFound
-from aefi.events import FollowUpAdded, ReportFiled
+from aefi.events import FollowUpAdded, ReportFiled, publish
 from aefi.intake import symptoms
 from aefi.intake.models import (
     Draft,
@@ -403,18 +403,8 @@ def _file_report(
         },
     )
     session.flush()
-    from aefi import flow  # what follows a filed report; its subscribers import intake
-
-    flow.publish(
-        session,
-        actor,
-        ReportFiled(
-            report_id=report.id,
-            county_id=report.county_id,
-            site_id=report.site_id,
-            source=report.source,
-        ),
-    )
+    filed = ReportFiled(report.id, report.county_id, report.site_id, source=report.source)
+    publish(session, actor, filed)  # what follows: aefi/flow.py
     session.commit()
     return report
 
@@ -499,19 +489,8 @@ def add_follow_up(
         summary=data.note.strip()[:200] or report.number,
         county_id=report.county_id,
     )
-    from aefi import flow  # what follows a follow-up; its subscribers import intake
-
-    flow.publish(
-        session,
-        actor,
-        FollowUpAdded(
-            report_id=report.id,
-            follow_up_id=follow_up.id,
-            county_id=report.county_id,
-            at=follow_up.at,
-            changed=tuple(changes),
-        ),
-    )
+    added = FollowUpAdded(report.id, follow_up.id, report.county_id, follow_up.at, tuple(changes))
+    publish(session, actor, added)  # what follows: aefi/flow.py
     session.commit()
     return follow_up
 

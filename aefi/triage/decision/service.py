@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from aefi import audit, clock
 from aefi.auth.permissions import Actor
-from aefi.events import ClusterFormed, FollowUpAdded, ReportFiled, ReportTriaged
+from aefi.events import ClusterFormed, FollowUpAdded, ReportFiled, ReportTriaged, publish
 from aefi.intake.models import Report, ReportDose
 from aefi.settings import Settings, get_settings
 from aefi.triage.access import member_reports
@@ -203,12 +203,6 @@ def on_follow_up_added(session: Session, actor: Actor | None, event: FollowUpAdd
         triage_report(session, actor, session.get(Report, event.report_id), follow_up_at=event.at)
 
 
-def _publish(session: Session, actor: Actor | None, event: ReportTriaged | ClusterFormed) -> None:
-    from aefi import flow  # the subscribers of triage's events import triage
-
-    flow.publish(session, actor, event)
-
-
 def _triaged(
     report: Report, decision: TriageDecision, previous: TriageDecision | None
 ) -> ReportTriaged:
@@ -257,7 +251,7 @@ def triage_report(
         follow_up_at=follow_up_at,
         previous=previous,
     )
-    _publish(session, actor, _triaged(report, decision, previous))
+    publish(session, actor, _triaged(report, decision, previous))  # aefi/flow.py
 
     for change in changed:
         _cluster_changed(session, actor, change, ruleset, settings)
@@ -453,16 +447,10 @@ def _cluster_changed(
                 previous=previous,
                 because_of_cluster=cluster,
             )
-            _publish(session, actor, _triaged(other, decision, previous))
-    _publish(
-        session,
-        actor,
-        ClusterFormed(
-            cluster_id=cluster.id,
-            county_id=cluster.county_id,
-            site_id=cluster.site_id,
-            report_ids=tuple(r.id for r in members),
-            lot_ids=tuple(cluster.evaluation_lot_ids),
-            created=change.created,
-        ),
+            publish(session, actor, _triaged(other, decision, previous))
+    report_ids = tuple(r.id for r in members)
+    lot_ids = tuple(cluster.evaluation_lot_ids)
+    formed = ClusterFormed(
+        cluster.id, cluster.county_id, cluster.site_id, report_ids, lot_ids, change.created
     )
+    publish(session, actor, formed)
