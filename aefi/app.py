@@ -29,84 +29,101 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-DOMAINS = (
-    "auth",
-    "registry",
-    "notifications",
-    "intake",
-    "triage",
-    "referral",
-    "investigation",
-    "signals",
-    "observation",
-    "reporting",
-    "terminology",
-    "interchange",
-)
-
-
-# Domains made of use-case slices list their slices' routers here, after the domain's own
-# api.py/views.py; imported without a guard, so a misspelled name fails at start-up.
-SLICE_ROUTERS: dict[str, tuple[str, ...]] = {
-    "intake": (
-        "aefi.intake.filing.views",
-        "aefi.intake.drafts.views",
-        "aefi.intake.report.views",
-        "aefi.intake.follow_up.views",
-        "aefi.intake.listing.views",
-    ),
-    "triage": (
-        "aefi.triage.escalation.api",
-        "aefi.triage.cluster_review.api",
-        "aefi.triage.rules_in_force.api",
-        "aefi.triage.escalation.views",
-        "aefi.triage.cluster_review.views",
-        "aefi.triage.rules_in_force.views",
-    ),
-    "referral": (
-        "aefi.referral.inbox.views",
-        "aefi.referral.steps.views",
-        "aefi.referral.sending.views",
-    ),
-    "investigation": (
-        "aefi.investigation.overview.views",
-        "aefi.investigation.cases.views",
-        "aefi.investigation.form.views",
-        "aefi.investigation.evidence.views",
-        "aefi.investigation.assessments.views",
-        "aefi.investigation.panel.views",
-    ),
-    # API routers first, then the pages, whose navigation entries are added in this order.
-    "interchange": ("aefi.interchange.fhir_api",),
-    "signals": (
-        "aefi.signals.scans.api",
-        "aefi.signals.review.api",
-        "aefi.signals.halts.api",
-        "aefi.signals.review.views",
-        "aefi.signals.scans.views",
-        "aefi.signals.halts.views",
-        "aefi.signals.rates.views",
-    ),
-}
-
-
-def _routers():
-    """Each domain's ``api.py`` and ``views.py`` router, in DESIGN.md's order."""
-    import importlib
-    import importlib.util
-
+def _routers() -> list:
+    """Every router, in DESIGN.md's order: per domain its API, then its pages, then those
+    of its use-case slices (API routers first). Imported by name, so a misspelled module
+    fails at start-up; a path routed twice is served by the first listed."""
     from aefi import home
     from aefi.auth import admin_views
+    from aefi.auth import api as auth_api
+    from aefi.auth import views as auth_views
+    from aefi.intake import api as intake_api
+    from aefi.intake.drafts import views as intake_drafts
+    from aefi.intake.filing import views as intake_filing
+    from aefi.intake.follow_up import views as intake_follow_up
+    from aefi.intake.listing import views as intake_listing
+    from aefi.intake.report import views as intake_report
+    from aefi.interchange import api as interchange_api
+    from aefi.interchange import fhir_api as interchange_fhir
+    from aefi.interchange import views as interchange_views
+    from aefi.investigation import api as investigation_api
+    from aefi.investigation.assessments import views as investigation_assessments
+    from aefi.investigation.cases import views as investigation_cases
+    from aefi.investigation.evidence import views as investigation_evidence
+    from aefi.investigation.form import views as investigation_form
+    from aefi.investigation.overview import views as investigation_overview
+    from aefi.investigation.panel import views as investigation_panel
+    from aefi.notifications import views as notifications_views
+    from aefi.observation import views as observation_views
+    from aefi.referral import api as referral_api
+    from aefi.referral.inbox import views as referral_inbox
+    from aefi.referral.sending import views as referral_sending
+    from aefi.referral.steps import views as referral_steps
+    from aefi.registry import api as registry_api
+    from aefi.registry import views as registry_views
+    from aefi.reporting import api as reporting_api
+    from aefi.reporting import views as reporting_views
+    from aefi.signals.halts import api as halts_api
+    from aefi.signals.halts import views as halts_views
+    from aefi.signals.rates import views as rates_views
+    from aefi.signals.review import api as review_api
+    from aefi.signals.review import views as review_views
+    from aefi.signals.scans import api as scans_api
+    from aefi.signals.scans import views as scans_views
+    from aefi.terminology import views as terminology_views
+    from aefi.triage.cluster_review import api as cluster_review_api
+    from aefi.triage.cluster_review import views as cluster_review_views
+    from aefi.triage.escalation import api as escalation_api
+    from aefi.triage.escalation import views as escalation_views
+    from aefi.triage.rules_in_force import api as rules_in_force_api
+    from aefi.triage.rules_in_force import views as rules_in_force_views
 
-    routers = [admin_views.router, home.router]
-    for domain in DOMAINS:
-        for part in ("api", "views"):
-            name = f"aefi.{domain}.{part}"
-            if importlib.util.find_spec(name) is not None:
-                routers.append(importlib.import_module(name).router)
-        for name in SLICE_ROUTERS.get(domain, ()):
-            routers.append(importlib.import_module(name).router)
-    return routers
+    return [
+        admin_views.router,
+        home.router,
+        auth_api.router,
+        auth_views.router,
+        registry_api.router,
+        registry_views.router,
+        notifications_views.router,
+        intake_api.router,
+        intake_filing.router,
+        intake_drafts.router,
+        intake_report.router,
+        intake_follow_up.router,
+        intake_listing.router,
+        escalation_api.router,
+        cluster_review_api.router,
+        rules_in_force_api.router,
+        escalation_views.router,
+        cluster_review_views.router,
+        rules_in_force_views.router,
+        referral_api.router,
+        referral_inbox.router,
+        referral_steps.router,
+        referral_sending.router,
+        investigation_api.router,
+        investigation_overview.router,
+        investigation_cases.router,
+        investigation_form.router,
+        investigation_evidence.router,
+        investigation_assessments.router,
+        investigation_panel.router,
+        scans_api.router,
+        review_api.router,
+        halts_api.router,
+        review_views.router,
+        scans_views.router,
+        halts_views.router,
+        rates_views.router,
+        observation_views.router,
+        reporting_api.router,
+        reporting_views.router,
+        terminology_views.router,
+        interchange_api.router,
+        interchange_fhir.router,
+        interchange_views.router,
+    ]
 
 
 @asynccontextmanager

@@ -1,5 +1,5 @@
 """Background work in-process on a timer: outbox delivery, deadline and referral timers,
-signal scans. Domains register jobs from their ``flows.py``.
+signal scans. The jobs are listed in one place, ``aefi.flow.JOBS``.
 
 Every process of an installation runs this loop (``aefi serve --workers N``), and each job
 still runs exactly once per interval across all of them: a ``job_lease`` row per job keeps
@@ -51,12 +51,7 @@ class Job:
     next_at: float = 0.0
 
 
-JOBS: dict[str, Job] = {}
 WHO = f"{socket.gethostname()}:{os.getpid()}"
-
-
-def register(name: str, run: Callable[[Session], object], every_s: int = 60) -> None:
-    JOBS.setdefault(name, Job(name, run, every_s))
 
 
 def claim(engine: Engine, job: Job, now: datetime, who: str = WHO) -> tuple[bool, datetime]:
@@ -112,15 +107,19 @@ def run_due(
     jobs: Iterable[Job] | None = None,
     who: str = WHO,
 ) -> list[str]:
-    """Run every job whose interval has come and that this process claims. Returns the
-    names of the jobs it ran."""
+    """Run every job (of ``aefi.flow.JOBS`` unless given) whose interval has come and
+    that this process claims. Returns the names of the jobs it ran."""
     if now is None:
         now = clock.now()
     elif not isinstance(now, datetime):
         now = datetime.fromtimestamp(now, UTC)
     engine = engine or get_engine()
     ran = []
-    for job in list(JOBS.values()) if jobs is None else jobs:
+    if jobs is None:
+        from aefi.flow import JOBS  # the jobs' modules import this one
+
+        jobs = JOBS
+    for job in jobs:
         if now.timestamp() < job.next_at:
             continue
         try:

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import APIRouter, Request
 from sqlmodel import col, func, select
 
-from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
 from aefi.registry.models import Dose, Hospital, Lot, Site
+from aefi.ui_wiring import HOME_VIEWS
 from aefi.web import render
 
 router = APIRouter()
 
-# Domains that own a role's real home page register it here (observation board, inbox...).
-HOME_TEMPLATES: dict[Role, str] = {}
-# ... or register the view that renders it: view(request, session, actor) -> response.
-HOME_VIEWS: dict[Role, Callable] = {}
-
 
 @router.get("/")
 def home(request: Request, session: SessionDep, actor: WebActor):
+    """The role's own home page where a domain has one (``aefi.ui_wiring.HOME_VIEWS``:
+    observation board, inbox, dashboard), else this summary."""
     if actor.role in HOME_VIEWS:
         return HOME_VIEWS[actor.role](request, session, actor)
     ctx: dict = {"actor": actor}

@@ -1,25 +1,16 @@
 """Every table of aefi, imported in one place so Alembic and the tests see them all."""
 
-import importlib
-import importlib.util
-
 from aefi.audit import AuditEvent  # noqa: F401
 from aefi.auth.models import LoginFailure, LoginSession, LoginThrottle, User  # noqa: F401
 from aefi.background import JobLease  # noqa: F401
+from aefi.intake import models as intake  # noqa: F401
+from aefi.interchange import models as interchange  # noqa: F401
+from aefi.investigation import models as investigation  # noqa: F401
+from aefi.notifications import models as notifications  # noqa: F401
+from aefi.observation import models as observation  # noqa: F401
+from aefi.referral import models as referral  # noqa: F401
 from aefi.registry.models import Dose, Hospital, Lot, Person, Region, Site, Vaccine  # noqa: F401
-
-# Each domain's models.py, where it has one (intake, triage, referral, ...).
-for _domain in (
-    "intake",
-    "triage",
-    "referral",
-    "investigation",
-    "signals",
-    "observation",
-    "reporting",
-    "notifications",
-    "terminology",
-    "interchange",
-):
-    if importlib.util.find_spec(f"aefi.{_domain}.models") is not None:
-        importlib.import_module(f"aefi.{_domain}.models")
+from aefi.reporting import models as reporting  # noqa: F401
+from aefi.signals import models as signals  # noqa: F401
+from aefi.terminology import models as terminology  # noqa: F401
+from aefi.triage import models as triage  # noqa: F401

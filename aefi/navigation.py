@@ -1,31 +1,62 @@
-"""The header's navigation, per role. Each domain adds its pages here."""
+"""The header's navigation, per role: every page a role reaches from the header, in the
+order shown. One explicit table (no domain adds to it at import time); a page listed here
+must be routed in ``aefi.app._routers``."""
 
 from __future__ import annotations
 
 from aefi.auth.models import Role
 from aefi.i18n import N_
 
-NAV: dict[Role, list[tuple[str, str]]] = {
-    Role.reporter: [
+# The county CDC's and the bureau's menu starts with their queues and ends with what they
+# watch; between the two, the registry pages each of them keeps.
+_COUNTY_WORK = (
+    ("/", N_("Home")),
+    ("/cases", N_("Cases")),
+    ("/escalations", N_("Escalations")),
+    ("/clusters", N_("Clusters")),
+)
+_COUNTY_WATCH = (
+    ("/reports", N_("Reports")),
+    ("/referrals", N_("Referrals")),
+    ("/signals", N_("Signals")),
+    ("/halts", N_("Halts")),
+    ("/daily", N_("Daily reports")),
+    ("/indicators", N_("Indicators")),
+    ("/trace", N_("Traceability")),
+)
+
+NAV: dict[Role, tuple[tuple[str, str], ...]] = {
+    Role.reporter: (
         ("/", N_("Home")),
+        ("/observation", N_("Observation")),
+        ("/reports/new", N_("File a report")),
         ("/doses", N_("Doses")),
         ("/imports/doses", N_("Import doses")),
-    ],
-    Role.investigator: [
-        ("/", N_("Home")),
+        ("/reports", N_("Reports")),
+        ("/referrals", N_("Referrals")),
+        ("/halts", N_("Halts")),
+        ("/daily", N_("Daily report")),
+        ("/trace", N_("Traceability")),
+    ),
+    Role.investigator: (
+        *_COUNTY_WORK,
         ("/doses", N_("Doses")),
         ("/registry/lots", N_("Lots")),
-    ],
-    Role.bureau: [
-        ("/", N_("Home")),
+        *_COUNTY_WATCH,
+    ),
+    Role.bureau: (
+        *_COUNTY_WORK,
         ("/registry/lots", N_("Lots")),
         ("/registry/sites", N_("Sites")),
-    ],
-    Role.hospital: [
+        *_COUNTY_WATCH,
+    ),
+    Role.hospital: (
         ("/", N_("Home")),
-    ],
-    Role.admin: [
+        ("/referrals", N_("Referral inbox")),
+    ),
+    Role.admin: (
         ("/", N_("Home")),
+        ("/dashboard", N_("Dashboard")),
         ("/registry/regions", N_("Regions")),
         ("/registry/sites", N_("Sites")),
         ("/registry/hospitals", N_("Hospitals")),
@@ -35,10 +66,19 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/imports/doses", N_("Import doses")),
         ("/admin/users", N_("Users")),
         ("/admin/audit", N_("Audit trail")),
-    ],
-    Role.api_client: [("/", N_("Home"))],
-    # Reads every county below the province; halts across them (signals adds its pages).
-    Role.province: [
+        ("/admin/logins", N_("Failed logins")),
+        ("/reports", N_("Reports")),
+        ("/admin/triage-rules", N_("Triage rules")),
+        ("/referrals", N_("Referrals")),
+        ("/signals/rates", N_("Expected rates")),
+        ("/daily", N_("Daily reports")),
+        ("/indicators", N_("Indicators")),
+        ("/trace", N_("Traceability")),
+        ("/admin/terminology", N_("Reported terms")),
+    ),
+    Role.api_client: (("/", N_("Home")),),
+    # Reads every county below the province; halts across them.
+    Role.province: (
         ("/", N_("Home")),
         ("/reports", N_("Reports")),
         ("/cases", N_("Cases")),
@@ -46,20 +86,11 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/registry/sites", N_("Sites")),
         ("/registry/vaccines", N_("Vaccines")),
         ("/registry/lots", N_("Lots")),
-    ],
+        ("/signals", N_("Signals")),
+        ("/halts", N_("Halts")),
+    ),
 }
 
 
-def items_for(role: str) -> list[tuple[str, str]]:
-    return NAV.get(Role(role), [])
-
-
-def add(roles: tuple[Role, ...], path: str, label: str, *, position: int | None = None) -> None:
-    for role in roles:
-        items = NAV[role]
-        if any(p == path for p, _l in items):
-            continue
-        if position is None:
-            items.append((path, label))
-        else:
-            items.insert(position, (path, label))
+def items_for(role: str) -> tuple[tuple[str, str], ...]:
+    return NAV.get(Role(role), ())

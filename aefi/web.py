@@ -78,13 +78,11 @@ ROLE_DESCRIPTIONS = {
     ),
 }
 
-# Domains register functions (user) -> list[Banner] for the banner above every page.
-BANNER_PROVIDERS: list = []
-
 # Pages that hold unsaved input (paths): an htmx request from such a page that finds the
 # session expired gets a bare 401, not a redirect to the login page, so that a background
-# request (the notification badge's poll) cannot throw away what is typed there.
-KEEP_PAGE_ON_EXPIRY: set[str] = set()
+# request (the notification badge's poll) cannot throw away what is typed there. The report
+# form autosaves and survives an expired session (aefi/intake/filing/views.py).
+KEEP_PAGE_ON_EXPIRY = frozenset({"/reports/new"})
 
 
 def role_label(role: str) -> str:
@@ -96,8 +94,12 @@ def role_description(role: str) -> str:
 
 
 def banners(user) -> list:
+    """The banners above every page: each of ``aefi.ui_wiring.BANNER_PROVIDERS`` in turn
+    (imported at call time: the providers' modules import this one)."""
     if user is None:
         return []
+    from aefi.ui_wiring import BANNER_PROVIDERS
+
     out = []
     for provider in BANNER_PROVIDERS:
         out.extend(provider(user))

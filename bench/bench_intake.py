@@ -148,8 +148,9 @@ def _phase(pool, base, path, bodies, headers, seconds) -> dict:
 def main() -> None:
     import httpx
 
+    from aefi import flow
     from aefi.demo import DEMO_PASSWORDS
-    from aefi.intake import events
+    from aefi.events import ReportFiled
 
     app, bodies = _build()
     ctx = multiprocessing.get_context("spawn")
@@ -166,12 +167,12 @@ def main() -> None:
         print(f"file a report ({CLIENTS} clients, {REPORT_SECONDS:.0f} s): {fmt(reports)}")
         # Diagnostic: the same requests with nothing subscribed to "report filed" (triage,
         # signals, referral... run inside the filing transaction): intake's own cost.
-        subscribers = list(events._on_report_filed)
-        events._on_report_filed.clear()
+        subscribers = flow.SUBSCRIBERS[ReportFiled]
+        flow.SUBSCRIBERS[ReportFiled] = ()
         try:
             alone = _phase(pool, base, "/api/v1/reports", bodies, auth, ALONE_SECONDS)
         finally:
-            events._on_report_filed.extend(subscribers)
+            flow.SUBSCRIBERS[ReportFiled] = subscribers
         print(
             f"  same, intake alone ({len(subscribers)} subscribers off, {ALONE_SECONDS:.0f} s):"
             f" {fmt(alone)}"

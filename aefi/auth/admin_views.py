@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from aefi import audit, i18n, navigation
+from aefi import audit, i18n
 from aefi.auth import service
 from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
@@ -19,7 +19,6 @@ from aefi.types import PageNo, parse_id
 from aefi.web import flash, parse_local, render, verify_csrf
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(verify_csrf)])
-navigation.add((Role.admin,), "/admin/logins", N_("Failed logins"))
 
 FAILURE_REASONS = {
     "unknown_user": N_("no such user"),

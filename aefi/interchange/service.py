@@ -18,8 +18,8 @@ from aefi import audit, clock
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_own_county, require_role
 from aefi.errors import Invalid, NotFound
+from aefi.events import ReportFiled
 from aefi.intake import access as intake_access
-from aefi.intake import events as intake_events
 from aefi.intake import symptoms
 from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
@@ -656,7 +656,18 @@ def _file_icsr(
         },
     )
     session.flush()
-    intake_events.report_filed(session, actor, report)
+    from aefi import flow  # triage and the rest follow a received case as any filed report
+
+    flow.publish(
+        session,
+        actor,
+        ReportFiled(
+            report_id=report.id,
+            county_id=report.county_id,
+            site_id=report.site_id,
+            source=report.source,
+        ),
+    )
     session.commit()
     return report, True
 

@@ -1,52 +1,41 @@
 """What follows triage for investigation: a case file for each report that needs an
-investigation and for each cluster (group AEFI); reminders when a deadline passes.
-
-Read the chain: intake ``file_report`` → triage → ``triage.events.report_triaged`` /
-``cluster_formed`` → here → ``case_files.open_case_for_report`` / ``open_case_for_cluster``.
-Handlers run inside the triage transaction: they flush, they do not commit."""
+investigation and for each cluster (group AEFI). ``aefi/flow.py`` says when these run;
+they run inside triage's transaction: they flush, they do not commit."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session, select
 
-from aefi import background
 from aefi.auth.permissions import Actor
+from aefi.events import ClusterFormed, ReportTriaged
 from aefi.intake.models import Report
-from aefi.investigation import lifecycle
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.models import CaseFile
-from aefi.triage import events
+from aefi.triage.models import Cluster
 
 
-def on_report_triaged(
-    session: Session, actor: Actor | None, report: Report, decision: Any, previous: Any
-) -> None:
+def on_report_triaged(session: Session, actor: Actor | None, event: ReportTriaged) -> None:
     """Open the case file when triage requires an investigation (DOMAIN.md: all but clearly
     diagnosed common reactions); keep an existing case's seriousness up to date."""
-    required = bool(getattr(decision, "investigation_required", False))
-    serious = bool(getattr(decision, "serious", report.serious))
-    preliminary = bool(getattr(decision, "preliminary_report_required", serious))
-    if required:
-        # Triage acts for the county, whoever filed the report: actor None (see service).
-        case_files.open_case_for_report(
-            session, None, report, serious=serious, preliminary_report_required=preliminary
-        )
-        return
-    existing = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first()
-    if existing is not None:
+    decision = event.decision
+    if not decision.investigation_required:
+        existing = session.exec(
+            select(CaseFile.id).where(CaseFile.report_id == event.report_id)
+        ).first()
+        if existing is None:
+            return
         # An investigation once required stays open: the investigators close it themselves.
-        case_files.open_case_for_report(
-            session, None, report, serious=serious, preliminary_report_required=preliminary
-        )
+    report = session.get(Report, event.report_id)
+    # Triage acts for the county, whoever filed the report: actor None (see case_files).
+    case_files.open_case_for_report(
+        session,
+        None,
+        report,
+        serious=decision.serious,
+        preliminary_report_required=decision.preliminary_report_required,
+    )
 
 
-def on_cluster_formed(session: Session, actor: Actor | None, cluster: Any) -> None:
-    case_files.open_case_for_cluster(session, None, cluster)
-
-
-events.subscribe_report_triaged(on_report_triaged)
-events.subscribe_cluster_formed(on_cluster_formed)
-# Deadline reminders: a late step is seen within 5 minutes.
-background.register("case_deadlines", lifecycle.check_deadlines, 300)
+def on_cluster_formed(session: Session, actor: Actor | None, event: ClusterFormed) -> None:
+    cluster = session.get(Cluster, event.cluster_id)
+    case_files.open_case_for_cluster(session, None, cluster, event.report_ids)

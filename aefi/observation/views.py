@@ -6,20 +6,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from aefi import home, i18n, navigation
+from aefi import i18n
 from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import DomainError
-from aefi.i18n import N_
 from aefi.observation import service
 from aefi.observation.models import STATE_LABELS
 from aefi.types import Id
 from aefi.web import flash, is_htmx, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
-
-navigation.add((Role.reporter,), "/observation", N_("Observation"), position=1)
-
 
 def _board_response(request: Request, session, actor, site_id: Id | None = None, **extra):
     board = service.board(session, actor, site_id)
@@ -43,8 +39,6 @@ def board_home(request: Request, session, actor):
     """The reporter's home page is the board of their site."""
     return _board_response(request, session, actor)
 
-
-home.HOME_VIEWS[Role.reporter] = board_home
 
 
 def _after_action(request: Request, session, actor, site_id: Id | None, message: str = ""):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 
-from aefi import clock, home, i18n, navigation
+from aefi import clock, i18n
 from aefi.auth.models import Role
 from aefi.auth.permissions import mask_name, sees_identity
 from aefi.deps import SessionDep, WebActor
@@ -31,12 +31,6 @@ from aefi.web import flash, render, verify_csrf
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 COUNTY = (Role.investigator, Role.bureau)
-navigation.add((Role.reporter,), "/daily", N_("Daily report"))
-navigation.add((Role.reporter,), "/trace", N_("Traceability"))
-navigation.add((*COUNTY, Role.admin), "/daily", N_("Daily reports"))
-navigation.add((*COUNTY, Role.admin), "/indicators", N_("Indicators"))
-navigation.add((*COUNTY, Role.admin), "/trace", N_("Traceability"))
-navigation.add((Role.admin,), "/dashboard", N_("Dashboard"), position=1)
 
 FOLLOW_UP_LABELS = {**CONTACT_LABELS, "not_contacted": N_("Not contacted yet")}
 
@@ -70,10 +64,6 @@ def dashboard_page(request: Request, session: SessionDep, actor: WebActor):
 def dashboard_home(request: Request, session, actor):
     """The bureau's and the CDC's home page is the county dashboard."""
     return dashboard_page(request, session, actor)
-
-
-for _role in COUNTY:
-    home.HOME_VIEWS.setdefault(_role, dashboard_home)
 
 
 # --- daily report ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from aefi import i18n, navigation
+from aefi import i18n
 from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
@@ -18,8 +18,6 @@ from aefi.terminology.models import SYSTEMS
 from aefi.web import flash, is_htmx, render, verify_csrf
 
 router = APIRouter(prefix="/admin/terminology", dependencies=[Depends(verify_csrf)])
-
-navigation.add((Role.admin,), "/admin/terminology", N_("Reported terms"))
 
 SYSTEM_LABELS = {
     "vaers": N_("VAERS term"),

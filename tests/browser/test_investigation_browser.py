@@ -165,7 +165,6 @@ def test_case_page_in_english(live_url, new_page, county):
 
 
 def test_group_case_lists_its_members(live_url, new_page, county):
-    pytest.importorskip("aefi.triage.flows")
     from aefi.investigation.models import CaseFile
 
     first = open_case(county)

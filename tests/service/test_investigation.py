@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from sqlmodel import func, select
@@ -15,11 +14,12 @@ from aefi.audit import AuditEvent
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
+from aefi.events import ClusterFormed, ReportTriaged
 from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Report
 from aefi.intake.schemas import FollowUpIn, ReportIn
-from aefi.investigation import access, lifecycle, sections
+from aefi.investigation import access, flows, lifecycle, sections
 from aefi.investigation.assessments import service as case_assessments
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.evidence import service as case_evidence
@@ -39,7 +39,8 @@ from aefi.investigation.schemas import (
 )
 from aefi.notifications.models import Notification
 from aefi.registry.models import Dose
-from aefi.triage import events
+from aefi.triage.models import Cluster
+from aefi.triage.rules import TriageDecision
 
 
 def freeze_now() -> datetime:
@@ -135,22 +136,35 @@ def test_open_case_for_report_sets_deadlines_and_is_idempotent(session, county):
     assert any(n.kind == "case_opened" and n.link == f"/cases/{case.id}" for n in notes)
 
 
+def triaged(report: Report, **flags: bool) -> ReportTriaged:
+    """triage's event for ``report`` with a decision of the given flags (others False)."""
+    names = ("serious", "investigation_required", "preliminary_report_required")
+    decision = TriageDecision(
+        **{n: flags.get(n, False) for n in names},
+        escalated=False,
+        referral_required=False,
+        fast_report_required=False,
+        designated=(),
+        reasons=(),
+        deadlines={},
+        ruleset_version="test",
+    )
+    return ReportTriaged(report.id, report.county_id, decision, None)
+
+
 def test_triage_event_opens_the_case_and_later_triage_updates_it(session, county):
     report = file(session, county, symptoms=("URTIC",))
     existing = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first()
-    if existing is None:  # triage not wired in yet, or it found no investigation needed
-        decision = SimpleNamespace(
-            investigation_required=True, serious=False, preliminary_report_required=False
-        )
-        events.report_triaged(session, None, report, decision, None)
+    if existing is None:  # triage found no investigation needed
+        flows.on_report_triaged(session, None, triaged(report, investigation_required=True))
         session.commit()
     case = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).one()
     assert case.preliminary_report_required is False
 
-    decision = SimpleNamespace(
-        investigation_required=True, serious=True, preliminary_report_required=True
+    event = triaged(
+        report, investigation_required=True, serious=True, preliminary_report_required=True
     )
-    events.report_triaged(session, None, report, decision, None)
+    flows.on_report_triaged(session, None, event)
     session.commit()
     session.refresh(case)
     assert case.serious and case.preliminary_report_required
@@ -159,18 +173,13 @@ def test_triage_event_opens_the_case_and_later_triage_updates_it(session, county
 
 def test_no_case_when_triage_requires_no_investigation(session, county):
     report = file(session, county, symptoms=("REDNESS",), diagnosis_clear=True)
-    decision = SimpleNamespace(
-        investigation_required=False, serious=False, preliminary_report_required=False
-    )
     before = session.exec(select(func.count()).select_from(CaseFile)).one()
-    events.report_triaged(session, None, report, decision, None)
+    flows.on_report_triaged(session, None, triaged(report))
     session.commit()
     assert session.exec(select(func.count()).select_from(CaseFile)).one() == before
 
 
 def test_real_triage_opens_a_case_for_a_serious_report(session, county):
-    pytest.importorskip("aefi.triage.decision.service")
-    pytest.importorskip("aefi.triage.flows")
     report = file(
         session,
         county,
@@ -193,24 +202,30 @@ def test_cluster_case_opens_and_grows(session, county):
     d1, d2, d3 = site_doses(session, rep.site_id, 3)
     r1 = file(session, county, dose=d1)
     r2 = file(session, county, dose=d2)
-    cluster = SimpleNamespace(
-        id=9001,
+    cluster = Cluster(
         kind="site_serious",
         event_group="anaphylaxis",
         county_id=county.county_id,
         created_at=t0,
-        members=[SimpleNamespace(report_id=r1.id), SimpleNamespace(report_id=r2.id)],
+        first_onset_at=t0,
+        last_onset_at=t0,
     )
-    events.cluster_formed(session, None, cluster)
+    session.add(cluster)
+    session.flush()
+
+    def formed(*reports: Report) -> ClusterFormed:
+        ids = tuple(r.id for r in reports)
+        return ClusterFormed(cluster.id, county.county_id, None, ids, (), created=len(ids) == 2)
+
+    flows.on_cluster_formed(session, None, formed(r1, r2))
     session.commit()
-    case = session.exec(select(CaseFile).where(CaseFile.cluster_id == 9001)).one()
+    case = session.exec(select(CaseFile).where(CaseFile.cluster_id == cluster.id)).one()
     assert case.kind == "cluster" and case.report_ids == [r1.id, r2.id]
     assert case.preliminary_report_required
-    assert case.number.endswith("-G9001")
+    assert case.number.endswith(f"-G{cluster.id:04d}")
 
     r3 = file(session, county, dose=d3)
-    cluster.members.append(SimpleNamespace(report_id=r3.id))
-    events.cluster_formed(session, None, cluster)
+    flows.on_cluster_formed(session, None, formed(r1, r2, r3))
     session.commit()
     session.refresh(case)
     assert case.report_ids == [r1.id, r2.id, r3.id]
@@ -709,7 +724,6 @@ def test_follow_up_appears_on_the_timeline(session, county):
 
 
 def test_real_triage_cluster_links_the_group_and_its_members(session, county):
-    pytest.importorskip("aefi.triage.flows")
     freeze_now()
     inv = county.actor(session, "investigator")
     rep = county.actor(session, "reporter")

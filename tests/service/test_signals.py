@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import insert
@@ -16,6 +15,7 @@ from aefi import clock
 from aefi.audit import AuditEvent
 from aefi.auth.models import User
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
+from aefi.events import ClusterFormed
 from aefi.intake.filing import service as intake_filing
 from aefi.intake.listing import service as intake_listing
 from aefi.intake.models import Report
@@ -31,6 +31,7 @@ from aefi.signals.models import ExpectedRate, HaltDecision, ScanRun, Signal
 from aefi.signals.rates import service as rates
 from aefi.signals.review import service as review
 from aefi.signals.scans import service as scans
+from aefi.triage.models import Cluster
 
 SHARED_VAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
 
@@ -415,17 +416,30 @@ def test_cluster_asks_for_its_lots(session, county):
     ds = doses_of(session, lot)
     for d in ds[:2]:
         file_anaphylaxis(session, inv, d)
-    cluster = SimpleNamespace(id=None, evaluation_lot_ids=[lot.id], site_id=None, evaluated_at=None)
+    now = clock.now()
+    cluster = Cluster(
+        county_id=county.county_id,
+        kind="lot_serious",
+        event_group="anaphylaxis",
+        first_onset_at=now,
+        last_onset_at=now,
+    )
+    session.add(cluster)
+    session.flush()
+    event = ClusterFormed(
+        cluster_id=cluster.id,
+        county_id=county.county_id,
+        site_id=None,
+        report_ids=tuple(session.exec(select(Report.id))),
+        lot_ids=(lot.id,),
+        created=True,
+    )
     before = session.exec(select(func.count()).select_from(ScanRun)).one()
-    flows.on_cluster_formed(session, None, cluster)
+    flows.on_cluster_formed(session, None, event)
     session.commit()
     assert session.exec(select(func.count()).select_from(ScanRun)).one() == before + 1
+    session.refresh(cluster)
     assert cluster.evaluated_at is not None
-    # Duck-typed: a cluster with only member reports works too.
-    members = SimpleNamespace(
-        id=None, members=[SimpleNamespace(report_id=r) for r in session.exec(select(Report.id))]
-    )
-    assert lot.id in flows.cluster_lot_ids(session, members)
 
 
 def test_rates_are_edited_by_the_admin_only_and_audited(session, county):

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from aefi import clock
+from aefi import clock, flow
 from aefi.audit import AuditEvent
+from aefi.events import ClusterFormed, ReportTriaged
 from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Report
 from aefi.intake.schemas import FollowUpIn, ReportIn
 from aefi.notifications.models import Notification
 from aefi.registry.models import Dose, Lot, Person
-from aefi.triage import events
 from aefi.triage.escalation import service as escalation
 from aefi.triage.models import (
     Cluster,
@@ -117,22 +117,26 @@ def test_report_carries_the_triage_object(session, county, frozen):
     assert session.exec(select(Escalation)).first() is None
 
 
+def listen(monkeypatch, event_type: type) -> list:
+    """The events of ``event_type`` published from now on (a subscriber added last)."""
+    seen: list = []
+    subscribers = (*flow.SUBSCRIBERS[event_type], flow.safety(lambda s, a, e: seen.append(e)))
+    monkeypatch.setitem(flow.SUBSCRIBERS, event_type, subscribers)
+    return seen
+
+
 def test_three_anaphylaxis_reports_of_one_lot_at_two_sites_form_one_cluster(
-    session, county, frozen
+    session, county, frozen, monkeypatch
 ):
     lot = lots(session)[0]
-    formed: list[Cluster] = []
-    events.subscribe_cluster_formed(_remember := lambda s, a, c: formed.append(c))
-    try:
-        d1 = new_dose(session, county, site_index=0, lot=lot, minutes=0)
-        d2 = new_dose(session, county, site_index=0, lot=lot, minutes=40)
-        d3 = new_dose(session, county, site_index=1, lot=lot, minutes=180)
-        r1 = file(session, county, "reporter", d1)
-        assert r1.triage["cluster_id"] is None
-        r2 = file(session, county, "reporter", d2)
-        r3 = file(session, county, "reporter2", d3)
-    finally:
-        events._on_cluster.remove(_remember)
+    formed: list[ClusterFormed] = listen(monkeypatch, ClusterFormed)
+    d1 = new_dose(session, county, site_index=0, lot=lot, minutes=0)
+    d2 = new_dose(session, county, site_index=0, lot=lot, minutes=40)
+    d3 = new_dose(session, county, site_index=1, lot=lot, minutes=180)
+    r1 = file(session, county, "reporter", d1)
+    assert r1.triage["cluster_id"] is None
+    r2 = file(session, county, "reporter", d2)
+    r3 = file(session, county, "reporter2", d3)
 
     clusters = session.exec(select(Cluster)).all()
     assert len(clusters) == 1
@@ -148,7 +152,11 @@ def test_three_anaphylaxis_reports_of_one_lot_at_two_sites_form_one_cluster(
     # It asks signals to evaluate the lot, and was escalated.
     assert cluster.evaluation_lot_ids[0] == lot.id and cluster.evaluation_requested_at
     assert cluster.escalated_at is not None
-    assert [c.id for c in formed] == [cluster.id, cluster.id]  # formed by r2, grown by r3
+    # Formed by r2, grown by r3; the event carries what triage stored.
+    assert [(e.cluster_id, e.created) for e in formed] == [(cluster.id, True), (cluster.id, False)]
+    assert sorted(formed[-1].report_ids) == sorted([r1.id, r2.id, r3.id])
+    assert formed[-1].lot_ids == tuple(cluster.evaluation_lot_ids)
+    assert formed[-1].site_id == cluster.site_id and formed[-1].county_id == cluster.county_id
     esc = session.exec(select(Escalation).where(Escalation.cluster_id == cluster.id)).one()
     assert esc.urgency == Urgency.cluster
     # Every member knows its cluster, including the one filed before the cluster existed.
@@ -191,21 +199,15 @@ def test_three_unrelated_reports_form_no_cluster(session, county, frozen):
         assert r.triage["cluster_id"] is None
 
 
-def test_follow_up_with_death_re_triages_and_escalates(session, county, frozen):
+def test_follow_up_with_death_re_triages_and_escalates(session, county, frozen, monkeypatch):
     lot = lots(session)[0]
     dose = new_dose(session, county, site_index=0, lot=lot)
     rep = county.actor(session, "reporter")
     report = file(session, county, "reporter", dose, symptoms=["URTIC"])
     assert report.triage["escalated"] is False
-    triaged = []
-    events.subscribe_report_triaged(_seen := lambda s, a, r, d, p: triaged.append((r.id, d, p)))
-    try:
-        clock.advance(timedelta(hours=3))
-        intake_follow_up.add_follow_up(
-            session, rep, report.id, FollowUpIn(outcome="died", note="死亡")
-        )
-    finally:
-        events._on_triaged.remove(_seen)
+    triaged: list[ReportTriaged] = listen(monkeypatch, ReportTriaged)
+    clock.advance(timedelta(hours=3))
+    intake_follow_up.add_follow_up(session, rep, report.id, FollowUpIn(outcome="died", note="死亡"))
     session.refresh(report)
     t = report.triage
     assert t["serious"] is True and t["escalated"] is True
@@ -213,7 +215,7 @@ def test_follow_up_with_death_re_triages_and_escalates(session, county, frozen):
     assert datetime.fromisoformat(t["deadlines"]["fast_report_due"]) == clock.now() + timedelta(
         hours=2
     )
-    (rid, decision, previous) = triaged[-1]
+    rid, decision, previous = triaged[-1].report_id, triaged[-1].decision, triaged[-1].previous
     assert rid == report.id and decision.serious and previous is not None and not previous.serious
     esc = session.exec(select(Escalation).where(Escalation.report_id == report.id)).one()
     assert esc.urgency == Urgency.death

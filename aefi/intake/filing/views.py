@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from aefi import clock, navigation
+from aefi import clock
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor, mask_id_number, require_role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid, NotFound
-from aefi.i18n import N_, gettext
+from aefi.i18n import gettext
 from aefi.intake import access
 from aefi.intake.drafts import service as drafts_service
 from aefi.intake.drafts.device import (
@@ -45,16 +45,13 @@ from aefi.registry.doses import service as registry_doses
 from aefi.registry.lots import service as registry_lots
 from aefi.registry.models import Sex, Site
 from aefi.types import Id
-from aefi.web import KEEP_PAGE_ON_EXPIRY, flash, iso_local, render, verify_csrf
+from aefi.web import flash, iso_local, render, verify_csrf
 
 pages = APIRouter(dependencies=[Depends(verify_csrf)])
 # Routes that must keep working after the session expired (they check CSRF themselves).
 open_routes = APIRouter()
 
 
-# The report form autosaves and survives an expired session (see the docstring above).
-KEEP_PAGE_ON_EXPIRY.add("/reports/new")
-navigation.add((Role.reporter,), "/reports/new", N_("File a report"), position=1)
 # Every message slot of the form (see templates/intake/macros.html); hand rows add theirs.
 SLOTS = (
     "doses",

@@ -12,7 +12,8 @@ from aefi import audit, clock
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid, NotFound
-from aefi.intake import access, events, symptoms
+from aefi.events import FollowUpAdded
+from aefi.intake import access, symptoms
 from aefi.intake.models import Draft, FollowUp, Outcome, Report
 from aefi.intake.schemas import FollowUpIn
 
@@ -112,7 +113,19 @@ def add_follow_up(
         summary=data.note.strip()[:200] or report.number,
         county_id=report.county_id,
     )
-    events.follow_up_added(session, actor, report, follow_up)
+    from aefi import flow  # what follows a follow-up; its subscribers import intake
+
+    flow.publish(
+        session,
+        actor,
+        FollowUpAdded(
+            report_id=report.id,
+            follow_up_id=follow_up.id,
+            county_id=report.county_id,
+            at=follow_up.at,
+            changed=tuple(changes),
+        ),
+    )
     session.commit()
     return follow_up
 

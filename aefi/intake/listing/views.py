@@ -8,10 +8,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import select
 
-from aefi import clock, i18n, navigation
-from aefi.auth.models import Role
+from aefi import clock, i18n
 from aefi.deps import SessionDep, WebActor
-from aefi.i18n import N_
 from aefi.intake import access, symptoms
 from aefi.intake.drafts import service as drafts_service
 from aefi.intake.listing import service
@@ -26,9 +24,6 @@ pages = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
 PER_PAGE = 25
-navigation.add(
-    (Role.reporter, Role.investigator, Role.bureau, Role.admin), "/reports", N_("Reports")
-)
 
 
 def _day(text: str) -> datetime | None:

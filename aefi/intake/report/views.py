@@ -3,7 +3,6 @@ the sections higher domains add) and its printed card (PDF)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -36,10 +35,6 @@ from aefi.web import render, verify_csrf
 pages = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
-# Sections that higher domains add to the report page: name → fn(session, actor, report)
-# returning HTML (or None). "referral" is shown in <div id="referral-status">, the others
-# after the triage outcome, in the order registered. Intake imports none of them.
-REPORT_SECTIONS: dict[str, Callable[[Session, Actor, Report], Any]] = {}
 
 DEADLINE_LABELS = {
     "report_due": N_("Report card due"),
@@ -142,8 +137,12 @@ def _report_context(session: Session, actor: Actor, report: Report) -> dict[str,
 
 
 def _sections(session: Session, actor: Actor, report: Report) -> dict[str, Markup]:
+    """The blocks higher domains add to the report page (``aefi.ui_wiring``, imported here
+    at call time: those domains import intake)."""
+    from aefi.ui_wiring import REPORT_SECTIONS
+
     out = {}
-    for name, fn in REPORT_SECTIONS.items():
+    for name, fn in REPORT_SECTIONS:
         html = fn(session, actor, report)
         if html:
             out[name] = Markup(html)

@@ -4,9 +4,9 @@ moves through its statuses; what a reporter sees of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -39,19 +39,17 @@ from aefi.investigation.schemas import (
 )
 from aefi.registry.models import Region
 from aefi.triage import deadlines as due
+from aefi.triage.decision.inputs import decision_from_json
+from aefi.triage.models import Cluster
 
 
 def _start_due_from_triage(report: Report, received_at: datetime) -> datetime:
     """Triage's due time for the start of the investigation, which runs from receipt or
     from the follow-up that made the report need one; computed from receipt otherwise."""
-    raw = (report.triage or {}).get("deadlines", {}).get(due.Deadline.INVESTIGATION_START.value)
-    if raw:
-        try:
-            parsed = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
-            if parsed.tzinfo is not None:
-                return parsed
-        except (TypeError, ValueError):
-            pass
+    decision = decision_from_json(report.triage)
+    at = decision.deadlines.get(due.Deadline.INVESTIGATION_START.value) if decision else None
+    if at is not None and at.tzinfo is not None:
+        return at
     return due.investigation_start_due(received_at, ruleset())
 
 
@@ -71,12 +69,14 @@ def open_case_for_report(
         require_role(actor, *WORKERS)
         if report.county_id != actor.county_id:
             raise NotFound("Not found.")
-    triage = report.triage or {}
+    decision = decision_from_json(report.triage)  # triage's stored decision, if any
     if serious is None:
-        serious = bool(report.serious or triage.get("serious"))
+        serious = bool(report.serious or (decision is not None and decision.serious))
     if preliminary_report_required is None:
-        preliminary_report_required = bool(
-            triage.get("preliminary_report_required", serious or report.death)
+        preliminary_report_required = (
+            decision.preliminary_report_required
+            if decision is not None
+            else bool(serious or report.death)
         )
     existing = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first()
     if existing is not None:
@@ -144,52 +144,30 @@ def open_case(session: Session, actor: Actor, report_id: int) -> CaseFile:
     return case
 
 
-def _member_ids(session: Session, cluster: Any) -> list[int]:
-    """The report ids of a triage cluster (``aefi.triage.models.Cluster``), read duck-typed:
-    its ``members`` (report ids, reports or member rows) or, failing that, its member rows."""
-    members = getattr(cluster, "members", None)
-    ids: list[int] = []
-    if members is None:
-        from aefi.triage.models import ClusterMember
-
-        members = session.exec(
-            select(ClusterMember.report_id)
-            .where(ClusterMember.cluster_id == cluster.id)
-            .order_by(ClusterMember.report_id)
-        ).all()
-    for m in members:
-        if isinstance(m, int):
-            ids.append(m)
-        elif isinstance(m, Report):
-            ids.append(m.id)
-        elif getattr(m, "report_id", None) is not None:
-            ids.append(m.report_id)
-    return list(dict.fromkeys(ids))
-
-
 def _cluster_number(session: Session, county_id: int, cluster_id: int, at: datetime) -> str:
     region = session.get(Region, county_id)
     code = region.code if region is not None else str(county_id)
     return f"{code}-{at.year}-G{cluster_id:04d}"
 
 
-def open_case_for_cluster(session: Session, actor: Actor | None, cluster: Any) -> CaseFile:
-    """The case file of a group AEFI (one per triage cluster): opened when the cluster
-    forms, brought up to date when it grows. Runs in the caller's transaction."""
+def open_case_for_cluster(
+    session: Session, actor: Actor | None, cluster: Cluster, report_ids: Sequence[int]
+) -> CaseFile:
+    """The case file of a group AEFI (one per triage cluster, with its member reports):
+    opened when the cluster forms, brought up to date when it grows. Runs in the caller's
+    transaction."""
     if actor is not None:
         require_role(actor, *WORKERS)
-    ids = _member_ids(session, cluster)
+    ids = sorted(set(report_ids))
     reports = (
         list(session.exec(select(Report).where(col(Report.id).in_(ids)).order_by(Report.id)))
         if ids
         else []
     )
-    groups = [getattr(cluster, "event_group", "")] if getattr(cluster, "event_group", "") else []
+    groups = [cluster.event_group] if cluster.event_group else []
     for r in reports:
         groups += [g for g in r.event_groups if g not in groups]
-    county_id = getattr(cluster, "county_id", None) or (reports[0].county_id if reports else None)
-    if county_id is None:
-        raise Invalid("A cluster without a county or members cannot open a case file.")
+    county_id = cluster.county_id
     serious = any(r.serious for r in reports)
     existing = session.exec(select(CaseFile).where(CaseFile.cluster_id == cluster.id)).first()
     if existing is not None:
@@ -219,16 +197,16 @@ def open_case_for_cluster(session: Session, actor: Actor | None, cluster: Any) -
             )
             session.flush()
         return existing
-    received_at = getattr(cluster, "created_at", None) or clock.now()
+    received_at = cluster.created_at or clock.now()
     case = CaseFile(
         number=_cluster_number(session, county_id, cluster.id, received_at),
         county_id=county_id,
         kind=CaseKind.cluster,
         cluster_id=cluster.id,
-        cluster_kind=str(getattr(cluster, "kind", "") or ""),
+        cluster_kind=cluster.kind,
         report_ids=ids,
         event_groups=groups,
-        title=str(getattr(cluster, "event_group", "") or ""),
+        title=cluster.event_group,
         serious=serious,
         # Group AEFI: the preliminary report is due (national plan).
         preliminary_report_required=True,

@@ -83,9 +83,9 @@ def report_classification(request: Request, report_id: Id, session: SessionDep, 
 
 
 def report_section(session, actor, report) -> str | None:
-    """The investigation block of intake's report page (its REPORT_SECTIONS hook): for the
-    county CDC and bureau the case file's state and a link to it (or, for investigators, a
-    button to open one); for a reporter only the final classification."""
+    """The investigation block of intake's report page (``aefi.ui_wiring.REPORT_SECTIONS``):
+    for the county CDC and bureau the case file's state and a link to it (or, for
+    investigators, a button to open one); for a reporter only the final classification."""
     from aefi.errors import DomainError
     from aefi.web import templates
 
@@ -110,13 +110,3 @@ def report_section(session, actor, report) -> str | None:
         return None
     return templates().env.get_template(template).render(ctx)
 
-
-def _register_report_section() -> None:
-    try:
-        from aefi.intake.report import views as intake_views
-    except ImportError:  # pragma: no cover - intake pages not installed
-        return
-    intake_views.REPORT_SECTIONS.setdefault("investigation", report_section)
-
-
-_register_report_section()

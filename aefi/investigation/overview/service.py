@@ -40,7 +40,9 @@ from aefi.investigation.models import (
     CaseStatus,
     CausalityAssessment,
 )
+from aefi.referral.models import Referral
 from aefi.registry.models import Site
+from aefi.triage.models import Cluster, ClusterMember, Escalation
 from aefi.types import MAX_ID, ascii_int
 
 # --- lists -------------------------------------------------------------------------------
@@ -158,41 +160,34 @@ def _related(session: Session, case: CaseFile) -> list[tuple[str, int]]:
     clusters and escalations, referrals."""
     also: list[tuple[str, int]] = [("report", rid) for rid in case.report_ids]
     cluster_ids = {case.cluster_id} if case.cluster_id else set()
-    if case.kind == CaseKind.report:
-        for report in reports_of(session, case):
-            triage = report.triage or {}
-            ids = [triage.get("cluster_id"), *(triage.get("cluster_ids") or [])]
-            cluster_ids.update(i for i in ids if isinstance(i, int))
-    also += [("cluster", cid) for cid in sorted(cluster_ids)]
-    # Sibling domains are read if they are installed: triage's escalation queue and the
-    # green-channel referrals record their steps on their own records.
-    try:
-        from aefi.triage.models import Escalation
-
-        if case.report_ids:
-            esc = session.exec(
-                select(Escalation.id).where(
-                    or_(
-                        col(Escalation.report_id).in_(case.report_ids),
-                        Escalation.cluster_id == case.cluster_id
-                        if case.cluster_id
-                        else col(Escalation.id).is_(None),
-                    )
+    if case.kind == CaseKind.report and case.report_ids:
+        # The clusters triage put the case's reports in (its member rows).
+        cluster_ids.update(
+            session.exec(
+                select(ClusterMember.cluster_id).where(
+                    col(ClusterMember.report_id).in_(case.report_ids)
                 )
-            ).all()
-            also += [("escalation", eid) for eid in esc]
-    except ImportError:  # pragma: no cover - triage not installed
-        pass
-    try:
-        from aefi.referral.models import Referral  # type: ignore[import-not-found]
-
-        if case.report_ids and hasattr(Referral, "report_id"):
-            refs = session.exec(
-                select(Referral.id).where(col(Referral.report_id).in_(case.report_ids))
-            ).all()
-            also += [("referral", rid) for rid in refs]
-    except ImportError:
-        pass
+            )
+        )
+    also += [("cluster", cid) for cid in sorted(cluster_ids)]
+    # Triage's escalation queue and the green-channel referrals record their steps on
+    # their own records.
+    if case.report_ids:
+        esc = session.exec(
+            select(Escalation.id).where(
+                or_(
+                    col(Escalation.report_id).in_(case.report_ids),
+                    Escalation.cluster_id == case.cluster_id
+                    if case.cluster_id
+                    else col(Escalation.id).is_(None),
+                )
+            )
+        ).all()
+        also += [("escalation", eid) for eid in esc]
+        refs = session.exec(
+            select(Referral.id).where(col(Referral.report_id).in_(case.report_ids))
+        ).all()
+        also += [("referral", rid) for rid in refs]
     return also
 
 
@@ -244,12 +239,7 @@ def case_page(session: Session, actor: Actor, case_id: int) -> CasePage:
     values = {k: dict(v.values) for k, v in saved.items()}
     cluster = None
     if case.cluster_id:
-        try:
-            from aefi.triage.models import Cluster
-
-            cluster = session.get(Cluster, case.cluster_id)
-        except ImportError:  # pragma: no cover
-            cluster = None
+        cluster = session.get(Cluster, case.cluster_id)
     site_ids = {r.site_id for r in reports}
     sites = (
         {s.id: s for s in session.exec(select(Site).where(col(Site.id).in_(site_ids)))}

@@ -10,12 +10,11 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aefi import clock, i18n, navigation
+from aefi import clock, i18n
 from aefi.auth.models import Role
 from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
-from aefi.i18n import N_
 from aefi.investigation import access, lifecycle
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.labels import (
@@ -25,12 +24,9 @@ from aefi.investigation.labels import (
 )
 from aefi.investigation.overview import service as case_overview
 from aefi.types import Id, PageNo
-from aefi.web import BANNER_PROVIDERS, is_htmx, render, verify_csrf
+from aefi.web import is_htmx, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
-
-
-navigation.add((Role.investigator, Role.bureau), "/cases", N_("Cases"), position=1)
 
 
 # --- the banner --------------------------------------------------------------------------
@@ -59,9 +55,6 @@ def overdue_banner(user) -> list:
         )
     ]
 
-
-if overdue_banner not in BANNER_PROVIDERS:
-    BANNER_PROVIDERS.append(overdue_banner)
 
 
 # --- the list ----------------------------------------------------------------------------

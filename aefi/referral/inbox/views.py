@@ -6,32 +6,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from aefi import home, i18n, navigation
+from aefi import i18n
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor
 from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import DomainError
-from aefi.i18n import N_
-from aefi.intake.report import views as intake_views
 from aefi.referral import access, legs
 from aefi.referral.inbox import service
 from aefi.referral.page_context import page_context
 from aefi.types import Id, PageNo
 from aefi.web import (
-    BANNER_PROVIDERS,
     render,
     templates,
     verify_csrf,
 )
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
-
-navigation.add((Role.hospital,), "/referrals", N_("Referral inbox"), position=1)
-navigation.add(
-    (Role.reporter, Role.investigator, Role.bureau, Role.admin), "/referrals", N_("Referrals")
-)
-
 
 def inbox_page(request: Request, session, actor: Actor, show: str = "open", page: PageNo = 1):
     show = show if show in ("open", "closed", "all") else "open"
@@ -58,11 +49,8 @@ def inbox(
     return inbox_page(request, session, actor, show, page)
 
 
-# The hospital's home is its inbox.
-home.HOME_VIEWS[Role.hospital] = inbox_page
 
-
-def _banner(user: User) -> list:
+def banner(user: User) -> list:
     """Above every page: a hospital's unacknowledged referrals; escalations for the rest."""
     if user.role not in (Role.hospital, Role.reporter, Role.bureau, Role.investigator):
         return []
@@ -83,8 +71,6 @@ class _Banner:
     def __init__(self, level: str, text: str, link: str) -> None:
         self.level, self.text, self.link = level, text, link
 
-
-BANNER_PROVIDERS.append(_banner)
 
 
 # --- one referral ------------------------------------------------------------------------
@@ -130,13 +116,11 @@ def referral_status(request: Request, report_id: Id, session: SessionDep, actor:
 
 
 def report_section(session, actor: Actor, report) -> str | None:
-    """The referral block of intake's report page (its REPORT_SECTIONS hook): rendered at
-    once, then it refreshes itself from /reports/{id}/referral-status."""
+    """The referral block of intake's report page (``aefi.ui_wiring.REPORT_SECTIONS``):
+    rendered at once, then it refreshes itself from /reports/{id}/referral-status."""
     try:
         rs = service.report_referrals(session, actor, report.id)
     except DomainError:
         return None
     return templates().env.get_template("referral/status.html").render(page_context(rs=rs))
 
-
-intake_views.REPORT_SECTIONS["referral"] = report_section

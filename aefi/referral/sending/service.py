@@ -30,6 +30,7 @@ from aefi.referral.notices import (
 )
 from aefi.referral.schemas import DETAIL_FIELDS, ReferralIn
 from aefi.registry.models import Site
+from aefi.triage.rules import TriageDecision
 
 
 def _send(session: Session, actor: Actor | None, ref: Referral, report: Report) -> None:
@@ -49,33 +50,25 @@ def _send(session: Session, actor: Actor | None, ref: Referral, report: Report) 
     announce(session, ref)
 
 
-def _triage_reasons(decision: Any) -> list[dict[str, str]]:
-    reasons = getattr(decision, "reasons", None) or []
-    out = []
-    for r in reasons:
-        rule = getattr(r, "rule", None) or (r.get("rule") if isinstance(r, dict) else "")
-        if not str(rule).startswith("referral."):
-            continue
-        text_en = getattr(r, "text_en", None) or (
-            r.get("text_en", "") if isinstance(r, dict) else ""
-        )
-        text_zh = getattr(r, "text_zh", None) or (
-            r.get("text_zh", "") if isinstance(r, dict) else ""
-        )
-        out.append({"rule": rule, "text_en": text_en, "text_zh": text_zh})
-    return out
+def _triage_reasons(decision: TriageDecision) -> list[dict[str, str]]:
+    """The referral rules that fired, in both languages."""
+    return [
+        {"rule": r.rule, "text_en": r.text_en, "text_zh": r.text_zh}
+        for r in decision.reasons
+        if r.rule.startswith("referral.")
+    ]
 
 
-def _required(decision: Any) -> bool:
-    if decision is None:
-        return False
-    if isinstance(decision, dict):
-        return bool(decision.get("referral_required"))
-    return bool(getattr(decision, "referral_required", False))
+def _required(decision: TriageDecision | None) -> bool:
+    return decision is not None and decision.referral_required
 
 
 def open_from_triage(
-    session: Session, actor: Actor | None, report: Report, decision: Any, previous: Any
+    session: Session,
+    actor: Actor | None,
+    report: Report,
+    decision: TriageDecision,
+    previous: TriageDecision | None,
 ) -> Referral | None:
     """Triage decided a referral is required: send it to the site's green-channel hospital.
 

@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aefi import audit, i18n, navigation
-from aefi.auth.models import Role
+from aefi import audit, i18n
+from aefi.auth.models import User
 from aefi.auth.permissions import require_role
+from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
-from aefi.i18n import N_
 from aefi.signals import access, presenters
-from aefi.signals.halts import service
+from aefi.signals.halts import banners, service
 from aefi.signals.models import HaltScope
 from aefi.types import Id, parse_id
 from aefi.web import flash, parse_local, render, verify_csrf
 
+log = logging.getLogger("aefi.signals")
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
-navigation.add(
-    (Role.bureau, Role.investigator, Role.reporter, Role.province), "/halts", N_("Halts")
-)
 
+def halt_banners(user: User) -> list[banners.Banner]:
+    """Above every page (``aefi.ui_wiring.BANNER_PROVIDERS``): the halts in force and lots on
+    hold that concern the user."""
+    try:
+        with session_scope() as session:
+            return banners.banners_for(session, user)
+    except Exception:  # a banner must never break a page
+        log.exception("halt banners failed")
+        return []
 
 @router.get("/halts")
 def halts_page(request: Request, session: SessionDep, actor: WebActor):

@@ -5,21 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from aefi import audit, i18n, navigation
-from aefi.auth.models import Role
+from aefi import audit, i18n
 from aefi.auth.permissions import require_role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
-from aefi.i18n import N_
 from aefi.signals import access, expected, presenters
 from aefi.signals.rates import service
 from aefi.types import Id
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
-
-navigation.add((Role.admin,), "/signals/rates", N_("Expected rates"))
-
 
 # --- expected rates (admin edits, county roles read) -----------------------------------------
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aefi import audit, i18n, navigation
-from aefi.auth.models import Role
+from aefi import audit, i18n
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
-from aefi.i18n import N_
 from aefi.registry.records import service as registry_records
 from aefi.signals import access, charts, presenters
 from aefi.signals.halts.service import list_halts
@@ -21,9 +19,6 @@ from aefi.types import Id, PageNo
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
-
-navigation.add((Role.bureau, Role.investigator, Role.province), "/signals", N_("Signals"))
-
 
 # --- overview ------------------------------------------------------------------------------
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from aefi import i18n, navigation
-from aefi.auth.models import Role
+from aefi import i18n
 from aefi.auth.permissions import mask_name
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
-from aefi.i18n import N_
 from aefi.intake.symptoms import group_name
 from aefi.triage import access
 from aefi.triage.cluster_review import service
@@ -19,9 +17,6 @@ from aefi.types import Id
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
-
-navigation.add((Role.bureau, Role.investigator), "/clusters", N_("Clusters"), position=2)
-
 
 @router.get("/clusters")
 def clusters_page(request: Request, session: SessionDep, actor: WebActor, status: str = "open"):

@@ -16,9 +16,9 @@ from sqlmodel import Session, col, select
 
 from aefi import audit, clock
 from aefi.auth.permissions import Actor
-from aefi.intake.models import FollowUp, Report, ReportDose
+from aefi.events import ClusterFormed, FollowUpAdded, ReportFiled, ReportTriaged, publish
+from aefi.intake.models import Report, ReportDose
 from aefi.settings import Settings, get_settings
-from aefi.triage import events
 from aefi.triage.access import member_reports
 from aefi.triage.clusters import (
     ClusterFinding,
@@ -191,18 +191,24 @@ def cluster_lot_ids(session: Session, cluster: Cluster) -> list[int]:
 # --- triage --------------------------------------------------------------------------------
 
 
-def on_report_filed(session: Session, actor: Actor | None, report: Report) -> None:
-    """intake's ``report_filed``: triage the new report at once."""
-    triage_report(session, actor, report)
+def on_report_filed(session: Session, actor: Actor | None, event: ReportFiled) -> None:
+    """intake's ``ReportFiled``: triage the new report at once."""
+    triage_report(session, actor, session.get(Report, event.report_id))
 
 
-def on_follow_up_added(
-    session: Session, actor: Actor | None, report: Report, follow_up: FollowUp
-) -> None:
-    """intake's ``follow_up_added``: a follow-up that changes the facts triage reads
+def on_follow_up_added(session: Session, actor: Actor | None, event: FollowUpAdded) -> None:
+    """intake's ``FollowUpAdded``: a follow-up that changes the facts triage reads
     triages again (a note, a treatment or a hospital name alone changes nothing)."""
-    if TRIAGE_FACTS & set(follow_up.changes or {}):
-        triage_report(session, actor, report, follow_up_at=follow_up.at)
+    if TRIAGE_FACTS & set(event.changed):
+        triage_report(session, actor, session.get(Report, event.report_id), follow_up_at=event.at)
+
+
+def _triaged(
+    report: Report, decision: TriageDecision, previous: TriageDecision | None
+) -> ReportTriaged:
+    return ReportTriaged(
+        report_id=report.id, county_id=report.county_id, decision=decision, previous=previous
+    )
 
 
 def triage_report(
@@ -245,7 +251,7 @@ def triage_report(
         follow_up_at=follow_up_at,
         previous=previous,
     )
-    events.report_triaged(session, actor, report, decision, previous)
+    publish(session, actor, _triaged(report, decision, previous))  # aefi/flow.py
 
     for change in changed:
         _cluster_changed(session, actor, change, ruleset, settings)
@@ -424,11 +430,8 @@ def _cluster_changed(
     notify_cluster(session, cluster, change, settings)
 
     # Members that did not know they are in this cluster are re-triaged as part of it.
-    others = [
-        r
-        for r in member_reports(session, cluster.id)
-        if cluster.id not in ((r.triage or {}).get("cluster_ids") or [])
-    ]
+    members = member_reports(session, cluster.id)
+    others = [r for r in members if cluster.id not in ((r.triage or {}).get("cluster_ids") or [])]
     if others:
         doses = doses_of(session, [r.id for r in others])
         held = _open_clusters_of(session, [r.id for r in others])
@@ -444,5 +447,10 @@ def _cluster_changed(
                 previous=previous,
                 because_of_cluster=cluster,
             )
-            events.report_triaged(session, actor, other, decision, previous)
-    events.cluster_formed(session, actor, cluster)
+            publish(session, actor, _triaged(other, decision, previous))
+    report_ids = tuple(r.id for r in members)
+    lot_ids = tuple(cluster.evaluation_lot_ids)
+    formed = ClusterFormed(
+        cluster.id, cluster.county_id, cluster.site_id, report_ids, lot_ids, change.created
+    )
+    publish(session, actor, formed)

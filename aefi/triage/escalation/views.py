@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aefi import i18n, navigation
-from aefi.auth.models import Role
+from aefi import i18n
 from aefi.auth.permissions import mask_name
 from aefi.deps import SessionDep, WebActor
 from aefi.i18n import N_
@@ -16,8 +15,6 @@ from aefi.types import Id
 from aefi.web import flash, is_htmx, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
-
-navigation.add((Role.bureau, Role.investigator), "/escalations", N_("Escalations"), position=1)
 
 SHOW = {"open": N_("Not yet acknowledged"), "all": N_("All open items")}
 

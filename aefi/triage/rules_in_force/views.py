@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from aefi import navigation
-from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
-from aefi.i18n import N_
 from aefi.triage.rules_in_force import service
 from aefi.web import render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
-
-navigation.add((Role.admin,), "/admin/triage-rules", N_("Triage rules"))
-
 
 @router.get("/admin/triage-rules")
 def rules_page(request: Request, session: SessionDep, actor: WebActor):

@@ -1,0 +1,122 @@
+"""The events of aefi: what one domain tells the others happened, as frozen dataclasses.
+
+One module for every event rather than one per domain: the events are the contract
+*between* domains, so a reader finds them all here, and ``aefi/flow.py`` (who reacts, in
+which order) imports one module. Each event carries what its emitter knew and its
+receivers need (ids, the triage decision, a cluster's lots), so no receiver re-derives it;
+a receiver loads a row by id when it needs more. No database, no domain service: the
+emitters call ``publish`` here, which hands the event to ``aefi.flow.publish`` (imported
+at call time, because ``aefi.flow`` imports every subscriber and they import the emitters).
+
+``to_payload``/``from_payload`` turn an event into JSON and back, for the record of a
+subscriber that failed and is retried later (``aefi/flow.py``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aefi.triage.rules import TriageDecision
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from aefi.auth.permissions import Actor
+
+
+@dataclass(frozen=True)
+class ReportFiled:
+    """intake stored a new report (``intake.service.file_report``)."""
+
+    report_id: int
+    county_id: int
+    site_id: int
+    # Where it came from ("reporter", "api", "vaers", ...): imported VAERS data is no signal.
+    source: str
+
+
+@dataclass(frozen=True)
+class FollowUpAdded:
+    """A follow-up changed a report's facts or added a note (``intake.service.add_follow_up``)."""
+
+    report_id: int
+    follow_up_id: int
+    county_id: int
+    at: datetime
+    # The report fields it changed ("symptoms", "outcome", ...); empty for a note alone.
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportTriaged:
+    """triage decided (or re-decided) a report; ``previous`` is None on its first triage."""
+
+    report_id: int
+    county_id: int
+    decision: TriageDecision
+    previous: TriageDecision | None
+
+
+@dataclass(frozen=True)
+class ClusterFormed:
+    """triage found a group AEFI, or a known one grew (``created`` False)."""
+
+    cluster_id: int
+    county_id: int
+    site_id: int | None
+    report_ids: tuple[int, ...]
+    # The lots signals is asked to evaluate: the cluster's own lot first, then its members'.
+    lot_ids: tuple[int, ...]
+    created: bool
+
+
+Event = ReportFiled | FollowUpAdded | ReportTriaged | ClusterFormed
+EVENT_TYPES: dict[str, type] = {
+    t.__name__: t for t in (ReportFiled, FollowUpAdded, ReportTriaged, ClusterFormed)
+}
+
+
+def publish(session: Session, actor: Actor | None, event: Event) -> None:
+    """Run the subscribers of ``event`` in the order ``aefi/flow.py`` lists them."""
+    from aefi import flow
+
+    flow.publish(session, actor, event)
+
+
+def to_payload(event: Event) -> dict[str, Any]:
+    """The event as JSON-ready values (a datetime as ISO text, a decision as its dict)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, TriageDecision):
+            value = value.to_dict("en")
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def from_payload(name: str, payload: dict[str, Any]) -> Event:
+    """The event ``to_payload`` wrote, typed again. KeyError: no such event."""
+    from aefi.triage.decision.inputs import decision_from_json
+
+    cls = EVENT_TYPES[name]
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        value, hint = payload[f.name], hints[f.name]
+        if value is None:
+            pass
+        elif hint is datetime:
+            value = datetime.fromisoformat(value)
+        elif TriageDecision in (hint, *typing.get_args(hint)):
+            value = decision_from_json(value)
+        elif typing.get_origin(hint) is tuple:
+            value = tuple(value)
+        values[f.name] = value
+    return cls(**values)

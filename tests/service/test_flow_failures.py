@@ -1,0 +1,135 @@
+"""What a failing subscriber does to the filing (aefi/flow.py): a safety-path failure
+fails the filing and stores nothing; any other failure is rolled back alone, audited, and
+retried by the ``flow_retry`` job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import func, select
+
+from aefi import audit, flow
+from aefi.audit import AuditEvent
+from aefi.errors import Invalid
+from aefi.intake.filing import service as intake_filing
+from aefi.intake.models import Report
+from aefi.intake.schemas import ReportIn
+from aefi.observation import service as observation
+from aefi.referral.sending import service as referral_sending
+from aefi.registry.models import Dose
+
+
+def file(session, county):
+    rep = county.actor(session, "reporter")
+    dose = session.exec(
+        select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
+    ).first()
+    data = ReportIn(
+        dose_ids=[dose.id],
+        onset_at=dose.administered_at + timedelta(minutes=10),
+        symptoms=["ANAPH"],
+        outcome="recovering",
+        reporter_name="刘医生",
+        reporter_phone="13800000000",
+        confirm_new_event=True,
+    )
+    return intake_filing.file_report(session, rep, data)
+
+
+def count(session, model) -> int:
+    return session.exec(select(func.count()).select_from(model)).one()
+
+
+def failures(session, action: str = "subscriber_failed") -> list[AuditEvent]:
+    return list(
+        session.exec(
+            select(AuditEvent).where(
+                AuditEvent.entity_type == flow.RETRY, AuditEvent.action == action
+            )
+        )
+    )
+
+
+def test_a_failing_safety_subscriber_fails_the_filing_and_stores_nothing(
+    session, county, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("green channel down")
+
+    monkeypatch.setattr(referral_sending, "open_from_triage", broken)
+    reports, events = count(session, Report), count(session, AuditEvent)
+    with pytest.raises(flow.SubscriberFailed) as failed:
+        file(session, county)
+    assert failed.value.params == {"step": "referral.flows.on_report_triaged"}
+    assert failed.value.status_code == 500
+    # Rolled back: no report, no triage, no audit entry of either.
+    assert count(session, Report) == reports
+    assert count(session, AuditEvent) == events
+    assert not failures(session)
+
+
+def test_a_domain_error_on_the_safety_path_is_the_filing_s_error(session, county, monkeypatch):
+    def refused(*args, **kwargs):
+        raise Invalid("No hospital.")
+
+    monkeypatch.setattr(referral_sending, "open_from_triage", refused)
+    reports = count(session, Report)
+    with pytest.raises(Invalid):
+        file(session, county)
+    assert count(session, Report) == reports
+
+
+def test_a_failing_other_subscriber_is_rolled_back_alone_audited_and_retried(
+    session, county, monkeypatch
+):
+    def broken(session_, report):
+        # What it wrote before failing goes with its savepoint.
+        audit.record(session_, None, "half_done", "report", report.id)
+        session_.flush()
+        raise RuntimeError("board unavailable")
+
+    monkeypatch.setattr(observation, "note_reaction", broken)
+    report = file(session, county)
+    # Filed and triaged all the same.
+    session.refresh(report)
+    assert report.triage and report.triage["escalated"]
+    assert not session.exec(select(AuditEvent).where(AuditEvent.action == "half_done")).all()
+    (failure,) = failures(session)
+    assert failure.changes["subscriber"] == "observation.flows.on_report_filed"
+    assert failure.changes["event"] == "ReportFiled"
+    assert failure.changes["payload"]["report_id"] == report.id
+    assert failure.county_id == report.county_id
+
+    # Still failing: the job tries again and says so; the failure stays pending.
+    assert flow.retry_failed(session) == 0
+    session.commit()
+    assert [e.entity_id for e in failures(session, "subscriber_retry_failed")] == [failure.id]
+    assert [f.id for f in flow.pending_failures(session)] == [failure.id]
+
+    # Mended: the next run recovers it, and it is not run again.
+    seen = []
+    monkeypatch.setattr(observation, "note_reaction", lambda s, r: seen.append(r.id) or 0)
+    assert flow.retry_failed(session) == 1
+    session.commit()
+    assert seen == [report.id]
+    assert [e.entity_id for e in failures(session, "subscriber_recovered")] == [failure.id]
+    assert flow.pending_failures(session) == []
+    assert flow.retry_failed(session) == 0 and seen == [report.id]
+
+
+def test_a_subscriber_that_keeps_failing_is_given_up_after_max_attempts(
+    session, county, monkeypatch
+):
+    def broken(*args):
+        raise RuntimeError("still broken")
+
+    monkeypatch.setattr(observation, "note_reaction", broken)
+    file(session, county)
+    (failure,) = failures(session)
+    for _ in range(flow.MAX_ATTEMPTS):
+        flow.retry_failed(session)
+        session.commit()
+    assert len(failures(session, "subscriber_retry_failed")) == flow.MAX_ATTEMPTS - 1
+    assert [e.entity_id for e in failures(session, "subscriber_abandoned")] == [failure.id]
+    assert flow.pending_failures(session) == []
