@@ -18,7 +18,7 @@ from aefi import audit, clock
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_own_county, require_role
 from aefi.errors import Invalid, NotFound
-from aefi.events import ReportFiled
+from aefi.events import ReportFiled, publish
 from aefi.intake import access as intake_access
 from aefi.intake import symptoms
 from aefi.intake.filing import service as intake_filing
@@ -656,9 +656,7 @@ def _file_icsr(
         },
     )
     session.flush()
-    from aefi import flow  # triage and the rest follow a received case as any filed report
-
-    flow.publish(
+    publish(
         session,
         actor,
         ReportFiled(

@@ -1,6 +1,6 @@
 """Filing a report card: its doses resolved in scope, checked (what the form shows as you
 type), a likely duplicate named, numbered per county and year, stored once per
-Idempotency-Key, and announced (``flow.publish(ReportFiled)``: triage follows)."""
+Idempotency-Key, and announced (``events.publish(ReportFiled)``: triage follows)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role
 from aefi.db import serialized_writes
 from aefi.errors import Conflict, Invalid, NotFound
-from aefi.events import ReportFiled
+from aefi.events import ReportFiled, publish
 from aefi.intake import access, symptoms
 from aefi.intake.models import Draft, IdempotencyKey, Outcome, Report, ReportCounter, ReportDose
 from aefi.intake.schemas import ReportIn
@@ -370,9 +370,7 @@ def _file_report(
         },
     )
     session.flush()
-    from aefi import flow  # what follows a filed report; its subscribers import intake
-
-    flow.publish(
+    publish(
         session,
         actor,
         ReportFiled(

@@ -12,7 +12,7 @@ from aefi import audit, clock
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid, NotFound
-from aefi.events import FollowUpAdded
+from aefi.events import FollowUpAdded, publish
 from aefi.intake import access, symptoms
 from aefi.intake.models import Draft, FollowUp, Outcome, Report
 from aefi.intake.schemas import FollowUpIn
@@ -113,9 +113,7 @@ def add_follow_up(
         summary=data.note.strip()[:200] or report.number,
         county_id=report.county_id,
     )
-    from aefi import flow  # what follows a follow-up; its subscribers import intake
-
-    flow.publish(
+    publish(
         session,
         actor,
         FollowUpAdded(
