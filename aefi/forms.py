@@ -35,12 +35,12 @@ class FormErrors:
     message: str = ""
 
 
-def _tri(raw: object) -> bool | None:
+def tri(raw: object) -> bool | None:
     return {"yes": True, "no": False}.get(str(raw or "").strip())
 
 
 # A yes / no / unknown radio group: anything but "yes" or "no" is "not known".
-Tri = Annotated[bool | None, BeforeValidator(_tri)]
+Tri = Annotated[bool | None, BeforeValidator(tri)]
 
 
 def _members(annotation: Any) -> set[Any]:
@@ -71,6 +71,9 @@ def form_values(form: FormData, model: type[BaseModel]) -> dict[str, Any]:
         if isinstance(raw, str) and not raw.strip() and str not in _members(info.annotation):
             continue  # blank: not given
         data[key] = raw
+    if model.model_config.get("extra") == "allow":
+        # A form whose inputs are named by data (one per dose line): the rest as typed.
+        data.update({k: v for k, v in entered(form).items() if k not in data})
     return data
 
 
@@ -110,3 +113,18 @@ def read_form(form: FormData, model: type[M]) -> M | FormErrors:
 async def parse_form(request: Request, model: type[M]) -> M | FormErrors:
     """The request's form body parsed into ``model``, or what is wrong with it."""
     return read_form(await request.form(), model)
+
+
+# --- the small forms many pages share ------------------------------------------------------
+
+
+class NoteForm(BaseModel):
+    """A button with an optional note (acknowledge, close)."""
+
+    note: str = ""
+
+
+class ReasonForm(BaseModel):
+    """A button that asks why (decline, cancel, lift, reroute)."""
+
+    reason: str = ""
