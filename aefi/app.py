@@ -56,6 +56,9 @@ SLICE_ROUTERS: dict[str, tuple[str, ...]] = {
         "aefi.triage.rules_in_force.views",
     ),
     "referral": (
+        "aefi.referral.inbox.api",
+        "aefi.referral.sending.api",
+        "aefi.referral.steps.api",
         "aefi.referral.inbox.views",
         "aefi.referral.steps.views",
         "aefi.referral.sending.views",

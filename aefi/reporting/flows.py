@@ -8,11 +8,11 @@ from sqlmodel import Session
 from aefi.auth.permissions import Actor
 from aefi.intake import events
 from aefi.intake.models import Report
-from aefi.reporting import traceability
+from aefi.reporting.follow_up import service as follow_up
 
 
 def on_report_filed(session: Session, actor: Actor | None, report: Report) -> None:
-    traceability.note_report(session, report)
+    follow_up.note_report(session, report)
 
 
 events.subscribe_report_filed(on_report_filed)
