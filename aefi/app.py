@@ -55,9 +55,11 @@ def _routers() -> list:
     from aefi.investigation.panel import views as investigation_panel
     from aefi.notifications import views as notifications_views
     from aefi.observation import views as observation_views
-    from aefi.referral import api as referral_api
+    from aefi.referral.inbox import api as referral_inbox_api
     from aefi.referral.inbox import views as referral_inbox
+    from aefi.referral.sending import api as referral_sending_api
     from aefi.referral.sending import views as referral_sending
+    from aefi.referral.steps import api as referral_steps_api
     from aefi.referral.steps import views as referral_steps
     from aefi.registry import api as registry_api
     from aefi.registry import views as registry_views
@@ -98,7 +100,9 @@ def _routers() -> list:
         escalation_views.router,
         cluster_review_views.router,
         rules_in_force_views.router,
-        referral_api.router,
+        referral_inbox_api.router,
+        referral_sending_api.router,
+        referral_steps_api.router,
         referral_inbox.router,
         referral_steps.router,
         referral_sending.router,

@@ -13,8 +13,8 @@ from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from aefi import audit, clock
-from aefi.auth import service as auth_service
 from aefi.auth.models import Role
+from aefi.auth.users import service as auth_users
 from aefi.registry.models import (
     Dose,
     Hospital,
@@ -233,7 +233,7 @@ def build(
     _doses(session, rng, county.id, sites, vaccines, lots_by_vaccine, doses, days, now)
     if with_users:
         for username, (role, password) in DEMO_PASSWORDS.items():
-            auth_service.create_user(
+            auth_users.create_user(
                 session,
                 None,
                 username=username,

@@ -8,9 +8,10 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
-from aefi.auth import service as auth_service
+from aefi.auth.login import service as auth_login
 from aefi.auth.models import User
 from aefi.auth.permissions import Actor
+from aefi.auth.sessions import service as auth_sessions
 from aefi.db import get_session
 from aefi.errors import DomainError
 from aefi.settings import Settings, get_settings
@@ -33,7 +34,7 @@ SESSION_COOKIE = "aefi_session"
 def session_user(request: Request, session: Session) -> User | None:
     """The user of the request's login session (the ``aefi_session`` cookie: a random id
     looked up in ``login_session``), or None; sets request.state.user/login_session."""
-    found = auth_service.session_for_token(
+    found = auth_sessions.session_for_token(
         session, get_settings(), request.cookies.get(SESSION_COOKIE)
     )
     if found is None:
@@ -64,7 +65,7 @@ def api_actor(
 ) -> Actor:
     if not token:
         raise Unauthenticated("Not authenticated: send Authorization: Bearer <token>.")
-    user = auth_service.user_for_token(session, settings, token)
+    user = auth_login.user_for_token(session, settings, token)
     if user is None:
         raise Unauthenticated("The token is invalid or has expired; request a new one.")
     request.state.user = user

@@ -201,7 +201,7 @@ def main() -> None:
         }
         results = {name: _time_requests(client, path, N) for name, path in pages.items()}
 
-    from aefi.reporting import service
+    from aefi.reporting.daily import service
 
     until = service.today()
     start, end = service.period_bounds(until - timedelta(days=89), until)

@@ -19,15 +19,15 @@ os.environ.setdefault("AEFI_BACKGROUND_ENABLED", "false")
 os.environ.setdefault("AEFI_SECRET_KEY", "test-secret-key-for-the-suite-only-0123456789abcdef")
 
 from aefi import clock, db, wiring  # noqa: E402
-from aefi.auth import service as auth_service  # noqa: E402
+from aefi.auth import passwords  # noqa: E402
 from aefi.settings import get_settings  # noqa: E402
 from tests.pg import ThrowawayPostgres  # noqa: E402
 
 wiring.wire()
 
 # Argon2 at its real cost would make every test that creates users take seconds.
-auth_service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-auth_service._DUMMY_HASH = auth_service._hasher.hash("x")
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+passwords._DUMMY_HASH = passwords._hasher.hash("x")
 
 _tmp = Path(tempfile.mkdtemp(prefix="aefi-test-"))
 _sqlite_template: Path | None = None

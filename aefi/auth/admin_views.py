@@ -6,12 +6,15 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
 
 from aefi import audit, i18n
-from aefi.auth import service
+from aefi.auth.login import service as auth_login
 from aefi.auth.models import Role
+from aefi.auth.users import service as auth_users
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid, NotFound
+from aefi.forms import parse_form
 from aefi.i18n import N_
 from aefi.registry import access as registry_access
 from aefi.registry.records import service as registry_records
@@ -35,7 +38,7 @@ def _user_form(session, actor, values, errors, error=None):
         "roles": list(Role),
         "sites": registry_access.sites_of_county(session, actor.county_id),
         "hospitals": registry_records.choices(session, actor, "hospitals"),
-        "users": service.list_users(session, actor),
+        "users": auth_users.list_users(session, actor),
     }
 
 
@@ -44,31 +47,45 @@ def users_page(request: Request, session: SessionDep, actor: WebActor):
     return render(request, "admin/users.html", _user_form(session, actor, {}, {}))
 
 
+class UserForm(BaseModel):
+    """The new-user form as typed: the role and ids are checked below, with their messages,
+    and the rest by ``auth_users.create_user``."""
+
+    username: str = ""
+    full_name: str = ""
+    role: str = ""
+    site_id: str = ""
+    hospital_id: str = ""
+    email: str = ""
+    password: str = ""
+
+
+class PasswordForm(BaseModel):
+    password: str = ""
+    password2: str = ""
+
+
 @router.post("/users")
 async def create_user(request: Request, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    values = {
-        k: form.get(k, "")
-        for k in ("username", "full_name", "role", "site_id", "hospital_id", "email")
-    }
+    form = await parse_form(request, UserForm)
+    if not isinstance(form, UserForm):
+        form = UserForm()
+    values = form.model_dump(exclude={"password"})
     try:
-        role = Role(values["role"])
-    except ValueError:
-        role = None
-    try:
+        role = Role(form.role) if form.role in set(Role) else None
         if role is None:
             raise Invalid("Pick a role.", fields={"role": "Pick a role."})
-        service.create_user(
+        auth_users.create_user(
             session,
             actor,
-            username=values["username"],
-            password=form.get("password", ""),
+            username=form.username,
+            password=form.password,
             role=role,
             county_id=actor.county_id,
-            full_name=values["full_name"],
-            site_id=parse_id(values["site_id"], "site_id"),
-            hospital_id=parse_id(values["hospital_id"], "hospital_id"),
-            email=values["email"],
+            full_name=form.full_name,
+            site_id=parse_id(form.site_id, "site_id"),
+            hospital_id=parse_id(form.hospital_id, "hospital_id"),
+            email=form.email,
         )
     except Invalid as exc:
         session.rollback()
@@ -94,9 +111,11 @@ def _user_action(request: Request, session, actor, fn, done: str, user_id: int, 
 
 @router.post("/users/{user_id:int}/password")
 async def reset_password(request: Request, user_id: int, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    password = str(form.get("password", ""))
-    if password != str(form.get("password2", "")):
+    form = await parse_form(request, PasswordForm)
+    if not isinstance(form, PasswordForm):
+        form = PasswordForm()
+    password = form.password
+    if password != form.password2:
         flash(
             request, i18n.gettext("The two new passwords differ; type the same one twice."), "error"
         )
@@ -105,7 +124,7 @@ async def reset_password(request: Request, user_id: int, session: SessionDep, ac
         request,
         session,
         actor,
-        service.reset_password,
+        auth_users.reset_password,
         N_("Password of {name} reset; their sessions and tokens have ended."),
         user_id,
         password,
@@ -118,7 +137,7 @@ def deactivate_user(request: Request, user_id: int, session: SessionDep, actor: 
         request,
         session,
         actor,
-        service.set_active,
+        auth_users.set_active,
         N_("User {name} deactivated; their sessions and tokens have ended."),
         user_id,
         False,
@@ -131,7 +150,7 @@ def reactivate_user(request: Request, user_id: int, session: SessionDep, actor: 
         request,
         session,
         actor,
-        service.set_active,
+        auth_users.set_active,
         N_("User {name} can log in again."),
         user_id,
         True,
@@ -141,7 +160,7 @@ def reactivate_user(request: Request, user_id: int, session: SessionDep, actor: 
 @router.get("/logins")
 def failed_logins_page(request: Request, session: SessionDep, actor: WebActor):
     """Recent failed logins: the county's accounts and user names that exist nowhere."""
-    rows = service.recent_failures(session, actor)
+    rows = auth_login.recent_failures(session, actor)
     return render(request, "admin/logins.html", {"rows": rows, "failure_reasons": FAILURE_REASONS})
 
 

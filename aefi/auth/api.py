@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from aefi.auth import service
+from aefi.auth.login import service as auth_login
 from aefi.deps import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -27,7 +27,7 @@ def token(
     settings: SettingsDep,
 ) -> Token:
     ip = request.client.host if request.client else ""
-    user = service.authenticate(
+    user = auth_login.authenticate(
         session,
         settings,
         form.username,
@@ -35,4 +35,4 @@ def token(
         ip=ip,
         user_agent=request.headers.get("user-agent", ""),
     )
-    return Token(access_token=service.issue_token(settings, user))
+    return Token(access_token=auth_login.issue_token(settings, user))

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from aefi import i18n
-from aefi.auth import service
+from aefi.auth.login import service as auth_login
 from aefi.auth.permissions import Actor
+from aefi.auth.sessions import service as auth_sessions
+from aefi.auth.users import service as auth_users
 from aefi.deps import SESSION_COOKIE, SessionDep, SettingsDep, web_user
 from aefi.errors import DomainError, Invalid
 from aefi.settings import Settings, get_settings
@@ -48,10 +50,10 @@ def login(
 ):
     ip, agent = client_of(request)
     try:
-        user = service.authenticate(
+        user = auth_login.authenticate(
             session, settings, username, password, ip=ip, user_agent=agent, for_web=True
         )
-        token = service.start_session(session, settings, user, ip=ip, user_agent=agent)
+        token = auth_sessions.start_session(session, settings, user, ip=ip, user_agent=agent)
     except DomainError as exc:
         session.rollback()
         return render(
@@ -66,7 +68,7 @@ def login(
             headers=_retry_after(exc),
         )
     # The browser's earlier session (if any) ends: one cookie, one live session.
-    service.end_session(session, request.cookies.get(SESSION_COOKIE), "replaced")
+    auth_sessions.end_session(session, request.cookies.get(SESSION_COOKIE), "replaced")
     session.commit()
     csrf = request.session.get("csrf")
     draft_keys = {k: v for k, v in request.session.items() if k.startswith("draft")}
@@ -109,7 +111,7 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
 def logout(request: Request, session: SessionDep, user=Depends(web_user)):
     from aefi import audit
 
-    service.end_session(session, request.cookies.get(SESSION_COOKIE), "logout")
+    auth_sessions.end_session(session, request.cookies.get(SESSION_COOKIE), "logout")
     audit.record(session, Actor.of(user), "logout", "user", user.id, summary=user.username)
     session.commit()
     request.session.clear()
@@ -159,7 +161,7 @@ def change_password(
                 "The two new passwords differ; type the same one twice.",
                 fields={"new_password2": "The two new passwords differ; type the same one twice."},
             )
-        service.change_own_password(
+        auth_users.change_own_password(
             session,
             settings,
             Actor.of(user),

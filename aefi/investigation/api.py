@@ -39,102 +39,82 @@ def _lang() -> str:
     return "zh" if i18n.get_locale().startswith("zh") else "en"
 
 
-def _case_out(case: CaseFile) -> dict:
-    states = lifecycle.deadline_states(case)
+def _case_fields(case: CaseFile) -> dict:
+    """The case file's own columns, and what the API adds or says differently."""
     warning = case.classification_warning_zh if _lang() == "zh" else case.classification_warning
-    return dict(
-        id=case.id,
-        number=case.number,
-        kind=case.kind,
-        status=case.status,
-        report_id=case.report_id,
-        cluster_id=case.cluster_id,
-        report_ids=list(case.report_ids),
-        event_groups=list(case.event_groups),
-        assignee=PersonRef(id=case.assignee_id, name=case.assignee_name)
+    return {
+        **case.model_dump(),
+        "assignee": PersonRef(id=case.assignee_id, name=case.assignee_name)
         if case.assignee_id
         else None,
-        serious=case.serious,
-        preliminary_report_required=case.preliminary_report_required,
-        opened_at=case.opened_at,
-        received_at=case.received_at,
-        started_at=case.started_at,
-        form_completed_at=case.form_completed_at,
-        preliminary_report_at=case.preliminary_report_at,
-        classified_at=case.classified_at,
-        closed_at=case.closed_at,
-        deadlines=[
-            DeadlineOut(name=s.name, due_at=s.due_at, done_at=s.done_at, overdue=s.overdue)
-            for s in states
+        "deadlines": [
+            DeadlineOut.model_validate(s, from_attributes=True)
+            for s in lifecycle.deadline_states(case)
         ],
-        overdue=lifecycle.is_overdue(case),
-        next_due_at=case.next_due_at,
-        who_category=case.who_category or None,
-        china_classification=case.china_classification or None,
-        classification_warning=warning or None,
-        panel_diagnosis=case.panel_diagnosis,
-        panel_on=case.panel_on,
-        brighton_level=case.brighton_level,
-        appraisal_status=case.appraisal_status,
-        compensation_status=case.compensation_status,
-    )
+        "overdue": lifecycle.is_overdue(case),
+        "next_due_at": case.next_due_at,
+        # Not yet assessed, classified or warned: null rather than the columns' empty text.
+        "who_category": case.who_category or None,
+        "china_classification": case.china_classification or None,
+        "classification_warning": warning or None,
+    }
+
+
+def _case_out(case: CaseFile) -> CaseOut:
+    return CaseOut.model_validate(_case_fields(case))
 
 
 def _assessment_out(a: CausalityAssessment) -> AssessmentOut:
     zh = _lang() == "zh"
     labels = who.CATEGORY_LABELS.get(who.CausalityCategory(a.category)) if a.category else None
-    return AssessmentOut(
-        id=a.id,
-        at=a.at,
-        assessor_name=a.assessor_name,
-        eligible=a.eligible,
-        category=a.category or None,
-        category_label=(labels["zh"] if zh else labels["en"]) if labels else "",
-        applicable=list(a.applicable),
-        reasons=list(a.reasons_zh if zh and a.reasons_zh else a.reasons),
-        missing=list(a.missing_zh if zh and a.missing_zh else a.missing),
-        path=list(a.path),
-        eligibility=dict(a.eligibility),
-        checklist=dict(a.checklist),
-        note=a.note,
+    return AssessmentOut.model_validate(
+        {
+            **a.model_dump(),
+            "category": a.category or None,
+            "category_label": (labels["zh"] if zh else labels["en"]) if labels else "",
+            "reasons": a.reasons_zh if zh and a.reasons_zh else a.reasons,
+            "missing": a.missing_zh if zh and a.missing_zh else a.missing,
+        }
     )
 
 
 def _detail(session: Session, actor: Actor, case_id: Id) -> CaseDetailOut:
     page = case_overview.case_page(session, actor, case_id)
     case = page.case
-    return CaseDetailOut(
-        **_case_out(case),
-        form={k: dict(v.values) for k, v in page.sections.items()},
-        form_missing=[f"{s.key}.{f.name}" for s, f in page.missing],
-        assessments=[_assessment_out(a) for a in page.assessments],
-        brighton=dict(case.brighton or {}),
-        appraisal={
-            "status": case.appraisal_status,
-            "requested_on": case.appraisal_requested_on,
-            "body": case.appraisal_body,
-            "result": case.appraisal_result,
-            "result_on": case.appraisal_on,
-        },
-        compensation={
-            "status": case.compensation_status,
-            "amount": case.compensation_amount,
-            "note": case.compensation_note,
-        },
-        attachments=[
-            {
-                "id": a.id,
-                "filename": a.filename,
-                "kind": a.kind,
-                "size": a.size,
-                "sha256": a.sha256,
-                "uploaded_at": a.uploaded_at,
-                "uploaded_by": a.uploaded_by_name,
-                "url": f"/cases/{case.id}/attachments/{a.id}",
-            }
-            for a in page.attachments
-        ],
-        notes=[{"at": n.at, "author": n.author_name, "text": n.text} for n in page.notes],
+    return CaseDetailOut.model_validate(
+        _case_fields(case)
+        | dict(
+            form={k: dict(v.values) for k, v in page.sections.items()},
+            form_missing=[f"{s.key}.{f.name}" for s, f in page.missing],
+            assessments=[_assessment_out(a) for a in page.assessments],
+            brighton=dict(case.brighton or {}),
+            appraisal={
+                "status": case.appraisal_status,
+                "requested_on": case.appraisal_requested_on,
+                "body": case.appraisal_body,
+                "result": case.appraisal_result,
+                "result_on": case.appraisal_on,
+            },
+            compensation={
+                "status": case.compensation_status,
+                "amount": case.compensation_amount,
+                "note": case.compensation_note,
+            },
+            attachments=[
+                {
+                    "id": a.id,
+                    "filename": a.filename,
+                    "kind": a.kind,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "uploaded_at": a.uploaded_at,
+                    "uploaded_by": a.uploaded_by_name,
+                    "url": f"/cases/{case.id}/attachments/{a.id}",
+                }
+                for a in page.attachments
+            ],
+            notes=[{"at": n.at, "author": n.author_name, "text": n.text} for n in page.notes],
+        )
     )
 
 
@@ -156,9 +136,7 @@ def list_cases(
         status=status_, assignee=assignee, overdue=overdue, kind=kind, q=q
     )
     rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=per_page)
-    return CaseList(
-        items=[CaseOut(**_case_out(c)) for c in rows], total=total, page=page, per_page=per_page
-    )
+    return CaseList(items=[_case_out(c) for c in rows], total=total, page=page, per_page=per_page)
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut)
@@ -172,7 +150,7 @@ def assign(
 ) -> CaseOut:
     """Assign to ``assignee_id`` or ``username``; an empty body assigns the caller."""
     case = case_files.assign_case(session, actor, case_id, body or AssignIn())
-    return CaseOut(**_case_out(case))
+    return _case_out(case)
 
 
 @router.post(
@@ -196,7 +174,7 @@ def classify(case_id: Id, body: ClassifyIn, session: SessionDep, actor: ApiActor
     rare_reaction, quality_defect, immunization_error, coincidental, psychogenic);
     ``classification_warning`` says when it disagrees with the WHO category."""
     case = case_panel.classify_case(session, actor, case_id, body)
-    return CaseOut(**_case_out(case))
+    return _case_out(case)
 
 
 @router.post("/cases/{case_id}/close", response_model=CaseOut)
@@ -205,4 +183,4 @@ def close(
 ) -> CaseOut:
     """Close the case; without a classification a ``note`` saying why is required."""
     case = case_panel.close_case(session, actor, case_id, body or CloseIn())
-    return CaseOut(**_case_out(case))
+    return _case_out(case)

@@ -9,9 +9,9 @@ from email.message import EmailMessage
 from sqlmodel import Session, col, func, select
 
 from aefi import clock
-from aefi.auth import service as auth_service
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor
+from aefi.auth.users import service as auth_users
 from aefi.errors import NotFound
 from aefi.notifications.models import Notification, OutboxMessage, OutboxStatus
 from aefi.settings import Settings, get_settings
@@ -36,7 +36,7 @@ def notify(
     """Notify every active user of these roles in scope; queue mail for those with an
     address when SMTP is configured. Runs in the caller's transaction."""
     settings = settings or get_settings()
-    users = auth_service.users_to_notify(
+    users = auth_users.users_to_notify(
         session, county_id, roles, site_id=site_id, hospital_id=hospital_id
     )
     return notify_users(

@@ -9,7 +9,8 @@ from fastapi import APIRouter
 
 from aefi.deps import ApiActor, SessionDep
 from aefi.reporting import indicators as ind
-from aefi.reporting import service
+from aefi.reporting.county import service as county_view
+from aefi.reporting.daily import service as daily
 from aefi.reporting.models import FIGURES
 from aefi.reporting.schemas import (
     DayStatusOut,
@@ -25,24 +26,11 @@ router = APIRouter(prefix="/api/v1", tags=["reporting"])
 
 
 def _share(s: ind.Share) -> ShareOut:
-    return ShareOut(done=s.done, total=s.total, pending=s.pending, percent=s.percent)
+    return ShareOut.model_validate(s, from_attributes=True)
 
 
 def _rate(x: ind.RateLine) -> RateOut:
-    return RateOut(
-        key=x.key,
-        name=x.label_zh,
-        name_en=x.label_en,
-        reports=x.reports,
-        doses=x.doses,
-        rate_per_100k=x.rate,
-        expected_per_100k=x.expected_rate,
-        expected_reports=x.expected_reports,
-        observed_expected=x.oe,
-        oe_lower=x.oe_lower,
-        oe_upper=x.oe_upper,
-        finding=x.flag,
-    )
+    return RateOut.model_validate(x, from_attributes=True)
 
 
 @router.get("/indicators", response_model=IndicatorsOut)
@@ -54,9 +42,9 @@ def get_indicators(
 ) -> IndicatorsOut:
     """Timeliness, completeness and reporting rates for a period (both days included;
     default: the last 90 days)."""
-    end = until or service.today()
+    end = until or daily.today()
     start = since or end - timedelta(days=89)
-    r = service.indicators(session, actor, start, end)
+    r = county_view.indicators(session, actor, start, end)
     return IndicatorsOut(
         since=r.since,
         until=r.until,
@@ -78,7 +66,7 @@ def get_indicators(
 @router.get("/daily-reports", response_model=DayStatusOut)
 def get_daily_reports(session: SessionDep, actor: ApiActor, day: Day | None = None):
     """Which sites have submitted the day's report, and what (the latest version)."""
-    status = service.day_status(session, actor, day or service.today())
+    status = daily.day_status(session, actor, day or daily.today())
     names = [name for name, _label in FIGURES]
     return DayStatusOut(
         day=status.day,
@@ -91,9 +79,7 @@ def get_daily_reports(session: SessionDep, actor: ApiActor, day: Day | None = No
                 submitted_at=s.latest.submitted_at if s.latest else None,
                 figures={n: s.figures.value(n) for n in names} if s.figures else None,
                 dose_lines=[
-                    DoseLineOut(
-                        vaccine_code=x.vaccine_code, dose_number=x.dose_number, count=x.count
-                    )
+                    DoseLineOut.model_validate(x, from_attributes=True)
                     for x in (s.figures.dose_lines if s.figures else ())
                 ],
             )

@@ -20,9 +20,10 @@ from decimal import Decimal
 from typing import Any
 
 from aefi.i18n import _, pick
+from aefi.reporting.county.service import Indicators
+from aefi.reporting.daily.service import STATE_LABELS, DayStatus, Summary
 from aefi.reporting.indicators import KEY_FIELDS, RateLine, Share
 from aefi.reporting.models import FIGURES
-from aefi.reporting.service import STATE_LABELS, DayStatus, Indicators, Summary
 
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
 

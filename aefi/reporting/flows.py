@@ -8,8 +8,8 @@ from sqlmodel import Session
 from aefi.auth.permissions import Actor
 from aefi.events import ReportFiled
 from aefi.intake.models import Report
-from aefi.reporting import traceability
+from aefi.reporting.follow_up import service as follow_up
 
 
 def on_report_filed(session: Session, actor: Actor | None, event: ReportFiled) -> None:
-    traceability.note_report(session, session.get(Report, event.report_id))
+    follow_up.note_report(session, session.get(Report, event.report_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field
 
 
 class ShareOut(BaseModel):
@@ -15,18 +15,24 @@ class ShareOut(BaseModel):
 
 
 class RateOut(BaseModel):
+    """One line of ``indicators.RateLine``, under the API's names."""
+
     key: str
-    name: str
-    name_en: str
+    name: str = Field(validation_alias=AliasChoices("name", "label_zh"))
+    name_en: str = Field(validation_alias=AliasChoices("name_en", "label_en"))
     reports: int
     doses: int
-    rate_per_100k: float | None
-    expected_per_100k: float | None
+    rate_per_100k: float | None = Field(validation_alias=AliasChoices("rate_per_100k", "rate"))
+    expected_per_100k: float | None = Field(
+        validation_alias=AliasChoices("expected_per_100k", "expected_rate")
+    )
     expected_reports: float | None
-    observed_expected: float | None
+    observed_expected: float | None = Field(
+        validation_alias=AliasChoices("observed_expected", "oe")
+    )
     oe_lower: float | None
     oe_upper: float | None
-    finding: str  # "above", "below" or ""
+    finding: str = Field(validation_alias=AliasChoices("finding", "flag"))  # "above", "below", ""
 
 
 class IndicatorsOut(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import select
 
 from aefi import clock, i18n
@@ -15,6 +16,7 @@ from aefi.auth.models import Role
 from aefi.auth.permissions import mask_name, sees_identity
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.forms import parse_form
 from aefi.i18n import N_
 from aefi.intake.symptoms import EVENT_GROUPS
 from aefi.observation.models import STATE_LABELS as OBS_LABELS
@@ -22,9 +24,13 @@ from aefi.pdf import render_pdf
 from aefi.registry import access as registry_access
 from aefi.registry.lots import service as registry_lots
 from aefi.registry.models import Vaccine
-from aefi.reporting import charts, exports, service, traceability
+from aefi.reporting import charts, exports
+from aefi.reporting.county import service as county_view
+from aefi.reporting.daily import service as daily
+from aefi.reporting.follow_up import service as follow_up
 from aefi.reporting.indicators import KEY_FIELDS
 from aefi.reporting.models import CONTACT_LABELS, FIGURES, ContactOutcome
+from aefi.reporting.trace import service as tracing
 from aefi.types import Id, PageNo, ascii_int, sane_year
 from aefi.web import flash, render, verify_csrf
 
@@ -57,7 +63,7 @@ def _attachment(body: bytes | str, media_type: str, filename: str) -> Response:
 
 @router.get("/dashboard")
 def dashboard_page(request: Request, session: SessionDep, actor: WebActor):
-    board = service.dashboard(session, actor)
+    board = county_view.dashboard(session, actor)
     return render(request, "reporting/dashboard.html", {"dash": board, "actor": actor})
 
 
@@ -72,8 +78,8 @@ def dashboard_home(request: Request, session, actor):
 def _daily_form_page(
     request, session, actor, day: date, *, site_id=None, values=None, errors=None, status=200
 ):
-    form = service.daily_form(session, actor, day, site_id)
-    basis = service.DayFigures.of_report(form.latest) if form.latest else form.computed
+    form = daily.daily_form(session, actor, day, site_id)
+    basis = daily.DayFigures.of_report(form.latest) if form.latest else form.computed
     lines = {(x.vaccine_id, x.dose_number): x for x in form.computed.dose_lines}
     for x in basis.dose_lines:
         lines.setdefault((x.vaccine_id, x.dose_number), x)
@@ -116,43 +122,61 @@ def daily_page(
     day: str = "",
     site_id: Id | None = None,
 ):
-    when = _date(day, service.today())
+    when = _date(day, daily.today())
     if actor.role == Role.reporter or site_id is not None:
         return _daily_form_page(request, session, actor, when, site_id=site_id)
-    status = service.day_status(session, actor, when)
+    status = daily.day_status(session, actor, when)
     return render(
         request,
         "reporting/daily_county.html",
         {
             "status": status,
             "figures": FIGURES,
-            "labels": service.STATE_LABELS,
+            "labels": daily.STATE_LABELS,
             "week_ago": (when - timedelta(days=6)).isoformat(),
             "actor": actor,
         },
     )
 
 
+class DailyForm(BaseModel):
+    """The daily report as typed. Its figures and its dose lines (``dose:<vaccine>:<n>``)
+    are named by the data, so they come as extra inputs; the service checks every one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    day: str = ""
+    site_id: str = ""
+    add_vaccine: str = ""  # the "add a dose line" row
+    add_dose: str = "1"
+    add_count: str = ""
+    remark: str = ""
+    confirm: str = ""
+
+
 @router.post("/daily")
 async def daily_submit(request: Request, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    when = _date(str(form.get("day", "")), service.today())
-    site_id = ascii_int(form.get("site_id"))
+    form = await parse_form(request, DailyForm)
+    if not isinstance(form, DailyForm):
+        form = DailyForm()
+    when = _date(form.day, daily.today())
+    site_id = ascii_int(form.site_id)
     values: dict[str, Any] = {
-        k: v for k, v in form.items() if k in {n for n, _l in FIGURES} or k.startswith("dose:")
+        k: v
+        for k, v in (form.model_extra or {}).items()
+        if k in {n for n, _l in FIGURES} or k.startswith("dose:")
     }
-    add_vaccine, add_number = str(form.get("add_vaccine", "")), str(form.get("add_dose", "1"))
-    if ascii_int(add_vaccine) is not None and str(form.get("add_count", "")).strip():
-        values[f"dose:{add_vaccine}:{add_number or 1}"] = form.get("add_count")
-    remark = str(form.get("remark", ""))
+    if ascii_int(form.add_vaccine) is not None and form.add_count.strip():
+        values[f"dose:{form.add_vaccine}:{form.add_dose or 1}"] = form.add_count
+    remark = form.remark
     try:
-        report = service.submit_daily(
+        report = daily.submit_daily(
             session,
             actor,
             when,
             values,
             remark=remark,
-            confirmed=form.get("confirm") == "yes",
+            confirmed=form.confirm == "yes",
             site_id=site_id,
         )
     except Invalid as exc:
@@ -179,14 +203,14 @@ async def daily_submit(request: Request, session: SessionDep, actor: WebActor):
 
 
 def _period(since: str, until: str) -> tuple[date, date]:
-    today = service.today()
+    today = daily.today()
     end = _date(until, today, "until")
     return _date(since, end, "since"), end
 
 
 def _daily_export(session, actor, since: date, until: date):
-    summary = service.summary(session, actor, since, until)
-    status = service.day_status(session, actor, since) if since == until else None
+    summary = daily.summary(session, actor, since, until)
+    status = daily.day_status(session, actor, since) if since == until else None
     return summary, status
 
 
@@ -214,7 +238,7 @@ def daily_summary_csv(session: SessionDep, actor: WebActor, since: str = "", unt
     start, end = _period(since, until)
     summary, status = _daily_export(session, actor, start, end)
     tables = exports.daily_tables(summary, status)
-    service.audit_export(session, actor, f"daily {start}..{end} csv", len(tables[0][2]))
+    daily.audit_export(session, actor, f"daily {start}..{end} csv", len(tables[0][2]))
     return _attachment(
         exports.to_csv(tables), "text/csv; charset=utf-8", f"daily-{start}-{end}.csv"
     )
@@ -229,7 +253,7 @@ def daily_summary_pdf(session: SessionDep, actor: WebActor, since: str = "", unt
         "pdf/daily_report.html",
         {"summary": summary, "status": status, "tables": tables, "now": clock.now()},
     )
-    service.audit_export(session, actor, f"daily {start}..{end} pdf", len(tables[0][2]))
+    daily.audit_export(session, actor, f"daily {start}..{end} pdf", len(tables[0][2]))
     return Response(
         pdf,
         media_type="application/pdf",
@@ -241,7 +265,7 @@ def daily_summary_pdf(session: SessionDep, actor: WebActor, since: str = "", unt
 
 
 def _indicator_period(since: str, until: str) -> tuple[date, date]:
-    end = _date(until, service.today(), "until")
+    end = _date(until, daily.today(), "until")
     return _date(since, end - timedelta(days=89), "since"), end
 
 
@@ -250,7 +274,7 @@ def indicators_page(
     request: Request, session: SessionDep, actor: WebActor, since: str = "", until: str = ""
 ):
     start, end = _indicator_period(since, until)
-    result = service.indicators(session, actor, start, end)
+    result = county_view.indicators(session, actor, start, end)
     pick = i18n.pick
     timeliness = [
         (i18n.gettext("Reports within 48 h"), result.reports_on_time.percent),
@@ -303,9 +327,9 @@ def indicators_page(
 @router.get("/indicators.csv")
 def indicators_csv(session: SessionDep, actor: WebActor, since: str = "", until: str = ""):
     start, end = _indicator_period(since, until)
-    result = service.indicators(session, actor, start, end)
+    result = county_view.indicators(session, actor, start, end)
     tables = exports.indicator_tables(result)
-    service.audit_export(session, actor, f"indicators {start}..{end} csv", len(tables))
+    daily.audit_export(session, actor, f"indicators {start}..{end} csv", len(tables))
     return _attachment(
         exports.to_csv(tables), "text/csv; charset=utf-8", f"indicators-{start}-{end}.csv"
     )
@@ -316,7 +340,7 @@ def indicators_csv(session: SessionDep, actor: WebActor, since: str = "", until:
 
 @router.get("/trace")
 def trace_search(request: Request, session: SessionDep, actor: WebActor, q: str = ""):
-    result = traceability.search(session, actor, q)
+    result = tracing.search(session, actor, q)
     return render(
         request, "reporting/trace.html", {"r": result, "q": q, "actor": actor}, block="results"
     )
@@ -324,8 +348,8 @@ def trace_search(request: Request, session: SessionDep, actor: WebActor, q: str 
 
 @router.get("/lots/{lot_number}")
 def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
-    trace = traceability.lot_trace(session, actor, lot_number)
-    persons, total = traceability.lot_persons(session, actor, lot_number, page=1)
+    trace = tracing.lot_trace(session, actor, lot_number)
+    persons, total = tracing.lot_persons(session, actor, lot_number, page=1)
     from aefi.signals.scans import siblings as sibling_views
 
     return render(
@@ -348,12 +372,19 @@ def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebA
     )
 
 
+class RecallForm(BaseModel):
+    notice: str = ""
+    confirm: str = ""  # "yes": the second step, which names what a recall does, was ticked
+
+
 @router.post("/lots/{lot_number}/recall")
 async def lot_recall(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
     """Record a recall notice, after the second step that names what it does."""
-    form = await request.form()
-    notice = str(form.get("notice", "")).strip()
-    if form.get("confirm") != "yes":
+    form = await parse_form(request, RecallForm)
+    if not isinstance(form, RecallForm):
+        form = RecallForm()
+    notice = form.notice.strip()
+    if form.confirm != "yes":
         flash(
             request,
             i18n.gettext(
@@ -375,7 +406,7 @@ async def lot_recall(request: Request, lot_number: str, session: SessionDep, act
 def lot_persons_page(
     request: Request, lot_number: str, session: SessionDep, actor: WebActor, page: PageNo = 1
 ):
-    persons, total = traceability.lot_persons(session, actor, lot_number, page=max(page, 1))
+    persons, total = tracing.lot_persons(session, actor, lot_number, page=max(page, 1))
     trace_lot = registry_access.get_lot(session, actor, lot_number)[0]
     return render(
         request,
@@ -396,7 +427,7 @@ def lot_persons_page(
 def person_page(
     request: Request, person_id: Id, session: SessionDep, actor: WebActor, reveal: bool = False
 ):
-    trace = traceability.person_trace(session, actor, person_id, reveal=reveal)
+    trace = tracing.person_trace(session, actor, person_id, reveal=reveal)
     return render(
         request,
         "reporting/person.html",
@@ -426,9 +457,9 @@ def follow_up_page(
     days: str = "",
     site_id: Id | None = None,
 ):
-    fl = traceability.follow_up_list(session, actor, lot_number, days=_days(days), site_id=site_id)
+    fl = follow_up.follow_up_list(session, actor, lot_number, days=_days(days), site_id=site_id)
     overall = (
-        traceability.follow_up_list(session, actor, lot_number, days=_days(days))
+        follow_up.follow_up_list(session, actor, lot_number, days=_days(days))
         if site_id is not None and actor.role != Role.reporter
         else fl
     )
@@ -447,28 +478,35 @@ def follow_up_page(
     )
 
 
+class ContactForm(BaseModel):
+    outcome: str = ""  # checked by the service against ContactOutcome
+    note: str = ""
+    back: str = ""
+
+
 @router.post("/lots/{lot_number}/follow-up/{person_id:int}")
 async def follow_up_contact(
     request: Request, lot_number: str, person_id: Id, session: SessionDep, actor: WebActor
 ):
-    form = await request.form()
-    outcome = str(form.get("outcome", ""))
-    contact = traceability.record_contact(
-        session, actor, lot_number, person_id, outcome, str(form.get("note", ""))
+    form = await parse_form(request, ContactForm)
+    if not isinstance(form, ContactForm):
+        form = ContactForm()
+    contact = follow_up.record_contact(
+        session, actor, lot_number, person_id, form.outcome, form.note
     )
     if contact.outcome == ContactOutcome.reaction:
         # A reaction is reported on the report card, with the dose of the lot linked.
         return RedirectResponse(f"/reports/new?dose_id={contact.dose_id}", status_code=303)
     flash(request, i18n.gettext("Contact recorded."), "success")
-    back = str(form.get("back", "")) or f"/lots/{lot_number}/follow-up"
+    back = form.back or f"/lots/{lot_number}/follow-up"
     return RedirectResponse(back if back.startswith("/") else "/", status_code=303)
 
 
 @router.get("/lots/{lot_number}/follow-up.csv")
 def follow_up_csv(session: SessionDep, actor: WebActor, lot_number: str, days: str = ""):
-    rows = traceability.follow_up_export(session, actor, lot_number, days=_days(days))
+    rows = follow_up.follow_up_export(session, actor, lot_number, days=_days(days))
     return _attachment(
-        exports.rows_csv(traceability.CSV_COLUMNS, rows),
+        exports.rows_csv(follow_up.CSV_COLUMNS, rows),
         "text/csv; charset=utf-8",
         f"follow-up-{lot_number}.csv",
     )

@@ -6,11 +6,13 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
 
 from aefi import i18n
 from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.forms import parse_form
 from aefi.i18n import N_
 from aefi.intake.symptoms import BY_CODE, EVENT_GROUPS
 from aefi.terminology import body_systems, service
@@ -125,10 +127,18 @@ def show_row(request: Request, session: SessionDep, actor: WebActor, term_id: in
     return _row(request, row, edit=False)
 
 
+class MappingForm(BaseModel):
+    """A term's mapping as typed; the service checks the codes against the dictionary."""
+
+    symptom_code: str = ""
+    event_group: str = ""
+    body_system: str = ""
+
+
 @router.post("/{term_id}")
 async def save_mapping(request: Request, session: SessionDep, actor: WebActor, term_id: int):
-    form = await request.form()
-    values = {k: str(form.get(k, "")) for k in ("symptom_code", "event_group", "body_system")}
+    form = await parse_form(request, MappingForm)
+    values = (form if isinstance(form, MappingForm) else MappingForm()).model_dump()
     try:
         row = service.update_mapping(session, actor, term_id, **values)
     except Invalid as exc:

@@ -10,9 +10,11 @@ from sqlmodel import Session, select
 
 from aefi import clock
 from aefi.audit import AuditEvent
-from aefi.auth import service
+from aefi.auth.login import service as auth_login
 from aefi.auth.models import LoginSession, Role, User
 from aefi.auth.permissions import Actor
+from aefi.auth.sessions import service as auth_sessions
+from aefi.auth.users import service as auth_users
 from aefi.errors import Invalid, NotFound
 from aefi.registry.models import Region, RegionLevel
 from aefi.settings import get_settings
@@ -37,7 +39,7 @@ def two_counties(session: Session) -> dict[str, User]:
         ("admin2", Role.admin, c2),
         ("iis1", Role.api_client, c1),
     ):
-        users[name] = service.create_user(
+        users[name] = auth_users.create_user(
             session, None, username=name, password=PASSWORD, role=role, county_id=county
         )
     return users
@@ -49,16 +51,16 @@ def _actor(user: User) -> Actor:
 
 def test_a_session_lives_until_logout_and_then_never_again(session, two_counties):
     settings = get_settings()
-    token = service.start_session(session, settings, two_counties["bureau1"], ip="10.0.0.1")
+    token = auth_sessions.start_session(session, settings, two_counties["bureau1"], ip="10.0.0.1")
     row = session.exec(select(LoginSession)).one()
     assert row.token_hash != token and len(row.token_hash) == 64  # only the hash is kept
-    assert service.user_for_session(session, settings, token).username == "bureau1"
-    service.end_session(session, token, "logout")
+    assert auth_sessions.user_for_session(session, settings, token).username == "bureau1"
+    auth_sessions.end_session(session, token, "logout")
     session.commit()
-    assert service.user_for_session(session, settings, token) is None
+    assert auth_sessions.user_for_session(session, settings, token) is None
     assert session.get(LoginSession, row.id).end_reason == "logout"
-    assert service.user_for_session(session, settings, "not-a-session") is None
-    assert service.user_for_session(session, settings, None) is None
+    assert auth_sessions.user_for_session(session, settings, "not-a-session") is None
+    assert auth_sessions.user_for_session(session, settings, None) is None
 
 
 class _WallClock:
@@ -77,15 +79,15 @@ class _WallClock:
 def test_idle_and_absolute_timeouts_end_sessions(session, two_counties, monkeypatch):
     settings = get_settings()
     wall = _WallClock(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
-    monkeypatch.setattr(service, "session_now", wall)
+    monkeypatch.setattr(auth_sessions, "session_now", wall)
     user = two_counties["bureau1"]
-    idle = service.start_session(session, settings, user)
-    busy = service.start_session(session, settings, user)
+    idle = auth_sessions.start_session(session, settings, user)
+    busy = auth_sessions.start_session(session, settings, user)
     # The busy session is used every 20 minutes, the idle one not at all.
     for _ in range(3):
         wall.advance(timedelta(minutes=20))
-        assert service.user_for_session(session, settings, busy) is not None
-    assert service.user_for_session(session, settings, idle) is None
+        assert auth_sessions.user_for_session(session, settings, busy) is not None
+    assert auth_sessions.user_for_session(session, settings, idle) is None
     ended = session.exec(select(LoginSession).where(LoginSession.end_reason == "idle")).all()
     assert len(ended) == 1
     # However busy, no session outlives the absolute lifetime.
@@ -93,37 +95,37 @@ def test_idle_and_absolute_timeouts_end_sessions(session, two_counties, monkeypa
         seconds=settings.session_max_age_s
     ):
         wall.advance(timedelta(minutes=20))
-        service.user_for_session(session, settings, busy)
-    assert service.user_for_session(session, settings, busy) is None
+        auth_sessions.user_for_session(session, settings, busy)
+    assert auth_sessions.user_for_session(session, settings, busy) is None
     assert session.exec(select(LoginSession).where(LoginSession.end_reason == "expired")).one()
 
 
 def test_moving_the_application_clock_does_not_end_sessions(session, two_counties):
     settings = get_settings()
-    token = service.start_session(session, settings, two_counties["bureau1"])
+    token = auth_sessions.start_session(session, settings, two_counties["bureau1"])
     clock.freeze(clock.now() + timedelta(days=50))
-    assert service.user_for_session(session, settings, token) is not None
+    assert auth_sessions.user_for_session(session, settings, token) is not None
 
 
 def test_changing_ones_password_ends_the_other_sessions_and_tokens(session, two_counties):
     settings = get_settings()
     user = two_counties["bureau1"]
-    here = service.start_session(session, settings, user)
-    elsewhere = service.start_session(session, settings, user)
-    api = service.issue_token(settings, user)
-    here_id = service.session_for_token(session, settings, here)[0].id
+    here = auth_sessions.start_session(session, settings, user)
+    elsewhere = auth_sessions.start_session(session, settings, user)
+    api = auth_login.issue_token(settings, user)
+    here_id = auth_sessions.session_for_token(session, settings, here)[0].id
     with pytest.raises(Invalid):
-        service.change_own_password(session, settings, _actor(user), "wrong", "new-password-22")
+        auth_users.change_own_password(session, settings, _actor(user), "wrong", "new-password-22")
     with pytest.raises(Invalid):
-        service.change_own_password(session, settings, _actor(user), PASSWORD, "short")
+        auth_users.change_own_password(session, settings, _actor(user), PASSWORD, "short")
     session.rollback()
-    service.change_own_password(
+    auth_users.change_own_password(
         session, settings, _actor(user), PASSWORD, "new-password-22", keep_session_id=here_id
     )
-    assert service.user_for_session(session, settings, here) is not None
-    assert service.user_for_session(session, settings, elsewhere) is None
-    assert service.user_for_token(session, settings, api) is None
-    assert service.authenticate(session, settings, "bureau1", "new-password-22").id == user.id
+    assert auth_sessions.user_for_session(session, settings, here) is not None
+    assert auth_sessions.user_for_session(session, settings, elsewhere) is None
+    assert auth_login.user_for_token(session, settings, api) is None
+    assert auth_login.authenticate(session, settings, "bureau1", "new-password-22").id == user.id
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "change_password")).one()
     assert event.changes["sessions_ended"] == 1
 
@@ -131,27 +133,27 @@ def test_changing_ones_password_ends_the_other_sessions_and_tokens(session, two_
 def test_admin_reset_and_deactivation_end_sessions_in_the_county_only(session, two_counties):
     settings = get_settings()
     admin1, bureau1, admin2 = (two_counties[n] for n in ("admin1", "bureau1", "admin2"))
-    token = service.start_session(session, settings, bureau1)
+    token = auth_sessions.start_session(session, settings, bureau1)
     # Another county's administrator cannot touch the account.
     for call in (
-        lambda: service.reset_password(session, _actor(admin2), bureau1.id, "other-pass-33"),
-        lambda: service.set_active(session, _actor(admin2), bureau1.id, False),
+        lambda: auth_users.reset_password(session, _actor(admin2), bureau1.id, "other-pass-33"),
+        lambda: auth_users.set_active(session, _actor(admin2), bureau1.id, False),
     ):
         with pytest.raises(NotFound):
             call()
     with pytest.raises(Invalid):
-        service.set_active(session, _actor(admin1), admin1.id, False)
-    service.reset_password(session, _actor(admin1), bureau1.id, "reset-pass-44")
-    assert service.user_for_session(session, settings, token) is None
-    token = service.start_session(session, settings, bureau1)
-    api = service.issue_token(settings, bureau1)
-    service.set_active(session, _actor(admin1), bureau1.id, False)
-    assert service.user_for_session(session, settings, token) is None
-    assert service.user_for_token(session, settings, api) is None
-    with pytest.raises(service.LoginFailed):
-        service.authenticate(session, settings, "bureau1", "reset-pass-44")
-    service.set_active(session, _actor(admin1), bureau1.id, True)
-    assert service.authenticate(session, settings, "bureau1", "reset-pass-44")
+        auth_users.set_active(session, _actor(admin1), admin1.id, False)
+    auth_users.reset_password(session, _actor(admin1), bureau1.id, "reset-pass-44")
+    assert auth_sessions.user_for_session(session, settings, token) is None
+    token = auth_sessions.start_session(session, settings, bureau1)
+    api = auth_login.issue_token(settings, bureau1)
+    auth_users.set_active(session, _actor(admin1), bureau1.id, False)
+    assert auth_sessions.user_for_session(session, settings, token) is None
+    assert auth_login.user_for_token(session, settings, api) is None
+    with pytest.raises(auth_login.LoginFailed):
+        auth_login.authenticate(session, settings, "bureau1", "reset-pass-44")
+    auth_users.set_active(session, _actor(admin1), bureau1.id, True)
+    assert auth_login.authenticate(session, settings, "bureau1", "reset-pass-44")
     actions = [
         e.action
         for e in session.exec(
@@ -162,8 +164,8 @@ def test_admin_reset_and_deactivation_end_sessions_in_the_county_only(session, t
 
 
 def test_api_client_accounts_get_no_web_session(session, two_counties):
-    with pytest.raises(service.WebLoginRefused):
-        service.start_session(session, get_settings(), two_counties["iis1"])
+    with pytest.raises(auth_sessions.WebLoginRefused):
+        auth_sessions.start_session(session, get_settings(), two_counties["iis1"])
 
 
 def test_spraying_user_names_from_one_address_is_throttled(session, two_counties):
@@ -171,26 +173,26 @@ def test_spraying_user_names_from_one_address_is_throttled(session, two_counties
     outcomes = []
     for i in range(32):
         try:
-            service.authenticate(session, settings, f"guess{i}", "password1", ip="203.0.113.9")
-        except service.LoginThrottled:
+            auth_login.authenticate(session, settings, f"guess{i}", "password1", ip="203.0.113.9")
+        except auth_login.LoginThrottled:
             outcomes.append(429)
-        except service.LoginFailed:
+        except auth_login.LoginFailed:
             outcomes.append(401)
     assert outcomes[: settings.login_ip_free_failures] == [401] * settings.login_ip_free_failures
     assert 429 in outcomes[settings.login_ip_free_failures :]
     # Even the right password waits from that address; another address logs in.
-    with pytest.raises(service.LoginThrottled):
-        service.authenticate(session, settings, "bureau1", PASSWORD, ip="203.0.113.9")
-    assert service.authenticate(session, settings, "bureau1", PASSWORD, ip="198.51.100.4")
+    with pytest.raises(auth_login.LoginThrottled):
+        auth_login.authenticate(session, settings, "bureau1", PASSWORD, ip="203.0.113.9")
+    assert auth_login.authenticate(session, settings, "bureau1", PASSWORD, ip="198.51.100.4")
     # The county's admin sees the guesses for names that exist nowhere, with the address;
     # failures on another county's accounts stay out of the list.
-    with pytest.raises(service.LoginFailed):
-        service.authenticate(session, settings, "admin2", "wrong-one", ip="198.51.100.7")
-    failures = service.recent_failures(session, _actor(two_counties["admin1"]))
+    with pytest.raises(auth_login.LoginFailed):
+        auth_login.authenticate(session, settings, "admin2", "wrong-one", ip="198.51.100.7")
+    failures = auth_login.recent_failures(session, _actor(two_counties["admin1"]))
     assert {f.username for f in failures} >= {"guess0", f"guess{outcomes.index(429) - 1}"}
     assert all(f.ip == "203.0.113.9" and f.reason == "unknown_user" for f in failures)
     assert "admin2" in {
-        f.username for f in service.recent_failures(session, _actor(two_counties["admin2"]))
+        f.username for f in auth_login.recent_failures(session, _actor(two_counties["admin2"]))
     }
 
 
@@ -200,26 +202,26 @@ def test_the_global_ceiling_slows_every_login(session, two_counties, monkeypatch
     settings = get_settings()
     clock.freeze(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
     for i in range(10):  # ten addresses, one guess each: no address is over its limit
-        with pytest.raises(service.LoginFailed):
-            service.authenticate(session, settings, f"u{i}", "x-password", ip=f"192.0.2.{i}")
-    with pytest.raises(service.LoginThrottled):
-        service.authenticate(session, settings, "bureau1", PASSWORD, ip="198.51.100.1")
+        with pytest.raises(auth_login.LoginFailed):
+            auth_login.authenticate(session, settings, f"u{i}", "x-password", ip=f"192.0.2.{i}")
+    with pytest.raises(auth_login.LoginThrottled):
+        auth_login.authenticate(session, settings, "bureau1", PASSWORD, ip="198.51.100.1")
     clock.advance(timedelta(seconds=settings.login_global_max_delay_s + 1))
-    assert service.authenticate(session, settings, "bureau1", PASSWORD, ip="198.51.100.1")
+    assert auth_login.authenticate(session, settings, "bureau1", PASSWORD, ip="198.51.100.1")
 
 
 def test_failure_counts_expire_after_the_window(session, two_counties):
     settings = get_settings()
     clock.freeze(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
     for _ in range(settings.login_free_failures):
-        with pytest.raises(service.LoginFailed):
-            service.authenticate(session, settings, "bureau1", "wrong-pass", ip="192.0.2.50")
+        with pytest.raises(auth_login.LoginFailed):
+            auth_login.authenticate(session, settings, "bureau1", "wrong-pass", ip="192.0.2.50")
     clock.advance(timedelta(seconds=settings.login_window_s + settings.login_max_delay_s + 1))
     # A new window: the next wrong passwords count from nothing, plain failures, no wait
     # (without the window the count would be past the free failures: the second would wait).
     for _ in range(2):
-        with pytest.raises(service.LoginFailed):
-            service.authenticate(session, settings, "bureau1", "wrong-pass", ip="192.0.2.50")
+        with pytest.raises(auth_login.LoginFailed):
+            auth_login.authenticate(session, settings, "bureau1", "wrong-pass", ip="192.0.2.50")
 
 
 def test_concurrent_failures_from_a_new_address_are_all_counted(engine, two_counties):
@@ -234,10 +236,10 @@ def test_concurrent_failures_from_a_new_address_are_all_counted(engine, two_coun
     def attempt(i: int) -> str:
         with Session(engine, expire_on_commit=False) as s:
             try:
-                service.authenticate(s, settings, f"race{i}", "guess-pass", ip="192.0.2.99")
-            except service.LoginFailed:
+                auth_login.authenticate(s, settings, f"race{i}", "guess-pass", ip="192.0.2.99")
+            except auth_login.LoginFailed:
                 return "failed"
-            except service.LoginThrottled:
+            except auth_login.LoginThrottled:
                 return "throttled"
         return "ok"
 

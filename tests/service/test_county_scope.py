@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import Session, select
 
 from aefi import audit, clock
-from aefi.auth import service as auth_service
+from aefi.auth import passwords
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -81,7 +81,7 @@ def _user(session: Session, username: str, role: Role, region_id: int, **kw) -> 
         full_name=username,
         role=role.value,
         county_id=region_id,
-        password_hash=auth_service.hash_password(PASSWORD),
+        password_hash=passwords.hash_password(PASSWORD),
         **kw,
     )
     session.add(u)

@@ -613,7 +613,7 @@ def test_upload_size_limit(session, county, monkeypatch):
 
 
 def test_notes_and_assignment(session, county):
-    from aefi.auth import service as auth_service
+    from aefi.auth.users import service as auth_users
 
     inv = county.actor(session, "investigator")
     case = open_case(session, county)
@@ -622,7 +622,7 @@ def test_notes_and_assignment(session, county):
     case_evidence.add_note(session, inv, case.id, "已电话联系家长")
     assert [n.text for n in case_evidence.notes(session, case.id)] == ["已电话联系家长"]
 
-    colleague = auth_service.create_user(
+    colleague = auth_users.create_user(
         session,
         None,
         username="inv2",

@@ -19,7 +19,8 @@ from aefi.investigation.models import CaseFile
 from aefi.observation import service as observation
 from aefi.referral.models import Referral
 from aefi.registry.models import Dose, Lot, LotStatus, Person, Site, Vaccine
-from aefi.reporting import service
+from aefi.reporting.county import service as county_view
+from aefi.reporting.daily import service as daily
 
 SH = ZoneInfo("Asia/Shanghai")
 # A local day well after the demo county's doses (the 30 days before the real now).
@@ -145,7 +146,7 @@ def _independent_counts(session, site_id: int) -> dict:
 def test_prefilled_figures_equal_independent_counts(session, county, day_fixture):
     rep, site, flu, dtap = day_fixture
     clock.freeze(at(D, 16))
-    form = service.daily_form(session, rep, D)
+    form = daily.daily_form(session, rep, D)
     figures = {name: form.computed.value(name) for name in _independent_counts(session, site.id)}
     assert figures == _independent_counts(session, site.id)
     # ...and the counts by hand.
@@ -164,29 +165,29 @@ def test_deadline_late_and_corrections_keep_every_version(session, county, day_f
     bureau = county.actor(session, "bureau")
     rep2 = county.actor(session, "reporter2")
     clock.freeze(at(D, 16, 59))
-    status = service.day_status(session, bureau, D)
+    status = daily.day_status(session, bureau, D)
     assert {s.state for s in status.sites} == {"awaiting"}
-    service.submit_daily(session, rep2, D, {}, confirmed=True)  # on time, as recorded
+    daily.submit_daily(session, rep2, D, {}, confirmed=True)  # on time, as recorded
     clock.freeze(at(D, 17, 1))
-    status = service.day_status(session, bureau, D)
+    status = daily.day_status(session, bureau, D)
     states = {s.site.id: s.state for s in status.sites}
     assert states[rep2.site_id] == "on_time" and states[site.id] == "missing"
     assert status.count("missing") == len(status.sites) - 1
-    assert service.daily_form(session, rep, D).overdue
+    assert daily.daily_form(session, rep, D).overdue
 
     with pytest.raises(Invalid) as err:
-        service.submit_daily(session, rep, D, {}, confirmed=False)
+        daily.submit_daily(session, rep, D, {}, confirmed=False)
     assert set(err.value.fields) == {"confirm"}
-    v1 = service.submit_daily(session, rep, D, {}, confirmed=True)
+    v1 = daily.submit_daily(session, rep, D, {}, confirmed=True)
     assert v1.version == 1 and v1.late and v1.corrected == [] and v1.observed == 5
-    assert service.day_status(session, bureau, D).sites[0].state == "late"
+    assert daily.day_status(session, bureau, D).sites[0].state == "late"
 
     clock.freeze(at(D, 18))
     with pytest.raises(Invalid) as err:  # a correction says why
-        service.submit_daily(session, rep, D, {"observed": "6"}, confirmed=True)
+        daily.submit_daily(session, rep, D, {"observed": "6"}, confirmed=True)
     assert set(err.value.fields) == {"remark"}
     flu_line = f"dose:{lot_of(session, 'FLU').vaccine_id}:1"
-    v2 = service.submit_daily(
+    v2 = daily.submit_daily(
         session,
         rep,
         D,
@@ -196,16 +197,16 @@ def test_deadline_late_and_corrections_keep_every_version(session, county, day_f
     )
     assert v2.version == 2 and v2.corrected == ["doses", "observed"]
     assert (v2.doses, v2.observed) == (6, 6)
-    versions = service.versions_of(session, site.id, D)
+    versions = daily.versions_of(session, site.id, D)
     assert [v.version for v in versions] == [2, 1]
     assert (versions[1].observed, versions[1].doses, versions[1].remark) == (5, 5, "")
     assert versions[1].computed["observed"] == 5
     # The county sees the latest version; lateness is the first submission's.
-    status = service.day_status(session, bureau, D)
+    status = daily.day_status(session, bureau, D)
     row = next(s for s in status.sites if s.site.id == site.id)
     assert row.state == "late" and row.latest.version == 2 and row.versions == 2
     assert status.total.observed == 6 + 0
-    summary = service.summary(session, bureau, D - timedelta(days=1), D)
+    summary = daily.summary(session, bureau, D - timedelta(days=1), D)
     s1 = next(r for r in summary.rows if r.site.id == site.id)
     assert (s1.submitted, s1.late, s1.missing) == (1, 1, 1)
     assert s1.figures.doses == 6 and summary.total.figures.doses == 6 + 1
@@ -215,15 +216,15 @@ def test_daily_report_scope(session, county, day_fixture):
     rep, site, _flu, _dtap = day_fixture
     rep2 = county.actor(session, "reporter2")
     with pytest.raises(NotFound):
-        service.daily_form(session, rep2, D, site.id)
+        daily.daily_form(session, rep2, D, site.id)
     with pytest.raises(NotFound):
-        service.submit_daily(session, rep2, D, {}, confirmed=True, site_id=site.id)
+        daily.submit_daily(session, rep2, D, {}, confirmed=True, site_id=site.id)
     with pytest.raises(Forbidden):
-        service.day_status(session, rep, D)
+        daily.day_status(session, rep, D)
     with pytest.raises(Forbidden):
-        service.daily_form(session, county.actor(session, "hospital"), D)
+        daily.daily_form(session, county.actor(session, "hospital"), D)
     with pytest.raises(Invalid):
-        service.submit_daily(session, rep, D + timedelta(days=1), {}, confirmed=True)
+        daily.submit_daily(session, rep, D + timedelta(days=1), {}, confirmed=True)
 
 
 # --- indicators ----------------------------------------------------------------------------
@@ -351,7 +352,7 @@ def indicator_fixture(session, county):
 
 def test_indicators_known_answer(session, county, indicator_fixture):
     bureau = county.actor(session, "bureau")
-    r = service.indicators(session, bureau, D, D + timedelta(days=1))
+    r = county_view.indicators(session, bureau, D, D + timedelta(days=1))
     assert r.reports == EXPECTED["reports"]
     share = lambda s: (s.done, s.total, s.pending)  # noqa: E731
     assert share(r.reports_on_time) == EXPECTED["on_time"]
@@ -379,20 +380,20 @@ def test_indicators_known_answer(session, county, indicator_fixture):
     assert (r.county.reports, r.county.doses) == (reports, doses)
     assert r.county.rate == pytest.approx(rate)
     # A period without the fixture has nothing in it.
-    empty = service.indicators(session, bureau, D + timedelta(days=20), D + timedelta(days=21))
+    empty = county_view.indicators(session, bureau, D + timedelta(days=20), D + timedelta(days=21))
     assert empty.reports == 0 and empty.by_vaccine == [] and empty.reports_on_time.total == 0
 
 
 def test_indicators_are_for_county_roles(session, county, indicator_fixture):
     with pytest.raises(Forbidden):
-        service.indicators(session, county.actor(session, "reporter"), D, D)
+        county_view.indicators(session, county.actor(session, "reporter"), D, D)
     with pytest.raises(Invalid):
-        service.indicators(session, county.actor(session, "bureau"), D, D - timedelta(days=1))
+        county_view.indicators(session, county.actor(session, "bureau"), D, D - timedelta(days=1))
 
 
 def test_dashboard_counts_today(session, county, day_fixture):
     clock.freeze(at(D, 17, 30))
-    dash = service.dashboard(session, county.actor(session, "bureau"))
+    dash = county_view.dashboard(session, county.actor(session, "bureau"))
     tiles = {t.key: t for t in dash.tiles}
     start, end = at(D, 0), at(D + timedelta(days=1), 0)
     doses = session.exec(

@@ -15,8 +15,9 @@ from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Lot, LotStatus, Site
-from aefi.reporting import traceability as trace
+from aefi.reporting.follow_up import service as follow_up
 from aefi.reporting.models import FollowUpContact
+from aefi.reporting.trace import service as trace
 from aefi.signals.halts import service as halts
 
 
@@ -125,13 +126,13 @@ def halted(session, county):
 
 def test_follow_up_list_holds_exactly_the_lots_persons(session, county, halted):
     lot, rep, bureau = halted
-    fl = trace.follow_up_list(session, bureau, lot.lot_number)
+    fl = follow_up.follow_up_list(session, bureau, lot.lot_number)
     assert {r.person.id for r in fl.rows} == persons_of(session, lot)
     assert fl.progress.total == len(persons_of(session, lot))
     assert len({g.site.id for g in fl.groups}) == len(fl.groups) > 1
     assert all(r.site.id == g.site.id for g in fl.groups for r in g.rows)
     # The site's physician sees their site's part only.
-    mine = trace.follow_up_list(session, rep, lot.lot_number)
+    mine = follow_up.follow_up_list(session, rep, lot.lot_number)
     assert [g.site.id for g in mine.groups] == [rep.site_id]
     assert {r.person.id for r in mine.rows} == persons_of(session, lot, rep.site_id)
     # Only the last N days.
@@ -141,21 +142,21 @@ def test_follow_up_list_holds_exactly_the_lots_persons(session, county, halted):
             select(Dose.person_id).where(Dose.lot_id == lot.id, col(Dose.administered_at) >= cutoff)
         )
     )
-    assert {r.person.id for r in trace.follow_up_list(session, bureau, lot.lot_number, days=7)
+    assert {r.person.id for r in follow_up.follow_up_list(session, bureau, lot.lot_number, days=7)
             .rows} == recent  # fmt: skip
     other = next(pid for pid in persons_of(session, lot) - persons_of(session, lot, rep.site_id))
     with pytest.raises(NotFound):
-        trace.record_contact(session, rep, lot.lot_number, other, "well")
+        follow_up.record_contact(session, rep, lot.lot_number, other, "well")
 
 
 def test_contacts_progress_and_the_report_they_open(session, county, halted):
     lot, rep, _bureau = halted
-    rows = trace.follow_up_list(session, rep, lot.lot_number).rows
+    rows = follow_up.follow_up_list(session, rep, lot.lot_number).rows
     a, b, c = rows[0], rows[1], rows[2]
-    trace.record_contact(session, rep, lot.lot_number, a.person.id, "not_reached")
-    trace.record_contact(session, rep, lot.lot_number, a.person.id, "well", "电话随访，无不适")
-    trace.record_contact(session, rep, lot.lot_number, b.person.id, "not_reached")
-    contact = trace.record_contact(session, rep, lot.lot_number, c.person.id, "reaction")
+    follow_up.record_contact(session, rep, lot.lot_number, a.person.id, "not_reached")
+    follow_up.record_contact(session, rep, lot.lot_number, a.person.id, "well", "电话随访，无不适")
+    follow_up.record_contact(session, rep, lot.lot_number, b.person.id, "not_reached")
+    contact = follow_up.record_contact(session, rep, lot.lot_number, c.person.id, "reaction")
     assert contact.dose_id == c.dose.id
     report = intake_filing.file_report(
         session,
@@ -171,24 +172,24 @@ def test_contacts_progress_and_the_report_they_open(session, county, halted):
     )
     session.refresh(contact)
     assert contact.report_id == report.id
-    fl = trace.follow_up_list(session, rep, lot.lot_number)
+    fl = follow_up.follow_up_list(session, rep, lot.lot_number)
     p = fl.progress
     assert (p.well, p.reaction, p.not_reached, p.reached) == (1, 1, 1, 2)
     assert p.not_contacted == p.total - 3
     states = {r.person.id: (r.state, r.contacts) for r in fl.rows}
     assert states[a.person.id] == ("well", 2) and states[b.person.id] == ("not_reached", 1)
     with pytest.raises(Exception):  # noqa: B017 - Invalid: an outcome from the list only
-        trace.record_contact(session, rep, lot.lot_number, a.person.id, "maybe")
+        follow_up.record_contact(session, rep, lot.lot_number, a.person.id, "maybe")
     audited = session.exec(select(func.count()).where(AuditEvent.action == "contact")).one()
     assert audited == 4 == len(session.exec(select(FollowUpContact)).all())
 
 
 def test_export_for_phoning_is_audited_and_scoped(session, county, halted):
     lot, rep, bureau = halted
-    rows = trace.follow_up_export(session, bureau, lot.lot_number)
+    rows = follow_up.follow_up_export(session, bureau, lot.lot_number)
     assert all("*" not in r["id_number"] for r in rows)  # for phoning: the whole identity
     assert len(rows) == len(persons_of(session, lot))
-    mine = trace.follow_up_export(session, rep, lot.lot_number)
+    mine = follow_up.follow_up_export(session, rep, lot.lot_number)
     site_code = session.get(Site, rep.site_id).code
     assert {r["site_code"] for r in mine} == {site_code}
     assert session.exec(select(func.count()).where(AuditEvent.action == "export")).one() == 2
@@ -198,7 +199,7 @@ def test_active_lot_has_no_follow_up_list(session, county):
     rep = county.actor(session, "reporter")
     lot = busiest_lot(session, rep.site_id)
     with pytest.raises(Conflict):
-        trace.follow_up_list(session, rep, lot.lot_number)
+        follow_up.follow_up_list(session, rep, lot.lot_number)
 
 
 def test_search_and_person_page(session, county):

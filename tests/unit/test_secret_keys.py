@@ -8,7 +8,8 @@ import stat
 import pytest
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from aefi.auth import keys, service
+from aefi.auth import keys
+from aefi.auth.login import service as auth_login
 from aefi.settings import Settings
 
 GOOD = "k" * 10 + "0123456789abcdefghijklmnopqrstuv"
@@ -62,12 +63,12 @@ def test_demo_mode_keeps_one_private_key_per_installation(tmp_path, monkeypatch)
 def test_old_keys_verify_but_only_the_current_key_signs():
     before = Settings(secret_key=OTHER)
     rotated = Settings(secret_key=GOOD, secret_key_old=OTHER)
-    old_token = service._serializer(before).dumps({"u": 1, "v": 1})
-    assert service._serializer(rotated).loads(old_token) == {"u": 1, "v": 1}
-    new_token = service._serializer(rotated).dumps({"u": 1, "v": 1})
+    old_token = auth_login._serializer(before).dumps({"u": 1, "v": 1})
+    assert auth_login._serializer(rotated).loads(old_token) == {"u": 1, "v": 1}
+    new_token = auth_login._serializer(rotated).dumps({"u": 1, "v": 1})
     URLSafeTimedSerializer(GOOD, salt="aefi-api-token").loads(new_token)
     with pytest.raises(BadSignature):
         URLSafeTimedSerializer(OTHER, salt="aefi-api-token").loads(new_token)
     # Once the old key is dropped, its tokens are refused.
     with pytest.raises(BadSignature):
-        service._serializer(Settings(secret_key=GOOD)).loads(old_token)
+        auth_login._serializer(Settings(secret_key=GOOD)).loads(old_token)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from aefi.auth import service
+from aefi.auth.login import service as auth_login
 from aefi.auth.models import LoginSession, User
+from aefi.auth.sessions import service as auth_sessions
 from aefi.cli import app
 from aefi.registry.models import Region
 from aefi.settings import get_settings
@@ -28,7 +29,7 @@ def test_users_create_set_password_deactivate_reactivate(county, session):
     assert r.exit_code == 0, r.output
     assert "user nurse9 created" in r.output
     user = session.exec(select(User).where(User.username == "nurse9")).one()
-    token = service.start_session(session, get_settings(), user)
+    token = auth_sessions.start_session(session, get_settings(), user)
 
     r = runner.invoke(
         app, ["users", "set-password", "nurse9"], input="second-pass-456\nsecond-pass-456\n"
@@ -36,8 +37,8 @@ def test_users_create_set_password_deactivate_reactivate(county, session):
     assert r.exit_code == 0, r.output
     assert "password of nurse9 changed" in r.output
     session.expire_all()
-    assert service.authenticate(session, get_settings(), "nurse9", "second-pass-456")
-    assert service.user_for_session(session, get_settings(), token) is None
+    assert auth_login.authenticate(session, get_settings(), "nurse9", "second-pass-456")
+    assert auth_sessions.user_for_session(session, get_settings(), token) is None
     ended = session.exec(select(LoginSession).where(LoginSession.user_id == user.id)).one()
     assert ended.end_reason == "password_reset"
 
@@ -107,7 +108,7 @@ def test_set_password_works_in_a_fresh_process(county, session, db_url):
     )
     assert r.returncode == 0, r.stderr
     session.expire_all()
-    assert service.authenticate(session, get_settings(), "bureau", "from-a-shell-77")
+    assert auth_login.authenticate(session, get_settings(), "bureau", "from-a-shell-77")
 
 
 def test_serve_demo_makes_a_private_key_once_and_reuses_it(db_url, county, monkeypatch, tmp_path):

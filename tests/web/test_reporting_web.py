@@ -208,9 +208,9 @@ def test_cli_report_commands(session, county, tmp_path):
     from typer.testing import CliRunner
 
     from aefi.cli import app
-    from aefi.reporting import service
+    from aefi.reporting.daily import service as daily
 
-    day = service.today().isoformat()
+    day = daily.today().isoformat()
     runner = CliRunner()
     out = runner.invoke(
         app,

@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, create_model
 
 from aefi import i18n
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.forms import FormErrors, Tri, parse_form, tri
 from aefi.investigation import brighton as bc
 from aefi.investigation import causality as who
 from aefi.investigation.assessments import service as case_assessments
@@ -37,24 +38,39 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 # --- WHO causality -----------------------------------------------------------------------
 
 
-def _tri(value: str) -> bool | None:
-    return {"yes": True, "no": False}.get(value)
+class _EligibilityForm(BaseModel):
+    """Step 1 of the WHO form; its inputs are named ``e.<question>``."""
+
+    vaccine_given_before_event: Tri = Field(None, alias="e.vaccine_given_before_event")
+    valid_diagnosis: Tri = Field(None, alias="e.valid_diagnosis")
+    clear_event: Tri = Field(None, alias="e.clear_event")
+    vaccine: str = Field("", alias="e.vaccine")
+    diagnosis: str = Field("", alias="e.diagnosis")
+    note: str = ""
 
 
-def _causality_in(form) -> CausalityIn:
-    checklist = {
-        name: str(form.get(f"c.{name}", "unknown") or "unknown") for name in who.CHECKLIST_ITEMS
-    }
+# Step 2's checklist: one ``c.<item>`` radio group per item, unknown when left out.
+CausalityForm = create_model(
+    "CausalityForm",
+    __base__=_EligibilityForm,
+    **{
+        name: (who.Answer, Field(who.Answer.unknown, alias=f"c.{name}"))
+        for name in who.CHECKLIST_ITEMS
+    },
+)
+
+
+def _causality_in(form: _EligibilityForm) -> CausalityIn:
     return CausalityIn(
         eligibility=EligibilityIn(
-            vaccine_given_before_event=_tri(str(form.get("e.vaccine_given_before_event", ""))),
-            valid_diagnosis=_tri(str(form.get("e.valid_diagnosis", ""))),
-            clear_event=_tri(str(form.get("e.clear_event", ""))),
-            vaccine=str(form.get("e.vaccine", ""))[:200],
-            diagnosis=str(form.get("e.diagnosis", ""))[:500],
+            vaccine_given_before_event=form.vaccine_given_before_event,
+            valid_diagnosis=form.valid_diagnosis,
+            clear_event=form.clear_event,
+            vaccine=form.vaccine[:200],
+            diagnosis=form.diagnosis[:500],
         ),
-        checklist=checklist,
-        note=str(form.get("note", ""))[:2000],
+        checklist={name: getattr(form, name) for name in who.CHECKLIST_ITEMS},
+        note=form.note[:2000],
     )
 
 
@@ -206,9 +222,9 @@ def _causality_ctx(page: case_overview.CasePage, answers: dict, result: who.Asse
 def _assess(answers: dict) -> who.Assessment:
     e = answers["e"]
     eligibility = who.Eligibility(
-        vaccine_given_before_event=_tri(e.get("vaccine_given_before_event", "")),
-        valid_diagnosis=_tri(e.get("valid_diagnosis", "")),
-        clear_event=_tri(e.get("clear_event", "")),
+        vaccine_given_before_event=tri(e.get("vaccine_given_before_event", "")),
+        valid_diagnosis=tri(e.get("valid_diagnosis", "")),
+        clear_event=tri(e.get("clear_event", "")),
         vaccine=e.get("vaccine") or None,
         diagnosis=e.get("diagnosis") or None,
     )
@@ -230,11 +246,12 @@ def causality_page(request: Request, case_id: Id, session: SessionDep, actor: We
 @router.post("/cases/{case_id:int}/causality/preview")
 async def causality_preview(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
     """The result panel only: the algorithm over the answers as they are (nothing saved)."""
-    form = await request.form()
+    form = await parse_form(request, CausalityForm)
+    if isinstance(form, FormErrors):
+        return Response(status_code=204)
     try:
-        data = _causality_in(form)
-        result = case_assessments.preview_causality(session, actor, case_id, data)
-    except (Invalid, ValidationError):
+        result = case_assessments.preview_causality(session, actor, case_id, _causality_in(form))
+    except Invalid:
         return Response(status_code=204)
     return render(
         request,
@@ -245,11 +262,12 @@ async def causality_preview(request: Request, case_id: Id, session: SessionDep, 
 
 @router.post("/cases/{case_id:int}/causality")
 async def causality_save(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    form = await request.form()
+    form = await parse_form(request, CausalityForm)
     try:
-        data = _causality_in(form)
-        row = case_assessments.assess_causality(session, actor, case_id, data)
-    except (Invalid, ValidationError) as exc:
+        if isinstance(form, FormErrors):
+            raise Invalid(form.message)
+        row = case_assessments.assess_causality(session, actor, case_id, _causality_in(form))
+    except Invalid as exc:
         session.rollback()
         page = case_overview.case_page(session, actor, case_id)
         answers = _initial_answers(page)
@@ -272,29 +290,41 @@ async def causality_save(request: Request, case_id: Id, session: SessionDep, act
 # --- Brighton ----------------------------------------------------------------------------
 
 
-def _brighton_in(form) -> BrightonIn:
-    return BrightonIn(
-        criteria=[
-            bc.Criterion(c) for c in form.getlist("criteria") if c in bc.Criterion.__members__
-        ],
-        signs=[bc.Sign(s) for s in form.getlist("signs") if s in bc.Sign.__members__],
-        sudden_onset_rapid_progression=_tri(str(form.get("sudden", ""))),
-        multiple_organ_systems=_tri(str(form.get("multiple", ""))),
-        reported_as_anaphylaxis=_tri(str(form.get("reported", ""))),
-    )
+class BrightonForm(BaseModel):
+    """Ticked criteria and signs (names outside the lists are ignored) and three yes/no."""
+
+    criteria: list[str] = []
+    signs: list[str] = []
+    sudden: Tri = None
+    multiple: Tri = None
+    reported: Tri = None
+
+    def brighton_in(self) -> BrightonIn:
+        return BrightonIn(
+            criteria=[bc.Criterion(c) for c in self.criteria if c in bc.Criterion.__members__],
+            signs=[bc.Sign(s) for s in self.signs if s in bc.Sign.__members__],
+            sudden_onset_rapid_progression=self.sudden,
+            multiple_organ_systems=self.multiple,
+            reported_as_anaphylaxis=self.reported,
+        )
+
+
+async def _brighton_in(request: Request) -> BrightonIn:
+    form = await parse_form(request, BrightonForm)
+    # Every input of the form is optional and lenient: it always parses.
+    return form.brighton_in() if isinstance(form, BrightonForm) else BrightonIn()
 
 
 @router.post("/cases/{case_id:int}/brighton/preview")
 async def brighton_preview(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    result = case_assessments.preview_brighton(session, actor, case_id, _brighton_in(form))
+    data = await _brighton_in(request)
+    result = case_assessments.preview_brighton(session, actor, case_id, data)
     return render(request, "investigation/_brighton_result.html", {**helpers(), "preview": result})
 
 
 @router.post("/cases/{case_id:int}/brighton")
 async def brighton_save(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    case_assessments.record_brighton(session, actor, case_id, _brighton_in(form))
+    case_assessments.record_brighton(session, actor, case_id, await _brighton_in(request))
     if is_htmx(request):
         part = case_assessments.brighton_part(session, actor, case_id)
         return render(request, "investigation/_brighton.html", part_ctx(part, saved=True))

@@ -10,6 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 from aefi import i18n
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.forms import FormErrors, parse_form
+from aefi.i18n import N_
 from aefi.investigation import access, lifecycle
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.labels import (
@@ -20,10 +22,16 @@ from aefi.investigation.overview.views import back_to_case
 from aefi.investigation.schemas import (
     AssignIn,
 )
-from aefi.types import Id, parse_id
+from aefi.types import Id
 from aefi.web import flash, is_htmx, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+
+class AssignForm(AssignIn):
+    """The assign form names a colleague by id only; blank: the caller takes the case."""
+
+    username: None = None
 
 
 @router.post("/cases/{case_id:int}/take")
@@ -39,14 +47,13 @@ def take(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
 
 @router.post("/cases/{case_id:int}/assign")
 async def assign(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    raw = str(form.get("assignee_id", "")).strip()
+    data = await parse_form(request, AssignForm)
     try:
-        case_files.assign_case(
-            session, actor, case_id, AssignIn(assignee_id=parse_id(raw, "assignee_id"))
-        )
+        if isinstance(data, FormErrors):
+            raise Invalid(N_("Choose a valid entry for {field}."), field="assignee_id")
+        case_files.assign_case(session, actor, case_id, data)
         flash(request, i18n.gettext("Assigned."), "success")
-    except (Invalid, ValueError) as exc:
+    except Invalid as exc:
         session.rollback()
         flash(request, error_text(exc), "error")
     return back_to_case(request, case_id)

@@ -6,9 +6,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
+from pydantic import BaseModel
 
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.forms import parse_form
 from aefi.investigation.evidence import checks as evidence
 from aefi.investigation.evidence import service as case_evidence
 from aefi.investigation.labels import (
@@ -19,6 +21,10 @@ from aefi.types import Id
 from aefi.web import flash, is_htmx, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+
+class NoteForm(BaseModel):
+    text: str = ""
 
 
 # --- evidence ----------------------------------------------------------------------------
@@ -93,8 +99,8 @@ def remove(request: Request, case_id: Id, attachment_id: Id, session: SessionDep
 
 @router.post("/cases/{case_id:int}/notes")
 async def note(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    text = str(form.get("text", ""))
+    data = await parse_form(request, NoteForm)
+    text = data.text if isinstance(data, NoteForm) else ""
     try:
         case_evidence.add_note(session, actor, case_id, text)
     except Invalid as exc:

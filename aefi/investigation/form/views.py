@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, BeforeValidator, create_model
 
 from aefi import i18n
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.forms import parse_form
 from aefi.investigation import access, sections
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.form import service as case_form
@@ -29,6 +31,27 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 # --- form sections -----------------------------------------------------------------------
 
 
+class SectionForm(BaseModel):
+    """One section's inputs as typed (its rules in ``sections`` check them) and the version
+    the page showed; a version that is not a number is none (the save then conflicts)."""
+
+    version: Annotated[int | None, BeforeValidator(ascii_int)] = None
+
+
+SECTION_FORMS: dict[str, type[SectionForm]] = {
+    key: create_model(
+        f"SectionForm_{key}",
+        __base__=SectionForm,
+        **{f.name: (str, "") for f in section.fields},
+    )
+    for key, section in sections.BY_KEY.items()
+}
+
+
+class PreliminaryForm(BaseModel):
+    at: str = ""
+
+
 def _section_ctx(part: case_form.FormPart, key: str, **state: Any) -> dict[str, Any]:
     ctx = part_ctx(part)
     ctx["section"] = sections.BY_KEY[key]
@@ -40,11 +63,11 @@ def _section_ctx(part: case_form.FormPart, key: str, **state: Any) -> dict[str, 
 async def save_section(
     request: Request, case_id: Id, key: str, session: SessionDep, actor: WebActor
 ):
-    form = await request.form()
-    section = sections.BY_KEY.get(key)
-    raw = {f.name: str(form.get(f.name, "")) for f in section.fields} if section else {}
-    version_raw = str(form.get("version", "")).strip()
-    version = ascii_int(version_raw)
+    parsed = await parse_form(request, SECTION_FORMS.get(key, SectionForm))
+    # Every input is text, checked by the section's own rules: the form always parses.
+    assert isinstance(parsed, SectionForm)
+    raw = parsed.model_dump(exclude={"version"})
+    version = parsed.version
     state: dict[str, Any] = {}
     status_code = 200
     headers = {"HX-Trigger": "form-changed"}
@@ -119,9 +142,9 @@ def complete_form(request: Request, case_id: Id, session: SessionDep, actor: Web
 
 @router.post("/cases/{case_id:int}/preliminary-report")
 async def preliminary_report(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    form = await request.form()
+    data = await parse_form(request, PreliminaryForm)
     try:
-        at = parse_local(str(form.get("at", "")) or None)
+        at = parse_local(data.at or None) if isinstance(data, PreliminaryForm) else None
         case_form.record_preliminary_report(session, actor, case_id, at)
         flash(request, i18n.gettext("Saved."), "success")
     except (Invalid, ValueError) as exc:

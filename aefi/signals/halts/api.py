@@ -18,25 +18,19 @@ router = APIRouter(prefix="/api/v1", tags=["signals"])
 
 
 def halt_out(h: HaltDecision) -> HaltOut:
-    return HaltOut(
-        id=h.id,
-        number=h.number,
-        scope=h.scope,
-        target=h.target_label,
-        reason=h.reason,
-        signal_ids=h.signal_ids,
-        cluster_ids=h.cluster_ids,
-        report_ids=h.report_ids,
-        effective_at=h.effective_at,
-        in_force=h.state == "in force",
-        state=h.state,
-        issued_at=h.issued_at,
-        issued_by=h.issued_by_name,
-        lift_number=h.lift_number or None,
-        lifted_at=h.lifted_at,
-        lifted_by=h.lifted_by_name or None,
-        lift_reason=h.lift_reason or None,
-        notice_pdf=f"/api/v1/halts/{h.id}/notice.pdf",
+    return HaltOut.model_validate(
+        {
+            **h.model_dump(),
+            "target": h.target_label,
+            "in_force": h.state == "in force",
+            "state": h.state,
+            "issued_by": h.issued_by_name,
+            # Not yet lifted: null rather than the columns' empty text.
+            "lift_number": h.lift_number or None,
+            "lifted_by": h.lifted_by_name or None,
+            "lift_reason": h.lift_reason or None,
+            "notice_pdf": f"/api/v1/halts/{h.id}/notice.pdf",
+        }
     )
 
 

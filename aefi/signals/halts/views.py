@@ -7,6 +7,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
 
 from aefi import audit, i18n
 from aefi.auth.models import User
@@ -14,6 +15,7 @@ from aefi.auth.permissions import require_role
 from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.forms import ReasonForm, parse_form
 from aefi.signals import access, presenters
 from aefi.signals.halts import banners, service
 from aefi.signals.models import HaltScope
@@ -89,21 +91,22 @@ def _ids(raw: str) -> list[int]:
     return out
 
 
+class HaltForm(BaseModel):
+    """The halt form as typed: the ids and the time are parsed below, with their messages."""
+
+    scope: str = ""
+    target: str = ""
+    reason: str = ""
+    signal_ids: str = ""
+    cluster_ids: str = ""
+    report_ids: str = ""
+    effective_at: str = ""
+
+
 @router.post("/halts/new")
 async def issue_halt(request: Request, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    values = {
-        k: str(form.get(k, "") or "")
-        for k in (
-            "scope",
-            "target",
-            "reason",
-            "signal_ids",
-            "cluster_ids",
-            "report_ids",
-            "effective_at",
-        )
-    }
+    form = await parse_form(request, HaltForm)
+    values = (form if isinstance(form, HaltForm) else HaltForm()).model_dump()
     errors: dict[str, str] = {}
     ids: dict[str, list[int]] = {}
     for k in ("signal_ids", "cluster_ids", "report_ids"):
@@ -160,8 +163,8 @@ def halt_page(request: Request, halt_id: Id, session: SessionDep, actor: WebActo
 
 @router.post("/halts/{halt_id:int}/lift")
 async def lift(request: Request, halt_id: Id, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    reason = str(form.get("reason", "") or "")
+    form = await parse_form(request, ReasonForm)
+    reason = form.reason if isinstance(form, ReasonForm) else ""
     try:
         halt = service.lift_halt(session, actor, halt_id, reason)
     except Invalid as exc:

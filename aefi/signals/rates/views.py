@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, create_model
 
 from aefi import audit, i18n
 from aefi.auth.permissions import require_role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.forms import parse_form
 from aefi.signals import access, expected, presenters
 from aefi.signals.rates import service
 from aefi.types import Id
@@ -90,13 +92,17 @@ def edit_rate(request: Request, rate_id: Id, session: SessionDep, actor: WebActo
     )
 
 
+# The rate form as typed; the service parses each figure and names what is wrong.
+RateForm = create_model("RateForm", **{f: (str, "") for f in service.RATE_FIELDS})
+
+
 @router.post("/signals/rates/new")
 @router.post("/signals/rates/{rate_id:int}")
 async def save_rate(
     request: Request, session: SessionDep, actor: WebActor, rate_id: Id | None = None
 ):
-    form = await request.form()
-    values = {f: form.get(f, "") for f in service.RATE_FIELDS}
+    form = await parse_form(request, RateForm)
+    values = (form if isinstance(form, BaseModel) else RateForm()).model_dump()
     try:
         row = service.save_rate(session, actor, rate_id, values)
     except Invalid as exc:

@@ -20,33 +20,17 @@ router = APIRouter(prefix="/api/v1", tags=["signals"])
 
 def signal_out(row: service.SignalRow) -> SignalOut:
     s = row.signal
-    return SignalOut(
-        id=s.id,
-        lot_number=row.lot.lot_number if row.lot else None,
-        vaccine_code=row.vaccine.code if row.vaccine else None,
-        event_group=s.event_group,
-        observed=s.observed,
-        expected=s.expected,
-        method=s.method,
-        statistic=s.statistic,
-        p_value=s.p_value,
-        threshold=s.threshold,
-        level=s.level,
-        status=s.status,
-        scope=s.scope,
-        site_code=row.site.code if row.site else None,
-        doses=s.doses,
-        oe_ratio=s.oe_ratio,
-        oe_lower=s.oe_lower,
-        oe_upper=s.oe_upper,
-        upper_limit=s.upper_limit,
-        risk_window_days=(
-            [s.window_start_days, s.window_end_days] if s.window_end_days is not None else None
-        ),
-        held_lot=s.held_lot,
-        first_detected_at=s.first_detected_at,
-        last_scanned_at=s.last_scanned_at,
-        details=s.details or {},
+    return SignalOut.model_validate(
+        {
+            **s.model_dump(),
+            "lot_number": row.lot.lot_number if row.lot else None,
+            "vaccine_code": row.vaccine.code if row.vaccine else None,
+            "site_code": row.site.code if row.site else None,
+            "risk_window_days": (
+                [s.window_start_days, s.window_end_days] if s.window_end_days is not None else None
+            ),
+            "details": s.details or {},
+        }
     )
 
 

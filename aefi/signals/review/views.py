@@ -3,12 +3,16 @@ review status."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, BeforeValidator
 
 from aefi import audit, i18n
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.forms import parse_form
 from aefi.registry.records import service as registry_records
 from aefi.signals import access, charts, presenters
 from aefi.signals.halts.service import list_halts
@@ -141,17 +145,20 @@ def signal_chart(signal_id: Id, session: SessionDep, actor: WebActor):
     return Response(_chart(session, actor, signal_id), media_type="image/svg+xml")
 
 
+class SignalStatusForm(BaseModel):
+    status: str = ""  # checked by the service, which names the allowed moves
+    note: str = ""
+    release_hold: Annotated[bool, BeforeValidator(lambda v: v == "on")] = False
+
+
 @router.post("/signals/{signal_id:int}/status")
 async def signal_status(request: Request, signal_id: Id, session: SessionDep, actor: WebActor):
-    form = await request.form()
+    form = await parse_form(request, SignalStatusForm)
+    if not isinstance(form, SignalStatusForm):
+        form = SignalStatusForm()
     try:
         service.set_signal_status(
-            session,
-            actor,
-            signal_id,
-            str(form.get("status", "")),
-            str(form.get("note", "")),
-            release_hold=form.get("release_hold") == "on",
+            session, actor, signal_id, form.status, form.note, release_hold=form.release_hold
         )
     except Invalid as exc:
         session.rollback()

@@ -18,10 +18,7 @@ router = APIRouter(prefix="/api/v1", tags=["triage"])
 
 def _cluster(view: cluster_review.ClusterView) -> ClusterOut:
     c = view.cluster
-    return ClusterOut(
-        **c.model_dump(exclude={"county_id", "created_at", "updated_at", "closed_at"}),
-        report_ids=[r.id for r in view.members],
-    )
+    return ClusterOut.model_validate({**c.model_dump(), "report_ids": [r.id for r in view.members]})
 
 
 @router.get("/clusters", response_model=list[ClusterOut])
@@ -31,7 +28,7 @@ def clusters(
     status_: Annotated[str, Query(alias="status")] = "open",
 ) -> list[ClusterOut]:
     rows = cluster_review.list_clusters(session, actor, status=status_)
-    return [ClusterOut(**c.model_dump(exclude={"county_id"})) for c in rows]
+    return [ClusterOut.model_validate(c, from_attributes=True) for c in rows]
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterOut)

@@ -9,6 +9,7 @@ from aefi import i18n
 from aefi.auth.permissions import mask_name
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.forms import NoteForm, parse_form
 from aefi.intake.symptoms import group_name
 from aefi.triage import access
 from aefi.triage.cluster_review import service
@@ -52,8 +53,8 @@ def cluster_page(request: Request, cluster_id: Id, session: SessionDep, actor: W
 
 @router.post("/clusters/{cluster_id:int}/close")
 async def close_cluster(request: Request, cluster_id: Id, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    note = str(form.get("note", ""))
+    form = await parse_form(request, NoteForm)
+    note = form.note if isinstance(form, NoteForm) else ""
     try:
         service.close_cluster(session, actor, cluster_id, note=note)
     except Invalid as exc:

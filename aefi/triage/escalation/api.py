@@ -18,26 +18,23 @@ router = APIRouter(prefix="/api/v1", tags=["triage"])
 
 
 def _ack(a) -> AcknowledgementOut:
-    return AcknowledgementOut(id=a.id, user_name=a.user_name, role=a.role, at=a.at, note=a.note)
+    return AcknowledgementOut.model_validate(a, from_attributes=True)
 
 
 @router.get("/escalations", response_model=list[EscalationOut])
 def escalations(session: SessionDep, actor: ApiActor, show: str = "open") -> list[EscalationOut]:
     """The caller's escalation queue (bureau, investigator), most urgent first."""
     return [
-        EscalationOut(
-            id=i.escalation.id,
-            kind=i.kind,
-            report_id=i.escalation.report_id,
-            report_number=i.report.number if i.report else None,
-            cluster_id=i.escalation.cluster_id,
-            urgency=i.escalation.urgency,
-            urgency_name=Urgency(i.escalation.urgency).name,
-            escalated_at=i.escalation.escalated_at,
-            due_at=i.escalation.due_at,
-            overdue=i.overdue,
-            acknowledged=i.acknowledged is not None,
-            acknowledgements=[_ack(a) for a in i.acknowledgements],
+        EscalationOut.model_validate(
+            {
+                **i.escalation.model_dump(),
+                "kind": i.kind,
+                "report_number": i.report.number if i.report else None,
+                "urgency_name": Urgency(i.escalation.urgency).name,
+                "overdue": i.overdue,
+                "acknowledged": i.acknowledged is not None,
+                "acknowledgements": [_ack(a) for a in i.acknowledgements],
+            }
         )
         for i in escalation.escalation_queue(session, actor, show=show)
     ]

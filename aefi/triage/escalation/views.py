@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from aefi import i18n
 from aefi.auth.permissions import mask_name
 from aefi.deps import SessionDep, WebActor
+from aefi.forms import NoteForm, parse_form
 from aefi.i18n import N_
 from aefi.intake.symptoms import group_name
 from aefi.triage.escalation import service
@@ -37,13 +38,19 @@ def escalations_page(request: Request, session: SessionDep, actor: WebActor, sho
     )
 
 
+class AcknowledgeForm(NoteForm):
+    show: str = "open"  # the queue's tab to go back to
+
+
 @router.post("/escalations/{escalation_id:int}/acknowledge")
 async def acknowledge(request: Request, escalation_id: Id, session: SessionDep, actor: WebActor):
-    form = await request.form()
-    service.acknowledge(session, actor, escalation_id, note=str(form.get("note", "")))
+    form = await parse_form(request, AcknowledgeForm)
+    if not isinstance(form, AcknowledgeForm):
+        form = AcknowledgeForm()
+    service.acknowledge(session, actor, escalation_id, note=form.note)
     if is_htmx(request):
         # The queue reloads itself on this event (and every few seconds anyway).
         return Response(status_code=204, headers={"HX-Trigger": "queue-changed"})
     flash(request, i18n.gettext("Acknowledged."), "success")
-    show = form.get("show", "open")
+    show = form.show
     return RedirectResponse(f"/escalations?show={show}", status_code=303)

@@ -1,0 +1,78 @@
+"""Referral JSON API, the inbox (API.md, referral section).
+
+``GET /api/v1/referrals``: a hospital gets those addressed to it, a site's physician those
+of the site, the county roles the county's. The steps (``steps/api.py``) answer with the
+referral as the caller may now see it (``one``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import Session
+
+from aefi.deps import ApiActor, SessionDep
+from aefi.referral.inbox import service as inbox
+from aefi.referral.schemas import (
+    DoseOut,
+    EventOut,
+    HospitalOut,
+    PatientOut,
+    ReferralList,
+    ReferralOut,
+    VitalsOut,
+)
+from aefi.types import Id, PageNo
+
+router = APIRouter(prefix="/api/v1", tags=["referral"])
+
+
+def present(view: inbox.ReferralView) -> ReferralOut:
+    """The referral as the caller may see it: the row's own fields, and the hospital,
+    patient, event and doses the view loaded (the ID number already masked)."""
+    r = view.referral
+    own = r.model_dump()
+    return ReferralOut.model_validate(
+        {
+            **own,
+            "minutes_to_acknowledge": r.minutes_to_acknowledge,
+            "minutes_to_arrival": r.minutes_to_arrival,
+            "report_number": view.report_number,
+            "hospital": HospitalOut.model_validate(view.hospital, from_attributes=True),
+            "site_code": view.site.code,
+            "site_name": view.site.name,
+            "patient": PatientOut.model_validate(
+                {**asdict(view.patient), "birth_date": view.patient.birth_on}
+            ),
+            "event": EventOut.model_validate(view.event, from_attributes=True),
+            "doses": [DoseOut.model_validate(d, from_attributes=True) for d in view.doses],
+            "vitals": VitalsOut.model_validate({**own, "at": r.vitals_at}),
+            "rerouted": view.rerouted,
+        }
+    )
+
+
+def one(session: Session, actor, referral_id: Id) -> ReferralOut:
+    """A referral as the caller may now see it, after a step."""
+    return present(inbox.get_referral(session, actor, referral_id, with_trail=False))
+
+
+@router.get("/referrals", response_model=ReferralList)
+def list_referrals(
+    session: SessionDep,
+    actor: ApiActor,
+    show: Annotated[str, Query(pattern="^(open|closed|all)$")] = "all",
+    page: Annotated[PageNo, Query()] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ReferralList:
+    rows, total = inbox.list_referrals(session, actor, show=show, page=page, per_page=per_page)
+    views = inbox.referrals_for_api(session, actor, rows)
+    return ReferralList(
+        items=[present(v) for v in views], total=total, page=page, per_page=per_page
+    )
+
+
+@router.get("/referrals/{referral_id}", response_model=ReferralOut)
+def get_referral(referral_id: Id, session: SessionDep, actor: ApiActor) -> ReferralOut:
+    return one(session, actor, referral_id)
