@@ -15,16 +15,17 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlmodel import Session, select
 
-from aefi import clock, i18n, navigation
+from aefi import clock, i18n, listing, navigation
 from aefi.auth import views as auth_views
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor, mask_id_number
@@ -39,7 +40,7 @@ from aefi.pdf import render_pdf
 from aefi.registry import service as registry
 from aefi.registry.models import Route, Sex, Site, Vaccine
 from aefi.settings import get_settings
-from aefi.types import MAX_ID, Id, ascii_int, page_number
+from aefi.types import MAX_ID, Id, ascii_int
 from aefi.web import (
     KEEP_PAGE_ON_EXPIRY,
     flash,
@@ -792,53 +793,45 @@ def report_pdf(request: Request, report_id: Id, session: SessionDep, actor: WebA
 # --- the list ------------------------------------------------------------------------------
 
 
-def _day(text: str) -> datetime | None:
-    """A ``<input type=date>`` value as the start of that day in the local zone."""
-    try:
-        day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
-    except ValueError:
-        return None
-    return datetime.combine(day, time(), tzinfo=local_zone())
+@dataclass(frozen=True)
+class ReportQuery:
+    """The report list's filters, as the query string carries them."""
+
+    since: date | None = listing.labelled(None, N_("Reported from"))
+    until: date | None = listing.labelled(None, N_("Reported until"))
+    site: int | None = listing.labelled(None, N_("Site"))
+    vaccine: str = listing.labelled("", N_("Vaccine"))
+    lot: str = listing.labelled("", N_("Lot"))
+    serious: str = listing.choice(("yes", "no"), label=N_("Seriousness"))
+    status: str = listing.choice(ReportStatus.__members__, label=N_("Status"))
+    q: str = listing.labelled("", N_("Search"))
+
+    def for_service(self) -> service.ReportFilter:
+        """Days are whole local days: ``until`` includes its own."""
+        return service.ReportFilter(
+            since=_day_start(self.since),
+            until=_day_start(self.until + timedelta(days=1)) if self.until else None,
+            site_id=self.site,
+            vaccine_code=self.vaccine,
+            lot_number=self.lot,
+            serious={"yes": True, "no": False}.get(self.serious),
+            status=self.status,
+            q=self.q,
+        )
+
+
+def _day_start(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), tzinfo=local_zone()) if day else None
 
 
 @pages.get("/reports")
-def list_page(
-    request: Request,
-    session: SessionDep,
-    actor: WebActor,
-    since: str = "",
-    until: str = "",
-    site: str = "",
-    vaccine: str = "",
-    lot: str = "",
-    serious: str = "",
-    status: str = "",
-    q: str = "",
-    page: str = "1",
-):
-    until_day = _day(until)
-    flt = service.ReportFilter(
-        since=_day(since),
-        until=until_day + timedelta(days=1) if until_day else None,
-        site_id=_int(site),
-        vaccine_code=vaccine.strip(),
-        lot_number=lot.strip(),
-        serious={"yes": True, "no": False}.get(serious),
-        status=status if status in ReportStatus.__members__ else "",
-        q=q.strip(),
+def list_page(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(ReportQuery, request.query_params)
+    wanted = flt.for_service()
+    page = listing.fetch(
+        lambda n, size: service.list_reports(session, actor, wanted, page=n, per_page=size),
+        listing.paging(request.query_params, per_page=PER_PAGE),
     )
-    page_no = page_number(page)
-    rows, total = service.list_reports(session, actor, flt, page=page_no, per_page=PER_PAGE)
-    filters = {
-        "since": since,
-        "until": until,
-        "site": site,
-        "vaccine": vaccine,
-        "lot": lot,
-        "serious": serious,
-        "status": status,
-        "q": q,
-    }
     county_wide = actor.is_county_wide
     sites = (
         registry.list_records(session, actor, registry.KINDS["sites"], per_page=500)[0]
@@ -849,13 +842,8 @@ def list_page(
         request,
         "intake/list.html",
         {
-            "rows": rows,
-            "total": total,
-            "page": page_no,
-            "per_page": PER_PAGE,
-            "filters": filters,
-            "base": "/reports?" + urlencode({k: v for k, v in filters.items() if v}) + "&",
-            "doses": service.report_doses(session, [r.id for r in rows]),
+            **listing.context("/reports", flt, page),
+            "doses": service.report_doses(session, [r.id for r in page.items]),
             "sites": sites,
             "site_names": {s.id: i18n.pick(s.name, s.name_en) for s in sites},
             "vaccines": session.exec(select(Vaccine).order_by(Vaccine.code)).all(),

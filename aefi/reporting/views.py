@@ -3,14 +3,16 @@ person traceability (追溯) and the follow-up list after a halt or recall."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 
-from aefi import clock, home, i18n, navigation
+from aefi import clock, home, i18n, listing, navigation
 from aefi.auth.models import Role
 from aefi.auth.permissions import mask_name, sees_identity
 from aefi.deps import SessionDep, WebActor
@@ -24,7 +26,7 @@ from aefi.registry.models import Vaccine
 from aefi.reporting import charts, exports, service, traceability
 from aefi.reporting.indicators import KEY_FIELDS
 from aefi.reporting.models import CONTACT_LABELS, FIGURES, ContactOutcome
-from aefi.types import Id, PageNo, ascii_int, sane_year
+from aefi.types import Id, ascii_int, sane_year
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -323,27 +325,41 @@ def indicators_csv(session: SessionDep, actor: WebActor, since: str = "", until:
 # --- traceability ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TraceQuery:
+    """The traceability search: a lot number, an ID number or a name."""
+
+    q: str = listing.labelled("", N_("Lot number, ID number or name"))
+
+
 @router.get("/trace")
-def trace_search(request: Request, session: SessionDep, actor: WebActor, q: str = ""):
-    result = traceability.search(session, actor, q)
+def trace_search(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(TraceQuery, request.query_params)
+    result = traceability.search(session, actor, flt.q)
     return render(
-        request, "reporting/trace.html", {"r": result, "q": q, "actor": actor}, block="results"
+        request,
+        "reporting/trace.html",
+        {"r": result, "flt": flt, "actor": actor},
+        block="results",
     )
 
 
 @router.get("/lots/{lot_number}")
 def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
     trace = traceability.lot_trace(session, actor, lot_number)
-    persons, total = traceability.lot_persons(session, actor, lot_number, page=1)
+    persons = listing.fetch(
+        lambda n, size: traceability.lot_persons(
+            session, actor, lot_number, page=n, per_page=size
+        ),
+        listing.Paging(1, 50),
+    )
     return render(
         request,
         "reporting/lot.html",
         {
             "t": trace,
-            "persons": persons,
-            "total": total,
-            "page": 1,
-            "per_page": 50,
+            "page": persons,
+            "base": f"/lots/{quote(lot_number)}/persons?",
             "groups": EVENT_GROUPS,
             "mask": mask_name,
             "actor": actor,
@@ -377,20 +393,21 @@ async def lot_recall(request: Request, lot_number: str, session: SessionDep, act
 
 
 @router.get("/lots/{lot_number}/persons")
-def lot_persons_page(
-    request: Request, lot_number: str, session: SessionDep, actor: WebActor, page: PageNo = 1
-):
-    persons, total = traceability.lot_persons(session, actor, lot_number, page=max(page, 1))
+def lot_persons_page(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
+    page = listing.fetch(
+        lambda n, size: traceability.lot_persons(
+            session, actor, lot_number, page=n, per_page=size
+        ),
+        listing.paging(request.query_params, per_page=50),
+    )
     trace_lot = registry.get_lot(session, actor, lot_number)[0]
     return render(
         request,
         "reporting/lot_persons.html",
         {
             "lot": trace_lot,
-            "persons": persons,
-            "total": total,
-            "page": max(page, 1),
-            "per_page": 50,
+            "page": page,
+            "base": f"/lots/{quote(lot_number)}/persons?",
             "identity": sees_identity(actor),
         },
         block="persons",
