@@ -114,9 +114,7 @@ def fetch(query: Callable[[int, int], tuple[list[T], int]], at: Paging) -> Page[
 
 def choice(options: Iterable[str], *, default: str = "", label: str = "") -> Any:
     """A filter field that takes one of ``options`` (a select); anything else is refused."""
-    return dataclasses.field(
-        default=default, metadata={"choices": tuple(options), "label": label}
-    )
+    return dataclasses.field(default=default, metadata={"choices": tuple(options), "label": label})
 
 
 def labelled(default: Any, label: str) -> Any:
@@ -234,9 +232,7 @@ def _convert(f: dataclasses.Field, hint: Any, text: str) -> Any:
                 f, N_("The filter “{field}” is not one of the listed choices. Pick one again.")
             )
         if len(text) > MAX_TEXT:
-            raise _bad(
-                f, N_("The filter “{field}” is too long. Shorten it and search again.")
-            )
+            raise _bad(f, N_("The filter “{field}” is too long. Shorten it and search again."))
         return text
     raise TypeError(f"{f.name}: filters take str, bool, int, date or datetime, not {hint}")
 

@@ -51,9 +51,7 @@ def list_page(request: Request, kind_name: str, session: SessionDep, actor: WebA
     kind = service.get_kind(kind_name)
     flt = listing.read(RecordQuery, request.query_params)
     page = listing.fetch(
-        lambda n, size: service.list_records(
-            session, actor, kind, q=flt.q, page=n, per_page=size
-        ),
+        lambda n, size: service.list_records(session, actor, kind, q=flt.q, page=n, per_page=size),
         listing.paging(request.query_params, per_page=50),
     )
     ctx = {"kind": kind, **listing.context(f"/registry/{kind.name}", flt, page)}

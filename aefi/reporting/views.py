@@ -348,9 +348,7 @@ def trace_search(request: Request, session: SessionDep, actor: WebActor):
 def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
     trace = traceability.lot_trace(session, actor, lot_number)
     persons = listing.fetch(
-        lambda n, size: traceability.lot_persons(
-            session, actor, lot_number, page=n, per_page=size
-        ),
+        lambda n, size: traceability.lot_persons(session, actor, lot_number, page=n, per_page=size),
         listing.Paging(1, 50),
     )
     return render(
@@ -395,9 +393,7 @@ async def lot_recall(request: Request, lot_number: str, session: SessionDep, act
 @router.get("/lots/{lot_number}/persons")
 def lot_persons_page(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
     page = listing.fetch(
-        lambda n, size: traceability.lot_persons(
-            session, actor, lot_number, page=n, per_page=size
-        ),
+        lambda n, size: traceability.lot_persons(session, actor, lot_number, page=n, per_page=size),
         listing.paging(request.query_params, per_page=50),
     )
     trace_lot = registry.get_lot(session, actor, lot_number)[0]
