@@ -9,7 +9,9 @@ import re
 import pytest
 from sqlmodel import select
 
+from aefi import listing
 from aefi.registry.models import Lot
+from aefi.web import templates
 from tests.conftest import login
 
 EN = {"Accept-Language": "en"}
@@ -148,3 +150,15 @@ def test_the_pager_keeps_the_filters(client, county) -> None:
     login(client, "investigator")
     cases = client.get("/cases?assignee=none&kind=report", headers=HX).text
     assert 'hx-get="/cases?assignee=none&amp;kind=report"' in cases
+
+
+def test_the_lot_persons_pager_swaps_its_own_block() -> None:
+    """The persons of a lot are part of the lot page: their pager swaps #persons and does
+    not push the url of the fragment."""
+    html = (
+        templates()
+        .env.get_template("reporting/_persons.html")
+        .render(page=listing.Page([], 120, 1, 50), base="/lots/X1/persons?", identity=False)
+    )
+    (nxt,) = re.findall(r'<a href="/lots/X1/persons\?page=2"[^>]*rel="next"', html)
+    assert 'hx-target="#persons"' in nxt and "hx-push-url" not in nxt
