@@ -7,9 +7,12 @@ A list declares its filter as a frozen dataclass next to its view (the domain's 
     class ClusterQuery:
         status: str = listing.choice(("open", "closed", ""), default="open")
 
-and its GET handler is ``flt = listing.read(ClusterQuery, request)``, then
-``listing.fetch(query, listing.paging(request))``, then ``render(..., listing.context(...),
-block="results")``.
+and its GET handler reads ``flt = listing.read(ClusterQuery, request.query_params)``, runs
+``listing.fetch(query, listing.paging(request.query_params))`` (or ``Page.whole(rows)`` for
+a list shown whole) and renders ``{**listing.context(path, flt, page), ...}`` with
+``block="results"``. The results block is the swapped element itself
+(``<div id="results">``, ``hx-swap="outerHTML"``); the filters push their url, and
+``web.render`` answers htmx's history restore with the whole page.
 
 Bad values are refused with a message naming the field (a 422 page, never a 500):
 a date that is not a date, an id that is not an id, a choice not offered, an over-long
