@@ -203,6 +203,15 @@ def page_user(request: Request) -> Any:
     return fresh
 
 
+def wants_block(request: Request) -> bool:
+    """An htmx request for part of a page, not htmx restoring a page it has no copy of.
+
+    On Back or Forward to a pushed url whose snapshot is gone, htmx asks for the url again
+    with ``HX-History-Restore-Request`` and puts the answer in place of the whole body:
+    that answer must be the whole page, not the block the url usually serves."""
+    return is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
+
+
 def render(
     request: Request,
     template: str,
@@ -212,21 +221,25 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """The whole page for a normal request; only ``block`` for an htmx request.
+    """The whole page for a normal request (and a history restore); only ``block`` for an
+    htmx request.
 
-    One template is the single source of markup for both."""
+    One template is the single source of markup for both. A response that can be either
+    carries ``Vary: HX-Request``, so neither the browser's cache nor a proxy hands the
+    block to a request for the page (pressing Back to a url htmx pushed, for one)."""
+    partial = block is not None and wants_block(request)
     ctx = {
         "request": request,
         "user": page_user(request),
         "csrf_token": csrf_token(request),
-        "flashes": pop_flashes(request) if not is_htmx(request) else [],
+        "flashes": [] if wants_block(request) else pop_flashes(request),
         "locale": i18n.get_locale(),
         **(context or {}),
     }
-    env = templates().env
-    if block and is_htmx(request):
-        tmpl = env.get_template(template)
-        html = "".join(tmpl.blocks[block](tmpl.new_context(ctx)))
+    if block is not None:
+        headers = {**(headers or {}), "Vary": "HX-Request, HX-History-Restore-Request"}
+    if partial:
+        html = render_block(template, block, ctx)
         return HTMLResponse(html, status_code=status_code, headers=headers)
     return templates().TemplateResponse(
         request, template, ctx, status_code=status_code, headers=headers

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
-from aefi import audit, i18n
+from aefi import audit, i18n, listing
 from aefi.auth.login import service as auth_login
 from aefi.auth.models import Role
 from aefi.auth.users import service as auth_users
@@ -18,8 +20,8 @@ from aefi.forms import parse_form
 from aefi.i18n import N_
 from aefi.registry import access as registry_access
 from aefi.registry.records import service as registry_records
-from aefi.types import PageNo, parse_id
-from aefi.web import flash, parse_local, render, verify_csrf
+from aefi.types import parse_id
+from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(verify_csrf)])
 
@@ -164,43 +166,26 @@ def failed_logins_page(request: Request, session: SessionDep, actor: WebActor):
     return render(request, "admin/logins.html", {"rows": rows, "failure_reasons": FAILURE_REASONS})
 
 
+@dataclass(frozen=True)
+class AuditQuery:
+    """The audit trail's filters, as the query string carries them."""
+
+    q: str = listing.labelled("", N_("Who or what"))
+    action: str = listing.labelled("", N_("Action"))
+    entity_type: str = listing.labelled("", N_("Record type"))
+    since: datetime | None = listing.labelled(None, N_("From"))
+    until: datetime | None = listing.labelled(None, N_("Until"))
+
+
 @router.get("/audit")
-def audit_page(
-    request: Request,
-    session: SessionDep,
-    actor: WebActor,
-    q: str = "",
-    action: str = "",
-    entity_type: str = "",
-    since: str = "",
-    until: str = "",
-    page: PageNo = 1,
-):
-    since_at: datetime | None = parse_local(since) if since else None
-    until_at: datetime | None = parse_local(until) if until else None
-    rows, total = audit.search(
-        session,
-        actor,
-        q=q,
-        action=action,
-        entity_type=entity_type,
-        since=since_at,
-        until=until_at,
-        page=max(page, 1),
+def audit_page(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(AuditQuery, request.query_params)
+    page = listing.fetch(
+        lambda n, size: audit.search(
+            session, actor, **dataclasses.asdict(flt), page=n, per_page=size
+        ),
+        listing.paging(request.query_params, per_page=50),
     )
     return render(
-        request,
-        "admin/audit.html",
-        {
-            "rows": rows,
-            "total": total,
-            "q": q,
-            "action": action,
-            "entity_type": entity_type,
-            "since": since,
-            "until": until,
-            "page": max(page, 1),
-            "per_page": 50,
-        },
-        block="results",
+        request, "admin/audit.html", listing.context("/admin/audit", flt, page), block="results"
     )

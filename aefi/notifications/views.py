@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
+from aefi import listing
 from aefi.deps import SessionDep, WebActor
 from aefi.notifications import service
 from aefi.types import Id
@@ -15,8 +16,13 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 @router.get("/notifications")
 def notifications_page(request: Request, session: SessionDep, actor: WebActor):
-    items = service.list_for(session, actor)
-    return render(request, "notifications/list.html", {"items": items}, block="results")
+    page = listing.Page.whole(service.list_for(session, actor))
+    return render(
+        request,
+        "notifications/list.html",
+        {"page": page, "base": "/notifications?"},
+        block="results",
+    )
 
 
 @router.get("/notifications/badge")

@@ -3,18 +3,21 @@ persons; the import page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
-from aefi import audit, i18n
+from aefi import audit, i18n, listing
 from aefi.auth.permissions import mask_id_number, require_role, sees_identity
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.i18n import N_
 from aefi.registry import access, importer
 from aefi.registry.doses import service as doses
 from aefi.registry.records import service as records
 from aefi.registry.records.form import record_values
-from aefi.types import Id, PageNo
+from aefi.types import Id
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -39,20 +42,24 @@ def _form_context(session, actor, kind, values, errors, record=None):
     }
 
 
+@dataclass(frozen=True)
+class RecordQuery:
+    """A reference-data list's filter: a code or name."""
+
+    q: str = listing.labelled("", N_("Search"))
+
+
 @router.get("/registry/{kind_name}")
-def list_page(
-    request: Request,
-    kind_name: str,
-    session: SessionDep,
-    actor: WebActor,
-    q: str = "",
-    page: PageNo = 1,
-):
+def list_page(request: Request, kind_name: str, session: SessionDep, actor: WebActor):
     kind = records.get_kind(kind_name)
-    rows, total = records.list_records(session, actor, kind, q=q, page=max(page, 1))
-    ctx = {"kind": kind, "rows": rows, "total": total, "q": q, "page": max(page, 1), "per_page": 50}
+    flt = listing.read(RecordQuery, request.query_params)
+    page = listing.fetch(
+        lambda n, size: records.list_records(session, actor, kind, q=flt.q, page=n, per_page=size),
+        listing.paging(request.query_params, per_page=50),
+    )
+    ctx = {"kind": kind, **listing.context(f"/registry/{kind.name}", flt, page)}
     if kind.name == "lots":
-        ctx["states"] = {r.id: records.lot_state(session, actor, r) for r in rows}
+        ctx["states"] = {r.id: records.lot_state(session, actor, r) for r in page.items}
     return render(request, "registry/list.html", ctx, block="results")
 
 
@@ -100,13 +107,21 @@ async def save(
     return RedirectResponse(f"/registry/{kind.name}/{obj.id}", status_code=303)
 
 
+@dataclass(frozen=True)
+class DoseQuery:
+    """The dose search: an ID number, a name or a phone number."""
+
+    q: str = listing.labelled("", N_("ID number, name or phone"))
+
+
 @router.get("/doses")
-def doses_page(request: Request, session: SessionDep, actor: WebActor, q: str = ""):
-    rows = doses.find_doses(session, actor, q=q, limit=100)
+def doses_page(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(DoseQuery, request.query_params)
+    rows = doses.find_doses(session, actor, q=flt.q, limit=100) if flt.q else []
     return render(
         request,
         "registry/doses.html",
-        {"rows": rows, "q": q, "mask": mask_id_number},
+        {**listing.context("/doses", flt, listing.Page.whole(rows)), "mask": mask_id_number},
         block="results",
     )
 

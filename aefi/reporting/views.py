@@ -3,15 +3,17 @@ person traceability (追溯) and the follow-up list after a halt or recall."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import select
 
-from aefi import clock, i18n
+from aefi import clock, i18n, listing
 from aefi.auth.models import Role
 from aefi.auth.permissions import mask_name, sees_identity
 from aefi.deps import SessionDep, WebActor
@@ -31,7 +33,7 @@ from aefi.reporting.follow_up import service as follow_up
 from aefi.reporting.indicators import KEY_FIELDS
 from aefi.reporting.models import CONTACT_LABELS, FIGURES, ContactOutcome
 from aefi.reporting.trace import service as tracing
-from aefi.types import Id, PageNo, ascii_int, sane_year
+from aefi.types import Id, ascii_int, sane_year
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -338,18 +340,32 @@ def indicators_csv(session: SessionDep, actor: WebActor, since: str = "", until:
 # --- traceability ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TraceQuery:
+    """The traceability search: a lot number, an ID number or a name."""
+
+    q: str = listing.labelled("", N_("Lot number, ID number or name"))
+
+
 @router.get("/trace")
-def trace_search(request: Request, session: SessionDep, actor: WebActor, q: str = ""):
-    result = tracing.search(session, actor, q)
+def trace_search(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(TraceQuery, request.query_params)
+    result = tracing.search(session, actor, flt.q)
     return render(
-        request, "reporting/trace.html", {"r": result, "q": q, "actor": actor}, block="results"
+        request,
+        "reporting/trace.html",
+        {"r": result, "flt": flt, "actor": actor},
+        block="results",
     )
 
 
 @router.get("/lots/{lot_number}")
 def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
     trace = tracing.lot_trace(session, actor, lot_number)
-    persons, total = tracing.lot_persons(session, actor, lot_number, page=1)
+    persons = listing.fetch(
+        lambda n, size: tracing.lot_persons(session, actor, lot_number, page=n, per_page=size),
+        listing.Paging(1, 50),
+    )
     from aefi.signals.scans import siblings as sibling_views
 
     return render(
@@ -358,10 +374,8 @@ def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebA
         {
             "sv": None if trace.only_site else sibling_views.for_page(session, actor, trace.lot.id),
             "t": trace,
-            "persons": persons,
-            "total": total,
-            "page": 1,
-            "per_page": 50,
+            "page": persons,
+            "base": f"/lots/{quote(lot_number)}/persons?",
             "groups": EVENT_GROUPS,
             "mask": mask_name,
             "actor": actor,
@@ -403,20 +417,19 @@ async def lot_recall(request: Request, lot_number: str, session: SessionDep, act
 
 
 @router.get("/lots/{lot_number}/persons")
-def lot_persons_page(
-    request: Request, lot_number: str, session: SessionDep, actor: WebActor, page: PageNo = 1
-):
-    persons, total = tracing.lot_persons(session, actor, lot_number, page=max(page, 1))
+def lot_persons_page(request: Request, lot_number: str, session: SessionDep, actor: WebActor):
+    page = listing.fetch(
+        lambda n, size: tracing.lot_persons(session, actor, lot_number, page=n, per_page=size),
+        listing.paging(request.query_params, per_page=50),
+    )
     trace_lot = registry_access.get_lot(session, actor, lot_number)[0]
     return render(
         request,
         "reporting/lot_persons.html",
         {
             "lot": trace_lot,
-            "persons": persons,
-            "total": total,
-            "page": max(page, 1),
-            "per_page": 50,
+            "page": page,
+            "base": f"/lots/{quote(lot_number)}/persons?",
             "identity": sees_identity(actor),
         },
         block="persons",

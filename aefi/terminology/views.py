@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
-from aefi import i18n
+from aefi import i18n, listing
 from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
@@ -41,36 +42,28 @@ def _labels() -> dict:
     }
 
 
+@dataclass(frozen=True)
+class TermQuery:
+    """The term list's filters, as the query string carries them."""
+
+    q: str = listing.labelled("", N_("Search"))
+    system: str = listing.choice(SYSTEMS, label=N_("Coding system"))
+    unmapped: bool = listing.labelled(False, N_("Unmapped only"))
+
+
 @router.get("")
-def terms_page(
-    request: Request,
-    session: SessionDep,
-    actor: WebActor,
-    q: str = "",
-    system: str = "",
-    unmapped: str = "",
-    page: int = 1,
-):
-    system = system if system in SYSTEMS else ""
-    only_unmapped = unmapped in ("1", "on", "true")
-    page = max(page, 1)
-    rows, total = service.list_terms(
-        session,
-        actor,
-        service.TermFilter(q=q, system=system, unmapped=only_unmapped),
-        page=page,
+def terms_page(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(TermQuery, request.query_params)
+    wanted = service.TermFilter(q=flt.q, system=flt.system, unmapped=flt.unmapped)
+    page = listing.fetch(
+        lambda n, size: service.list_terms(session, actor, wanted, page=n, per_page=size),
+        listing.paging(request.query_params, per_page=50),
     )
     return render(
         request,
         "terminology/terms.html",
         {
-            "rows": rows,
-            "total": total,
-            "q": q,
-            "system": system,
-            "unmapped": only_unmapped,
-            "page": page,
-            "per_page": 50,
+            **listing.context("/admin/terminology", flt, page),
             "can_edit": actor.role == Role.admin,
             "edit_id": None,
             **_labels(),
@@ -104,13 +97,11 @@ def edit_row(request: Request, session: SessionDep, actor: WebActor, term_id: in
             request,
             "terminology/terms.html",
             {
-                "rows": [row],
-                "total": 1,
-                "q": row.term.text,
-                "system": row.term.system,
-                "unmapped": False,
-                "page": 1,
-                "per_page": 50,
+                **listing.context(
+                    "/admin/terminology",
+                    TermQuery(q=row.term.text, system=row.term.system),
+                    listing.Page.whole([row]),
+                ),
                 "can_edit": can_edit,
                 "edit_id": term_id if can_edit else None,
                 **_labels(),

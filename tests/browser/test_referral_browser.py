@@ -41,7 +41,7 @@ def test_anaphylaxis_referral_reaches_the_hospital_and_the_ack_comes_back(
     hospital = new_page(locale="zh-CN")
     log_in(hospital, live_url, "hospital")
     assert hospital.locator("h1").inner_text() == "转诊收件箱"
-    assert hospital.locator("#inbox tr.ref-new").count() == 0
+    assert hospital.locator("#results tr.ref-new").count() == 0
     hospital.evaluate(MARK)
 
     # The physician files the report on the real form.
@@ -75,7 +75,7 @@ def test_anaphylaxis_referral_reaches_the_hospital_and_the_ack_comes_back(
     assert ref.origin == "triage" and ref.hospital_id == county.hospital_ids[0]
 
     # The hospital's open inbox shows it, highlighted, with the count in the tab title.
-    row = hospital.locator(f"#inbox tr#ref-{ref.id}.ref-new")
+    row = hospital.locator(f"#results tr#ref-{ref.id}.ref-new")
     row.wait_for()
     assert person.name in row.inner_text()
     assert hospital.evaluate(STILL), "the inbox was reloaded"
@@ -86,7 +86,7 @@ def test_anaphylaxis_referral_reaches_the_hospital_and_the_ack_comes_back(
 
     # The hospital acknowledges from the row.
     row.get_by_role("button", name="确认接收").click()
-    hospital.locator(f"#inbox tr#ref-{ref.id}:not(.ref-new)").wait_for()
+    hospital.locator(f"#results tr#ref-{ref.id}:not(.ref-new)").wait_for()
     expect(hospital).not_to_have_title(re.compile(r"^\("))
     assert hospital.evaluate(STILL)
     shot(hospital, "referral-inbox-acknowledged-zh")
@@ -125,7 +125,7 @@ def test_inbox_in_english_and_hospital_b_sees_nothing(live_url, new_page, sessio
     assert other.goto(f"{live_url}/referrals/{ref.id}").status == 404
     page = new_page(locale="en")
     log_in(page, live_url, "hospital")
-    page.locator(f"#inbox tr#ref-{ref.id}.ref-new").wait_for()
+    page.locator(f"#results tr#ref-{ref.id}.ref-new").wait_for()
     shot(page, "referral-inbox-new-en")
     page.goto(f"{live_url}/referrals/{ref.id}")
     assert "Decline" in page.content()

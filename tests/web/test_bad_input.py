@@ -192,9 +192,7 @@ def test_api_refuses_out_of_range_ids_and_pages(client, county, path) -> None:
     [
         f"/cases/{2**63}",
         f"/reports/{10**25}",
-        f"/admin/audit?page={2**63}",
         "/admin/audit?since=m",
-        f"/registry/lots?page={2**70}",
         f"/observation?site_id={2**63}",
         "/lots/X/follow-up?days=%C2%B2",
     ],

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from urllib.parse import urlencode
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import select
 
-from aefi import clock, i18n
+from aefi import clock, i18n, listing
 from aefi.deps import SessionDep, WebActor
+from aefi.i18n import N_
 from aefi.intake import access, symptoms
 from aefi.intake.drafts import service as drafts_service
 from aefi.intake.listing import service
 from aefi.intake.models import ReportStatus
-from aefi.intake.pages import draft_summary, int_id, symptom_name
+from aefi.intake.pages import draft_summary, symptom_name
 from aefi.registry.models import Vaccine
 from aefi.registry.records import service as registry_records
-from aefi.types import page_number
 from aefi.web import render, verify_csrf
 
 pages = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -26,53 +26,45 @@ pages = APIRouter(dependencies=[Depends(verify_csrf)])
 PER_PAGE = 25
 
 
-def _day(text: str) -> datetime | None:
-    """A ``<input type=date>`` value as the start of that day in the local zone."""
-    try:
-        day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
-    except ValueError:
-        return None
-    return clock.local_start_of(day)
+@dataclass(frozen=True)
+class ReportQuery:
+    """The report list's filters, as the query string carries them."""
+
+    since: date | None = listing.labelled(None, N_("Reported from"))
+    until: date | None = listing.labelled(None, N_("Reported until"))
+    site: int | None = listing.labelled(None, N_("Site"))
+    vaccine: str = listing.labelled("", N_("Vaccine"))
+    lot: str = listing.labelled("", N_("Lot"))
+    serious: str = listing.choice(("yes", "no"), label=N_("Seriousness"))
+    status: str = listing.choice(ReportStatus.__members__, label=N_("Status"))
+    q: str = listing.labelled("", N_("Search"))
+
+    def for_service(self) -> service.ReportFilter:
+        """Days are whole local days: ``until`` includes its own."""
+        return service.ReportFilter(
+            since=_day_start(self.since),
+            until=_day_start(self.until + timedelta(days=1)) if self.until else None,
+            site_id=self.site,
+            vaccine_code=self.vaccine,
+            lot_number=self.lot,
+            serious={"yes": True, "no": False}.get(self.serious),
+            status=self.status,
+            q=self.q,
+        )
+
+
+def _day_start(day: date | None) -> datetime | None:
+    return clock.local_start_of(day) if day else None
 
 
 @pages.get("/reports")
-def list_page(
-    request: Request,
-    session: SessionDep,
-    actor: WebActor,
-    since: str = "",
-    until: str = "",
-    site: str = "",
-    vaccine: str = "",
-    lot: str = "",
-    serious: str = "",
-    status: str = "",
-    q: str = "",
-    page: str = "1",
-):
-    until_day = _day(until)
-    flt = service.ReportFilter(
-        since=_day(since),
-        until=until_day + timedelta(days=1) if until_day else None,
-        site_id=int_id(site),
-        vaccine_code=vaccine.strip(),
-        lot_number=lot.strip(),
-        serious={"yes": True, "no": False}.get(serious),
-        status=status if status in ReportStatus.__members__ else "",
-        q=q.strip(),
+def list_page(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(ReportQuery, request.query_params)
+    wanted = flt.for_service()
+    page = listing.fetch(
+        lambda n, size: service.list_reports(session, actor, wanted, page=n, per_page=size),
+        listing.paging(request.query_params, per_page=PER_PAGE),
     )
-    page_no = page_number(page)
-    rows, total = service.list_reports(session, actor, flt, page=page_no, per_page=PER_PAGE)
-    filters = {
-        "since": since,
-        "until": until,
-        "site": site,
-        "vaccine": vaccine,
-        "lot": lot,
-        "serious": serious,
-        "status": status,
-        "q": q,
-    }
     county_wide = actor.is_county_wide
     sites = (
         registry_records.list_records(
@@ -85,13 +77,8 @@ def list_page(
         request,
         "intake/list.html",
         {
-            "rows": rows,
-            "total": total,
-            "page": page_no,
-            "per_page": PER_PAGE,
-            "filters": filters,
-            "base": "/reports?" + urlencode({k: v for k, v in filters.items() if v}) + "&",
-            "doses": access.report_doses(session, [r.id for r in rows]),
+            **listing.context("/reports", flt, page),
+            "doses": access.report_doses(session, [r.id for r in page.items]),
             "sites": sites,
             "site_names": {s.id: i18n.pick(s.name, s.name_en) for s in sites},
             "vaccines": session.exec(select(Vaccine).order_by(Vaccine.code)).all(),

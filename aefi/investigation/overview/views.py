@@ -4,17 +4,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aefi import clock, i18n
+from aefi import clock, i18n, listing
 from aefi.auth.models import Role
 from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
-from aefi.errors import Invalid
+from aefi.i18n import N_
 from aefi.investigation import access, lifecycle
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.labels import (
@@ -23,7 +25,7 @@ from aefi.investigation.labels import (
     page_ctx,
 )
 from aefi.investigation.overview import service as case_overview
-from aefi.types import Id, PageNo
+from aefi.types import Id
 from aefi.web import is_htmx, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -60,58 +62,33 @@ def overdue_banner(user) -> list:
 # --- the list ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CaseQuery:
+    """The case list's filters, as the query string carries them."""
+
+    status: str = listing.choice(dict(STATUS_FILTERS), label=N_("Status"))
+    assignee: str = listing.labelled("", N_("Assigned to"))
+    overdue: bool = listing.labelled(False, N_("Overdue only"))
+    kind: str = listing.choice(("report", "cluster"), label=N_("Kind"))
+    q: str = listing.labelled("", N_("Search"))
+
+
 @router.get("/cases")
-def cases_page(
-    request: Request,
-    session: SessionDep,
-    actor: WebActor,
-    status: str = "",
-    assignee: str = "",
-    overdue: str = "",
-    kind: str = "",
-    q: str = "",
-    page: PageNo = 1,
-):
-    flt = case_overview.CaseFilter(
-        status=status if status in dict(STATUS_FILTERS) else "",
-        assignee=assignee,
-        overdue=bool(overdue),
-        kind=kind if kind in ("report", "cluster") else "",
-        q=q,
-    )
-    page = max(page, 1)
-    try:
-        rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=50)
-    except Invalid:
-        flt = case_overview.CaseFilter()
-        rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=50)
-    reports = case_overview.reports_by_id(session, rows)
-    query = urlencode(
-        {
-            k: v
-            for k, v in {
-                "status": flt.status,
-                "assignee": flt.assignee,
-                "overdue": "1" if flt.overdue else "",
-                "kind": flt.kind,
-                "q": flt.q,
-            }.items()
-            if v
-        }
+def cases_page(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(CaseQuery, request.query_params)
+    wanted = case_overview.CaseFilter(**dataclasses.asdict(flt))
+    page = listing.fetch(
+        lambda n, size: case_overview.list_cases(session, actor, wanted, page=n, per_page=size),
+        listing.paging(request.query_params, per_page=50),
     )
     now = clock.now()
     return render(
         request,
         "investigation/list.html",
         {
-            "rows": rows,
-            "total": total,
-            "page": page,
-            "per_page": 50,
-            "flt": flt,
-            "query": query,
-            "reports": reports,
-            "overdue_of": {c.id: lifecycle.is_overdue(c, now) for c in rows},
+            **listing.context("/cases", flt, page),
+            "reports": case_overview.reports_by_id(session, page.items),
+            "overdue_of": {c.id: lifecycle.is_overdue(c, now) for c in page.items},
             "counts": case_overview.case_counts(session, actor),
             "investigators": case_files.investigators(session, actor),
             "status_filters": STATUS_FILTERS,

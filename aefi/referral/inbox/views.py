@@ -3,19 +3,22 @@ one referral, its handover PDF, and the referral block of a report page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from aefi import i18n
+from aefi import i18n, listing
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor
 from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import DomainError
+from aefi.i18n import N_
 from aefi.referral import access, legs
 from aefi.referral.inbox import service
 from aefi.referral.page_context import page_context
-from aefi.types import Id, PageNo
+from aefi.types import Id
 from aefi.web import (
     render,
     templates,
@@ -24,29 +27,37 @@ from aefi.web import (
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
-def inbox_page(request: Request, session, actor: Actor, show: str = "open", page: PageNo = 1):
-    show = show if show in ("open", "closed", "all") else "open"
-    rows, total = service.list_referrals(session, actor, show=show, page=max(page, 1))
+@dataclass(frozen=True)
+class InboxQuery:
+    """The inbox's filter: which referrals it shows."""
+
+    show: str = listing.choice(("open", "closed", "all"), default="open", label=N_("Show"))
+
+
+def inbox_page(request: Request, session, actor: Actor):
+    """The inbox at /referrals, and the hospital's home page at /."""
+    flt = listing.read(InboxQuery, request.query_params)
+    page = listing.fetch(
+        lambda n, size: service.list_referrals(
+            session, actor, show=flt.show, page=n, per_page=size
+        ),
+        listing.paging(request.query_params, per_page=50),
+    )
     ctx = page_context(
-        rows=rows,
-        total=total,
-        show=show,
-        page=max(page, 1),
-        per_page=50,
+        **listing.context("/referrals", flt, page),
+        show=flt.show,
         awaiting=service.awaiting_count(session, actor),
         timing=service.timing(session, actor),
         actor=actor,
         is_hospital=access.receives_referrals(actor),
         ack_minutes=legs.ack_minutes(),
     )
-    return render(request, "referral/inbox.html", ctx, block="live")
+    return render(request, "referral/inbox.html", ctx, block="results")
 
 
 @router.get("/referrals")
-def inbox(
-    request: Request, session: SessionDep, actor: WebActor, show: str = "open", page: PageNo = 1
-):
-    return inbox_page(request, session, actor, show, page)
+def inbox(request: Request, session: SessionDep, actor: WebActor):
+    return inbox_page(request, session, actor)
 
 
 

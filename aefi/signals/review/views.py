@@ -3,23 +3,25 @@ review status."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, BeforeValidator
 
-from aefi import audit, i18n
+from aefi import audit, i18n, listing
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.forms import parse_form
+from aefi.i18n import N_
 from aefi.registry.records import service as registry_records
-from aefi.signals import access, charts, presenters
+from aefi.signals import access, charts, expected, presenters
 from aefi.signals.halts.service import list_halts
-from aefi.signals.models import SignalMethod
+from aefi.signals.models import SignalLevel, SignalMethod, SignalScope, SignalStatus
 from aefi.signals.review import service
 from aefi.signals.scans.service import latest_full_run
-from aefi.types import Id, PageNo
+from aefi.types import Id
 from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -27,50 +29,44 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 # --- overview ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SignalQuery:
+    """The signal overview's filters, as the query string carries them."""
+
+    status: str = listing.choice([s.value for s in SignalStatus], label=N_("Status"))
+    level: str = listing.choice([lv.value for lv in SignalLevel], label=N_("Level"))
+    scope: str = listing.choice([s.value for s in SignalScope], label=N_("Scope"))
+    method: str = listing.choice([m.value for m in SignalMethod], label=N_("Method"))
+    event_group: str = listing.choice(expected.GROUPS, label=N_("Event group"))
+    lot_number: str = listing.labelled("", N_("Lot number"))
+    open_only: bool = listing.labelled(True, N_("Open only"))
+
+
 @router.get("/signals")
-def overview(
-    request: Request,
-    session: SessionDep,
-    actor: WebActor,
-    status: str = "",
-    level: str = "",
-    scope: str = "",
-    method: str = "",
-    event_group: str = "",
-    lot_number: str = "",
-    open_only: bool = True,
-    page: PageNo = 1,
-):
-    flt = service.SignalFilter(
-        lot_number=lot_number,
-        status=status,
-        level=level,
-        scope=scope,
-        method=method,
-        event_group=event_group,
-        open_only=open_only and not status,
+def overview(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(SignalQuery, request.query_params)
+    wanted = service.SignalFilter(
+        lot_number=flt.lot_number,
+        status=flt.status,
+        level=flt.level,
+        scope=flt.scope,
+        method=flt.method,
+        event_group=flt.event_group,
+        open_only=flt.open_only and not flt.status,
     )
-    rows, total = service.list_signals(session, actor, flt, page=max(page, 1), per_page=50)
-    run = latest_full_run(session)
-    query = (
-        f"status={status}&level={level}&scope={scope}&method={method}"
-        f"&event_group={event_group}&lot_number={lot_number}"
-        f"&open_only={'true' if open_only else 'false'}&"
+    page = listing.fetch(
+        lambda n, size: service.list_signals(session, actor, wanted, page=n, per_page=size),
+        listing.paging(request.query_params, per_page=50),
     )
     return render(
         request,
         "signals/overview.html",
         {
             **presenters.common(actor),
-            "rows": rows,
-            "total": total,
-            "page": max(page, 1),
-            "per_page": 50,
-            "flt": flt,
-            "open_only": open_only,
-            "run": run,
+            **listing.context("/signals", flt, page),
+            "open_only": flt.open_only,
+            "run": latest_full_run(session),
             "can_scan": access.can_scan(actor),
-            "base": f"/signals?{query}",
         },
         block="results",
     )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from aefi import i18n
+from aefi import i18n, listing
 from aefi.auth.permissions import mask_name
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.forms import NoteForm, parse_form
+from aefi.i18n import N_
 from aefi.intake.symptoms import group_name
 from aefi.triage import access
 from aefi.triage.cluster_review import service
@@ -19,14 +22,25 @@ from aefi.web import flash, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
+
+@dataclass(frozen=True)
+class ClusterQuery:
+    """The cluster list's filter: open, closed or all."""
+    status: str = listing.choice(("open", "closed", "all"), default="open", label=N_("Status"))
 @router.get("/clusters")
-def clusters_page(request: Request, session: SessionDep, actor: WebActor, status: str = "open"):
-    status = status if status in ("open", "closed", "") else "open"
-    rows = service.list_clusters(session, actor, status=status)
+def clusters_page(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(ClusterQuery, request.query_params)
+    status = "" if flt.status == "all" else flt.status
+    page = listing.Page.whole(service.list_clusters(session, actor, status=status))
     return render(
         request,
         "triage/clusters.html",
-        {"rows": rows, "status": status, "group_name": group_name, "kind_labels": KIND_LABELS},
+        {
+            **listing.context("/clusters", flt, page),
+            "status": flt.status,
+            "group_name": group_name,
+            "kind_labels": KIND_LABELS,
+        },
         block="results",
     )
 

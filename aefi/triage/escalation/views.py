@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aefi import i18n
+from aefi import i18n, listing
 from aefi.auth.permissions import mask_name
 from aefi.deps import SessionDep, WebActor
 from aefi.forms import NoteForm, parse_form
@@ -20,16 +22,23 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 SHOW = {"open": N_("Not yet acknowledged"), "all": N_("All open items")}
 
 
+@dataclass(frozen=True)
+class EscalationQuery:
+    """The queue's filter: only what nobody acknowledged yet, or every open item."""
+
+    show: str = listing.choice(SHOW, default="open", label=N_("Show"))
+
+
 @router.get("/escalations")
-def escalations_page(request: Request, session: SessionDep, actor: WebActor, show: str = "open"):
-    show = show if show in SHOW else "open"
-    items = service.escalation_queue(session, actor, show=show)
+def escalations_page(request: Request, session: SessionDep, actor: WebActor):
+    flt = listing.read(EscalationQuery, request.query_params)
+    page = listing.Page.whole(service.escalation_queue(session, actor, show=flt.show))
     return render(
         request,
         "triage/escalations.html",
         {
-            "items": items,
-            "show": show,
+            **listing.context("/escalations", flt, page),
+            "show": flt.show,
             "choices": SHOW,
             "group_name": group_name,
             "mask_name": mask_name,
