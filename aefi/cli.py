@@ -168,6 +168,7 @@ def users_create(
 
     from aefi.auth import service
     from aefi.auth.models import Role
+    from aefi.auth.permissions import Actor
     from aefi.errors import DomainError
     from aefi.registry.models import Hospital, Region, Site
 
@@ -192,7 +193,7 @@ def users_create(
         try:
             service.create_user(
                 session,
-                None,
+                Actor.system(region.id, reason="command line"),
                 username=username,
                 password=password,
                 role=Role(role),
@@ -218,7 +219,9 @@ def users_set_password(
 
     with _session() as session:
         try:
-            service.set_password(session, None, username, password)
+            service.set_password(
+                session, service.operator_for(session, username), username, password
+            )
         except DomainError as exc:
             typer.echo(f"not changed: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -231,7 +234,9 @@ def _set_active(username: str, active: bool) -> None:
 
     with _session() as session:
         try:
-            service.set_active_by_name(session, None, username, active)
+            service.set_active_by_name(
+                session, service.operator_for(session, username), username, active
+            )
         except DomainError as exc:
             typer.echo(f"not changed: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -326,6 +331,7 @@ def terminology_load_meddra_cmd(directory: Path) -> None:
     """Load a licensed MedDRA release's ASCII files (llt.asc, pt.asc, mdhier.asc in DIR,
     e.g. MedAscii) as reported terms, mapped where the seed or the PT says."""
     from aefi import wiring
+    from aefi.auth.permissions import Actor, every_county
     from aefi.db import upgrade
     from aefi.terminology import meddra, service
 
@@ -338,7 +344,8 @@ def terminology_load_meddra_cmd(directory: Path) -> None:
     upgrade()
     with _session() as session:
         service.ensure_seeded(session)
-        out = service.load_meddra(session, None, release)
+        system = Actor.system(every_county(session), reason="command line: MedDRA load")
+        out = service.load_meddra(session, system, release)
     typer.echo(
         f"MedDRA {release.version or '(version not given)'}: {len(release.pts)} PTs, "
         f"{len(release.llts)} LLTs read; {out.pts_created} PTs and {out.llts_created} LLTs "
@@ -354,7 +361,7 @@ def signals_scan_cmd(
     reports) and print what it found. For cron where the app's timer is off."""
     from aefi import wiring
     from aefi.auth.models import Role
-    from aefi.auth.permissions import Actor
+    from aefi.auth.permissions import Actor, every_county
     from aefi.db import upgrade
     from aefi.signals import expected
     from aefi.signals.review.service import SignalFilter, list_signals
@@ -364,7 +371,9 @@ def signals_scan_cmd(
     upgrade()
     with _session() as session:
         t0 = time.perf_counter()
-        result = run_scan(session, None, trigger="cli")
+        result = run_scan(
+            session, Actor.system(every_county(session), reason="command line"), trigger="cli"
+        )
         typer.echo(
             f"scanned {result.cells} cells in {time.perf_counter() - t0:.2f} s: "
             f"{len(result.changed)} new or raised signals, "

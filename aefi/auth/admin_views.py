@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from aefi import audit, i18n, navigation
 from aefi.auth import service
-from aefi.auth.models import Role
+from aefi.auth.models import USER_ROLES, Role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid, NotFound
 from aefi.i18n import N_
@@ -32,7 +32,7 @@ def _user_form(session, actor, values, errors, error=None):
         "values": values,
         "errors": errors,
         "error": error,
-        "roles": list(Role),
+        "roles": list(USER_ROLES),
         "sites": registry.sites_of_county(session, actor.county_id),
         "hospitals": registry.choices(session, actor, "hospitals"),
         "users": service.list_users(session, actor),

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from aefi.auth.permissions import Actor
     from aefi.intake.models import FollowUp, Report
 
-ReportFiledHandler = Callable[["Session", "Actor | None", "Report"], None]
-FollowUpHandler = Callable[["Session", "Actor | None", "Report", "FollowUp"], None]
+ReportFiledHandler = Callable[["Session", "Actor", "Report"], None]
+FollowUpHandler = Callable[["Session", "Actor", "Report", "FollowUp"], None]
 
 _on_report_filed: list[ReportFiledHandler] = []
 _on_follow_up: list[FollowUpHandler] = []
@@ -33,14 +33,14 @@ def subscribe_follow_up_added(handler: FollowUpHandler) -> None:
         _on_follow_up.append(handler)
 
 
-def report_filed(session: Session, actor: Actor | None, report: Report) -> None:
+def report_filed(session: Session, actor: Actor, report: Report) -> None:
     """Called once a report is stored, inside the same transaction."""
     for handler in _on_report_filed:
         handler(session, actor, report)
 
 
 def follow_up_added(
-    session: Session, actor: Actor | None, report: Report, follow_up: FollowUp
+    session: Session, actor: Actor, report: Report, follow_up: FollowUp
 ) -> None:
     for handler in _on_follow_up:
         handler(session, actor, report, follow_up)

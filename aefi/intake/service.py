@@ -22,7 +22,7 @@ from aefi.auth.permissions import (
 )
 from aefi.db import serialized_writes
 from aefi.errors import Conflict, Invalid, NotFound
-from aefi.intake import events, symptoms
+from aefi.intake import access, events, symptoms
 from aefi.intake.models import (
     Draft,
     FollowUp,
@@ -38,8 +38,8 @@ from aefi.registry import service as registry
 from aefi.registry.models import Lot, LotStatus, Person, Region, Site, Vaccine
 from aefi.registry.schemas import PersonIn
 
-FILERS = (Role.reporter, Role.investigator, Role.admin, Role.api_client)
-READERS = (Role.reporter, Role.investigator, Role.bureau, Role.admin, Role.province)
+FILERS = access.FILERS
+READERS = access.READERS
 # Facts a follow-up may change, and the report card field each one updates.
 FOLLOW_UP_FIELDS = (
     "outcome",
@@ -419,22 +419,20 @@ def add_follow_up(
     data: FollowUpIn,
     *,
     source: str = "reporter",
-    scope_checked: bool = False,
     draft_id: int | None = None,
 ) -> FollowUp:
     """Add later information as a dated follow-up. The card's current facts change; the
     follow-up keeps what they were, so the report's history shows every step.
 
-    ``scope_checked``: the caller (e.g. the referral service, for the receiving hospital)
-    has already checked that the actor may add to this report. ``draft_id``: the report
-    form's draft that ended up as this follow-up (a likely duplicate linked to its report)."""
-    report = (
-        session.get(Report, report_id) if scope_checked else get_report(session, actor, report_id)
-    )
-    if report is None:
-        raise NotFound("Not found.")
-    if not scope_checked:
-        require_role(actor, Role.reporter, Role.investigator, Role.admin)
+    ``access.can_follow_up`` says who may; a hospital adds to the report of a patient
+    referred to it (``access.hospital_cares_for``). ``draft_id``: the report form's draft
+    that ended up as this follow-up (a likely duplicate linked to its report)."""
+    report = session.get(Report, report_id)
+    if report is None or not access.hospital_cares_for(session, actor, report):
+        report = get_report(session, actor, report_id)  # refused as reading it would be
+        if not access.can_follow_up(actor, report):
+            require_role(actor, *access.FOLLOW_UP_ROLES)
+            raise NotFound("Not found.")
     unknown = symptoms.unknown_codes(data.symptoms_added)
     if unknown:
         raise Invalid(
@@ -641,30 +639,48 @@ CONTINUES = "_continues"
 
 def save_draft(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     draft_id: int | None,
     payload: dict[str, Any],
     *,
     device: str = "",
 ) -> Draft:
-    """Keep what was typed. Without an actor (the session expired) the draft belongs to the
-    browser's device id until its user logs in there again."""
+    """Keep what was typed, as the user's draft."""
+    return _save_draft(session, actor.user_id, draft_id, payload, device=device)
+
+
+def save_device_draft(
+    session: Session, draft_id: int | None, payload: dict[str, Any], *, device: str
+) -> Draft:
+    """Keep what was typed when nobody is logged in (the session expired): the draft
+    belongs to the browser's device id until its user logs in there again."""
+    return _save_draft(session, None, draft_id, payload, device=device)
+
+
+def _save_draft(
+    session: Session,
+    user_id: int | None,
+    draft_id: int | None,
+    payload: dict[str, Any],
+    *,
+    device: str,
+) -> Draft:
     draft = session.get(Draft, draft_id) if draft_id else None
     continues = None
     if draft is not None:
-        owner_ok = (actor is not None and draft.user_id == actor.user_id) or (
+        owner_ok = (user_id is not None and draft.user_id == user_id) or (
             draft.user_id is None and device and draft.device == device
         )
         if not owner_ok or draft.report_id is not None:
             # Logged out, the browser carries on a user's draft: the new copy names it, so
             # that claiming the copy at login retires the older one (one draft, not two).
-            if actor is None and draft.user_id is not None and draft.report_id is None:
+            if user_id is None and draft.user_id is not None and draft.report_id is None:
                 continues = draft.id
             draft = None
         else:
             continues = draft.payload.get(CONTINUES)
     if draft is None:
-        draft = Draft(user_id=actor.user_id if actor else None, device=device)
+        draft = Draft(user_id=user_id, device=device)
     draft.payload = {**payload, CONTINUES: continues} if continues else payload
     draft.updated_at = clock.now()
     session.add(draft)

@@ -31,7 +31,7 @@ from aefi.auth.permissions import Actor, mask_id_number
 from aefi.deps import SessionDep, WebActor, session_user
 from aefi.errors import Invalid, NotFound
 from aefi.i18n import N_, gettext
-from aefi.intake import service, symptoms
+from aefi.intake import access, service, symptoms
 from aefi.intake.forms import ReportForm, as_follow_up, slot_of
 from aefi.intake.models import Outcome, Report, ReportStatus
 from aefi.intake.schemas import FollowUpIn
@@ -358,7 +358,7 @@ async def submit_report(request: Request, session: SessionDep):
         device = request.cookies.get(DEVICE_COOKIE, "")
         if not _device_ok(device, form_data.get("device_token")):
             return RedirectResponse("/login?next=/reports/new", status_code=303)
-        draft = service.save_draft(session, None, draft_id, form.payload(), device=device)
+        draft = service.save_device_draft(session, draft_id, form.payload(), device=device)
         target = f"/reports/new?draft={draft.id}"
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     await verify_csrf(request)
@@ -485,9 +485,11 @@ async def autosave(request: Request, session: SessionDep):
             "The form has expired or did not come from aefi. Reload the page and submit again."
         )
     form = ReportForm.from_form(form_data)
-    draft = service.save_draft(
-        session, actor, _int(form_data.get("draft_id")), form.payload(), device=device
-    )
+    draft_id = _int(form_data.get("draft_id"))
+    if actor is None:
+        draft = service.save_device_draft(session, draft_id, form.payload(), device=device)
+    else:
+        draft = service.save_draft(session, actor, draft_id, form.payload(), device=device)
     resume = f"/reports/new?draft={draft.id}"
     return _fragment(
         request,
@@ -706,7 +708,7 @@ def _report_page(
     ctx.update(
         filed=filed,
         sections=_sections(session, actor, report),
-        can_follow_up=actor.role in (Role.reporter, Role.investigator, Role.admin),
+        can_follow_up=access.can_follow_up(actor, report),
         fu=fu_values or {},
         fu_errors=fu_errors or {},
         outcomes=list(Outcome),
@@ -860,8 +862,8 @@ def list_page(
             "site_names": {s.id: i18n.pick(s.name, s.name_en) for s in sites},
             "vaccines": session.exec(select(Vaccine).order_by(Vaccine.code)).all(),
             "statuses": list(ReportStatus),
-            "drafts": service.open_drafts(session, actor) if actor.role in service.FILERS else [],
-            "can_file": actor.role in service.FILERS,
+            "drafts": service.open_drafts(session, actor) if access.can_file(actor) else [],
+            "can_file": access.can_file(actor),
             "county_wide": county_wide,
             "group_name": _group_name,
             "symptom_name": _symptom_name,

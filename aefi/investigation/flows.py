@@ -20,8 +20,12 @@ from aefi.investigation.models import CaseFile
 from aefi.triage import events
 
 
+def _system(county_id: int) -> Actor:
+    return Actor.system(county_id, reason="case file after triage")
+
+
 def on_report_triaged(
-    session: Session, actor: Actor | None, report: Report, decision: Any, previous: Any
+    session: Session, actor: Actor, report: Report, decision: Any, previous: Any
 ) -> None:
     """Open the case file when triage requires an investigation (DOMAIN.md: all but clearly
     diagnosed common reactions); keep an existing case's seriousness up to date."""
@@ -29,21 +33,29 @@ def on_report_triaged(
     serious = bool(getattr(decision, "serious", report.serious))
     preliminary = bool(getattr(decision, "preliminary_report_required", serious))
     if required:
-        # Triage acts for the county, whoever filed the report: actor None (see service).
+        # Triage acts for the county, whoever filed the report: the county's system actor.
         case_files.open_case_for_report(
-            session, None, report, serious=serious, preliminary_report_required=preliminary
+            session,
+            _system(report.county_id),
+            report,
+            serious=serious,
+            preliminary_report_required=preliminary,
         )
         return
     existing = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first()
     if existing is not None:
         # An investigation once required stays open: the investigators close it themselves.
         case_files.open_case_for_report(
-            session, None, report, serious=serious, preliminary_report_required=preliminary
+            session,
+            _system(report.county_id),
+            report,
+            serious=serious,
+            preliminary_report_required=preliminary,
         )
 
 
-def on_cluster_formed(session: Session, actor: Actor | None, cluster: Any) -> None:
-    case_files.open_case_for_cluster(session, None, cluster)
+def on_cluster_formed(session: Session, actor: Actor, cluster: Any) -> None:
+    case_files.open_case_for_cluster(session, _system(cluster.county_id), cluster)
 
 
 events.subscribe_report_triaged(on_report_triaged)

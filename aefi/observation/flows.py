@@ -13,7 +13,7 @@ from aefi.intake.models import Report
 from aefi.observation import service
 
 
-def on_report_filed(session: Session, actor: Actor | None, report: Report) -> None:
+def on_report_filed(session: Session, actor: Actor, report: Report) -> None:
     service.note_reaction(session, report)
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def on_report_triaged(
-    session: Session, actor: Actor | None, report: Report, decision: Any, previous: Any
+    session: Session, actor: Actor, report: Report, decision: Any, previous: Any
 ) -> None:
     """Triage decided (or re-decided) a report: refer it when the decision asks for it."""
     sending.open_from_triage(session, actor, report, decision, previous)

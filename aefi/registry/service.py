@@ -475,7 +475,7 @@ def add_frame_region(
     session.flush()
     audit.record(
         session,
-        None,
+        Actor.system(region.id, reason="command line: add region"),
         "create",
         "region",
         region.id,
@@ -502,7 +502,7 @@ def place_county(session: Session, *, county_code: str, province_code: str) -> R
     session.add(county)
     audit.record(
         session,
-        None,
+        Actor.system(county.id, reason="command line: place county"),
         "update",
         "region",
         county.id,

@@ -11,7 +11,7 @@ from aefi.intake.models import Report
 from aefi.reporting import traceability
 
 
-def on_report_filed(session: Session, actor: Actor | None, report: Report) -> None:
+def on_report_filed(session: Session, actor: Actor, report: Report) -> None:
     traceability.note_report(session, report)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from aefi import background, clock
+from aefi.auth.permissions import Actor, every_county
 from aefi.intake import events as intake_events
 from aefi.registry import lot_states
 from aefi.signals.config import get_signal_settings
@@ -98,7 +99,7 @@ def on_cluster_formed(session: Session, actor: Any, cluster: Any) -> None:
             site = getattr(cluster, "site_id", None)
             scans.run_scan(
                 session,
-                None,
+                Actor.system(cluster.county_id, reason=f"signal scan of cluster #{cluster.id}"),
                 trigger="cluster",
                 lot_ids=lots,
                 vaccine_ids=vaccines,
@@ -114,7 +115,9 @@ def on_cluster_formed(session: Session, actor: Any, cluster: Any) -> None:
 
 
 def _timer_scan(session: Session) -> None:
-    scans.run_scan(session, None, trigger="timer")
+    scans.run_scan(
+        session, Actor.system(every_county(session), reason="timer: signal scan"), trigger="timer"
+    )
 
 
 def _banners(user: Any) -> list:

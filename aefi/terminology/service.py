@@ -399,13 +399,12 @@ class MeddraLoadReport:
     mapped: int = 0
 
 
-def load_meddra(session: Session, actor: Actor | None, release) -> MeddraLoadReport:
+def load_meddra(session: Session, actor: Actor, release) -> MeddraLoadReport:
     """Store a parsed MedDRA release (``meddra.read_dir``) as ``meddra_pt`` and
     ``meddra_llt`` terms. Body systems come from each PT's primary SOC; a PT named like a
     mapped seed term takes its mapping, an LLT its PT's. Mappings an administrator edited
-    are kept. ``actor`` None is the command line."""
-    if actor is not None:
-        require_role(actor, Role.admin)
+    are kept. ``actor``: an administrator, or the system actor (the command line)."""
+    require_role(actor, Role.admin, Role.system)
     out = MeddraLoadReport()
     seed = {normalise(s.text): s for s in seed_terms()}
     existing = {
@@ -488,7 +487,6 @@ def load_meddra(session: Session, actor: Actor | None, release) -> MeddraLoadRep
         "import",
         "reported_term",
         None,
-        county_id=None if actor is None else actor.county_id,
         summary=(
             f"MedDRA {release.version or ''}: {out.pts_created} PTs and {out.llts_created} "
             f"LLTs added, {out.updated} updated, {out.mapped} mapped to aefi symptoms"

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 
 # handler(session, actor, report, decision, previous) — decision/previous are the
 # TriageDecision of aefi.triage.rules (previous None on first triage).
-TriagedHandler = Callable[["Session", "Actor | None", "Report", Any, Any], None]
+TriagedHandler = Callable[["Session", "Actor", "Report", Any, Any], None]
 # handler(session, actor, cluster) — cluster is aefi.triage.models.Cluster.
-ClusterHandler = Callable[["Session", "Actor | None", Any], None]
+ClusterHandler = Callable[["Session", "Actor", Any], None]
 
 _on_triaged: list[TriagedHandler] = []
 _on_cluster: list[ClusterHandler] = []
@@ -34,12 +34,12 @@ def subscribe_cluster_formed(handler: ClusterHandler) -> None:
 
 
 def report_triaged(
-    session: Session, actor: Actor | None, report: Report, decision: Any, previous: Any
+    session: Session, actor: Actor, report: Report, decision: Any, previous: Any
 ) -> None:
     for handler in _on_triaged:
         handler(session, actor, report, decision, previous)
 
 
-def cluster_formed(session: Session, actor: Actor | None, cluster: Any) -> None:
+def cluster_formed(session: Session, actor: Actor, cluster: Any) -> None:
     for handler in _on_cluster:
         handler(session, actor, cluster)

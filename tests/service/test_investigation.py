@@ -74,7 +74,9 @@ def file(session, county, *, symptoms=("ANAPH",), username="reporter", dose=None
 
 def open_case(session, county, **kw) -> CaseFile:
     report = file(session, county, **kw)
-    case = case_files.open_case_for_report(session, None, report)
+    case = case_files.open_case_for_report(
+        session, Actor.system(report.county_id, reason="triage"), report
+    )
     session.commit()
     return case
 
@@ -107,7 +109,9 @@ def complete_values() -> dict[str, dict[str, str]]:
 def test_open_case_for_report_sets_deadlines_and_is_idempotent(session, county):
     t0 = freeze_now()  # noqa: F841
     report = file(session, county)
-    case = case_files.open_case_for_report(session, None, report)
+    case = case_files.open_case_for_report(
+        session, Actor.system(report.county_id, reason="triage"), report
+    )
     session.commit()
 
     assert case.status == CaseStatus.open
@@ -118,7 +122,9 @@ def test_open_case_for_report_sets_deadlines_and_is_idempotent(session, county):
     assert case.start_due_at == report.received_at + timedelta(hours=48)
     assert case.form_due_at is None and case.preliminary_due_at is None
     assert case.next_due_at == case.start_due_at
-    again = case_files.open_case_for_report(session, None, report)
+    again = case_files.open_case_for_report(
+        session, Actor.system(report.county_id, reason="triage"), report
+    )
     assert again.id == case.id
     assert session.exec(select(func.count()).select_from(CaseFile)).one() == 1
     opened = session.exec(
@@ -141,7 +147,9 @@ def test_triage_event_opens_the_case_and_later_triage_updates_it(session, county
         decision = SimpleNamespace(
             investigation_required=True, serious=False, preliminary_report_required=False
         )
-        events.report_triaged(session, None, report, decision, None)
+        events.report_triaged(
+            session, Actor.system(report.county_id, reason="triage"), report, decision, None
+        )
         session.commit()
     case = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).one()
     assert case.preliminary_report_required is False
@@ -149,7 +157,9 @@ def test_triage_event_opens_the_case_and_later_triage_updates_it(session, county
     decision = SimpleNamespace(
         investigation_required=True, serious=True, preliminary_report_required=True
     )
-    events.report_triaged(session, None, report, decision, None)
+    events.report_triaged(
+        session, Actor.system(report.county_id, reason="triage"), report, decision, None
+    )
     session.commit()
     session.refresh(case)
     assert case.serious and case.preliminary_report_required
@@ -162,7 +172,9 @@ def test_no_case_when_triage_requires_no_investigation(session, county):
         investigation_required=False, serious=False, preliminary_report_required=False
     )
     before = session.exec(select(func.count()).select_from(CaseFile)).one()
-    events.report_triaged(session, None, report, decision, None)
+    events.report_triaged(
+        session, Actor.system(report.county_id, reason="triage"), report, decision, None
+    )
     session.commit()
     assert session.exec(select(func.count()).select_from(CaseFile)).one() == before
 
@@ -200,7 +212,7 @@ def test_cluster_case_opens_and_grows(session, county):
         created_at=t0,
         members=[SimpleNamespace(report_id=r1.id), SimpleNamespace(report_id=r2.id)],
     )
-    events.cluster_formed(session, None, cluster)
+    events.cluster_formed(session, Actor.system(cluster.county_id, reason="triage"), cluster)
     session.commit()
     case = session.exec(select(CaseFile).where(CaseFile.cluster_id == 9001)).one()
     assert case.kind == "cluster" and case.report_ids == [r1.id, r2.id]
@@ -209,7 +221,7 @@ def test_cluster_case_opens_and_grows(session, county):
 
     r3 = file(session, county, dose=d3)
     cluster.members.append(SimpleNamespace(report_id=r3.id))
-    events.cluster_formed(session, None, cluster)
+    events.cluster_formed(session, Actor.system(cluster.county_id, reason="triage"), cluster)
     session.commit()
     session.refresh(case)
     assert case.report_ids == [r1.id, r2.id, r3.id]
@@ -608,7 +620,7 @@ def test_notes_and_assignment(session, county):
 
     colleague = auth_service.create_user(
         session,
-        None,
+        county.actor(session, "admin"),
         username="inv2",
         password="colleague-password-1",
         role=Role.investigator,

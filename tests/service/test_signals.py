@@ -409,9 +409,15 @@ def test_cluster_asks_for_its_lots(session, county):
     ds = doses_of(session, lot)
     for d in ds[:2]:
         file_anaphylaxis(session, inv, d)
-    cluster = SimpleNamespace(id=None, evaluation_lot_ids=[lot.id], site_id=None, evaluated_at=None)
+    cluster = SimpleNamespace(
+        id=None,
+        county_id=county.county_id,
+        evaluation_lot_ids=[lot.id],
+        site_id=None,
+        evaluated_at=None,
+    )
     before = session.exec(select(func.count()).select_from(ScanRun)).one()
-    flows.on_cluster_formed(session, None, cluster)
+    flows.on_cluster_formed(session, inv, cluster)
     session.commit()
     assert session.exec(select(func.count()).select_from(ScanRun)).one() == before + 1
     assert cluster.evaluated_at is not None

@@ -32,7 +32,7 @@ from aefi.referral.schemas import DETAIL_FIELDS, ReferralIn
 from aefi.registry.models import Site
 
 
-def _send(session: Session, actor: Actor | None, ref: Referral, report: Report) -> None:
+def _send(session: Session, actor: Actor, ref: Referral, report: Report) -> None:
     """Store a new referral, record it and tell the hospital (triage's and the physician's)."""
     session.add(ref)
     session.flush()
@@ -75,7 +75,7 @@ def _required(decision: Any) -> bool:
 
 
 def open_from_triage(
-    session: Session, actor: Actor | None, report: Report, decision: Any, previous: Any
+    session: Session, actor: Actor, report: Report, decision: Any, previous: Any
 ) -> Referral | None:
     """Triage decided a referral is required: send it to the site's green-channel hospital.
 

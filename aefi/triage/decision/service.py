@@ -191,13 +191,13 @@ def cluster_lot_ids(session: Session, cluster: Cluster) -> list[int]:
 # --- triage --------------------------------------------------------------------------------
 
 
-def on_report_filed(session: Session, actor: Actor | None, report: Report) -> None:
+def on_report_filed(session: Session, actor: Actor, report: Report) -> None:
     """intake's ``report_filed``: triage the new report at once."""
     triage_report(session, actor, report)
 
 
 def on_follow_up_added(
-    session: Session, actor: Actor | None, report: Report, follow_up: FollowUp
+    session: Session, actor: Actor, report: Report, follow_up: FollowUp
 ) -> None:
     """intake's ``follow_up_added``: a follow-up that changes the facts triage reads
     triages again (a note, a treatment or a hospital name alone changes nothing)."""
@@ -207,7 +207,7 @@ def on_follow_up_added(
 
 def triage_report(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     report: Report,
     *,
     follow_up_at: datetime | None = None,
@@ -275,7 +275,7 @@ def _decide(
     session.add(report)
     audit.record(
         session,
-        None,
+        Actor.system(report.county_id, reason="triage"),
         "triage",
         "report",
         report.id,
@@ -374,7 +374,7 @@ def _escalate_report(
 
 def _cluster_changed(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     change: ClusterChange,
     ruleset: Ruleset,
     settings: Settings,
@@ -400,9 +400,10 @@ def _cluster_changed(
             )
         )
     session.add(cluster)
+    system = Actor.system(cluster.county_id, reason="triage: cluster")
     audit.record(
         session,
-        None,
+        system,
         "create" if change.created else "grow",
         "cluster",
         cluster.id,
@@ -412,7 +413,7 @@ def _cluster_changed(
     )
     audit.record(
         session,
-        None,
+        system,
         "evaluate",
         "cluster",
         cluster.id,
