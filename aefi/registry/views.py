@@ -48,6 +48,7 @@ def list_page(
     kind = service.get_kind(kind_name)
     rows, total = service.list_records(session, actor, kind, q=q, page=max(page, 1))
     ctx = {"kind": kind, "rows": rows, "total": total, "q": q, "page": max(page, 1), "per_page": 50}
+    ctx["can_create"] = service.can_create(actor, kind)
     if kind.name == "lots":
         ctx["states"] = {r.id: service.lot_state(session, actor, r) for r in rows}
     return render(request, "registry/list.html", ctx, block="results")

@@ -31,13 +31,13 @@ from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid, NotFound
 from aefi.i18n import N_
 from aefi.intake.symptoms import BY_CODE, EVENT_GROUPS, groups_of
-from aefi.terminology import body_systems
+from aefi.terminology import access, body_systems
 from aefi.terminology.models import SYSTEMS, ReportedTerm, ReportTerm
 
 HERE = Path(__file__).resolve().parent
 MEDDRA_MAP_CSV = HERE.parent / "signals" / "meddra_map.csv"
 SEED_CSV = HERE / "seed_terms.csv"
-VIEW_ROLES = (Role.admin, Role.bureau, Role.investigator)
+VIEW_ROLES = access.VIEW_ROLES
 
 
 def normalise(term: str) -> str:
@@ -290,7 +290,7 @@ def update_mapping(
 ) -> TermRow:
     """Set a term's symptom code, event group and body system (blank clears). A code
     brings its own event group; a group without a code is allowed (e.g. "anxiety")."""
-    require_role(actor, Role.admin)
+    require_role(actor, *access.MAPPERS)
     t = session.get(ReportedTerm, term_id)
     if t is None:
         raise NotFound("Not found.")

@@ -13,7 +13,7 @@ from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.i18n import N_
 from aefi.intake.symptoms import BY_CODE, EVENT_GROUPS
-from aefi.terminology import body_systems, service
+from aefi.terminology import access, body_systems, service
 from aefi.terminology.models import SYSTEMS
 from aefi.web import flash, is_htmx, render, verify_csrf
 
@@ -71,7 +71,7 @@ def terms_page(
             "unmapped": only_unmapped,
             "page": page,
             "per_page": 50,
-            "can_edit": actor.role == Role.admin,
+            "can_edit": access.can_map(actor),
             "edit_id": None,
             **_labels(),
         },
@@ -98,7 +98,7 @@ def _row(request: Request, row, *, edit: bool, errors=None, values=None, status:
 @router.get("/{term_id}/edit")
 def edit_row(request: Request, session: SessionDep, actor: WebActor, term_id: int):
     row = service.get_term(session, actor, term_id)
-    can_edit = actor.role == Role.admin
+    can_edit = access.can_map(actor)
     if not is_htmx(request):  # without JavaScript: the page with this one row to edit
         return render(
             request,

@@ -8,6 +8,7 @@ from aefi import navigation
 from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
 from aefi.i18n import N_
+from aefi.triage import access
 from aefi.triage.rules_in_force import service
 from aefi.web import render, verify_csrf
 
@@ -25,4 +26,8 @@ def rules_page(request: Request, session: SessionDep, actor: WebActor):
 @router.get("/admin/triage-rules/{version}")
 def rules_version_page(request: Request, version: str, session: SessionDep, actor: WebActor):
     stored = service.get_ruleset_version(session, actor, version)
-    return render(request, "triage/rules_version.html", {"stored": stored})
+    return render(
+        request,
+        "triage/rules_version.html",
+        {"stored": stored, "can_read_rules": access.can_read_rules(actor)},
+    )
