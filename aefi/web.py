@@ -60,6 +60,7 @@ ROLE_LABELS = {
     "admin": N_("Administrator"),
     "api_client": N_("Immunization information system"),
     "province": N_("Provincial CDC"),
+    "system": N_("aefi (automatic)"),  # the system actor's audit rows
 }
 ROLE_DESCRIPTIONS = {
     "reporter": N_(
