@@ -343,9 +343,9 @@ def record(
 ) -> AuditEvent:
     """Append one event; the caller's transaction commits it with the change it records.
     The system actor's events are by "system (its reason)" and belong to the county the
-    caller names (a system job may act for several)."""
-    if county_id is None and not actor.is_system:
-        county_id = actor.county_id
+    caller names, else to the actor's one county (a system job for several has none)."""
+    if county_id is None:
+        county_id = actor.county_id or None
     event = AuditEvent(
         actor_id=actor.user_id,
         actor_name=actor.name,

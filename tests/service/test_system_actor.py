@@ -3,6 +3,7 @@ and no user can pass as it."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -20,8 +21,8 @@ from aefi.intake import service as intake
 from aefi.intake.models import Report
 from aefi.intake.schemas import FollowUpIn, ReportIn
 from aefi.investigation.cases import service as case_files
-from aefi.registry import lot_states
-from aefi.registry.models import Dose, Lot, Region, RegionLevel
+from aefi.registry import importer, lot_states
+from aefi.registry.models import Dose, Lot, Region, RegionLevel, Site
 from aefi.signals.scans import service as scans
 
 PASSWORD = "a-long-enough-password-1"
@@ -98,10 +99,10 @@ def test_the_system_actor_audits_as_system_with_its_reason(session, county):
     session.commit()
     assert (event.actor_id, event.actor_role) == (None, "system")
     assert event.actor_name == "system (timer: lot expiry)"
-    # As the rows of aefi's own acts always were: the county is the one the caller names.
-    assert event.county_id is None
+    assert event.county_id == county.county_id  # in the county's trail, as a user's row is
     wide = Actor.system([county.county_id, 12345], reason="timer: signal scan")
     assert wide.county_ids == {county.county_id, 12345} and wide.county_id == 0
+    assert audit.record(session, wide, "status", "lot", 1).county_id is None  # no one county
 
 
 # --- each duty stays in its county -------------------------------------------------------
@@ -198,6 +199,24 @@ def test_the_command_line_manages_accounts_only_in_their_county(session, county)
     assert event.actor_role == "system" and event.county_id == county.county_id
     # An unknown account: the operator acts for no county and finds nothing.
     assert auth_service.operator_for(session, "nobody").county_ids == frozenset()
+
+
+def test_the_command_line_imports_doses_only_into_its_county(session, county):
+    other = _other_county(session)
+    lot = session.exec(select(Lot).where(Lot.status == "active")).first()
+    site = session.get(Site, county.site_ids[0])
+    header = ",".join(importer.COLUMNS)
+    row = (
+        f"330782201001010027,张三,male,2010-01-01,,{lot.lot_number},{site.code},1,"
+        "2026-01-05T09:00:00+08:00,im,左上臂,护士"
+    )
+    body = (header + "\n" + row + "\n").encode()
+    elsewhere = Actor.system(other, reason="command line: dose import")
+    assert importer.import_doses(session, elsewhere, io.BytesIO(body)).imported == 0
+    home = Actor.system(county.county_id, reason="command line: dose import")
+    assert importer.import_doses(session, home, io.BytesIO(body)).imported == 1
+    with pytest.raises(Forbidden):
+        importer.import_doses(session, county.actor(session, "bureau"), io.BytesIO(body))
 
 
 def test_the_system_reads_its_counties_whole(session, county):
