@@ -257,3 +257,16 @@ def test_a_hospital_adds_only_to_a_report_referred_to_it(session, county):
         intake.add_follow_up(
             session, county.actor(session, "bureau"), report.id, FollowUpIn(note="x")
         )
+
+
+def test_the_command_line_scans_and_lists_signals_as_the_system(session, county):
+    from typer.testing import CliRunner
+
+    from aefi.cli import app
+    from aefi.signals.models import ScanRun
+
+    done = CliRunner().invoke(app, ["signals", "scan", "--top", "3"])
+    assert done.exit_code == 0, done.output
+    assert "open signals; the strongest:" in done.output
+    session.expire_all()
+    assert session.exec(select(ScanRun).where(ScanRun.trigger == "cli")).first() is not None
