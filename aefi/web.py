@@ -39,11 +39,13 @@ def templates() -> Jinja2Templates:
             now=clock.now,
         )
         from aefi import navigation
+        from aefi.auth.permissions import sees_all_sites
 
         env.globals.update(
             nav_items=navigation.items_for,
             role_label=role_label,
             role_description=role_description,
+            sees_all_sites=sees_all_sites,
             banners=banners,
         )
         env.filters["local"] = format_local

@@ -167,9 +167,15 @@ def site_filter(actor: Actor) -> int | None:
     (and the system actor, which reads its counties whole)."""
     if actor.role == Role.reporter:
         return actor.site_id if actor.site_id is not None else -1
-    if actor.role in WIDE_READERS or actor.is_system:
+    if sees_all_sites(actor):
         return None
     raise Forbidden("Your role ({role}) may not do this.", role=actor.role.value)
+
+
+def sees_all_sites(actor: Actor) -> bool:
+    """The actor's lists and forms cover every site of its counties (a reporter's, one
+    site): the pages offer "All sites" and a site picker then."""
+    return actor.role in WIDE_READERS or actor.is_system
 
 
 def sees_identity(actor: Actor) -> bool:
