@@ -38,8 +38,6 @@ from aefi.registry import service as registry
 from aefi.registry.models import Lot, LotStatus, Person, Region, Site, Vaccine
 from aefi.registry.schemas import PersonIn
 
-FILERS = access.FILERS
-READERS = access.READERS
 # Facts a follow-up may change, and the report card field each one updates.
 FOLLOW_UP_FIELDS = (
     "outcome",
@@ -283,7 +281,7 @@ def _file_report(
     draft_id: int | None,
     source: str,
 ) -> Report:
-    require_role(actor, *FILERS)
+    require_role(actor, *access.FILERS)
     earlier = _earlier_report(session, actor, idempotency_key)
     if earlier is not None:
         return earlier
@@ -515,7 +513,7 @@ def original_card(report: Report, history: list[FollowUp]) -> dict[str, Any]:
 
 
 def get_report(session: Session, actor: Actor, report_id: int) -> Report:
-    require_role(actor, *READERS)
+    require_role(actor, *access.READERS)
     report = session.get(Report, report_id)
     if report is None or not in_scope(actor, report.county_id):
         raise NotFound("Not found.")
@@ -584,7 +582,7 @@ def list_reports(
     session: Session, actor: Actor, flt: ReportFilter, *, page: int = 1, per_page: int = 25
 ) -> tuple[list[Report], int]:
     """Reports in the actor's scope, newest first, filtered and paged."""
-    require_role(actor, *READERS)
+    require_role(actor, *access.READERS)
     stmt = select(Report).where(scope_clause(Report.county_id, actor))
     only_site = site_filter(actor)
     if only_site is not None:

@@ -328,7 +328,7 @@ def new_report(
     dose_id: str = "",
     draft: str = "",
 ):
-    service.require_role(actor, *service.FILERS)
+    service.require_role(actor, *access.FILERS)
     draft_id = _int(draft)
     if draft_id is not None:
         saved = service.get_draft(session, actor, draft_id)

@@ -37,7 +37,6 @@ from aefi.terminology.models import SYSTEMS, ReportedTerm, ReportTerm
 HERE = Path(__file__).resolve().parent
 MEDDRA_MAP_CSV = HERE.parent / "signals" / "meddra_map.csv"
 SEED_CSV = HERE / "seed_terms.csv"
-VIEW_ROLES = access.VIEW_ROLES
 
 
 def normalise(term: str) -> str:
@@ -228,7 +227,7 @@ def list_terms(
     session: Session, actor: Actor, f: TermFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[TermRow], int]:
     """Terms with the number of reports carrying each (most reported first)."""
-    require_role(actor, *VIEW_ROLES)
+    require_role(actor, *access.VIEW_ROLES)
     counts = (
         select(
             ReportTerm.term_id,
@@ -267,7 +266,7 @@ def list_terms(
 
 
 def get_term(session: Session, actor: Actor, term_id: int) -> TermRow:
-    require_role(actor, *VIEW_ROLES)
+    require_role(actor, *access.VIEW_ROLES)
     t = session.get(ReportedTerm, term_id)
     if t is None:
         raise NotFound("Not found.")
