@@ -332,7 +332,7 @@ def snapshot(obj: SQLModel, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
 
 def record(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     action: str,
     entity_type: str,
     entity_id: int | None,
@@ -341,12 +341,16 @@ def record(
     summary: str = "",
     county_id: int | None = None,
 ) -> AuditEvent:
-    """Append one event; the caller's transaction commits it with the change it records."""
+    """Append one event; the caller's transaction commits it with the change it records.
+    The system actor's events are by "system (its reason)" and belong to the county the
+    caller names, else to the actor's one county (a system job for several has none)."""
+    if county_id is None:
+        county_id = actor.county_id or None
     event = AuditEvent(
-        actor_id=actor.user_id if actor else None,
-        actor_name=actor.name if actor else "system",
-        actor_role=actor.role.value if actor else "system",
-        county_id=county_id if county_id is not None else (actor.county_id if actor else None),
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        actor_role=actor.role.value,
+        county_id=county_id,
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from aefi import audit, clock
 from aefi.auth.models import Role
+from aefi.auth.permissions import Actor
 from aefi.auth.users import service as auth_users
 from aefi.registry.models import (
     Dose,
@@ -231,11 +232,12 @@ def build(
             lots_by_vaccine.setdefault(v.id, []).append(lot)
     session.flush()
     _doses(session, rng, county.id, sites, vaccines, lots_by_vaccine, doses, days, now)
+    system = Actor.system(county.id, reason="demo county")
     if with_users:
         for username, (role, password) in DEMO_PASSWORDS.items():
             auth_users.create_user(
                 session,
-                None,
+                system,
                 username=username,
                 password=password,
                 role=Role(role),
@@ -251,7 +253,7 @@ def build(
             )
     audit.record(
         session,
-        None,
+        system,
         "demo_built",
         "region",
         county.id,

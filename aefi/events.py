@@ -79,7 +79,7 @@ EVENT_TYPES: dict[str, type] = {
 }
 
 
-def publish(session: Session, actor: Actor | None, event: Event) -> None:
+def publish(session: Session, actor: Actor, event: Event) -> None:
     """Run the subscribers of ``event`` in the order ``aefi/flow.py`` lists them."""
     from aefi import flow
 

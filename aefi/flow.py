@@ -109,7 +109,7 @@ class SubscriberFailed(DomainError):
 
 @dataclass(frozen=True)
 class Subscriber:
-    run: Callable[[Session, Actor | None, Any], None]
+    run: Callable[[Session, Actor, Any], None]
     # True: its failure fails the use case; False: it runs in a savepoint and is retried.
     safety: bool
 
@@ -118,11 +118,11 @@ class Subscriber:
         return f"{self.run.__module__.removeprefix('aefi.')}.{self.run.__name__}"
 
 
-def safety(run: Callable[[Session, Actor | None, Any], None]) -> Subscriber:
+def safety(run: Callable[[Session, Actor, Any], None]) -> Subscriber:
     return Subscriber(run, safety=True)
 
 
-def retried(run: Callable[[Session, Actor | None, Any], None]) -> Subscriber:
+def retried(run: Callable[[Session, Actor, Any], None]) -> Subscriber:
     return Subscriber(run, safety=False)
 
 
@@ -178,7 +178,7 @@ JOBS: tuple[Job, ...] = (
 _DEPTH = "aefi_flow_depth"  # session.info key: how many publish() calls are running
 
 
-def publish(session: Session, actor: Actor | None, event: Event) -> None:
+def publish(session: Session, actor: Actor, event: Event) -> None:
     """Run every subscriber of ``event`` in order, in the caller's transaction.
 
     A safety subscriber's error propagates (an unexpected one as ``SubscriberFailed``);
@@ -200,7 +200,7 @@ def publish(session: Session, actor: Actor | None, event: Event) -> None:
         session.info[_DEPTH] = depth
 
 
-def _run_safety(session: Session, actor: Actor | None, event: Event, sub: Subscriber) -> None:
+def _run_safety(session: Session, actor: Actor, event: Event, sub: Subscriber) -> None:
     try:
         sub.run(session, actor, event)
     except DomainError:
@@ -214,7 +214,7 @@ def _run_safety(session: Session, actor: Actor | None, event: Event, sub: Subscr
         ) from exc
 
 
-def _run_in_savepoint(session: Session, actor: Actor | None, event: Event, sub: Subscriber) -> bool:
+def _run_in_savepoint(session: Session, actor: Actor, event: Event, sub: Subscriber) -> bool:
     """True when ``sub`` ran; False (its work rolled back, the error logged) when it failed."""
     try:
         with session.begin_nested():
@@ -234,7 +234,7 @@ MAX_ATTEMPTS = 5
 def _record_failure(session: Session, event: Event, sub: Subscriber) -> AuditEvent:
     entry = audit.record(
         session,
-        None,
+        Actor.system(event.county_id, reason=f"failure of {sub.name}"),
         "subscriber_failed",
         RETRY,
         None,
@@ -298,7 +298,16 @@ def retry_failed(session: Session) -> int:
                 )
             ).all()
         )
-        ok = sub is not None and event is not None and _run_in_savepoint(session, None, event, sub)
+        ok = (
+            sub is not None
+            and event is not None
+            and _run_in_savepoint(
+                session,
+                Actor.system(event.county_id, reason=f"retry of {sub.name}"),
+                event,
+                sub,
+            )
+        )
         if ok:
             action = "subscriber_recovered"
             recovered += 1
@@ -309,7 +318,7 @@ def retry_failed(session: Session) -> int:
             action = "subscriber_retry_failed"
         audit.record(
             session,
-            None,
+            Actor.system([failure.county_id] if failure.county_id else [], reason="flow retry"),
             action,
             RETRY,
             failure.id,

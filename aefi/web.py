@@ -38,11 +38,13 @@ def templates() -> Jinja2Templates:
             now=clock.now,
         )
         from aefi import navigation
+        from aefi.auth.permissions import sees_all_sites
 
         env.globals.update(
             nav_items=navigation.items_for,
             role_label=role_label,
             role_description=role_description,
+            sees_all_sites=sees_all_sites,
             banners=banners,
         )
         env.filters["local"] = format_local
@@ -62,6 +64,7 @@ ROLE_LABELS = {
     "admin": N_("Administrator"),
     "api_client": N_("Immunization information system"),
     "province": N_("Provincial CDC"),
+    "system": N_("aefi (automatic)"),  # the system actor's audit rows
 }
 ROLE_DESCRIPTIONS = {
     "reporter": N_(

@@ -239,6 +239,9 @@ def main() -> None:
     )
     with Session(engine, expire_on_commit=False) as session:
         install_rates(session)
+        from aefi.auth.permissions import Actor, every_county
+
+        system = Actor.system(every_county(session), reason="bench: signal scan")
         print("bare SQL (same numbers, grouped counts only):", flush=True)
         t_obs, t_doses, observed, doses = bare_sql(session)
         print(
@@ -265,7 +268,7 @@ def main() -> None:
         for label in ("cold (critical values computed)", "warm (critical values cached)"):
             cv_time.update(s=0.0, n=0)
             t0 = time.perf_counter()
-            result = run_scan(session, None, trigger="bench")
+            result = run_scan(session, system, trigger="bench")
             wall = time.perf_counter() - t0
             groups = len(scan.scanned_groups(current_rates(session)))
             print(

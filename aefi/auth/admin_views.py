@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from aefi import audit, i18n, listing
 from aefi.auth.login import service as auth_login
-from aefi.auth.models import Role
+from aefi.auth.models import USER_ROLES, Role
 from aefi.auth.users import service as auth_users
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid, NotFound
@@ -37,7 +37,7 @@ def _user_form(session, actor, values, errors, error=None):
         "values": values,
         "errors": errors,
         "error": error,
-        "roles": list(Role),
+        "roles": list(USER_ROLES),
         "sites": registry_access.sites_of_county(session, actor.county_id),
         "hospitals": registry_records.choices(session, actor, "hospitals"),
         "users": auth_users.list_users(session, actor),

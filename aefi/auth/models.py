@@ -20,6 +20,13 @@ class Role(enum.StrEnum):
     admin = "admin"  # programme administrator
     api_client = "api_client"  # the immunization information system, by token
     province = "province"  # provincial CDC / health commission: reads every county below it
+    # aefi itself (timers, the reactions to a filed report): only ``Actor.system`` has it,
+    # never a user (``USER_ROLES``; ``Actor.of`` refuses an account that claims it).
+    system = "system"
+
+
+# The roles an account may have.
+USER_ROLES = tuple(r for r in Role if r != Role.system)
 
 
 class User(SQLModel, table=True):

@@ -3,6 +3,7 @@ so scope is enforced below the views and the API alike."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,9 @@ IDENTITY_ROLES = frozenset({Role.investigator, Role.bureau, Role.admin, Role.rep
 
 @dataclass(frozen=True)
 class Actor:
-    """The acting user, as the service layer sees them."""
+    """The acting user, as the service layer sees them; or aefi itself (``Actor.system``)."""
 
-    user_id: int
+    user_id: int | None
     username: str
     name: str
     role: Role
@@ -33,14 +34,45 @@ class Actor:
     # The counties this actor acts in: its own county; for ``province`` (whose county_id is
     # a province region) every county below it. Filled by ``of``; see ``in_scope``.
     county_ids: frozenset[int] = field(default=frozenset())
+    # Why aefi acts (the system actor only): shown in the audit trail.
+    reason: str = ""
 
     def __post_init__(self) -> None:
-        if not self.county_ids and self.role != Role.province:
+        if (self.role == Role.system) != (self.user_id is None):
+            # A user cannot pass as aefi, nor aefi as a user.
+            raise ValueError("only Actor.system has the system role, and it has no user")
+        if self.role == Role.system and not self.reason.strip():
+            raise ValueError("the system actor names why it acts")
+        if not self.county_ids and self.role not in (Role.province, Role.system):
             object.__setattr__(self, "county_ids", frozenset({self.county_id}))
+
+    @classmethod
+    def system(cls, county_id: int | Iterable[int], *, reason: str) -> Actor:
+        """aefi itself doing a system duty (triage on filing, an automatic hold, a timer,
+        the command line) for exactly the county given, or for each of several counties
+        (a job over a province: pass their ids). Its scope is those counties and nothing
+        else; it may do only what the services list ``Role.system`` for."""
+        counties = frozenset({county_id}) if isinstance(county_id, int) else frozenset(county_id)
+        home = next(iter(counties)) if len(counties) == 1 else 0
+        return cls(
+            user_id=None,
+            username="system",
+            name=f"system ({reason.strip()})"[:100],
+            role=Role.system,
+            county_id=home,
+            county_ids=counties,
+            reason=reason.strip(),
+        )
+
+    @property
+    def is_system(self) -> bool:
+        return self.role == Role.system
 
     @classmethod
     def of(cls, user: User, session: Session | None = None) -> Actor:
         role = Role(user.role)
+        if role == Role.system:
+            raise Forbidden("Your role ({role}) may not do this.", role=role.value)
         counties: frozenset[int] = frozenset()
         if role == Role.province:
             session = session or object_session(user)
@@ -63,8 +95,17 @@ class Actor:
 
 
 def require_role(actor: Actor, *roles: Role) -> None:
+    """The actor has one of these roles (``Role.system`` among them for a system duty)."""
     if actor.role not in roles:
         raise Forbidden("Your role ({role}) may not do this.", role=actor.role.value)
+
+
+def require_system(actor: Actor, county_id: int | None = None) -> None:
+    """A system duty (a timer, an automatic hold): only aefi itself does it, and only for
+    a record of its counties (another county's record does not exist for it)."""
+    require_role(actor, Role.system)
+    if county_id is not None:
+        require_county(actor, county_id)
 
 
 def counties_below(session: Session, province_id: int) -> frozenset[int]:
@@ -78,6 +119,15 @@ def counties_below(session: Session, province_id: int) -> frozenset[int]:
                 Region.parent_id == province_id, Region.level == RegionLevel.county
             )
         )
+    )
+
+
+def every_county(session: Session) -> frozenset[int]:
+    """Every county region: the scope of a system job over shared data (lots, signals)."""
+    from aefi.registry.models import Region, RegionLevel
+
+    return frozenset(
+        int(i) for i in session.exec(select(Region.id).where(Region.level == RegionLevel.county))
     )
 
 
@@ -113,12 +163,19 @@ def require_site(actor: Actor, site_id: int | None, county_id: int | None) -> No
 
 
 def site_filter(actor: Actor) -> int | None:
-    """The one site a list is limited to for this actor, or None for county-wide roles."""
+    """The one site a list is limited to for this actor, or None for county-wide roles
+    (and the system actor, which reads its counties whole)."""
     if actor.role == Role.reporter:
         return actor.site_id if actor.site_id is not None else -1
-    if actor.role in WIDE_READERS:
+    if sees_all_sites(actor):
         return None
     raise Forbidden("Your role ({role}) may not do this.", role=actor.role.value)
+
+
+def sees_all_sites(actor: Actor) -> bool:
+    """The actor's lists and forms cover every site of its counties (a reporter's, one
+    site): the pages offer "All sites" and a site picker then."""
+    return actor.role in WIDE_READERS or actor.is_system
 
 
 def sees_identity(actor: Actor) -> bool:

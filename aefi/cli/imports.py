@@ -21,7 +21,6 @@ def import_doses_cmd(
     """Import dose records from a CSV file."""
     from sqlmodel import select
 
-    from aefi.auth.models import Role
     from aefi.auth.permissions import Actor
     from aefi.registry import importer
     from aefi.registry.models import Region
@@ -31,7 +30,7 @@ def import_doses_cmd(
         if region is None:
             typer.echo(f"no county with code {county}", err=True)
             raise typer.Exit(2)
-        actor = Actor(0, "cli", "command line", Role.admin, region.id)
+        actor = Actor.system(region.id, reason="command line: dose import")
         t0 = time.perf_counter()
         try:
             fh = path.open("rb")

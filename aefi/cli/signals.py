@@ -21,21 +21,17 @@ def signals_tree_scan_cmd(
 ) -> None:
     """Tree-based scan (term -> symptom -> event group -> body system) of one product
     against all others, with Monte Carlo p-values."""
-    from sqlmodel import select
 
     from aefi import wiring
-    from aefi.auth.models import Role
-    from aefi.auth.permissions import Actor
+    from aefi.auth.permissions import Actor, every_county
     from aefi.db import upgrade
     from aefi.errors import Invalid
-    from aefi.registry.models import Region
     from aefi.signals.scans.tree import run_tree_scan
 
     wiring.wire()
     upgrade()
     with open_session() as session:
-        counties = frozenset(session.exec(select(Region.id).where(Region.level == "county")))
-        actor = Actor(0, "cli", "command line", Role.admin, 0, county_ids=counties)
+        actor = Actor.system(every_county(session), reason="command line: tree scan")
         try:
             res = run_tree_scan(
                 session, actor, vaccine, source=source, replications=replications, seed=seed
@@ -61,8 +57,7 @@ def signals_scan_cmd(
     """Scan everything now (lots, vaccines, sites; disproportionality over imported
     reports) and print what it found. For cron where the app's timer is off."""
     from aefi import wiring
-    from aefi.auth.models import Role
-    from aefi.auth.permissions import Actor
+    from aefi.auth.permissions import Actor, every_county
     from aefi.db import upgrade
     from aefi.signals import expected
     from aefi.signals.review.service import SignalFilter, list_signals
@@ -72,21 +67,16 @@ def signals_scan_cmd(
     upgrade()
     with open_session() as session:
         t0 = time.perf_counter()
-        result = run_scan(session, None, trigger="cli")
+        # The operator scans, and reads the signals of, every county.
+        operator = Actor.system(every_county(session), reason="command line: signal scan")
+        result = run_scan(session, operator, trigger="cli")
         typer.echo(
             f"scanned {result.cells} cells in {time.perf_counter() - t0:.2f} s: "
             f"{len(result.changed)} new or raised signals, "
             f"{len(result.held)} lots put on hold"
             + (f" ({', '.join(lot.lot_number for lot in result.held)})" if result.held else "")
         )
-        from sqlmodel import select
-
-        from aefi.registry.models import Region
-
-        counties = frozenset(session.exec(select(Region.id).where(Region.level == "county")))
-        # The operator reads every county's signals.
-        actor = Actor(0, "cli", "command line", Role.admin, 0, county_ids=counties)
-        rows, total = list_signals(session, actor, SignalFilter(open_only=True), per_page=top)
+        rows, total = list_signals(session, operator, SignalFilter(open_only=True), per_page=top)
         typer.echo(f"{total} open signals; the strongest:")
         for row in rows:
             s = row.signal

@@ -26,9 +26,12 @@ def terminology_load_meddra_cmd(directory: Path) -> None:
         raise typer.Exit(2) from None
     wiring.wire()
     upgrade()
+    from aefi.auth.permissions import Actor, every_county
+
     with open_session() as session:
         service.ensure_seeded(session)
-        out = service.load_meddra(session, None, release)
+        system = Actor.system(every_county(session), reason="command line: MedDRA load")
+        out = service.load_meddra(session, system, release)
     typer.echo(
         f"MedDRA {release.version or '(version not given)'}: {len(release.pts)} PTs, "
         f"{len(release.llts)} LLTs read; {out.pts_created} PTs and {out.llts_created} LLTs "

@@ -25,6 +25,7 @@ def users_create(
     from sqlmodel import select
 
     from aefi.auth.models import Role
+    from aefi.auth.permissions import Actor
     from aefi.auth.users import service as auth_users
     from aefi.errors import DomainError
     from aefi.registry.models import Hospital, Region, Site
@@ -50,7 +51,7 @@ def users_create(
         try:
             auth_users.create_user(
                 session,
-                None,
+                Actor.system(region.id, reason="command line"),
                 username=username,
                 password=password,
                 role=Role(role),
@@ -76,7 +77,9 @@ def users_set_password(
 
     with open_session() as session:
         try:
-            auth_users.set_password(session, None, username, password)
+            auth_users.set_password(
+                session, auth_users.operator_for(session, username), username, password
+            )
         except DomainError as exc:
             typer.echo(f"not changed: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -89,7 +92,9 @@ def _set_active(username: str, active: bool) -> None:
 
     with open_session() as session:
         try:
-            auth_users.set_active_by_name(session, None, username, active)
+            auth_users.set_active_by_name(
+                session, auth_users.operator_for(session, username), username, active
+            )
         except DomainError as exc:
             typer.echo(f"not changed: {exc}", err=True)
             raise typer.Exit(2) from None

@@ -14,7 +14,11 @@ from aefi.investigation.models import CaseFile
 from aefi.triage.models import Cluster
 
 
-def on_report_triaged(session: Session, actor: Actor | None, event: ReportTriaged) -> None:
+def _system(county_id: int) -> Actor:
+    return Actor.system(county_id, reason="case file after triage")
+
+
+def on_report_triaged(session: Session, actor: Actor, event: ReportTriaged) -> None:
     """Open the case file when triage requires an investigation (DOMAIN.md: all but clearly
     diagnosed common reactions); keep an existing case's seriousness up to date."""
     decision = event.decision
@@ -26,16 +30,16 @@ def on_report_triaged(session: Session, actor: Actor | None, event: ReportTriage
             return
         # An investigation once required stays open: the investigators close it themselves.
     report = session.get(Report, event.report_id)
-    # Triage acts for the county, whoever filed the report: actor None (see case_files).
+    # Triage acts for the county, whoever filed the report: the county's system actor.
     case_files.open_case_for_report(
         session,
-        None,
+        _system(report.county_id),
         report,
         serious=decision.serious,
         preliminary_report_required=decision.preliminary_report_required,
     )
 
 
-def on_cluster_formed(session: Session, actor: Actor | None, event: ClusterFormed) -> None:
+def on_cluster_formed(session: Session, actor: Actor, event: ClusterFormed) -> None:
     cluster = session.get(Cluster, event.cluster_id)
-    case_files.open_case_for_cluster(session, None, cluster, event.report_ids)
+    case_files.open_case_for_cluster(session, _system(event.county_id), cluster, event.report_ids)

@@ -70,7 +70,7 @@ def refresh_deadlines(case: CaseFile) -> None:
 
 def record(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     case: CaseFile,
     action: str,
     *,
@@ -219,7 +219,7 @@ def check_deadlines(session: Session) -> int:
         session.add(case)
         record(
             session,
-            None,
+            Actor.system(case.county_id, reason="timer: case deadlines"),
             case,
             "overdue",
             changes={"deadlines": [s.name for s in late]},

@@ -13,7 +13,7 @@ from aefi.intake.models import Report
 from aefi.observation import service
 
 
-def on_report_filed(session: Session, actor: Actor | None, event: ReportFiled) -> None:
+def on_report_filed(session: Session, actor: Actor, event: ReportFiled) -> None:
     service.note_reaction(session, session.get(Report, event.report_id))
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from aefi import i18n
-from aefi.auth.models import Role
+from aefi.auth.permissions import sees_all_sites
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import DomainError
 from aefi.observation import service
@@ -29,7 +29,7 @@ def _board_response(request: Request, session, actor, site_id: Id | None = None,
 
 @router.get("/observation")
 def board_page(request: Request, session: SessionDep, actor: WebActor, site_id: Id | None = None):
-    if actor.role != Role.reporter and site_id is None:
+    if sees_all_sites(actor) and site_id is None:
         lines = service.overview(session, actor)
         return render(request, "observation/overview.html", {"lines": lines, "actor": actor})
     return _board_response(request, session, actor, site_id)

@@ -11,7 +11,7 @@ from aefi.intake.models import Report
 from aefi.referral.sending import service as sending
 
 
-def on_report_triaged(session: Session, actor: Actor | None, event: ReportTriaged) -> None:
+def on_report_triaged(session: Session, actor: Actor, event: ReportTriaged) -> None:
     """Triage decided (or re-decided) a report: refer it when the decision asks for it."""
     report = session.get(Report, event.report_id)
     sending.open_from_triage(session, actor, report, event.decision, event.previous)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from aefi import audit, clock
-from aefi.auth.permissions import Actor
+from aefi.auth.permissions import Actor, every_county, require_county, require_system
 from aefi.errors import Conflict
 from aefi.registry.models import Lot, LotHold, LotStatus, Region, Site, Vaccine
 
@@ -203,7 +203,7 @@ def _summary(session: Session, lot: Lot) -> State:
 
 def refresh(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     lot: Lot,
     cause: str,
     *,
@@ -240,7 +240,7 @@ def refresh(
 
 def _refresh_halted(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     obj: Vaccine | Site,
     cause: str,
     county_id: int | None,
@@ -270,7 +270,7 @@ def _refresh_halted(
 
 def hold_lot(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     lot: Lot,
     county_id: int,
     *,
@@ -278,7 +278,8 @@ def hold_lot(
     note: str,
 ) -> bool:
     """A signal holds the lot in one county (unless it is already held, halted or recalled
-    there). True when a hold was put."""
+    there). True when a hold was put. A system duty: the system actor of that county."""
+    require_system(actor, county_id)
     if not state_for_county(session, lot, county_id).usable:
         return False
     session.add(LotHold(lot_id=lot.id, county_id=county_id, signal_id=signal_id, note=note[:500]))
@@ -286,9 +287,7 @@ def hold_lot(
     return True
 
 
-def release_hold(
-    session: Session, actor: Actor | None, lot: Lot, county_id: int, *, note: str
-) -> None:
+def release_hold(session: Session, actor: Actor, lot: Lot, county_id: int, *, note: str) -> None:
     """The bureau ends its county's hold (the signal was dismissed)."""
     hold = session.get(LotHold, (lot.id, county_id))
     if hold is None:
@@ -304,9 +303,13 @@ def _target(session: Session, halt):
     return session.get(model, halt.target_id)
 
 
-def apply_halt(session: Session, actor: Actor | None, halt) -> None:
+def apply_halt(session: Session, actor: Actor, halt) -> None:
     """A halt decision comes into force for the counties it governs. A halt settles the
     holds of the lot in those counties (the decision replaces the provisional hold)."""
+    if actor.is_system:
+        # The timer puts a decision dated ahead in force: only for counties it acts for.
+        for county in counties_governed(session, halt.county_id):
+            require_county(actor, county)
     obj = _target(session, halt)
     if halt.scope == "lot":
         halt.previous_status, halt.previous_note = obj.status, obj.status_note
@@ -327,7 +330,7 @@ def apply_halt(session: Session, actor: Actor | None, halt) -> None:
         _refresh_halted(session, actor, obj, cause, halt.county_id)
 
 
-def lift_halt(session: Session, actor: Actor | None, halt) -> None:
+def lift_halt(session: Session, actor: Actor, halt) -> None:
     """The halt decision is lifted (``halt.lifted_at`` set by the caller): the target is
     usable again wherever no other decision in force still stops it."""
     obj = _target(session, halt)
@@ -340,7 +343,7 @@ def lift_halt(session: Session, actor: Actor | None, halt) -> None:
         _refresh_halted(session, actor, obj, cause, halt.county_id)
 
 
-def recall_lot(session: Session, actor: Actor | None, lot: Lot, *, notice: str) -> Lot:
+def recall_lot(session: Session, actor: Actor, lot: Lot, *, notice: str) -> Lot:
     """A recall (the manufacturer's or the regulator's notice): the lot is withdrawn in every
     county, for good."""
     if not notice.strip():
@@ -366,7 +369,7 @@ def recall_lot(session: Session, actor: Actor | None, lot: Lot, *, notice: str) 
     return lot
 
 
-def expire_lot(session: Session, actor: Actor | None, lot: Lot) -> Lot:
+def expire_lot(session: Session, actor: Actor, lot: Lot) -> Lot:
     """The lot's expiry date passed (or was corrected): its summary follows the date."""
     return refresh(session, actor, lot, f"expiry date {lot.expiry_on}", quiet_if_unchanged=True)
 
@@ -382,8 +385,10 @@ def expire_due_lots(session: Session) -> int:
             )
         )
     )
+    # Lots are shared by every county: the timer acts for them all.
+    system = Actor.system(every_county(session), reason="timer: lot expiry")
     for lot in due:
-        expire_lot(session, None, lot)
+        expire_lot(session, system, lot)
     session.commit()
     return len(due)
 

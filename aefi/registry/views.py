@@ -58,6 +58,7 @@ def list_page(request: Request, kind_name: str, session: SessionDep, actor: WebA
         listing.paging(request.query_params, per_page=50),
     )
     ctx = {"kind": kind, **listing.context(f"/registry/{kind.name}", flt, page)}
+    ctx["can_create"] = records.can_create(actor, kind)
     if kind.name == "lots":
         ctx["states"] = {r.id: records.lot_state(session, actor, r) for r in page.items}
     return render(request, "registry/list.html", ctx, block="results")

@@ -11,5 +11,5 @@ from aefi.intake.models import Report
 from aefi.reporting.follow_up import service as follow_up
 
 
-def on_report_filed(session: Session, actor: Actor | None, event: ReportFiled) -> None:
+def on_report_filed(session: Session, actor: Actor, event: ReportFiled) -> None:
     follow_up.note_report(session, session.get(Report, event.report_id))

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from aefi import clock, i18n, listing
 from aefi.auth.models import Role
-from aefi.auth.permissions import mask_name, sees_identity
+from aefi.auth.permissions import mask_name, sees_all_sites, sees_identity
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.forms import parse_form
@@ -125,7 +125,7 @@ def daily_page(
     site_id: Id | None = None,
 ):
     when = _date(day, daily.today())
-    if actor.role == Role.reporter or site_id is not None:
+    if not sees_all_sites(actor) or site_id is not None:
         return _daily_form_page(request, session, actor, when, site_id=site_id)
     status = daily.day_status(session, actor, when)
     return render(
@@ -473,7 +473,7 @@ def follow_up_page(
     fl = follow_up.follow_up_list(session, actor, lot_number, days=_days(days), site_id=site_id)
     overall = (
         follow_up.follow_up_list(session, actor, lot_number, days=_days(days))
-        if site_id is not None and actor.role != Role.reporter
+        if site_id is not None and sees_all_sites(actor)
         else fl
     )
     return render(

@@ -21,7 +21,15 @@ from aefi.signals.models import (
 )
 
 SCANNERS = (Role.investigator, Role.bureau, Role.admin, Role.api_client)
-READERS = (Role.investigator, Role.bureau, Role.admin, Role.api_client, Role.province)
+# (The system actor: the command line's scan prints the strongest signals of its counties.)
+READERS = (
+    Role.investigator,
+    Role.bureau,
+    Role.admin,
+    Role.api_client,
+    Role.province,
+    Role.system,
+)
 REVIEWERS = (Role.investigator, Role.bureau)
 # A county's bureau halts for its county's sites; the province for every county below it.
 DECIDERS = (Role.bureau, Role.province)

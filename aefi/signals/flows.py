@@ -8,26 +8,26 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from aefi import clock
-from aefi.auth.permissions import Actor
+from aefi.auth.permissions import Actor, every_county
 from aefi.events import ClusterFormed, FollowUpAdded, ReportFiled
 from aefi.registry.models import Lot
 from aefi.signals.scans import service as scans
 from aefi.triage.models import Cluster
 
 
-def on_report_filed(session: Session, actor: Actor | None, event: ReportFiled) -> None:
+def on_report_filed(session: Session, actor: Actor, event: ReportFiled) -> None:
     if event.source == "vaers":  # imported reports feed disproportionality, not MaxSPRT
         return
     scans.scan_for_reports(session, actor, [event.report_id], trigger="report")
 
 
-def on_follow_up(session: Session, actor: Actor | None, event: FollowUpAdded) -> None:
+def on_follow_up(session: Session, actor: Actor, event: FollowUpAdded) -> None:
     # New symptoms change the event groups a report counts in.
     if "symptoms" in event.changed:
         scans.scan_for_reports(session, actor, [event.report_id], trigger="follow_up")
 
 
-def on_cluster_formed(session: Session, actor: Actor | None, event: ClusterFormed) -> None:
+def on_cluster_formed(session: Session, actor: Actor, event: ClusterFormed) -> None:
     """Scan the lots triage asked about (with their vaccines and the cluster's site), and
     note on the cluster when signals looked."""
     if event.lot_ids:
@@ -36,7 +36,7 @@ def on_cluster_formed(session: Session, actor: Actor | None, event: ClusterForme
         )
         scans.run_scan(
             session,
-            None,
+            Actor.system(event.county_id, reason=f"signal scan of cluster #{event.cluster_id}"),
             trigger="cluster",
             lot_ids=list(event.lot_ids),
             vaccine_ids=sorted(int(v) for v in vaccines),
@@ -49,4 +49,6 @@ def on_cluster_formed(session: Session, actor: Actor | None, event: ClusterForme
 
 
 def timer_scan(session: Session) -> None:
-    scans.run_scan(session, None, trigger="timer")
+    scans.run_scan(
+        session, Actor.system(every_county(session), reason="timer: signal scan"), trigger="timer"
+    )

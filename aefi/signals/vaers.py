@@ -44,6 +44,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from aefi.auth.permissions import Actor
 from aefi.intake.symptoms import groups_of
 
 MAP_CSV = Path(__file__).resolve().parent / "meddra_map.csv"
@@ -616,7 +617,7 @@ def import_dir(session, directory: Path, *, chunk: int = 5000) -> ImportReport:
     out.seconds = round(time.perf_counter() - t0, 2)
     audit.record(
         session,
-        None,
+        Actor.system([county_id] if county_id is not None else [], reason="VAERS import"),
         "import",
         "report",
         None,

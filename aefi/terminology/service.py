@@ -31,13 +31,12 @@ from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid, NotFound
 from aefi.i18n import N_
 from aefi.intake.symptoms import BY_CODE, EVENT_GROUPS, groups_of
-from aefi.terminology import body_systems
+from aefi.terminology import access, body_systems
 from aefi.terminology.models import SYSTEMS, ReportedTerm, ReportTerm
 
 HERE = Path(__file__).resolve().parent
 MEDDRA_MAP_CSV = HERE.parent / "signals" / "meddra_map.csv"
 SEED_CSV = HERE / "seed_terms.csv"
-VIEW_ROLES = (Role.admin, Role.bureau, Role.investigator)
 
 
 def normalise(term: str) -> str:
@@ -228,7 +227,7 @@ def list_terms(
     session: Session, actor: Actor, f: TermFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[TermRow], int]:
     """Terms with the number of reports carrying each (most reported first)."""
-    require_role(actor, *VIEW_ROLES)
+    require_role(actor, *access.VIEW_ROLES)
     counts = (
         select(
             ReportTerm.term_id,
@@ -267,7 +266,7 @@ def list_terms(
 
 
 def get_term(session: Session, actor: Actor, term_id: int) -> TermRow:
-    require_role(actor, *VIEW_ROLES)
+    require_role(actor, *access.VIEW_ROLES)
     t = session.get(ReportedTerm, term_id)
     if t is None:
         raise NotFound("Not found.")
@@ -290,7 +289,7 @@ def update_mapping(
 ) -> TermRow:
     """Set a term's symptom code, event group and body system (blank clears). A code
     brings its own event group; a group without a code is allowed (e.g. "anxiety")."""
-    require_role(actor, Role.admin)
+    require_role(actor, *access.MAPPERS)
     t = session.get(ReportedTerm, term_id)
     if t is None:
         raise NotFound("Not found.")
@@ -399,13 +398,12 @@ class MeddraLoadReport:
     mapped: int = 0
 
 
-def load_meddra(session: Session, actor: Actor | None, release) -> MeddraLoadReport:
+def load_meddra(session: Session, actor: Actor, release) -> MeddraLoadReport:
     """Store a parsed MedDRA release (``meddra.read_dir``) as ``meddra_pt`` and
     ``meddra_llt`` terms. Body systems come from each PT's primary SOC; a PT named like a
     mapped seed term takes its mapping, an LLT its PT's. Mappings an administrator edited
-    are kept. ``actor`` None is the command line."""
-    if actor is not None:
-        require_role(actor, Role.admin)
+    are kept. ``actor``: an administrator, or the system actor (the command line)."""
+    require_role(actor, Role.admin, Role.system)
     out = MeddraLoadReport()
     seed = {normalise(s.text): s for s in seed_terms()}
     existing = {
@@ -488,7 +486,6 @@ def load_meddra(session: Session, actor: Actor | None, release) -> MeddraLoadRep
         "import",
         "reported_term",
         None,
-        county_id=None if actor is None else actor.county_id,
         summary=(
             f"MedDRA {release.version or ''}: {out.pts_created} PTs and {out.llts_created} "
             f"LLTs added, {out.updated} updated, {out.mapped} mapped to aefi symptoms"

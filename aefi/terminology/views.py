@@ -10,13 +10,12 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from aefi import i18n, listing
-from aefi.auth.models import Role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.forms import parse_form
 from aefi.i18n import N_
 from aefi.intake.symptoms import BY_CODE, EVENT_GROUPS
-from aefi.terminology import body_systems, service
+from aefi.terminology import access, body_systems, service
 from aefi.terminology.models import SYSTEMS
 from aefi.web import flash, is_htmx, render, verify_csrf
 
@@ -64,7 +63,7 @@ def terms_page(request: Request, session: SessionDep, actor: WebActor):
         "terminology/terms.html",
         {
             **listing.context("/admin/terminology", flt, page),
-            "can_edit": actor.role == Role.admin,
+            "can_edit": access.can_map(actor),
             "edit_id": None,
             **_labels(),
         },
@@ -91,7 +90,7 @@ def _row(request: Request, row, *, edit: bool, errors=None, values=None, status:
 @router.get("/{term_id}/edit")
 def edit_row(request: Request, session: SessionDep, actor: WebActor, term_id: int):
     row = service.get_term(session, actor, term_id)
-    can_edit = actor.role == Role.admin
+    can_edit = access.can_map(actor)
     if not is_htmx(request):  # without JavaScript: the page with this one row to edit
         return render(
             request,

@@ -16,6 +16,11 @@ RULE_READERS = (Role.admin, Role.investigator, Role.bureau)
 CLUSTER_READERS = (Role.investigator, Role.bureau, Role.admin)
 
 
+def can_read_rules(actor: Actor) -> bool:
+    """Whether a page links to the rules in force (``effective_rules`` checks the same)."""
+    return actor.role in RULE_READERS
+
+
 def can_close_cluster(actor: Actor, cluster: Cluster) -> bool:
     """Whether the page offers to close the cluster (``close_cluster`` checks the same)."""
     return actor.role in QUEUE_ROLES and cluster.status == ClusterStatus.open

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from aefi import db
+from aefi.auth.permissions import Actor
 from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.investigation.cases import service as case_files
@@ -40,7 +41,9 @@ def open_case(county) -> int:
                 description="接种后8分钟出现全身荨麻疹、喘鸣，肾上腺素肌注后缓解。",
             ),
         )
-        case = case_files.open_case_for_report(session, None, report)
+        case = case_files.open_case_for_report(
+            session, Actor.system(report.county_id, reason="triage"), report
+        )
         session.commit()
         return case.id
 

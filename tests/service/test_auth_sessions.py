@@ -40,7 +40,12 @@ def two_counties(session: Session) -> dict[str, User]:
         ("iis1", Role.api_client, c1),
     ):
         users[name] = auth_users.create_user(
-            session, None, username=name, password=PASSWORD, role=role, county_id=county
+            session,
+            Actor.system(county, reason="test"),
+            username=name,
+            password=PASSWORD,
+            role=role,
+            county_id=county,
         )
     return users
 

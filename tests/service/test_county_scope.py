@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from aefi import audit, clock
 from aefi.auth import passwords
-from aefi.auth.models import Role, User
+from aefi.auth.models import USER_ROLES, Role, User
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from aefi.registry import access as registry_access
@@ -45,8 +45,12 @@ from aefi.signals.review import service as review
 from aefi.signals.scans import service as scans
 
 PASSWORD = "scope-pass-1"
-COUNTY_ROLES = [r for r in Role if r != Role.province]
+COUNTY_ROLES = [r for r in USER_ROLES if r != Role.province]
 REFUSED = (NotFound, Forbidden, Invalid)
+
+
+def _system(county_id: int) -> Actor:
+    return Actor.system(county_id, reason="signal")
 
 
 @dataclass
@@ -221,7 +225,7 @@ def _home_and_other(session: Session, w: World, role: Role) -> tuple[Actor, Coun
 # --- every role, the other county's records --------------------------------------------
 
 
-@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("role", USER_ROLES)
 def test_other_county_reference_data_is_out_of_reach(session, world, role):
     w = world
     actor, other = _home_and_other(session, w, role)
@@ -305,7 +309,7 @@ def test_province_corrects_shared_reference_data_and_writes_nothing_county_bound
     session.rollback()
 
 
-@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("role", USER_ROLES)
 def test_other_county_signals_and_halts_are_out_of_reach(session, world, role):
     w = world
     actor, other = _home_and_other(session, w, role)
@@ -344,7 +348,7 @@ def test_other_county_signals_and_halts_are_out_of_reach(session, world, role):
 
 def test_reporter_of_a_county_does_not_see_the_other_countys_hold_banner(session, world):
     w = world
-    lot_states.hold_lot(session, None, w.shared, w.b.id, signal_id=None, note="B 的暂停")
+    lot_states.hold_lot(session, _system(w.b.id), w.shared, w.b.id, signal_id=None, note="B 的暂停")
     session.commit()
     banners_a = banners.banners_for(session, w.a.users[Role.reporter])
     banners_b = banners.banners_for(session, w.b.users[Role.reporter])
@@ -359,7 +363,9 @@ def test_reporter_of_a_county_does_not_see_the_other_countys_hold_banner(session
 def test_registry_refuses_a_lot_status_change(session, world, field_name):
     w = world
     admin = w.actor(session, w.a.users[Role.admin])
-    lot_states.hold_lot(session, None, w.shared, w.a.id, signal_id=None, note="信号复核中")
+    lot_states.hold_lot(
+        session, _system(w.a.id), w.shared, w.a.id, signal_id=None, note="信号复核中"
+    )
     session.commit()
     for actor in (admin, w.actor(session, w.a.users[Role.api_client])):
         with pytest.raises(Invalid) as err:
@@ -400,7 +406,9 @@ def test_each_decision_is_audited_naming_it(session, world):
     bureau = w.actor(session, w.a.users[Role.bureau])
     halt = halts.issue_halt(session, bureau, scope="lot", target="SHARED-1", reason="聚集")
     halts.lift_halt(session, bureau, halt.id, "排除")
-    lot_states.recall_lot(session, None, session.get(Lot, w.b_only.id), notice="召回通知 2026-9")
+    lot_states.recall_lot(
+        session, _system(w.b.id), session.get(Lot, w.b_only.id), notice="召回通知 2026-9"
+    )
     session.commit()
     shared = [e.summary for e in audit.timeline(session, "lot", w.shared.id)]
     assert any(halt.number in s and s.startswith("SHARED-1: halt") for s in shared)
@@ -496,7 +504,7 @@ def test_province_halt_hits_every_county_below_it(session, world):
 def test_signal_hold_is_per_county_and_released_per_county(session, world):
     w = world
     sig = _signal(session, w.shared)
-    held = scans._hold_if_needed(session, None, sig, scans.get_signal_settings())
+    held = scans._hold_if_needed(session, _system(w.a.id), sig, scans.get_signal_settings())
     session.commit()
     assert held is not None
     assert {h.county_id for h in session.exec(select(LotHold))} == {w.a.id, w.b.id}
@@ -647,7 +655,9 @@ def test_province_pages_read_every_county_below(client, session, world):
 
 def test_registry_form_refuses_a_status_field(client, session, world):
     token = _login(client, "admin-a1")
-    lot_states.hold_lot(session, None, world.shared, world.a.id, signal_id=None, note="暂停")
+    lot_states.hold_lot(
+        session, _system(world.a.id), world.shared, world.a.id, signal_id=None, note="暂停"
+    )
     session.commit()
     r = client.post(
         f"/registry/lots/{world.shared.id}",
@@ -728,7 +738,7 @@ def test_a_countys_admin_keeps_its_own_reference_data(session, world):
         registry_records.save_record(session, admin, k["regions"], w.a.id, {"level": "township"})
 
 
-@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("role", USER_ROLES)
 def test_recall_is_a_decision_of_the_bureau_admin_or_province_for_the_lots_it_may_stop(
     session, world, role
 ):

@@ -18,11 +18,14 @@ from typer.testing import CliRunner
 
 from aefi import audit, db
 from aefi.audit import AuditEvent, AuditSeal
+from aefi.auth.permissions import Actor
 from aefi.registry import importer
 from aefi.registry.models import Dose, Lot, Person, Site
 
 HEADER = ",".join(importer.COLUMNS)
 LATER = "2026-01-06T09:00:00"
+
+SYSTEM = Actor.system([], reason="test")
 
 
 def _row(lot: str, site: str, i: int, name: str = "张三", at: str = "2026-01-05T09:00:00") -> str:
@@ -235,7 +238,7 @@ def _triggers_off(session: Session) -> Iterator[None]:
 
 def _trail(session, n: int = 5) -> list[int]:
     events = [
-        audit.record(session, None, "update", "lot", i, summary=f"change {i}") for i in range(n)
+        audit.record(session, SYSTEM, "update", "lot", i, summary=f"change {i}") for i in range(n)
     ]
     session.commit()
     return [e.id for e in events]
@@ -252,7 +255,7 @@ def test_every_committed_event_is_sealed_in_one_chain(session, county):
     events = session.exec(select(func.count()).select_from(AuditEvent)).one()
     assert sealed == events == result.checked == result.head_seq
     # Rolled back events leave no seal; timelines in an open transaction see new events.
-    audit.record(session, None, "update", "lot", 999, summary="rolled back")
+    audit.record(session, SYSTEM, "update", "lot", 999, summary="rolled back")
     assert [e.summary for e in audit.timeline(session, "lot", 999)] == ["rolled back"]
     session.rollback()
     assert audit.verify(session).checked == result.checked
@@ -454,9 +457,9 @@ def test_concurrent_writers_make_one_unbroken_chain(session, county, engine):
             start.wait()
             with Session(engine, expire_on_commit=False) as s:
                 for i in range(6):
-                    audit.record(s, None, "update", "lot", k * 100 + i, summary=f"t{k} {i}")
+                    audit.record(s, SYSTEM, "update", "lot", k * 100 + i, summary=f"t{k} {i}")
                     if i % 2:
-                        audit.record(s, None, "status", "lot", k * 100 + i)
+                        audit.record(s, SYSTEM, "status", "lot", k * 100 + i)
                     s.commit()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from aefi import clock
+from aefi.auth.permissions import Actor
 from aefi.errors import Forbidden, NotFound
 from aefi.intake import access as intake_access
 from aefi.intake.filing import service as intake_filing
@@ -124,7 +125,14 @@ def test_hand_linked_dose_and_held_lot_flag(session, county):
 
     rep = county.actor(session, "reporter")
     lot = session.exec(select(Lot)).first()
-    lot_states.hold_lot(session, None, lot, county.county_id, signal_id=None, note="信号复核中")
+    lot_states.hold_lot(
+        session,
+        Actor.system(county.county_id, reason="signal"),
+        lot,
+        county.county_id,
+        signal_id=None,
+        note="信号复核中",
+    )
     session.commit()
     at = clock.now() - timedelta(hours=3)
     report = intake_filing.file_report(

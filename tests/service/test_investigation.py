@@ -43,6 +43,11 @@ from aefi.triage.models import Cluster
 from aefi.triage.rules import TriageDecision
 
 
+def _triage(report: Report) -> Actor:
+    """Triage acts for the report's county."""
+    return Actor.system(report.county_id, reason="triage")
+
+
 def freeze_now() -> datetime:
     """Stop the clock now (the demo county's doses lie in the 30 days before the real now)."""
     t0 = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -76,7 +81,9 @@ def file(session, county, *, symptoms=("ANAPH",), username="reporter", dose=None
 
 def open_case(session, county, **kw) -> CaseFile:
     report = file(session, county, **kw)
-    case = case_files.open_case_for_report(session, None, report)
+    case = case_files.open_case_for_report(
+        session, Actor.system(report.county_id, reason="triage"), report
+    )
     session.commit()
     return case
 
@@ -109,7 +116,9 @@ def complete_values() -> dict[str, dict[str, str]]:
 def test_open_case_for_report_sets_deadlines_and_is_idempotent(session, county):
     t0 = freeze_now()  # noqa: F841
     report = file(session, county)
-    case = case_files.open_case_for_report(session, None, report)
+    case = case_files.open_case_for_report(
+        session, Actor.system(report.county_id, reason="triage"), report
+    )
     session.commit()
 
     assert case.status == CaseStatus.open
@@ -120,7 +129,9 @@ def test_open_case_for_report_sets_deadlines_and_is_idempotent(session, county):
     assert case.start_due_at == report.received_at + timedelta(hours=48)
     assert case.form_due_at is None and case.preliminary_due_at is None
     assert case.next_due_at == case.start_due_at
-    again = case_files.open_case_for_report(session, None, report)
+    again = case_files.open_case_for_report(
+        session, Actor.system(report.county_id, reason="triage"), report
+    )
     assert again.id == case.id
     assert session.exec(select(func.count()).select_from(CaseFile)).one() == 1
     opened = session.exec(
@@ -156,7 +167,9 @@ def test_triage_event_opens_the_case_and_later_triage_updates_it(session, county
     report = file(session, county, symptoms=("URTIC",))
     existing = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first()
     if existing is None:  # triage found no investigation needed
-        flows.on_report_triaged(session, None, triaged(report, investigation_required=True))
+        flows.on_report_triaged(
+            session, _triage(report), triaged(report, investigation_required=True)
+        )
         session.commit()
     case = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).one()
     assert case.preliminary_report_required is False
@@ -164,7 +177,7 @@ def test_triage_event_opens_the_case_and_later_triage_updates_it(session, county
     event = triaged(
         report, investigation_required=True, serious=True, preliminary_report_required=True
     )
-    flows.on_report_triaged(session, None, event)
+    flows.on_report_triaged(session, _triage(report), event)
     session.commit()
     session.refresh(case)
     assert case.serious and case.preliminary_report_required
@@ -174,7 +187,7 @@ def test_triage_event_opens_the_case_and_later_triage_updates_it(session, county
 def test_no_case_when_triage_requires_no_investigation(session, county):
     report = file(session, county, symptoms=("REDNESS",), diagnosis_clear=True)
     before = session.exec(select(func.count()).select_from(CaseFile)).one()
-    flows.on_report_triaged(session, None, triaged(report))
+    flows.on_report_triaged(session, _triage(report), triaged(report))
     session.commit()
     assert session.exec(select(func.count()).select_from(CaseFile)).one() == before
 
@@ -217,7 +230,9 @@ def test_cluster_case_opens_and_grows(session, county):
         ids = tuple(r.id for r in reports)
         return ClusterFormed(cluster.id, county.county_id, None, ids, (), created=len(ids) == 2)
 
-    flows.on_cluster_formed(session, None, formed(r1, r2))
+    flows.on_cluster_formed(
+        session, Actor.system(county.county_id, reason="triage"), formed(r1, r2)
+    )
     session.commit()
     case = session.exec(select(CaseFile).where(CaseFile.cluster_id == cluster.id)).one()
     assert case.kind == "cluster" and case.report_ids == [r1.id, r2.id]
@@ -225,7 +240,9 @@ def test_cluster_case_opens_and_grows(session, county):
     assert case.number.endswith(f"-G{cluster.id:04d}")
 
     r3 = file(session, county, dose=d3)
-    flows.on_cluster_formed(session, None, formed(r1, r2, r3))
+    flows.on_cluster_formed(
+        session, Actor.system(county.county_id, reason="triage"), formed(r1, r2, r3)
+    )
     session.commit()
     session.refresh(case)
     assert case.report_ids == [r1.id, r2.id, r3.id]
@@ -624,7 +641,7 @@ def test_notes_and_assignment(session, county):
 
     colleague = auth_users.create_user(
         session,
-        None,
+        county.actor(session, "admin"),
         username="inv2",
         password="colleague-password-1",
         role=Role.investigator,

@@ -14,6 +14,7 @@ from sqlmodel import col, func, select
 from aefi import clock
 from aefi.audit import AuditEvent
 from aefi.auth.models import User
+from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
 from aefi.events import ClusterFormed
 from aefi.intake.filing import service as intake_filing
@@ -435,7 +436,7 @@ def test_cluster_asks_for_its_lots(session, county):
         created=True,
     )
     before = session.exec(select(func.count()).select_from(ScanRun)).one()
-    flows.on_cluster_formed(session, None, event)
+    flows.on_cluster_formed(session, Actor.system(county.county_id, reason="triage"), event)
     session.commit()
     assert session.exec(select(func.count()).select_from(ScanRun)).one() == before + 1
     session.refresh(cluster)
@@ -604,9 +605,7 @@ def test_plan_fixed_at_start_never_lowered_and_replaced_with_audit(session, coun
     ).one()
     assert event.changes["replaces"] == old.id
     assert session.exec(
-        select(AuditEvent).where(
-            AuditEvent.entity_type == "vaccine", AuditEvent.action == "update"
-        )
+        select(AuditEvent).where(AuditEvent.entity_type == "vaccine", AuditEvent.action == "update")
     ).first().changes["planned_doses"] == [None, 50000]
     with pytest.raises(Invalid):
         rates.set_planned_doses(session, admin, vac.id, "-3")

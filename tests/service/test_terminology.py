@@ -26,6 +26,7 @@ SHARED_VAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
 RELEASE = Path(__file__).resolve().parents[1] / "data" / "meddra"
 ADMIN = Actor(0, "admin", "Admin", Role.admin, 0)
 BUREAU = Actor(0, "bureau", "Bureau", Role.bureau, 0)
+CLI = Actor.system([], reason="command line")
 
 
 def _data_row(vid: str, recv: str, *, died: str = "", x_stay: str = "") -> str:
@@ -170,7 +171,7 @@ def test_mapping_edit_needs_an_admin_is_checked_audited_and_recodes(session, tmp
 
 def test_meddra_release_loads_with_mappings_and_keeps_edits(session):
     service.ensure_seeded(session)
-    out = service.load_meddra(session, None, meddra.read_dir(RELEASE))
+    out = service.load_meddra(session, CLI, meddra.read_dir(RELEASE))
     assert (out.pts_created, out.llts_created) == (5, 9)
 
     def term(system: str, name: str) -> ReportedTerm:
@@ -190,7 +191,7 @@ def test_meddra_release_loads_with_mappings_and_keeps_edits(session):
     service.update_mapping(
         session, ADMIN, gaze.id, symptom_code="OTHER", event_group="", body_system="eye"
     )
-    again = service.load_meddra(session, None, meddra.read_dir(RELEASE))
+    again = service.load_meddra(session, CLI, meddra.read_dir(RELEASE))
     assert again.pts_created == 0 and again.updated == 14
     session.refresh(gaze)
     assert (gaze.symptom_code, gaze.body_system) == ("OTHER", "eye")

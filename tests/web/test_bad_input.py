@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from aefi.auth.permissions import Actor
 from tests.conftest import api_token, login
 
 BAD_VALUES = {
@@ -109,7 +110,9 @@ def _case_and_report(session, county) -> tuple[int, int]:
             diagnosis="严重过敏反应",
         ),
     )
-    case = case_files.open_case_for_report(session, None, report)
+    case = case_files.open_case_for_report(
+        session, Actor.system(report.county_id, reason="triage"), report
+    )
     session.commit()
     return case.id, report.id
 

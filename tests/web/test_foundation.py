@@ -243,8 +243,11 @@ def test_home_lists_every_unusable_lot_recalled_too(client, county, session):
     from aefi.registry import lot_states
 
     held, recalled = session.exec(select(Lot).order_by(Lot.id).limit(2)).all()
-    lot_states.hold_lot(session, None, held, county.county_id, signal_id=None, note="复核中")
-    lot_states.recall_lot(session, None, recalled, notice="召回通知 2026-1")
+    from aefi.auth.permissions import Actor
+
+    system = Actor.system(county.county_id, reason="test")
+    lot_states.hold_lot(session, system, held, county.county_id, signal_id=None, note="复核中")
+    lot_states.recall_lot(session, system, recalled, notice="召回通知 2026-1")
     session.commit()
     login(client, "admin")
     page = client.get("/", headers={"Accept-Language": "en"}).text

@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import func, select
 
 from aefi import clock
+from aefi.auth.permissions import Actor
 from aefi.intake.models import Draft, FollowUp, Report
 from aefi.registry.models import Dose, Lot, Person
 from aefi.web import iso_local
@@ -107,7 +108,14 @@ def test_lot_lookup_as_you_type_flags_a_held_lot(client, county, session):
     from aefi.registry import lot_states
 
     lot = session.exec(select(Lot).order_by(Lot.id)).first()
-    lot_states.hold_lot(session, None, lot, county.county_id, signal_id=None, note="信号复核中")
+    lot_states.hold_lot(
+        session,
+        Actor.system(county.county_id, reason="signal"),
+        lot,
+        county.county_id,
+        signal_id=None,
+        note="信号复核中",
+    )
     session.commit()
     login(client, "reporter")
     r = client.get(f"/reports/lots?row=0&hand-0-lot_number={lot.lot_number[:6]}", headers=EN)

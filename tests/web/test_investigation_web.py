@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 from aefi import clock, db
+from aefi.auth.permissions import Actor
 from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.investigation.cases import service as case_files
@@ -44,7 +45,9 @@ def case_id(app, county) -> int:
                 diagnosis="严重过敏反应",
             ),
         )
-        case = case_files.open_case_for_report(session, None, report)
+        case = case_files.open_case_for_report(
+            session, Actor.system(report.county_id, reason="triage"), report
+        )
         session.commit()
         return case.id
 

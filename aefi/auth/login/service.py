@@ -150,7 +150,7 @@ def authenticate(
             )
             audit.record(
                 session,
-                None,
+                Actor.system([user.county_id] if user else [], reason="login: failed attempt"),
                 "login_failed",
                 "user",
                 user.id if user else None,

@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 from aefi import audit
 from aefi.auth import passwords
 from aefi.auth.login.service import check_throttle, count_failure
-from aefi.auth.models import Role, User
-from aefi.auth.permissions import Actor, require_role
+from aefi.auth.models import USER_ROLES, Role, User
+from aefi.auth.permissions import Actor, require_own_county, require_role
 from aefi.auth.sessions.service import end_sessions_of
 from aefi.db import serialized_writes
 from aefi.errors import Invalid, NotFound
@@ -19,7 +19,7 @@ from aefi.settings import Settings
 
 def create_user(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     *,
     username: str,
     password: str,
@@ -30,9 +30,12 @@ def create_user(
     hospital_id: int | None = None,
     email: str = "",
 ) -> User:
-    """Create an account; ``actor`` None means the command line (an operator on the host)."""
-    if actor is not None:
-        require_role(actor, Role.admin)
+    """Create an account: the county's administrator, or the system actor of the county
+    (the command line: an operator on the host; the demo)."""
+    require_role(actor, Role.admin, Role.system)
+    require_own_county(actor, county_id)
+    if role not in USER_ROLES:
+        raise Invalid("Some fields need correcting.", fields={"role": role.value})
     username = username.strip().lower()
     if session.exec(select(User).where(User.username == username)).first():
         raise Invalid("The user name {name} is taken.", fields={"username": "taken"}, name=username)
@@ -78,18 +81,24 @@ def _new_password(user: User, password: str) -> None:
     user.credential_version += 1
 
 
-def set_password(session: Session, actor: Actor | None, username: str, password: str) -> User:
-    """Set a user's password by name (``actor`` None: the command line); ends their
-    sessions and tokens."""
-    if actor is not None:
-        require_role(actor, Role.admin)
+def operator_for(session: Session, username: str) -> Actor:
+    """The command line acting on an account: the system actor of the account's county
+    (of no county when there is no such account: it finds nothing)."""
     user = session.exec(select(User).where(User.username == username.strip().lower())).first()
-    if user is None or (actor is not None and user.county_id != actor.county_id):
+    return Actor.system([user.county_id] if user else [], reason="command line")
+
+
+def set_password(session: Session, actor: Actor, username: str, password: str) -> User:
+    """Set a user's password by name (the command line: the system actor of the user's
+    county, ``operator_for``); ends their sessions and tokens."""
+    require_role(actor, Role.admin, Role.system)
+    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+    if user is None or user.county_id != actor.county_id:
         raise Invalid("No user named {name}.", fields={"username": "unknown"}, name=username)
     return _reset(session, actor, user, password)
 
 
-def _reset(session: Session, actor: Actor | None, user: User, password: str) -> User:
+def _reset(session: Session, actor: Actor, user: User, password: str) -> User:
     _new_password(user, password)
     session.add(user)
     ended = end_sessions_of(session, user.id, "password_reset")
@@ -128,18 +137,18 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> Us
     return _set_active(session, actor, user_in_county(session, actor, user_id), active)
 
 
-def set_active_by_name(session: Session, actor: Actor | None, username: str, active: bool) -> User:
-    """The command line's (``actor`` None) way to deactivate or reactivate an account."""
-    if actor is not None:
-        require_role(actor, Role.admin)
+def set_active_by_name(session: Session, actor: Actor, username: str, active: bool) -> User:
+    """The command line's way (the system actor of the user's county, ``operator_for``)
+    to deactivate or reactivate an account."""
+    require_role(actor, Role.admin, Role.system)
     user = session.exec(select(User).where(User.username == username.strip().lower())).first()
-    if user is None or (actor is not None and user.county_id != actor.county_id):
+    if user is None or user.county_id != actor.county_id:
         raise Invalid("No user named {name}.", fields={"username": "unknown"}, name=username)
     return _set_active(session, actor, user, active)
 
 
-def _set_active(session: Session, actor: Actor | None, user: User, active: bool) -> User:
-    if not active and actor is not None and user.id == actor.user_id:
+def _set_active(session: Session, actor: Actor, user: User, active: bool) -> User:
+    if not active and user.id == actor.user_id:
         raise Invalid("You cannot deactivate your own account; ask another administrator.")
     if user.active == active:
         return user

@@ -17,30 +17,48 @@ CONTINUES = "_continues"
 
 def save_draft(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     draft_id: int | None,
     payload: dict[str, Any],
     *,
     device: str = "",
 ) -> Draft:
-    """Keep what was typed. Without an actor (the session expired) the draft belongs to the
-    browser's device id until its user logs in there again."""
+    """Keep what was typed, as the user's draft."""
+    return _save_draft(session, actor.user_id, draft_id, payload, device=device)
+
+
+def save_device_draft(
+    session: Session, draft_id: int | None, payload: dict[str, Any], *, device: str
+) -> Draft:
+    """Keep what was typed when nobody is logged in (the session expired): the draft
+    belongs to the browser's device id until its user logs in there again."""
+    return _save_draft(session, None, draft_id, payload, device=device)
+
+
+def _save_draft(
+    session: Session,
+    user_id: int | None,
+    draft_id: int | None,
+    payload: dict[str, Any],
+    *,
+    device: str,
+) -> Draft:
     draft = session.get(Draft, draft_id) if draft_id else None
     continues = None
     if draft is not None:
-        owner_ok = (actor is not None and draft.user_id == actor.user_id) or (
+        owner_ok = (user_id is not None and draft.user_id == user_id) or (
             draft.user_id is None and device and draft.device == device
         )
         if not owner_ok or draft.report_id is not None:
             # Logged out, the browser carries on a user's draft: the new copy names it, so
             # that claiming the copy at login retires the older one (one draft, not two).
-            if actor is None and draft.user_id is not None and draft.report_id is None:
+            if user_id is None and draft.user_id is not None and draft.report_id is None:
                 continues = draft.id
             draft = None
         else:
             continues = draft.payload.get(CONTINUES)
     if draft is None:
-        draft = Draft(user_id=actor.user_id if actor else None, device=device)
+        draft = Draft(user_id=user_id, device=device)
     draft.payload = {**payload, CONTINUES: continues} if continues else payload
     draft.updated_at = clock.now()
     session.add(draft)

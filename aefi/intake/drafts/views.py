@@ -38,7 +38,10 @@ async def autosave(request: Request, session: SessionDep):
             "The form has expired or did not come from aefi. Reload the page and submit again."
         )
     form = ReportForm.from_form(form_data)
-    draft = service.save_draft(session, actor, meta.draft_id, form.payload(), device=device)
+    if actor is None:
+        draft = service.save_device_draft(session, meta.draft_id, form.payload(), device=device)
+    else:
+        draft = service.save_draft(session, actor, meta.draft_id, form.payload(), device=device)
     resume = f"/reports/new?draft={draft.id}"
     return fragment(
         request,

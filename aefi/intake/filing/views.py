@@ -229,7 +229,7 @@ async def submit_report(request: Request, session: SessionDep):
         device = request.cookies.get(DEVICE_COOKIE, "")
         if not device_ok(device, meta.device_token):
             return RedirectResponse("/login?next=/reports/new", status_code=303)
-        draft = drafts_service.save_draft(session, None, draft_id, form.payload(), device=device)
+        draft = drafts_service.save_device_draft(session, draft_id, form.payload(), device=device)
         target = f"/reports/new?draft={draft.id}"
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     await verify_csrf(request)

@@ -9,7 +9,6 @@ from typing import Any
 from sqlmodel import Session, select
 
 from aefi import audit, clock
-from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid, NotFound
 from aefi.events import FollowUpAdded, publish
@@ -41,24 +40,20 @@ def add_follow_up(
     data: FollowUpIn,
     *,
     source: str = "reporter",
-    scope_checked: bool = False,
     draft_id: int | None = None,
 ) -> FollowUp:
     """Add later information as a dated follow-up. The card's current facts change; the
     follow-up keeps what they were, so the report's history shows every step.
 
-    ``scope_checked``: the caller (e.g. the referral service, for the receiving hospital)
-    has already checked that the actor may add to this report. ``draft_id``: the report
-    form's draft that ended up as this follow-up (a likely duplicate linked to its report)."""
-    report = (
-        session.get(Report, report_id)
-        if scope_checked
-        else access.get_report(session, actor, report_id)
-    )
-    if report is None:
-        raise NotFound("Not found.")
-    if not scope_checked:
-        require_role(actor, Role.reporter, Role.investigator, Role.admin)
+    ``access.can_follow_up`` says who may; a hospital adds to the report of a patient
+    referred to it (``access.hospital_cares_for``). ``draft_id``: the report form's draft
+    that ended up as this follow-up (a likely duplicate linked to its report)."""
+    report = session.get(Report, report_id)
+    if report is None or not access.hospital_cares_for(session, actor, report):
+        report = access.get_report(session, actor, report_id)  # refused as reading it would be
+        if not access.can_follow_up(actor, report):
+            require_role(actor, *access.FOLLOW_UP_ROLES)
+            raise NotFound("Not found.")
     unknown = symptoms.unknown_codes(data.symptoms_added)
     if unknown:
         raise Invalid(

@@ -84,9 +84,9 @@ def list_page(request: Request, session: SessionDep, actor: WebActor):
             "vaccines": session.exec(select(Vaccine).order_by(Vaccine.code)).all(),
             "statuses": list(ReportStatus),
             "drafts": drafts_service.open_drafts(session, actor)
-            if actor.role in access.FILERS
+            if access.can_file(actor)
             else [],
-            "can_file": actor.role in access.FILERS,
+            "can_file": access.can_file(actor),
             "county_wide": county_wide,
             "group_name": symptoms.group_name,
             "symptom_name": symptom_name,

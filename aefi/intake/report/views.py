@@ -12,7 +12,6 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from aefi import clock, i18n
-from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, mask_id_number
 from aefi.deps import SessionDep, WebActor
 from aefi.i18n import N_, gettext
@@ -164,7 +163,7 @@ def render_report(
     ctx.update(
         filed=filed,
         sections=_sections(session, actor, report),
-        can_follow_up=actor.role in (Role.reporter, Role.investigator, Role.admin),
+        can_follow_up=access.can_follow_up(actor, report),
         fu=fu_values or {},
         fu_errors=fu_errors or {},
         outcomes=list(Outcome),

@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 
 from aefi import clock
 from aefi.auth.models import Role, User
-from aefi.auth.permissions import Actor, require_role
-from aefi.errors import Invalid, NotFound
+from aefi.auth.permissions import Actor, require_own_county, require_role
+from aefi.errors import Invalid
 from aefi.intake import access as intake_access
 from aefi.intake.models import Report
 from aefi.intake.symptoms import EVENT_GROUPS
@@ -55,20 +55,18 @@ def _start_due_from_triage(report: Report, received_at: datetime) -> datetime:
 
 def open_case_for_report(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     report: Report,
     *,
     serious: bool | None = None,
     preliminary_report_required: bool | None = None,
 ) -> CaseFile:
     """The case file of a report; opened if there is none yet, else returned (with its
-    seriousness brought up to date). ``actor`` None is triage acting for the county after a
-    report was filed; a person opening a case by hand must be an investigator of the county.
-    Runs in the caller's transaction (flushes, does not commit)."""
-    if actor is not None:
-        require_role(actor, *WORKERS)
-        if report.county_id != actor.county_id:
-            raise NotFound("Not found.")
+    seriousness brought up to date): an investigator of the county opening it by hand, or
+    the county's system actor after triage (whoever filed the report). Runs in the caller's
+    transaction (flushes, does not commit)."""
+    require_role(actor, *WORKERS, Role.system)
+    require_own_county(actor, report.county_id)
     decision = decision_from_json(report.triage)  # triage's stored decision, if any
     if serious is None:
         serious = bool(report.serious or (decision is not None and decision.serious))
@@ -151,13 +149,12 @@ def _cluster_number(session: Session, county_id: int, cluster_id: int, at: datet
 
 
 def open_case_for_cluster(
-    session: Session, actor: Actor | None, cluster: Cluster, report_ids: Sequence[int]
+    session: Session, actor: Actor, cluster: Cluster, report_ids: Sequence[int]
 ) -> CaseFile:
     """The case file of a group AEFI (one per triage cluster, with its member reports):
-    opened when the cluster forms, brought up to date when it grows. Runs in the caller's
-    transaction."""
-    if actor is not None:
-        require_role(actor, *WORKERS)
+    opened when the cluster forms, brought up to date when it grows: an investigator or
+    the system actor, of the cluster's county. Runs in the caller's transaction."""
+    require_role(actor, *WORKERS, Role.system)
     ids = sorted(set(report_ids))
     reports = (
         list(session.exec(select(Report).where(col(Report.id).in_(ids)).order_by(Report.id)))
@@ -168,6 +165,7 @@ def open_case_for_cluster(
     for r in reports:
         groups += [g for g in r.event_groups if g not in groups]
     county_id = cluster.county_id
+    require_own_county(actor, county_id)
     serious = any(r.serious for r in reports)
     existing = session.exec(select(CaseFile).where(CaseFile.cluster_id == cluster.id)).first()
     if existing is not None:

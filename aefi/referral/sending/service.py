@@ -33,7 +33,7 @@ from aefi.registry.models import Site
 from aefi.triage.rules import TriageDecision
 
 
-def _send(session: Session, actor: Actor | None, ref: Referral, report: Report) -> None:
+def _send(session: Session, actor: Actor, ref: Referral, report: Report) -> None:
     """Store a new referral, record it and tell the hospital (triage's and the physician's)."""
     session.add(ref)
     session.flush()
@@ -65,7 +65,7 @@ def _required(decision: TriageDecision | None) -> bool:
 
 def open_from_triage(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     report: Report,
     decision: TriageDecision,
     previous: TriageDecision | None,

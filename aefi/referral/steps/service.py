@@ -174,7 +174,7 @@ def admit(session: Session, actor: Actor, referral_id: int, data: AdmitIn) -> Re
             hospital=hospital,
         ),
     )
-    # Scope checked above: the hospital adds to the report of a referral addressed to it.
+    # The hospital adds to the report of a referral addressed to it.
     intake_follow_up.add_follow_up(
         session,
         actor,
@@ -183,7 +183,6 @@ def admit(session: Session, actor: Actor, referral_id: int, data: AdmitIn) -> Re
             hospitalization=True, already_in_hospital=True, hospital_name=hospital, note=note
         ),
         source="hospital",
-        scope_checked=True,
     )
     return ref
 
@@ -250,7 +249,6 @@ def record_outcome(session: Session, actor: Actor, referral_id: int, data: Outco
         ref.report_id,
         FollowUpIn(outcome=outcome, diagnosis=ref.diagnosis, note=note),
         source="hospital",
-        scope_checked=True,
     )  # commits
     return ref
 
@@ -388,7 +386,7 @@ def check_timers(session: Session, now: datetime | None = None) -> list[Referral
         waited = states.minutes_between(ref.sent_at, now)
         audit.record(
             session,
-            None,
+            Actor.system(ref.county_id, reason="timer: referral acknowledgement"),
             "escalate",
             "referral",
             ref.id,

@@ -302,6 +302,20 @@ def _coerce(spec: FieldSpec, raw: Any) -> Any:
     return str(raw).strip()
 
 
+def writers(kind: Kind, *, editing: bool) -> tuple[Role, ...]:
+    """Who writes records of this kind: lots also the immunization information system;
+    the shared lots and products also the province, editing."""
+    allowed = access.LOT_WRITERS if kind.name == "lots" else (Role.admin,)
+    if kind.name in ("lots", "vaccines") and editing:
+        allowed = (*allowed, *access.SHARED_EDITORS)
+    return allowed
+
+
+def can_create(actor: Actor, kind: Kind) -> bool:
+    """Whether the list offers "New" (``save_record`` checks the same)."""
+    return actor.role in writers(kind, editing=False)
+
+
 def save_record(
     session: Session, actor: Actor, kind: Kind, record_id: int | None, values: dict[str, Any]
 ) -> SQLModel:
@@ -309,10 +323,7 @@ def save_record(
 
     A county's users act only inside their county: its townships, sites and hospitals.
     The states that stop a lot, product or site are not fields here (``lot_states``)."""
-    allowed = access.LOT_WRITERS if kind.name == "lots" else (Role.admin,)
-    if kind.name in ("lots", "vaccines") and record_id is not None:
-        allowed = (*allowed, *access.SHARED_EDITORS)
-    require_role(actor, *allowed)
+    require_role(actor, *writers(kind, editing=record_id is not None))
     _refuse_protected(kind, values)
     existing = _record_for_write(session, actor, kind, record_id) if record_id else None
     errors: dict[str, str] = {}

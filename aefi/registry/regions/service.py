@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from aefi import audit
+from aefi.auth.permissions import Actor
 from aefi.errors import Invalid, NotFound
 from aefi.registry.models import (
     Region,
@@ -49,7 +50,7 @@ def add_frame_region(
     session.flush()
     audit.record(
         session,
-        None,
+        Actor.system(region.id, reason="command line: add region"),
         "create",
         "region",
         region.id,
@@ -76,7 +77,7 @@ def place_county(session: Session, *, county_code: str, province_code: str) -> R
     session.add(county)
     audit.record(
         session,
-        None,
+        Actor.system(county.id, reason="command line: place county"),
         "update",
         "region",
         county.id,

@@ -234,7 +234,7 @@ def issue_halt(
 
 
 
-def _apply_halt(session: Session, actor: Actor | None, halt: HaltDecision) -> None:
+def _apply_halt(session: Session, actor: Actor, halt: HaltDecision) -> None:
     """Put the decision in force (``lot_states.apply_halt``), tell the sites."""
     lot_states.apply_halt(session, actor, halt)
     _tell_sites(session, halt, lifted=False)
@@ -298,7 +298,9 @@ def apply_due_halts(session: Session) -> int:
         )
     )
     for halt in due:
-        _apply_halt(session, None, halt)
+        counties = lot_states.counties_governed(session, halt.county_id)
+        system = Actor.system(counties, reason=f"timer: {halt.number} in force")
+        _apply_halt(session, system, halt)
     session.commit()
     return len(due)
 

@@ -90,7 +90,7 @@ def _active(session: Session, cells: scan.Cells, full: bool) -> dict[tuple, Surv
 
 def plans_for(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     cells: scan.Cells,
     cfg: SignalSettings,
     now: datetime,

@@ -95,7 +95,7 @@ def _capped(x: Any) -> float:
 
 def run_scan(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     *,
     trigger: str,
     lot_ids: list[int] | None = None,
@@ -106,10 +106,10 @@ def run_scan(
 ) -> ScanResult:
     """Scan now: everything (no ids), or the lots, vaccines and sites named.
 
-    ``actor`` None is the system (event handlers, the timer, the command line). With
-    ``commit=False`` the caller's transaction keeps the changes (event handlers)."""
-    if actor is not None:
-        require_role(actor, *access.SCANNERS)
+    ``actor`` is a scanner, or the system actor (event handlers, the timer, the command
+    line). With ``commit=False`` the caller's transaction keeps the changes (event handlers).
+    The holds a scan puts are the system's in each county (``_hold_if_needed``)."""
+    require_role(actor, *access.SCANNERS, Role.system)
     cfg = cfg or get_signal_settings()
     th = thresholds(cfg)
     started = time.perf_counter()
@@ -407,20 +407,22 @@ def _hold_note(sig: Signal) -> str:
     )
 
 
-def _hold_if_needed(
-    session: Session, actor: Actor | None, sig: Signal, cfg: SignalSettings
-) -> Lot | None:
+def _hold_if_needed(session: Session, actor: Actor, sig: Signal, cfg: SignalSettings) -> Lot | None:
     """DOMAIN.md: a halt recommendation is a provisional hold of the lot."""
     if sig.scope != SignalScope.lot or not cfg.auto_hold or sig.lot_id is None:
         return None
     lot = session.get(Lot, sig.lot_id)
     if lot is None or lot.status == LotStatus.recalled:
         return None
-    # Held in each county whose sites used the lot (each county's bureau then decides).
+    # Held in each county whose sites used the lot (each county's bureau then decides); a
+    # hold is a system duty, whoever ran the scan.
+    reason = f"automatic hold, signal #{sig.id}"
     held = [
         c
         for c in access.counties_of_lot(session, lot.id)
-        if lot_states.hold_lot(session, actor, lot, c, signal_id=sig.id, note=_hold_note(sig))
+        if lot_states.hold_lot(
+            session, Actor.system(c, reason=reason), lot, c, signal_id=sig.id, note=_hold_note(sig)
+        )
     ]
     if not held:
         return None
@@ -530,9 +532,10 @@ def lot_ids_of_reports(session: Session, report_ids: list[int]) -> list[int]:
 
 
 def scan_for_reports(
-    session: Session, actor: Actor | None, report_ids: list[int], *, trigger: str
+    session: Session, actor: Actor, report_ids: list[int], *, trigger: str
 ) -> ScanResult | None:
-    """The scan an event asks for: the lots of the reports' doses.
+    """The scan an event asks for: the lots of the reports' doses. ``actor`` filed or
+    changed the reports; the scan is the system's, for the reports' counties.
 
     Only the lot level runs inside the filing transaction: it is the level that holds a lot
     at once, and a physician waits for it. The vaccine and site levels (signals for review)
@@ -540,6 +543,10 @@ def scan_for_reports(
     lots = lot_ids_of_reports(session, report_ids)
     if not lots:
         return None
+    from aefi.intake.models import Report
+
+    counties = session.exec(select(Report.county_id).where(col(Report.id).in_(report_ids)))
+    system = Actor.system(counties, reason=f"signal scan after {trigger}")
     return run_scan(
-        session, None, trigger=trigger, lot_ids=lots, vaccine_ids=[], site_ids=[], commit=False
+        session, system, trigger=trigger, lot_ids=lots, vaccine_ids=[], site_ids=[], commit=False
     )

@@ -191,12 +191,12 @@ def cluster_lot_ids(session: Session, cluster: Cluster) -> list[int]:
 # --- triage --------------------------------------------------------------------------------
 
 
-def on_report_filed(session: Session, actor: Actor | None, event: ReportFiled) -> None:
+def on_report_filed(session: Session, actor: Actor, event: ReportFiled) -> None:
     """intake's ``ReportFiled``: triage the new report at once."""
     triage_report(session, actor, session.get(Report, event.report_id))
 
 
-def on_follow_up_added(session: Session, actor: Actor | None, event: FollowUpAdded) -> None:
+def on_follow_up_added(session: Session, actor: Actor, event: FollowUpAdded) -> None:
     """intake's ``FollowUpAdded``: a follow-up that changes the facts triage reads
     triages again (a note, a treatment or a hospital name alone changes nothing)."""
     if TRIAGE_FACTS & set(event.changed):
@@ -213,7 +213,7 @@ def _triaged(
 
 def triage_report(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     report: Report,
     *,
     follow_up_at: datetime | None = None,
@@ -281,7 +281,7 @@ def _decide(
     session.add(report)
     audit.record(
         session,
-        None,
+        Actor.system(report.county_id, reason="triage"),
         "triage",
         "report",
         report.id,
@@ -380,7 +380,7 @@ def _escalate_report(
 
 def _cluster_changed(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     change: ClusterChange,
     ruleset: Ruleset,
     settings: Settings,
@@ -406,9 +406,10 @@ def _cluster_changed(
             )
         )
     session.add(cluster)
+    system = Actor.system(cluster.county_id, reason="triage: cluster")
     audit.record(
         session,
-        None,
+        system,
         "create" if change.created else "grow",
         "cluster",
         cluster.id,
@@ -418,7 +419,7 @@ def _cluster_changed(
     )
     audit.record(
         session,
-        None,
+        system,
         "evaluate",
         "cluster",
         cluster.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from aefi.deps import SessionDep, WebActor
+from aefi.triage import access
 from aefi.triage.rules_in_force import service
 from aefi.web import render, verify_csrf
 
@@ -19,4 +20,8 @@ def rules_page(request: Request, session: SessionDep, actor: WebActor):
 @router.get("/admin/triage-rules/{version}")
 def rules_version_page(request: Request, version: str, session: SessionDep, actor: WebActor):
     stored = service.get_ruleset_version(session, actor, version)
-    return render(request, "triage/rules_version.html", {"stored": stored})
+    return render(
+        request,
+        "triage/rules_version.html",
+        {"stored": stored, "can_read_rules": access.can_read_rules(actor)},
+    )
