@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh database per test on SQLite and (for service tests) PostgreSQL,
-the app, logged-in clients, and the small demo county as the standard test data."""
+the app, logged-in clients, and a small county (tests/factories.py) as the standard test
+data; the demo county only for tests marked ``demo_county``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ os.environ.setdefault("AEFI_SECRET_KEY", "test-secret-key-for-the-suite-only-012
 from aefi import clock, db, wiring  # noqa: E402
 from aefi.auth import service as auth_service  # noqa: E402
 from aefi.settings import get_settings  # noqa: E402
+from tests.factories import County, a_county  # noqa: E402
 from tests.pg import ThrowawayPostgres  # noqa: E402
 
 wiring.wire()
@@ -120,25 +121,64 @@ def _clock() -> Iterator[None]:
     clock.unfreeze()
 
 
-@dataclass
-class County:
-    """The small demo county: ids and users of each role (passwords in DEMO_PASSWORDS)."""
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "demo_county: the `county` fixture builds the whole demo county (400 doses, 12 sites)"
+        " instead of a small one; for tests that need its size",
+    )
 
-    county_id: int
-    site_ids: list[int]
-    hospital_ids: list[int]
 
-    def actor(self, session: Session, username: str):
-        from sqlmodel import select
+# Where the `county` fixture is still the whole demo county, and why (a path prefix under
+# tests/); everything else gets a small county per test.
+DEMO_COUNTY: dict[str, str] = {
+    "browser/": "pages are looked at and screenshotted with a believable county's data",
+    "service/test_auth_sessions.py": "not converted yet",
+    "service/test_bad_input.py": "not converted yet",
+    "service/test_county_scope.py": "not converted yet",
+    "service/test_fuzz_openapi_postgres.py": "not converted yet",
+    "service/test_import_audit.py": "not converted yet",
+    "service/test_investigation.py": "not converted yet",
+    "service/test_observation.py": "not converted yet",
+    "service/test_referral.py": "not converted yet",
+    "service/test_registry.py": "not converted yet",
+    "service/test_reporting.py": "not converted yet",
+    "service/test_reporting_trace.py": "not converted yet",
+    "service/test_signals.py": "not converted yet",
+    "service/test_triage_notifications.py": "not converted yet",
+    "service/test_triage_service.py": "not converted yet",
+    "web/test_auth_web.py": "not converted yet",
+    "web/test_bad_input.py": "not converted yet",
+    "web/test_burst.py": "not converted yet",
+    "web/test_cli_users.py": "not converted yet",
+    "web/test_foundation.py": "not converted yet",
+    "web/test_fuzz_openapi.py": "not converted yet",
+    "web/test_idempotency_api.py": "not converted yet",
+    "web/test_import_export_web.py": "not converted yet",
+    "web/test_intake_web.py": "not converted yet",
+    "web/test_investigation_web.py": "not converted yet",
+    "web/test_observation_web.py": "not converted yet",
+    "web/test_referral_web.py": "not converted yet",
+    "web/test_reporting_web.py": "not converted yet",
+    "web/test_signals_web.py": "not converted yet",
+    "web/test_terminology_web.py": "not converted yet",
+    "web/test_triage_web.py": "not converted yet",
+}
 
-        from aefi.auth.models import User
-        from aefi.auth.permissions import Actor
 
-        return Actor.of(session.exec(select(User).where(User.username == username)).one())
+def _wants_demo_county(node) -> bool:
+    if node.get_closest_marker("demo_county") is not None:
+        return True
+    where = Path(str(node.path)).resolve().relative_to(Path(__file__).parent).as_posix()
+    return any(where.startswith(prefix) for prefix in DEMO_COUNTY)
 
 
 @pytest.fixture
-def county(session) -> County:
+def county(request, session) -> County:
+    """A small county (tests/factories.py: a_county) per test; the demo county for tests
+    marked ``demo_county`` or listed in DEMO_COUNTY."""
+    if not _wants_demo_county(request.node):
+        return a_county(session)
     from aefi import demo
 
     built = demo.build(session, doses=400, days=30, seed=7)

@@ -11,35 +11,16 @@ from aefi import clock
 from aefi.errors import Forbidden, NotFound
 from aefi.intake import service
 from aefi.intake.schemas import FollowUpIn, ReportIn
-from aefi.registry.models import Dose
-
-
-def report_in(dose: Dose, **kw) -> ReportIn:
-    base = dict(
-        dose_ids=[dose.id],
-        onset_at=dose.administered_at + timedelta(minutes=15),
-        symptoms=["URTIC"],
-        outcome="recovering",
-        reporter_name="刘医生",
-        reporter_phone="13800000000",
-    )
-    base.update(kw)
-    return ReportIn(**base)
-
-
-def site_dose(session, site_id) -> Dose:
-    return session.exec(select(Dose).where(Dose.site_id == site_id).order_by(Dose.id)).first()
+from tests.factories import a_dose, report_in
 
 
 def test_file_numbers_and_history(session, county):
     rep = county.actor(session, "reporter")
-    d1 = site_dose(session, rep.site_id)
+    d1 = a_dose(session, county)
     r1 = service.file_report(session, rep, report_in(d1))
     year = clock.now().year
     assert r1.number == f"330782-{year}-00001"
-    d2 = session.exec(
-        select(Dose).where(Dose.site_id == rep.site_id, Dose.person_id != d1.person_id)
-    ).first()
+    d2 = a_dose(session, county)  # another person at the same site
     r2 = service.file_report(session, rep, report_in(d2))
     assert r2.number == f"330782-{year}-00002"
     service.add_follow_up(session, rep, r1.id, FollowUpIn(outcome="died", note="院内死亡"))
@@ -52,7 +33,7 @@ def test_file_numbers_and_history(session, county):
 
 def test_validation_errors_and_late_onset_warning(session, county):
     rep = county.actor(session, "reporter")
-    dose = site_dose(session, rep.site_id)
+    dose = a_dose(session, county)
     with pytest.raises(service.NeedsCorrection) as err:
         service.file_report(
             session,
@@ -73,7 +54,7 @@ def test_validation_errors_and_late_onset_warning(session, county):
 
 def test_duplicate_is_caught_until_confirmed(session, county):
     rep = county.actor(session, "reporter")
-    dose = site_dose(session, rep.site_id)
+    dose = a_dose(session, county)
     first = service.file_report(session, rep, report_in(dose))
     with pytest.raises(service.PossibleDuplicate) as err:
         service.file_report(
@@ -90,7 +71,7 @@ def test_duplicate_is_caught_until_confirmed(session, county):
 
 def test_idempotency_key_gives_one_report(session, county):
     rep = county.actor(session, "reporter")
-    dose = site_dose(session, rep.site_id)
+    dose = a_dose(session, county)
     a = service.file_report(session, rep, report_in(dose), idempotency_key="k-1")
     b = service.file_report(session, rep, report_in(dose), idempotency_key="k-1")
     assert a.id == b.id
@@ -99,12 +80,12 @@ def test_idempotency_key_gives_one_report(session, county):
 def test_reporter_scope(session, county):
     rep = county.actor(session, "reporter")
     rep2 = county.actor(session, "reporter2")
-    mine = service.file_report(session, rep, report_in(site_dose(session, rep.site_id)))
+    mine = service.file_report(session, rep, report_in(a_dose(session, county)))
     with pytest.raises(NotFound):
         service.get_report(session, rep2, mine.id)
     rows, total = service.list_reports(session, rep2, service.ReportFilter())
     assert total == 0
-    other = site_dose(session, rep2.site_id)
+    other = a_dose(session, county, site=1)
     with pytest.raises(NotFound):
         service.file_report(session, rep, report_in(other))
     with pytest.raises(Forbidden):

@@ -1,0 +1,329 @@
+"""Small, explicit test data: a county with the least rows a test needs, and the steps
+tests repeat (a person, a dose, a report card, a filed report, a case, a referral).
+
+``a_county`` makes the shape of the demo county's first corner (code 330782, the same
+user names and passwords as ``aefi.demo.DEMO_PASSWORDS``, so ``login(client, "reporter")``
+works), but no doses: a test makes the doses it needs with ``a_dose``. The whole demo
+county (``aefi.demo.build``) stays for the tests that need its size; they are marked
+``@pytest.mark.demo_county`` (see tests/conftest.py)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cache
+
+from sqlalchemy import insert
+from sqlmodel import Session, select
+
+from aefi import clock, demo
+from aefi.auth import service as auth_service
+from aefi.auth.models import Role, User
+from aefi.auth.permissions import Actor
+from aefi.intake import service as intake
+from aefi.intake.models import Report
+from aefi.intake.schemas import ReportIn, SeriousIn
+from aefi.referral.models import Referral
+from aefi.registry.models import (
+    Dose,
+    Hospital,
+    Lot,
+    LotStatus,
+    Person,
+    Region,
+    RegionLevel,
+    Site,
+    Vaccine,
+)
+
+COUNTY_CODE = "330782"
+# The vaccines a small county carries unless a test asks for others (codes of demo.VACCINES).
+VACCINES: tuple[str, ...] = ("HEPB", "DTAP", "MMR", "FLU")
+
+
+@dataclass
+class County:
+    """A county built for a test: its ids and the users of each role, looked up by name
+    (the names of ``aefi.demo.DEMO_PASSWORDS``, with the same passwords)."""
+
+    county_id: int
+    site_ids: list[int]
+    hospital_ids: list[int]
+    lot_ids: dict[str, list[int]] = field(default_factory=dict)  # by vaccine code
+
+    def actor(self, session: Session, username: str) -> Actor:
+        return Actor.of(session.exec(select(User).where(User.username == username)).one())
+
+    def lot(self, session: Session, code: str = VACCINES[-1], nth: int = 0) -> Lot:
+        """The ``nth`` lot of the vaccine ``code`` (the demo county's lots too)."""
+        if code in self.lot_ids:
+            return session.get(Lot, self.lot_ids[code][nth])
+        stmt = (
+            select(Lot)
+            .join(Vaccine, Vaccine.id == Lot.vaccine_id)
+            .where(Vaccine.code == code)
+            .order_by(Lot.id)
+        )
+        return list(session.exec(stmt))[nth]
+
+
+@cache
+def _password_hash(password: str) -> str:
+    return auth_service.hash_password(password)
+
+
+def a_county(
+    session: Session,
+    *,
+    sites: int = 2,
+    hospitals: int = 2,
+    vaccines: Sequence[str] = VACCINES,
+    lots_per_vaccine: int = 2,
+    users: bool = True,
+) -> County:
+    """One county region with one township per site, ``sites`` vaccination sites (each
+    sends its severe cases to the first hospital, the second as backup), ``hospitals``
+    hospitals, ``lots_per_vaccine`` active lots of each vaccine in ``vaccines`` and, with
+    ``users``, one user per name of the demo county (reporter at the first site, reporter2
+    at the second; hospital at the first hospital, hospital2 at the second). Committed."""
+    assert sites <= len(demo.TOWNSHIPS) and hospitals <= len(demo.HOSPITALS)
+    county = Region(
+        code=COUNTY_CODE, name="示范县", name_en="Demo County", level=RegionLevel.county
+    )
+    session.add(county)
+    session.flush()
+    towns = [
+        Region(
+            code=f"{COUNTY_CODE}{i:03d}",
+            name=zh,
+            name_en=f"{en} Township",
+            level=RegionLevel.township,
+            parent_id=county.id,
+        )
+        for i, (zh, en) in enumerate(demo.TOWNSHIPS[:sites], start=1)
+    ]
+    hosps = [
+        Hospital(code=code, name=zh, name_en=en, level=level, phone=phone, county_id=county.id)
+        for code, zh, en, level, phone in demo.HOSPITALS[:hospitals]
+    ]
+    session.add_all([*towns, *hosps])
+    session.flush()
+    site_rows = [
+        Site(
+            code=f"S{i:02d}",
+            name=f"{t.name}卫生院预防接种门诊",
+            name_en=f"{t.name_en} Health Centre Vaccination Clinic",
+            township_id=t.id,
+            county_id=county.id,
+            phone=f"0571-88{i:02d}1234",
+            primary_hospital_id=hosps[0].id if hosps else None,
+            backup_hospital_id=hosps[1].id if len(hosps) > 1 else None,
+        )
+        for i, t in enumerate(towns, start=1)
+    ]
+    specs = {spec[0]: spec for spec in demo.VACCINES}
+    vaccine_rows = [
+        Vaccine(
+            code=code,
+            name=specs[code][1],
+            name_en=specs[code][2],
+            manufacturer=specs[code][3],
+            observation_minutes=30,
+        )
+        for code in vaccines
+    ]
+    session.add_all([*site_rows, *vaccine_rows])
+    session.flush()
+    expiry = (clock.now() + timedelta(days=365)).date()
+    lot_rows = {
+        v.code: [
+            Lot(
+                lot_number=f"{v.code}2026{j:03d}",
+                vaccine_id=v.id,
+                expiry_on=expiry,
+                doses_received=5000,
+                status=LotStatus.active,
+            )
+            for j in range(1, lots_per_vaccine + 1)
+        ]
+        for v in vaccine_rows
+    }
+    session.add_all([lot for rows in lot_rows.values() for lot in rows])
+    session.flush()
+    if users:
+        _users(session, county.id, site_rows, hosps)
+    session.commit()
+    return County(
+        county.id,
+        [s.id for s in site_rows],
+        [h.id for h in hosps],
+        {code: [lot.id for lot in rows] for code, rows in lot_rows.items()},
+    )
+
+
+def _users(session: Session, county_id: int, sites: list[Site], hospitals: list[Hospital]):
+    """The demo county's users, inserted at once (create_user commits and audits each)."""
+    bound_site = {"reporter": 0, "reporter2": 1}
+    bound_hospital = {"hospital": 0, "hospital2": 1}
+    rows = []
+    for username, (role, password) in demo.DEMO_PASSWORDS.items():
+        site = bound_site.get(username)
+        hospital = bound_hospital.get(username)
+        if (site is not None and site >= len(sites)) or (
+            hospital is not None and hospital >= len(hospitals)
+        ):
+            continue  # a county without a second site has no reporter2
+        rows.append(
+            {
+                "username": username,
+                "full_name": demo._demo_name(username),
+                "role": Role(role).value,
+                "county_id": county_id,
+                "site_id": sites[site].id if site is not None else None,
+                "hospital_id": hospitals[hospital].id if hospital is not None else None,
+                "password_hash": _password_hash(password),
+                "email": f"{username}@demo.invalid",
+                "credential_version": 1,
+                "active": True,
+                "created_at": clock.now(),
+            }
+        )
+    session.execute(insert(User), rows)
+
+
+_people = itertools.count(1)
+
+
+def id_number(birth: date, seq: int, region: str = COUNTY_CODE) -> str:
+    """An 18-digit resident ID with a valid GB 11643 check digit."""
+    body = f"{region}{birth:%Y%m%d}{seq % 1000:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    return body + check
+
+
+def a_person(
+    session: Session,
+    county_id: int,
+    *,
+    name: str | None = None,
+    birth_on: date = date(2020, 1, 1),
+    sex: str = "female",
+    **kw,
+) -> Person:
+    """A resident of the county with a unique, valid ID number (flushed)."""
+    n = next(_people)
+    person = Person(
+        county_id=county_id,
+        name=name or f"受种者{n}",
+        id_number=id_number(birth_on, n),
+        sex=sex,
+        birth_on=birth_on,
+        **kw,
+    )
+    session.add(person)
+    session.flush()
+    return person
+
+
+def a_dose(
+    session: Session,
+    county: County,
+    *,
+    site: int = 0,
+    lot: Lot | None = None,
+    person: Person | None = None,
+    at: datetime | None = None,
+    dose_number: int = 1,
+    commit: bool = True,
+) -> Dose:
+    """A dose given at ``county.site_ids[site]``, of ``lot`` (default: the county's first
+    lot), to ``person`` (default: a new person), ``at`` (default: two hours ago)."""
+    person = person or a_person(session, county.county_id)
+    lot_id = lot.id if lot is not None else next(iter(county.lot_ids.values()))[0]
+    dose = Dose(
+        person_id=person.id,
+        lot_id=lot_id,
+        site_id=county.site_ids[site],
+        dose_number=dose_number,
+        route="im",
+        administered_at=at or clock.now() - timedelta(hours=2),
+    )
+    session.add(dose)
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+    return dose
+
+
+def report_in(dose: Dose | Sequence[Dose], **kw) -> ReportIn:
+    """A valid report card for a reaction 15 minutes after ``dose`` (urticaria,
+    recovering, reported by 刘医生); keywords replace any field."""
+    doses = [dose] if isinstance(dose, Dose) else list(dose)
+    base: dict = dict(
+        dose_ids=[d.id for d in doses],
+        onset_at=doses[0].administered_at + timedelta(minutes=15),
+        symptoms=["URTIC"],
+        outcome="recovering",
+        reporter_name="刘医生",
+        reporter_phone="13800000000",
+    )
+    base.update(kw)
+    return ReportIn(**base)
+
+
+def file_report(session: Session, actor: Actor, dose: Dose | Sequence[Dose], **kw) -> Report:
+    """File ``report_in(dose, **kw)`` as ``actor`` through intake (triaged on return)."""
+    return intake.file_report(session, actor, report_in(dose, **kw))
+
+
+ANAPHYLAXIS = dict(
+    symptoms=["ANAPH", "HYPOTEN"],
+    serious=SeriousIn(life_threatening=True),
+    treatment="肾上腺素0.3mg肌注",
+)
+
+
+def file_anaphylaxis(
+    session: Session, county: County, username: str = "reporter", *, site: int | None = None
+) -> Report:
+    """An anaphylaxis 15 minutes after a new dose at the user's site (a site of the county
+    for a user without one), given 20 minutes before now: triage refers it to a hospital."""
+    actor = county.actor(session, username)
+    index = county.site_ids.index(actor.site_id) if actor.site_id else (site or 0)
+    dose = a_dose(session, county, site=index, at=clock.now() - timedelta(minutes=20))
+    return file_report(session, actor, dose, **ANAPHYLAXIS)
+
+
+def referral_of(session: Session, report: Report) -> Referral:
+    """The first referral triage opened for ``report``."""
+    return session.exec(
+        select(Referral).where(Referral.report_id == report.id).order_by(Referral.id)
+    ).first()
+
+
+def complete_values() -> dict[str, dict[str, str]]:
+    """Every required field of the investigation form, filled (by section)."""
+    from aefi.investigation import sections
+
+    out: dict[str, dict[str, str]] = {}
+    for section in sections.SECTIONS:
+        values = {}
+        for f in section.fields:
+            if not f.required:
+                continue
+            if f.kind == "yesno":
+                values[f.name] = "yes" if f.concern != "yes" else "no"
+            elif f.kind == "choice":
+                values[f.name] = f.choices[0][0]
+            elif f.kind == "int":
+                values[f.name] = "0"
+            elif f.kind == "date":
+                values[f.name] = "2026-03-03"
+            else:
+                values[f.name] = "已记录"
+        out[section.key] = values
+    return out
