@@ -145,8 +145,6 @@ DEMO_COUNTY: dict[str, str] = {
     "service/test_reporting.py": "not converted yet",
     "service/test_reporting_trace.py": "not converted yet",
     "service/test_signals.py": "not converted yet",
-    "service/test_triage_notifications.py": "not converted yet",
-    "service/test_triage_service.py": "not converted yet",
     "web/test_auth_web.py": "not converted yet",
     "web/test_bad_input.py": "not converted yet",
     "web/test_burst.py": "not converted yet",
@@ -162,7 +160,6 @@ DEMO_COUNTY: dict[str, str] = {
     "web/test_reporting_web.py": "not converted yet",
     "web/test_signals_web.py": "not converted yet",
     "web/test_terminology_web.py": "not converted yet",
-    "web/test_triage_web.py": "not converted yet",
 }
 
 

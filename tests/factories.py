@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from sqlalchemy import insert
@@ -239,13 +239,14 @@ def a_dose(
     dose_number: int = 1,
     commit: bool = True,
 ) -> Dose:
-    """A dose given at ``county.site_ids[site]``, of ``lot`` (default: the county's first
-    lot), to ``person`` (default: a new person), ``at`` (default: two hours ago)."""
+    """A dose given at ``county.site_ids[site]``, of ``lot`` (default: the first lot), to
+    ``person`` (default: a new person), ``at`` (default: two hours ago)."""
     person = person or a_person(session, county.county_id)
-    lot_id = lot.id if lot is not None else next(iter(county.lot_ids.values()))[0]
+    if lot is None:
+        lot = session.exec(select(Lot).order_by(Lot.id)).first()
     dose = Dose(
         person_id=person.id,
-        lot_id=lot_id,
+        lot_id=lot.id,
         site_id=county.site_ids[site],
         dose_number=dose_number,
         route="im",
@@ -280,6 +281,34 @@ def file_report(session: Session, actor: Actor, dose: Dose | Sequence[Dose], **k
     return intake.file_report(session, actor, report_in(dose, **kw))
 
 
+# --- the triage and referral corner --------------------------------------------------------
+
+T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # a Friday, 09:00 in the county
+REFERRAL_T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Shanghai
+
+
+def lots(session: Session, n: int = 3) -> list[Lot]:
+    """The first ``n`` lots by id."""
+    return list(session.exec(select(Lot).order_by(Lot.id).limit(n)))
+
+
+def new_dose(session: Session, county: County, *, site_index: int, lot: Lot, minutes: int = 0):
+    """A dose of ``lot`` for a new person at ``county.site_ids[site_index]``, ``minutes``
+    after T0."""
+    return a_dose(session, county, site=site_index, lot=lot, at=T0 + timedelta(minutes=minutes))
+
+
+def file(session: Session, county: County, username: str, dose: Dose, **kw) -> Report:
+    """File as ``username`` an anaphylaxis 15 minutes after ``dose``, discovered 5 minutes
+    later; keywords replace any field of the card."""
+    base: dict = dict(
+        onset_at=dose.administered_at + timedelta(minutes=15),
+        discovered_at=dose.administered_at + timedelta(minutes=20),
+        symptoms=["ANAPH"],
+    )
+    return file_report(session, county.actor(session, username), dose, **{**base, **kw})
+
+
 ANAPHYLAXIS = dict(
     symptoms=["ANAPH", "HYPOTEN"],
     serious=SeriousIn(life_threatening=True),
@@ -287,14 +316,15 @@ ANAPHYLAXIS = dict(
 )
 
 
-def file_anaphylaxis(
-    session: Session, county: County, username: str = "reporter", *, site: int | None = None
-) -> Report:
-    """An anaphylaxis 15 minutes after a new dose at the user's site (a site of the county
-    for a user without one), given 20 minutes before now: triage refers it to a hospital."""
+def file_anaphylaxis(session: Session, county: County, username: str = "reporter") -> Report:
+    """A life-threatening anaphylaxis 15 minutes after a new dose at the user's site, filed
+    5 minutes later as that user; the clock is stopped then (REFERRAL_T0 unless a test
+    stopped it already). Triage refers it to the site's primary hospital."""
     actor = county.actor(session, username)
-    index = county.site_ids.index(actor.site_id) if actor.site_id else (site or 0)
-    dose = a_dose(session, county, site=index, at=clock.now() - timedelta(minutes=20))
+    now = clock.now() if clock._frozen is not None else REFERRAL_T0
+    clock.freeze(now)
+    site = county.site_ids.index(actor.site_id)
+    dose = a_dose(session, county, site=site, at=now - timedelta(minutes=20))
     return file_report(session, actor, dose, **ANAPHYLAXIS)
 
 
