@@ -26,6 +26,7 @@ from aefi.intake import service as intake
 from aefi.intake.models import Report
 from aefi.intake.schemas import ReportIn, SeriousIn
 from aefi.referral.models import Referral
+from aefi.registry import service as registry
 from aefi.registry.models import (
     Dose,
     Hospital,
@@ -37,6 +38,7 @@ from aefi.registry.models import (
     Site,
     Vaccine,
 )
+from aefi.registry.schemas import DoseCreate, PersonIn
 
 COUNTY_CODE = "330782"
 # The vaccines a small county carries unless a test asks for others (codes of demo.VACCINES).
@@ -333,6 +335,46 @@ def referral_of(session: Session, report: Report) -> Referral:
     return session.exec(
         select(Referral).where(Referral.report_id == report.id).order_by(Referral.id)
     ).first()
+
+
+# --- the observation corner ----------------------------------------------------------------
+
+# A day well after any county's doses (the demo county's lie in the 30 days before the real
+# now), 10:00 in Shanghai: nothing but what the test records is on the boards.
+DAY0 = (datetime.now(UTC) + timedelta(days=60)).replace(hour=2, minute=0, second=0, microsecond=0)
+
+
+def active_lot(session: Session, code: str = "FLU") -> Lot:
+    """An active lot of the vaccine ``code``."""
+    v = session.exec(select(Vaccine).where(Vaccine.code == code)).one()
+    return session.exec(
+        select(Lot).where(Lot.vaccine_id == v.id, Lot.status == LotStatus.active)
+    ).first()
+
+
+def give(
+    session: Session,
+    actor: Actor,
+    site: Site,
+    lot: Lot,
+    n: int,
+    *,
+    name: str = "王小明",
+    at: datetime | None = None,
+) -> Dose:
+    """Record dose ``n`` (the person's ID number ends in ``n``) through the registry, as
+    the registry form or the API does (the observation board gets its row)."""
+    return registry.record_dose(
+        session,
+        actor,
+        DoseCreate(
+            person=PersonIn(name=name, id_number=f"33078220200101{n:04d}", sex="male"),
+            lot_number=lot.lot_number,
+            site_code=site.code,
+            dose_number=1,
+            administered_at=at or clock.now(),
+        ),
+    )
 
 
 def complete_values() -> dict[str, dict[str, str]]:
