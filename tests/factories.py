@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 from sqlalchemy import insert
 from sqlmodel import Session, select
@@ -399,3 +400,60 @@ def complete_values() -> dict[str, dict[str, str]]:
                 values[f.name] = "已记录"
         out[section.key] = values
     return out
+
+
+# --- VAERS files -------------------------------------------------------------------------------
+
+DATA_HEAD = (
+    "VAERS_ID,RECVDATE,STATE,AGE_YRS,CAGE_YR,CAGE_MO,SEX,RPT_DATE,SYMPTOM_TEXT,DIED,DATEDIED,"
+    "L_THREAT,ER_VISIT,HOSPITAL,HOSPDAYS,X_STAY,DISABLE,RECOVD,VAX_DATE,ONSET_DATE,NUMDAYS,"
+    "LAB_DATA,V_ADMINBY,V_FUNDBY,OTHER_MEDS,CUR_ILL,HISTORY,PRIOR_VAX,SPLTTYPE\n"
+)
+VAX_HEAD = "VAERS_ID,VAX_TYPE,VAX_MANU,VAX_LOT,VAX_DOSE,VAX_ROUTE,VAX_SITE,VAX_NAME\n"
+SYM_HEAD = (
+    "VAERS_ID,SYMPTOM1,SYMPTOMVERSION1,SYMPTOM2,SYMPTOMVERSION2,SYMPTOM3,SYMPTOMVERSION3,"
+    "SYMPTOM4,SYMPTOMVERSION4,SYMPTOM5,SYMPTOMVERSION5\n"
+)
+
+
+def data_row(vid: str, recv: str, died: str = "", text: str = "pt febrile; seizure") -> str:
+    """A row of a VAERSDATA file: a Californian toddler, recovered."""
+    return (
+        f'{vid},{recv},CA,1.2,1,,F,{recv},"{text}",{died},,,,,,,,Y,{recv},{recv},0,,PUB,PUB,,,,,\n'
+    )
+
+
+def write_year(folder: Path, year: int, data: list[str], vax: list[str], sym: list[str]) -> None:
+    """The three VAERS files of ``year`` (DATA, VAX, SYMPTOMS) in ``folder``."""
+    (folder / f"{year}VAERSDATA.csv").write_text(DATA_HEAD + "".join(data), encoding="latin-1")
+    (folder / f"{year}VAERSVAX.csv").write_text(VAX_HEAD + "".join(vax), encoding="latin-1")
+    (folder / f"{year}VAERSSYMPTOMS.csv").write_text(SYM_HEAD + "".join(sym), encoding="latin-1")
+
+
+def vaers_data_row(vid: str, recv: str, *, died: str = "", x_stay: str = "") -> str:
+    """A row of a VAERSDATA file, every column named."""
+    cols = dict.fromkeys(DATA_HEAD.strip().split(","), "")
+    cols.update(VAERS_ID=vid, RECVDATE=recv, VAX_DATE=recv, ONSET_DATE=recv, RECOVD="Y",
+                DIED=died, X_STAY=x_stay, SEX="F", SYMPTOM_TEXT="text")  # fmt: skip
+    return ",".join(cols.values()) + "\n"
+
+
+def a_small_vaers_year(folder: Path) -> None:
+    """1996 in 30 reports: ten MMR reports with one lot written three ways and a term of no
+    aefi code (gaze palsy) twice on a report; the rest DTP or OPV with pyrexia."""
+    data, vax, sym = [], [], []
+    for k in range(1, 31):
+        vid = f"{k:06d}"
+        recv = f"0{1 + k % 3}/{10 + k % 9}/1996"
+        data.append(vaers_data_row(vid, recv, x_stay="Y" if k == 5 else ""))
+        vtype = "MMR" if k <= 10 else ["DTP", "OPV"][k % 2]
+        lot = ["EJN*157A", "ejn-157a", "EJN157A"][k % 3] if vtype == "MMR" else "L1"
+        dose = ["", "0", "2"][k % 3]
+        vax.append(f"{vid},{vtype},MERCK,{lot},{dose},SC,LA,{vtype} (BRAND)\n")
+        if vtype == "MMR":
+            # A term of no aefi code, twice on one report (two symptom rows).
+            sym.append(f"{vid},Gaze palsy,8.1,Pyrexia,8.1,,,,,,\n")
+            sym.append(f"{vid},gaze  PALSY,8.1,,,,,,,,\n")
+        else:
+            sym.append(f"{vid},Pyrexia,8.1,Dizziness,8.1,,,,,,\n")
+    write_year(folder, 1996, data, vax, sym)
