@@ -263,6 +263,24 @@ def a_dose(
     return dose
 
 
+def nth_dose_at(session: Session, site_id: int, nth: int = 0) -> Dose:
+    """The ``nth`` dose at a site by id, each of a different person; doses for new persons
+    (a day ago, of the first lot) are made when the site has fewer."""
+    seen: set[int] = set()
+    out: list[Dose] = []
+    for d in session.exec(select(Dose).where(Dose.site_id == site_id).order_by(Dose.id)):
+        if d.person_id not in seen:
+            seen.add(d.person_id)
+            out.append(d)
+        if len(out) > nth:
+            return out[nth]
+    site = session.get(Site, site_id)
+    at_site = County(site.county_id, [site_id], [])
+    while len(out) <= nth:
+        out.append(a_dose(session, at_site, at=clock.now() - timedelta(days=1)))
+    return out[nth]
+
+
 def report_in(dose: Dose | Sequence[Dose], **kw) -> ReportIn:
     """A valid report card for a reaction 15 minutes after ``dose`` (urticaria,
     recovering, reported by 刘医生); keywords replace any field."""
