@@ -144,13 +144,11 @@ DEMO_COUNTY: dict[str, str] = {
     "web/test_auth_web.py": "not converted yet",
     "web/test_bad_input.py": "not converted yet",
     "web/test_burst.py": "a live server under a burst, with a believable county behind it",
-    "web/test_cli_users.py": "not converted yet",
     "web/test_foundation.py": "not converted yet",
     "web/test_fuzz_openapi.py": "the fuzz run's known-good baseline data",
     "web/test_import_export_web.py": "not converted yet",
     "web/test_reporting_web.py": "not converted yet",
     "web/test_signals_web.py": "not converted yet",
-    "web/test_terminology_web.py": "not converted yet",
 }
 
 
