@@ -136,17 +136,12 @@ def pytest_configure(config) -> None:
 DEMO_COUNTY: dict[str, str] = {
     "browser/": "pages are looked at and screenshotted with a believable county's data",
     "service/test_fuzz_openapi_postgres.py": "the fuzz run's known-good baseline data",
-    "service/test_import_audit.py": "not converted yet",
-    "service/test_registry.py": "not converted yet",
     "service/test_reporting.py": "not converted yet",
     "service/test_reporting_trace.py": "traces the busiest lot of a site to its persons",
     "service/test_signals.py": "scans find a planted lot among many lots' doses",
-    "web/test_auth_web.py": "not converted yet",
     "web/test_bad_input.py": "not converted yet",
     "web/test_burst.py": "a live server under a burst, with a believable county behind it",
-    "web/test_foundation.py": "not converted yet",
     "web/test_fuzz_openapi.py": "the fuzz run's known-good baseline data",
-    "web/test_import_export_web.py": "not converted yet",
     "web/test_reporting_web.py": "not converted yet",
     "web/test_signals_web.py": "not converted yet",
 }
