@@ -136,7 +136,6 @@ def pytest_configure(config) -> None:
 DEMO_COUNTY: dict[str, str] = {
     "browser/": "pages are looked at and screenshotted with a believable county's data",
     "service/test_fuzz_openapi_postgres.py": "the fuzz run's known-good baseline data",
-    "service/test_reporting.py": "not converted yet",
     "service/test_reporting_trace.py": "traces the busiest lot of a site to its persons",
     "service/test_signals.py": "scans find a planted lot among many lots' doses",
     "web/test_bad_input.py": "not converted yet",
