@@ -199,14 +199,6 @@ def _users(session: Session, county_id: int, sites: list[Site], hospitals: list[
 _people = itertools.count(1)
 
 
-def id_number(birth: date, seq: int, region: str = COUNTY_CODE) -> str:
-    """An 18-digit resident ID with a valid GB 11643 check digit."""
-    body = f"{region}{birth:%Y%m%d}{seq % 1000:03d}"
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
-    return body + check
-
-
 def a_person(
     session: Session,
     county_id: int,
@@ -221,7 +213,7 @@ def a_person(
     person = Person(
         county_id=county_id,
         name=name or f"受种者{n}",
-        id_number=id_number(birth_on, n),
+        id_number=demo._id_number(birth_on, n % 1000),  # valid GB 11643 check digit
         sex=sex,
         birth_on=birth_on,
         **kw,
