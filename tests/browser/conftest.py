@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -113,3 +114,16 @@ def log_in(page, base: str, username: str) -> None:
     page.fill("input[name=password]", DEMO_PASSWORDS[username][1])
     page.click("button[type=submit].primary")
     page.wait_for_url(f"{base}/")
+
+
+def api_client(base: str, username: str) -> httpx.Client:
+    """An HTTP client of the live server carrying the demo user's bearer token."""
+    from aefi.demo import DEMO_PASSWORDS
+
+    c = httpx.Client(base_url=base, timeout=10)
+    r = c.post(
+        "/api/v1/auth/token",
+        data={"username": username, "password": DEMO_PASSWORDS[username][1]},
+    )
+    c.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+    return c

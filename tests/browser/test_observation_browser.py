@@ -15,24 +15,12 @@ from aefi import clock
 from aefi.intake.models import Report, ReportDose
 from aefi.registry.models import Lot, LotStatus, Site
 from aefi.web import iso_local
-from tests.browser.conftest import log_in, shot
+from tests.browser.conftest import api_client, log_in, shot
 
 pytestmark = pytest.mark.browser
 
 # 10:00 in Shanghai on a day after the demo county's doses: the board starts empty.
 DAY0 = (datetime.now(UTC) + timedelta(days=60)).replace(hour=2, minute=0, second=0, microsecond=0)
-
-
-def _api(base: str, username: str) -> httpx.Client:
-    from aefi.demo import DEMO_PASSWORDS
-
-    c = httpx.Client(base_url=base, timeout=10)
-    r = c.post(
-        "/api/v1/auth/token",
-        data={"username": username, "password": DEMO_PASSWORDS[username][1]},
-    )
-    c.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-    return c
 
 
 def _record(api: httpx.Client, site: Site, lot: Lot, i: int, name: str) -> int:
@@ -55,7 +43,7 @@ def test_board_live_countdown_report_release_left_early(live_url, new_page, sess
     rep = county.actor(session, "reporter")
     site = session.get(Site, rep.site_id)
     lot = session.exec(select(Lot).where(Lot.status == LotStatus.active)).first()
-    api = _api(live_url, "iis")
+    api = api_client(live_url, "iis")
 
     page = new_page(locale="zh-CN")
     log_in(page, live_url, "reporter")  # the reporter's home is the board

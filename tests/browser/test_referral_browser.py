@@ -114,7 +114,7 @@ def test_anaphylaxis_referral_reaches_the_hospital_and_the_ack_comes_back(
 
 
 def test_inbox_in_english_and_hospital_b_sees_nothing(live_url, new_page, session, county):
-    from tests.service.test_referral import file_anaphylaxis, referral_of
+    from tests.factories import file_anaphylaxis, referral_of
 
     report = file_anaphylaxis(session, county)
     ref = referral_of(session, report)
@@ -136,7 +136,7 @@ def test_escalated_referral_is_rerouted_from_the_report_page(live_url, new_page,
     from aefi import clock
     from aefi.referral.inbox import service as inbox
     from aefi.referral.steps import service as steps
-    from tests.service.test_referral import file_anaphylaxis, referral_of
+    from tests.factories import file_anaphylaxis, referral_of
 
     report = file_anaphylaxis(session, county)
     ref = referral_of(session, report)

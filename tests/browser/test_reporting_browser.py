@@ -11,8 +11,7 @@ from sqlmodel import select
 
 from aefi import clock
 from aefi.registry.models import Dose, Lot, LotStatus, Site
-from tests.browser.conftest import log_in, shot
-from tests.browser.test_observation_browser import _api
+from tests.browser.conftest import api_client, log_in, shot
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +20,7 @@ def test_dashboard_indicators_lot_and_follow_up(live_url, new_page, session, cou
     rep2 = county.actor(session, "reporter2")
     s1, s2 = session.get(Site, county.site_ids[0]), session.get(Site, rep2.site_id)
     lot = session.exec(select(Lot).where(Lot.status == LotStatus.active)).first()
-    iis = _api(live_url, "iis")
+    iis = api_client(live_url, "iis")
     for i, site in enumerate([s1, s1, s2, s2, s2]):
         r = iis.post(
             "/api/v1/doses",
@@ -48,7 +47,7 @@ def test_dashboard_indicators_lot_and_follow_up(live_url, new_page, session, cou
     shot(page, "reporting-indicators-zh")
 
     # The bureau halts the lot; its page shows the decision; the follow-up list opens.
-    bureau = _api(live_url, "bureau")
+    bureau = api_client(live_url, "bureau")
     r = bureau.post(
         "/api/v1/halts", json={"scope": "lot", "target": lot.lot_number, "reason": "疑似聚集"}
     )

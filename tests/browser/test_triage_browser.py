@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from aefi import clock
 from tests.browser.conftest import log_in, shot
-from tests.service.test_triage_service import T0, file, lots, new_dose
+from tests.factories import T0, file, lots, new_dose
 
 pytestmark = pytest.mark.browser
 

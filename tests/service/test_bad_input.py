@@ -16,7 +16,7 @@ from aefi.errors import Invalid
 from aefi.observation import service as observation
 from aefi.registry.models import Site, Vaccine
 from aefi.registry.records import service as registry_records
-from tests.service.test_observation import DAY0, active_lot, give
+from tests.factories import DAY0, active_lot, give
 
 
 @pytest.fixture(autouse=True)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.test_fuzz_openapi import _credentials, _fuzz, _report
+from tests.fuzzing import credentials, fuzz, report
 
 
 def test_openapi_fuzz_finds_no_server_error_on_postgres(db_url, county, app) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("the SQLite run is tests/web/test_fuzz_openapi.py")
-    failures = _fuzz(app, _credentials(app, "admin"))
-    assert not failures, _report(failures)
+    failures = fuzz(app, credentials(app, "admin"))
+    assert not failures, report(failures)

@@ -248,6 +248,7 @@ def _kinds(result: audit.Verification) -> list[tuple[str, int | None]]:
     return [(f.kind, f.event_id) for f in result.findings]
 
 
+@pytest.mark.demo_county  # seals the demo county's audited user creations
 def test_every_committed_event_is_sealed_in_one_chain(session, county):
     result = audit.verify(session)
     assert result.ok and result.checked > 0

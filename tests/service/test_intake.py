@@ -15,35 +15,16 @@ from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.listing import service as intake_listing
 from aefi.intake.schemas import FollowUpIn, ReportIn
-from aefi.registry.models import Dose
-
-
-def report_in(dose: Dose, **kw) -> ReportIn:
-    base = dict(
-        dose_ids=[dose.id],
-        onset_at=dose.administered_at + timedelta(minutes=15),
-        symptoms=["URTIC"],
-        outcome="recovering",
-        reporter_name="刘医生",
-        reporter_phone="13800000000",
-    )
-    base.update(kw)
-    return ReportIn(**base)
-
-
-def site_dose(session, site_id) -> Dose:
-    return session.exec(select(Dose).where(Dose.site_id == site_id).order_by(Dose.id)).first()
+from tests.factories import a_dose, report_in
 
 
 def test_file_numbers_and_history(session, county):
     rep = county.actor(session, "reporter")
-    d1 = site_dose(session, rep.site_id)
+    d1 = a_dose(session, county)
     r1 = intake_filing.file_report(session, rep, report_in(d1))
     year = clock.now().year
     assert r1.number == f"330782-{year}-00001"
-    d2 = session.exec(
-        select(Dose).where(Dose.site_id == rep.site_id, Dose.person_id != d1.person_id)
-    ).first()
+    d2 = a_dose(session, county)  # another person at the same site
     r2 = intake_filing.file_report(session, rep, report_in(d2))
     assert r2.number == f"330782-{year}-00002"
     intake_follow_up.add_follow_up(session, rep, r1.id, FollowUpIn(outcome="died", note="院内死亡"))
@@ -56,7 +37,7 @@ def test_file_numbers_and_history(session, county):
 
 def test_validation_errors_and_late_onset_warning(session, county):
     rep = county.actor(session, "reporter")
-    dose = site_dose(session, rep.site_id)
+    dose = a_dose(session, county)
     with pytest.raises(intake_filing.NeedsCorrection) as err:
         intake_filing.file_report(
             session,
@@ -77,7 +58,7 @@ def test_validation_errors_and_late_onset_warning(session, county):
 
 def test_duplicate_is_caught_until_confirmed(session, county):
     rep = county.actor(session, "reporter")
-    dose = site_dose(session, rep.site_id)
+    dose = a_dose(session, county)
     first = intake_filing.file_report(session, rep, report_in(dose))
     with pytest.raises(intake_filing.PossibleDuplicate) as err:
         intake_filing.file_report(
@@ -94,7 +75,7 @@ def test_duplicate_is_caught_until_confirmed(session, county):
 
 def test_idempotency_key_gives_one_report(session, county):
     rep = county.actor(session, "reporter")
-    dose = site_dose(session, rep.site_id)
+    dose = a_dose(session, county)
     a = intake_filing.file_report(session, rep, report_in(dose), idempotency_key="k-1")
     b = intake_filing.file_report(session, rep, report_in(dose), idempotency_key="k-1")
     assert a.id == b.id
@@ -103,12 +84,12 @@ def test_idempotency_key_gives_one_report(session, county):
 def test_reporter_scope(session, county):
     rep = county.actor(session, "reporter")
     rep2 = county.actor(session, "reporter2")
-    mine = intake_filing.file_report(session, rep, report_in(site_dose(session, rep.site_id)))
+    mine = intake_filing.file_report(session, rep, report_in(a_dose(session, county)))
     with pytest.raises(NotFound):
         intake_access.get_report(session, rep2, mine.id)
     rows, total = intake_listing.list_reports(session, rep2, intake_listing.ReportFilter())
     assert total == 0
-    other = site_dose(session, rep2.site_id)
+    other = a_dose(session, county, site=1)
     with pytest.raises(NotFound):
         intake_filing.file_report(session, rep, report_in(other))
     with pytest.raises(Forbidden):
@@ -170,9 +151,7 @@ def test_hand_linked_dose_and_held_lot_flag(session, county):
 def test_seriousness_on_the_report_is_triage_decision(session, county, kw, serious):
     """Intake stores the facts; report.serious is what triage decided, one rule for both."""
     rep = county.actor(session, "reporter")
-    report = intake_filing.file_report(
-        session, rep, report_in(site_dose(session, rep.site_id), **kw)
-    )
+    report = intake_filing.file_report(session, rep, report_in(a_dose(session, county), **kw))
     session.refresh(report)
     assert report.serious is serious
     assert report.triage["serious"] is serious

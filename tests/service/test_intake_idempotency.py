@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 from aefi.errors import Invalid
 from aefi.intake.filing import service as intake_filing
 from aefi.intake.models import IdempotencyKey, Report
-from tests.service.test_intake import report_in, site_dose
+from tests.factories import a_dose, report_in
 
 
 def _file_at_once(engine, actor, body, key: str, n: int) -> list[object]:
@@ -50,7 +50,7 @@ def test_twins_that_both_missed_the_lookup_get_the_first_report(
     in-process write lock, a barrier after the lookup), as two processes on PostgreSQL
     would. The second one's key waits for the first, fails, and it answers the first."""
     rep = county.actor(session, "reporter")
-    body = report_in(site_dose(session, rep.site_id))
+    body = report_in(a_dose(session, county))
     session.close()
     monkeypatch.setattr(intake_filing, "serialized_writes", lambda s: contextlib.nullcontext())
     looked_up = threading.Barrier(2, timeout=60)
@@ -72,7 +72,7 @@ def test_twins_that_both_missed_the_lookup_get_the_first_report(
 
 def test_many_same_key_filings_at_once_store_one_report(session, county, engine):
     rep = county.actor(session, "reporter")
-    body = report_in(site_dose(session, rep.site_id))
+    body = report_in(a_dose(session, county))
     session.close()
 
     results = _file_at_once(engine, rep, body, "burst-key", 8)
@@ -82,11 +82,9 @@ def test_many_same_key_filings_at_once_store_one_report(session, county, engine)
     assert _counts(engine, "burst-key") == (1, 1)
 
 
-def test_a_key_longer_than_stored_is_refused_and_the_longest_allowed_is_kept_whole(
-    session, county
-):
+def test_a_key_longer_than_stored_is_refused_and_the_longest_allowed_is_kept_whole(session, county):
     rep = county.actor(session, "reporter")
-    dose = site_dose(session, rep.site_id)
+    dose = a_dose(session, county)
     longest = "k" * intake_filing.IDEMPOTENCY_KEY_MAX
     with pytest.raises(Invalid) as err:
         intake_filing.file_report(session, rep, report_in(dose), idempotency_key=longest + "x")

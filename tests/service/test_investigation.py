@@ -19,7 +19,7 @@ from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Report
 from aefi.intake.schemas import FollowUpIn, ReportIn
-from aefi.investigation import access, flows, lifecycle, sections
+from aefi.investigation import access, flows, lifecycle
 from aefi.investigation.assessments import service as case_assessments
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.evidence import service as case_evidence
@@ -41,6 +41,7 @@ from aefi.notifications.models import Notification
 from aefi.registry.models import Dose
 from aefi.triage.models import Cluster
 from aefi.triage.rules import TriageDecision
+from tests.factories import a_dose, complete_values
 
 
 def _triage(report: Report) -> Actor:
@@ -55,17 +56,15 @@ def freeze_now() -> datetime:
     return t0
 
 
-def site_doses(session, site_id, n=1) -> list[Dose]:
-    return list(
-        session.exec(
-            select(Dose).where(Dose.site_id == site_id).order_by(Dose.administered_at).limit(n)
-        )
-    )
+def site_doses(session, county, n=1) -> list[Dose]:
+    """``n`` doses at the reporter's site for new persons, ten minutes apart, earliest first."""
+    first = clock.now() - timedelta(hours=2)
+    return [a_dose(session, county, at=first + timedelta(minutes=10 * i)) for i in range(n)]
 
 
 def file(session, county, *, symptoms=("ANAPH",), username="reporter", dose=None, **kw) -> Report:
     rep = county.actor(session, username)
-    dose = dose or site_doses(session, rep.site_id)[0]
+    dose = dose or a_dose(session, county, site=county.site_ids.index(rep.site_id))
     data = dict(
         dose_ids=[dose.id],
         onset_at=dose.administered_at + timedelta(minutes=10),
@@ -86,28 +85,6 @@ def open_case(session, county, **kw) -> CaseFile:
     )
     session.commit()
     return case
-
-
-def complete_values() -> dict[str, dict[str, str]]:
-    """Every required field of the form, filled."""
-    out: dict[str, dict[str, str]] = {}
-    for section in sections.SECTIONS:
-        values = {}
-        for f in section.fields:
-            if not f.required:
-                continue
-            if f.kind == "yesno":
-                values[f.name] = "yes" if f.concern != "yes" else "no"
-            elif f.kind == "choice":
-                values[f.name] = f.choices[0][0]
-            elif f.kind == "int":
-                values[f.name] = "0"
-            elif f.kind == "date":
-                values[f.name] = "2026-03-03"
-            else:
-                values[f.name] = "已记录"
-        out[section.key] = values
-    return out
 
 
 # --- opening -----------------------------------------------------------------------------
@@ -211,8 +188,7 @@ def test_real_triage_opens_a_case_for_a_serious_report(session, county):
 
 def test_cluster_case_opens_and_grows(session, county):
     t0 = freeze_now()  # noqa: F841
-    rep = county.actor(session, "reporter")
-    d1, d2, d3 = site_doses(session, rep.site_id, 3)
+    d1, d2, d3 = site_doses(session, county, 3)
     r1 = file(session, county, dose=d1)
     r2 = file(session, county, dose=d2)
     cluster = Cluster(
@@ -332,8 +308,7 @@ def test_list_is_sorted_by_deadline_and_filters(session, county):
     inv = county.actor(session, "investigator")
     first = open_case(session, county)
     clock.advance(timedelta(hours=5))
-    rep = county.actor(session, "reporter")
-    second = open_case(session, county, dose=site_doses(session, rep.site_id, 2)[1])
+    second = open_case(session, county, dose=site_doses(session, county, 2)[1])
     # Two anaphylaxis reports at one site may also form a cluster (group AEFI) with its own
     # case file when triage is wired in: look at the report cases here.
     rows, total = case_overview.list_cases(session, inv, case_overview.CaseFilter(kind="report"))
@@ -511,6 +486,9 @@ def test_section_errors_keep_the_typed_values_and_conflicts_are_refused(session,
 
 def test_exposure_counts_come_from_the_registry(session, county):
     inv = county.actor(session, "investigator")
+    # Other doses of the lot the case's dose is of: the same day at its site, and elsewhere.
+    a_dose(session, county)
+    a_dose(session, county, site=1, at=clock.now() - timedelta(days=3))
     case = open_case(session, county)
     page = case_overview.case_page(session, inv, case.id)
     rows = {r.scope: r for r in page.exposure}
@@ -743,8 +721,7 @@ def test_follow_up_appears_on_the_timeline(session, county):
 def test_real_triage_cluster_links_the_group_and_its_members(session, county):
     freeze_now()
     inv = county.actor(session, "investigator")
-    rep = county.actor(session, "reporter")
-    d1, d2 = site_doses(session, rep.site_id, 2)
+    d1, d2 = site_doses(session, county, 2)
     r1 = file(session, county, dose=d1, serious={"hospitalization": True})
     r2 = file(session, county, dose=d2, serious={"hospitalization": True})
     group = session.exec(select(CaseFile).where(CaseFile.kind == "cluster")).first()

@@ -3,7 +3,7 @@ closed only by hand, the day's counts, scope."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
@@ -14,37 +14,8 @@ from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.observation import service
 from aefi.observation.models import ObservationEntry
-from aefi.registry.doses import service as registry_doses
-from aefi.registry.models import Lot, LotStatus, Site
-from aefi.registry.schemas import DoseCreate, PersonIn
-
-# A day well after the demo county's doses (they lie in the 30 days before the real now),
-# 10:00 in Shanghai: nothing but what the test records is on the boards.
-DAY0 = (datetime.now(UTC) + timedelta(days=60)).replace(hour=2, minute=0, second=0, microsecond=0)
-
-
-def active_lot(session, code: str = "FLU") -> Lot:
-    from aefi.registry.models import Vaccine
-
-    v = session.exec(select(Vaccine).where(Vaccine.code == code)).one()
-    return session.exec(
-        select(Lot).where(Lot.vaccine_id == v.id, Lot.status == LotStatus.active)
-    ).first()
-
-
-def give(session, actor, site: Site, lot: Lot, n: int, *, name: str = "王小明", at=None):
-    """Record a dose as the registry form or the API does."""
-    return registry_doses.record_dose(
-        session,
-        actor,
-        DoseCreate(
-            person=PersonIn(name=name, id_number=f"33078220200101{n:04d}", sex="male"),
-            lot_number=lot.lot_number,
-            site_code=site.code,
-            dose_number=1,
-            administered_at=at or clock.now(),
-        ),
-    )
+from aefi.registry.models import Site
+from tests.factories import DAY0, active_lot, give
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
@@ -15,8 +15,8 @@ from aefi.errors import Conflict, Forbidden, Invalid, NotFound
 from aefi.intake import access as intake_access
 from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
-from aefi.intake.models import FollowUp, Report
-from aefi.intake.schemas import ReportIn, SeriousIn
+from aefi.intake.models import FollowUp
+from aefi.intake.schemas import ReportIn
 from aefi.notifications.models import Notification
 from aefi.referral import states
 from aefi.referral.inbox import service as inbox
@@ -24,43 +24,9 @@ from aefi.referral.models import Referral
 from aefi.referral.schemas import AdmitIn, OutcomeIn, ReferralIn
 from aefi.referral.sending import service as sending
 from aefi.referral.steps import service as steps
-from aefi.registry.models import Dose, Site
+from aefi.registry.models import Site
 from aefi.settings import get_settings
-
-T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-
-
-def site_dose(session, site_id: int, skip: int = 0) -> Dose:
-    return session.exec(
-        select(Dose).where(Dose.site_id == site_id).order_by(Dose.id).offset(skip)
-    ).first()
-
-
-def file_anaphylaxis(session, county, username: str = "reporter", skip: int = 0) -> Report:
-    """An anaphylaxis 15 minutes after a dose given at the reporter's site, filed now."""
-    actor = county.actor(session, username)
-    dose = site_dose(session, actor.site_id, skip)
-    clock.freeze(max(dose.administered_at + timedelta(minutes=20), T0))
-    return intake_filing.file_report(
-        session,
-        actor,
-        ReportIn(
-            dose_ids=[dose.id],
-            onset_at=dose.administered_at + timedelta(minutes=15),
-            symptoms=["ANAPH", "HYPOTEN"],
-            serious=SeriousIn(life_threatening=True),
-            outcome="recovering",
-            treatment="肾上腺素0.3mg肌注",
-            reporter_name="刘医生",
-            reporter_phone="13800000000",
-        ),
-    )
-
-
-def referral_of(session, report: Report) -> Referral:
-    return session.exec(
-        select(Referral).where(Referral.report_id == report.id).order_by(Referral.id)
-    ).first()
+from tests.factories import REFERRAL_T0, a_dose, file_anaphylaxis, referral_of
 
 
 def notified(session, username: str) -> list[Notification]:
@@ -335,8 +301,8 @@ def test_hospital_b_sees_nothing_of_a_referral_to_hospital_a(session, county):
 
 def test_no_referral_when_not_required_or_patient_died(session, county):
     reporter = county.actor(session, "reporter")
-    dose = site_dose(session, reporter.site_id, 3)
-    clock.freeze(max(dose.administered_at + timedelta(hours=1), T0))
+    dose = a_dose(session, county, at=REFERRAL_T0 - timedelta(hours=1))
+    clock.freeze(REFERRAL_T0)
     report = intake_filing.file_report(
         session,
         reporter,

@@ -50,6 +50,7 @@ def test_lot_and_dose_changes_are_audited_with_actor(session, county):
     assert dose_events[1].changes["vaccinator"] == ["", "新护士"]
 
 
+@pytest.mark.demo_county  # reads a dose the demo county has
 def test_audit_trail_is_append_only(session, county):
     event = session.exec(select(audit.AuditEvent)).first()
     with pytest.raises(Exception, match="append-only"):
@@ -80,6 +81,7 @@ def test_halted_lot_refuses_new_dose_naming_the_decision(session, county):
     assert "2026-001" in str(err.value)
 
 
+@pytest.mark.demo_county  # reads persons of the demo county's sites
 def test_reporter_sees_only_own_site_persons_and_doses(session, county):
     rep = county.actor(session, "reporter")
     other_site_person = session.exec(
@@ -109,6 +111,7 @@ def test_hospital_and_reporter_may_not_edit_reference_data(session, county):
         registry_access.get_lot(session, county.actor(session, "hospital"), "whatever")
 
 
+@pytest.mark.demo_county  # reads a person the demo county has
 def test_identity_view_is_audited(session, county):
     inv = county.actor(session, "investigator")
     person = session.exec(select(Person)).first()

@@ -21,6 +21,7 @@ from aefi.referral.models import Referral
 from aefi.registry.models import Dose, Lot, LotStatus, Person, Site, Vaccine
 from aefi.reporting.county import service as county_view
 from aefi.reporting.daily import service as daily
+from tests.factories import a_person
 
 SH = ZoneInfo("Asia/Shanghai")
 # A local day well after the demo county's doses (the 30 days before the real now).
@@ -269,7 +270,7 @@ EXPECTED = {
 def indicator_fixture(session, county):
     sites = [session.get(Site, county.site_ids[0]), session.get(Site, county.site_ids[1])]
     lots = {"FLU": lot_of(session, "FLU"), "DTAP": lot_of(session, "DTAP")}
-    persons = session.exec(select(Person.id).limit(20)).all()
+    persons = [a_person(session, county.county_id).id for _ in range(20)]
     rows = []
     for code, n, site in (("FLU", 4000, sites[0]), ("DTAP", 2000, sites[1])):
         for i in range(n):

@@ -33,6 +33,7 @@ from aefi.signals.rates import service as rates
 from aefi.signals.review import service as review
 from aefi.signals.scans import service as scans
 from aefi.triage.models import Cluster
+from tests.factories import data_row, write_year
 
 SHARED_VAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
 
@@ -485,8 +486,6 @@ def test_rates_are_edited_by_the_admin_only_and_audited(session, county):
 
 
 def test_vaers_import_and_disproportionality(session, county, tmp_path):
-    from tests.unit.test_signals_vaers import data_row, write_year
-
     data, vax, sym = [], [], []
     for k in range(1, 61):
         vid = f"{k:06d}"

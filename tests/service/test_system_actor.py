@@ -12,12 +12,13 @@ from sqlmodel import Session, col, select
 
 from aefi import audit
 from aefi.audit import AuditEvent
-from aefi.auth import service as auth_service
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor, require_system, site_filter
+from aefi.auth.users import service as auth_users
 from aefi.errors import Forbidden, Invalid, NotFound
 from aefi.intake import access
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
+from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Report
 from aefi.intake.schemas import FollowUpIn, ReportIn
 from aefi.investigation.cases import service as case_files
@@ -40,7 +41,7 @@ def _report(session: Session, county) -> Report:
     dose = session.exec(
         select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
     ).first()
-    return intake.file_report(
+    return intake_filing.file_report(
         session,
         rep,
         ReportIn(
@@ -70,7 +71,7 @@ def test_a_user_cannot_pass_as_the_system(session, county):
         Actor.of(claimed)
     admin = county.actor(session, "admin")
     with pytest.raises(Invalid):
-        auth_service.create_user(
+        auth_users.create_user(
             session,
             admin,
             username="fake",
@@ -173,7 +174,7 @@ def test_the_halt_timer_only_in_its_counties(session, county):
 def test_the_command_line_manages_accounts_only_in_their_county(session, county):
     other = _other_county(session)
     with pytest.raises(NotFound):
-        auth_service.create_user(
+        auth_users.create_user(
             session,
             Actor.system(other, reason="command line"),
             username="newinv",
@@ -182,23 +183,23 @@ def test_the_command_line_manages_accounts_only_in_their_county(session, county)
             county_id=county.county_id,
         )
     with pytest.raises(Invalid):
-        auth_service.set_password(
+        auth_users.set_password(
             session, Actor.system(other, reason="command line"), "investigator", PASSWORD
         )
     with pytest.raises(Invalid):
-        auth_service.set_active_by_name(
+        auth_users.set_active_by_name(
             session, Actor.system(other, reason="command line"), "investigator", False
         )
-    operator = auth_service.operator_for(session, "investigator")
+    operator = auth_users.operator_for(session, "investigator")
     assert operator.county_ids == {county.county_id}
-    user = auth_service.set_active_by_name(session, operator, "investigator", False)
+    user = auth_users.set_active_by_name(session, operator, "investigator", False)
     assert not user.active
     event = session.exec(
         select(AuditEvent).where(AuditEvent.entity_id == user.id).order_by(col(AuditEvent.id))
     ).all()[-1]
     assert event.actor_role == "system" and event.county_id == county.county_id
     # An unknown account: the operator acts for no county and finds nothing.
-    assert auth_service.operator_for(session, "nobody").county_ids == frozenset()
+    assert auth_users.operator_for(session, "nobody").county_ids == frozenset()
 
 
 def test_the_command_line_imports_doses_only_into_its_county(session, county):
@@ -250,11 +251,11 @@ def test_a_hospital_adds_only_to_a_report_referred_to_it(session, county):
     report = _report(session, county)
     hospital = county.actor(session, "hospital")
     with pytest.raises(Forbidden):  # as reading the report is
-        intake.add_follow_up(
+        intake_follow_up.add_follow_up(
             session, hospital, report.id, FollowUpIn(note="入院"), source="hospital"
         )
     with pytest.raises(Forbidden):
-        intake.add_follow_up(
+        intake_follow_up.add_follow_up(
             session, county.actor(session, "bureau"), report.id, FollowUpIn(note="x")
         )
 

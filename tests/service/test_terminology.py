@@ -20,39 +20,13 @@ from aefi.registry.models import Lot
 from aefi.signals import vaers
 from aefi.terminology import meddra, service
 from aefi.terminology.models import ReportedTerm, ReportTerm
-from tests.unit.test_signals_vaers import DATA_HEAD, write_year
+from tests.factories import a_small_vaers_year
 
 SHARED_VAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
 RELEASE = Path(__file__).resolve().parents[1] / "data" / "meddra"
 ADMIN = Actor(0, "admin", "Admin", Role.admin, 0)
 BUREAU = Actor(0, "bureau", "Bureau", Role.bureau, 0)
 CLI = Actor.system([], reason="command line")
-
-
-def _data_row(vid: str, recv: str, *, died: str = "", x_stay: str = "") -> str:
-    cols = dict.fromkeys(DATA_HEAD.strip().split(","), "")
-    cols.update(VAERS_ID=vid, RECVDATE=recv, VAX_DATE=recv, ONSET_DATE=recv, RECOVD="Y",
-                DIED=died, X_STAY=x_stay, SEX="F", SYMPTOM_TEXT="text")  # fmt: skip
-    return ",".join(cols.values()) + "\n"
-
-
-def _small_year(folder: Path) -> None:
-    data, vax, sym = [], [], []
-    for k in range(1, 31):
-        vid = f"{k:06d}"
-        recv = f"0{1 + k % 3}/{10 + k % 9}/1996"
-        data.append(_data_row(vid, recv, x_stay="Y" if k == 5 else ""))
-        vtype = "MMR" if k <= 10 else ["DTP", "OPV"][k % 2]
-        lot = ["EJN*157A", "ejn-157a", "EJN157A"][k % 3] if vtype == "MMR" else "L1"
-        dose = ["", "0", "2"][k % 3]
-        vax.append(f"{vid},{vtype},MERCK,{lot},{dose},SC,LA,{vtype} (BRAND)\n")
-        if vtype == "MMR":
-            # A term of no aefi code, twice on one report (two symptom rows).
-            sym.append(f"{vid},Gaze palsy,8.1,Pyrexia,8.1,,,,,,\n")
-            sym.append(f"{vid},gaze  PALSY,8.1,,,,,,,,\n")
-        else:
-            sym.append(f"{vid},Pyrexia,8.1,Dizziness,8.1,,,,,,\n")
-    write_year(folder, 1996, data, vax, sym)
 
 
 def test_seed_is_idempotent_and_never_overrides_an_edit(session):
@@ -75,7 +49,7 @@ def test_seed_is_idempotent_and_never_overrides_an_edit(session):
 
 
 def test_vaers_import_keeps_terms_lots_doses_and_x_stay(session, tmp_path):
-    _small_year(tmp_path)
+    a_small_vaers_year(tmp_path)
     out = vaers.import_dir(session, tmp_path)
     assert out.complete and out.reports_created == 30
     # Terms: Gaze palsy (both spellings one term), Pyrexia, Dizziness.
@@ -116,7 +90,7 @@ def test_vaers_import_keeps_terms_lots_doses_and_x_stay(session, tmp_path):
 
 
 def test_mapping_edit_needs_an_admin_is_checked_audited_and_recodes(session, tmp_path):
-    _small_year(tmp_path)
+    a_small_vaers_year(tmp_path)
     vaers.import_dir(session, tmp_path)
     gaze = session.exec(select(ReportedTerm).where(ReportedTerm.normalised == "gaze palsy")).one()
     rows, total = service.list_terms(session, ADMIN, service.TermFilter(unmapped=True))
@@ -215,7 +189,7 @@ def test_cli_load_meddra_and_bad_folder(session, tmp_path):
 def test_cli_replay_from_the_database_each_step_and_a_bad_step(session, tmp_path):
     from aefi.cli import app
 
-    _small_year(tmp_path)
+    a_small_vaers_year(tmp_path)
     runner = CliRunner()
     res = runner.invoke(app, ["signals", "replay", "--step", "month"])
     assert res.exit_code == 1 and "aefi import vaers" in res.output

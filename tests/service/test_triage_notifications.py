@@ -19,7 +19,7 @@ from aefi.notifications.models import Notification, OutboxMessage, OutboxStatus
 from aefi.settings import get_settings
 from aefi.triage.escalation import service as escalation
 from aefi.triage.models import Escalation
-from tests.service.test_triage_service import T0, file, lots, new_dose
+from tests.factories import T0, file, lots, new_dose
 
 
 class Inbox:

@@ -3,7 +3,7 @@ escalation, re-triage after a follow-up, rule-set versions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -11,12 +11,10 @@ from sqlmodel import select
 from aefi import clock, flow
 from aefi.audit import AuditEvent
 from aefi.events import ClusterFormed, ReportTriaged
-from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Report
-from aefi.intake.schemas import FollowUpIn, ReportIn
+from aefi.intake.schemas import FollowUpIn
 from aefi.notifications.models import Notification
-from aefi.registry.models import Dose, Lot, Person
 from aefi.triage.escalation import service as escalation
 from aefi.triage.models import (
     Cluster,
@@ -26,60 +24,12 @@ from aefi.triage.models import (
     Urgency,
 )
 from aefi.triage.rules_in_force import service as rules_in_force
-
-T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 09:00 in the county
-
-
-def new_dose(session, county, *, site_index: int, lot: Lot, minutes: int = 0) -> Dose:
-    """A dose of ``lot`` for a new person at one of the county's sites."""
-    n = session.exec(select(Person)).all()
-    person = Person(
-        county_id=county.county_id,
-        name=f"受种者{len(n) + 1}",
-        id_number=f"33078220200101{len(n) + 1:04d}",
-        sex="female",
-    )
-    session.add(person)
-    session.flush()
-    dose = Dose(
-        person_id=person.id,
-        lot_id=lot.id,
-        site_id=county.site_ids[site_index],
-        dose_number=1,
-        administered_at=T0 + timedelta(minutes=minutes),
-    )
-    session.add(dose)
-    session.commit()
-    return dose
-
-
-def report_in(dose: Dose, **kw) -> ReportIn:
-    base = dict(
-        dose_ids=[dose.id],
-        onset_at=dose.administered_at + timedelta(minutes=15),
-        discovered_at=dose.administered_at + timedelta(minutes=20),
-        symptoms=["ANAPH"],
-        outcome="recovering",
-        reporter_name="刘医生",
-        reporter_phone="13800000000",
-    )
-    base.update(kw)
-    return ReportIn(**base)
-
-
-def lots(session, n: int = 3) -> list[Lot]:
-    return list(session.exec(select(Lot).order_by(Lot.id).limit(n)))
+from tests.factories import T0, file, lots, new_dose
 
 
 @pytest.fixture
 def frozen():
     clock.freeze(T0 + timedelta(hours=6))
-
-
-def file(session, county, username: str, dose: Dose, **kw) -> Report:
-    return intake_filing.file_report(
-        session, county.actor(session, username), report_in(dose, **kw)
-    )
 
 
 def test_report_carries_the_triage_object(session, county, frozen):

@@ -10,30 +10,9 @@ import numpy as np
 import pytest
 
 from aefi.signals import charts, replay, vaers
+from tests.factories import data_row, write_year
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
-DATA_HEAD = (
-    "VAERS_ID,RECVDATE,STATE,AGE_YRS,CAGE_YR,CAGE_MO,SEX,RPT_DATE,SYMPTOM_TEXT,DIED,DATEDIED,"
-    "L_THREAT,ER_VISIT,HOSPITAL,HOSPDAYS,X_STAY,DISABLE,RECOVD,VAX_DATE,ONSET_DATE,NUMDAYS,"
-    "LAB_DATA,V_ADMINBY,V_FUNDBY,OTHER_MEDS,CUR_ILL,HISTORY,PRIOR_VAX,SPLTTYPE\n"
-)
-VAX_HEAD = "VAERS_ID,VAX_TYPE,VAX_MANU,VAX_LOT,VAX_DOSE,VAX_ROUTE,VAX_SITE,VAX_NAME\n"
-SYM_HEAD = (
-    "VAERS_ID,SYMPTOM1,SYMPTOMVERSION1,SYMPTOM2,SYMPTOMVERSION2,SYMPTOM3,SYMPTOMVERSION3,"
-    "SYMPTOM4,SYMPTOMVERSION4,SYMPTOM5,SYMPTOMVERSION5\n"
-)
-
-
-def data_row(vid: str, recv: str, died: str = "", text: str = "pt febrile; seizure") -> str:
-    return (
-        f'{vid},{recv},CA,1.2,1,,F,{recv},"{text}",{died},,,,,,,,Y,{recv},{recv},0,,PUB,PUB,,,,,\n'
-    )
-
-
-def write_year(folder: Path, year: int, data: list[str], vax: list[str], sym: list[str]) -> None:
-    (folder / f"{year}VAERSDATA.csv").write_text(DATA_HEAD + "".join(data), encoding="latin-1")
-    (folder / f"{year}VAERSVAX.csv").write_text(VAX_HEAD + "".join(vax), encoding="latin-1")
-    (folder / f"{year}VAERSSYMPTOMS.csv").write_text(SYM_HEAD + "".join(sym), encoding="latin-1")
 
 
 def test_parse_date_and_names() -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from aefi.intake import service as intake
+from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.registry.models import Dose
 from tests.conftest import login
@@ -20,7 +20,7 @@ def _report(session, county):
     dose = session.exec(
         select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
     ).first()
-    return intake.file_report(
+    return intake_filing.file_report(
         session,
         rep,
         ReportIn(

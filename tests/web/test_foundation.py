@@ -116,6 +116,7 @@ def _other_site_person(session, site_id):
     ).first()
 
 
+@pytest.mark.demo_county  # reads a person of another site of the demo county
 def test_reporter_cannot_open_another_sites_person_page(client, county, session):
     login(client, "reporter")
     rep = county.actor(session, "reporter")

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
-
-from aefi.registry.models import Dose
 from tests.conftest import api_token
+from tests.factories import nth_dose_at
 
 
 def _body(session, county) -> dict:
     rep = county.actor(session, "reporter")
-    dose = session.exec(select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.id)).first()
+    dose = nth_dose_at(session, rep.site_id)
     return {
         "dose_ids": [dose.id],
         "onset_at": (dose.administered_at + timedelta(minutes=15)).isoformat(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -65,6 +66,7 @@ def test_import_page_shows_a_refusal_and_a_duplicate_count(client, session, coun
         assert r.status_code == 200 and expected in r.text
 
 
+@pytest.mark.demo_county  # reads a dose the demo county has
 def test_follow_up_csv_neutralises_formula_cells(client, session, county):
     login(client, "bureau")
     lot = session.exec(

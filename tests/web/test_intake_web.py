@@ -17,21 +17,10 @@ from aefi.intake.models import Draft, FollowUp, Report
 from aefi.registry.models import Dose, Lot, Person
 from aefi.web import iso_local
 from tests.conftest import api_token, login
+from tests.factories import nth_dose_at
 
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
-
-
-def site_dose(session, site_id, nth: int = 0) -> Dose:
-    """The nth dose at a site, each of a different person."""
-    seen, out = set(), []
-    for d in session.exec(select(Dose).where(Dose.site_id == site_id).order_by(Dose.id)):
-        if d.person_id not in seen:
-            seen.add(d.person_id)
-            out.append(d)
-        if len(out) > nth:
-            break
-    return out[nth]
 
 
 def form_fields(dose: Dose, csrf: str, **extra) -> dict:
@@ -71,7 +60,7 @@ def file_via_form(client, dose, csrf, **extra):
 def test_new_form_prefills_dose_and_reporter_and_sets_device_cookie(client, county, session):
     login(client, "reporter")
     rep = county.actor(session, "reporter")
-    dose = site_dose(session, rep.site_id)
+    dose = nth_dose_at(session, rep.site_id)
     lot = session.get(Lot, dose.lot_id)
     page = client.get(f"/reports/new?dose_id={dose.id}", headers=ZH)
     assert page.status_code == 200
@@ -88,8 +77,8 @@ def test_new_form_prefills_dose_and_reporter_and_sets_device_cookie(client, coun
 def test_dose_search_sees_only_own_site(client, county, session):
     login(client, "reporter")
     rep = county.actor(session, "reporter")
-    mine = session.get(Person, site_dose(session, rep.site_id).person_id)
-    other_dose = site_dose(session, county.site_ids[1])
+    mine = session.get(Person, nth_dose_at(session, rep.site_id).person_id)
+    other_dose = nth_dose_at(session, county.site_ids[1])
     other = session.get(Person, other_dose.person_id)
     own_persons = session.exec(select(Dose.person_id).where(Dose.site_id == rep.site_id)).all()
     assert other.id not in own_persons
@@ -100,7 +89,7 @@ def test_dose_search_sees_only_own_site(client, county, session):
     # A dose id of another site typed into the request is not linked either.
     r = client.get(f"/reports/linked?add={other_dose.id}", headers=EN)
     assert "No dose linked yet" in r.text
-    r = client.get(f"/reports/linked?add={site_dose(session, rep.site_id).id}")
+    r = client.get(f"/reports/linked?add={nth_dose_at(session, rep.site_id).id}")
     assert 'name="dose_ids"' in r.text and "aefi:doses-changed" in r.headers["HX-Trigger"]
 
 
@@ -128,7 +117,7 @@ def test_lot_lookup_as_you_type_flags_a_held_lot(client, county, session):
 
 def test_field_check_names_onset_before_vaccination_only_where_visited(client, county, session):
     csrf = login(client, "reporter")
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     data = form_fields(
         dose,
         csrf,
@@ -152,7 +141,7 @@ def test_form_error_keeps_every_value_and_puts_the_message_beside_the_field(
     client, county, session
 ):
     csrf = login(client, "reporter")
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     bad_onset = iso_local(dose.administered_at - timedelta(hours=1))
     r = file_via_form(
         client,
@@ -181,7 +170,7 @@ def test_form_error_keeps_every_value_and_puts_the_message_beside_the_field(
 
 def test_late_onset_is_a_warning_to_confirm(client, county, session):
     csrf = login(client, "reporter")
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     late = dose.administered_at + timedelta(days=50)
     clock.freeze(late + timedelta(hours=3))
     fields = dict(onset_at=iso_local(late), discovered_at=iso_local(late + timedelta(hours=1)))
@@ -195,7 +184,7 @@ def test_late_onset_is_a_warning_to_confirm(client, county, session):
 
 def test_submit_files_and_lands_on_the_report_with_its_triage(client, county, session):
     csrf = login(client, "reporter")
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     r = file_via_form(client, dose, csrf, submission_key="k1")
     assert r.status_code == 303
     report = session.exec(select(Report)).one()
@@ -234,7 +223,7 @@ def test_submit_files_and_lands_on_the_report_with_its_triage(client, county, se
 
 def test_report_page_without_triage_renders(client, county, session):
     csrf = login(client, "reporter")
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     file_via_form(client, dose, csrf)
     report = session.exec(select(Report)).one()
     report.triage = {}
@@ -246,7 +235,7 @@ def test_report_page_without_triage_renders(client, county, session):
 
 def test_duplicate_becomes_a_follow_up_or_a_confirmed_new_event(client, county, session):
     csrf = login(client, "reporter")
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     assert file_via_form(client, dose, csrf).status_code == 303
     first = session.exec(select(Report)).one()
     later = iso_local(dose.administered_at + timedelta(hours=3))
@@ -281,7 +270,7 @@ def test_duplicate_becomes_a_follow_up_or_a_confirmed_new_event(client, county, 
 
 def test_follow_up_form_keeps_history_and_the_original_values(client, county, session):
     csrf = login(client, "reporter")
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     file_via_form(client, dose, csrf)
     report = session.exec(select(Report)).one()
     empty = client.post(
@@ -312,7 +301,7 @@ def test_follow_up_form_keeps_history_and_the_original_values(client, county, se
 
 def test_reporter_of_another_site_gets_404_by_page_pdf_and_api(client, county, session):
     csrf = login(client, "reporter")
-    file_via_form(client, site_dose(session, county.actor(session, "reporter").site_id), csrf)
+    file_via_form(client, nth_dose_at(session, county.actor(session, "reporter").site_id), csrf)
     report = session.exec(select(Report)).one()
     client.cookies.clear()
     login(client, "reporter2")
@@ -330,7 +319,7 @@ def test_reporter_of_another_site_gets_404_by_page_pdf_and_api(client, county, s
 
 
 def test_api_same_idempotency_key_gives_one_report(client, county, session):
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     headers = {**api_token(client, "reporter"), "Idempotency-Key": "iis-7f3a"}
     body = {
         "dose_ids": [dose.id],
@@ -371,7 +360,7 @@ def test_symptoms_endpoint_lists_codes_with_groups_in_both_languages(client, cou
 
 def _file(session, county, username, nth, **kw):
     actor = county.actor(session, username)
-    dose = site_dose(session, actor.site_id, nth)
+    dose = nth_dose_at(session, actor.site_id, nth)
     return _file_dose(session, actor, dose, **kw), dose
 
 
@@ -392,6 +381,7 @@ def _file_dose(session, actor, dose, **kw):
     return intake_filing.file_report(session, actor, ReportIn(**data))
 
 
+@pytest.mark.demo_county  # pages through the reports on 29 persons' doses already given
 def test_list_filters_and_pages_with_htmx(client, county, session):
     serious, d1 = _file(session, county, "reporter", 0, serious={"hospitalization": True})
     mild, d2 = _file(session, county, "reporter", 1, patient_phone="")
@@ -443,7 +433,7 @@ def test_list_filters_and_pages_with_htmx(client, county, session):
 
 def test_draft_survives_a_lost_session_and_resumes_after_login(client, county, session):
     login(client, "reporter")
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     page = client.get("/reports/new", headers=EN)
     tokens = page_tokens(page.text)
     first = client.post(
@@ -576,7 +566,7 @@ def test_held_lot_is_flagged_on_the_form_and_the_report(client, county, session)
     from aefi.signals.halts import service as halts
 
     csrf = login(client, "reporter")
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     lot = session.get(Lot, dose.lot_id)
     halts.issue_halt(
         session,
@@ -598,7 +588,7 @@ def test_held_lot_is_flagged_on_the_form_and_the_report(client, county, session)
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils missing")
 def test_pdf_card_in_chinese_and_english(client, county, session, tmp_path):
     csrf = login(client, "reporter")
-    dose = site_dose(session, county.actor(session, "reporter").site_id)
+    dose = nth_dose_at(session, county.actor(session, "reporter").site_id)
     file_via_form(client, dose, csrf)
     report = session.exec(select(Report)).one()
     person = session.get(Person, dose.person_id)

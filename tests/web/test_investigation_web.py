@@ -17,8 +17,8 @@ from aefi.intake.filing import service as intake_filing
 from aefi.intake.schemas import ReportIn
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.models import CaseFile
-from aefi.registry.models import Dose
 from tests.conftest import api_token, login
+from tests.factories import a_dose, complete_values
 
 ZH = {"Accept-Language": "zh-CN"}
 EN = {"Accept-Language": "en"}
@@ -29,9 +29,7 @@ def case_id(app, county) -> int:
     """An open case file for an anaphylaxis report of the reporter's site."""
     with Session(db.get_engine(), expire_on_commit=False) as session:
         rep = county.actor(session, "reporter")
-        dose = session.exec(
-            select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
-        ).first()
+        dose = a_dose(session, county)
         report = intake_filing.file_report(
             session,
             rep,
@@ -375,7 +373,7 @@ def test_report_page_shows_the_investigation_block(client, county, case_id):
 def test_investigator_opens_a_case_for_a_report_triage_did_not_send(client, county):
     with Session(db.get_engine(), expire_on_commit=False) as session:
         rep = county.actor(session, "reporter")
-        dose = session.exec(select(Dose).where(Dose.site_id == rep.site_id)).first()
+        dose = a_dose(session, county, at=clock.now() - timedelta(days=1))
         report = intake_filing.file_report(
             session,
             rep,
@@ -413,7 +411,6 @@ def test_completing_the_form_names_what_is_missing(client, county, case_id):
     r = client.post(f"/cases/{case_id}/form-complete", headers=hx)
     assert r.status_code == 422 and "required fields are empty" in r.text
     assert 'id="form-progress"' in r.text
-    from tests.service.test_investigation import complete_values
 
     for key, values in complete_values().items():
         r = client.post(f"/cases/{case_id}/form/{key}", data=values, headers=hx)

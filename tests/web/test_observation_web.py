@@ -3,40 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlmodel import select
 
 from aefi import clock
 from aefi.observation.models import ObservationEntry
-from tests.conftest import api_token, login
-
-DAY0 = (datetime.now(UTC) + timedelta(days=60)).replace(hour=2, minute=0, second=0, microsecond=0)
-
-
-def _dose(client, session, county, i: int, at: datetime | None = None) -> int:
-    from aefi.registry.models import Lot, LotStatus, Site
-
-    site = session.get(Site, county.site_ids[0])
-    lot = session.exec(select(Lot).where(Lot.status == LotStatus.active)).first()
-    r = client.post(
-        "/api/v1/doses",
-        headers=api_token(client, "iis"),
-        json={
-            "person": {"name": f"李小{i}", "id_number": f"3307822020020{i:05d}", "sex": "female"},
-            "lot_number": lot.lot_number,
-            "site_code": site.code,
-            "dose_number": 1,
-            "administered_at": (at or clock.now()).isoformat(),
-        },
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
+from tests.conftest import dose_via_api, login
+from tests.factories import DAY0
 
 
 def test_board_is_the_reporters_home_and_refreshes_as_a_fragment(client, session, county):
     clock.freeze(DAY0)
-    dose_id = _dose(client, session, county, 1)
+    dose_id = dose_via_api(client, session, county, 1)
     login(client, "reporter")
     home = client.get("/", headers={"Accept-Language": "zh-CN"})
     assert home.status_code == 200
@@ -52,7 +31,7 @@ def test_board_is_the_reporters_home_and_refreshes_as_a_fragment(client, session
 
 def test_actions_through_htmx_and_forms(client, session, county):
     clock.freeze(DAY0)
-    ids = [_dose(client, session, county, i) for i in range(1, 4)]
+    ids = [dose_via_api(client, session, county, i) for i in range(1, 4)]
     token = login(client, "reporter")
     client.get("/observation")
     entries = {
@@ -81,7 +60,7 @@ def test_actions_through_htmx_and_forms(client, session, county):
 
 def test_hand_check_in_and_roles(client, session, county):
     clock.freeze(DAY0)
-    old = _dose(client, session, county, 7, at=DAY0 - timedelta(hours=6))
+    old = dose_via_api(client, session, county, 7, at=DAY0 - timedelta(hours=6))
     token = login(client, "reporter")
     r = client.get("/observation/check-in?q=李小7", headers={"HX-Request": "true"})
     assert f'name="dose_id" value="{old}"' in r.text

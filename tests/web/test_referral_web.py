@@ -11,7 +11,7 @@ from aefi import clock
 from aefi.intake.models import FollowUp
 from aefi.referral.models import Referral
 from tests.conftest import api_token, login
-from tests.service.test_referral import file_anaphylaxis, referral_of
+from tests.factories import file_anaphylaxis, referral_of
 
 EN = {"Accept-Language": "en"}
 HTMX = {"HX-Request": "true", "Accept-Language": "en"}

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from aefi import clock
 from aefi.registry.models import Dose, Lot, LotStatus, Site
-from tests.conftest import api_token, login
+from tests.conftest import api_token, dose_via_api, login
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ZH = {"Accept-Language": "zh-CN"}
@@ -61,12 +61,10 @@ def test_daily_summary_page_csv_and_chinese_pdf(client, session, county, tmp_pat
     """Three doses recorded at S01 on a quiet day, the report submitted at 10:00 with 12
     persons observed (a correction: 9 were not on the board); the PDF in Chinese shows the
     site's row with its figures."""
-    from tests.web.test_observation_web import _dose
-
     day0 = (datetime.now(UTC) + timedelta(days=60)).replace(hour=1, minute=30, second=0)
     clock.freeze(day0)
     for i in range(3):
-        _dose(client, session, county, 20 + i)
+        dose_via_api(client, session, county, 20 + i)
     clock.freeze(day0 + timedelta(minutes=30))  # 10:00 in Shanghai, before the deadline
     day = (day0 + timedelta(hours=8)).date().isoformat()
     token = login(client, "reporter")

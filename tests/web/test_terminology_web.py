@@ -8,7 +8,7 @@ from aefi.intake.models import Report
 from aefi.signals import vaers
 from aefi.terminology.models import ReportedTerm
 from tests.conftest import login
-from tests.service.test_terminology import _small_year
+from tests.factories import a_small_vaers_year
 
 HX = {"HX-Request": "true"}
 
@@ -18,7 +18,7 @@ def _gaze(session) -> ReportedTerm:
 
 
 def test_admin_lists_filters_and_maps_a_term(client, session, county, tmp_path):
-    _small_year(tmp_path)
+    a_small_vaers_year(tmp_path)
     vaers.import_dir(session, tmp_path)
     gaze = _gaze(session)
     token = login(client, "admin")
@@ -71,7 +71,7 @@ def test_admin_lists_filters_and_maps_a_term(client, session, county, tmp_path):
 
 
 def test_others_may_read_but_not_edit(client, session, county, tmp_path):
-    _small_year(tmp_path)
+    a_small_vaers_year(tmp_path)
     vaers.import_dir(session, tmp_path)
     gaze = _gaze(session)
     token = login(client, "bureau")

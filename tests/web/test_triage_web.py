@@ -11,7 +11,7 @@ from aefi import clock
 from aefi.registry.models import Region
 from aefi.triage.models import Escalation
 from tests.conftest import api_token, login
-from tests.service.test_triage_service import T0, file, lots, new_dose
+from tests.factories import T0, file, lots, new_dose
 
 EN = {"Accept-Language": "en"}
 
