@@ -17,10 +17,8 @@ from aefi.auth.models import User
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
 from aefi.events import ClusterFormed
-from aefi.intake.filing import service as intake_filing
 from aefi.intake.listing import service as intake_listing
 from aefi.intake.models import Report
-from aefi.intake.schemas import ReportIn
 from aefi.notifications.models import Notification
 from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Lot, Person, Site, Vaccine
@@ -33,7 +31,7 @@ from aefi.signals.rates import service as rates
 from aefi.signals.review import service as review
 from aefi.signals.scans import service as scans
 from aefi.triage.models import Cluster
-from tests.factories import data_row, write_year
+from tests.factories import data_row, file_report, write_year
 
 SHARED_VAERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "vaers"
 
@@ -112,21 +110,6 @@ def doses_of(session, lot: Lot) -> list[Dose]:
     return list(session.exec(select(Dose).where(Dose.lot_id == lot.id).order_by(Dose.id)))
 
 
-def file_anaphylaxis(session, actor, dose: Dose) -> Report:
-    return intake_filing.file_report(
-        session,
-        actor,
-        ReportIn(
-            dose_ids=[dose.id],
-            onset_at=dose.administered_at + timedelta(minutes=25),
-            symptoms=["ANAPH"],
-            outcome="recovering",
-            reporter_name="王调查员",
-            reporter_phone="13800000000",
-        ),
-    )
-
-
 def only_anaphylaxis(session, admin, rate: float) -> None:
     """The test's rate, the pseudo-groups off (every report would count there too) and the
     other shipped groups off: a lot's family is then one group, scanned at the full alpha
@@ -155,11 +138,11 @@ def test_planted_lot_is_held_as_reports_arrive_and_clean_lots_are_not(session, c
     # Clean lots: 0-3 reports each, about E = 2. The planted lot: four times that.
     for lot, n in zip(clean, [2, 1, 3, 2, 0, 3, 1, 2, 3, 2], strict=True):
         for dose in doses_of(session, lot)[:n]:
-            file_anaphylaxis(session, inv, dose)
+            file_report(session, inv, dose, symptoms=["ANAPH"])
     held_at = None
     planted_doses = doses_of(session, planted)
     for k, dose in enumerate(planted_doses[:9], start=1):
-        file_anaphylaxis(session, inv, dose)
+        file_report(session, inv, dose, symptoms=["ANAPH"])
         session.refresh(planted)
         if planted.status == "held" and held_at is None:
             held_at = k
@@ -382,14 +365,14 @@ def test_dismiss_releases_the_hold_and_new_reports_reopen(session, county):
     only_anaphylaxis(session, admin, 1e-4)  # E = 0.04 on 400 doses: tiny T
     (lot,) = new_lots(session, county, "DTAP", 1, 400, "DIS")
     ds = doses_of(session, lot)
-    file_anaphylaxis(session, inv, ds[0])
+    file_report(session, inv, ds[0], symptoms=["ANAPH"])
     sig = session.exec(
         select(Signal).where(Signal.scope == "lot", Signal.target_id == lot.id)
     ).one()
     session.refresh(lot)
     # One report: review level (no CV reaches alpha at this T: any excess), not a hold.
     assert sig.level == "signal" and lot.status == "active"
-    file_anaphylaxis(session, inv, ds[1])
+    file_report(session, inv, ds[1], symptoms=["ANAPH"])
     session.refresh(sig)
     session.refresh(lot)
     assert sig.level == "halt_recommended" and lot.status == "held"
@@ -404,7 +387,7 @@ def test_dismiss_releases_the_hold_and_new_reports_reopen(session, county):
     session.refresh(lot)
     assert lot.status == "active"
     # A third report after the dismissal reopens it and holds the lot again.
-    file_anaphylaxis(session, inv, ds[2])
+    file_report(session, inv, ds[2], symptoms=["ANAPH"])
     session.refresh(sig)
     session.refresh(lot)
     assert sig.status == "new" and lot.status == "held" and sig.observed == 3
@@ -417,7 +400,7 @@ def test_cluster_asks_for_its_lots(session, county):
     inv = county.actor(session, "investigator")
     ds = doses_of(session, lot)
     for d in ds[:2]:
-        file_anaphylaxis(session, inv, d)
+        file_report(session, inv, d, symptoms=["ANAPH"])
     now = clock.now()
     cluster = Cluster(
         county_id=county.county_id,
@@ -623,7 +606,7 @@ def test_family_share_splits_alpha_over_a_lots_groups(session, county):
     (lot,) = new_lots(session, county, "DTAP", 1, 400, "FAM")
     ds = doses_of(session, lot)
     for d in ds[:3]:
-        file_anaphylaxis(session, inv, d)
+        file_report(session, inv, d, symptoms=["ANAPH"])
     plans_ = _plans(session, lot)
     assert len(plans_) == 4
     assert {p.family_size for p in plans_} == {4}
@@ -650,8 +633,8 @@ def test_lot_against_its_siblings(session, county):
     lots = new_lots(session, county, "SIBV", 5, 200, "SIB")
     planted, other = lots[0], lots[1]
     for d in doses_of(session, planted)[:6]:
-        file_anaphylaxis(session, inv, d)
-    file_anaphylaxis(session, inv, doses_of(session, other)[0])
+        file_report(session, inv, d, symptoms=["ANAPH"])
+    file_report(session, inv, doses_of(session, other)[0], symptoms=["ANAPH"])
     v = sibling_views.lot_views(session, county.actor(session, "bureau"), planted.id)
     assert v.sibling_lots == 4 and v.lot_doses == 200 and v.sibling_doses == 800
     assert v.z_from == "sizes"
@@ -679,19 +662,15 @@ def test_tree_scan_on_county_data_finds_the_planted_product(session, county):
     (lot,) = new_lots(session, county, "DTAP", 1, 30, "TRE")
     (other,) = new_lots(session, county, "HEPB", 1, 30, "TRO")
     for d in doses_of(session, lot)[:12]:
-        file_anaphylaxis(session, inv, d)  # ANAPH under DTaP
+        file_report(session, inv, d, symptoms=["ANAPH"])  # ANAPH under DTaP
     for d in doses_of(session, other)[:12]:
-        intake_filing.file_report(
+        file_report(
             session,
             inv,
-            ReportIn(
-                dose_ids=[d.id],
-                onset_at=d.administered_at + timedelta(hours=5),
-                symptoms=["FEVER"],
-                outcome="recovered",
-                reporter_name="王调查员",
-                reporter_phone="13800000000",
-            ),
+            d,
+            onset_at=d.administered_at + timedelta(hours=5),
+            symptoms=["FEVER"],
+            outcome="recovered",
         )
     res = tree.run_tree_scan(session, admin, "DTAP", replications=199, seed=1)
     again = tree.run_tree_scan(session, admin, "DTAP", replications=199, seed=1)
