@@ -12,16 +12,14 @@ from sqlmodel import col, func, select
 
 from aefi import clock
 from aefi.errors import Forbidden, Invalid, NotFound
-from aefi.intake.filing import service as intake_filing
 from aefi.intake.models import Report, ReportDose
-from aefi.intake.schemas import ReportIn
 from aefi.investigation.models import CaseFile
 from aefi.observation import service as observation
 from aefi.referral.models import Referral
 from aefi.registry.models import Dose, Lot, LotStatus, Person, Site, Vaccine
 from aefi.reporting.county import service as county_view
 from aefi.reporting.daily import service as daily
-from tests.factories import a_person
+from tests.factories import a_person, file_report
 
 SH = ZoneInfo("Asia/Shanghai")
 # A local day well after the demo county's doses (the 30 days before the real now).
@@ -63,19 +61,6 @@ def _give_n(session, actor, site, lot, start: int, n: int, dose_number: int = 1)
     ]
 
 
-def _report(session, actor, dose, **kw) -> Report:
-    data = dict(
-        dose_ids=[dose.id],
-        onset_at=clock.now() - timedelta(minutes=5),
-        symptoms=["URTIC"],
-        outcome="recovering",
-        reporter_name="刘医生",
-        reporter_phone="13800000000",
-    )
-    data.update(kw)
-    return intake_filing.file_report(session, actor, ReportIn(**data))
-
-
 @pytest.fixture
 def day_fixture(session, county):
     """Site S01 on day D: 3 FLU dose 1 and 2 DTAP dose 2 at 09:00-09:30; one FLU dose the
@@ -95,11 +80,12 @@ def day_fixture(session, county):
     entries = {r.entry.dose_id: r.entry for r in observation.board(session, rep).rows}
     assert len(entries) == 5
     clock.freeze(at(D, 9, 10))
-    _report(session, rep, flu_doses[0])
-    _report(
+    file_report(session, rep, flu_doses[0], onset_at=at(D, 9, 5))
+    file_report(
         session,
         rep,
         dtap_doses[0],
+        onset_at=at(D, 9, 5),
         symptoms=["ANAPH", "HYPOTEN"],
         serious={"life_threatening": True},
         needs_hospital_care=True,
