@@ -138,7 +138,6 @@ DEMO_COUNTY: dict[str, str] = {
     "service/test_fuzz_openapi_postgres.py": "the fuzz run's known-good baseline data",
     "service/test_reporting_trace.py": "traces the busiest lot of a site to its persons",
     "service/test_signals.py": "scans find a planted lot among many lots' doses",
-    "web/test_bad_input.py": "not converted yet",
     "web/test_burst.py": "a live server under a burst, with a believable county behind it",
     "web/test_fuzz_openapi.py": "the fuzz run's known-good baseline data",
     "web/test_reporting_web.py": "not converted yet",

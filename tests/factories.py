@@ -26,6 +26,7 @@ from aefi.auth.permissions import Actor
 from aefi.intake.filing import service as intake_filing
 from aefi.intake.models import Report
 from aefi.intake.schemas import ReportIn, SeriousIn
+from aefi.investigation.models import CaseFile
 from aefi.referral.models import Referral
 from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import (
@@ -292,6 +293,18 @@ def report_in(dose: Dose | Sequence[Dose], **kw) -> ReportIn:
 def file_report(session: Session, actor: Actor, dose: Dose | Sequence[Dose], **kw) -> Report:
     """File ``report_in(dose, **kw)`` as ``actor`` through intake (triaged on return)."""
     return intake_filing.file_report(session, actor, report_in(dose, **kw))
+
+
+def a_case(session: Session, report: Report) -> CaseFile:
+    """The case file of ``report``, opened as triage opens one (the system actor of the
+    report's county); committed."""
+    from aefi.investigation.cases import service as case_files
+
+    case = case_files.open_case_for_report(
+        session, Actor.system(report.county_id, reason="triage"), report
+    )
+    session.commit()
+    return case
 
 
 # --- the triage and referral corner --------------------------------------------------------

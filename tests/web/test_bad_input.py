@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from aefi.auth.permissions import Actor
 from tests.conftest import api_token, login
+from tests.factories import County, a_case, a_dose, file_report
 
 BAD_VALUES = {
     "huge int": "9" * 30,
@@ -82,39 +82,17 @@ def _post_everything_bad(client, csrf: str, pages: list[str]) -> list[str]:
     return problems
 
 
-def _case_and_report(session, county) -> tuple[int, int]:
-    """A report of the reporter's site with an open case file."""
-    from datetime import timedelta
-
-    from sqlmodel import select
-
-    from aefi.intake.filing import service as intake_filing
-    from aefi.intake.schemas import ReportIn
-    from aefi.investigation.cases import service as case_files
-    from aefi.registry.models import Dose
-
+def _case_and_report(session, county: County) -> tuple[int, int]:
+    """A report of a new dose at the reporter's site, with an open case file."""
     rep = county.actor(session, "reporter")
-    dose = session.exec(
-        select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
-    ).first()
-    report = intake_filing.file_report(
+    report = file_report(
         session,
         rep,
-        ReportIn(
-            dose_ids=[dose.id],
-            onset_at=dose.administered_at + timedelta(minutes=12),
-            symptoms=["ANAPH", "URTIC"],
-            outcome="recovering",
-            reporter_name="刘医生",
-            reporter_phone="13800000000",
-            diagnosis="严重过敏反应",
-        ),
+        a_dose(session, county, site=county.site_ids.index(rep.site_id)),
+        symptoms=["ANAPH", "URTIC"],
+        diagnosis="严重过敏反应",
     )
-    case = case_files.open_case_for_report(
-        session, Actor.system(report.county_id, reason="triage"), report
-    )
-    session.commit()
-    return case.id, report.id
+    return a_case(session, report).id, report.id
 
 
 @pytest.fixture
