@@ -17,7 +17,7 @@ from aefi.intake.models import Draft, FollowUp, Report
 from aefi.registry.models import Dose, Lot, Person
 from aefi.web import iso_local
 from tests.conftest import api_token, login
-from tests.factories import nth_dose_at
+from tests.factories import file_report, nth_dose_at
 
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
@@ -358,27 +358,15 @@ def test_symptoms_endpoint_lists_codes_with_groups_in_both_languages(client, cou
     assert urtic["event_group_zh"] == "过敏性皮疹"
 
 
+# A fever, filed as a new event even where the person has a report already.
+FEVER = dict(symptoms=["FEVER"], confirm_new_event=True)
+
+
 def _file(session, county, username, nth, **kw):
+    """File a fever on the ``nth`` dose at the user's site as that user: (report, dose)."""
     actor = county.actor(session, username)
     dose = nth_dose_at(session, actor.site_id, nth)
-    return _file_dose(session, actor, dose, **kw), dose
-
-
-def _file_dose(session, actor, dose, **kw):
-    from aefi.intake.filing import service as intake_filing
-    from aefi.intake.schemas import ReportIn
-
-    data = dict(
-        dose_ids=[dose.id],
-        onset_at=dose.administered_at + timedelta(minutes=15),
-        symptoms=["FEVER"],
-        outcome="recovering",
-        reporter_name="医生",
-        reporter_phone="138",
-        confirm_new_event=True,
-    )
-    data.update(kw)
-    return intake_filing.file_report(session, actor, ReportIn(**data))
+    return file_report(session, actor, dose, **{**FEVER, **kw}), dose
 
 
 @pytest.mark.demo_county  # pages through the reports on 29 persons' doses already given
@@ -419,7 +407,7 @@ def test_list_filters_and_pages_with_htmx(client, county, session):
             more.append(d)
     inv = county.actor(session, "investigator")
     for d in more:
-        _file_dose(session, inv, d)
+        file_report(session, inv, d, **FEVER)
     first = client.get("/reports", headers=EN).text
     assert "page 1 of 2" in first
     second = client.get("/reports?page=2", headers={**EN, "HX-Request": "true"}).text
