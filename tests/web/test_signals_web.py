@@ -10,8 +10,11 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from aefi import clock, db
-from aefi.registry.models import Dose, Lot, Site
+from aefi.auth.permissions import Actor
+from aefi.intake.schemas import SeriousIn
+from aefi.registry.models import Lot, Site
 from tests.conftest import api_token, login
+from tests.factories import County, a_dose, data_row, file_report, write_year
 
 API_FIELDS = {
     "id",
@@ -33,37 +36,30 @@ def _session() -> Session:
     return Session(db.get_engine(), expire_on_commit=False)
 
 
-def file_two_anaphylaxis(client, headers) -> tuple[str, list[int]]:
-    """Two anaphylaxis reports on doses of one lot (the investigator files them)."""
+def file_two_anaphylaxis(county: County) -> tuple[str, list[int]]:
+    """Two life-threatening anaphylaxis reports on new doses of one lot, filed by the
+    investigator: (the lot's number, the reports' ids)."""
     with _session() as s:
-        lot_id = s.exec(select(Dose.lot_id).group_by(Dose.lot_id).order_by(Dose.lot_id)).first()
-        doses = s.exec(select(Dose).where(Dose.lot_id == lot_id).order_by(Dose.id)).all()[:2]
-        lot_number = s.get(Lot, lot_id).lot_number
-    ids = []
-    for d in doses:
-        r = client.post(
-            "/api/v1/reports",
-            headers=headers,
-            json={
-                "dose_ids": [d.id],
-                "onset_at": (d.administered_at + timedelta(minutes=20)).isoformat(),
-                "symptoms": ["ANAPH", "URTIC"],
-                "outcome": "recovering",
-                "reporter_name": "王调查员",
-                "reporter_phone": "13800000000",
-                "serious": {"life_threatening": True},
-            },
-        )
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
-    return lot_number, ids
+        lot = county.lot(s, "DTAP")
+        inv = county.actor(s, "investigator")
+        reports = [
+            file_report(
+                s,
+                inv,
+                a_dose(s, county, lot=lot),
+                symptoms=["ANAPH", "URTIC"],
+                serious=SeriousIn(life_threatening=True),
+            )
+            for _ in range(2)
+        ]
+        return lot.lot_number, [r.id for r in reports]
 
 
 def test_signals_api_scan_list_and_halt_cycle(client, county):
     inv = api_token(client, "investigator")
     bureau = api_token(client, "bureau")
     iis = api_token(client, "iis")
-    lot_number, report_ids = file_two_anaphylaxis(client, inv)
+    lot_number, report_ids = file_two_anaphylaxis(county)
 
     r = client.get("/api/v1/signals", headers=bureau, params={"lot_number": lot_number})
     assert r.status_code == 200
@@ -136,8 +132,7 @@ def test_signals_api_scan_list_and_halt_cycle(client, county):
 
 
 def test_pages_for_the_bureau_in_both_languages(client, county):
-    inv = api_token(client, "investigator")
-    lot_number, _ = file_two_anaphylaxis(client, inv)
+    lot_number, _ = file_two_anaphylaxis(county)
     login(client, "bureau")
     page = client.get("/signals", headers={"Accept-Language": "zh-CN"})
     assert page.status_code == 200
@@ -211,10 +206,7 @@ def _pdftotext(pdf: bytes) -> str:
 
 def test_reporter_sees_the_banner_of_a_halt_of_a_lot_at_the_site(client, county):
     with _session() as s:
-        site_id = county.site_ids[0]
-        lot_number = s.get(
-            Lot, s.exec(select(Dose.lot_id).where(Dose.site_id == site_id)).first()
-        ).lot_number
+        lot_number = s.get(Lot, a_dose(s, county, site=0).lot_id).lot_number
     bureau = api_token(client, "bureau")
     r = client.post(
         "/api/v1/halts",
@@ -290,7 +282,6 @@ def test_admin_sets_a_products_planned_doses(client, county):
 def test_signals_page_shows_disproportionality_at_every_level(client, county, tmp_path):
     from aefi.signals import vaers
     from aefi.signals.scans import service as scans
-    from tests.unit.test_signals_vaers import data_row, write_year
 
     data, vax, sym = [], [], []
     for k in range(1, 41):
@@ -303,7 +294,7 @@ def test_signals_page_shows_disproportionality_at_every_level(client, county, tm
     write_year(tmp_path, 1996, data, vax, sym)
     with _session() as s:
         vaers.import_dir(s, tmp_path)
-        scans.run_scan(s, None, trigger="cli")
+        scans.run_scan(s, Actor.system(county.county_id, reason="test"), trigger="cli")
         s.commit()
     login(client, "bureau")
     page = client.get("/signals", headers={"Accept-Language": "en"})
