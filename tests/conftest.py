@@ -140,7 +140,6 @@ DEMO_COUNTY: dict[str, str] = {
     "service/test_signals.py": "scans find a planted lot among many lots' doses",
     "web/test_burst.py": "a live server under a burst, with a believable county behind it",
     "web/test_fuzz_openapi.py": "the fuzz run's known-good baseline data",
-    "web/test_reporting_web.py": "not converted yet",
 }
 
 
