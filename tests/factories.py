@@ -295,6 +295,16 @@ def file_report(session: Session, actor: Actor, dose: Dose | Sequence[Dose], **k
     return intake_filing.file_report(session, actor, report_in(dose, **kw))
 
 
+def a_report(session: Session, county: County, username: str = "reporter", **kw) -> Report:
+    """A fever on a new dose at the user's site, filed as that user (as a new event);
+    keywords replace any field of the card."""
+    actor = county.actor(session, username)
+    dose = a_dose(session, county, site=county.site_ids.index(actor.site_id))
+    return file_report(
+        session, actor, dose, **{"symptoms": ["FEVER"], "confirm_new_event": True, **kw}
+    )
+
+
 def a_case(session: Session, report: Report) -> CaseFile:
     """The case file of ``report``, opened as triage opens one (the system actor of the
     report's county); committed."""

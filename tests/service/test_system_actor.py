@@ -4,7 +4,6 @@ and no user can pass as it."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -17,14 +16,13 @@ from aefi.auth.permissions import Actor, require_system, site_filter
 from aefi.auth.users import service as auth_users
 from aefi.errors import Forbidden, Invalid, NotFound
 from aefi.intake import access
-from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
-from aefi.intake.models import Report
-from aefi.intake.schemas import FollowUpIn, ReportIn
+from aefi.intake.schemas import FollowUpIn
 from aefi.investigation.cases import service as case_files
 from aefi.registry import importer, lot_states
-from aefi.registry.models import Dose, Lot, Region, RegionLevel, Site
+from aefi.registry.models import Lot, Region, RegionLevel, Site
 from aefi.signals.scans import service as scans
+from tests.factories import a_report
 
 PASSWORD = "a-long-enough-password-1"
 
@@ -34,26 +32,6 @@ def _other_county(session: Session) -> int:
     session.add(region)
     session.commit()
     return region.id
-
-
-def _report(session: Session, county) -> Report:
-    rep = county.actor(session, "reporter")
-    dose = session.exec(
-        select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
-    ).first()
-    return intake_filing.file_report(
-        session,
-        rep,
-        ReportIn(
-            dose_ids=[dose.id],
-            onset_at=dose.administered_at + timedelta(minutes=10),
-            symptoms=["FEVER"],
-            outcome="recovering",
-            reporter_name="刘医生",
-            reporter_phone="13800000000",
-            confirm_new_event=True,
-        ),
-    )
 
 
 # --- no one passes as the system ---------------------------------------------------------
@@ -111,7 +89,7 @@ def test_the_system_actor_audits_as_system_with_its_reason(session, county):
 
 def test_triage_opens_case_files_only_in_its_county(session, county):
     other = _other_county(session)
-    report = _report(session, county)
+    report = a_report(session, county)
     with pytest.raises(NotFound):
         case_files.open_case_for_report(session, Actor.system(other, reason="triage"), report)
     case = case_files.open_case_for_report(
@@ -122,19 +100,20 @@ def test_triage_opens_case_files_only_in_its_county(session, county):
 
 def test_a_cluster_case_file_only_in_its_county(session, county):
     other = _other_county(session)
-    report = _report(session, county)
+    report = a_report(session, county)
     cluster = SimpleNamespace(
         id=9001,
         kind="site_serious",
         event_group="fever",
         county_id=county.county_id,
         created_at=report.received_at,
-        members=[SimpleNamespace(report_id=report.id)],
     )
     with pytest.raises(NotFound):
-        case_files.open_case_for_cluster(session, Actor.system(other, reason="triage"), cluster)
+        case_files.open_case_for_cluster(
+            session, Actor.system(other, reason="triage"), cluster, [report.id]
+        )
     case = case_files.open_case_for_cluster(
-        session, Actor.system(county.county_id, reason="triage"), cluster
+        session, Actor.system(county.county_id, reason="triage"), cluster, [report.id]
     )
     assert case.report_ids == [report.id]
 
@@ -227,8 +206,8 @@ def test_the_system_reads_its_counties_whole(session, county):
 # --- who may follow up a report ----------------------------------------------------------
 
 
-def test_who_may_follow_up_a_report(session, county):
-    report = _report(session, county)
+def test_who_may_follow_up_aa_report(session, county):
+    report = a_report(session, county)
     may = {
         name: access.can_follow_up(county.actor(session, name), report)
         for name in ("reporter", "reporter2", "investigator", "bureau", "admin", "hospital")
@@ -248,7 +227,7 @@ def test_who_may_follow_up_a_report(session, county):
 
 
 def test_a_hospital_adds_only_to_a_report_referred_to_it(session, county):
-    report = _report(session, county)
+    report = a_report(session, county)
     hospital = county.actor(session, "hospital")
     with pytest.raises(Forbidden):  # as reading the report is
         intake_follow_up.add_follow_up(

@@ -3,36 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlmodel import select
-
-from aefi.intake.filing import service as intake_filing
-from aefi.intake.schemas import ReportIn
-from aefi.registry.models import Dose
 from tests.conftest import login
+from tests.factories import a_report
 
 EN = {"Accept-Language": "en"}
-
-
-def _report(session, county):
-    rep = county.actor(session, "reporter")
-    dose = session.exec(
-        select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
-    ).first()
-    return intake_filing.file_report(
-        session,
-        rep,
-        ReportIn(
-            dose_ids=[dose.id],
-            onset_at=dose.administered_at + timedelta(minutes=10),
-            symptoms=["FEVER"],
-            outcome="recovering",
-            reporter_name="刘医生",
-            reporter_phone="13800000000",
-            confirm_new_event=True,
-        ),
-    )
 
 
 def _as(client, username: str) -> None:
@@ -41,7 +15,7 @@ def _as(client, username: str) -> None:
 
 
 def test_the_report_page_offers_a_follow_up_to_whoever_may_add_one(client, session, county):
-    report = _report(session, county)
+    report = a_report(session, county)
     offered = {}
     for username in ("reporter", "investigator", "bureau"):
         _as(client, username)
@@ -62,7 +36,7 @@ def test_a_registry_list_offers_new_to_its_writers(client, session, county):
 
 
 def test_an_old_rules_version_links_its_readers_to_the_rules_in_force(client, session, county):
-    version = _report(session, county).triage["ruleset_version"]
+    version = a_report(session, county).triage["ruleset_version"]
     _as(client, "investigator")
     page = client.get(f"/admin/triage-rules/{version}", headers=EN)
     assert page.status_code == 200 and 'href="/admin/triage-rules"' in page.text
