@@ -295,11 +295,18 @@ def file_report(session: Session, actor: Actor, dose: Dose | Sequence[Dose], **k
     return intake_filing.file_report(session, actor, report_in(dose, **kw))
 
 
-def a_report(session: Session, county: County, username: str = "reporter", **kw) -> Report:
-    """A fever on a new dose at the user's site, filed as that user (as a new event);
-    keywords replace any field of the card."""
+def a_report(
+    session: Session,
+    county: County,
+    username: str = "reporter",
+    *,
+    dose: Dose | None = None,
+    **kw,
+) -> Report:
+    """A fever on ``dose`` (default: a new dose at the user's site), filed as that user (as
+    a new event); keywords replace any field of the card."""
     actor = county.actor(session, username)
-    dose = a_dose(session, county, site=county.site_ids.index(actor.site_id))
+    dose = dose or a_dose(session, county, site=county.site_ids.index(actor.site_id))
     return file_report(
         session, actor, dose, **{"symptoms": ["FEVER"], "confirm_new_event": True, **kw}
     )

@@ -41,7 +41,7 @@ from aefi.notifications.models import Notification
 from aefi.registry.models import Dose
 from aefi.triage.models import Cluster
 from aefi.triage.rules import TriageDecision
-from tests.factories import a_dose, complete_values
+from tests.factories import a_case, a_dose, a_report, complete_values
 
 
 def _triage(report: Report) -> Actor:
@@ -63,28 +63,17 @@ def site_doses(session, county, n=1) -> list[Dose]:
 
 
 def file(session, county, *, symptoms=("ANAPH",), username="reporter", dose=None, **kw) -> Report:
+    """``a_report`` of ``symptoms`` (anaphylaxis) with its onset 10 minutes after the dose."""
     rep = county.actor(session, username)
     dose = dose or a_dose(session, county, site=county.site_ids.index(rep.site_id))
-    data = dict(
-        dose_ids=[dose.id],
-        onset_at=dose.administered_at + timedelta(minutes=10),
-        symptoms=list(symptoms),
-        outcome="recovering",
-        reporter_name="刘医生",
-        reporter_phone="13800000000",
-        confirm_new_event=True,
+    onset = dose.administered_at + timedelta(minutes=10)
+    return a_report(
+        session, county, username, dose=dose, symptoms=list(symptoms), **{"onset_at": onset, **kw}
     )
-    data.update(kw)
-    return intake_filing.file_report(session, rep, ReportIn(**data))
 
 
 def open_case(session, county, **kw) -> CaseFile:
-    report = file(session, county, **kw)
-    case = case_files.open_case_for_report(
-        session, Actor.system(report.county_id, reason="triage"), report
-    )
-    session.commit()
-    return case
+    return a_case(session, file(session, county, **kw))
 
 
 # --- opening -----------------------------------------------------------------------------
