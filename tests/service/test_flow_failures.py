@@ -12,29 +12,22 @@ from sqlmodel import func, select
 from aefi import audit, flow
 from aefi.audit import AuditEvent
 from aefi.errors import Invalid
-from aefi.intake.filing import service as intake_filing
 from aefi.intake.models import Report
-from aefi.intake.schemas import ReportIn
 from aefi.observation import service as observation
 from aefi.referral.sending import service as referral_sending
-from aefi.registry.models import Dose
+from tests.factories import a_dose, a_report
 
 
-def file(session, county):
-    rep = county.actor(session, "reporter")
-    dose = session.exec(
-        select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
-    ).first()
-    data = ReportIn(
-        dose_ids=[dose.id],
-        onset_at=dose.administered_at + timedelta(minutes=10),
+def file(session, county) -> Report:
+    """An anaphylaxis on a new dose at the reporter's site, 10 minutes after it."""
+    dose = a_dose(session, county)
+    return a_report(
+        session,
+        county,
+        dose=dose,
         symptoms=["ANAPH"],
-        outcome="recovering",
-        reporter_name="刘医生",
-        reporter_phone="13800000000",
-        confirm_new_event=True,
+        onset_at=dose.administered_at + timedelta(minutes=10),
     )
-    return intake_filing.file_report(session, rep, data)
 
 
 def count(session, model) -> int:

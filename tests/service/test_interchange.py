@@ -12,11 +12,10 @@ from sqlmodel import select
 
 from aefi.audit import AuditEvent
 from aefi.errors import Forbidden, NotFound
-from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.listing import service as intake_listing
 from aefi.intake.models import FollowUp, Report, ReportDose
-from aefi.intake.schemas import FollowUpIn, ReportIn
+from aefi.intake.schemas import FollowUpIn
 from aefi.interchange import e2b_reader, service
 from aefi.interchange.ack import read_ack
 from aefi.interchange.e2b_writer import write_batch
@@ -28,30 +27,23 @@ from aefi.investigation.cases import service as case_files
 from aefi.investigation.panel import service as case_panel
 from aefi.investigation.schemas import CausalityIn, ClassifyIn
 from aefi.referral.models import Referral
-from aefi.registry.models import Dose, Lot
+from aefi.registry.models import Lot
 from aefi.settings import get_settings
 from aefi.terminology.models import ReportedTerm
+from tests.factories import a_case, a_dose, a_report
 
 STANDARDS = get_settings().standards_dir
 
 
 def file(session, county, *, symptoms=("FEVER",), **kw) -> Report:
-    rep = county.actor(session, "reporter")
-    dose = session.exec(
-        select(Dose).where(Dose.site_id == rep.site_id).order_by(Dose.administered_at)
-    ).first()
-    data = dict(
-        dose_ids=[dose.id],
+    """``a_report`` of ``symptoms`` (fever) with its onset 40 minutes after the dose, and a
+    description."""
+    dose = a_dose(session, county)  # at the reporter's site
+    base = dict(
         onset_at=dose.administered_at + timedelta(minutes=40),
-        symptoms=list(symptoms),
-        outcome="recovering",
-        reporter_name="刘医生",
-        reporter_phone="13800000000",
         description="接种后40分钟出现症状。",
-        confirm_new_event=True,
     )
-    data.update(kw)
-    return intake_filing.file_report(session, rep, ReportIn(**data))
+    return a_report(session, county, dose=dose, symptoms=list(symptoms), **{**base, **kw})
 
 
 def classified_serious_case(session, county) -> Report:
@@ -62,10 +54,7 @@ def classified_serious_case(session, county) -> Report:
         serious={"life_threatening": True, "hospitalization": True},
     )
     inv = county.actor(session, "investigator")
-    case = case_files.case_of_report(session, inv, report.id) or case_files.open_case_for_report(
-        session, None, report
-    )
-    session.commit()
+    case = case_files.case_of_report(session, inv, report.id) or a_case(session, report)
     case_assessments.assess_causality(
         session,
         inv,
