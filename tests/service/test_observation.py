@@ -10,12 +10,10 @@ from sqlmodel import select
 
 from aefi import clock
 from aefi.errors import Conflict, Forbidden, NotFound
-from aefi.intake.filing import service as intake_filing
-from aefi.intake.schemas import ReportIn
 from aefi.observation import service
 from aefi.observation.models import ObservationEntry
 from aefi.registry.models import Site
-from tests.factories import DAY0, active_lot, give
+from tests.factories import DAY0, active_lot, file_report, give
 
 
 @pytest.fixture
@@ -66,18 +64,7 @@ def test_release_left_early_reaction_and_day_counts(session, county, site_setup)
     by_dose = {r.entry.dose_id: r.entry for r in board.rows}
     clock.advance(timedelta(minutes=10))
     service.left_early(session, rep, by_dose[doses[0].id].id, "家长带走")
-    report = intake_filing.file_report(
-        session,
-        rep,
-        ReportIn(
-            dose_ids=[doses[1].id],
-            onset_at=clock.now() - timedelta(minutes=2),
-            symptoms=["URTIC"],
-            outcome="recovering",
-            reporter_name="刘医生",
-            reporter_phone="13800000000",
-        ),
-    )
+    report = file_report(session, rep, doses[1], onset_at=clock.now() - timedelta(minutes=2))
     clock.advance(timedelta(minutes=25))
     service.release(session, rep, by_dose[doses[1].id].id)
     service.release(session, rep, by_dose[doses[2].id].id)

@@ -13,10 +13,8 @@ from sqlmodel import select
 from aefi import clock
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
 from aefi.intake import access as intake_access
-from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import FollowUp
-from aefi.intake.schemas import ReportIn
 from aefi.notifications.models import Notification
 from aefi.referral import states
 from aefi.referral.inbox import service as inbox
@@ -26,7 +24,7 @@ from aefi.referral.sending import service as sending
 from aefi.referral.steps import service as steps
 from aefi.registry.models import Site
 from aefi.settings import get_settings
-from tests.factories import REFERRAL_T0, a_dose, file_anaphylaxis, referral_of
+from tests.factories import REFERRAL_T0, a_dose, file_anaphylaxis, file_report, referral_of
 
 
 def notified(session, username: str) -> list[Notification]:
@@ -303,19 +301,14 @@ def test_no_referral_when_not_required_or_patient_died(session, county):
     reporter = county.actor(session, "reporter")
     dose = a_dose(session, county, at=REFERRAL_T0 - timedelta(hours=1))
     clock.freeze(REFERRAL_T0)
-    report = intake_filing.file_report(
+    report = file_report(
         session,
         reporter,
-        ReportIn(
-            dose_ids=[dose.id],
-            onset_at=dose.administered_at + timedelta(minutes=40),
-            symptoms=["FEVER"],
-            max_temperature_c=38.0,
-            outcome="recovering",
-            diagnosis_clear=True,
-            reporter_name="刘医生",
-            reporter_phone="13800000000",
-        ),
+        dose,
+        onset_at=dose.administered_at + timedelta(minutes=40),
+        symptoms=["FEVER"],
+        max_temperature_c=38.0,
+        diagnosis_clear=True,
     )
     assert referral_of(session, report) is None
     assert states.should_refer(

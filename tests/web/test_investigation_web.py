@@ -12,13 +12,10 @@ import pytest
 from sqlmodel import Session, select
 
 from aefi import clock, db
-from aefi.auth.permissions import Actor
-from aefi.intake.filing import service as intake_filing
-from aefi.intake.schemas import ReportIn
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.models import CaseFile
 from tests.conftest import api_token, login
-from tests.factories import a_dose, complete_values
+from tests.factories import a_case, a_dose, complete_values, file_report
 
 ZH = {"Accept-Language": "zh-CN"}
 EN = {"Accept-Language": "en"}
@@ -30,24 +27,15 @@ def case_id(app, county) -> int:
     with Session(db.get_engine(), expire_on_commit=False) as session:
         rep = county.actor(session, "reporter")
         dose = a_dose(session, county)
-        report = intake_filing.file_report(
+        report = file_report(
             session,
             rep,
-            ReportIn(
-                dose_ids=[dose.id],
-                onset_at=dose.administered_at + timedelta(minutes=12),
-                symptoms=["ANAPH", "URTIC"],
-                outcome="recovering",
-                reporter_name="刘医生",
-                reporter_phone="13800000000",
-                diagnosis="严重过敏反应",
-            ),
+            dose,
+            onset_at=dose.administered_at + timedelta(minutes=12),
+            symptoms=["ANAPH", "URTIC"],
+            diagnosis="严重过敏反应",
         )
-        case = case_files.open_case_for_report(
-            session, Actor.system(report.county_id, reason="triage"), report
-        )
-        session.commit()
-        return case.id
+        return a_case(session, report).id
 
 
 def _csrf(page_html: str) -> str:
@@ -374,20 +362,16 @@ def test_investigator_opens_a_case_for_a_report_triage_did_not_send(client, coun
     with Session(db.get_engine(), expire_on_commit=False) as session:
         rep = county.actor(session, "reporter")
         dose = a_dose(session, county, at=clock.now() - timedelta(days=1))
-        report = intake_filing.file_report(
+        report = file_report(
             session,
             rep,
-            ReportIn(
-                dose_ids=[dose.id],
-                onset_at=dose.administered_at + timedelta(hours=6),
-                symptoms=["REDNESS"],
-                local_reaction_cm=2,
-                outcome="recovered",
-                diagnosis="局部红晕",
-                diagnosis_clear=True,
-                reporter_name="刘医生",
-                reporter_phone="13800000000",
-            ),
+            dose,
+            onset_at=dose.administered_at + timedelta(hours=6),
+            symptoms=["REDNESS"],
+            local_reaction_cm=2,
+            outcome="recovered",
+            diagnosis="局部红晕",
+            diagnosis_clear=True,
         )
         existing = session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first()
     assert existing is None  # a clearly diagnosed common reaction needs no investigation
