@@ -15,10 +15,9 @@ from aefi.auth.models import Role
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
 from aefi.events import ClusterFormed, ReportTriaged
-from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Report
-from aefi.intake.schemas import FollowUpIn, ReportIn
+from aefi.intake.schemas import FollowUpIn
 from aefi.investigation import access, flows, lifecycle
 from aefi.investigation.assessments import service as case_assessments
 from aefi.investigation.cases import service as case_files
@@ -38,7 +37,7 @@ from aefi.investigation.schemas import (
     ReopenIn,
 )
 from aefi.notifications.models import Notification
-from aefi.registry.models import Dose
+from aefi.registry.models import Dose, Lot
 from aefi.triage.models import Cluster
 from aefi.triage.rules import TriageDecision
 from tests.factories import a_case, a_dose, a_report, complete_values
@@ -500,29 +499,11 @@ def test_exposure_counts_come_from_the_registry(session, county):
     assert rows["lot"].reports == 1 and rows["lot_session"].reports == 1
 
     # A second report after the same lot counts, and is listed with its number.
-    other = session.exec(select(Dose).where(Dose.lot_id == dose.lot_id, Dose.id != dose.id)).first()
-    if other is not None:
-        rep_name = "reporter" if other.site_id == county.site_ids[0] else None
-        if rep_name is None:
-            admin = county.actor(session, "admin")
-            r2 = intake_filing.file_report(
-                session,
-                admin,
-                ReportIn(
-                    dose_ids=[other.id],
-                    onset_at=other.administered_at + timedelta(hours=1),
-                    symptoms=["FEVER"],
-                    outcome="recovered",
-                    reporter_name="x",
-                    reporter_phone="1",
-                    confirm_new_event=True,
-                ),
-            )
-        else:
-            r2 = file(session, county, dose=other, symptoms=("FEVER",))
-        rows = {r.scope: r for r in case_form.exposure(session, case)}
-        assert rows["lot"].reports == 2
-        assert [ref.number for ref in rows["lot"].report_refs] == [r2.number]
+    other = a_dose(session, county, site=1, lot=session.get(Lot, dose.lot_id))
+    r2 = file(session, county, username="reporter2", dose=other, symptoms=("FEVER",))
+    rows = {r.scope: r for r in case_form.exposure(session, case)}
+    assert rows["lot"].reports == 2
+    assert [ref.number for ref in rows["lot"].report_refs] == [r2.number]
 
 
 def test_brighton_level_is_computed_from_recorded_criteria(session, county):

@@ -11,14 +11,13 @@ from sqlmodel import col, func, select
 from aefi import clock
 from aefi.audit import AuditEvent
 from aefi.errors import Conflict, Forbidden, NotFound
-from aefi.intake.filing import service as intake_filing
-from aefi.intake.schemas import ReportIn
 from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Lot, LotStatus, Site
 from aefi.reporting.follow_up import service as follow_up
 from aefi.reporting.models import FollowUpContact
 from aefi.reporting.trace import service as trace
 from aefi.signals.halts import service as halts
+from tests.factories import file_report
 
 
 def busiest_lot(session, site_id: int) -> Lot:
@@ -73,17 +72,12 @@ def test_reports_history_and_halt_on_the_lot_page(session, county):
     dose = session.exec(
         select(Dose).where(Dose.lot_id == lot.id, Dose.site_id == rep.site_id)
     ).first()
-    report = intake_filing.file_report(
+    report = file_report(
         session,
         rep,
-        ReportIn(
-            dose_ids=[dose.id],
-            onset_at=dose.administered_at + timedelta(hours=2),
-            symptoms=["FEVER", "URTIC"],
-            outcome="recovering",
-            reporter_name="刘医生",
-            reporter_phone="13800000000",
-        ),
+        dose,
+        onset_at=dose.administered_at + timedelta(hours=2),
+        symptoms=["FEVER", "URTIC"],
     )
     halt = halts.issue_halt(
         session, bureau, scope="lot", target=lot.lot_number, reason="疑似聚集性发热"
@@ -158,17 +152,12 @@ def test_contacts_progress_and_the_report_they_open(session, county, halted):
     follow_up.record_contact(session, rep, lot.lot_number, b.person.id, "not_reached")
     contact = follow_up.record_contact(session, rep, lot.lot_number, c.person.id, "reaction")
     assert contact.dose_id == c.dose.id
-    report = intake_filing.file_report(
+    report = file_report(
         session,
         rep,
-        ReportIn(
-            dose_ids=[contact.dose_id],
-            onset_at=c.dose.administered_at + timedelta(hours=5),
-            symptoms=["FEVER"],
-            outcome="recovering",
-            reporter_name="刘医生",
-            reporter_phone="13800000000",
-        ),
+        session.get(Dose, contact.dose_id),
+        onset_at=c.dose.administered_at + timedelta(hours=5),
+        symptoms=["FEVER"],
     )
     session.refresh(contact)
     assert contact.report_id == report.id
