@@ -324,6 +324,23 @@ def a_case(session: Session, report: Report) -> CaseFile:
     return case
 
 
+def a_held_lot(session: Session, county: County, note: str = "信号复核中") -> Lot:
+    """The first lot by id, held in the county as a signal's review holds it; committed."""
+    from aefi.registry import lot_states
+
+    lot = session.exec(select(Lot).order_by(Lot.id)).first()
+    lot_states.hold_lot(
+        session,
+        Actor.system(county.county_id, reason="signal"),
+        lot,
+        county.county_id,
+        signal_id=None,
+        note=note,
+    )
+    session.commit()
+    return lot
+
+
 # --- the triage and referral corner --------------------------------------------------------
 
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # a Friday, 09:00 in the county

@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
 
 from aefi import clock
-from aefi.auth.permissions import Actor
 from aefi.errors import Forbidden, NotFound
 from aefi.intake import access as intake_access
 from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.listing import service as intake_listing
 from aefi.intake.schemas import FollowUpIn, ReportIn
-from tests.factories import a_dose, report_in
+from tests.factories import a_dose, a_held_lot, report_in
 
 
 def test_file_numbers_and_history(session, county):
@@ -101,20 +99,9 @@ def test_reporter_scope(session, county):
 
 
 def test_hand_linked_dose_and_held_lot_flag(session, county):
-    from aefi.registry import lot_states
-    from aefi.registry.models import Lot
 
     rep = county.actor(session, "reporter")
-    lot = session.exec(select(Lot)).first()
-    lot_states.hold_lot(
-        session,
-        Actor.system(county.county_id, reason="signal"),
-        lot,
-        county.county_id,
-        signal_id=None,
-        note="信号复核中",
-    )
-    session.commit()
+    lot = a_held_lot(session, county)
     at = clock.now() - timedelta(hours=3)
     report = intake_filing.file_report(
         session,

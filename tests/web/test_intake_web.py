@@ -12,12 +12,11 @@ import pytest
 from sqlmodel import func, select
 
 from aefi import clock
-from aefi.auth.permissions import Actor
 from aefi.intake.models import Draft, FollowUp, Report
 from aefi.registry.models import Dose, Lot, Person
 from aefi.web import iso_local
 from tests.conftest import api_token, login
-from tests.factories import file_report, nth_dose_at
+from tests.factories import a_held_lot, file_report, nth_dose_at
 
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
@@ -94,18 +93,8 @@ def test_dose_search_sees_only_own_site(client, county, session):
 
 
 def test_lot_lookup_as_you_type_flags_a_held_lot(client, county, session):
-    from aefi.registry import lot_states
 
-    lot = session.exec(select(Lot).order_by(Lot.id)).first()
-    lot_states.hold_lot(
-        session,
-        Actor.system(county.county_id, reason="signal"),
-        lot,
-        county.county_id,
-        signal_id=None,
-        note="信号复核中",
-    )
-    session.commit()
+    lot = a_held_lot(session, county)
     login(client, "reporter")
     r = client.get(f"/reports/lots?row=0&hand-0-lot_number={lot.lot_number[:6]}", headers=EN)
     assert f'<option value="{lot.lot_number}"' in r.text
