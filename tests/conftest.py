@@ -131,8 +131,7 @@ def pytest_configure(config) -> None:
 
 
 # Where the `county` fixture is still the whole demo county, and why (a path prefix under
-# tests/); everything else gets a small county per test. "not converted yet": the module's
-# tests read doses, lots or sites of the demo county and were not moved to factories yet.
+# tests/); everything else gets a small county per test.
 DEMO_COUNTY: dict[str, str] = {
     "browser/": "pages are looked at and screenshotted with a believable county's data",
     "service/test_fuzz_openapi_postgres.py": "the fuzz run's known-good baseline data",
