@@ -109,7 +109,8 @@ _cv_unsaved: set[tuple[float, float, int]] = set()
 # of ln T: the hazard h(T) = -d ln S / d ln T tends to a constant h_inf(cv). For Poisson
 # data h rises towards h_inf (the discreteness and skew delay crossings at small t),
 # with increments shrinking by a factor ~0.6 per tripling of T (measured: 0.58-0.65 for
-# cv 3.9-4.8 and M = 1, 2 from T = 11 to 8100; see the unit tests).
+# cv 3.9-4.8 and M = 1, 2 over T = 33 to 8100; below T = 33 the factor is larger, ~0.8,
+# which is why the anchors start at 100; see the unit tests).
 #
 # The exact error is computed at the anchors A = 100, 300, 900 for the cv in question.
 # With h1 = hazard over [100, 300] and h2 over [300, 900]:
