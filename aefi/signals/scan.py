@@ -100,6 +100,20 @@ FAST_T = 300.0
 _cv_cache: dict[tuple[float, float, int], float] = {}
 _cv_unsaved: set[tuple[float, float, int]] = set()
 
+
+def known_critical_values(rows: Iterable[tuple[float, float, int, float]]) -> None:
+    """Seed the cache with values stored earlier (the service keeps them in a table)."""
+    for t, a, m, cv in rows:
+        _cv_cache.setdefault((float(t), float(a), int(m)), float(cv))
+
+
+def unsaved_critical_values() -> list[tuple[float, float, int, float]]:
+    """Values computed in this process and not yet handed out for storing."""
+    out = [(*k, _cv_cache[k]) for k in sorted(_cv_unsaved)]
+    _cv_unsaved.clear()
+    return out
+
+
 # --- Large T: the error extrapolated in log T from three exact anchors ------------------
 #
 # Under H0 the count minus t, over sqrt(t), is asymptotically a Brownian motion in scaled
