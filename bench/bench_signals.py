@@ -278,7 +278,7 @@ def main() -> None:
                 flush=True,
             )
             print(
-                f"  of which {cv_time['n']} exact critical values computed: {cv_time['s']:.2f} s; "
+                f"  of which {cv_time['n']} critical values computed: {cv_time['s']:.2f} s; "
                 f"the rest (SQL counts, numpy, storing signals, holds): "
                 f"{wall - cv_time['s']:.2f} s",
                 flush=True,
