@@ -17,6 +17,7 @@ from aefi.web import flash, is_htmx, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
+
 def _board_response(request: Request, session, actor, site_id: Id | None = None, **extra):
     board = service.board(session, actor, site_id)
     return render(
@@ -38,7 +39,6 @@ def board_page(request: Request, session: SessionDep, actor: WebActor, site_id: 
 def board_home(request: Request, session, actor):
     """The reporter's home page is the board of their site."""
     return _board_response(request, session, actor)
-
 
 
 def _after_action(request: Request, session, actor, site_id: Id | None, message: str = ""):
