@@ -223,7 +223,7 @@ def test_a_referred_child_shows_the_referral_and_is_closed_by_its_arrival(
 ):
     rep, site, lot = site_setup
     dose = give(session, rep, site, lot, 1, name="赵小刚")
-    calm = give(session, rep, site, lot, 2)
+    give(session, rep, site, lot, 2)  # a calm child, released with "all ready"
     service.board(session, rep)
     clock.advance(timedelta(minutes=6))
     report = file_report(session, rep, dose, onset_at=DAY0 + timedelta(minutes=5), **ANAPHYLAXIS)
