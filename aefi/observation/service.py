@@ -343,34 +343,39 @@ def close_handed_over(session: Session, site_ids: list[int] | None = None) -> in
     return closed
 
 
-def _audit_names_seen(session: Session, actor: Actor, rows: list[BoardRow]) -> int:
-    """The site's physician saw these rows' full names: one "view_identity" record per row
-    and physician (the first time; a board refreshing every few seconds adds none)."""
-    ids = [r.entry.id for r in rows]
-    seen: set[int] = set()
-    for i in range(0, len(ids), 1000):
-        seen.update(
-            session.exec(
-                select(audit.AuditEvent.entity_id).where(
-                    audit.AuditEvent.entity_type == "observation_entry",
-                    audit.AuditEvent.action == "view_identity",
-                    audit.AuditEvent.actor_id == actor.user_id,
-                    col(audit.AuditEvent.entity_id).in_(ids[i : i + 1000]),
-                )
-            )
+def _audit_names_seen(session: Session, actor: Actor, rows: list[BoardRow], site_id: int) -> int:
+    """The site's physician saw these rows' full names: recorded as their work, one
+    "view_identity" event per board view that showed new vaccinees, naming them (entry
+    and person ids), filed under the newest entry. Entries up to the newest one recorded
+    for this physician were on the board then, so a board refreshing every few seconds
+    adds nothing; one event and fixed-size statements however busy the board is."""
+    site_entries = select(ObservationEntry.id).where(ObservationEntry.site_id == site_id)
+    last = session.exec(
+        select(func.max(audit.AuditEvent.entity_id)).where(
+            audit.AuditEvent.entity_type == "observation_entry",
+            audit.AuditEvent.action == "view_identity",
+            audit.AuditEvent.actor_id == actor.user_id,
+            col(audit.AuditEvent.entity_id).in_(site_entries),
         )
-    fresh = [r for r in rows if r.entry.id not in seen]
-    for r in fresh:
-        audit.record(
-            session,
-            actor,
-            "view_identity",
-            "observation_entry",
-            r.entry.id,
-            changes={"person_id": r.entry.person_id},
-            summary="observation board (site work)",
-        )
-        seen.add(r.entry.id)
+    ).one()
+    fresh = sorted(
+        {r.entry.id: r for r in rows if last is None or r.entry.id > last}.values(),
+        key=lambda r: r.entry.id,
+    )
+    if not fresh:
+        return 0
+    audit.record(
+        session,
+        actor,
+        "view_identity",
+        "observation_entry",
+        fresh[-1].entry.id,
+        changes={
+            "entry_ids": [r.entry.id for r in fresh],
+            "person_ids": [r.entry.person_id for r in fresh],
+        },
+        summary=f"observation board (site work): {len(fresh)}",
+    )
     return len(fresh)
 
 
@@ -418,7 +423,7 @@ def board(session: Session, actor: Actor, site_id: int | None = None) -> Board:
     order = {"referred": 0, "reported": 1, "ready": 2}
     rows.sort(key=lambda r: (order.get(r.state.state, 3), r.entry.due_at, r.entry.id))
     closed_today = _rows(session, closed, now, full_names=full_names)
-    if full_names and _audit_names_seen(session, actor, rows + closed_today[:10]):
+    if full_names and _audit_names_seen(session, actor, rows + closed_today[:10], site.id):
         session.commit()
     return Board(
         site=site,

@@ -298,14 +298,20 @@ def test_full_names_for_the_sites_physician_only_and_audited_once(session, count
             )
         ).all()
 
-    assert {r.name for r in service.board(session, rep).rows} == {"王小明", "李明明"}
-    events = seen_events()
-    assert len(events) == 2 and {e.actor_id for e in events} == {rep.user_id}
+    rows = service.board(session, rep).rows
+    assert {r.name for r in rows} == {"王小明", "李明明"}
+    (event,) = seen_events()
+    assert event.actor_id == rep.user_id
+    assert sorted(event.changes["person_ids"]) == sorted(r.entry.person_id for r in rows)
     service.board(session, rep)  # the board refreshing adds nothing
-    assert len(seen_events()) == 2
+    assert len(seen_events()) == 1
+    third = give(session, rep, site, lot, 3, name="孙小美")
+    service.board(session, rep)  # a new vaccinee: one more record, naming only them
+    events = seen_events()
+    assert len(events) == 2 and events[-1].changes["person_ids"] == [third.person_id]
     for username in ("bureau", "admin", "investigator"):
         b = service.board(session, county.actor(session, username), site.id)
-        assert {r.name for r in b.rows} == {"王*明", "李*明"} and not b.full_names
+        assert {r.name for r in b.rows} == {"王*明", "李*明", "孙*美"} and not b.full_names
         assert {r.sex for r in b.rows} == {"male"}  # age and sex are no identity
     assert len(seen_events()) == 2
 
