@@ -2,6 +2,8 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
+# `make run PORT=8080` serves on another port.
+PORT ?= 8000
 
 .PHONY: run test bench lint setup demo clean
 
@@ -18,7 +20,7 @@ static/vendor/htmx.min.js: scripts/fetch-htmx.sh
 
 run: setup
 	scripts/system-deps.sh run
-	$(BIN)/aefi serve --demo
+	$(BIN)/aefi serve --demo --port $(PORT)
 
 test: setup
 	scripts/system-deps.sh test

@@ -1,7 +1,7 @@
 """What the observation area does when other things happen (``aefi/flow.py``): a report
 filed on a dose under observation marks its row; a background job puts new doses on the
-boards even when no board is open, so the day's counts do not depend on a screen being
-watched."""
+boards and closes the rows whose referral reached the hospital even when no board is open,
+so the day's counts do not depend on a screen being watched."""
 
 from __future__ import annotations
 
@@ -18,4 +18,4 @@ def on_report_filed(session: Session, actor: Actor, event: ReportFiled) -> None:
 
 
 def sync_boards(session: Session) -> None:
-    service.sync_sites(session)
+    service.refresh_sites(session)

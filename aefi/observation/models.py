@@ -25,8 +25,17 @@ class EntrySource(enum.StrEnum):
 class EntryState(enum.StrEnum):
     observing = "observing"
     ready = "ready"  # observation time is over; waiting for the physician to release
+    # A report was filed for the vaccinee: not "ready", whatever the clock says; the
+    # physician closes the row with a decision and a reason.
+    reported = "reported"
+    # ... and a referral is open: the board shows the hospital and the referral's status.
+    referred = "referred"
     released = "released"
     left_early = "left_early"
+    # Closed by the referral: the receiving hospital recorded the child's arrival.
+    handed_over = "handed_over"
+    # Closed by the physician's explicit decision (with a reason) after a report.
+    decided = "decided"
 
 
 STATE_LABELS: dict[str, str] = {
@@ -34,7 +43,15 @@ STATE_LABELS: dict[str, str] = {
     EntryState.ready: N_("Ready to leave"),
     EntryState.released: N_("Released"),
     EntryState.left_early: N_("Left early"),
+    EntryState.reported: N_("Report filed: the physician decides"),
+    EntryState.referred: N_("Referred to hospital"),
+    EntryState.handed_over: N_("Handed over to the hospital"),
+    EntryState.decided: N_("Closed by the physician's decision"),
 }
+# The states in which a row is still in the observation area.
+OPEN_STATES = frozenset(
+    {EntryState.observing, EntryState.ready, EntryState.reported, EntryState.referred}
+)
 
 
 class ObservationEntry(SQLModel, table=True):
@@ -63,14 +80,27 @@ class ObservationEntry(SQLModel, table=True):
     closed_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     closed_by_name: str = Field(default="", max_length=100)
     note: str = Field(default="", max_length=500)
+    # Closed by the referral: when the hospital recorded the arrival, and which leg.
+    handed_over_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    referral_id: int | None = Field(default=None, foreign_key="referral.id")
+    # The physician's reason for closing a row that has a report (with released_at).
+    decision_reason: str = Field(default="", max_length=500)
     # A suspected reaction filed while the person was under observation.
     report_id: int | None = Field(default=None, foreign_key="report.id")
     reaction_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
     @property
     def is_open(self) -> bool:
-        return self.released_at is None and self.left_early_at is None
+        return (
+            self.released_at is None and self.left_early_at is None and self.handed_over_at is None
+        )
 
 
 # Audit actions of the board, as timelines show them.
-ACTION_LABELS = (N_("check_in"), N_("release"), N_("left_early"))
+ACTION_LABELS = (
+    N_("check_in"),
+    N_("release"),
+    N_("left_early"),
+    N_("close_by_decision"),
+    N_("handed_over"),
+)

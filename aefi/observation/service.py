@@ -17,13 +17,14 @@ from sqlmodel import Session, col, func, select
 from aefi import audit, clock
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, mask_name, require_role
-from aefi.errors import Conflict, NotFound
+from aefi.errors import Conflict, Invalid, NotFound
 from aefi.intake.models import Report, ReportDose
 from aefi.observation import board as rules
 from aefi.observation.models import EntrySource, ObservationEntry
+from aefi.referral.models import Referral
 from aefi.registry import access as registry_access
 from aefi.registry.doses import service as registry_doses
-from aefi.registry.models import Dose, Lot, Person, Site, Vaccine
+from aefi.registry.models import Dose, Hospital, Lot, Person, Site, Vaccine
 from aefi.settings import get_settings
 
 WATCHERS = (Role.reporter, Role.investigator, Role.bureau, Role.admin)
@@ -100,17 +101,33 @@ def sync_sites(session: Session, site_ids: list[int] | None = None) -> int:
 @dataclass(frozen=True)
 class BoardRow:
     entry: ObservationEntry
-    name: str  # masked (mask_name): the board is a queue list, not a record
+    # The full name for the site's physician (who stands with the vaccinees; the view is
+    # audited), masked (mask_name) for everyone else: a queue list, not a record.
+    name: str
     vaccine: Vaccine
     lot_number: str
     dose_number: int
     administered_at: datetime
     state: rules.RowState
     report_number: str = ""
+    report_id: int | None = None
+    sex: str = ""
+    age_years: int | None = None
+    age_months: int | None = None
+    # The referral's live leg: its status, the hospital it asks, the hospital's phone.
+    referral_id: int | None = None
+    referral_status: str = ""
+    hospital_name: str = ""
+    hospital_name_en: str = ""
+    hospital_phone: str = ""
 
     @property
     def report_link(self) -> str:
         return f"/reports/new?dose_id={self.entry.dose_id}"
+
+    @property
+    def has_report(self) -> bool:
+        return self.report_id is not None
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,7 @@ class DayCounts:
     released: int = 0
     left_early: int = 0
     reactions: int = 0
+    handed_over: int = 0  # closed by the referral: the hospital has the child
 
 
 @dataclass(frozen=True)
@@ -131,9 +149,11 @@ class Board:
     counts: DayCounts
     can_act: bool
     refresh_s: int
+    full_names: bool = False
 
     @property
     def ready(self) -> int:
+        """The rows "release all ready" would close: time over and no report."""
         return sum(1 for r in self.rows if r.state.state == "ready")
 
 
@@ -165,27 +185,89 @@ def _can_act(actor: Actor, site: Site) -> bool:
     return actor.role == Role.admin or (actor.role == Role.reporter and actor.site_id == site.id)
 
 
-def _rows(session: Session, entries: Select, now: datetime) -> list[BoardRow]:
-    """The board's rows for a select of entries, with each one's dose, person, lot, vaccine
-    and report number joined in one query.
+def _sees_names(actor: Actor, site: Site) -> bool:
+    """The site's physician sees the vaccinees' full names on the board: they stand with
+    them and call them by name (every other role keeps the masked queue list)."""
+    return actor.role == Role.reporter and actor.site_id == site.id
+
+
+def _report_of_entry():
+    """The latest report of the row's vaccinee, as a correlated column: one linked to the
+    row's dose, or filed for the same person since the row was checked in (a child given
+    two vaccines has two rows; a reaction reported on one dose concerns both)."""
+    E = ObservationEntry
+    linked = (
+        exists()
+        .where(ReportDose.report_id == Report.id, ReportDose.dose_id == E.dose_id)
+        .correlate(Report, E)
+    )
+    latest = (
+        select(func.max(Report.id))
+        .where(
+            Report.person_id == E.person_id,
+            or_(col(Report.reported_at) >= E.checked_in_at, linked),
+        )
+        .correlate(E)
+        .scalar_subquery()
+    )
+    return func.coalesce(latest, E.report_id)
+
+
+def _latest_referrals(session: Session, report_ids: set[int]) -> dict[int, Referral]:
+    """Each report's live referral leg (the latest: a decline or re-route opens a new one)."""
+    out: dict[int, Referral] = {}
+    ids = sorted(report_ids)
+    for i in range(0, len(ids), 1000):
+        stmt = (
+            select(Referral)
+            .where(col(Referral.report_id).in_(ids[i : i + 1000]))
+            .order_by(Referral.id)
+        )
+        for ref in session.exec(stmt):
+            out[ref.report_id] = ref
+    return out
+
+
+def _rows(
+    session: Session, entries: Select, now: datetime, *, full_names: bool = False
+) -> list[BoardRow]:
+    """The board's rows for a select of entries, with each one's dose, person, lot, vaccine,
+    report and live referral.
 
     Joined, not looked up by ``IN`` over the entries' ids: a busy site's board can hold more
     rows than a statement can carry bind parameters (65,535 on PostgreSQL, 32,766 on
-    SQLite), and the select keeps its own order."""
+    SQLite), and the select keeps its own order. Reports and referrals are few; they are
+    looked up by id afterwards."""
     stmt = (
-        entries.add_columns(Dose, Person, Lot, Vaccine, Report.number)
+        entries.add_columns(Dose, Person, Lot, Vaccine, _report_of_entry().label("rid"))
         .join(Dose, Dose.id == ObservationEntry.dose_id)
         .join(Person, Person.id == Dose.person_id)
         .join(Lot, Lot.id == Dose.lot_id)
         .join(Vaccine, Vaccine.id == Lot.vaccine_id)
-        .outerjoin(Report, Report.id == ObservationEntry.report_id)
     )
+    fetched = list(session.execute(stmt))
+    report_ids = {rid for *_, rid in fetched if rid is not None}
+    numbers: dict[int, str] = {}
+    if report_ids:
+        stmt = select(Report.id, Report.number).where(col(Report.id).in_(report_ids))
+        numbers = {rid: number for rid, number in session.exec(stmt).all()}
+    referrals = _latest_referrals(session, report_ids) if report_ids else {}
+    hospitals: dict[int, Hospital | None] = {}
+    day = rules.local_day(now, get_settings().timezone)
     out = []
-    for e, dose, person, lot, vaccine, report_number in session.execute(stmt):
+    for e, dose, person, lot, vaccine, rid in fetched:
+        ref = referrals.get(rid) if rid is not None else None
+        hosp = None
+        if ref is not None:
+            if ref.hospital_id not in hospitals:
+                hospitals[ref.hospital_id] = session.get(Hospital, ref.hospital_id)
+            hosp = hospitals[ref.hospital_id]
+        status = ref.status if ref is not None else ""
+        years, months = rules.age_of(rules.birth_on_of(person.birth_on, person.id_number), day)
         out.append(
             BoardRow(
                 entry=e,
-                name=mask_name(person.name),
+                name=person.name if full_names else mask_name(person.name),
                 vaccine=vaccine,
                 lot_number=lot.lot_number,
                 dose_number=dose.dose_number,
@@ -196,31 +278,123 @@ def _rows(session: Session, entries: Select, now: datetime) -> list[BoardRow]:
                     now=now,
                     released_at=e.released_at,
                     left_early_at=e.left_early_at,
+                    handed_over_at=e.handed_over_at,
+                    decided=bool(e.decision_reason),
+                    reported=rid is not None,
+                    referred=rules.referred(status),
                 ),
-                report_number=(report_number or "") if e.report_id else "",
+                report_number=numbers.get(rid, "") if rid is not None else "",
+                report_id=rid,
+                sex=person.sex or "",
+                age_years=years,
+                age_months=months,
+                referral_id=ref.id if ref is not None else None,
+                referral_status=status,
+                hospital_name=hosp.name if hosp else "",
+                hospital_name_en=hosp.name_en if hosp else "",
+                hospital_phone=hosp.phone if hosp else "",
             )
         )
     return out
+
+
+def _open_entries(site_ids: list[int]) -> Select:
+    return select(ObservationEntry).where(
+        col(ObservationEntry.site_id).in_(site_ids),
+        col(ObservationEntry.released_at).is_(None),
+        col(ObservationEntry.left_early_at).is_(None),
+        col(ObservationEntry.handed_over_at).is_(None),
+    )
+
+
+def close_handed_over(session: Session, site_ids: list[int] | None = None) -> int:
+    """Close the open rows whose referral reached the hospital (arrived, or any status
+    after): the referral closes them, at the arrival time, audited as the system's duty.
+    Returns how many were closed. No commit: the caller's."""
+    if site_ids is None:
+        site_ids = list(session.exec(select(Site.id)))
+    if not site_ids:
+        return 0
+    now = clock.now()
+    stmt = _open_entries(site_ids).where(_report_of_entry().is_not(None))
+    closed = 0
+    for row in _rows(session, stmt, now):
+        if not rules.handed_over(row.referral_status):
+            continue
+        entry = row.entry
+        ref = session.get(Referral, row.referral_id)
+        before = audit.snapshot(entry)
+        entry.handed_over_at = ref.arrived_at or ref.admitted_at or now
+        entry.referral_id = ref.id
+        entry.closed_by_id = None
+        entry.closed_by_name = ""
+        session.add(entry)
+        session.flush()
+        audit.record(
+            session,
+            Actor.system(entry.county_id, reason="referral arrived"),
+            "handed_over",
+            "observation_entry",
+            entry.id,
+            changes=audit.diff(before, audit.snapshot(entry)),
+            summary=f"dose {entry.dose_id}, referral {ref.id}",
+        )
+        closed += 1
+    return closed
+
+
+def _audit_names_seen(session: Session, actor: Actor, rows: list[BoardRow], site_id: int) -> int:
+    """The site's physician saw these rows' full names: recorded as their work, one
+    "view_identity" event per board view that showed new vaccinees, naming them (entry
+    and person ids), filed under the newest entry. Entries up to the newest one recorded
+    for this physician were on the board then, so a board refreshing every few seconds
+    adds nothing; one event and fixed-size statements however busy the board is."""
+    site_entries = select(ObservationEntry.id).where(ObservationEntry.site_id == site_id)
+    last = session.exec(
+        select(func.max(audit.AuditEvent.entity_id)).where(
+            audit.AuditEvent.entity_type == "observation_entry",
+            audit.AuditEvent.action == "view_identity",
+            audit.AuditEvent.actor_id == actor.user_id,
+            col(audit.AuditEvent.entity_id).in_(site_entries),
+        )
+    ).one()
+    fresh = sorted(
+        {r.entry.id: r for r in rows if last is None or r.entry.id > last}.values(),
+        key=lambda r: r.entry.id,
+    )
+    if not fresh:
+        return 0
+    audit.record(
+        session,
+        actor,
+        "view_identity",
+        "observation_entry",
+        fresh[-1].entry.id,
+        changes={
+            "entry_ids": [r.entry.id for r in fresh],
+            "person_ids": [r.entry.person_id for r in fresh],
+        },
+        summary=f"observation board (site work): {len(fresh)}",
+    )
+    return len(fresh)
+
+
+def refresh_sites(session: Session, site_ids: list[int] | None = None) -> int:
+    """New doses on the boards, rows handed over by their referral closed: what the board,
+    the overview and the background job do first. No commit: the caller's."""
+    return sync_sites(session, site_ids) + close_handed_over(session, site_ids)
 
 
 def board(session: Session, actor: Actor, site_id: int | None = None) -> Board:
     """The site's board now: new doses enter, every open row with its countdown."""
     site = _site_of_board(session, actor, site_id)
     settings = get_settings()
-    if sync_sites(session, [site.id]):
+    if refresh_sites(session, [site.id]):
         session.commit()
     now = clock.now()
     day = rules.local_day(now, settings.timezone)
     start, end = rules.local_day_bounds(day, settings.timezone)
-    open_entries = (
-        select(ObservationEntry)
-        .where(
-            ObservationEntry.site_id == site.id,
-            col(ObservationEntry.released_at).is_(None),
-            col(ObservationEntry.left_early_at).is_(None),
-        )
-        .order_by(ObservationEntry.due_at, ObservationEntry.id)
-    )
+    open_entries = _open_entries([site.id]).order_by(ObservationEntry.due_at, ObservationEntry.id)
     closed = (
         select(ObservationEntry)
         .where(
@@ -234,22 +408,33 @@ def board(session: Session, actor: Actor, site_id: int | None = None) -> Board:
                     col(ObservationEntry.left_early_at) >= start,
                     col(ObservationEntry.left_early_at) < end,
                 ),
+                and_(
+                    col(ObservationEntry.handed_over_at) >= start,
+                    col(ObservationEntry.handed_over_at) < end,
+                ),
             ),
         )
         .order_by(col(ObservationEntry.id).desc())
     )
-    rows = _rows(session, open_entries, now)
-    # Ready rows first: they are the ones waiting for the physician.
-    rows.sort(key=lambda r: (r.state.state != "ready", r.entry.due_at, r.entry.id))
+    full_names = _sees_names(actor, site)
+    rows = _rows(session, open_entries, now, full_names=full_names)
+    # Referred and reported children first (they need the physician most), then the ready
+    # rows (waiting to be released), then those still counting down.
+    order = {"referred": 0, "reported": 1, "ready": 2}
+    rows.sort(key=lambda r: (order.get(r.state.state, 3), r.entry.due_at, r.entry.id))
+    closed_today = _rows(session, closed, now, full_names=full_names)
+    if full_names and _audit_names_seen(session, actor, rows + closed_today[:10], site.id):
+        session.commit()
     return Board(
         site=site,
         now=now,
         day=day,
         rows=rows,
-        closed_today=_rows(session, closed, now),
+        closed_today=closed_today,
         counts=counts_for_day(session, [site.id], day).get(site.id, DayCounts()),
         can_act=_can_act(actor, site),
         refresh_s=settings.observation_refresh_s,
+        full_names=full_names,
     )
 
 
@@ -259,20 +444,23 @@ def overview(session: Session, actor: Actor) -> list[SiteLine]:
     settings = get_settings()
     sites = registry_access.sites_of_county(session, actor.county_id)
     ids = [s.id for s in sites]
-    if sync_sites(session, ids):
+    if refresh_sites(session, ids):
         session.commit()
     now = clock.now()
     day = rules.local_day(now, settings.timezone)
+    # "Ready" as the board counts it: time over and no report for the vaccinee.
+    ready = and_(col(ObservationEntry.due_at) <= now, _report_of_entry().is_(None))
     open_rows = session.exec(
         select(
             ObservationEntry.site_id,
             func.count(),
-            func.sum(case((col(ObservationEntry.due_at) <= now, 1), else_=0)),
+            func.sum(case((ready, 1), else_=0)),
         )
         .where(
             col(ObservationEntry.site_id).in_(ids),
             col(ObservationEntry.released_at).is_(None),
             col(ObservationEntry.left_early_at).is_(None),
+            col(ObservationEntry.handed_over_at).is_(None),
         )
         .group_by(ObservationEntry.site_id)
     ).all()
@@ -302,6 +490,7 @@ def counts_for_day(session: Session, site_ids: list[int], day: date) -> dict[int
             tally(E.released_at),
             tally(E.left_early_at),
             tally(E.reaction_at),
+            tally(E.handed_over_at),
         )
         .where(col(E.site_id).in_(site_ids))
         .where(
@@ -310,13 +499,14 @@ def counts_for_day(session: Session, site_ids: list[int], day: date) -> dict[int
                 within(E.released_at),
                 within(E.left_early_at),
                 within(E.reaction_at),
+                within(E.handed_over_at),
             )
         )
         .group_by(E.site_id)
     ).all()
     return {
-        sid: DayCounts(int(o or 0), int(r or 0), int(le or 0), int(x or 0))
-        for sid, o, r, le, x in rows
+        sid: DayCounts(int(o or 0), int(r or 0), int(le or 0), int(x or 0), int(h or 0))
+        for sid, o, r, le, x, h in rows
     }
 
 
@@ -332,16 +522,38 @@ def _entry_for_action(session: Session, actor: Actor, entry_id: int) -> Observat
         raise NotFound("Not found.")
     if not entry.is_open:
         raise Conflict("This vaccinee has already left the observation area.")
+    # A row the referral closes may have arrived at the hospital since the board was drawn.
+    if close_handed_over(session, [entry.site_id]):
+        session.commit()
+        session.refresh(entry)
+        if not entry.is_open:
+            raise Conflict("This vaccinee has already left the observation area.")
     return entry
 
 
+def _row_of(session: Session, entry: ObservationEntry) -> BoardRow:
+    """The entry as the board shows it now (its report and referral looked up)."""
+    return _rows(
+        session, select(ObservationEntry).where(ObservationEntry.id == entry.id), clock.now()
+    )[0]
+
+
 def _close(
-    session: Session, actor: Actor, entry: ObservationEntry, how: str, note: str = ""
+    session: Session,
+    actor: Actor,
+    entry: ObservationEntry,
+    how: str,
+    note: str = "",
+    *,
+    summary: str = "",
 ) -> ObservationEntry:
     before = audit.snapshot(entry)
     now = clock.now()
     if how == "release":
         entry.released_at = now
+    elif how == "close_by_decision":
+        entry.released_at = now
+        entry.decision_reason = note.strip()[:500]
     else:
         entry.left_early_at = now
         entry.note = note.strip()[:500]
@@ -356,48 +568,119 @@ def _close(
         "observation_entry",
         entry.id,
         changes=audit.diff(before, audit.snapshot(entry)),
-        summary=f"dose {entry.dose_id}",
+        summary=summary or f"dose {entry.dose_id}",
     )
     return entry
 
 
 def release(session: Session, actor: Actor, entry_id: int) -> ObservationEntry:
-    """The physician lets the vaccinee go (also before the time is over: their call)."""
-    entry = _close(session, actor, _entry_for_action(session, actor, entry_id), "release")
+    """The physician lets the vaccinee go (also before the time is over: their call) —
+    not a vaccinee with a report: the referral, or the physician's decision with a
+    reason (``close_by_decision``), closes that row."""
+    entry = _entry_for_action(session, actor, entry_id)
+    row = _row_of(session, entry)
+    if not row.state.releasable:
+        raise Conflict(
+            "Report {number} was filed for this vaccinee: they cannot be released as ready."
+            " Close the row with your decision and a reason.",
+            number=row.report_number,
+        )
+    entry = _close(session, actor, entry, "release")
     session.commit()
     return entry
 
 
 def left_early(session: Session, actor: Actor, entry_id: int, note: str = "") -> ObservationEntry:
-    """The vaccinee left before being released: kept on record and counted."""
-    entry = _close(session, actor, _entry_for_action(session, actor, entry_id), "left_early", note)
+    """The vaccinee left before being released: kept on record and counted. A referred
+    child did not "leave early": the referral or the physician's decision closes the row."""
+    entry = _entry_for_action(session, actor, entry_id)
+    if _row_of(session, entry).state.state == "referred":
+        raise Conflict(
+            "This vaccinee is referred to hospital: the referral closes the row when the"
+            " hospital records the arrival, or close it with your decision and a reason."
+        )
+    entry = _close(session, actor, entry, "left_early", note)
     session.commit()
     return entry
 
 
+def close_by_decision(
+    session: Session, actor: Actor, entry_id: int, reason: str
+) -> ObservationEntry:
+    """The physician closes the row of a vaccinee with a report (or a referral) by an
+    explicit decision: the reason is kept on the row and in the audit trail."""
+    entry = _entry_for_action(session, actor, entry_id)
+    row = _row_of(session, entry)
+    if not row.has_report:
+        raise Conflict("No report was filed for this vaccinee: release them instead.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(
+            "Give the reason for your decision (for example: recovered on site, handed to"
+            " the ambulance).",
+            fields={"reason": "Give the reason for your decision."},
+        )
+    if len(reason) > 500:
+        raise Invalid(
+            "The reason is too long: at most 500 characters.",
+            fields={"reason": "At most 500 characters."},
+        )
+    entry = _close(
+        session,
+        actor,
+        entry,
+        "close_by_decision",
+        reason,
+        summary=f"dose {entry.dose_id}, report {row.report_number}",
+    )
+    session.commit()
+    return entry
+
+
+def entry_row(session: Session, actor: Actor, entry_id: int) -> BoardRow:
+    """One open row, for the page where the physician records the decision."""
+    entry = _entry_for_action(session, actor, entry_id)
+    site = session.get(Site, entry.site_id)
+    return _rows(
+        session,
+        select(ObservationEntry).where(ObservationEntry.id == entry.id),
+        clock.now(),
+        full_names=_sees_names(actor, site),
+    )[0]
+
+
 def release_ready(session: Session, actor: Actor, site_id: int | None = None) -> int:
-    """Release every row whose time is over, each audited on its own."""
+    """Release every row whose time is over and whose vaccinee has no report (a reported
+    or referred child is never released as "ready"), each audited on its own."""
     require_role(actor, *KEEPERS)
     site = _site_of_board(session, actor, site_id)
     now = clock.now()
-    entries = session.exec(
-        select(ObservationEntry).where(
-            ObservationEntry.site_id == site.id,
-            col(ObservationEntry.released_at).is_(None),
-            col(ObservationEntry.left_early_at).is_(None),
-            col(ObservationEntry.due_at) <= now,
-        )
-    ).all()
-    for entry in entries:
-        _close(session, actor, entry, "release")
+    stmt = _open_entries([site.id]).where(
+        col(ObservationEntry.due_at) <= now, _report_of_entry().is_(None)
+    )
+    rows = [r for r in _rows(session, stmt, now) if r.state.state == "ready"]
+    for row in rows:
+        _close(session, actor, row.entry, "release")
     session.commit()
-    return len(entries)
+    return len(rows)
+
+
+def _today(session: Session) -> tuple[datetime, datetime]:
+    """[start, end) of today where the county is (aefi/clock.py)."""
+    start = clock.local_start_of(clock.local_today())
+    return start, start + timedelta(days=1)
 
 
 def check_in_candidates(session: Session, actor: Actor, q: str) -> list[tuple]:
-    """Doses found by name, ID number or phone, each with whether it is on a board already."""
+    """Today's doses (the county's local day) found by name, ID number or phone, each with
+    whether it is on a board already: a dose of another day is not in observation now."""
     require_role(actor, *KEEPERS)
-    found = registry_doses.find_doses(session, actor, q=q, limit=20)
+    start, end = _today(session)
+    found = [
+        r
+        for r in registry_doses.find_doses(session, actor, q=q, limit=50)
+        if start <= r.dose.administered_at < end
+    ][:20]
     ids = [r.dose.id for r in found]
     seen = (
         set(
@@ -408,7 +691,10 @@ def check_in_candidates(session: Session, actor: Actor, q: str) -> list[tuple]:
         if ids
         else set()
     )
-    return [(r, r.dose.id in seen, mask_name(r.person.name)) for r in found]
+    names = actor.role == Role.reporter
+    return [
+        (r, r.dose.id in seen, r.person.name if names else mask_name(r.person.name)) for r in found
+    ]
 
 
 def check_in(session: Session, actor: Actor, dose_id: int) -> ObservationEntry:
@@ -418,6 +704,12 @@ def check_in(session: Session, actor: Actor, dose_id: int) -> ObservationEntry:
     row = registry_doses.get_doses(session, actor, [dose_id])[0]
     if actor.role == Role.reporter and row.site.id != actor.site_id:
         raise NotFound("No dose with id {ids}.", ids=str(dose_id))
+    start, end = _today(session)
+    if not start <= row.dose.administered_at < end:
+        raise Conflict(
+            "Only today's doses can be checked in: this dose was given on {day}.",
+            day=clock.to_local(row.dose.administered_at).date().isoformat(),
+        )
     earlier = session.exec(
         select(ObservationEntry).where(ObservationEntry.dose_id == dose_id)
     ).first()
@@ -490,6 +782,7 @@ def note_reaction(session: Session, report: Report) -> int:
             col(ObservationEntry.report_id).is_(None),
             col(ObservationEntry.released_at).is_(None),
             col(ObservationEntry.left_early_at).is_(None),
+            col(ObservationEntry.handed_over_at).is_(None),
         )
     ).all()
     for entry in entries:

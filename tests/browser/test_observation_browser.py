@@ -13,9 +13,10 @@ from sqlmodel import select
 
 from aefi import clock
 from aefi.intake.models import Report, ReportDose
-from aefi.registry.models import Lot, LotStatus, Site
+from aefi.registry.models import Dose, Hospital, Lot, LotStatus, Site
 from aefi.web import iso_local
 from tests.browser.conftest import api_client, log_in, shot
+from tests.factories import ANAPHYLAXIS, file_report, referral_of
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +57,8 @@ def test_board_live_countdown_report_release_left_early(live_url, new_page, sess
     for dose_id in ids:
         page.wait_for_selector(f"tr[data-dose-id='{dose_id}'][data-state=observing]")
     first = page.locator(f"tr[data-dose-id='{ids[0]}']")
-    assert "张*红" in first.inner_text() and "张小红" not in page.content()
+    # The site's physician, standing with them, sees full names (the view is audited).
+    assert "张小红" in first.inner_text()
     assert page.locator(f"tr[data-dose-id='{ids[0]}'] .countdown").inner_text() == "30:00"
     shot(page, "observation-board-observing-zh")
 
@@ -88,9 +90,14 @@ def test_board_live_countdown_report_release_left_early(live_url, new_page, sess
     assert [x.dose_id for x in links] == [ids[0]]
     number = session.get(Report, report_id).number
 
-    # Back on the board: the row carries the report; release one, one left early.
+    # Back on the board: the row carries the report and is no longer "ready"; release
+    # one, one left early.
     page.goto(f"{live_url}/")
     assert number in page.locator(f"tr[data-dose-id='{ids[0]}']").inner_text()
+    page.wait_for_selector(f"tr[data-dose-id='{ids[0]}'][data-state=reported]")
+    assert (
+        page.locator(f"tr[data-dose-id='{ids[0]}']").get_by_role("button", name="放行").count() == 0
+    )
     page.locator(f"tr[data-dose-id='{ids[1]}']").get_by_role("button", name="放行").click()
     page.wait_for_selector(
         f"#board tr[data-dose-id='{ids[1]}'][data-state=released]", state="attached"
@@ -106,7 +113,7 @@ def test_board_live_countdown_report_release_left_early(live_url, new_page, sess
     }
     assert counts == {
         "open": "1",  # the one with the report stays until the physician closes it
-        "ready": "1",
+        "ready": "0",  # ... and is not counted as ready
         "observed": "3",
         "released": "1",
         "left_early": "1",
@@ -120,3 +127,49 @@ def test_board_live_countdown_report_release_left_early(live_url, new_page, sess
     assert page.locator("h1").inner_text().startswith("Observation area")
     assert page.locator("[data-count=observed]").inner_text() == "3"
     shot(page, "observation-board-day-en")
+
+
+@pytest.mark.parametrize("size", [(390, 844), (1366, 768)], ids=["phone", "desktop"])
+def test_a_referred_child_shows_its_referral_and_is_never_released_as_ready(
+    live_url, new_page, session, county, size
+):
+    clock.freeze(DAY0)
+    rep = county.actor(session, "reporter")
+    site = session.get(Site, rep.site_id)
+    lot = session.exec(select(Lot).where(Lot.status == LotStatus.active)).first()
+    api = api_client(live_url, "iis")
+    sick = _record(api, site, lot, 11, "赵小刚")
+    calm = _record(api, site, lot, 12, "钱多多")
+
+    page = new_page(locale="zh-CN", viewport=size)
+    log_in(page, live_url, "reporter")
+    page.wait_for_selector(f"tr[data-dose-id='{calm}'][data-state=observing]")
+    # A seizure-like emergency five minutes in: filed, triage refers the child.
+    clock.advance(timedelta(minutes=6))
+    report = file_report(
+        session, rep, session.get(Dose, sick), onset_at=DAY0 + timedelta(minutes=5), **ANAPHYLAXIS
+    )
+    hospital = session.get(Hospital, referral_of(session, report).hospital_id)
+    clock.advance(timedelta(minutes=30))
+    row = page.locator(f"tr[data-dose-id='{sick}'][data-state=referred]")
+    row.wait_for()
+    page.wait_for_selector(f"tr[data-dose-id='{calm}'][data-state=ready]")
+    text = row.inner_text()
+    assert report.number in text and f"转诊至{hospital.name}" in text and "已发送" in text
+    assert "赵小刚" in text and "男" not in text  # full name; recorded as female
+    assert "女" in text
+    assert row.get_by_role("button", name="放行").count() == 0
+    assert row.get_by_role("link", name="医生决定结束留观").count() == 1
+    tag = f"{size[0]}x{size[1]}"
+    shot(page, f"observation-referred-{tag}-zh")
+
+    # "Release all ready" counts and releases the calm child only.
+    page.get_by_role("button", name="放行全部可离开者（1）").click()
+    page.wait_for_selector(
+        f"#board tr[data-dose-id='{calm}'][data-state=released]", state="attached"
+    )
+    assert page.locator(f"#board tr[data-dose-id='{sick}'][data-state=referred]").count() == 1
+    assert page.locator("[data-count=open]").inner_text() == "1"
+    assert page.locator("[data-count=ready]").inner_text() == "0"
+    assert page.get_by_role("button", name=re.compile("放行全部")).count() == 0
+    shot(page, f"observation-referred-after-release-all-{tag}-zh")

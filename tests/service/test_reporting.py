@@ -91,8 +91,10 @@ def day_fixture(session, county):
         needs_hospital_care=True,
     )
     clock.freeze(at(D, 9, 40))
-    for d in (flu_doses[0], flu_doses[1], dtap_doses[0]):
-        observation.release(session, rep, entries[d.id].id)
+    observation.release(session, rep, entries[flu_doses[1].id].id)
+    # Children with a report are closed by the physician's decision (counted as released).
+    for d in (flu_doses[0], dtap_doses[0]):
+        observation.close_by_decision(session, rep, entries[d.id].id, "观察后好转")
     observation.left_early(session, rep, entries[flu_doses[2].id].id)
     return rep, site, flu, dtap
 
