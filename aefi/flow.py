@@ -57,7 +57,7 @@ subscriber again, up to ``MAX_ATTEMPTS`` times, and audits how it ended.
 Subscribers take ``(session, actor, event)``, run in the publisher's transaction (they
 flush, never commit) and load what they need by the event's ids. The publishers
 (``intake.filing.service``, ``intake.follow_up.service``, ``triage.decision.service``,
-``interchange.service``) call ``aefi.events.publish``, which imports this module at call
+``interchange.receive.service``) call ``aefi.events.publish``, which imports this module at call
 time: it imports every subscriber, and they the publishers.
 """
 
