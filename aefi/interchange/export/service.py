@@ -45,7 +45,8 @@ from aefi.settings import get_settings
 from aefi.terminology.models import ReportedTerm
 
 # Whoever may read a county's case files may send them on; patient identity leaves with it.
-EXPORTERS = (Role.investigator, Role.bureau, Role.admin, Role.province)
+# (and aefi itself, reporting a county's cases upward: interchange.upstream)
+EXPORTERS = (Role.investigator, Role.bureau, Role.admin, Role.province, Role.system)
 MAX_BATCH = 500  # cases in one export: ~20 kB each (measured), 10 MB a batch
 
 _REF_NAMESPACE = uuid.UUID("3c0e7f9a-5b1d-4c2e-9f0a-aef1e2b3c4d5")
