@@ -37,7 +37,9 @@ from aefi.registry.schemas import PersonIn
 from aefi.terminology import service as terminology
 from aefi.terminology.models import ReportedTerm
 
-IMPORTERS = (Role.investigator, Role.admin)
+# The API client: at a province, each county sends with an account of its own county there,
+# so what it sends is filed under its county of origin (the account's county).
+IMPORTERS = (Role.investigator, Role.admin, Role.api_client)
 
 
 @dataclass(frozen=True)
