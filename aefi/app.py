@@ -46,6 +46,7 @@ def _routers() -> list:
     from aefi.interchange import api as interchange_api
     from aefi.interchange import fhir_api as interchange_fhir
     from aefi.interchange import views as interchange_views
+    from aefi.interchange.upstream import views as interchange_upstream
     from aefi.investigation import api as investigation_api
     from aefi.investigation.assessments import views as investigation_assessments
     from aefi.investigation.cases import views as investigation_cases
@@ -127,6 +128,7 @@ def _routers() -> list:
         interchange_api.router,
         interchange_fhir.router,
         interchange_views.router,
+        interchange_upstream.router,
     ]
 
 

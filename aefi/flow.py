@@ -16,6 +16,8 @@ background jobs. Read top to bottom, this is the chain from a filed report to a 
         a vaccinee still under observation gets the reaction marked on the board.
      4. reporting.flows.on_report_filed  [retried]
         a report after a follow-up contact found a reaction links back to that contact.
+     5. interchange.upstream.service.on_report_filed  [retried]
+        the new case is queued for the upstream (province aefi / E2B endpoint), if set.
 
 2. triage's decision, for each report it decided (the new one, and members of a cluster
    that did not know they were in it):
@@ -25,6 +27,8 @@ background jobs. Read top to bottom, this is the chain from a filed report to a 
         the green channel: a referral to the site's hospital when the decision asks.
      2. investigation.flows.on_report_triaged  [retried]
         the case file, when an investigation is required (kept up to date once open).
+     3. interchange.upstream.service.on_report_triaged  [retried]
+        the changed case is queued for the upstream (one pending message per report).
 
 3. triage found a group AEFI, or a known one grew:
 
@@ -41,6 +45,8 @@ background jobs. Read top to bottom, this is the chain from a filed report to a 
         re-triage when the facts triage reads changed (then 2. and 3. again).
      2. signals.flows.on_follow_up  [retried]
         new symptoms change the event groups the report counts in: scan again.
+     3. interchange.upstream.service.on_follow_up_added  [retried]
+        the amended case is queued for the upstream.
 
 5. The halt itself is a person's decision, not an event: the bureau (or the province)
    reviews the recommendation and issues it (``signals.halts.service.issue_halt``), in
@@ -57,7 +63,7 @@ subscriber again, up to ``MAX_ATTEMPTS`` times, and audits how it ended.
 Subscribers take ``(session, actor, event)``, run in the publisher's transaction (they
 flush, never commit) and load what they need by the event's ids. The publishers
 (``intake.filing.service``, ``intake.follow_up.service``, ``triage.decision.service``,
-``interchange.service``) call ``aefi.events.publish``, which imports this module at call
+``interchange.receive.service``) call ``aefi.events.publish``, which imports this module at call
 time: it imports every subscriber, and they the publishers.
 """
 
@@ -84,6 +90,7 @@ from aefi.events import (
     from_payload,
     to_payload,
 )
+from aefi.interchange.upstream import service as upstream
 from aefi.investigation import flows as investigation
 from aefi.investigation import lifecycle
 from aefi.notifications import service as notifications
@@ -92,6 +99,7 @@ from aefi.referral import flows as referral
 from aefi.referral.steps import service as referral_steps
 from aefi.registry import lot_states
 from aefi.reporting import flows as reporting
+from aefi.settings import get_settings
 from aefi.signals import flows as signals
 from aefi.signals.config import get_signal_settings
 from aefi.signals.halts import service as halts
@@ -132,10 +140,12 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
         retried(signals.on_report_filed),
         retried(observation.on_report_filed),
         retried(reporting.on_report_filed),
+        retried(upstream.on_report_filed),
     ),
     ReportTriaged: (
         safety(referral.on_report_triaged),
         retried(investigation.on_report_triaged),
+        retried(upstream.on_report_triaged),
     ),
     ClusterFormed: (
         retried(investigation.on_cluster_formed),
@@ -144,6 +154,7 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
     FollowUpAdded: (
         safety(triage.on_follow_up_added),
         retried(signals.on_follow_up),
+        retried(upstream.on_follow_up_added),
     ),
 }
 
@@ -168,6 +179,8 @@ JOBS: tuple[Job, ...] = (
     Job("registry_lots_expired", lot_states.expire_due_lots, 3600),
     # New doses go on the observation boards even when no board is open.
     Job("observation.sync", observation.sync_boards, 60),
+    # New and amended cases go upward (province aefi or E2B endpoint) from their outbox.
+    Job("interchange_upstream", upstream.deliver_upstream, get_settings().upstream_every_s),
     # Subscribers that failed (audited below) run again.
     Job("flow_retry", lambda session: retry_failed(session), 60),
 )

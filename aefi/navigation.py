@@ -43,6 +43,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/doses", N_("Doses")),
         ("/registry/lots", N_("Lots")),
         *_COUNTY_WATCH,
+        ("/interchange/outbox", N_("Reporting upward")),
     ),
     Role.bureau: (
         *_COUNTY_WORK,
@@ -75,6 +76,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/indicators", N_("Indicators")),
         ("/trace", N_("Traceability")),
         ("/admin/terminology", N_("Reported terms")),
+        ("/interchange/outbox", N_("Reporting upward")),
     ),
     Role.api_client: (("/", N_("Home")),),
     # Reads every county below the province; halts across them.

@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     e2b_receiver_id: str = "CN-NATIONAL-AEFI"
     e2b_country: str = "CN"
     e2b_patient_name: str = "initials"
+    # Reporting upward: the province's aefi (its base URL; cases go to POST /api/v1/e2b)
+    # or any E2B endpoint (the full URL of one ending in /e2b). Empty: nothing is sent.
+    upstream_url: str = ""
+    upstream_token: str | None = None  # a bearer token, or the account below
+    upstream_username: str = ""
+    upstream_password: str | None = None
+    upstream_every_s: int = 30  # how often the outbox is looked at
+    upstream_backoff_s: int = 30  # the first retry's wait, doubling
+    upstream_max_attempts: int = 10
     meddra_version: str = ""
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"

@@ -17,7 +17,8 @@ from aefi.registry.models import Lot, Vaccine
 
 # Who files reports (the API client files for the immunization information system).
 FILERS = (Role.reporter, Role.investigator, Role.admin, Role.api_client)
-READERS = (Role.reporter, Role.investigator, Role.bureau, Role.admin, Role.province)
+# (aefi itself too, for the county it acts for: reporting its cases upward)
+READERS = (Role.reporter, Role.investigator, Role.bureau, Role.admin, Role.province, Role.system)
 # Who adds follow-ups to a report of their scope (a hospital: ``hospital_cares_for``).
 FOLLOW_UP_ROLES = (Role.reporter, Role.investigator, Role.admin)
 

@@ -69,6 +69,7 @@ class ReportIn(BaseModel):
     patient_phone: str = Field(default="", max_length=40)
     patient_address: str = Field(default="", max_length=300)
     reporter_unit: str = Field(default="", max_length=200)
+    # Left out (API): the authenticated account's name, its phone or its site's, its site.
     reporter_name: str = Field(default="", max_length=100)
     reporter_phone: str = Field(default="", max_length=40)
     # The physician's answers to the form's questions.

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 from aefi.deps import ApiActor, SessionDep
 from aefi.errors import Invalid
 from aefi.intake.listing.service import ReportFilter
-from aefi.interchange import service
+from aefi.interchange.export import service as export
+from aefi.interchange.receive import service as receive
 from aefi.types import Id, When
 
 router = APIRouter(prefix="/api/v1", tags=["e2b"])
@@ -32,7 +33,7 @@ def export_report(
     report_id: Id, session: SessionDep, actor: ApiActor, receiver: str = ""
 ) -> Response:
     """One case as an ICH E2B(R3) ICSR batch (MCCI_IN200100UV01) at its current version."""
-    xml = service.export_reports(session, actor, [report_id], receiver=receiver[:60])
+    xml = export.export_reports(session, actor, [report_id], receiver=receiver[:60])
     return _xml(xml, f"icsr-report-{report_id}.xml")
 
 
@@ -40,7 +41,7 @@ def export_report(
 def export_batch(
     session: SessionDep,
     actor: ApiActor,
-    ids: Annotated[list[Id], Query(max_length=service.MAX_BATCH)] = [],  # noqa: B006
+    ids: Annotated[list[Id], Query(max_length=export.MAX_BATCH)] = [],  # noqa: B006
     lot_number: str = "",
     site_code: str = "",
     vaccine_code: str = "",
@@ -52,7 +53,7 @@ def export_batch(
     """A batch of cases: the listed ``ids``, or else every report matching the filter
     (the filters of ``GET /api/v1/reports``), at most 500."""
     if ids:
-        xml = service.export_reports(session, actor, list(ids), receiver=receiver[:60])
+        xml = export.export_reports(session, actor, list(ids), receiver=receiver[:60])
     else:
         flt = ReportFilter(
             since=since,
@@ -62,7 +63,7 @@ def export_batch(
             lot_number=lot_number,
             serious=serious,
         )
-        xml = service.export_filtered(session, actor, flt, receiver=receiver[:60])
+        xml = export.export_filtered(session, actor, flt, receiver=receiver[:60])
     return _xml(xml, "icsr-batch.xml")
 
 
@@ -86,5 +87,5 @@ async def receive_batch(
     body = await request.body()
     if len(body) > MAX_UPLOAD:
         raise Invalid("The batch is larger than 20 MB; split it.", fields={"body": "too large"})
-    result = service.import_batch(session, actor, body, site_code=site_code[:32])
+    result = receive.import_batch(session, actor, body, site_code=site_code[:32])
     return _xml(result.ack_xml, f"ack-{result.ack.ack_number}.xml")

@@ -21,7 +21,8 @@ from aefi.errors import DomainError, NotFound
 from aefi.i18n import gettext
 from aefi.intake import access as intake_access
 from aefi.intake.models import Report, ReportDose
-from aefi.interchange import fhir, service
+from aefi.interchange import fhir
+from aefi.interchange.export import service as export
 from aefi.registry import access as registry_access
 from aefi.registry import lot_states
 from aefi.registry.doses import service as registry_doses
@@ -104,7 +105,7 @@ def _report_dose_facts(session: Session, report: Report, link: ReportDose) -> fh
 
 
 def _case(session: Session, actor: Actor, report_id: int):
-    icsr = service.icsr_of_report(session, actor, report_id)  # checks role and scope
+    icsr = export.icsr_of_report(session, actor, report_id)  # checks role and scope
     report = session.get(Report, report_id)
     links = list(session.exec(select(ReportDose).where(ReportDose.report_id == report.id)))
     doses = [_report_dose_facts(session, report, link) for link in links]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from aefi.deps import SessionDep, WebActor
-from aefi.interchange import service
+from aefi.interchange.export import service as export
 from aefi.types import Id
 
 router = APIRouter()
@@ -13,7 +13,7 @@ router = APIRouter()
 
 @router.get("/reports/{report_id:int}/e2b.xml", include_in_schema=False)
 def download_report(report_id: Id, session: SessionDep, actor: WebActor) -> Response:
-    xml = service.export_reports(session, actor, [report_id])
+    xml = export.export_reports(session, actor, [report_id])
     return Response(
         content=xml,
         media_type="application/xml",

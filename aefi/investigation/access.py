@@ -16,7 +16,8 @@ from aefi.errors import Conflict, NotFound
 from aefi.investigation import workflow
 from aefi.investigation.models import CaseFile
 
-READERS = (Role.investigator, Role.bureau, Role.province)
+# (aefi itself too, for the county it acts for: reporting its cases upward)
+READERS = (Role.investigator, Role.bureau, Role.province, Role.system)
 WORKERS = (Role.investigator,)
 
 

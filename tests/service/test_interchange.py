@@ -16,11 +16,13 @@ from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.listing import service as intake_listing
 from aefi.intake.models import FollowUp, Report, ReportDose
 from aefi.intake.schemas import FollowUpIn
-from aefi.interchange import e2b_reader, service
+from aefi.interchange import e2b_reader
 from aefi.interchange.ack import read_ack
 from aefi.interchange.e2b_writer import write_batch
+from aefi.interchange.export import service as export
 from aefi.interchange.icsr import Batch, Party
 from aefi.interchange.models import IcsrLink
+from aefi.interchange.receive import service as receive
 from aefi.interchange.validation import schema_errors
 from aefi.investigation.assessments import service as case_assessments
 from aefi.investigation.cases import service as case_files
@@ -92,7 +94,7 @@ def one_icsr(xml: bytes):
 def test_a_serious_classified_case_exports_as_a_valid_icsr(session, county):
     report = classified_serious_case(session, county)
     inv = county.actor(session, "investigator")
-    xml = service.export_reports(session, inv, [report.id])
+    xml = export.export_reports(session, inv, [report.id])
     assert schema_errors(xml, STANDARDS) == []
     icsr = one_icsr(xml)
     assert icsr.safety_report_id == f"CN-AEFI-{report.number}" == icsr.worldwide_case_id
@@ -134,7 +136,7 @@ def test_meddra_codes_are_sent_where_the_county_loaded_them(session, county):
     try:
         report = file(session, county, symptoms=("FEVER", "RASH"))
         inv = county.actor(session, "investigator")
-        xml = service.export_reports(session, inv, [report.id])
+        xml = export.export_reports(session, inv, [report.id])
     finally:
         get_settings().meddra_version = ""
     assert schema_errors(xml, STANDARDS) == []
@@ -146,11 +148,11 @@ def test_meddra_codes_are_sent_where_the_county_loaded_them(session, county):
 def test_a_follow_up_is_the_next_version_of_the_same_case(session, county):
     report = file(session, county)
     inv = county.actor(session, "investigator")
-    first = one_icsr(service.export_reports(session, inv, [report.id]))
+    first = one_icsr(export.export_reports(session, inv, [report.id]))
     intake_follow_up.add_follow_up(
         session, inv, report.id, FollowUpIn(outcome="recovered", note="痊愈")
     )
-    second = one_icsr(service.export_reports(session, inv, [report.id]))
+    second = one_icsr(export.export_reports(session, inv, [report.id]))
     assert first.safety_report_id == second.safety_report_id
     assert first.worldwide_case_id == second.worldwide_case_id
     assert (first.message_id, second.message_id) == (
@@ -165,7 +167,7 @@ def test_a_cluster_member_exports_with_its_cluster(session, county):
     first = file(session, county, symptoms=("FEVER",))
     report = session.get(Report, first.id)
     inv = county.actor(session, "investigator")
-    icsr = one_icsr(service.export_reports(session, inv, [report.id]))
+    icsr = one_icsr(export.export_reports(session, inv, [report.id]))
     cluster = (report.triage or {}).get("cluster_id")
     if cluster:
         assert f"cluster {cluster}" in icsr.narrative
@@ -173,7 +175,7 @@ def test_a_cluster_member_exports_with_its_cluster(session, county):
         report.triage = {**(report.triage or {}), "cluster_id": 99}
         session.add(report)
         session.commit()
-        icsr = one_icsr(service.export_reports(session, inv, [report.id]))
+        icsr = one_icsr(export.export_reports(session, inv, [report.id]))
         assert "Member of cluster 99." in icsr.narrative
 
 
@@ -181,28 +183,28 @@ def test_batch_export_of_a_filter_and_the_limits(session, county):
     a = file(session, county, symptoms=("FEVER",))
     b = file(session, county, symptoms=("RASH",))
     inv = county.actor(session, "investigator")
-    xml = service.export_reports(session, inv, [a.id, b.id, a.id])
+    xml = export.export_reports(session, inv, [a.id, b.id, a.id])
     assert schema_errors(xml, STANDARDS) == []
     assert len(e2b_reader.read_batch(xml).batch.messages) == 2
-    filtered = service.export_filtered(session, inv, intake_listing.ReportFilter(q=a.number))
+    filtered = export.export_filtered(session, inv, intake_listing.ReportFilter(q=a.number))
     assert [m.safety_report_id for m in e2b_reader.read_batch(filtered).batch.messages] == [
         f"CN-AEFI-{a.number}"
     ]
     with pytest.raises(NotFound):
-        service.export_filtered(session, inv, intake_listing.ReportFilter(q="no-such-number"))
+        export.export_filtered(session, inv, intake_listing.ReportFilter(q="no-such-number"))
 
 
 def test_who_may_export(session, county):
     report = file(session, county)
     with pytest.raises(Forbidden):
-        service.export_reports(session, county.actor(session, "reporter"), [report.id])
+        export.export_reports(session, county.actor(session, "reporter"), [report.id])
     with pytest.raises(Forbidden):
-        service.export_reports(session, county.actor(session, "hospital"), [report.id])
+        export.export_reports(session, county.actor(session, "hospital"), [report.id])
     other = dataclasses.replace(
         county.actor(session, "investigator"), county_id=-1, county_ids=frozenset({-1})
     )
     with pytest.raises(NotFound):
-        service.export_reports(session, other, [report.id])
+        export.export_reports(session, other, [report.id])
 
 
 def _strip_for_reimport(xml: bytes, batch_number: str) -> bytes:
@@ -216,7 +218,7 @@ def _strip_for_reimport(xml: bytes, batch_number: str) -> bytes:
 def test_import_files_reports_links_lots_and_acknowledges(session, county):
     report = classified_serious_case(session, county)
     inv = county.actor(session, "investigator")
-    exported = service.export_reports(session, inv, [report.id])
+    exported = export.export_reports(session, inv, [report.id])
     # One more vaccine whose lot this county does not have: kept as reported text.
     batch = e2b_reader.read_batch(exported).batch
     icsr = batch.messages[0]
@@ -238,7 +240,7 @@ def test_import_files_reports_links_lots_and_acknowledges(session, county):
             ),
         )
     )
-    result = service.import_batch(session, inv, sent)
+    result = receive.import_batch(session, inv, sent)
     assert schema_errors(result.ack_xml, STANDARDS, ack=True) == []
     ack = read_ack(result.ack_xml)
     assert ack.code == "AA" and ack.batch_number == "IN-1"
@@ -262,7 +264,7 @@ def test_import_files_reports_links_lots_and_acknowledges(session, county):
     # ... but opened no green-channel referral: the patient was hospitalised at the source.
     assert session.exec(select(Referral).where(Referral.report_id == new.id)).first() is None
     # Sent on, it carries the unlinked vaccine as received and keeps the worldwide number.
-    onward = service.export_reports(session, inv, [new.id])
+    onward = export.export_reports(session, inv, [new.id])
     assert schema_errors(onward, STANDARDS) == []
     again = one_icsr(onward)
     assert again.worldwide_case_id == "CN-OTHER-2026-7"
@@ -274,11 +276,11 @@ def test_import_files_reports_links_lots_and_acknowledges(session, county):
 def test_the_round_trip_keeps_the_content(session, county):
     report = classified_serious_case(session, county)
     inv = county.actor(session, "investigator")
-    first = one_icsr(service.export_reports(session, inv, [report.id]))
-    sent = _strip_for_reimport(service.export_reports(session, inv, [report.id]), "RT-1")
+    first = one_icsr(export.export_reports(session, inv, [report.id]))
+    sent = _strip_for_reimport(export.export_reports(session, inv, [report.id]), "RT-1")
     # Filed here as a received case, then exported again.
-    (new_id,) = service.import_batch(session, inv, sent).report_ids
-    again = one_icsr(service.export_reports(session, inv, [new_id]))
+    (new_id,) = receive.import_batch(session, inv, sent).report_ids
+    again = one_icsr(export.export_reports(session, inv, [new_id]))
 
     def content(icsr):
         return (
@@ -306,17 +308,17 @@ def test_the_round_trip_keeps_the_content(session, county):
 def test_a_repeated_message_changes_nothing_and_a_follow_up_updates(session, county):
     report = file(session, county)
     inv = county.actor(session, "investigator")
-    sent = _strip_for_reimport(service.export_reports(session, inv, [report.id]), "B-1")
-    (new_id,) = service.import_batch(session, inv, sent).report_ids
-    again = service.import_batch(session, inv, sent)
+    sent = _strip_for_reimport(export.export_reports(session, inv, [report.id]), "B-1")
+    (new_id,) = receive.import_batch(session, inv, sent).report_ids
+    again = receive.import_batch(session, inv, sent)
     assert again.report_ids == (new_id,) and again.ack.code == "AA"
     assert session.exec(select(FollowUp).where(FollowUp.report_id == new_id)).all() == []
 
     intake_follow_up.add_follow_up(
         session, inv, report.id, FollowUpIn(outcome="recovered", note="痊愈")
     )
-    update = _strip_for_reimport(service.export_reports(session, inv, [report.id]), "B-2")
-    assert service.import_batch(session, inv, update).report_ids == (new_id,)
+    update = _strip_for_reimport(export.export_reports(session, inv, [report.id]), "B-2")
+    assert receive.import_batch(session, inv, update).report_ids == (new_id,)
     assert session.get(Report, new_id).outcome == "recovered"
     (fu,) = session.exec(select(FollowUp).where(FollowUp.report_id == new_id)).all()
     assert fu.source == "e2b" and fu.changes["outcome"] == ["recovering", "recovered"]
@@ -325,13 +327,13 @@ def test_a_repeated_message_changes_nothing_and_a_follow_up_updates(session, cou
 def test_fdas_vaers_example_is_filed_and_a_broken_batch_is_refused(session, county):
     inv = county.actor(session, "investigator")
     xml = (STANDARDS / "e2br3/examples/VAERS_EXAMPLE.xml").read_bytes()
-    result = service.import_batch(session, inv, xml)
+    result = receive.import_batch(session, inv, xml)
     assert result.ack.code == "AA"
     new = session.get(Report, result.report_ids[0])
     assert "influenza virus vaccine, inactivated" in new.description  # no such lot here
     assert new.patient_sex == "male"
 
-    refused = service.import_batch(session, inv, b"<not-xml")
+    refused = receive.import_batch(session, inv, b"<not-xml")
     assert refused.ack.code == "AR" and "well-formed" in refused.ack.batch_error
     assert schema_errors(refused.ack_xml, STANDARDS, ack=True) == []
 
@@ -339,25 +341,25 @@ def test_fdas_vaers_example_is_filed_and_a_broken_batch_is_refused(session, coun
 def test_fdas_drug_examples_are_acknowledged(session, county):
     inv = county.actor(session, "investigator")
     for path in sorted((STANDARDS / "e2br3/examples").glob("FAERS*.xml")):
-        result = service.import_batch(session, inv, path.read_bytes())
+        result = receive.import_batch(session, inv, path.read_bytes())
         assert result.ack.code == "AA", path.name
         assert schema_errors(result.ack_xml, STANDARDS, ack=True) == []
 
 
 def test_who_may_import(session, county):
     with pytest.raises(Forbidden):
-        service.import_batch(session, county.actor(session, "reporter"), b"<x/>")
+        receive.import_batch(session, county.actor(session, "reporter"), b"<x/>")
     with pytest.raises(Forbidden):
-        service.import_batch(session, county.actor(session, "bureau"), b"<x/>")
+        receive.import_batch(session, county.actor(session, "bureau"), b"<x/>")
 
 
 def test_a_message_without_reaction_is_refused_the_others_filed(session, county):
     a = file(session, county, symptoms=("FEVER",))
     inv = county.actor(session, "investigator")
-    batch = e2b_reader.read_batch(service.export_reports(session, inv, [a.id])).batch
+    batch = e2b_reader.read_batch(export.export_reports(session, inv, [a.id])).batch
     good = dataclasses.replace(batch.messages[0], worldwide_case_id="W-1", message_id="M-1")
     bad = dataclasses.replace(good, worldwide_case_id="W-2", message_id="M-2", reactions=())
-    result = service.import_batch(
+    result = receive.import_batch(
         session,
         inv,
         write_batch(Batch("B-9", Party("X"), Party("Y"), batch.created_at, (good, bad))),

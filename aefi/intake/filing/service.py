@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from aefi import audit, clock
-from aefi.auth.models import Role
+from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor, require_role
 from aefi.db import serialized_writes
 from aefi.errors import Conflict, Invalid, NotFound
@@ -152,6 +152,25 @@ def check(
     return doses, findings
 
 
+def with_reporter_defaults(session: Session, actor: Actor, data: ReportIn) -> ReportIn:
+    """The report with its reporter block filled from the authenticated account where the
+    body left it out (API.md: its name and phone, or its site's phone; the unit is the
+    site). What the body gives is kept."""
+    if data.reporter_name.strip() and data.reporter_phone.strip() and data.reporter_unit.strip():
+        return data
+    user = session.get(User, actor.user_id) if actor.user_id else None
+    site = session.get(Site, actor.site_id) if actor.site_id else None
+    return data.model_copy(
+        update={
+            "reporter_name": data.reporter_name.strip() or actor.name,
+            "reporter_phone": data.reporter_phone.strip()
+            or (user.phone if user else "")
+            or (site.phone if site else ""),
+            "reporter_unit": data.reporter_unit.strip() or (site.name if site else ""),
+        }
+    )
+
+
 def find_duplicates(
     session: Session, person_id: int, doses: list[LinkedDose], onset_at: datetime
 ) -> list[Report]:
@@ -264,6 +283,9 @@ def _file_report(
     earlier = _earlier_report(session, actor, idempotency_key)
     if earlier is not None:
         return earlier
+    if source == "api":
+        # The form shows these defaults to the physician; an API client may leave them out.
+        data = with_reporter_defaults(session, actor, data)
     doses, findings = check(session, actor, data)
     if findings.errors or findings.warnings:
         raise NeedsCorrection(findings.errors, findings.warnings)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Request
-from sqlmodel import select
+from sqlmodel import col, select
 
 from aefi import clock, i18n, listing
 from aefi.deps import SessionDep, WebActor
@@ -16,7 +16,7 @@ from aefi.intake.drafts import service as drafts_service
 from aefi.intake.listing import service
 from aefi.intake.models import ReportStatus
 from aefi.intake.pages import draft_summary, symptom_name
-from aefi.registry.models import Vaccine
+from aefi.registry.models import Region, Vaccine
 from aefi.registry.records import service as registry_records
 from aefi.web import render, verify_csrf
 
@@ -57,6 +57,14 @@ def _day_start(day: date | None) -> datetime | None:
     return clock.local_start_of(day) if day else None
 
 
+def _county_names(session, reports) -> dict[int, str]:
+    ids = {r.county_id for r in reports}
+    if not ids:
+        return {}
+    rows = session.exec(select(Region).where(col(Region.id).in_(ids))).all()
+    return {g.id: i18n.pick(g.name, g.name_en) for g in rows}
+
+
 @pages.get("/reports")
 def list_page(request: Request, session: SessionDep, actor: WebActor):
     flt = listing.read(ReportQuery, request.query_params)
@@ -88,6 +96,10 @@ def list_page(request: Request, session: SessionDep, actor: WebActor):
             else [],
             "can_file": access.can_file(actor),
             "county_wide": county_wide,
+            # Over several counties (the province): each case's county of origin.
+            "county_names": (
+                _county_names(session, page.items) if len(actor.county_ids) != 1 else {}
+            ),
             "group_name": symptoms.group_name,
             "symptom_name": symptom_name,
             "draft_summary": draft_summary,

@@ -1,33 +1,27 @@
-"""E2B(R3) use cases: a report (with its case file, causality and referral) as an ICSR, a
-batch of them, and a received batch filed as reports with its acknowledgement.
+"""E2B(R3) export: a report (with its case file, causality and referral) as an ICSR, and
+a batch of them (MCCI_IN200100UV01).
 
 Permissions and county scope come from the domains that own the records (intake's
-``get_report``, investigation's ``case_of_report``); every import is audited.
+``get_report``, investigation's ``case_of_report``); every export is audited.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 
 from sqlmodel import Session, col, select
 
 from aefi import audit, clock
 from aefi.auth.models import Role
-from aefi.auth.permissions import Actor, require_own_county, require_role
+from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid, NotFound
-from aefi.events import ReportFiled, publish
 from aefi.intake import access as intake_access
 from aefi.intake import symptoms
-from aefi.intake.filing import service as intake_filing
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.listing import service as intake_listing
-from aefi.intake.models import Outcome, Report, ReportDose
-from aefi.intake.schemas import FollowUpIn
-from aefi.interchange import e2b_reader, e2b_writer
-from aefi.interchange.ack import Acknowledgement, MessageAck, write_ack
+from aefi.intake.models import Report
+from aefi.interchange import e2b_writer
 from aefi.interchange.icsr import (
     QUALIFICATION_PHYSICIAN,
     Batch,
@@ -46,17 +40,13 @@ from aefi.investigation.cases import service as cases
 from aefi.investigation.causality import CHINA_CLASSIFICATION_LABELS, ChinaClassification
 from aefi.investigation.models import CaseFile, CausalityAssessment
 from aefi.referral.models import Referral
-from aefi.registry import access as registry_access
-from aefi.registry.doses import service as registry_doses
-from aefi.registry.models import Lot, Region, Site
-from aefi.registry.schemas import PersonIn
+from aefi.registry.models import Region, Site
 from aefi.settings import get_settings
-from aefi.terminology import service as terminology
 from aefi.terminology.models import ReportedTerm
 
 # Whoever may read a county's case files may send them on; patient identity leaves with it.
-EXPORTERS = (Role.investigator, Role.bureau, Role.admin, Role.province)
-IMPORTERS = (Role.investigator, Role.admin)
+# (and aefi itself, reporting a county's cases upward: interchange.upstream)
+EXPORTERS = (Role.investigator, Role.bureau, Role.admin, Role.province, Role.system)
 MAX_BATCH = 500  # cases in one export: ~20 kB each (measured), 10 MB a batch
 
 _REF_NAMESPACE = uuid.UUID("3c0e7f9a-5b1d-4c2e-9f0a-aef1e2b3c4d5")
@@ -104,12 +94,9 @@ def _patient_name(name: str) -> str:
     return "".join(p[0] for p in parts).upper() if len(parts) > 1 else name.strip()[0]
 
 
-def _as_utc(at: datetime) -> datetime:
+def as_utc(at: datetime) -> datetime:
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
     return at.astimezone(UTC).replace(microsecond=0)
-
-
-# --- export ------------------------------------------------------------------------------
 
 
 def _case_file(session: Session, actor: Actor, report: Report) -> CaseFile | None:
@@ -135,7 +122,7 @@ def _reactions(session: Session, report: Report, link: IcsrLink | None) -> list[
         congenital_anomaly=report.congenital_anomaly,
         other_important=report.great_public_concern and not report.serious,
     )
-    start = _as_utc(report.onset_at)
+    start = as_utc(report.onset_at)
     base = link.worldwide_case_id if link else safety_report_id(report)
     if link and link.reactions:
         # Received with its own terms (and MedDRA codes): send them on as received.
@@ -201,7 +188,7 @@ def _vaccines(session: Session, report: Report, link: IcsrLink | None) -> list[S
                 lot_number=view.lot.lot_number,
                 dose_number=view.link.dose_number,
                 route=view.link.route,
-                administered_at=_as_utc(view.link.administered_at),
+                administered_at=as_utc(view.link.administered_at),
             )
         )
     for i, v in enumerate(link.unlinked_vaccines if link else []):
@@ -321,9 +308,9 @@ def icsr_of_report(session: Session, actor: Actor, report_id: int) -> Icsr:
         message_id=f"{own_id}-v{version}",
         safety_report_id=own_id,
         worldwide_case_id=link.worldwide_case_id if link else own_id,
-        created_at=_as_utc(clock.now()),
-        first_received_on=_as_utc(report.received_at).date(),
-        most_recent_on=_as_utc(latest).date(),
+        created_at=as_utc(clock.now()),
+        first_received_on=as_utc(report.received_at).date(),
+        most_recent_on=as_utc(latest).date(),
         narrative=_narrative(session, report, case),
         sender=Sender(
             organisation=f"{region.name if region else ''} CDC".strip(),
@@ -364,7 +351,7 @@ def export_reports(
             max=MAX_BATCH,
         )
     icsrs = tuple(icsr_of_report(session, actor, rid) for rid in dict.fromkeys(report_ids))
-    now = _as_utc(clock.now())
+    now = as_utc(clock.now())
     sender = sender_party(session, actor.county_id)
     batch = Batch(
         batch_number=f"{sender.identifier}-{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}",
@@ -401,334 +388,3 @@ def export_filtered(
     if not reports:
         raise NotFound("No report matches the filter.")
     return export_reports(session, actor, [r.id for r in reports], receiver=receiver)
-
-
-# --- import ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    ack: Acknowledgement
-    ack_xml: bytes
-    report_ids: tuple[int, ...]
-
-
-def _symptoms_of(session: Session, reactions: tuple[Reaction, ...], died: bool) -> list[str]:
-    """aefi symptom codes of the reported terms: a label of the vocabulary (zh or en), else
-    the county's terminology mapping (MedDRA by code, then verbatim text)."""
-    by_label = {s.zh: s.code for s in symptoms.SYMPTOMS} | {
-        s.en.lower(): s.code for s in symptoms.SYMPTOMS
-    }
-    infos: list[terminology.TermInfo] = []
-    codes: list[str] = []
-    for r in reactions:
-        hit = by_label.get(r.reported_term) or by_label.get(r.reported_term.lower())
-        if hit:
-            codes.append(hit)
-            continue
-        if r.meddra_code:
-            term = session.exec(
-                select(ReportedTerm).where(
-                    col(ReportedTerm.system).in_(["meddra_llt", "meddra_pt"]),
-                    ReportedTerm.code == r.meddra_code,
-                )
-            ).first()
-            if term is not None:
-                infos.append(terminology.TermInfo(term.id, term.symptom_code, term.event_group))
-                continue
-        found = terminology.terms_for(session, "verbatim", [r.reported_term[:200]])
-        infos.extend(found.values())
-    mapped, _groups = terminology.codes_and_groups(infos, died)
-    return list(dict.fromkeys([*codes, *mapped]))
-
-
-def _at(value: datetime | date | None, fallback: datetime) -> datetime:
-    if isinstance(value, datetime):
-        return _as_utc(value)
-    if isinstance(value, date):
-        return datetime.combine(value, time(0, 0), tzinfo=UTC)
-    return fallback
-
-
-def _import_site(session: Session, actor: Actor, site_code: str) -> Site:
-    if site_code:
-        return registry_access.site_by_code(session, actor, site_code)
-    site = session.exec(
-        select(Site).where(Site.county_id == actor.county_id).order_by(Site.id)
-    ).first()
-    if site is None:
-        raise Invalid(
-            "The county has no vaccination site to file received cases under; add one first.",
-            fields={"site_code": "none"},
-        )
-    return site
-
-
-def _lot(session: Session, actor: Actor, number: str) -> Lot | None:
-    if not number.strip():
-        return None
-    try:
-        return registry_access.lot_by_number(session, actor, number.strip())
-    except NotFound:
-        return None
-
-
-def _file_icsr(
-    session: Session, actor: Actor, icsr: Icsr, site: Site, sender: str
-) -> tuple[Report, bool]:
-    """The report this ICSR is: a new one, or (same worldwide case number) a follow-up of
-    the one filed before. Returns (report, changed)."""
-    link = session.exec(
-        select(IcsrLink).where(
-            IcsrLink.county_id == actor.county_id,
-            IcsrLink.worldwide_case_id == icsr.worldwide_case_id,
-        )
-    ).first()
-    seriousness = Seriousness(
-        **{
-            k: any(getattr(r.seriousness, k) for r in icsr.reactions)
-            for k in (
-                "death",
-                "life_threatening",
-                "hospitalization",
-                "disability",
-                "congenital_anomaly",
-                "other_important",
-            )
-        }
-    )
-    outcome = icsr.reactions[0].outcome if icsr.reactions else "unknown"
-    if outcome not in Outcome.__members__:
-        outcome = Outcome.unknown.value
-    if link is not None:
-        report = session.get(Report, link.report_id)
-        if link.last_message_id == icsr.message_id:
-            return report, False  # the same message again: already applied
-        intake_follow_up.add_follow_up(
-            session,
-            actor,
-            report.id,
-            FollowUpIn(
-                outcome=Outcome(outcome),
-                death=seriousness.death or None,
-                life_threatening=seriousness.life_threatening or None,
-                hospitalization=seriousness.hospitalization or None,
-                disability=seriousness.disability or None,
-                note=f"E2B follow-up {icsr.message_id} from {sender}"[:4000],
-                at=_at(icsr.most_recent_on, _as_utc(clock.now())),
-            ),
-            source="e2b",
-        )
-        link = session.get(IcsrLink, link.id)
-        link.last_message_id = icsr.message_id
-        session.add(link)
-        session.commit()
-        return report, True
-
-    now = _as_utc(clock.now())
-    onset = _at(icsr.reactions[0].start_at if icsr.reactions else None, now)
-    patient = icsr.patient
-    # The ICSR carries no ID number; the person is keyed on the worldwide case number.
-    pseudo_id = "E2B-" + hashlib.sha256(icsr.worldwide_case_id.encode()).hexdigest()[:20].upper()
-    person = registry_doses.upsert_person(
-        session,
-        actor.county_id,
-        PersonIn(
-            name=(patient.name.strip() or "(masked)")[:100],
-            id_number=pseudo_id,
-            sex=patient.sex,
-            birth_date=patient.birth_on,
-        ),
-    )
-    linked: list[tuple[SuspectVaccine, Lot]] = []
-    unlinked: list[dict] = []
-    for v in icsr.vaccines:
-        lot = _lot(session, actor, v.lot_number)
-        if lot is not None:
-            linked.append((v, lot))
-        else:
-            given = v.administered_at
-            unlinked.append(
-                {
-                    "ref": v.ref,
-                    "product_name": v.product_name,
-                    "product_code": v.product_code,
-                    "manufacturer": v.manufacturer,
-                    "lot_number": v.lot_number,
-                    "dose_number": v.dose_number,
-                    "route": v.route,
-                    "administered_at": given.isoformat() if given else None,
-                }
-            )
-    codes = _symptoms_of(session, icsr.reactions, seriousness.death)
-    description = icsr.narrative if icsr.narrative != "-" else ""
-    if unlinked:
-        listed = "; ".join(f"{u['product_name']} lot {u['lot_number'] or '?'}" for u in unlinked)
-        description = f"{description}\n[E2B] Vaccines not in the registry: {listed}".strip()
-    report = Report(
-        number=intake_filing._next_number(session, actor.county_id, now.year),
-        county_id=actor.county_id,
-        site_id=site.id,
-        person_id=person.id,
-        patient_name=person.name,
-        patient_sex=person.sex,
-        patient_birth_on=person.birth_on,
-        patient_id_number=person.id_number,
-        onset_at=onset,
-        symptoms=codes,
-        event_groups=symptoms.groups_of(codes),
-        description=description[:4000],
-        death=seriousness.death or outcome == Outcome.died,
-        life_threatening=seriousness.life_threatening,
-        hospitalization=seriousness.hospitalization,
-        disability=seriousness.disability,
-        congenital_anomaly=seriousness.congenital_anomaly,
-        great_public_concern=seriousness.other_important,
-        # Hospitalised where the case came from: triage must not open a green-channel
-        # referral for care that already happened (rules.py, referral.already_in_hospital).
-        already_in_hospital=seriousness.hospitalization,
-        outcome=outcome,
-        reporter_unit=icsr.reporter.organisation[:200],
-        reporter_name=icsr.reporter.name[:100],
-        reporter_phone=icsr.reporter.phone[:40],
-        discovered_at=_at(icsr.first_received_on, now),
-        reported_at=now,
-        received_at=now,
-        linked_by_hand=True,
-        source="e2b",
-        external_id=icsr.worldwide_case_id[:64],
-    )
-    report.serious = any(
-        (
-            report.death,
-            report.life_threatening,
-            report.hospitalization,
-            report.disability,
-            report.congenital_anomaly,
-        )
-    )
-    session.add(report)
-    session.flush()
-    for v, lot in linked:
-        session.add(
-            ReportDose(
-                report_id=report.id,
-                lot_id=lot.id,
-                vaccine_id=lot.vaccine_id,
-                administered_at=_at(v.administered_at, onset),
-                dose_number=v.dose_number,
-                route=v.route[:16],
-                lot_as_reported=v.lot_number[:64],
-            )
-        )
-    session.add(
-        IcsrLink(
-            report_id=report.id,
-            county_id=actor.county_id,
-            worldwide_case_id=icsr.worldwide_case_id[:100],
-            safety_report_id=icsr.safety_report_id[:100],
-            sender_identifier=sender[:60],
-            last_message_id=icsr.message_id[:100],
-            unlinked_vaccines=unlinked,
-            reactions=[
-                {
-                    "ref": r.ref,
-                    "reported_term": r.reported_term,
-                    "meddra_code": r.meddra_code,
-                    "meddra_version": r.meddra_version,
-                }
-                for r in icsr.reactions
-            ],
-        )
-    )
-    audit.record(
-        session,
-        actor,
-        "import_e2b",
-        "report",
-        report.id,
-        summary=f"{report.number} from E2B {icsr.message_id} ({sender})",
-        changes={
-            "worldwide_case_id": icsr.worldwide_case_id,
-            "message_id": icsr.message_id,
-            "linked_lots": [lot.lot_number for _v, lot in linked],
-            "unlinked_vaccines": [u["product_name"] for u in unlinked],
-        },
-    )
-    session.flush()
-    publish(
-        session,
-        actor,
-        ReportFiled(
-            report_id=report.id,
-            county_id=report.county_id,
-            site_id=report.site_id,
-            source=report.source,
-        ),
-    )
-    session.commit()
-    return report, True
-
-
-def import_batch(
-    session: Session, actor: Actor, xml: bytes, *, site_code: str = ""
-) -> ImportResult:
-    """File every ICSR of a received batch (in the actor's county) and acknowledge it.
-    A batch that cannot be read is acknowledged AR with the reason; a message that cannot
-    be filed is CR with its reason, and the others still go in."""
-    require_role(actor, *IMPORTERS)
-    require_own_county(actor, actor.county_id)
-    site = _import_site(session, actor, site_code)
-    me = sender_party(session, actor.county_id)
-    now = _as_utc(clock.now())
-    ack_number = f"ACK-{me.identifier}-{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
-    try:
-        result = e2b_reader.read_batch(xml)
-    except e2b_reader.NotAnIcsrBatch as exc:
-        ack = Acknowledgement(ack_number, "", me, Party(""), now, (), batch_error=str(exc))
-        return ImportResult(ack, write_ack(ack), ())
-    batch = result.batch
-    messages: list[MessageAck] = [
-        MessageAck(message_id=mid, accepted=False, reason=reason) for mid, reason in result.problems
-    ]
-    filed: list[int] = []
-    for icsr in batch.messages:
-        problem = _refusal(icsr)
-        if problem:
-            messages.append(MessageAck(icsr.message_id, False, problem, icsr.safety_report_id))
-            continue
-        report, _changed = _file_icsr(session, actor, icsr, site, batch.sender.identifier)
-        filed.append(report.id)
-        messages.append(MessageAck(icsr.message_id, True, "", icsr.safety_report_id, report.number))
-    ack = Acknowledgement(
-        ack_number=ack_number,
-        batch_number=batch.batch_number,
-        sender=me,
-        receiver=batch.sender,
-        created_at=now,
-        messages=tuple(messages),
-    )
-    audit.record(
-        session,
-        actor,
-        "receive_e2b",
-        "report",
-        filed[0] if filed else None,
-        summary=f"E2B batch {batch.batch_number} from {batch.sender.identifier}: {ack.code}",
-        changes={
-            "reports": filed,
-            "ack": ack_number,
-            "refused": [m.message_id for m in messages if not m.accepted],
-        },
-    )
-    session.commit()
-    return ImportResult(ack, write_ack(ack), tuple(filed))
-
-
-def _refusal(icsr: Icsr) -> str:
-    """Why aefi cannot file this ICSR as a report card, or ""."""
-    if not icsr.reactions:
-        return "The ICSR names no reaction (E.i); a report card needs one."
-    if not icsr.vaccines:
-        return "The ICSR names no suspect product (G.k with G.k.1 = 1); aefi files vaccines."
-    return ""
