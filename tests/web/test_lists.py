@@ -127,6 +127,7 @@ def test_a_bad_page_number_is_the_first_page(client, county, page) -> None:
         assert 'rel="prev"' not in r.text, (url, page)
 
 
+@pytest.mark.demo_county  # needs more than one page of lots
 def test_a_page_past_the_end_is_the_last_page(client, county) -> None:
     login(client, "admin")
     first = client.get("/registry/lots", headers=HX).text
@@ -138,6 +139,7 @@ def test_a_page_past_the_end_is_the_last_page(client, county) -> None:
     assert past == last
 
 
+@pytest.mark.demo_county  # needs more than one page of lots
 def test_the_pager_keeps_the_filters(client, county) -> None:
     login(client, "admin")
     first = client.get("/registry/lots?q=2026", headers=HX).text
