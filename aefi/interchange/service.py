@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, time
 from sqlmodel import Session, col, select
 
 from aefi import audit, clock
-from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_own_county, require_role
 from aefi.errors import Invalid, NotFound
 from aefi.events import ReportFiled, publish
@@ -27,6 +26,7 @@ from aefi.intake.listing import service as intake_listing
 from aefi.intake.models import Outcome, Report, ReportDose
 from aefi.intake.schemas import FollowUpIn
 from aefi.interchange import e2b_reader, e2b_writer
+from aefi.interchange.access import EXPORTERS, IMPORTERS
 from aefi.interchange.ack import Acknowledgement, MessageAck, write_ack
 from aefi.interchange.icsr import (
     QUALIFICATION_PHYSICIAN,
@@ -54,9 +54,6 @@ from aefi.settings import get_settings
 from aefi.terminology import service as terminology
 from aefi.terminology.models import ReportedTerm
 
-# Whoever may read a county's case files may send them on; patient identity leaves with it.
-EXPORTERS = (Role.investigator, Role.bureau, Role.admin, Role.province)
-IMPORTERS = (Role.investigator, Role.admin)
 MAX_BATCH = 500  # cases in one export: ~20 kB each (measured), 10 MB a batch
 
 _REF_NAMESPACE = uuid.UUID("3c0e7f9a-5b1d-4c2e-9f0a-aef1e2b3c4d5")
