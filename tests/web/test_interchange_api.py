@@ -20,16 +20,16 @@ from aefi.interchange.validation import schema_errors
 from aefi.registry.models import Dose, Lot, Site
 from aefi.settings import get_settings
 from tests.conftest import api_token, login
+from tests.factories import nth_dose_at
 
 STANDARDS = get_settings().standards_dir
 
 
 def _report(client, session) -> dict:
-    """A report filed by the demo reporter on the first dose of its own site."""
+    """A report filed by the reporter on the first dose of its own site (made when the
+    small county has none)."""
     me = session.exec(select(User).where(User.username == "reporter")).one()
-    dose = session.exec(
-        select(Dose).where(Dose.site_id == me.site_id).order_by(Dose.administered_at)
-    ).first()
+    dose = nth_dose_at(session, me.site_id)
     body = {
         "dose_ids": [dose.id],
         "onset_at": (dose.administered_at + timedelta(minutes=20)).isoformat(),
