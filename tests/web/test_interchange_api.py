@@ -86,6 +86,10 @@ def test_e2b_import_answers_with_a_valid_acknowledgement(client, county, session
 
 def test_report_page_links_the_download(client, county, session):
     report = _report(client, session)
+    # The reporter reads the report but may not export it: no link (interchange.access).
+    login(client, "reporter")
+    page = client.get(f"/reports/{report['id']}")
+    assert page.status_code == 200 and "e2b.xml" not in page.text
     login(client, "investigator")
     page = client.get(f"/reports/{report['id']}")
     assert f"/reports/{report['id']}/e2b.xml" in page.text
