@@ -303,7 +303,9 @@ def test_signals_page_shows_disproportionality_at_every_level(client, county, tm
     write_year(tmp_path, 1996, data, vax, sym)
     with _session() as s:
         vaers.import_dir(s, tmp_path)
-        scans.run_scan(s, None, trigger="cli")
+        from aefi.auth.permissions import Actor, every_county
+
+        scans.run_scan(s, Actor.system(every_county(s), reason="command line: scan"), trigger="cli")
         s.commit()
     login(client, "bureau")
     page = client.get("/signals", headers={"Accept-Language": "en"})
