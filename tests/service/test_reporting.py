@@ -414,7 +414,7 @@ def test_the_system_actor_reads_the_county_summaries_and_nothing_else(session, c
 
     system = Actor.system(county.county_id, reason="command line: reporting summaries")
     status = daily.day_status(session, system, D)
-    assert {row.site.id for row in status.rows} == set(county.site_ids)
+    assert {row.site.id for row in status.sites} == set(county.site_ids)
     assert len(daily.summary(session, system, D, D).rows) == len(county.site_ids)
     county_view.indicators(session, system, D - timedelta(days=7), D)
     # Read only: it submits no daily report, and reads nothing else of reporting's.
