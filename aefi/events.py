@@ -123,13 +123,7 @@ class HaltLifted:
 
 
 Event = (
-    ReportFiled
-    | FollowUpAdded
-    | ReportTriaged
-    | ClusterFormed
-    | LotHeld
-    | HaltIssued
-    | HaltLifted
+    ReportFiled | FollowUpAdded | ReportTriaged | ClusterFormed | LotHeld | HaltIssued | HaltLifted
 )
 EVENT_TYPES: dict[str, type] = {
     t.__name__: t
