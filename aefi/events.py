@@ -73,9 +73,69 @@ class ClusterFormed:
     created: bool
 
 
-Event = ReportFiled | FollowUpAdded | ReportTriaged | ClusterFormed
+@dataclass(frozen=True)
+class LotHeld:
+    """A signal put a provisional hold on a lot in one county (``registry.lot_states.hold_lot``,
+    from a scan's halt recommendation); the bureau decides next."""
+
+    lot_id: int
+    county_id: int
+    signal_id: int | None
+
+
+@dataclass(frozen=True)
+class HaltIssued:
+    """A halt decision came into force (``signals.halts.service``): at issue when dated now,
+    else when the ``signals_halts_due`` timer finds it due. The registry state has changed
+    already (in the service, the decision's own transaction)."""
+
+    halt_id: int
+    # The issuing authority: a county's bureau, or the province (a region id).
+    county_id: int
+    # The counties whose sites the decision stops.
+    county_ids: tuple[int, ...]
+    scope: str  # "lot", "vaccine" or "site"
+    # The target: exactly one of the three is set, after ``scope``.
+    lot_id: int | None
+    vaccine_id: int | None
+    site_id: int | None
+    number: str
+    in_force_at: datetime
+
+
+@dataclass(frozen=True)
+class HaltLifted:
+    """A later decision lifted a halt (``signals.halts.service.lift_halt``); the registry is
+    usable again where no other decision holds it."""
+
+    halt_id: int
+    county_id: int
+    county_ids: tuple[int, ...]
+    scope: str
+    lot_id: int | None
+    vaccine_id: int | None
+    site_id: int | None
+    number: str
+    lift_number: str
+    lifted_at: datetime
+    # False: lifted before its date came, it never stopped anything (nobody was told).
+    was_in_force: bool
+
+
+Event = (
+    ReportFiled | FollowUpAdded | ReportTriaged | ClusterFormed | LotHeld | HaltIssued | HaltLifted
+)
 EVENT_TYPES: dict[str, type] = {
-    t.__name__: t for t in (ReportFiled, FollowUpAdded, ReportTriaged, ClusterFormed)
+    t.__name__: t
+    for t in (
+        ReportFiled,
+        FollowUpAdded,
+        ReportTriaged,
+        ClusterFormed,
+        LotHeld,
+        HaltIssued,
+        HaltLifted,
+    )
 }
 
 

@@ -48,9 +48,30 @@ background jobs. Read top to bottom, this is the chain from a filed report to a 
      3. interchange.upstream.service.on_follow_up_added  [retried]
         the amended case is queued for the upstream.
 
-5. The halt itself is a person's decision, not an event: the bureau (or the province)
-   reviews the recommendation and issues it (``signals.halts.service.issue_halt``), in
-   force at once or when due (the ``signals_halts_due`` job below); the sites are told.
+5. A scan (1.2, 3.2, 4.2 or the ``signals_scan`` job) whose lot crosses the halt level
+   holds the lot in each county whose sites used it (``registry.lot_states.hold_lot``,
+   the state change, in the scan's transaction), one event per county:
+
+   LotHeld
+     1. signals.halts.notices.on_lot_held  [retried]
+        the county's sites that gave doses of the lot are told to set the stock aside.
+
+6. The halt itself is a person's decision: the bureau (or the province) reviews the
+   recommendation and issues it (``signals.halts.service.issue_halt``). The decision puts
+   the registry state in force itself, at once or when due (the ``signals_halts_due`` job
+   below, ``apply_due_halts``); it fails whole if that fails. Then, in force:
+
+   HaltIssued
+     1. signals.halts.notices.on_halt_issued  [retried]
+        every site of the governed counties holding the lot, product or site is told to
+        stop at once; their investigators, bureau and admins too.
+
+7. A later decision lifts it (``signals.halts.service.lift_halt``): the registry is usable
+   again where no other decision in force stops it (in the service), then:
+
+   HaltLifted
+     1. signals.halts.notices.on_halt_lifted  [retried]
+        the same people are told it may be used again (nobody, if it never came into force).
 
 Failure policy. A ``[safety]`` subscriber is the report's safety path (the decision, the
 escalation, the referral): when it fails the use case fails, the whole transaction is
@@ -63,8 +84,9 @@ subscriber again, up to ``MAX_ATTEMPTS`` times, and audits how it ended.
 Subscribers take ``(session, actor, event)``, run in the publisher's transaction (they
 flush, never commit) and load what they need by the event's ids. The publishers
 (``intake.filing.service``, ``intake.follow_up.service``, ``triage.decision.service``,
-``interchange.receive.service``) call ``aefi.events.publish``, which imports this module at call
-time: it imports every subscriber, and they the publishers.
+``interchange.receive.service``, ``registry.lot_states``, ``signals.halts.service``) call
+``aefi.events.publish``, which imports this module at call time: it imports every
+subscriber, and they the publishers.
 """
 
 from __future__ import annotations
@@ -85,6 +107,9 @@ from aefi.events import (
     ClusterFormed,
     Event,
     FollowUpAdded,
+    HaltIssued,
+    HaltLifted,
+    LotHeld,
     ReportFiled,
     ReportTriaged,
     from_payload,
@@ -102,6 +127,7 @@ from aefi.reporting import flows as reporting
 from aefi.settings import get_settings
 from aefi.signals import flows as signals
 from aefi.signals.config import get_signal_settings
+from aefi.signals.halts import notices as halt_notices
 from aefi.signals.halts import service as halts
 from aefi.triage.decision import service as triage
 from aefi.triage.escalation import service as escalation
@@ -156,6 +182,9 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
         retried(signals.on_follow_up),
         retried(upstream.on_follow_up_added),
     ),
+    LotHeld: (retried(halt_notices.on_lot_held),),
+    HaltIssued: (retried(halt_notices.on_halt_issued),),
+    HaltLifted: (retried(halt_notices.on_halt_lifted),),
 }
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import col, func, select
 
 from aefi.deps import SessionDep, WebActor
+from aefi.intake import access as intake_access
 from aefi.registry.models import Dose, Hospital, Lot, Site
 from aefi.ui_wiring import HOME_VIEWS
 from aefi.web import render
@@ -22,6 +23,8 @@ def home(request: Request, session: SessionDep, actor: WebActor):
     ctx: dict = {"actor": actor}
     if actor.site_id:
         ctx["site"] = session.get(Site, actor.site_id)
+        # A site's reporter files from here.
+        ctx["can_file"] = intake_access.can_file(actor)
         ctx["site_doses"] = session.exec(
             select(func.count()).select_from(Dose).where(Dose.site_id == actor.site_id)
         ).one()

@@ -61,6 +61,12 @@ def can_file(actor: Actor) -> bool:
     return actor.role in FILERS
 
 
+def may_link_dose_at(actor: Actor, site_id: int) -> bool:
+    """A report links doses of the actor's scope; a reporter's, only doses given at their
+    own site."""
+    return actor.role != Role.reporter or site_id == actor.site_id
+
+
 def can_follow_up(actor: Actor, report: Report) -> bool:
     """The reporter of the report's site, or the county's investigator or administrator."""
     if actor.role not in FOLLOW_UP_ROLES or not in_scope(actor, report.county_id):

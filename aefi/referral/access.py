@@ -24,12 +24,20 @@ READERS = (*SENDERS, Role.hospital)
 
 
 COUNTY_WATCHERS = (Role.bureau, Role.investigator)
+# Who is alerted above each page to referrals not acknowledged in time (their site's or
+# county's); a hospital is alerted to those awaiting its acknowledgement instead.
+ESCALATION_WATCHERS = (Role.reporter, *COUNTY_WATCHERS)
 
 
 def receives_referrals(actor: Actor) -> bool:
     """The receiving side (a hospital): its pages show the hospital's steps; the others'
     show the sender's re-route, cancel and the trail of legs."""
     return actor.role == Role.hospital
+
+
+def watches_escalations(actor: Actor) -> bool:
+    """Alerted to the referrals of their scope not acknowledged in time."""
+    return actor.role in ESCALATION_WATCHERS
 
 
 def in_scope(actor: Actor, ref: Referral | None) -> bool:

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 from aefi import audit, clock
 from aefi.auth.permissions import Actor, every_county, require_county, require_system
 from aefi.errors import Conflict
+from aefi.events import LotHeld, publish
 from aefi.registry.models import Lot, LotHold, LotStatus, Region, Site, Vaccine
 
 # The one list of the statuses under which a lot may not be used: new doses of it are
@@ -278,12 +279,14 @@ def hold_lot(
     note: str,
 ) -> bool:
     """A signal holds the lot in one county (unless it is already held, halted or recalled
-    there). True when a hold was put. A system duty: the system actor of that county."""
+    there), then publishes ``LotHeld`` (the county's sites are told, ``aefi/flow.py``). True
+    when a hold was put. A system duty: the system actor of that county."""
     require_system(actor, county_id)
     if not state_for_county(session, lot, county_id).usable:
         return False
     session.add(LotHold(lot_id=lot.id, county_id=county_id, signal_id=signal_id, note=note[:500]))
     refresh(session, actor, lot, f"hold (signal #{signal_id})", county_id=county_id)
+    publish(session, actor, LotHeld(lot_id=lot.id, county_id=county_id, signal_id=signal_id))
     return True
 
 

@@ -12,6 +12,18 @@ from aefi.registry.models import Lot, Vaccine
 
 READERS = (Role.reporter, Role.investigator, Role.bureau, Role.admin)
 COUNTY_ROLES = (Role.investigator, Role.bureau, Role.admin)
+# The county's read-only summaries (the day's status, a period's summary, the indicators):
+# the county roles, and aefi itself for the command line's printouts (``Actor.system`` of
+# that county; it reads, and may submit or change nothing).
+SUMMARY_READERS = (*COUNTY_ROLES, Role.system)
+
+
+def can_read_summaries(actor: Actor) -> bool:
+    return actor.role in SUMMARY_READERS
+
+
+def require_summary_reader(actor: Actor) -> None:
+    require_role(actor, *SUMMARY_READERS)
 
 
 def only_site(actor: Actor) -> int | None:

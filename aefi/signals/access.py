@@ -69,6 +69,27 @@ def can_lift(actor: Actor, halt: HaltDecision) -> bool:
     return can_decide(actor) and halt.county_id == actor.county_id and halt.lifted_at is None
 
 
+# Who sees every halt in force of their counties above each page (a site's reporter sees
+# those that concern the site), and who the halt recommendations awaiting a decision.
+COUNTY_HALT_WATCHERS = (Role.investigator, Role.bureau, Role.admin, Role.province)
+RECOMMENDATION_WATCHERS = (Role.bureau, Role.investigator, Role.province)
+
+
+def sees_county_halts(actor: Actor) -> bool:
+    """Every halt in force in the actor's counties, not only those at a site."""
+    return actor.role in COUNTY_HALT_WATCHERS
+
+
+def sees_site_halts(actor: Actor) -> bool:
+    """The halts and holds that concern the actor's own vaccination site."""
+    return actor.role == Role.reporter and actor.site_id is not None
+
+
+def sees_halt_recommendations(actor: Actor) -> bool:
+    """The count of halt recommendations awaiting the bureau's decision."""
+    return actor.role in RECOMMENDATION_WATCHERS
+
+
 def can_edit_rates(actor: Actor) -> bool:
     return actor.role in RATE_EDITORS
 

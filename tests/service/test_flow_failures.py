@@ -9,12 +9,17 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select
 
-from aefi import audit, flow
+from aefi import audit, clock, flow
 from aefi.audit import AuditEvent
+from aefi.auth.models import User
 from aefi.errors import Invalid
 from aefi.intake.models import Report
+from aefi.notifications import service as notifications
+from aefi.notifications.models import Notification
 from aefi.observation import service as observation
 from aefi.referral.sending import service as referral_sending
+from aefi.registry.models import LotStatus
+from aefi.signals.halts import service as halts
 from tests.factories import a_dose, a_report
 
 
@@ -126,3 +131,79 @@ def test_a_subscriber_that_keeps_failing_is_given_up_after_max_attempts(
     assert len(failures(session, "subscriber_retry_failed")) == flow.MAX_ATTEMPTS - 1
     assert [e.entity_id for e in failures(session, "subscriber_abandoned")] == [failure.id]
     assert flow.pending_failures(session) == []
+
+
+# --- the halt part of the chain --------------------------------------------------------------
+
+
+def halt_notices(session) -> list[tuple[str, Notification]]:
+    """(recipient's username, notice) of every halt notice."""
+    return list(
+        session.exec(
+            select(User.username, Notification)
+            .join(User, User.id == Notification.user_id)
+            .where(Notification.kind == "halt")
+        )
+    )
+
+
+# The reporter of the site that gave the lot (not reporter2's site), and the county's staff.
+TOLD = {"reporter", "investigator", "bureau", "admin"}
+
+
+def test_a_halt_and_its_lift_tell_the_sites_through_their_events(session, county):
+    bureau = county.actor(session, "bureau")
+    lot = county.lot(session)
+    a_dose(session, county, site=0, lot=lot)
+    halt = halts.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="质量问题")
+    issued = halt_notices(session)
+    assert {u for u, _ in issued} == TOLD
+    assert all(n.urgent for u, n in issued if u == "reporter")
+    halts.lift_halt(session, bureau, halt.id, "检验合格")
+    lifted = [(u, n) for u, n in halt_notices(session) if n.id not in {i.id for _, i in issued}]
+    assert {u for u, _ in lifted} == TOLD
+    assert not any(n.urgent for _, n in lifted)
+    assert all(halt.lift_number in n.title for _, n in lifted)
+
+
+def test_a_failing_halt_notice_leaves_the_halt_in_force_and_is_retried(
+    session, county, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("mail down")
+
+    bureau = county.actor(session, "bureau")
+    lot = county.lot(session)
+    a_dose(session, county, site=0, lot=lot)
+    monkeypatch.setattr(notifications, "notify", broken)
+    halt = halts.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="质量问题")
+    # The state change is the decision's own: in force, the lot halted; nobody told yet.
+    session.refresh(lot)
+    assert halt.applied_at is not None and lot.status == LotStatus.halted
+    assert halt_notices(session) == []
+    (failure,) = failures(session)
+    assert failure.changes["subscriber"] == "signals.halts.notices.on_halt_issued"
+    assert failure.changes["payload"]["lot_id"] == lot.id
+
+    monkeypatch.undo()
+    assert flow.retry_failed(session) == 1
+    session.commit()
+    assert {u for u, _ in halt_notices(session)} == TOLD
+
+
+def test_a_halt_lifted_before_its_date_tells_nobody(session, county):
+    bureau = county.actor(session, "bureau")
+    lot = county.lot(session)
+    a_dose(session, county, site=0, lot=lot)
+    halt = halts.issue_halt(
+        session,
+        bureau,
+        scope="lot",
+        target=lot.lot_number,
+        reason="质量问题",
+        effective_at=clock.now() + timedelta(days=1),
+    )
+    assert halt.applied_at is None
+    halts.lift_halt(session, bureau, halt.id, "撤回")
+    assert halt_notices(session) == []
+    assert not failures(session)

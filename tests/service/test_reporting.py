@@ -394,3 +394,19 @@ def test_dashboard_counts_today(session, county, day_fixture):
     assert tiles["reports"].value == 2 and tiles["serious"].value == 1
     assert tiles["missing_daily"].value == len(county.site_ids) and tiles["missing_daily"].alarm
     assert tiles["reports"].link == f"/reports?since={D}&until={D}"
+
+
+def test_the_system_actor_reads_the_county_summaries_and_nothing_else(session, county):
+    """The command line's printouts read as aefi itself, of one county (no made-up user)."""
+    from aefi.auth.permissions import Actor
+
+    system = Actor.system(county.county_id, reason="command line: reporting summaries")
+    status = daily.day_status(session, system, D)
+    assert {row.site.id for row in status.sites} == set(county.site_ids)
+    assert len(daily.summary(session, system, D, D).rows) == len(county.site_ids)
+    county_view.indicators(session, system, D - timedelta(days=7), D)
+    # Read only: it submits no daily report, and reads nothing else of reporting's.
+    with pytest.raises(Forbidden):
+        daily.submit_daily(session, system, D, {}, site_id=county.site_ids[0])
+    with pytest.raises(Forbidden):
+        county_view.dashboard(session, system)

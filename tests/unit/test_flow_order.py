@@ -11,6 +11,9 @@ from aefi.events import (
     EVENT_TYPES,
     ClusterFormed,
     FollowUpAdded,
+    HaltIssued,
+    HaltLifted,
+    LotHeld,
     ReportFiled,
     ReportTriaged,
     from_payload,
@@ -84,6 +87,31 @@ def test_events_survive_the_failure_record():
         ReportTriaged(report_id=1, county_id=2, decision=decision, previous=decision),
         ClusterFormed(
             cluster_id=5, county_id=2, site_id=None, report_ids=(1, 6), lot_ids=(7,), created=True
+        ),
+        LotHeld(lot_id=7, county_id=2, signal_id=None),
+        HaltIssued(
+            halt_id=8,
+            county_id=9,
+            county_ids=(2, 3),
+            scope="lot",
+            lot_id=7,
+            vaccine_id=None,
+            site_id=None,
+            number="叫停〔2026〕1号",
+            in_force_at=at,
+        ),
+        HaltLifted(
+            halt_id=8,
+            county_id=9,
+            county_ids=(2, 3),
+            scope="vaccine",
+            lot_id=None,
+            vaccine_id=4,
+            site_id=None,
+            number="叫停〔2026〕1号",
+            lift_number="解除叫停〔2026〕1号",
+            lifted_at=at,
+            was_in_force=False,
         ),
     ]
     for event in events:

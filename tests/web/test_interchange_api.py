@@ -21,6 +21,7 @@ from aefi.interchange.validation import schema_errors
 from aefi.registry.models import Dose, Lot, Site
 from aefi.settings import get_settings
 from tests.conftest import api_token, login
+from tests.factories import nth_dose_at
 
 # Not converted to the small county yet: the cases are filed on the demo county's doses.
 pytestmark = pytest.mark.demo_county
@@ -29,11 +30,10 @@ STANDARDS = get_settings().standards_dir
 
 
 def _report(client, session) -> dict:
-    """A report filed by the demo reporter on the first dose of its own site."""
+    """A report filed by the reporter on the first dose of its own site (made when the
+    small county has none)."""
     me = session.exec(select(User).where(User.username == "reporter")).one()
-    dose = session.exec(
-        select(Dose).where(Dose.site_id == me.site_id).order_by(Dose.administered_at)
-    ).first()
+    dose = nth_dose_at(session, me.site_id)
     body = {
         "dose_ids": [dose.id],
         "onset_at": (dose.administered_at + timedelta(minutes=20)).isoformat(),
@@ -90,6 +90,10 @@ def test_e2b_import_answers_with_a_valid_acknowledgement(client, county, session
 
 def test_report_page_links_the_download(client, county, session):
     report = _report(client, session)
+    # The reporter reads the report but may not export it: no link (interchange.access).
+    login(client, "reporter")
+    page = client.get(f"/reports/{report['id']}")
+    assert page.status_code == 200 and "e2b.xml" not in page.text
     login(client, "investigator")
     page = client.get(f"/reports/{report['id']}")
     assert f"/reports/{report['id']}/e2b.xml" in page.text

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from aefi import audit, clock
-from aefi.auth.models import Role, User
+from aefi.auth.models import User
 from aefi.auth.permissions import Actor, require_role
 from aefi.db import serialized_writes
 from aefi.errors import Conflict, Invalid, NotFound
@@ -78,7 +78,7 @@ def resolve_doses(
     the form uses it to name every unknown lot next to its row."""
     linked: list[LinkedDose] = []
     for row in registry_doses.get_doses(session, actor, data.dose_ids):
-        if actor.role == Role.reporter and row.site.id != actor.site_id:
+        if not access.may_link_dose_at(actor, row.site.id):
             raise NotFound("No dose with id {ids}.", ids=str(row.dose.id))
         linked.append(
             LinkedDose(

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from aefi import clock
-from aefi.auth.models import Role, User
+from aefi.auth.models import User
 from aefi.auth.permissions import Actor, mask_id_number, require_role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid, NotFound
@@ -90,9 +90,7 @@ def _linked_rows(session: Session, actor: Actor, ids: list[int]) -> list[registr
                 rows.extend(registry_doses.get_doses(session, actor, [i]))
             except NotFound:
                 continue
-    if actor.role == Role.reporter:
-        rows = [r for r in rows if r.site.id == actor.site_id]
-    return rows
+    return [r for r in rows if access.may_link_dose_at(actor, r.site.id)]
 
 
 def _defaults(session: Session, actor: Actor) -> dict[str, str]:

@@ -26,6 +26,7 @@ from aefi.intake.pages import (
     symptom_name,
 )
 from aefi.intake.report import service
+from aefi.interchange import access as interchange_access
 from aefi.pdf import render_pdf
 from aefi.registry.models import Site
 from aefi.types import Id
@@ -164,6 +165,7 @@ def render_report(
         filed=filed,
         sections=_sections(session, actor, report),
         can_follow_up=access.can_follow_up(actor, report),
+        can_export_icsr=interchange_access.can_export(actor),
         fu=fu_values or {},
         fu_errors=fu_errors or {},
         outcomes=list(Outcome),

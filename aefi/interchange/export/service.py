@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session, col, select
 
 from aefi import audit, clock
-from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid, NotFound
 from aefi.intake import access as intake_access
@@ -22,6 +21,7 @@ from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.listing import service as intake_listing
 from aefi.intake.models import Report
 from aefi.interchange import e2b_writer
+from aefi.interchange.access import EXPORTERS
 from aefi.interchange.icsr import (
     QUALIFICATION_PHYSICIAN,
     Batch,
@@ -44,9 +44,6 @@ from aefi.registry.models import Region, Site
 from aefi.settings import get_settings
 from aefi.terminology.models import ReportedTerm
 
-# Whoever may read a county's case files may send them on; patient identity leaves with it.
-# (and aefi itself, reporting a county's cases upward: interchange.upstream)
-EXPORTERS = (Role.investigator, Role.bureau, Role.admin, Role.province, Role.system)
 MAX_BATCH = 500  # cases in one export: ~20 kB each (measured), 10 MB a batch
 
 _REF_NAMESPACE = uuid.UUID("3c0e7f9a-5b1d-4c2e-9f0a-aef1e2b3c4d5")

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, time
 from sqlmodel import Session, col, select
 
 from aefi import audit, clock
-from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_own_county, require_role
 from aefi.errors import Invalid, NotFound
 from aefi.events import ReportFiled, publish
@@ -25,6 +24,7 @@ from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Outcome, Report, ReportDose
 from aefi.intake.schemas import FollowUpIn
 from aefi.interchange import e2b_reader
+from aefi.interchange.access import IMPORTERS
 from aefi.interchange.ack import Acknowledgement, MessageAck, write_ack
 from aefi.interchange.export.service import as_utc as _as_utc
 from aefi.interchange.export.service import sender_party
@@ -39,7 +39,6 @@ from aefi.terminology.models import ReportedTerm
 
 # The API client: at a province, each county sends with an account of its own county there,
 # so what it sends is filed under its county of origin (the account's county).
-IMPORTERS = (Role.investigator, Role.admin, Role.api_client)
 
 
 @dataclass(frozen=True)

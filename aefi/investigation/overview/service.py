@@ -14,14 +14,14 @@ from sqlmodel import Session, col, func, select
 
 from aefi import audit, clock
 from aefi.audit import AuditEvent
-from aefi.auth.models import Role, User
+from aefi.auth.models import User
 from aefi.auth.permissions import Actor, require_role, scope_clause
 from aefi.errors import Invalid
 from aefi.intake import access as intake_access
 from aefi.intake.models import Report
 from aefi.investigation import brighton as bc
 from aefi.investigation import sections, workflow
-from aefi.investigation.access import READERS, can_work, load_case
+from aefi.investigation.access import READERS, can_read, can_work, load_case
 from aefi.investigation.assessments.service import assessments, brighton_of
 from aefi.investigation.cases.service import investigators
 from aefi.investigation.evidence.service import attachments, notes
@@ -123,14 +123,14 @@ def case_counts(session: Session, actor: Actor) -> dict[str, int]:
 
 def overdue_count(session: Session, actor: Actor) -> int:
     """Open cases with a deadline past due: the investigator's banner."""
-    if actor.role not in READERS:
+    if not can_read(actor):
         return 0
     stmt = select(func.count()).where(
         CaseFile.county_id == actor.county_id,
         CaseFile.status != CaseStatus.closed.value,
         col(CaseFile.next_due_at) < clock.now(),
     )
-    if actor.role == Role.investigator:
+    if can_work(actor):  # an investigator: theirs and nobody's
         stmt = stmt.where(
             or_(CaseFile.assignee_id == actor.user_id, col(CaseFile.assignee_id).is_(None))
         )

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from aefi import clock, i18n, listing
-from aefi.auth.models import Role
 from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
 from aefi.i18n import N_
@@ -42,12 +41,12 @@ class _Banner:
 
 def overdue_banner(user) -> list:
     """Investigators see how many of their (or nobody's) cases have a deadline past due."""
-    if user is None or user.role != Role.investigator.value:
-        return []
     from aefi.auth.permissions import Actor
 
+    if user is None or not access.can_work(actor := Actor.of(user)):
+        return []
     with session_scope() as session:
-        n = case_overview.overdue_count(session, Actor.of(user))
+        n = case_overview.overdue_count(session, actor)
     if not n:
         return []
     return [

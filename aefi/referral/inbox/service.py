@@ -29,6 +29,7 @@ from aefi.referral.access import (
     in_scope,
     receives_referrals,
     scope_stmt,
+    watches_escalations,
 )
 from aefi.referral.legs import ack_minutes, chain, later_legs, next_hospital_id, open_of_report
 from aefi.referral.models import LABELS, Referral
@@ -284,6 +285,9 @@ def awaiting_count(session: Session, actor: Actor) -> int:
 
 
 def escalated_count(session: Session, actor: Actor) -> int:
+    """Referrals not acknowledged in time, for those who watch them (the page banner)."""
+    if not watches_escalations(actor):
+        return 0
     stmt = scope_stmt(actor).where(Referral.status == ReferralStatus.escalated)
     return session.exec(select(func.count()).select_from(stmt.subquery())).one()
 

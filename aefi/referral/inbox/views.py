@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from aefi import i18n, listing
-from aefi.auth.models import Role, User
+from aefi.auth.models import User
 from aefi.auth.permissions import Actor
 from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
@@ -63,9 +63,9 @@ def inbox(request: Request, session: SessionDep, actor: WebActor):
 
 def banner(user: User) -> list:
     """Above every page: a hospital's unacknowledged referrals; escalations for the rest."""
-    if user.role not in (Role.hospital, Role.reporter, Role.bureau, Role.investigator):
-        return []
     actor = Actor.of(user)
+    if not (access.receives_referrals(actor) or access.watches_escalations(actor)):
+        return []
     with session_scope() as session:
         if access.receives_referrals(actor):
             n = service.awaiting_count(session, actor)

@@ -23,6 +23,7 @@ from aefi.referral.models import Referral
 from aefi.referral.states import OPEN as REFERRAL_OPEN
 from aefi.registry import access as registry_access
 from aefi.registry.models import Dose, Lot, Region, Site, Vaccine
+from aefi.reporting import access as reporting_access
 from aefi.reporting import indicators as ind
 from aefi.reporting.daily.service import (
     COUNTY_READERS,
@@ -89,7 +90,7 @@ def indicators(session: Session, actor: Actor, since: date, until: date) -> Indi
     Timeliness counts reports filed and case files received in the period. The rate counts
     a report in the period of the vaccination it follows, so that numerator and
     denominator cover the same doses."""
-    require_role(actor, *COUNTY_READERS)
+    reporting_access.require_summary_reader(actor)
     if until < since:
         raise Invalid("The end of the period lies before its start.", fields={"until": "order"})
     start, end = period_bounds(since, until)

@@ -25,6 +25,7 @@ from aefi.observation import service as observation
 from aefi.referral.models import Referral
 from aefi.registry import access as registry_access
 from aefi.registry.models import Dose, Lot, Region, Site, Vaccine
+from aefi.reporting import access as reporting_access
 from aefi.reporting.models import FIGURES, DailyReport
 from aefi.settings import get_settings
 from aefi.types import MAX_ID, ascii_int
@@ -454,7 +455,7 @@ def _townships(session: Session, sites: list[Site]) -> dict[int, Region]:
 def day_status(session: Session, actor: Actor, day: date) -> DayStatus:
     """Which sites have and have not submitted the day's report, and the county's totals
     of what was submitted (the latest version of each)."""
-    require_role(actor, *COUNTY_READERS)
+    reporting_access.require_summary_reader(actor)
     sites = registry_access.sites_of_county(session, actor.county_id)
     towns = _townships(session, sites)
     reports = _reports_in(session, actor.county_id, day, day)
@@ -497,7 +498,7 @@ class Summary:
 def summary(session: Session, actor: Actor, since: date, until: date) -> Summary:
     """The county's summary table over a date range: per site, the latest version of each
     day's report added up, with the days submitted, late and missing."""
-    require_role(actor, *COUNTY_READERS)
+    reporting_access.require_summary_reader(actor)
     if until < since:
         raise Invalid("The end of the period lies before its start.", fields={"until": "order"})
     if (until - since).days > 366:

@@ -8,7 +8,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from aefi import i18n
-from aefi.auth.models import Role
 from aefi.auth.permissions import Actor
 from aefi.i18n import N_
 from aefi.registry import lot_states
@@ -30,7 +29,6 @@ class Banner:
 def banners_for(session: Session, user: Any) -> list[Banner]:
     """Above every page: halts in force (and lots on hold) that concern the user's site;
     for the county roles the halts in force and the recommendations awaiting the bureau."""
-    role = Role(user.role)
     out: list[Banner] = []
     actor = Actor.of(user, session)
     halts = list(
@@ -42,7 +40,7 @@ def banners_for(session: Session, user: Any) -> list[Banner]:
             )
         )
     )
-    if role == Role.reporter and user.site_id:
+    if access.sees_site_halts(actor):
         for h in halts:
             if _concerns_site(session, h.scope, h.target_id, user.site_id):
                 out.append(Banner("danger", _halt_text(h)))
@@ -62,10 +60,10 @@ def banners_for(session: Session, user: Any) -> list[Banner]:
                     ),
                 )
             )
-    elif role in (Role.investigator, Role.bureau, Role.admin, Role.province):
+    elif access.sees_county_halts(actor):
         for h in halts:
             out.append(Banner("danger", _halt_text(h)))
-        if role in (Role.bureau, Role.investigator, Role.province):
+        if access.sees_halt_recommendations(actor):
             n = pending_halt_recommendations(session, actor)
             if n:
                 out.append(

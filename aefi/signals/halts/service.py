@@ -11,12 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from aefi import audit, clock, i18n
-from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, in_scope, require_role, scope_clause
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
+from aefi.events import HaltIssued, HaltLifted, publish
 from aefi.i18n import N_
 from aefi.intake.models import Report
-from aefi.notifications import service as notifications
 from aefi.registry import access as registry_access
 from aefi.registry import lot_states
 from aefi.registry.models import Lot, Region, Site, Vaccine
@@ -232,58 +231,31 @@ def issue_halt(
     return halt
 
 
+def _event_target(halt: HaltDecision) -> dict[str, int | None]:
+    return {
+        "lot_id": halt.target_id if halt.scope == HaltScope.lot else None,
+        "vaccine_id": halt.target_id if halt.scope == HaltScope.vaccine else None,
+        "site_id": halt.target_id if halt.scope == HaltScope.site else None,
+    }
 
 
 def _apply_halt(session: Session, actor: Actor, halt: HaltDecision) -> None:
-    """Put the decision in force (``lot_states.apply_halt``), tell the sites."""
+    """Put the decision in force (``lot_states.apply_halt``, the safety of it: it fails with
+    the decision), then publish ``HaltIssued`` (the sites are told, ``aefi/flow.py``)."""
     lot_states.apply_halt(session, actor, halt)
-    _tell_sites(session, halt, lifted=False)
-
-
-def _tell_sites(session: Session, halt: HaltDecision, *, lifted: bool) -> None:
-    """Every site that holds the lot (has given doses of it) gets the notice; the county's
-    investigators and bureau too."""
-    if lifted:
-        title = i18n.gettext(
-            "Halt lifted: {target} ({number})", target=halt.target_label, number=halt.lift_number
-        )
-        body = i18n.gettext(
-            "{number} is lifted: {reason}", number=halt.number, reason=halt.lift_reason
-        )
-    else:
-        title = i18n.gettext(
-            "Halted: {target} ({number})", target=halt.target_label, number=halt.number
-        )
-        body = i18n.gettext(
-            "Stop using it at once, set the stock aside and count it. Reason: {reason}",
-            reason=halt.reason,
-        )
-    link = f"/halts/{halt.id}"
-    governed = lot_states.counties_governed(session, halt.county_id)
-    for site in access.sites_holding(session, halt.scope, halt.target_id):
-        if site.county_id not in governed:
-            continue
-        notifications.notify(
-            session,
-            county_id=site.county_id,
-            roles=(Role.reporter,),
-            site_id=site.id,
-            kind="halt",
-            title=title,
-            body=body,
-            link=link,
-            urgent=not lifted,
-        )
-    for county_id in governed:
-        notifications.notify(
-            session,
-            county_id=county_id,
-            roles=(Role.investigator, Role.bureau, Role.admin),
-            kind="halt",
-            title=title,
-            body=body,
-            link=link,
-        )
+    publish(
+        session,
+        actor,
+        HaltIssued(
+            halt_id=halt.id,
+            county_id=halt.county_id,
+            county_ids=tuple(lot_states.counties_governed(session, halt.county_id)),
+            scope=str(halt.scope),
+            **_event_target(halt),
+            number=halt.number,
+            in_force_at=halt.applied_at,
+        ),
+    )
 
 
 def apply_due_halts(session: Session) -> int:
@@ -339,8 +311,21 @@ def lift_halt(session: Session, actor: Actor, halt_id: int, reason: str) -> Halt
         changes={"lift_number": halt.lift_number, "lift_reason": halt.lift_reason},
         summary=f"{halt.lift_number} ({halt.number})",
     )
-    if halt.applied_at is not None:
-        _tell_sites(session, halt, lifted=True)
+    publish(
+        session,
+        actor,
+        HaltLifted(
+            halt_id=halt.id,
+            county_id=halt.county_id,
+            county_ids=tuple(lot_states.counties_governed(session, halt.county_id)),
+            scope=str(halt.scope),
+            **_event_target(halt),
+            number=halt.number,
+            lift_number=halt.lift_number,
+            lifted_at=now,
+            was_in_force=halt.applied_at is not None,
+        ),
+    )
     session.commit()
     return halt
 

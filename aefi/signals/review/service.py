@@ -130,7 +130,10 @@ def get_signal(session: Session, actor: Actor, signal_id: int) -> SignalRow:
 
 
 def pending_halt_recommendations(session: Session, actor: Actor) -> int:
-    """Open halt recommendations among the signals that concern the actor's counties."""
+    """Open halt recommendations among the signals that concern the actor's counties (none
+    for a role that does not follow them, ``access.sees_halt_recommendations``)."""
+    if not access.sees_halt_recommendations(actor):
+        return 0
     stmt = (
         select(func.count())
         .select_from(Signal)

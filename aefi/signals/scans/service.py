@@ -24,7 +24,6 @@ from aefi.signals import disproportionality as dp
 from aefi.signals.config import SignalSettings, get_signal_settings
 from aefi.signals.models import (
     CriticalValueCache,
-    HaltScope,
     ScanRun,
     Signal,
     SignalLevel,
@@ -408,7 +407,8 @@ def _hold_note(sig: Signal) -> str:
 
 
 def _hold_if_needed(session: Session, actor: Actor, sig: Signal, cfg: SignalSettings) -> Lot | None:
-    """DOMAIN.md: a halt recommendation is a provisional hold of the lot."""
+    """DOMAIN.md: a halt recommendation is a provisional hold of the lot (each county's
+    hold publishes ``LotHeld``: its sites are told)."""
     if sig.scope != SignalScope.lot or not cfg.auto_hold or sig.lot_id is None:
         return None
     lot = session.get(Lot, sig.lot_id)
@@ -428,26 +428,6 @@ def _hold_if_needed(session: Session, actor: Actor, sig: Signal, cfg: SignalSett
         return None
     sig.held_lot = True
     session.add(sig)
-    for site in access.sites_holding(session, HaltScope.lot, lot.id):
-        if site.county_id not in held:
-            continue
-        notifications.notify(
-            session,
-            county_id=site.county_id,
-            roles=(Role.reporter,),
-            site_id=site.id,
-            kind="lot_held",
-            title=i18n.gettext(
-                "Lot {lot} is on hold: do not use it until the bureau decides",
-                lot=lot.lot_number,
-            ),
-            body=i18n.gettext(
-                "A signal put the lot on hold. Set the stock aside; new doses of it are "
-                "refused until the health bureau decides."
-            ),
-            link="/halts",
-            urgent=True,
-        )
     return lot
 
 
