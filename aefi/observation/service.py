@@ -17,13 +17,12 @@ from sqlmodel import Session, col, func, select
 from aefi import audit, clock
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, mask_name, require_role
-from aefi.errors import Conflict, Invalid, NotFound
+from aefi.errors import NotFound
 from aefi.intake.models import Report, ReportDose
 from aefi.observation import board as rules
 from aefi.observation.models import EntrySource, ObservationEntry
 from aefi.referral.models import Referral
 from aefi.registry import access as registry_access
-from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Hospital, Lot, Person, Site, Vaccine
 from aefi.settings import get_settings
 
@@ -167,7 +166,7 @@ class SiteLine:
     counts: DayCounts
 
 
-def _site_of_board(session: Session, actor: Actor, site_id: int | None) -> Site:
+def site_of_board(session: Session, actor: Actor, site_id: int | None) -> Site:
     require_role(actor, *WATCHERS)
     if actor.role == Role.reporter:
         if site_id is not None and site_id != actor.site_id:
@@ -185,13 +184,13 @@ def _can_act(actor: Actor, site: Site) -> bool:
     return actor.role == Role.admin or (actor.role == Role.reporter and actor.site_id == site.id)
 
 
-def _sees_names(actor: Actor, site: Site) -> bool:
+def sees_names(actor: Actor, site: Site) -> bool:
     """The site's physician sees the vaccinees' full names on the board: they stand with
     them and call them by name (every other role keeps the masked queue list)."""
     return actor.role == Role.reporter and actor.site_id == site.id
 
 
-def _report_of_entry():
+def report_of_entry():
     """The latest report of the row's vaccinee, as a correlated column: one linked to the
     row's dose, or filed for the same person since the row was checked in (a child given
     two vaccines has two rows; a reaction reported on one dose concerns both)."""
@@ -228,7 +227,7 @@ def _latest_referrals(session: Session, report_ids: set[int]) -> dict[int, Refer
     return out
 
 
-def _rows(
+def rows_where(
     session: Session, entries: Select, now: datetime, *, full_names: bool = False
 ) -> list[BoardRow]:
     """The board's rows for a select of entries, with each one's dose, person, lot, vaccine,
@@ -239,7 +238,7 @@ def _rows(
     SQLite), and the select keeps its own order. Reports and referrals are few; they are
     looked up by id afterwards."""
     stmt = (
-        entries.add_columns(Dose, Person, Lot, Vaccine, _report_of_entry().label("rid"))
+        entries.add_columns(Dose, Person, Lot, Vaccine, report_of_entry().label("rid"))
         .join(Dose, Dose.id == ObservationEntry.dose_id)
         .join(Person, Person.id == Dose.person_id)
         .join(Lot, Lot.id == Dose.lot_id)
@@ -298,7 +297,7 @@ def _rows(
     return out
 
 
-def _open_entries(site_ids: list[int]) -> Select:
+def open_entries_of(site_ids: list[int]) -> Select:
     return select(ObservationEntry).where(
         col(ObservationEntry.site_id).in_(site_ids),
         col(ObservationEntry.released_at).is_(None),
@@ -316,9 +315,9 @@ def close_handed_over(session: Session, site_ids: list[int] | None = None) -> in
     if not site_ids:
         return 0
     now = clock.now()
-    stmt = _open_entries(site_ids).where(_report_of_entry().is_not(None))
+    stmt = open_entries_of(site_ids).where(report_of_entry().is_not(None))
     closed = 0
-    for row in _rows(session, stmt, now):
+    for row in rows_where(session, stmt, now):
         if not rules.handed_over(row.referral_status):
             continue
         entry = row.entry
@@ -387,14 +386,14 @@ def refresh_sites(session: Session, site_ids: list[int] | None = None) -> int:
 
 def board(session: Session, actor: Actor, site_id: int | None = None) -> Board:
     """The site's board now: new doses enter, every open row with its countdown."""
-    site = _site_of_board(session, actor, site_id)
+    site = site_of_board(session, actor, site_id)
     settings = get_settings()
     if refresh_sites(session, [site.id]):
         session.commit()
     now = clock.now()
     day = rules.local_day(now, settings.timezone)
     start, end = rules.local_day_bounds(day, settings.timezone)
-    open_entries = _open_entries([site.id]).order_by(ObservationEntry.due_at, ObservationEntry.id)
+    open_entries = open_entries_of([site.id]).order_by(ObservationEntry.due_at, ObservationEntry.id)
     closed = (
         select(ObservationEntry)
         .where(
@@ -416,13 +415,13 @@ def board(session: Session, actor: Actor, site_id: int | None = None) -> Board:
         )
         .order_by(col(ObservationEntry.id).desc())
     )
-    full_names = _sees_names(actor, site)
-    rows = _rows(session, open_entries, now, full_names=full_names)
+    full_names = sees_names(actor, site)
+    rows = rows_where(session, open_entries, now, full_names=full_names)
     # Referred and reported children first (they need the physician most), then the ready
     # rows (waiting to be released), then those still counting down.
     order = {"referred": 0, "reported": 1, "ready": 2}
     rows.sort(key=lambda r: (order.get(r.state.state, 3), r.entry.due_at, r.entry.id))
-    closed_today = _rows(session, closed, now, full_names=full_names)
+    closed_today = rows_where(session, closed, now, full_names=full_names)
     if full_names and _audit_names_seen(session, actor, rows + closed_today[:10], site.id):
         session.commit()
     return Board(
@@ -449,7 +448,7 @@ def overview(session: Session, actor: Actor) -> list[SiteLine]:
     now = clock.now()
     day = rules.local_day(now, settings.timezone)
     # "Ready" as the board counts it: time over and no report for the vaccinee.
-    ready = and_(col(ObservationEntry.due_at) <= now, _report_of_entry().is_(None))
+    ready = and_(col(ObservationEntry.due_at) <= now, report_of_entry().is_(None))
     open_rows = session.exec(
         select(
             ObservationEntry.site_id,
@@ -508,255 +507,6 @@ def counts_for_day(session: Session, site_ids: list[int], day: date) -> dict[int
         sid: DayCounts(int(o or 0), int(r or 0), int(le or 0), int(x or 0), int(h or 0))
         for sid, o, r, le, x, h in rows
     }
-
-
-# --- actions -------------------------------------------------------------------------------
-
-
-def _entry_for_action(session: Session, actor: Actor, entry_id: int) -> ObservationEntry:
-    require_role(actor, *KEEPERS)
-    entry = session.get(ObservationEntry, entry_id)
-    if entry is None or entry.county_id != actor.county_id:
-        raise NotFound("Not found.")
-    if actor.role == Role.reporter and entry.site_id != actor.site_id:
-        raise NotFound("Not found.")
-    if not entry.is_open:
-        raise Conflict("This vaccinee has already left the observation area.")
-    # A row the referral closes may have arrived at the hospital since the board was drawn.
-    if close_handed_over(session, [entry.site_id]):
-        session.commit()
-        session.refresh(entry)
-        if not entry.is_open:
-            raise Conflict("This vaccinee has already left the observation area.")
-    return entry
-
-
-def _row_of(session: Session, entry: ObservationEntry) -> BoardRow:
-    """The entry as the board shows it now (its report and referral looked up)."""
-    return _rows(
-        session, select(ObservationEntry).where(ObservationEntry.id == entry.id), clock.now()
-    )[0]
-
-
-def _close(
-    session: Session,
-    actor: Actor,
-    entry: ObservationEntry,
-    how: str,
-    note: str = "",
-    *,
-    summary: str = "",
-) -> ObservationEntry:
-    before = audit.snapshot(entry)
-    now = clock.now()
-    if how == "release":
-        entry.released_at = now
-    elif how == "close_by_decision":
-        entry.released_at = now
-        entry.decision_reason = note.strip()[:500]
-    else:
-        entry.left_early_at = now
-        entry.note = note.strip()[:500]
-    entry.closed_by_id = actor.user_id
-    entry.closed_by_name = actor.name
-    session.add(entry)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        how,
-        "observation_entry",
-        entry.id,
-        changes=audit.diff(before, audit.snapshot(entry)),
-        summary=summary or f"dose {entry.dose_id}",
-    )
-    return entry
-
-
-def release(session: Session, actor: Actor, entry_id: int) -> ObservationEntry:
-    """The physician lets the vaccinee go (also before the time is over: their call) —
-    not a vaccinee with a report: the referral, or the physician's decision with a
-    reason (``close_by_decision``), closes that row."""
-    entry = _entry_for_action(session, actor, entry_id)
-    row = _row_of(session, entry)
-    if not row.state.releasable:
-        raise Conflict(
-            "Report {number} was filed for this vaccinee: they cannot be released as ready."
-            " Close the row with your decision and a reason.",
-            number=row.report_number,
-        )
-    entry = _close(session, actor, entry, "release")
-    session.commit()
-    return entry
-
-
-def left_early(session: Session, actor: Actor, entry_id: int, note: str = "") -> ObservationEntry:
-    """The vaccinee left before being released: kept on record and counted. A referred
-    child did not "leave early": the referral or the physician's decision closes the row."""
-    entry = _entry_for_action(session, actor, entry_id)
-    if _row_of(session, entry).state.state == "referred":
-        raise Conflict(
-            "This vaccinee is referred to hospital: the referral closes the row when the"
-            " hospital records the arrival, or close it with your decision and a reason."
-        )
-    entry = _close(session, actor, entry, "left_early", note)
-    session.commit()
-    return entry
-
-
-def close_by_decision(
-    session: Session, actor: Actor, entry_id: int, reason: str
-) -> ObservationEntry:
-    """The physician closes the row of a vaccinee with a report (or a referral) by an
-    explicit decision: the reason is kept on the row and in the audit trail."""
-    entry = _entry_for_action(session, actor, entry_id)
-    row = _row_of(session, entry)
-    if not row.has_report:
-        raise Conflict("No report was filed for this vaccinee: release them instead.")
-    reason = (reason or "").strip()
-    if not reason:
-        raise Invalid(
-            "Give the reason for your decision (for example: recovered on site, handed to"
-            " the ambulance).",
-            fields={"reason": "Give the reason for your decision."},
-        )
-    if len(reason) > 500:
-        raise Invalid(
-            "The reason is too long: at most 500 characters.",
-            fields={"reason": "At most 500 characters."},
-        )
-    entry = _close(
-        session,
-        actor,
-        entry,
-        "close_by_decision",
-        reason,
-        summary=f"dose {entry.dose_id}, report {row.report_number}",
-    )
-    session.commit()
-    return entry
-
-
-def entry_row(session: Session, actor: Actor, entry_id: int) -> BoardRow:
-    """One open row, for the page where the physician records the decision."""
-    entry = _entry_for_action(session, actor, entry_id)
-    site = session.get(Site, entry.site_id)
-    return _rows(
-        session,
-        select(ObservationEntry).where(ObservationEntry.id == entry.id),
-        clock.now(),
-        full_names=_sees_names(actor, site),
-    )[0]
-
-
-def release_ready(session: Session, actor: Actor, site_id: int | None = None) -> int:
-    """Release every row whose time is over and whose vaccinee has no report (a reported
-    or referred child is never released as "ready"), each audited on its own."""
-    require_role(actor, *KEEPERS)
-    site = _site_of_board(session, actor, site_id)
-    now = clock.now()
-    stmt = _open_entries([site.id]).where(
-        col(ObservationEntry.due_at) <= now, _report_of_entry().is_(None)
-    )
-    rows = [r for r in _rows(session, stmt, now) if r.state.state == "ready"]
-    for row in rows:
-        _close(session, actor, row.entry, "release")
-    session.commit()
-    return len(rows)
-
-
-def _today(session: Session) -> tuple[datetime, datetime]:
-    """[start, end) of today where the county is (aefi/clock.py)."""
-    start = clock.local_start_of(clock.local_today())
-    return start, start + timedelta(days=1)
-
-
-def check_in_candidates(session: Session, actor: Actor, q: str) -> list[tuple]:
-    """Today's doses (the county's local day) found by name, ID number or phone, each with
-    whether it is on a board already: a dose of another day is not in observation now."""
-    require_role(actor, *KEEPERS)
-    start, end = _today(session)
-    found = [
-        r
-        for r in registry_doses.find_doses(session, actor, q=q, limit=50)
-        if start <= r.dose.administered_at < end
-    ][:20]
-    ids = [r.dose.id for r in found]
-    seen = (
-        set(
-            session.exec(
-                select(ObservationEntry.dose_id).where(col(ObservationEntry.dose_id).in_(ids))
-            )
-        )
-        if ids
-        else set()
-    )
-    names = actor.role == Role.reporter
-    return [
-        (r, r.dose.id in seen, r.person.name if names else mask_name(r.person.name)) for r in found
-    ]
-
-
-def check_in(session: Session, actor: Actor, dose_id: int) -> ObservationEntry:
-    """Check a vaccinee in by hand (a dose not on the board: recorded late, or older than
-    the board looks back). The observation time runs from now."""
-    require_role(actor, *KEEPERS)
-    row = registry_doses.get_doses(session, actor, [dose_id])[0]
-    if actor.role == Role.reporter and row.site.id != actor.site_id:
-        raise NotFound("No dose with id {ids}.", ids=str(dose_id))
-    start, end = _today(session)
-    if not start <= row.dose.administered_at < end:
-        raise Conflict(
-            "Only today's doses can be checked in: this dose was given on {day}.",
-            day=clock.to_local(row.dose.administered_at).date().isoformat(),
-        )
-    earlier = session.exec(
-        select(ObservationEntry).where(ObservationEntry.dose_id == dose_id)
-    ).first()
-    if earlier is not None:
-        raise Conflict("This dose is on the observation board already.")
-    settings = get_settings()
-    now = clock.now()
-    minutes = rules.observation_minutes(
-        row.vaccine.observation_minutes, settings.observation_default_minutes
-    )
-    entry = ObservationEntry(
-        county_id=row.site.county_id,
-        site_id=row.site.id,
-        dose_id=dose_id,
-        person_id=row.person.id,
-        vaccine_id=row.vaccine.id,
-        source=EntrySource.hand,
-        checked_in_at=now,
-        due_at=rules.due_at(now, minutes),
-        minutes=minutes,
-        checked_in_by_id=actor.user_id,
-        checked_in_by_name=actor.name,
-    )
-    session.add(entry)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "check_in",
-        "observation_entry",
-        entry.id,
-        changes=audit.snapshot(entry),
-        summary=f"dose {dose_id}",
-    )
-    session.commit()
-    return entry
-
-
-def entries_of_person(session: Session, actor: Actor, person_id: int) -> list[ObservationEntry]:
-    """The person's observation entries in the actor's scope (the person page lists them)."""
-    require_role(actor, *WATCHERS)
-    stmt = select(ObservationEntry).where(
-        ObservationEntry.person_id == person_id, ObservationEntry.county_id == actor.county_id
-    )
-    if actor.role == Role.reporter:
-        stmt = stmt.where(ObservationEntry.site_id == actor.site_id)
-    return list(session.exec(stmt.order_by(col(ObservationEntry.checked_in_at).desc())))
 
 
 # --- what follows a report -------------------------------------------------------------------

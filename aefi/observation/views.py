@@ -11,6 +11,7 @@ from aefi.auth.permissions import sees_all_sites
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Conflict, DomainError, Invalid
 from aefi.observation import service
+from aefi.observation.actions import service as observation_actions
 from aefi.observation.models import STATE_LABELS, ObservationEntry
 from aefi.referral.models import LABELS as REFERRAL_LABELS
 from aefi.types import Id
@@ -75,7 +76,7 @@ def _refused(request: Request, session, actor, entry_id: int, exc: DomainError):
 @router.post("/observation/{entry_id:int}/release")
 def release(request: Request, entry_id: Id, session: SessionDep, actor: WebActor):
     try:
-        entry = service.release(session, actor, entry_id)
+        entry = observation_actions.release(session, actor, entry_id)
     except Conflict as exc:
         return _refused(request, session, actor, entry_id, exc)
     return _after_action(request, session, actor, entry.site_id, i18n.gettext("Released."))
@@ -86,7 +87,7 @@ def left_early(
     request: Request, entry_id: Id, session: SessionDep, actor: WebActor, note: str = Form("")
 ):
     try:
-        entry = service.left_early(session, actor, entry_id, note)
+        entry = observation_actions.left_early(session, actor, entry_id, note)
     except Conflict as exc:
         return _refused(request, session, actor, entry_id, exc)
     return _after_action(
@@ -113,7 +114,7 @@ def _close_page(request: Request, row, *, reason: str = "", error: str = "", sta
 def close_form(request: Request, entry_id: Id, session: SessionDep, actor: WebActor):
     """The physician's decision on a row with a report: its own page, so the board's
     refresh never wipes a half-written reason."""
-    return _close_page(request, service.entry_row(session, actor, entry_id))
+    return _close_page(request, observation_actions.entry_row(session, actor, entry_id))
 
 
 @router.post("/observation/{entry_id:int}/close")
@@ -125,10 +126,10 @@ def close_by_decision(
     reason: str = Form(""),
 ):
     try:
-        entry = service.close_by_decision(session, actor, entry_id, reason)
+        entry = observation_actions.close_by_decision(session, actor, entry_id, reason)
     except Invalid as exc:
         session.rollback()
-        row = service.entry_row(session, actor, entry_id)
+        row = observation_actions.entry_row(session, actor, entry_id)
         message = i18n.gettext(exc.message, **exc.params)
         return _close_page(request, row, reason=reason, error=message, status=422)
     flash(request, i18n.gettext("Closed with your decision."), "success")
@@ -139,13 +140,13 @@ def close_by_decision(
 def release_ready(
     request: Request, session: SessionDep, actor: WebActor, site_id: Id | None = Form(None)
 ):
-    n = service.release_ready(session, actor, site_id)
+    n = observation_actions.release_ready(session, actor, site_id)
     return _after_action(request, session, actor, site_id, i18n.gettext("Released: {n}", n=n))
 
 
 @router.get("/observation/check-in")
 def check_in_search(request: Request, session: SessionDep, actor: WebActor, q: str = ""):
-    found = service.check_in_candidates(session, actor, q) if q.strip() else []
+    found = observation_actions.check_in_candidates(session, actor, q) if q.strip() else []
     return render(
         request,
         "observation/check_in.html",
@@ -157,7 +158,7 @@ def check_in_search(request: Request, session: SessionDep, actor: WebActor, q: s
 @router.post("/observation/check-in")
 def check_in(request: Request, session: SessionDep, actor: WebActor, dose_id: Id = Form(...)):
     try:
-        entry = service.check_in(session, actor, dose_id)
+        entry = observation_actions.check_in(session, actor, dose_id)
     except DomainError as exc:
         session.rollback()
         flash(request, i18n.gettext(exc.message, **exc.params), "error")

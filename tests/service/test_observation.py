@@ -12,6 +12,7 @@ from aefi import clock
 from aefi.audit import AuditEvent
 from aefi.errors import Conflict, Forbidden, Invalid, NotFound
 from aefi.observation import service
+from aefi.observation.actions import service as observation_actions
 from aefi.observation.models import ObservationEntry
 from aefi.referral.steps import service as referral_steps
 from aefi.registry.models import Hospital, Site
@@ -75,14 +76,14 @@ def test_release_left_early_reaction_and_day_counts(session, county, site_setup)
     board = service.board(session, rep)
     by_dose = {r.entry.dose_id: r.entry for r in board.rows}
     clock.advance(timedelta(minutes=10))
-    service.left_early(session, rep, by_dose[doses[0].id].id, "家长带走")
+    observation_actions.left_early(session, rep, by_dose[doses[0].id].id, "家长带走")
     report = file_report(session, rep, doses[1], onset_at=clock.now() - timedelta(minutes=2))
     clock.advance(timedelta(minutes=25))
     # The child with a report is closed by the physician's decision, not released as ready.
-    service.close_by_decision(session, rep, by_dose[doses[1].id].id, "观察后好转")
-    service.release(session, rep, by_dose[doses[2].id].id)
+    observation_actions.close_by_decision(session, rep, by_dose[doses[1].id].id, "观察后好转")
+    observation_actions.release(session, rep, by_dose[doses[2].id].id)
     with pytest.raises(Conflict):
-        service.release(session, rep, by_dose[doses[0].id].id)
+        observation_actions.release(session, rep, by_dose[doses[0].id].id)
     b = service.board(session, rep)
     assert [r.entry.dose_id for r in b.rows] == [doses[3].id]
     assert b.counts == service.DayCounts(observed=4, released=2, left_early=1, reactions=1)
@@ -96,7 +97,7 @@ def test_release_left_early_reaction_and_day_counts(session, county, site_setup)
         doses[2].id: "released",
     }
     # release everyone who is ready
-    assert service.release_ready(session, rep) == 1
+    assert observation_actions.release_ready(session, rep) == 1
     assert service.board(session, rep).rows == []
 
 
@@ -104,24 +105,24 @@ def test_hand_check_in_and_scope(session, county, site_setup):
     rep, site, lot = site_setup
     old = give(session, rep, site, lot, 1, at=DAY0 - timedelta(hours=6))
     assert service.board(session, rep).rows == []  # older than the board looks back
-    found = service.check_in_candidates(session, rep, "王小明")
+    found = observation_actions.check_in_candidates(session, rep, "王小明")
     assert [(r.dose.id, seen) for r, seen, _name in found] == [(old.id, False)]
-    entry = service.check_in(session, rep, old.id)
+    entry = observation_actions.check_in(session, rep, old.id)
     assert entry.source == "hand" and entry.due_at == DAY0 + timedelta(minutes=30)
     with pytest.raises(Conflict):
-        service.check_in(session, rep, old.id)
+        observation_actions.check_in(session, rep, old.id)
     # Another site's physician neither sees nor closes it; the bureau watches, does not act.
     rep2 = county.actor(session, "reporter2")
     assert service.board(session, rep2).rows == []
     with pytest.raises(NotFound):
-        service.release(session, rep2, entry.id)
+        observation_actions.release(session, rep2, entry.id)
     with pytest.raises(NotFound):
-        service.check_in(session, rep2, old.id)
+        observation_actions.check_in(session, rep2, old.id)
     bureau = county.actor(session, "bureau")
     b = service.board(session, bureau, site.id)
     assert len(b.rows) == 1 and not b.can_act
     with pytest.raises(Forbidden):
-        service.release(session, bureau, entry.id)
+        observation_actions.release(session, bureau, entry.id)
     lines = {line.site.id: line for line in service.overview(session, bureau)}
     assert lines[site.id].open == 1 and lines[site.id].counts.observed == 1
     with pytest.raises(Forbidden):
@@ -159,17 +160,17 @@ def test_a_reported_child_is_not_ready_and_is_closed_by_a_decision(session, coun
     assert b.rows[0].entry.dose_id == reacted.id  # the child who needs the physician first
     entry_id = rows[reacted.id].entry.id
     with pytest.raises(Conflict):
-        service.release(session, rep, entry_id)
+        observation_actions.release(session, rep, entry_id)
     # "Release all ready" releases the calm one and leaves the reported child on the board.
-    assert service.release_ready(session, rep) == 1
+    assert observation_actions.release_ready(session, rep) == 1
     b = service.board(session, rep)
     assert [(r.entry.dose_id, r.state.state) for r in b.rows] == [(reacted.id, "reported")]
     # Closing it needs a reason; a row without a report is released instead.
     with pytest.raises(Invalid):
-        service.close_by_decision(session, rep, entry_id, "  ")
+        observation_actions.close_by_decision(session, rep, entry_id, "  ")
     with pytest.raises(Conflict):
-        service.close_by_decision(session, rep, _calm_entry(session, calm.id), "好了")
-    service.close_by_decision(session, rep, entry_id, "现场处置后恢复，家长带回")
+        observation_actions.close_by_decision(session, rep, _calm_entry(session, calm.id), "好了")
+    observation_actions.close_by_decision(session, rep, entry_id, "现场处置后恢复，家长带回")
     b = service.board(session, rep)
     assert b.rows == []
     closed = {r.entry.dose_id: r for r in b.closed_today}
@@ -202,7 +203,7 @@ def test_a_report_on_one_dose_marks_the_childs_other_row(session, county, site_s
     clock.advance(timedelta(minutes=40))
     b = service.board(session, rep)
     assert {r.state.state for r in b.rows} == {"reported"} and b.ready == 0
-    assert service.release_ready(session, rep) == 0
+    assert observation_actions.release_ready(session, rep) == 0
 
 
 def test_a_referred_child_shows_the_referral_and_is_closed_by_its_arrival(
@@ -224,10 +225,10 @@ def test_a_referred_child_shows_the_referral_and_is_closed_by_its_arrival(
     assert (row.referral_status, row.hospital_name) == ("sent", hospital.name)
     assert row.hospital_phone == hospital.phone
     assert b.ready == 1
-    for act in (service.release, service.left_early):
+    for act in (observation_actions.release, observation_actions.left_early):
         with pytest.raises(Conflict):
             act(session, rep, row.entry.id)
-    assert service.release_ready(session, rep) == 1  # the calm one only
+    assert observation_actions.release_ready(session, rep) == 1  # the calm one only
     assert [r.entry.dose_id for r in service.board(session, rep).rows] == [dose.id]
     # The board follows the referral live.
     hosp = county.actor(session, "hospital")
@@ -253,7 +254,7 @@ def test_a_referred_child_shows_the_referral_and_is_closed_by_its_arrival(
     assert event.actor_role == "system"
     # Nothing closes it twice.
     with pytest.raises(Conflict):
-        service.close_by_decision(session, rep, closed[dose.id].entry.id, "已转院")
+        observation_actions.close_by_decision(session, rep, closed[dose.id].entry.id, "已转院")
 
 
 def test_the_background_job_hands_over_without_a_board_open(session, county, site_setup):
@@ -308,8 +309,8 @@ def test_check_in_offers_only_todays_doses(session, county, site_setup):
     # DAY0 is 10:00 in the county: 09:00 yesterday and 00:30 today are both hours ago.
     yesterday = give(session, rep, site, lot, 1, at=DAY0 - timedelta(hours=25))
     today = give(session, rep, site, lot, 2, at=DAY0 - timedelta(hours=9, minutes=30))
-    found = service.check_in_candidates(session, rep, "王小明")
+    found = observation_actions.check_in_candidates(session, rep, "王小明")
     assert [r.dose.id for r, _seen, _name in found] == [today.id]
     with pytest.raises(Conflict):
-        service.check_in(session, rep, yesterday.id)
-    assert service.check_in(session, rep, today.id).source == "hand"
+        observation_actions.check_in(session, rep, yesterday.id)
+    assert observation_actions.check_in(session, rep, today.id).source == "hand"

@@ -15,6 +15,7 @@ from aefi.errors import Forbidden, Invalid, NotFound
 from aefi.intake.models import Report, ReportDose
 from aefi.investigation.models import CaseFile
 from aefi.observation import service as observation
+from aefi.observation.actions import service as observation_actions
 from aefi.referral.models import Referral
 from aefi.registry.models import Dose, Lot, LotStatus, Person, Site, Vaccine
 from aefi.reporting.county import service as county_view
@@ -91,11 +92,11 @@ def day_fixture(session, county):
         needs_hospital_care=True,
     )
     clock.freeze(at(D, 9, 40))
-    observation.release(session, rep, entries[flu_doses[1].id].id)
+    observation_actions.release(session, rep, entries[flu_doses[1].id].id)
     # Children with a report are closed by the physician's decision (counted as released).
     for d in (flu_doses[0], dtap_doses[0]):
-        observation.close_by_decision(session, rep, entries[d.id].id, "观察后好转")
-    observation.left_early(session, rep, entries[flu_doses[2].id].id)
+        observation_actions.close_by_decision(session, rep, entries[d.id].id, "观察后好转")
+    observation_actions.left_early(session, rep, entries[flu_doses[2].id].id)
     return rep, site, flu, dtap
 
 

@@ -20,7 +20,7 @@ from aefi.auth.permissions import Actor, mask_id_number, mask_name, sees_identit
 from aefi.intake.models import Report, ReportDose
 from aefi.intake.symptoms import EVENT_GROUPS
 from aefi.observation import board as periods
-from aefi.observation import service as observation
+from aefi.observation.actions import service as observation_actions
 from aefi.observation.models import ObservationEntry
 from aefi.registry import access as registry_access
 from aefi.registry import lot_states
@@ -294,6 +294,6 @@ def person_trace(
         id_number=person.id_number if reveal else mask_id_number(person.id_number),
         doses=doses,
         reports=list(session.exec(reports_q.order_by(col(Report.reported_at).desc()))),
-        entries=observation.entries_of_person(session, actor, person_id),
+        entries=observation_actions.entries_of_person(session, actor, person_id),
         contacts=list(session.exec(contacts_q.order_by(col(FollowUpContact.at).desc()))),
     )
