@@ -251,6 +251,23 @@ def investigators(session: Session, actor: Actor) -> list[User]:
     )
 
 
+def _set_assignee(session: Session, actor: Actor, case: CaseFile, user_id: int, name: str) -> None:
+    """The case's investigator is now this user (audited as "assigned")."""
+    old = case.assignee_name
+    case.assignee_id = user_id
+    case.assignee_name = name
+    session.add(case)
+    session.flush()
+    record(
+        session,
+        actor,
+        case,
+        "assigned",
+        changes={"assignee": [old, case.assignee_name]},
+        summary=case.assignee_name,
+    )
+
+
 def assign_case(session: Session, actor: Actor, case_id: int, data: AssignIn) -> CaseFile:
     """Assign the case to an investigator of the county (the caller when nobody is named)."""
     case = load_working(session, actor, case_id)
@@ -272,20 +289,8 @@ def assign_case(session: Session, actor: Actor, case_id: int, data: AssignIn) ->
         )
     if case.assignee_id == user.id:
         return case
-    old = case.assignee_name
-    case.assignee_id = user.id
-    case.assignee_name = user.full_name or user.username
     case.updated_at = clock.now()
-    session.add(case)
-    session.flush()
-    record(
-        session,
-        actor,
-        case,
-        "assigned",
-        changes={"assignee": [old, case.assignee_name]},
-        summary=case.assignee_name,
-    )
+    _set_assignee(session, actor, case, user.id, user.full_name or user.username)
     if user.id != actor.user_id:
         from aefi.notifications import service as notifications
 
@@ -308,19 +313,8 @@ def take_case(session: Session, actor: Actor, case_id: int) -> CaseFile:
     case = load_working(session, actor, case_id)
     if case.assignee_id != actor.user_id:
         user = session.get(User, actor.user_id)
-        old = case.assignee_name
-        case.assignee_id = actor.user_id
-        case.assignee_name = (user.full_name or user.username) if user else actor.name
-        session.add(case)
-        session.flush()
-        record(
-            session,
-            actor,
-            case,
-            "assigned",
-            changes={"assignee": [old, case.assignee_name]},
-            summary=case.assignee_name,
-        )
+        name = (user.full_name or user.username) if user else actor.name
+        _set_assignee(session, actor, case, actor.user_id, name)
     ensure_started(session, actor, case)
     session.commit()
     return case
