@@ -65,6 +65,7 @@ ACTION_LABELS = (
     N_("import"),
     N_("set_password"),
     N_("demo_built"),
+    N_("discard"),
 )
 
 

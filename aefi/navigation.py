@@ -30,6 +30,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/", N_("Home")),
         ("/observation", N_("Observation")),
         ("/reports/new", N_("File a report")),
+        ("/reports/drafts", N_("My drafts")),
         ("/doses", N_("Doses")),
         ("/imports/doses", N_("Import doses")),
         ("/reports", N_("Reports")),

@@ -85,6 +85,67 @@ MSG_OUTCOME = N_("Choose the outcome (unknown if not yet known).")
 MSG_TOO_LONG = N_("This is too long or not in the expected form.")
 
 
+# What the error summary calls each message slot (the labels the form shows beside them).
+SLOT_LABELS = {
+    "doses": N_("Linked doses"),
+    "patient": N_("Patient"),
+    "patient_name": N_("Patient name"),
+    "patient_id_number": N_("ID number"),
+    "patient_birth_date": N_("Date of birth"),
+    "onset_at": N_("Onset (date and time)"),
+    "discovered_at": N_("Discovered (date and time)"),
+    "symptoms": N_("Symptoms and signs"),
+    "description": N_("Description (what happened, in your words)"),
+    "max_temperature_c": N_("Maximum temperature (°C)"),
+    "local_reaction_cm": N_("Local reaction, largest diameter (cm)"),
+    "serious": N_("Seriousness criteria"),
+    "outcome": N_("Outcome"),
+    "treatment": N_("Treatment given"),
+    "hospital_name": N_("Hospital"),
+    "diagnosis": N_("Initial diagnosis"),
+    "guardian_name": N_("Guardian (for a minor)"),
+    "patient_phone": N_("Phone"),
+    "patient_address": N_("Address"),
+    "reporter_unit": N_("Reporting unit"),
+    "reporter_name": N_("Reporter's name"),
+    "reporter_phone": N_("Reporter's phone"),
+}
+HAND_LABELS = {
+    "lot_number": N_("Lot number"),
+    "administered_at": N_("Vaccinated at"),
+    "dose_number": N_("Dose number"),
+}
+# Slots whose input has the id "f-<slot>" (templates/intake/macros.html field/textarea);
+# the summary links the others to their message, beside the control (aefi.js focuses it).
+INPUT_SLOTS = frozenset(
+    {
+        "patient_name", "patient_id_number", "patient_birth_date", "onset_at", "discovered_at",
+        "description", "max_temperature_c", "local_reaction_cm", "treatment", "hospital_name",
+        "diagnosis", "guardian_name", "patient_phone", "patient_address", "reporter_unit",
+        "reporter_name", "reporter_phone",
+    }
+)  # fmt: skip
+
+
+def slot_label(slot: str) -> str:
+    """The translated label of a message slot, for the error summary."""
+    if slot in SLOT_LABELS:
+        return gettext(SLOT_LABELS[slot])
+    m = re.match(r"^hand-(\d{1,2})-(\w+)$", slot)
+    if m and m.group(2) in HAND_LABELS:
+        return gettext(
+            "{field} (dose given elsewhere {n})",
+            field=gettext(HAND_LABELS[m.group(2)]),
+            n=int(m.group(1)) + 1,
+        )
+    return ""
+
+
+def slot_anchor(slot: str) -> str:
+    """The element the error summary links a slot to."""
+    return f"f-{slot}" if slot in INPUT_SLOTS else f"msg-{slot}"
+
+
 def slot_of(name: str) -> str:
     """The message slot of an input: most inputs have their own, a few share one."""
     if name in SLOT_OF:

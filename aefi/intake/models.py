@@ -160,6 +160,8 @@ class Draft(SQLModel, table=True):
     """An unfinished report form, saved as it is typed. A draft saved after the session
     expired belongs to the browser (device) until its user logs in again there."""
 
+    __table_args__ = (UniqueConstraint("user_id", "subject_key", name="uq_draft_user_subject"),)
+
     id: int | None = Field(default=None, primary_key=True)
     user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     device: str = Field(default="", max_length=64, index=True)
@@ -167,3 +169,6 @@ class Draft(SQLModel, table=True):
     created_at: datetime = Field(default_factory=clock.now, sa_column=Column(UTCDateTime()))
     updated_at: datetime = Field(default_factory=clock.now, sa_column=Column(UTCDateTime()))
     report_id: int | None = Field(default=None, foreign_key="report.id")
+    # The vaccinee and dose the draft is about (``drafts.keys``): one draft per user and
+    # subject, offered only on the form for that dose.
+    subject_key: str | None = Field(default=None, max_length=160)

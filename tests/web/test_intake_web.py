@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import func, select
 
 from aefi import clock
+from aefi.audit import AuditEvent
 from aefi.intake.models import Draft, FollowUp, Report
 from aefi.registry.models import Dose, Lot, Person
 from aefi.web import iso_local
@@ -455,8 +456,10 @@ def test_draft_survives_a_lost_session_and_resumes_after_login(client, county, s
     # The copy kept while logged out replaces the draft it carried on: one draft, not two.
     assert session.get(Draft, int(draft_id)) is None
     assert "_continues" not in session.get(Draft, kept_id).payload
-    offer = client.get("/reports/new", headers=EN).text  # a new form offers it first
+    # The form for the same dose offers it first; a form for no dose offers nothing.
+    offer = client.get(f"/reports/new?dose_id={dose.id}", headers=EN).text
     assert "You have an unfinished report" in offer and f"/reports/new?draft={kept_id}" in offer
+    assert "You have an unfinished report" not in client.get("/reports/new", headers=EN).text
     listing = client.get("/reports", headers=EN).text
     assert f"/reports/new?draft={kept_id}" in listing and "Your drafts" in listing
     resumed = client.get(f"/reports/new?draft={kept_id}", headers=EN).text
@@ -469,7 +472,7 @@ def test_draft_survives_a_lost_session_and_resumes_after_login(client, county, s
     )  # fmt: skip
     assert filed.status_code == 303
     session.expire_all()
-    assert session.get(Draft, kept_id).report_id is not None
+    assert session.get(Draft, kept_id) is None  # filing the report removed its draft
     assert f"draft={kept_id}" not in client.get("/reports").text
 
 
@@ -486,12 +489,18 @@ def test_discarding_a_draft(client, county, session):
         == 200
     )
     assert session.get(Draft, draft_id) is None
+    discarded = session.exec(
+        select(AuditEvent).where(AuditEvent.entity_type == "draft", AuditEvent.action == "discard")
+    ).one()
+    assert discarded.entity_id == draft_id
     # Another user cannot resume or discard someone else's draft.
     r = client.post("/reports/draft", data={"csrf_token": csrf}, headers={"HX-Request": "true"})
     other_id = int(re.search(r'name="draft_id" value="(\d+)"', r.text).group(1))
     client.cookies.clear()
     csrf2 = login(client, "reporter2")
-    assert client.get(f"/reports/new?draft={other_id}").status_code == 404
+    # (a draft not theirs reads as one no longer kept: back to their own drafts)
+    foreign = client.get(f"/reports/new?draft={other_id}", follow_redirects=False)
+    assert foreign.status_code == 303 and foreign.headers["location"] == "/reports/drafts"
     assert (
         client.post(f"/reports/drafts/{other_id}/discard", data={"csrf_token": csrf2}).status_code
         == 404

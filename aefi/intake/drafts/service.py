@@ -1,5 +1,9 @@
 """Drafts of the report form: kept as typed, even logged out (then owned by the browser's
-device until its user logs in there), claimed at login, resumed or discarded."""
+device until its user logs in there), claimed at login, resumed or discarded.
+
+One draft per user and subject (the vaccinee and dose, ``keys.subject_key``): a save that
+names a dose the user already has a draft for updates that draft (the newer copy wins),
+and filing a report for the dose removes its drafts in the filing transaction."""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from aefi import clock
+from aefi import audit, clock
 from aefi.auth.permissions import Actor
 from aefi.errors import NotFound
+from aefi.intake.drafts.keys import subject_key
 from aefi.intake.models import Draft
 
 CONTINUES = "_continues"
@@ -57,13 +62,57 @@ def _save_draft(
             draft = None
         else:
             continues = draft.payload.get(CONTINUES)
+    key = subject_key(payload)
+    if user_id is not None and key is not None:
+        same = _draft_about(session, user_id, key)
+        if same is not None and (draft is None or same.id != draft.id):
+            # The user already keeps a draft for this dose: it takes what was typed now.
+            if draft is not None and draft.id is not None:
+                session.delete(draft)
+                session.flush()
+            draft, continues = same, None
     if draft is None:
         draft = Draft(user_id=user_id, device=device)
     draft.payload = {**payload, CONTINUES: continues} if continues else payload
+    draft.subject_key = key
     draft.updated_at = clock.now()
     session.add(draft)
     session.commit()
     return draft
+
+
+def _draft_about(session: Session, user_id: int, key: str) -> Draft | None:
+    return session.exec(
+        select(Draft).where(Draft.user_id == user_id, Draft.subject_key == key)
+    ).first()
+
+
+def draft_for(session: Session, actor: Actor, key: str | None) -> Draft | None:
+    """The actor's open draft about this vaccinee and dose, if any."""
+    if key is None:
+        return None
+    draft = _draft_about(session, actor.user_id, key)
+    return draft if draft is not None and draft.report_id is None else None
+
+
+def retire_for_report(session: Session, actor: Actor, keys: set[str], draft_id: int | None) -> int:
+    """Filing a report: the draft it was typed in and the filer's drafts about its doses
+    are done. Part of the filing transaction (the caller commits)."""
+    drafts: dict[int, Draft] = {}
+    if keys:
+        for d in session.exec(
+            select(Draft).where(
+                Draft.user_id == actor.user_id, col(Draft.subject_key).in_(sorted(keys))
+            )
+        ):
+            drafts[d.id] = d
+    if draft_id is not None:
+        d = session.get(Draft, draft_id)
+        if d is not None and d.user_id == actor.user_id:
+            drafts[d.id] = d
+    for d in drafts.values():
+        session.delete(d)
+    return len(drafts)
 
 
 def claim_device_drafts(session: Session, actor: Actor, device: str) -> int:
@@ -71,9 +120,17 @@ def claim_device_drafts(session: Session, actor: Actor, device: str) -> int:
     if not device:
         return 0
     drafts = session.exec(
-        select(Draft).where(col(Draft.user_id).is_(None), Draft.device == device)
+        select(Draft)
+        .where(col(Draft.user_id).is_(None), Draft.device == device)
+        .order_by(col(Draft.updated_at), col(Draft.id))
     ).all()
     for d in drafts:
+        if d.subject_key is not None:
+            # The copy typed on this browser is newer than the user's draft about that dose.
+            older = _draft_about(session, actor.user_id, d.subject_key)
+            if older is not None and older.id != d.id:
+                session.delete(older)
+                session.flush()
         d.user_id = actor.user_id
         older_id = d.payload.get(CONTINUES)
         if older_id:
@@ -82,6 +139,7 @@ def claim_device_drafts(session: Session, actor: Actor, device: str) -> int:
                 session.delete(older)
             d.payload = {k: v for k, v in d.payload.items() if k != CONTINUES}
         session.add(d)
+        session.flush()  # the next copy about the same dose finds (and replaces) this one
     session.commit()
     return len(drafts)
 
@@ -104,6 +162,16 @@ def get_draft(session: Session, actor: Actor, draft_id: int) -> Draft:
 
 
 def discard_draft(session: Session, actor: Actor, draft_id: int) -> None:
+    """The user throws a draft away (audited: what was typed is gone for good)."""
     draft = get_draft(session, actor, draft_id)
+    audit.record(
+        session,
+        actor,
+        "discard",
+        "draft",
+        draft.id,
+        summary=draft.subject_key or "",
+        changes={"saved_at": draft.updated_at.isoformat() if draft.updated_at else None},
+    )
     session.delete(draft)
     session.commit()

@@ -1,5 +1,5 @@
-"""Drafts of the report form: the autosave (which works logged out, see ``device``) and
-discarding a draft."""
+"""Drafts of the report form: the autosave (which works logged out, see ``device``), the
+user's list of drafts and discarding a draft."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from aefi.i18n import gettext
 from aefi.intake.drafts import service
 from aefi.intake.drafts.device import DEVICE_COOKIE, device_ok
 from aefi.intake.forms import FormMeta, ReportForm
-from aefi.intake.pages import fragment, optional_actor
+from aefi.intake.pages import draft_summary, fragment, optional_actor
 from aefi.types import Id
-from aefi.web import flash, verify_csrf
+from aefi.web import flash, render, verify_csrf
 
 pages = APIRouter(dependencies=[Depends(verify_csrf)])
 # Routes that must keep working after the session expired (they check CSRF themselves).
@@ -56,11 +56,21 @@ async def autosave(request: Request, session: SessionDep):
     )
 
 
+@pages.get("/reports/drafts")
+def my_drafts(request: Request, session: SessionDep, actor: WebActor):
+    """The user's unfinished reports, to resume or discard."""
+    return render(
+        request,
+        "intake/drafts.html",
+        {"drafts": service.open_drafts(session, actor), "draft_summary": draft_summary},
+    )
+
+
 @pages.post("/reports/drafts/{draft_id:int}/discard")
 def discard_draft(request: Request, draft_id: Id, session: SessionDep, actor: WebActor):
     service.discard_draft(session, actor, draft_id)
     flash(request, gettext("Draft discarded."), "success")
-    return RedirectResponse("/reports", status_code=303)
+    return RedirectResponse("/reports/drafts", status_code=303)
 
 
 router = APIRouter()

@@ -19,7 +19,9 @@ from aefi.db import serialized_writes
 from aefi.errors import Conflict, Invalid, NotFound
 from aefi.events import ReportFiled, publish
 from aefi.intake import access, symptoms
-from aefi.intake.models import Draft, IdempotencyKey, Outcome, Report, ReportCounter, ReportDose
+from aefi.intake.drafts import keys as draft_keys
+from aefi.intake.drafts import service as drafts_service
+from aefi.intake.models import IdempotencyKey, Outcome, Report, ReportCounter, ReportDose
 from aefi.intake.schemas import ReportIn
 from aefi.intake.validation import check_report, overlaps
 from aefi.registry import access as registry_access
@@ -373,11 +375,17 @@ def _file_report(
     if idempotency_key:
         session.add(IdempotencyKey(user_id=actor.user_id, key=idempotency_key, report_id=report.id))
         session.flush()  # a racing twin waits here for the first one, then fails
-    if draft_id is not None:
-        draft = session.get(Draft, draft_id)
-        if draft is not None and draft.user_id == actor.user_id:
-            draft.report_id = report.id
-            session.add(draft)
+    # The drafts about these doses are done: removed with the filing, in its transaction.
+    drafts_service.retire_for_report(
+        session,
+        actor,
+        draft_keys.filed_keys(
+            [d.dose_id for d in doses if d.dose_id is not None],
+            data.patient.id_number if data.patient else person.id_number,
+            [h.lot_number for h in data.hand_doses],
+        ),
+        draft_id,
+    )
     audit.record(
         session,
         actor,

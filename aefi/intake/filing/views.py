@@ -27,9 +27,17 @@ from aefi.intake.drafts.device import (
     device_token,
     remember_device,
 )
+from aefi.intake.drafts.keys import subject_key
 from aefi.intake.filing import service
 from aefi.intake.follow_up import service as follow_up_service
-from aefi.intake.forms import FormMeta, ReportForm, as_follow_up, slot_of
+from aefi.intake.forms import (
+    FormMeta,
+    ReportForm,
+    as_follow_up,
+    slot_anchor,
+    slot_label,
+    slot_of,
+)
 from aefi.intake.models import Outcome, Report
 from aefi.intake.pages import (
     ROUTE_LABELS,
@@ -151,7 +159,12 @@ def _form_context(
     slots = _slots(form)
     # Messages with no place on the form (should not happen) go to the top.
     stray = [m for k, m in messages.items() if k not in slots]
+    # The error summary: each message in the order of the form, linked to its field.
+    summary_errors = {k: messages[k] for k in slots if messages.get(k)}
     return {
+        "summary_errors": summary_errors,
+        "slot_labels": {k: slot_label(k) for k in summary_errors},
+        "anchors": {k: slot_anchor(k) for k in summary_errors},
         "form": form,
         "messages": messages,
         "warnings": warnings,
@@ -199,18 +212,24 @@ def new_report(
 ):
     require_role(actor, *access.FILERS)
     draft_id = int_id(draft)
+    others: list = []
     if draft_id is not None:
-        saved = drafts_service.get_draft(session, actor, draft_id)
+        try:
+            saved = drafts_service.get_draft(session, actor, draft_id)
+        except NotFound:
+            # Filed (filing removes its drafts) or discarded since the link was made.
+            flash(request, gettext("That draft is no longer kept: it was filed or discarded."))
+            return RedirectResponse("/reports/drafts", status_code=303)
         if saved.report_id is not None:
             return RedirectResponse(f"/reports/{saved.report_id}", status_code=303)
         form = ReportForm.from_payload(saved.payload)
-        others = []
     else:
         form = ReportForm(_defaults(session, actor))
         if int_id(dose_id) is not None:
             form.raw["dose_ids"] = [str(int_id(dose_id))]
-        # Unfinished drafts (one kept while the session had expired, say) are offered first.
-        others = drafts_service.open_drafts(session, actor)
+            # A draft is offered only on the form for its own vaccinee and dose.
+            mine = drafts_service.draft_for(session, actor, subject_key(form.raw))
+            others = [mine] if mine is not None else []
     return _form_page(request, session, actor, form, draft_id=draft_id, open_drafts=others)
 
 

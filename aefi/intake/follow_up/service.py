@@ -13,7 +13,8 @@ from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid, NotFound
 from aefi.events import FollowUpAdded, publish
 from aefi.intake import access, symptoms
-from aefi.intake.models import Draft, FollowUp, Outcome, Report
+from aefi.intake.drafts import service as drafts_service
+from aefi.intake.models import FollowUp, Outcome, Report
 from aefi.intake.schemas import FollowUpIn
 
 FOLLOW_UP_FIELDS = (
@@ -93,10 +94,8 @@ def add_follow_up(
     session.add(follow_up)
     session.add(report)
     if draft_id is not None:
-        draft = session.get(Draft, draft_id)
-        if draft is not None and draft.user_id == actor.user_id and draft.report_id is None:
-            draft.report_id = report.id
-            session.add(draft)
+        # The draft became this follow-up: done, in the same transaction.
+        drafts_service.retire_for_report(session, actor, set(), draft_id)
     session.flush()
     audit.record(
         session,
