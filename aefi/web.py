@@ -37,10 +37,13 @@ def templates() -> Jinja2Templates:
             get_locale=i18n.get_locale,
             now=clock.now,
         )
-        from aefi import navigation
+        from aefi import audit_text, navigation
         from aefi.auth.permissions import sees_all_sites
 
         env.globals.update(
+            audit_summary=audit_text.event_summary,
+            audit_actor=audit_text.actor_text,
+            audit_action=audit_text.action_text,
             nav_items=navigation.items_for,
             role_label=role_label,
             role_description=role_description,
@@ -51,6 +54,9 @@ def templates() -> Jinja2Templates:
         env.filters["local_date"] = format_local_date
         env.filters["iso_local"] = iso_local
         from aefi.registry import lot_states
+        from aefi.registry.models import route_name
+
+        env.filters["route_name"] = route_name  # {{ dose.route|route_name }}
 
         env.tests["unusable"] = lot_states.is_unusable  # {% if lot.status is unusable %}
     return _templates

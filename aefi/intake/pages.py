@@ -14,18 +14,12 @@ from aefi.auth.permissions import Actor
 from aefi.deps import session_user
 from aefi.i18n import N_, gettext
 from aefi.intake import symptoms
-from aefi.registry.models import Route
+from aefi.registry.models import ROUTE_NAMES
 from aefi.types import MAX_ID, ascii_int
 from aefi.web import templates
 
 ACTION_LABELS = (N_("follow_up"), N_("print"))
-ROUTE_LABELS = {
-    Route.im: N_("intramuscular"),
-    Route.sc: N_("subcutaneous"),
-    Route.id: N_("intradermal"),
-    Route.oral: N_("oral"),
-    Route.intranasal: N_("intranasal"),
-}
+ROUTE_LABELS = ROUTE_NAMES
 SERIOUS_LABELS = {
     "death": N_("Death"),
     "life_threatening": N_("Life-threatening"),

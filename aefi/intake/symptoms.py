@@ -108,10 +108,21 @@ def unknown_codes(codes: list[str] | tuple[str, ...]) -> list[str]:
     return [c for c in codes if c not in BY_CODE]
 
 
+# The signals' two pseudo-groups: every report, and every serious one (signals/counts.py).
+PSEUDO_GROUPS = {
+    "all_aefi": ("全部AEFI", "all AEFI"),
+    "serious_aefi": ("严重AEFI", "serious AEFI"),
+}
+
+
+def _names(group: str) -> tuple[str, str]:
+    return EVENT_GROUPS.get(group) or PSEUDO_GROUPS.get(group) or (group, group)
+
+
 def group_label(group: str, lang: str = "en", *, in_sentence: bool = False) -> str:
     """A group's name in ``lang`` ("zh" or "en"; its code when unknown). ``in_sentence``
     lower-cases the English name ("fever"); acronyms such as "GBS" stay as they are."""
-    zh, en = EVENT_GROUPS.get(group, (group, group))
+    zh, en = _names(group)
     if lang == "zh":
         return zh
     return en[:1].lower() + en[1:] if in_sentence and not en[:2].isupper() else en
@@ -119,5 +130,5 @@ def group_label(group: str, lang: str = "en", *, in_sentence: bool = False) -> s
 
 def group_name(group: str) -> str:
     """A group's name in the reader's language (its code when unknown)."""
-    zh, en = EVENT_GROUPS.get(group, (group, group))
+    zh, en = _names(group)
     return i18n.pick(zh, en)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from aefi import clock, i18n
+from aefi import audit_text, clock, i18n
 from aefi.auth.permissions import mask_id_number
 from aefi.errors import Conflict, Invalid
 from aefi.i18n import N_
@@ -255,7 +255,7 @@ def timeline_items(events: list) -> list[dict[str, Any]]:
             elif e.action in ("note", "attachment", "attachment_removed", "cluster_grew"):
                 detail = e.summary
         else:
-            detail = e.summary
+            detail = audit_text.summary_text(e.entity_type, e.action, e.summary or "", ch)
         items.append(
             {
                 "at": e.at,

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from aefi import clock
 from aefi.db import UTCDateTime
-from aefi.i18n import N_
+from aefi.i18n import N_, gettext
 
 
 class RegionLevel(enum.StrEnum):
@@ -34,6 +34,24 @@ class Route(enum.StrEnum):
     id = "id"
     oral = "oral"
     intranasal = "intranasal"
+
+
+# How a route is shown (through the catalog; the code never is).
+ROUTE_NAMES = {
+    Route.im: N_("intramuscular"),
+    Route.sc: N_("subcutaneous"),
+    Route.id: N_("intradermal"),
+    Route.oral: N_("oral"),
+    Route.intranasal: N_("intranasal"),
+}
+
+
+def route_name(code: str | None) -> str:
+    """A route's name in the request's language (a code aefi does not know, as given)."""
+    if not code:
+        return ""
+    label = ROUTE_NAMES.get(code)  # type: ignore[call-overload]
+    return gettext(label) if label else code
 
 
 class Sex(enum.StrEnum):

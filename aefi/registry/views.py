@@ -59,6 +59,16 @@ def list_page(request: Request, kind_name: str, session: SessionDep, actor: WebA
     )
     ctx = {"kind": kind, **listing.context(f"/registry/{kind.name}", flt, page)}
     ctx["can_create"] = records.can_create(actor, kind)
+    # A select field shows its option's name (a township, a hospital), never the stored id.
+    ctx["shown"] = {
+        f.name: {v: i18n.pick(zh, en) for v, zh, en in records.choices(session, actor, f.choices)}
+        for f in kind.fields
+        if f.kind == "select" and f.choices
+    }
+    if "region_levels" in {f.choices for f in kind.fields}:
+        ctx["shown"]["level"] = {
+            v: i18n.pick(zh, en) for v, (zh, en) in records.REGION_LEVEL_NAMES.items()
+        }
     if kind.name == "lots":
         ctx["states"] = {r.id: records.lot_state(session, actor, r) for r in page.items}
     return render(request, "registry/list.html", ctx, block="results")

@@ -20,7 +20,7 @@ from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.forms import parse_form
 from aefi.i18n import N_
-from aefi.intake.symptoms import EVENT_GROUPS
+from aefi.intake.symptoms import EVENT_GROUPS, group_name
 from aefi.observation.models import STATE_LABELS as OBS_LABELS
 from aefi.pdf import render_pdf
 from aefi.registry import access as registry_access
@@ -377,6 +377,7 @@ def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebA
             "page": persons,
             "base": f"/lots/{quote(lot_number)}/persons?",
             "groups": EVENT_GROUPS,
+            "group_name": group_name,
             "mask": mask_name,
             "actor": actor,
             "identity": sees_identity(actor),

@@ -36,6 +36,13 @@ pages = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
 
+# Where a report came from, as the card prints it.
+SOURCE_LABELS = {
+    "web": N_("the report form"),
+    "api": N_("the immunization information system (API)"),
+    "vaers": N_("an imported VAERS file"),
+    "hospital": N_("the hospital"),
+}
 DEADLINE_LABELS = {
     "report_due": N_("Report card due"),
     "fast_report_due": N_("Fast report to the county health bureau and CDC due"),
@@ -132,6 +139,7 @@ def _report_context(session: Session, actor: Actor, report: Report) -> dict[str,
         "field_labels": FIELD_LABELS,
         "serious_labels": SERIOUS_LABELS,
         "routes": ROUTE_LABELS,
+        "source_labels": SOURCE_LABELS,
         "mask": mask_id_number,
     }
 

@@ -75,7 +75,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "sites",
             Site,
-            "Vaccination sites",
+            N_("Vaccination sites"),
             (
                 FieldSpec("code", N_("Code"), required=True),
                 FieldSpec("name", N_("Name"), required=True),
@@ -84,14 +84,14 @@ KINDS: dict[str, Kind] = {
                 FieldSpec("phone", N_("Phone")),
                 FieldSpec(
                     "primary_hospital_id",
-                    "Primary green-channel hospital",
+                    N_("Primary green-channel hospital"),
                     "select",
                     False,
                     "hospitals",
                 ),
                 FieldSpec(
                     "backup_hospital_id",
-                    "Backup green-channel hospital",
+                    N_("Backup green-channel hospital"),
                     "select",
                     False,
                     "hospitals",
@@ -149,12 +149,20 @@ def get_kind(name: str) -> Kind:
     return KINDS[name]
 
 
+# How a region's level is shown (the list shows every level; the form offers townships).
+REGION_LEVEL_NAMES = {
+    RegionLevel.township.value: ("乡镇", "township"),
+    RegionLevel.county.value: ("县（区）", "county"),
+    RegionLevel.province.value: ("省", "province"),
+}
+
+
 def choices(session: Session, actor: Actor, name: str) -> list[tuple[Any, str, str]]:
     """(value, Chinese label, English label) for a select."""
     if name == "region_levels":
         # A county's admin keeps its townships; counties and provinces are set up by the
         # operator (they are the frame every scope hangs on).
-        return [(lv.value, lv.value, lv.value) for lv in (RegionLevel.township,)]
+        return [(lv.value, *REGION_LEVEL_NAMES[lv.value]) for lv in (RegionLevel.township,)]
     if name == "counties":
         rows = session.exec(
             select(Region)

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 from aefi import audit, clock, i18n
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role
+from aefi.intake import symptoms
 from aefi.notifications import service as notifications
 from aefi.registry import lot_states
 from aefi.registry.models import Lot, LotStatus, Site, Vaccine
@@ -399,10 +400,13 @@ def _top_lots(session: Session, cells: scan.Cells, ev: scan.Evaluation) -> list[
 
 
 def _hold_note(sig: Signal) -> str:
+    """The lot's status note, stored as data in the county's language (Chinese) and in
+    words: the event, what was seen against what was expected, and what happens next (the
+    statistics stay on the signal's page)."""
+    group = symptoms.group_label(sig.event_group, "zh") if sig.event_group else ""
     return (
-        f"信号 #{sig.id} / signal #{sig.id}: {sig.event_group} O={sig.observed}, "
-        f"E={sig.expected:.3g}, LLR {sig.statistic:.2f} ≥ CV {sig.threshold:.2f}; "
-        "暂停使用，待卫健局决定 / held pending the bureau's decision"
+        f"信号第{sig.id}号：{group}报告{sig.observed}例，预期约{sig.expected:.2g}例，"
+        "明显多于预期；暂停使用，待卫健局决定"
     )
 
 

@@ -415,7 +415,8 @@ def _cluster_changed(
         cluster.id,
         county_id=cluster.county_id,
         summary=cluster.reason_en[:500],
-        changes={"reports": change.added, "kinds": cluster.kinds},
+        # The reason in Chinese too: the timeline shows the reader's language.
+        changes={"reports": change.added, "kinds": cluster.kinds, "reason_zh": cluster.reason_zh},
     )
     audit.record(
         session,
