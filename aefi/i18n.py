@@ -8,6 +8,7 @@ one file. The request's language lives in a context variable that ``_`` reads.
 from __future__ import annotations
 
 import contextvars
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -60,9 +61,43 @@ def get_locale() -> str:
     return _current.get()
 
 
+def N_(message: str) -> str:
+    """Marks a string for the catalog without translating it here (labels in tables)."""
+    return message
+
+
+# How each role is named (the header, timelines, and a refusal's "your role (…)").
+ROLE_LABELS = {
+    "reporter": N_("Observation physician"),
+    "investigator": N_("CDC investigator"),
+    "bureau": N_("Health bureau"),
+    "hospital": N_("Green-channel hospital"),
+    "admin": N_("Administrator"),
+    "api_client": N_("Immunization information system"),
+    "province": N_("Provincial CDC"),
+    "system": N_("aefi (automatic)"),  # the system actor's audit rows
+}
+# Message parameters that carry a code (a role, a status): shown through the catalog, so
+# that "Your role ({role})" never reads "您的角色（reporter）".
+_CODE_PARAMS = ("role", "status", "state")
+
+
+def _shown(key: str, value: object, catalog: NullTranslations) -> object:
+    if key not in _CODE_PARAMS or not isinstance(value, str):
+        return value
+    if key == "role" and value in ROLE_LABELS:
+        return catalog.gettext(ROLE_LABELS[value])
+    return catalog.gettext(value) if value.replace("_", "").isalpha() else value
+
+
 def gettext(message: str, **params: object) -> str:
-    text = _catalog(get_locale()).gettext(message)
-    return text.format(**params) if params else text
+    catalog = _catalog(get_locale())
+    text = catalog.gettext(message)
+    if not params:
+        return text
+    text = text.format(**{k: _shown(k, v, catalog) for k, v in params.items()})
+    # A parameter that ends a sentence inside one ("{note}。") must not double the stop.
+    return re.sub(r"([。！？；])[。.]+", r"\1", text)
 
 
 _ = gettext
@@ -71,6 +106,16 @@ _ = gettext
 def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
     text = _catalog(get_locale()).ngettext(singular, plural, n)
     return text.format(n=n, **params) if params or "{n}" in text else text
+
+
+def colon() -> str:
+    """After a label: "：" in Chinese, ": " in English."""
+    return "：" if get_locale().startswith("zh") else ": "
+
+
+def list_separator() -> str:
+    """Between the items of a list in running text: "、" in Chinese, ", " in English."""
+    return "、" if get_locale().startswith("zh") else ", "
 
 
 def pick(zh: str, en: str) -> str:
@@ -96,8 +141,3 @@ def negotiate(accept_language: str | None, default: str = "zh_CN") -> str:
         if lang.startswith("en"):
             return "en"
     return default
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog without translating it here (labels in tables)."""
-    return message

@@ -41,6 +41,8 @@ def templates() -> Jinja2Templates:
         from aefi.auth.permissions import sees_all_sites
 
         env.globals.update(
+            colon=i18n.colon,
+            sep=i18n.list_separator,
             audit_summary=audit_text.event_summary,
             audit_actor=audit_text.actor_text,
             audit_action=audit_text.action_text,
@@ -62,16 +64,7 @@ def templates() -> Jinja2Templates:
     return _templates
 
 
-ROLE_LABELS = {
-    "reporter": N_("Observation physician"),
-    "investigator": N_("CDC investigator"),
-    "bureau": N_("Health bureau"),
-    "hospital": N_("Green-channel hospital"),
-    "admin": N_("Administrator"),
-    "api_client": N_("Immunization information system"),
-    "province": N_("Provincial CDC"),
-    "system": N_("aefi (automatic)"),  # the system actor's audit rows
-}
+ROLE_LABELS = i18n.ROLE_LABELS
 ROLE_DESCRIPTIONS = {
     "reporter": N_(
         "Watch vaccinees in observation, file suspected-reaction reports and follow them."

@@ -214,8 +214,10 @@ def timeline_items(events: list) -> list[dict[str, Any]]:
         key = (e.entity_type, e.action)
         title = i18n.gettext(TIMELINE_TITLES[key]) if key in TIMELINE_TITLES else None
         if title is None:
-            title = f"{i18n.gettext(ENTITY_LABELS.get(e.entity_type, e.entity_type))}: " + (
-                i18n.gettext(e.action)
+            title = (
+                i18n.gettext(ENTITY_LABELS.get(e.entity_type, e.entity_type))
+                + i18n.colon()
+                + audit_text.action_text(e.action)
             )
         ch = e.changes or {}
         detail = ""

@@ -210,6 +210,19 @@ def _details(session, reports, halt) -> dict[str, list[str]]:
     return {"pages": pages, "pdfs": pdfs}
 
 
+CJK = r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]"
+ASCII_PUNCT = re.compile(rf"(?<={CJK}) ?[,:;](?! ?\d)|(?<![\w.])[,:;] ?(?={CJK})")
+
+
+def ascii_punctuation(text: str) -> list[str]:
+    """ASCII , : ; beside Chinese characters (Chinese text takes ，：；)."""
+    return [
+        f"{m.group(0).strip()!r} in {' '.join(line.split())[:90]!r}"
+        for line in text.splitlines()
+        for m in ASCII_PUNCT.finditer(line)
+    ]
+
+
 def _in_context(text: str, words: list[str]) -> list[str]:
     """Each word with the line it stands in (what the failure message shows)."""
     out = []
@@ -247,7 +260,9 @@ def test_every_main_page_reads_chinese(client, session, busy_county):
             assert r.status_code == 200, (role, url, r.status_code)
             text = visible_text(r.text)
             known = data | english if url.startswith("/registry/") else data
-            found[f"{role} {url}"] = _in_context(text, raw_words(text, known, codes))
+            found[f"{role} {url}"] = _in_context(
+                text, raw_words(text, known, codes)
+            ) + ascii_punctuation(text)
     _check(found)
 
 
@@ -267,7 +282,7 @@ def test_every_pdf_reads_chinese(client, session, busy_county, tmp_path):
             text = subprocess.run(
                 ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
             ).stdout
-            found[url] = _in_context(text, raw_words(text, data, codes))
+            found[url] = _in_context(text, raw_words(text, data, codes)) + ascii_punctuation(text)
     _check(found)
 
 
