@@ -27,7 +27,8 @@ document.addEventListener("htmx:configRequest", function (e) {
       if (!box) return;
       if (!msg.id) msg.id = "err-auto-" + (++seq) + "-" + Date.now();
       box.querySelectorAll(CONTROLS).forEach(function (c) {
-        if (!c.hasAttribute("aria-invalid")) c.setAttribute("aria-invalid", "true");
+        if (c.hasAttribute("aria-invalid")) return; // the server described it already
+        c.setAttribute("aria-invalid", "true");
         var ids = (c.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
         if (ids.indexOf(msg.id) < 0) ids.push(msg.id);
         c.setAttribute("aria-describedby", ids.join(" "));
@@ -53,8 +54,9 @@ document.addEventListener("htmx:configRequest", function (e) {
       target = document.querySelector('[name="' + link.dataset.field.replace(/"/g, "") + '"]');
     }
     if (target && !target.matches(CONTROLS)) {
+      var inside = target.querySelector(CONTROLS);
       var box = target.closest("label, fieldset, section") || target;
-      target = box.querySelector(CONTROLS) || target;
+      target = inside || box.querySelector(CONTROLS) || target;
     }
     return target;
   }
