@@ -156,13 +156,15 @@ def sort_key(sort: str) -> tuple[str, bool]:
 
 def order_by(sort: str, columns: Mapping[str, Any], tiebreak: Any) -> list[Any]:
     """``ORDER BY`` terms for ``sort`` over ``columns`` (name → an SQL expression, or a
-    tuple of them, as a nulls-last flag and the column), ending
+    tuple of flags that always sort ascending and then the column), ending
     with ``tiebreak`` (the id) in the same direction. An unknown name is a programming
     error (the filter's choices refuse it before)."""
     name, desc = sort_key(sort)
     chosen = columns[name]
-    exprs = [*chosen] if isinstance(chosen, tuple) else [chosen]
-    return [e.desc() if desc else e.asc() for e in [*exprs, tiebreak]]
+    *flags, expr = chosen if isinstance(chosen, tuple) else (chosen,)
+    # The leading flags (such as "no deadline" = 1) sort ascending either way: rows
+    # without a value stay at the end.
+    return [*(f.asc() for f in flags), *(e.desc() if desc else e.asc() for e in (expr, tiebreak))]
 
 
 def sort_links(path: str, flt: Any) -> dict[str, SortLink]:

@@ -9,8 +9,9 @@ numbers are shown masked (the full identity is on the person's page, where viewi
 recorded). A search by name or ID number is a look-up of identities, so every search is
 audited: who, what was typed, how many of each kind were found.
 
-Exactly one exact match (a whole report, case or lot number, a whole ID number, a whole
-name) is a direct jump to its page."""
+Exactly one exact match (a whole report, case or lot number; a whole ID number or name of
+a person) is a direct jump to its page; the reports of that person are matches, not exact
+ones."""
 
 from __future__ import annotations
 
@@ -107,11 +108,9 @@ def _reports(session: Session, actor: Actor, q: str) -> list[Hit]:
     identity = sees_identity(actor)
     hits = []
     for r in rows:
-        exact = (
-            r.number.upper() == upper
-            or (bool(r.patient_id_number) and r.patient_id_number.upper() == upper)
-            or r.patient_name == q
-        )
+        # An ID number or a name names a person (their page is the exact match); a report
+        # is the exact match for its own number.
+        exact = r.number.upper() == upper
         name = r.patient_name if identity else mask_name(r.patient_name)
         groups = "、".join(group_name(g) for g in r.event_groups)
         hits.append(
@@ -174,7 +173,7 @@ def _referrals(session: Session, actor: Actor, q: str) -> list[Hit]:
             number,
             f"{name} · {_day(ref.sent_at)} · {label(ref.status)}",
             f"/referrals/{ref.id}",
-            number.upper() == upper or name == q,
+            number.upper() == upper,
         )
         for ref, number, name in rows
     ]
