@@ -15,7 +15,7 @@ ones."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
@@ -52,7 +52,7 @@ KINDS: dict[str, str] = {
     "report": N_("Reports"),
     "case": N_("Case files"),
     "referral": N_("Referrals"),
-    "person": N_("Persons"),
+    "person": N_("Vaccinated persons"),
     "lot": N_("Lots"),
 }
 
@@ -159,10 +159,11 @@ def _referrals(session: Session, actor: Actor, q: str) -> list[Hit]:
     from aefi.referral.models import label
 
     upper = q.upper()
+    mine = referral_access.scope_stmt(actor).with_only_columns(Referral.id).subquery()
     rows = session.exec(
-        referral_access.scope_stmt(actor)
-        .add_columns(Report.number, Report.patient_name)
+        select(Referral, Report.number, Report.patient_name)
         .join(Report, Report.id == Referral.report_id)
+        .where(col(Referral.id).in_(select(mine.c.id)))
         .where(or_(func.upper(Report.number) == upper, col(Report.patient_name).ilike(f"%{q}%")))
         .order_by(col(Referral.sent_at).desc(), col(Referral.id).desc())
         .limit(PER_KIND)
@@ -241,6 +242,13 @@ def search(session: Session, actor: Actor, q: str) -> Results:
         if hits:
             # Exact matches first; the rest in the order of their query.
             groups[kind] = sorted(hits, key=lambda h: not h.exact)
+    # A report's case file carries the report's number: the number names the report, its
+    # case is listed beside it.
+    reported = {h.title for h in groups.get("report", []) if h.exact}
+    if "case" in groups:
+        groups["case"] = [
+            replace(h, exact=False) if h.title in reported else h for h in groups["case"]
+        ]
     result = Results(term, groups)
     audit.record(
         session,

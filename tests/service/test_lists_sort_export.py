@@ -64,6 +64,13 @@ def _signal(session: Session, lot: Lot, group: str, observed: int, strength: flo
 
 @pytest.fixture
 def listed(session, county) -> Listed:
+    return build_listed(session, county)
+
+
+def build_listed(session: Session, county: County) -> Listed:
+    """Three fever reports (甲, 乙, 丙, filed in the order 乙 甲 丙, onsets the other way
+    round), an anaphylaxis that triage refers, case files, two signals; the clock stopped
+    at REFERRAL_T0."""
     clock.freeze(REFERRAL_T0)
     lots = [session.get(Lot, i) for i in county.lot_ids["FLU"]]
     reports = []
