@@ -73,3 +73,23 @@ def test_search_box_and_sorting(new_page, live_url, session, county, size) -> No
         "href", re.compile(r"sort=-patient.*format=csv")
     )
     shot(page, f"reports-sorted-{tag}")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_dashboard_trend(new_page, live_url, session, county, size) -> None:
+    for site, who in ((0, "reporter"), (0, "reporter"), (1, "reporter2")):
+        a_report(session, county, who, dose=a_dose(session, county, site=site))
+    page = new_page(locale="zh-CN", viewport=size)
+    log_in(page, live_url, "bureau")
+    curve = page.locator("#epi-curve")
+    expect(curve.locator("svg")).to_be_visible()
+    rates = page.locator("#township-rates tbody tr[data-township]")
+    expect(rates.first).to_be_visible()
+    assert rates.count() >= 2
+    # Each card fits the screen; the table scrolls inside its own box if it must.
+    for card in ("#epi-curve", "#township-rates"):
+        box = page.locator(card).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= size[0] + 1, (card, box)
+    page.locator("#epi-curve details summary").click()
+    expect(page.locator("table.epi-table tbody tr")).to_have_count(26)
+    shot(page, f"dashboard-trend-{size[0]}x{size[1]}")
