@@ -66,6 +66,8 @@ def _routers() -> list:
     from aefi.registry import views as registry_views
     from aefi.reporting import api as reporting_api
     from aefi.reporting import views as reporting_views
+    from aefi.search import api as search_api
+    from aefi.search import views as search_views
     from aefi.signals.halts import api as halts_api
     from aefi.signals.halts import views as halts_views
     from aefi.signals.rates import views as rates_views
@@ -125,6 +127,8 @@ def _routers() -> list:
         reporting_api.router,
         reporting_views.router,
         terminology_views.router,
+        search_api.router,
+        search_views.router,
         interchange_api.router,
         interchange_fhir.router,
         interchange_views.router,

@@ -18,6 +18,16 @@ Bad values are refused with a message naming the field (a 422 page, never a 500)
 a date that is not a date, an id that is not an id, a choice not offered, an over-long
 text. A page number is navigation rather than data, so it is normalised instead: anything
 that is not a page number is the first page, a page past the end is the last page.
+
+Sorting: a list's filter declares which shown columns sort with ``listing.sorting``::
+
+    sort: str = listing.sorting(("number", "reported", "patient"), default="-reported")
+
+``sort`` then takes ``number`` (ascending) or ``-number`` (descending) and nothing else;
+the service turns it into ``ORDER BY`` with ``listing.order_by`` (always ending with the
+id, so equal values keep one order from page to page); ``listing.context`` gives the
+template each column's header link and ``aria-sort`` (components/sort.html). The sort is
+part of the filter, so the pager's links and the pushed url keep it.
 """
 
 from __future__ import annotations
@@ -120,6 +130,60 @@ def choice(options: Iterable[str], *, default: str = "", label: str = "") -> Any
     return dataclasses.field(default=default, metadata={"choices": tuple(options), "label": label})
 
 
+def sorting(columns: Iterable[str], *, default: str = "") -> Any:
+    """The filter field naming the sort: one of ``columns``, ``-`` before it for descending
+    (``default``: the list's own order, ``""`` for the service's default)."""
+    keys = tuple(columns)
+    options = ("", *keys, *(f"-{k}" for k in keys))
+    return dataclasses.field(
+        default=default,
+        metadata={"choices": options, "sort": keys, "label": N_("Sort by")},
+    )
+
+
+@dataclass(frozen=True)
+class SortLink:
+    """A column header's link: the url sorting by it, and ``aria-sort`` when it sorts."""
+
+    url: str
+    aria: str  # "ascending", "descending" or "" (not the sorted column)
+
+
+def sort_key(sort: str) -> tuple[str, bool]:
+    """``"-onset"`` → ``("onset", True)``: the column and whether it is descending."""
+    return (sort[1:], True) if sort.startswith("-") else (sort, False)
+
+
+def order_by(sort: str, columns: Mapping[str, Any], tiebreak: Any) -> list[Any]:
+    """``ORDER BY`` terms for ``sort`` over ``columns`` (name → an SQL expression, or a
+    tuple of flags that always sort ascending and then the column), ending
+    with ``tiebreak`` (the id) in the same direction. An unknown name is a programming
+    error (the filter's choices refuse it before)."""
+    name, desc = sort_key(sort)
+    chosen = columns[name]
+    *flags, expr = chosen if isinstance(chosen, tuple) else (chosen,)
+    # The leading flags (such as "no deadline" = 1) sort ascending either way: rows
+    # without a value stay at the end.
+    return [*(f.asc() for f in flags), *(e.desc() if desc else e.asc() for e in (expr, tiebreak))]
+
+
+def sort_links(path: str, flt: Any) -> dict[str, SortLink]:
+    """For each sortable column of ``flt``: the url that sorts by it (ascending first, a
+    second click descending) from page one, with the other filters kept."""
+    field = next((f for f in dataclasses.fields(flt) if "sort" in f.metadata), None)
+    if field is None:
+        return {}
+    current = getattr(flt, field.name) or _default(field) or ""
+    name, desc = sort_key(current)
+    links = {}
+    for key in field.metadata["sort"]:
+        wanted = f"-{key}" if key == name and not desc else key
+        query = query_string(dataclasses.replace(flt, **{field.name: wanted}))
+        aria = ("descending" if desc else "ascending") if key == name else ""
+        links[key] = SortLink(f"{path}?{query}" if query else path, aria)
+    return links
+
+
 def labelled(default: Any, label: str) -> Any:
     """A filter field with the label its error message names."""
     return dataclasses.field(default=default, metadata={"label": label})
@@ -160,7 +224,32 @@ def context(path: str, flt: Any, page: Page[Any]) -> dict[str, Any]:
     query = query_string(flt)
     base = f"{path}?{query}&" if query else f"{path}?"
     here = f"{base}page={page.page}" if page.page > 1 else (f"{path}?{query}" if query else path)
-    return {"flt": flt, "page": page, "query": query, "base": base, "here": here}
+    return {
+        "flt": flt,
+        "page": page,
+        "query": query,
+        "base": base,
+        "here": here,
+        "sorts": sort_links(path, flt),
+        "exports": {fmt: f"{base}format={fmt}" for fmt in EXPORT_FORMATS},
+    }
+
+
+EXPORT_FORMATS = ("csv", "xlsx")
+
+
+def export_format(params: Mapping[str, Any]) -> str:
+    """``format=csv|xlsx`` of a list's url: "" for the page itself; anything else is
+    refused with a message (a 422 page)."""
+    raw = _last(params, "format")
+    text = str(raw).strip().lower() if raw is not None else ""
+    if text and text not in EXPORT_FORMATS:
+        raise BadValue(
+            N_("The filter “{field}” is not one of the listed choices. Pick one again."),
+            fields={"format": N_("Choose a valid entry.")},
+            field="format",
+        )
+    return text
 
 
 def _last(params: Mapping[str, Any], name: str) -> Any:

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from sqlmodel import Session, col, select
 
-from aefi import i18n
+from aefi import exporting, i18n
 from aefi.deps import ApiActor, SessionDep
 from aefi.intake import access, symptoms
 from aefi.intake.filing import service as filing
 from aefi.intake.follow_up import service as follow_up
+from aefi.intake.listing import export as list_export
 from aefi.intake.listing import service as listing
 from aefi.intake.models import FollowUp, Report
 from aefi.intake.schemas import (
@@ -149,7 +150,21 @@ def file_report(
     return present(session, [report])[0]
 
 
-@router.get("/reports", response_model=ReportList)
+EXPORT_RESPONSES = {
+    200: {
+        "content": {
+            "application/json": {},
+            "text/csv": {},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+        },
+        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
+        "filtered list (at most 20,000 rows) as a file, the export audited.",
+    }
+}
+SORT_PATTERN = "^-?(" + "|".join(listing.SORTS) + ")$"
+
+
+@router.get("/reports", response_model=ReportList, responses=EXPORT_RESPONSES)
 def list_reports(
     session: SessionDep,
     actor: ApiActor,
@@ -162,7 +177,11 @@ def list_reports(
     until: When | None = None,
     page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+    sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "-reported",
+    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
 ) -> ReportList:
+    """Reports of the caller's scope. ``sort``: number, reported, onset, patient, site,
+    lot, serious or status, ``-`` before it for descending (id breaks ties)."""
     flt = listing.ReportFilter(
         since=since,
         until=until,
@@ -171,7 +190,24 @@ def list_reports(
         lot_number=lot_number,
         serious=serious,
         status=status_,
+        sort=sort,
     )
+    if format != "json":
+        every = exporting.collect(
+            session,
+            actor,
+            lambda n, size: listing.list_reports(session, actor, flt, page=n, per_page=size),
+            what="reports",
+            filter_text=exporting.describe(flt),
+            fmt=format,
+        )
+        return exporting.response(
+            list_export.columns(session, every),
+            every,
+            what="reports",
+            sheet=i18n.gettext("Reports"),
+            fmt=format,
+        )
     rows, total = listing.list_reports(session, actor, flt, page=page, per_page=per_page)
     return ReportList(items=present(session, rows), total=total, page=page, per_page=per_page)
 

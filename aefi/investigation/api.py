@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlmodel import Session
 
-from aefi import i18n
+from aefi import exporting, i18n
 from aefi.auth.permissions import Actor
 from aefi.deps import ApiActor, SessionDep
 from aefi.investigation import access, lifecycle
@@ -15,6 +15,7 @@ from aefi.investigation import causality as who
 from aefi.investigation.assessments import service as case_assessments
 from aefi.investigation.cases import service as case_files
 from aefi.investigation.models import CaseFile, CausalityAssessment
+from aefi.investigation.overview import export as case_export
 from aefi.investigation.overview import service as case_overview
 from aefi.investigation.panel import service as case_panel
 from aefi.investigation.schemas import (
@@ -118,7 +119,21 @@ def _detail(session: Session, actor: Actor, case_id: Id) -> CaseDetailOut:
     )
 
 
-@router.get("/cases", response_model=CaseList)
+CASE_SORT = "^-?(" + "|".join(case_overview.CASE_SORTS) + ")$"
+EXPORT_RESPONSES = {
+    200: {
+        "content": {
+            "application/json": {},
+            "text/csv": {},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+        },
+        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
+        "filtered list as a file, the export audited.",
+    }
+}
+
+
+@router.get("/cases", response_model=CaseList, responses=EXPORT_RESPONSES)
 def list_cases(
     session: SessionDep,
     actor: ApiActor,
@@ -129,12 +144,31 @@ def list_cases(
     q: str = "",
     page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+    sort: Annotated[str, Query(pattern=CASE_SORT)] = "due",
+    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
 ) -> CaseList:
     """Case files of the caller's county, the most urgent deadline first. ``status`` empty
-    means all but closed; ``all`` includes closed ones. ``assignee``: me, none or a user id."""
+    means all but closed; ``all`` includes closed ones. ``assignee``: me, none or a user id.
+    ``sort``: due, number, patient, status, assignee, who or opened (``-`` descending)."""
     flt = case_overview.CaseFilter(
-        status=status_, assignee=assignee, overdue=overdue, kind=kind, q=q
+        status=status_, assignee=assignee, overdue=overdue, kind=kind, q=q, sort=sort
     )
+    if format != "json":
+        every = exporting.collect(
+            session,
+            actor,
+            lambda n, size: case_overview.list_cases(session, actor, flt, page=n, per_page=size),
+            what="cases",
+            filter_text=exporting.describe(flt),
+            fmt=format,
+        )
+        return exporting.response(
+            case_export.columns(session, every),
+            every,
+            what="cases",
+            sheet=i18n.gettext("Case files"),
+            fmt=format,
+        )
     rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=per_page)
     return CaseList(items=[_case_out(c) for c in rows], total=total, page=page, per_page=per_page)
 

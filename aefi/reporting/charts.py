@@ -139,3 +139,54 @@ def _share_chart(items: tuple[tuple[str, float | None], ...], title: str) -> str
         ax.grid(axis="x", color="#e3e6ea")
         ax.set_axisbelow(True)
         return _svg(fig)
+
+
+# Colour-blind safe (Okabe–Ito), one per event group of the epidemic curve; grey for "other".
+SERIES = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#999999")
+
+
+def epi_curve_chart(
+    weeks: Sequence[str],
+    series: Sequence[tuple[str, Sequence[int]]],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+) -> str:
+    """Reports per week as stacked bars, one colour per event group (``series``: the
+    group's name and its count per week, as ``weeks``: the weeks' labels)."""
+    return _epi_curve_chart(
+        tuple(weeks), tuple((n, tuple(c)) for n, c in series), title, x_label, y_label
+    )
+
+
+@lru_cache(maxsize=32)
+def _epi_curve_chart(
+    weeks: tuple[str, ...],
+    series: tuple[tuple[str, tuple[int, ...]], ...],
+    title: str,
+    x_label: str,
+    y_label: str,
+) -> str:
+    with _LOCK, rc_context(STYLE):
+        fig = Figure(figsize=(7.2, 2.8))
+        ax = fig.add_subplot()
+        xs = list(range(len(weeks)))
+        bottom = [0] * len(weeks)
+        for i, (name, counts) in enumerate(series):
+            ax.bar(xs, counts, bottom=bottom, color=SERIES[i % len(SERIES)], width=0.8, label=name)
+            bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+        # A label every fourth week keeps them apart; the last week (this one) always.
+        ticks = [x for x in xs if (len(xs) - 1 - x) % 4 == 0]
+        ax.set_xticks(ticks, [weeks[x] for x in ticks])
+        top = max(bottom, default=0)
+        ax.set_ylim(0, max(top, 1) * 1.15)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        ax.set_title(title, loc="left", fontsize=10)
+        ax.grid(axis="y", color="#e3e6ea")
+        ax.set_axisbelow(True)
+        if series:
+            ax.legend(loc="upper left", frameon=False, fontsize=8, ncols=min(len(series), 4))
+        return _svg(fig)

@@ -26,15 +26,16 @@ from aefi.pdf import render_pdf
 from aefi.registry import access as registry_access
 from aefi.registry.lots import service as registry_lots
 from aefi.registry.models import Vaccine
-from aefi.reporting import charts, exports
+from aefi.reporting import charts, exports, trends
 from aefi.reporting.county import service as county_view
 from aefi.reporting.daily import service as daily
 from aefi.reporting.follow_up import service as follow_up
 from aefi.reporting.indicators import KEY_FIELDS
 from aefi.reporting.models import CONTACT_LABELS, FIGURES, ContactOutcome
 from aefi.reporting.trace import service as tracing
+from aefi.reporting.trend import service as county_trend
 from aefi.types import Id, ascii_int, sane_year
-from aefi.web import flash, render, verify_csrf
+from aefi.web import flash, is_htmx, render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
@@ -66,7 +67,30 @@ def _attachment(body: bytes | str, media_type: str, filename: str) -> Response:
 @router.get("/dashboard")
 def dashboard_page(request: Request, session: SessionDep, actor: WebActor):
     board = county_view.dashboard(session, actor)
-    return render(request, "reporting/dashboard.html", {"dash": board, "actor": actor})
+    ctx: dict[str, Any] = {"dash": board, "actor": actor}
+    # The tiles refresh themselves every 30 s (htmx, the tiles only); the trend with them.
+    if not is_htmx(request):
+        ctx.update(_trend_context(county_trend.dashboard_trend(session, actor)))
+    return render(request, "reporting/dashboard.html", ctx)
+
+
+def _trend_context(trend: county_trend.Trend) -> dict[str, Any]:
+    curve = trend.curve
+    names = [
+        i18n.gettext("Other event groups") if g == trends.OTHER else group_name(g)
+        for g in curve.groups
+    ]
+    week_labels = [m.strftime("%m-%d") for m in curve.weeks]
+    chart = charts.epi_curve_chart(
+        week_labels,
+        list(zip(names, curve.counts, strict=True)),
+        title=i18n.gettext(
+            "Reports per week by event group (onset), last {n} weeks", n=len(curve.weeks)
+        ),
+        x_label=i18n.gettext("Week beginning (Monday)"),
+        y_label=i18n.gettext("Reports"),
+    )
+    return {"trend": trend, "curve_chart": chart, "curve_names": names}
 
 
 def dashboard_home(request: Request, session, actor):

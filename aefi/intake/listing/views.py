@@ -8,12 +8,12 @@ from datetime import date, datetime, timedelta
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import col, select
 
-from aefi import clock, i18n, listing
+from aefi import clock, exporting, i18n, listing
 from aefi.deps import SessionDep, WebActor
 from aefi.i18n import N_
 from aefi.intake import access, symptoms
 from aefi.intake.drafts import service as drafts_service
-from aefi.intake.listing import service
+from aefi.intake.listing import export, service
 from aefi.intake.models import ReportStatus
 from aefi.intake.pages import draft_summary, symptom_name
 from aefi.registry.models import Region, Vaccine
@@ -38,6 +38,7 @@ class ReportQuery:
     serious: str = listing.choice(("yes", "no"), label=N_("Seriousness"))
     status: str = listing.choice(ReportStatus.__members__, label=N_("Status"))
     q: str = listing.labelled("", N_("Search"))
+    sort: str = listing.sorting(tuple(service.SORTS), default="-reported")
 
     def for_service(self) -> service.ReportFilter:
         """Days are whole local days: ``until`` includes its own."""
@@ -50,6 +51,7 @@ class ReportQuery:
             serious={"yes": True, "no": False}.get(self.serious),
             status=self.status,
             q=self.q,
+            sort=self.sort,
         )
 
 
@@ -69,6 +71,23 @@ def _county_names(session, reports) -> dict[int, str]:
 def list_page(request: Request, session: SessionDep, actor: WebActor):
     flt = listing.read(ReportQuery, request.query_params)
     wanted = flt.for_service()
+    fmt = listing.export_format(request.query_params)
+    if fmt:
+        rows = exporting.collect(
+            session,
+            actor,
+            lambda n, size: service.list_reports(session, actor, wanted, page=n, per_page=size),
+            what="reports",
+            filter_text=listing.query_string(flt),
+            fmt=fmt,
+        )
+        return exporting.response(
+            export.columns(session, rows),
+            rows,
+            what="reports",
+            sheet=i18n.gettext("Reports"),
+            fmt=fmt,
+        )
     page = listing.fetch(
         lambda n, size: service.list_reports(session, actor, wanted, page=n, per_page=size),
         listing.paging(request.query_params, per_page=PER_PAGE),
@@ -91,9 +110,7 @@ def list_page(request: Request, session: SessionDep, actor: WebActor):
             "site_names": {s.id: i18n.pick(s.name, s.name_en) for s in sites},
             "vaccines": session.exec(select(Vaccine).order_by(Vaccine.code)).all(),
             "statuses": list(ReportStatus),
-            "drafts": drafts_service.open_drafts(session, actor)
-            if access.can_file(actor)
-            else [],
+            "drafts": drafts_service.open_drafts(session, actor) if access.can_file(actor) else [],
             "can_file": access.can_file(actor),
             "county_wide": county_wide,
             # Over several counties (the province): each case's county of origin.

@@ -12,7 +12,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
-from aefi import audit, clock
+from aefi import audit, clock, listing
 from aefi.audit import AuditEvent
 from aefi.auth.models import User
 from aefi.auth.permissions import Actor, require_role, scope_clause
@@ -55,13 +55,28 @@ class CaseFilter:
     overdue: bool = False
     kind: str = ""
     q: str = ""
+    sort: str = "due"  # a key of CASE_SORTS, "-" before it for descending
+
+
+# Cases with no deadline running sort after those with one, on both databases.
+_NO_DEADLINE_LAST = sql_case((col(CaseFile.next_due_at).is_(None), 1), else_=0)
+# The columns the case list sorts by (``listing.order_by``).
+CASE_SORTS = {
+    "due": (_NO_DEADLINE_LAST, col(CaseFile.next_due_at)),
+    "number": col(CaseFile.number),
+    "patient": col(CaseFile.title),
+    "status": col(CaseFile.status),
+    "assignee": col(CaseFile.assignee_name),
+    "who": col(CaseFile.who_category),
+    "opened": col(CaseFile.opened_at),
+}
 
 
 def list_cases(
     session: Session, actor: Actor, flt: CaseFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[CaseFile], int]:
-    """The county's case files, the most urgent deadline first (cases with no deadline
-    running last, newest first)."""
+    """The county's case files, by default the most urgent deadline first (cases with no
+    deadline running last, newest first); or sorted by ``flt.sort``."""
     require_role(actor, *READERS)
     now = clock.now()
     stmt = select(CaseFile).where(scope_clause(CaseFile.county_id, actor))
@@ -91,9 +106,17 @@ def list_cases(
         like = f"%{flt.q.strip()}%"
         stmt = stmt.where(or_(col(CaseFile.number).ilike(like), col(CaseFile.title).ilike(like)))
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    nulls_last = sql_case((col(CaseFile.next_due_at).is_(None), 1), else_=0)
+    if flt.sort in ("", "due"):
+        order = [
+            _NO_DEADLINE_LAST,
+            col(CaseFile.next_due_at),
+            col(CaseFile.opened_at).desc(),
+            col(CaseFile.id).desc(),
+        ]
+    else:
+        order = listing.order_by(flt.sort, CASE_SORTS, col(CaseFile.id))
     rows = session.exec(
-        stmt.order_by(nulls_last, col(CaseFile.next_due_at), col(CaseFile.opened_at).desc())
+        stmt.order_by(*order)
         .offset((page - 1) * per_page)
         .limit(per_page)
     )

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aefi import clock, i18n, listing
+from aefi import clock, exporting, i18n, listing
 from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
 from aefi.i18n import N_
@@ -23,6 +23,7 @@ from aefi.investigation.labels import (
     helpers,
     page_ctx,
 )
+from aefi.investigation.overview import export as case_export
 from aefi.investigation.overview import service as case_overview
 from aefi.types import Id
 from aefi.web import is_htmx, render, verify_csrf
@@ -70,12 +71,30 @@ class CaseQuery:
     overdue: bool = listing.labelled(False, N_("Overdue only"))
     kind: str = listing.choice(("report", "cluster"), label=N_("Kind"))
     q: str = listing.labelled("", N_("Search"))
+    sort: str = listing.sorting(tuple(case_overview.CASE_SORTS), default="due")
 
 
 @router.get("/cases")
 def cases_page(request: Request, session: SessionDep, actor: WebActor):
     flt = listing.read(CaseQuery, request.query_params)
     wanted = case_overview.CaseFilter(**dataclasses.asdict(flt))
+    fmt = listing.export_format(request.query_params)
+    if fmt:
+        rows = exporting.collect(
+            session,
+            actor,
+            lambda n, size: case_overview.list_cases(session, actor, wanted, page=n, per_page=size),
+            what="cases",
+            filter_text=listing.query_string(flt),
+            fmt=fmt,
+        )
+        return exporting.response(
+            case_export.columns(session, rows),
+            rows,
+            what="cases",
+            sheet=i18n.gettext("Case files"),
+            fmt=fmt,
+        )
     page = listing.fetch(
         lambda n, size: case_overview.list_cases(session, actor, wanted, page=n, per_page=size),
         listing.paging(request.query_params, per_page=50),

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
-from aefi import audit, clock
+from aefi import audit, clock, listing
 from aefi.audit import AuditEvent
 from aefi.auth.permissions import Actor, mask_id_number, require_role, sees_identity
 from aefi.errors import NotFound
@@ -232,6 +232,19 @@ class ReferralRow:
     site_name_en: str
 
 
+# The columns the referral list sorts by (``listing.order_by``); "" is its own order.
+REFERRAL_SORTS = {
+    "sent": col(Referral.sent_at),
+    "patient": col(Report.patient_name),
+    "report": col(Report.number),
+    "hospital": col(Hospital.name),
+    "site": col(Site.name),
+    "urgency": col(Referral.urgency),
+    "status": col(Referral.status),
+    "acknowledged": col(Referral.acknowledged_at),
+}
+
+
 def list_referrals(
     session: Session,
     actor: Actor,
@@ -239,9 +252,11 @@ def list_referrals(
     show: str = "open",
     page: int = 1,
     per_page: int = 50,
+    sort: str = "",
 ) -> tuple[list[ReferralRow], int]:
     """The actor's referrals: a hospital's are those addressed to it, a site's those it
-    sent, the county roles' the county's. Unacknowledged first, then newest first."""
+    sent, the county roles' the county's. Unacknowledged first, then newest first, unless
+    ``sort`` names a column of ``REFERRAL_SORTS``."""
     stmt = scope_stmt(actor)
     if show == "open":
         stmt = stmt.where(col(Referral.status).in_(list(states.OPEN)))
@@ -271,7 +286,13 @@ def list_referrals(
         .join(Hospital, Hospital.id == Referral.hospital_id)
         .join(Site, Site.id == Referral.site_id)
         .where(col(Referral.id).in_(select(ids.c.id)))
-        .order_by(waiting_first, col(Referral.sent_at).desc(), col(Referral.id).desc())
+        .order_by(
+            *(
+                listing.order_by(sort, REFERRAL_SORTS, col(Referral.id))
+                if sort
+                else (waiting_first, col(Referral.sent_at).desc(), col(Referral.id).desc())
+            )
+        )
         .offset((max(page, 1) - 1) * per_page)
         .limit(per_page)
     )

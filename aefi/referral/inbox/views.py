@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from aefi import i18n, listing
+from aefi import exporting, i18n, listing
 from aefi.auth.models import User
 from aefi.auth.permissions import Actor
 from aefi.db import session_scope
@@ -16,7 +16,7 @@ from aefi.deps import SessionDep, WebActor
 from aefi.errors import DomainError
 from aefi.i18n import N_
 from aefi.referral import access, legs
-from aefi.referral.inbox import service
+from aefi.referral.inbox import export, service
 from aefi.referral.page_context import page_context
 from aefi.types import Id
 from aefi.web import (
@@ -32,15 +32,33 @@ class InboxQuery:
     """The inbox's filter: which referrals it shows."""
 
     show: str = listing.choice(("open", "closed", "all"), default="open", label=N_("Show"))
+    sort: str = listing.sorting(tuple(service.REFERRAL_SORTS))
 
 
 def inbox_page(request: Request, session, actor: Actor):
     """The inbox at /referrals, and the hospital's home page at /."""
     flt = listing.read(InboxQuery, request.query_params)
+
+    def query(n: int, size: int):
+        return service.list_referrals(
+            session, actor, show=flt.show, page=n, per_page=size, sort=flt.sort
+        )
+
+    fmt = listing.export_format(request.query_params)
+    if fmt:
+        rows = exporting.collect(
+            session,
+            actor,
+            query,
+            what="referrals",
+            filter_text=listing.query_string(flt),
+            fmt=fmt,
+        )
+        return exporting.response(
+            export.columns(), rows, what="referrals", sheet=i18n.gettext("Referrals"), fmt=fmt
+        )
     page = listing.fetch(
-        lambda n, size: service.list_referrals(
-            session, actor, show=flt.show, page=n, per_page=size
-        ),
+        query,
         listing.paging(request.query_params, per_page=50),
     )
     ctx = page_context(

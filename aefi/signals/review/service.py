@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
-from aefi import audit, clock, i18n
+from aefi import audit, clock, i18n, listing
 from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Conflict, Invalid, NotFound
 from aefi.i18n import N_
@@ -81,12 +81,29 @@ class SignalFilter:
     method: str = ""
     event_group: str = ""
     open_only: bool = False
+    sort: str = ""  # a key of SIGNAL_SORTS, "-" for descending; "" the ranking
+
+
+# The columns the signal overview sorts by (``listing.order_by``); "" is its ranking.
+SIGNAL_SORTS = {
+    "level": col(Signal.level),
+    "target": select(Lot.lot_number).where(Lot.id == Signal.lot_id).scalar_subquery(),
+    "event_group": col(Signal.event_group),
+    "observed": col(Signal.observed),
+    "expected": col(Signal.expected),
+    "oe": col(Signal.oe_ratio),
+    "strength": col(Signal.strength),
+    "p": col(Signal.p_value),
+    "status": col(Signal.status),
+    "detected": col(Signal.first_detected_at),
+}
 
 
 def list_signals(
     session: Session, actor: Actor, flt: SignalFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[SignalRow], int]:
-    """Signals, strongest first: halt recommendations, then by -log10 p."""
+    """Signals, strongest first: halt recommendations, then by -log10 p (or sorted by
+    ``flt.sort``)."""
     require_role(actor, *access.READERS)
     stmt = select(Signal).where(access.visible_signals(session, actor))
     if flt.lot_number.strip():
@@ -109,9 +126,15 @@ def list_signals(
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     rows = session.exec(
         stmt.order_by(
-            (col(Signal.level) == SignalLevel.halt_recommended).desc(),
-            col(Signal.strength).desc(),
-            col(Signal.id),
+            *(
+                listing.order_by(flt.sort, SIGNAL_SORTS, col(Signal.id))
+                if flt.sort
+                else (
+                    (col(Signal.level) == SignalLevel.halt_recommended).desc(),
+                    col(Signal.strength).desc(),
+                    col(Signal.id),
+                )
+            )
         )
         .offset((max(page, 1) - 1) * per_page)
         .limit(per_page)

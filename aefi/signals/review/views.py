@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, BeforeValidator
 
-from aefi import audit, i18n, listing
+from aefi import audit, exporting, i18n, listing
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.forms import parse_form
@@ -19,6 +19,7 @@ from aefi.registry.records import service as registry_records
 from aefi.signals import access, charts, expected, presenters
 from aefi.signals.halts.service import list_halts
 from aefi.signals.models import SignalLevel, SignalMethod, SignalScope, SignalStatus
+from aefi.signals.review import export as signal_export
 from aefi.signals.review import service
 from aefi.signals.scans.service import latest_full_run
 from aefi.types import Id
@@ -40,6 +41,7 @@ class SignalQuery:
     event_group: str = listing.choice(expected.GROUPS, label=N_("Event group"))
     lot_number: str = listing.labelled("", N_("Lot number"))
     open_only: bool = listing.labelled(True, N_("Open only"))
+    sort: str = listing.sorting(tuple(service.SIGNAL_SORTS))
 
 
 @router.get("/signals")
@@ -53,7 +55,21 @@ def overview(request: Request, session: SessionDep, actor: WebActor):
         method=flt.method,
         event_group=flt.event_group,
         open_only=flt.open_only and not flt.status,
+        sort=flt.sort,
     )
+    fmt = listing.export_format(request.query_params)
+    if fmt:
+        rows = exporting.collect(
+            session,
+            actor,
+            lambda n, size: service.list_signals(session, actor, wanted, page=n, per_page=size),
+            what="signals",
+            filter_text=listing.query_string(flt),
+            fmt=fmt,
+        )
+        return exporting.response(
+            signal_export.columns(), rows, what="signals", sheet=i18n.gettext("Signals"), fmt=fmt
+        )
     page = listing.fetch(
         lambda n, size: service.list_signals(session, actor, wanted, page=n, per_page=size),
         listing.paging(request.query_params, per_page=50),

@@ -1,0 +1,1 @@
+"""The dashboard's trend: the epidemic curve and the reporting rate by township."""
