@@ -126,3 +126,26 @@ def event(group_name_en: str, group_name_zh: str) -> str:
         return group_name_zh
     en = group_name_en
     return en[:1].lower() + en[1:] if not en[:2].isupper() else en
+
+
+def decimal(x: float | None, digits: int = 3) -> str:
+    """A small number in decimals, never an exponent: 9.07e-09 → "< 0.000001",
+    0.000123 → "0.000123", 0.0421 → "0.0421", 1473.2 → "1,473"."""
+    if x is None or not math.isfinite(x):
+        return "—"
+    if x == 0:
+        return "0"
+    if abs(x) < 1e-6:
+        return "< 0.000001"
+    if abs(x) >= 100:
+        return f"{round(x):,}"
+    places = max(0, digits - 1 - int(math.floor(math.log10(abs(x)))))
+    text = f"{x:.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def per_million(rate: float | None) -> str:
+    """A rate per dose as people read it: 1.31e-06 → "1.31 per million doses"."""
+    if rate is None or not math.isfinite(rate):
+        return "—"
+    return i18n.gettext("{x} per million doses", x=decimal(rate * 1_000_000))
