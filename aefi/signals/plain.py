@@ -42,8 +42,8 @@ def times(ratio: float | None) -> str:
         return "—"
     if ratio >= 10:
         return f"{round(ratio):,}"
-    if ratio >= 2:
-        return f"{ratio:.0f}" if abs(ratio - round(ratio)) < 0.25 else f"{ratio:.1f}"
+    if ratio >= 3:
+        return f"{round(ratio)}"
     return f"{ratio:.1f}"
 
 

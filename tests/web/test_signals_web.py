@@ -363,3 +363,37 @@ def test_planned_doses_over_the_api(client, county):
     )
     bureau = api_token(client, "bureau")
     assert client.put(url, headers=bureau, json={"planned_doses": 5}).status_code == 403
+
+
+def test_api_halt_and_lift_take_a_confirmation(client, county):
+    """``confirm: false`` is refused with 422 naming the lot and the sites; ``true`` goes
+    through; omitted is API.md's documented v1 call and keeps working."""
+    with _session() as s:
+        lot_number = s.get(Lot, a_dose(s, county, site=0).lot_id).lot_number
+    bureau = api_token(client, "bureau")
+    body = {"scope": "lot", "target": lot_number, "reason": "冷链温度超标"}
+    r = client.post(
+        "/api/v1/halts",
+        headers={**bureau, "Accept-Language": "en"},
+        json={**body, "confirm": False},
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "confirm"]
+    message = r.json()["message"]
+    assert lot_number in message and "1 site" in message and "confirm" in message.lower()
+    assert client.get("/api/v1/halts", headers=bureau).json() == []
+    r = client.post("/api/v1/halts", headers=bureau, json={**body, "confirm": True})
+    assert r.status_code == 201
+    hid = r.json()["id"]
+    r = client.post(
+        f"/api/v1/halts/{hid}/lift", headers=bureau, json={"reason": "已修复", "confirm": False}
+    )
+    assert (
+        r.status_code == 422
+        and client.get(f"/api/v1/halts/{hid}", headers=bureau).json()["state"] == "in force"
+    )
+    r = client.post(f"/api/v1/halts/{hid}/lift", headers=bureau, json={"reason": "已修复"})
+    assert r.status_code == 200 and r.json()["state"] == "lifted"
+    # The documented call without the field still issues the halt.
+    r = client.post("/api/v1/halts", headers=bureau, json=body)
+    assert r.status_code == 201
