@@ -40,6 +40,8 @@ def times(ratio: float | None) -> str:
     """How many times the expected: "6", "1.5", "1,200"."""
     if ratio is None or not math.isfinite(ratio):
         return "—"
+    if ratio >= 1000:
+        return f"{round(ratio, 2 - len(str(int(ratio)))):,.0f}"
     if ratio >= 10:
         return f"{round(ratio):,}"
     if ratio >= 3:
@@ -111,6 +113,13 @@ def unusual(observed: int, expected: float | None, ratio: float | None, p: float
     if not expected:
         return i18n.gettext(
             "none expected from the rate; a count this high by chance: {chance}.", chance=by_chance
+        )
+    if expected < 0.01:
+        return i18n.gettext(
+            "far above the expected {expected} (almost none); a count this high by chance: "
+            "{chance}.",
+            expected=amount(expected),
+            chance=by_chance,
         )
     return i18n.gettext(
         "about {times} times the expected {expected}; a count this high by chance: {chance}.",
