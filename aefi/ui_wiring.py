@@ -28,7 +28,7 @@ HOME_VIEWS: dict[Role, Callable[..., Any]] = {
 
 # provider(user) -> list of banners (.level, .text[, .link]), shown in this order.
 BANNER_PROVIDERS: tuple[Callable[[Any], list], ...] = (
-    signals_halts.halt_banners,  # halts in force, lots on hold
+    signals_halts.halt_banners,  # halts in force, lots on hold, alerts awaiting the bureau
     referral_inbox.banner,  # referrals awaiting acknowledgement / escalated
     investigation_overview.overdue_banner,  # case files past a deadline
 )

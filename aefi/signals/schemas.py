@@ -62,10 +62,26 @@ class HaltIn(BaseModel):
     cluster_ids: list[Id] = Field(default_factory=list, max_length=500)
     report_ids: list[Id] = Field(default_factory=list, max_length=500)
     effective_at: When | None = None
+    confirm: bool | None = Field(
+        default=None,
+        description=(
+            "true: the caller confirms the decision; false: not confirmed, answered 422 with "
+            "what it would touch (the lot, the sites). Omitted: the documented v1 call, taken "
+            "as confirmed."
+        ),
+    )
 
 
 class LiftIn(BaseModel):
     reason: str
+    confirm: bool | None = Field(
+        default=None,
+        description=(
+            "true: the caller confirms the decision; false: not confirmed, answered 422 with "
+            "what it would touch (the lot, the sites). Omitted: the documented v1 call, taken "
+            "as confirmed."
+        ),
+    )
 
 
 class HaltOut(BaseModel):

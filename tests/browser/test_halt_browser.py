@@ -85,10 +85,10 @@ def test_bureau_halts_a_lot_and_lifts_it(live_url, new_page, session, county):
     first = page.locator("#results tbody tr").first
     assert "建议叫停" in first.inner_text() and lot.lot_number in first.inner_text()
     shot(page, "halt-1-signals-overview-zh")
-    row = page.locator("#results tbody tr", has_text=lot.lot_number).filter(has_text="严重过敏反应")
+    row = page.locator("#results tbody tr", has_text=lot.lot_number)
     row.first.get_by_role("link", name="打开").click()
     page.wait_for_selector(".card.chart svg")
-    assert page.locator(".halt-callout").is_visible()
+    assert page.locator("#alert-options").is_visible()
     shot(page, "halt-2-signal-detail-zh")
 
     # ... issues the halt from the signal: the form comes filled in.
@@ -98,6 +98,10 @@ def test_bureau_halts_a_lot_and_lifts_it(live_url, new_page, session, county):
     page.fill("textarea[name=reason]", "同一批号 2 例严重过敏反应，MaxSPRT 超过临界值")
     shot(page, "halt-3-form-zh")
     page.get_by_role("button", name="发布叫停决定").click()
+    # The second step names the lot and the sites it stops at.
+    page.wait_for_selector("#confirm-step")
+    assert lot.lot_number in page.locator("#confirm-step").inner_text()
+    page.locator("#confirm-button").click()
     page.wait_for_selector("#halt-state")
     assert page.locator("#halt-state").inner_text() == "叫停生效中"
     number = page.locator("h1").inner_text()
@@ -137,6 +141,8 @@ def test_bureau_halts_a_lot_and_lifts_it(live_url, new_page, session, county):
     # The bureau lifts it by a later decision.
     page.fill("#lift-form textarea[name=reason]", "复检合格，恢复使用")
     page.locator("#lift-form").get_by_role("button", name="解除叫停").click()
+    page.wait_for_selector("#confirm-step")
+    page.locator("#confirm-button").click()
     page.wait_for_selector("#halt-state >> text=已解除")
     assert page.get_by_text("解除叫停〔").first.is_visible()
     shot(page, "halt-6-lifted-zh")

@@ -212,7 +212,7 @@ def _signal(session: Session, lot: Lot) -> Signal:
 def _halt_of_other(session: Session, w: World, other: CountyBits) -> HaltDecision:
     bureau = w.actor(session, other.users[Role.bureau])
     return halts.issue_halt(
-        session, bureau, scope="site", target=other.site.code, reason="冷链故障"
+        session, bureau, scope="site", target=other.site.code, reason="冷链故障", confirmed=True
     )
 
 
@@ -334,14 +334,16 @@ def test_other_county_signals_and_halts_are_out_of_reach(session, world, role):
     with pytest.raises((NotFound, Forbidden)):
         halts.get_halt(session, actor, halt.id)
     with pytest.raises((NotFound, Forbidden)):
-        halts.lift_halt(session, actor, halt.id, "误报")
+        halts.lift_halt(session, actor, halt.id, "误报", confirmed=True)
     session.rollback()
     assert session.get(HaltDecision, halt.id).lifted_at is None
     if role in access.HALT_READERS:
         assert halt.id not in {h.id for h in halts.list_halts(session, actor)}
     # The other county's site cannot be halted from here.
     with pytest.raises(REFUSED):
-        halts.issue_halt(session, actor, scope="site", target=other.site.code, reason="x")
+        halts.issue_halt(
+            session, actor, scope="site", target=other.site.code, reason="x", confirmed=True
+        )
     session.rollback()
     assert session.get(Site, other.site.id).halted  # only the other county's own decision
 
@@ -404,8 +406,10 @@ def test_no_halt_flag_through_the_registry(session, world):
 def test_each_decision_is_audited_naming_it(session, world):
     w = world
     bureau = w.actor(session, w.a.users[Role.bureau])
-    halt = halts.issue_halt(session, bureau, scope="lot", target="SHARED-1", reason="聚集")
-    halts.lift_halt(session, bureau, halt.id, "排除")
+    halt = halts.issue_halt(
+        session, bureau, scope="lot", target="SHARED-1", reason="聚集", confirmed=True
+    )
+    halts.lift_halt(session, bureau, halt.id, "排除", confirmed=True)
     lot_states.recall_lot(
         session, _system(w.b.id), session.get(Lot, w.b_only.id), notice="召回通知 2026-9"
     )
@@ -451,20 +455,24 @@ def test_expiry_follows_the_date(session, world):
 def test_county_halt_of_a_shared_lot_stops_only_its_own_sites(session, world):
     w = world
     bureau_a = w.actor(session, w.a.users[Role.bureau])
-    halt = halts.issue_halt(session, bureau_a, scope="lot", target="SHARED-1", reason="A 聚集")
+    halt = halts.issue_halt(
+        session, bureau_a, scope="lot", target="SHARED-1", reason="A 聚集", confirmed=True
+    )
     assert not _accepts(session, w, w.a, w.shared, 10)
     assert _accepts(session, w, w.b, w.shared, 11)
     assert lot_states.state_for_county(session, w.shared, w.b.id).status == "active"
     # B may halt the same lot for itself; A's decision does not stand in its way.
     bureau_b = w.actor(session, w.b.users[Role.bureau])
-    halt_b = halts.issue_halt(session, bureau_b, scope="lot", target="SHARED-1", reason="B 也停")
+    halt_b = halts.issue_halt(
+        session, bureau_b, scope="lot", target="SHARED-1", reason="B 也停", confirmed=True
+    )
     assert not _accepts(session, w, w.b, w.shared, 12)
     assert {h.id for h in halts.list_halts(session, bureau_b)} == {halt_b.id}
     # A lifts its own: A's sites use the lot again, B's stay halted by B's decision.
     with pytest.raises(NotFound):
-        halts.lift_halt(session, bureau_a, halt_b.id, "不是我们的")
+        halts.lift_halt(session, bureau_a, halt_b.id, "不是我们的", confirmed=True)
     session.rollback()
-    halts.lift_halt(session, bureau_a, halt.id, "A 排除")
+    halts.lift_halt(session, bureau_a, halt.id, "A 排除", confirmed=True)
     assert _accepts(session, w, w.a, w.shared, 13)
     assert not _accepts(session, w, w.b, w.shared, 14)
     assert session.get(Lot, w.shared.id).status == LotStatus.halted  # the summary
@@ -473,7 +481,9 @@ def test_county_halt_of_a_shared_lot_stops_only_its_own_sites(session, world):
 def test_county_halt_of_a_product_stops_only_its_own_sites(session, world):
     w = world
     bureau_a = w.actor(session, w.a.users[Role.bureau])
-    halts.issue_halt(session, bureau_a, scope="vaccine", target="VX", reason="A 停用")
+    halts.issue_halt(
+        session, bureau_a, scope="vaccine", target="VX", reason="A 停用", confirmed=True
+    )
     assert not _accepts(session, w, w.a, w.shared, 20)
     assert _accepts(session, w, w.b, w.shared, 21)
 
@@ -484,7 +494,9 @@ def test_province_halt_hits_every_county_below_it(session, world):
     lot_c = Lot(lot_number="SHARED-1C", vaccine_id=w.vaccine.id)
     session.add(lot_c)
     session.commit()
-    halt = halts.issue_halt(session, prov, scope="lot", target="SHARED-1", reason="全省叫停")
+    halt = halts.issue_halt(
+        session, prov, scope="lot", target="SHARED-1", reason="全省叫停", confirmed=True
+    )
     assert not _accepts(session, w, w.a, w.shared, 30)
     assert not _accepts(session, w, w.b, w.shared, 31)
     assert _accepts(session, w, w.c, w.shared, 32)  # county C is in another province
@@ -494,9 +506,9 @@ def test_province_halt_hits_every_county_below_it(session, world):
         h.id for h in halts.list_halts(session, w.actor(session, w.c.users[Role.bureau]))
     }
     with pytest.raises(Forbidden):
-        halts.lift_halt(session, bureau_a, halt.id, "县里不能解除")
+        halts.lift_halt(session, bureau_a, halt.id, "县里不能解除", confirmed=True)
     session.rollback()
-    halts.lift_halt(session, prov, halt.id, "全省解除")
+    halts.lift_halt(session, prov, halt.id, "全省解除", confirmed=True)
     assert _accepts(session, w, w.a, w.shared, 33)
     assert _accepts(session, w, w.b, w.shared, 34)
 
@@ -602,6 +614,7 @@ def test_api_refuses_the_other_county_and_a_status_field(client, session, world)
         scope="lot",
         target="SHARED-1",
         reason="B 叫停",
+        confirmed=True,
     )
     got_a = client.get("/api/v1/lots/SHARED-1", headers=_token(client, "api_client-a1")).json()
     got_b = client.get("/api/v1/lots/SHARED-1", headers=_token(client, "api_client-b2")).json()
@@ -630,6 +643,7 @@ def test_province_pages_read_every_county_below(client, session, world):
         scope="lot",
         target="SHARED-1",
         reason="B 叫停",
+        confirmed=True,
     )
     _signal(session, w.b_only)
     _login(client, "province-p")

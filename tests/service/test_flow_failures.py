@@ -155,11 +155,13 @@ def test_a_halt_and_its_lift_tell_the_sites_through_their_events(session, county
     bureau = county.actor(session, "bureau")
     lot = county.lot(session)
     a_dose(session, county, site=0, lot=lot)
-    halt = halts.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="质量问题")
+    halt = halts.issue_halt(
+        session, bureau, scope="lot", target=lot.lot_number, reason="质量问题", confirmed=True
+    )
     issued = halt_notices(session)
     assert {u for u, _ in issued} == TOLD
     assert all(n.urgent for u, n in issued if u == "reporter")
-    halts.lift_halt(session, bureau, halt.id, "检验合格")
+    halts.lift_halt(session, bureau, halt.id, "检验合格", confirmed=True)
     lifted = [(u, n) for u, n in halt_notices(session) if n.id not in {i.id for _, i in issued}]
     assert {u for u, _ in lifted} == TOLD
     assert not any(n.urgent for _, n in lifted)
@@ -176,7 +178,9 @@ def test_a_failing_halt_notice_leaves_the_halt_in_force_and_is_retried(
     lot = county.lot(session)
     a_dose(session, county, site=0, lot=lot)
     monkeypatch.setattr(notifications, "notify", broken)
-    halt = halts.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="质量问题")
+    halt = halts.issue_halt(
+        session, bureau, scope="lot", target=lot.lot_number, reason="质量问题", confirmed=True
+    )
     # The state change is the decision's own: in force, the lot halted; nobody told yet.
     session.refresh(lot)
     assert halt.applied_at is not None and lot.status == LotStatus.halted
@@ -202,8 +206,9 @@ def test_a_halt_lifted_before_its_date_tells_nobody(session, county):
         target=lot.lot_number,
         reason="质量问题",
         effective_at=clock.now() + timedelta(days=1),
+        confirmed=True,
     )
     assert halt.applied_at is None
-    halts.lift_halt(session, bureau, halt.id, "撤回")
+    halts.lift_halt(session, bureau, halt.id, "撤回", confirmed=True)
     assert halt_notices(session) == []
     assert not failures(session)

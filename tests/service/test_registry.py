@@ -74,6 +74,7 @@ def test_halted_lot_refuses_new_dose_naming_the_decision(session, county):
         scope="lot",
         target=lot.lot_number,
         reason="叫停决定 2026-001",
+        confirmed=True,
     )
     site = session.get(Site, county.site_ids[0])
     with pytest.raises(Conflict) as err:

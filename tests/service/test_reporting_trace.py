@@ -80,7 +80,7 @@ def test_reports_history_and_halt_on_the_lot_page(session, county):
         symptoms=["FEVER", "URTIC"],
     )
     halt = halts.issue_halt(
-        session, bureau, scope="lot", target=lot.lot_number, reason="疑似聚集性发热"
+        session, bureau, scope="lot", target=lot.lot_number, reason="疑似聚集性发热", confirmed=True
     )
     session.refresh(lot)
     t = trace.lot_trace(session, bureau, lot.lot_number)
@@ -114,7 +114,9 @@ def halted(session, county):
                 administered_at=clock.now() - timedelta(days=2, hours=i),
             ),
         )
-    halts.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="疑似聚集")
+    halts.issue_halt(
+        session, bureau, scope="lot", target=lot.lot_number, reason="疑似聚集", confirmed=True
+    )
     return lot, rep, bureau
 
 

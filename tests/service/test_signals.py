@@ -211,7 +211,12 @@ def test_halt_and_lift_a_lot(session, county):
     lot = session.exec(select(Lot).where(col(Lot.id).in_(select(Dose.lot_id)))).first()
     holding = set(session.exec(select(Dose.site_id).where(Dose.lot_id == lot.id)).all())
     halt = halts.issue_halt(
-        session, bureau, scope="lot", target=lot.lot_number, reason="两例严重过敏反应"
+        session,
+        bureau,
+        scope="lot",
+        target=lot.lot_number,
+        reason="两例严重过敏反应",
+        confirmed=True,
     )
     year = clock.now().year
     assert halt.number == f"叫停〔{year}〕1号" and halt.state == "in force"
@@ -235,18 +240,20 @@ def test_halt_and_lift_a_lot(session, county):
     assert any(halt.number in b.text for b in banners.banners_for(session, user(session, "bureau")))
     # One halt at a time on the same target.
     with pytest.raises(Conflict):
-        halts.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason="again")
+        halts.issue_halt(
+            session, bureau, scope="lot", target=lot.lot_number, reason="again", confirmed=True
+        )
     # The notice, in Chinese.
     _h, pdf = halts.halt_notice_pdf(session, bureau, halt.id)
     assert pdf.startswith(b"%PDF")
     # A later decision lifts it.
-    lifted = halts.lift_halt(session, bureau, halt.id, "检验合格，恢复使用")
+    lifted = halts.lift_halt(session, bureau, halt.id, "检验合格，恢复使用", confirmed=True)
     assert lifted.lift_number == f"解除叫停〔{year}〕1号" and lifted.state == "lifted"
     session.refresh(lot)
     assert lot.status == "active"
     assert registry_doses.record_dose(session, admin, dose_in(lot, county, session)).id
     with pytest.raises(Conflict):
-        halts.lift_halt(session, bureau, halt.id, "again")
+        halts.lift_halt(session, bureau, halt.id, "again", confirmed=True)
     assert not [b for b in banners.banners_for(session, rep) if b.level == "danger"]
     actions = {
         e.action
@@ -265,16 +272,20 @@ def test_halt_a_vaccine_and_a_site(session, county):
     site = session.get(Site, county.site_ids[0])
     lot = session.exec(select(Lot).where(Lot.status == "active")).first()
     vac = session.get(Vaccine, lot.vaccine_id)
-    h1 = halts.issue_halt(session, bureau, scope="vaccine", target=vac.code, reason="质量问题")
+    h1 = halts.issue_halt(
+        session, bureau, scope="vaccine", target=vac.code, reason="质量问题", confirmed=True
+    )
     session.refresh(vac)
     assert vac.halted and h1.number in vac.halt_note
     with pytest.raises(Conflict) as refused:
         registry_doses.record_dose(session, admin, dose_in(lot, county, session))
     assert h1.number in str(refused.value)
-    halts.lift_halt(session, bureau, h1.id, "解除")
+    halts.lift_halt(session, bureau, h1.id, "解除", confirmed=True)
     session.refresh(vac)
     assert not vac.halted
-    h2 = halts.issue_halt(session, bureau, scope="site", target=site.code, reason="冷链故障")
+    h2 = halts.issue_halt(
+        session, bureau, scope="site", target=site.code, reason="冷链故障", confirmed=True
+    )
     session.refresh(site)
     assert site.halted and h2.number.endswith("2号")
     with pytest.raises(Conflict):
@@ -282,7 +293,7 @@ def test_halt_a_vaccine_and_a_site(session, county):
     rep = user(session, "reporter")
     assert rep.site_id == site.id
     assert any(h2.number in b.text for b in banners.banners_for(session, rep))
-    halts.lift_halt(session, bureau, h2.id, "已修复")
+    halts.lift_halt(session, bureau, h2.id, "已修复", confirmed=True)
     session.refresh(site)
     assert not site.halted
     assert registry_doses.record_dose(session, admin, dose_in(lot, county, session)).id
@@ -300,17 +311,28 @@ def test_who_may_halt_and_what_is_checked(session, county):
                 scope="lot",
                 target=lot.lot_number,
                 reason="x",
+                confirmed=True,
             )
     bureau = county.actor(session, "bureau")
     with pytest.raises(Invalid) as bad:
-        halts.issue_halt(session, bureau, scope="lot", target="NO-SUCH-LOT", reason="x")
+        halts.issue_halt(
+            session, bureau, scope="lot", target="NO-SUCH-LOT", reason="x", confirmed=True
+        )
     assert "target" in bad.value.fields
     with pytest.raises(Invalid) as bad:
-        halts.issue_halt(session, bureau, scope="lot", target=lot.lot_number, reason=" ")
+        halts.issue_halt(
+            session, bureau, scope="lot", target=lot.lot_number, reason=" ", confirmed=True
+        )
     assert "reason" in bad.value.fields
     with pytest.raises(Invalid) as bad:
         halts.issue_halt(
-            session, bureau, scope="lot", target=lot.lot_number, reason="x", signal_ids=[999]
+            session,
+            bureau,
+            scope="lot",
+            target=lot.lot_number,
+            reason="x",
+            signal_ids=[999],
+            confirmed=True,
         )
     assert "signal_ids" in bad.value.fields
     for field in ("report_ids", "cluster_ids"):
@@ -322,6 +344,7 @@ def test_who_may_halt_and_what_is_checked(session, county):
                 target=lot.lot_number,
                 reason="x",
                 **{field: [999_999, 999_998]},
+                confirmed=True,
             )
         assert bad.value.fields == {field: "999998, 999999"}
     # Reporters and the IIS read halts; reporters may not read signals.
@@ -347,6 +370,7 @@ def test_future_halt_comes_into_force_on_time(session, county):
         target=lot.lot_number,
         reason="明日起暂停",
         effective_at=start + timedelta(hours=2),
+        confirmed=True,
     )
     session.refresh(lot)
     assert halt.state == "pending" and lot.status == "active"

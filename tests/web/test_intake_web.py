@@ -560,6 +560,7 @@ def test_held_lot_is_flagged_on_the_form_and_the_report(client, county, session)
         scope="lot",
         target=lot.lot_number,
         reason="县卫健局叫停决定 2026-3号",
+        confirmed=True,
     )
     session.commit()
     form = client.get(f"/reports/new?dose_id={dose.id}", headers=EN).text

@@ -141,10 +141,13 @@ def test_pages_for_the_bureau_in_both_languages(client, county):
     assert "banner-warning" in page.text
     sid = int(re.search(r'href="/signals/(\d+)"', page.text).group(1))
     detail = client.get(f"/signals/{sid}", headers={"Accept-Language": "zh-CN"})
-    assert detail.status_code == 200 and "<svg" in detail.text and "观察数（累计）" in detail.text
+    assert detail.status_code == 200 and "<svg" in detail.text and "累计报告数" in detail.text
+    assert "发现了什么" in detail.text and "偶然出现这么多的可能：不到" in detail.text
+    assert "e+" not in _text(detail.text) and "e-0" not in _text(detail.text)
     client.cookies.set("aefi_lang", "en")
     detail_en = client.get(f"/signals/{sid}")
-    assert "Observed (cumulative)" in detail_en.text and "Issue a halt decision" in detail_en.text
+    assert "Reports so far" in detail_en.text and "Issue a halt decision" in detail_en.text
+    assert "a count this high by chance: less than 1 in" in detail_en.text
     assert "Family error" in detail_en.text and "Fixed plan" in detail_en.text
     # The lot page shows both views: against the expected rate and against the siblings.
     lot_en = client.get(f"/lots/{lot_number}")
@@ -156,7 +159,7 @@ def test_pages_for_the_bureau_in_both_languages(client, county):
     assert lot_zh.status_code == 200 and "同胞批次" in lot_zh.text
     svg = client.get(f"/signals/{sid}/chart.svg")
     assert svg.headers["content-type"].startswith("image/svg+xml")
-    assert "MaxSPRT boundary" in svg.text
+    assert "Count at which a halt is recommended" in svg.text
     # The halt form keeps what was typed and names the bad field.
     form = client.get("/halts/new", params={"scope": "lot", "target": lot_number})
     token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
@@ -176,6 +179,33 @@ def test_pages_for_the_bureau_in_both_languages(client, county):
         },
         follow_redirects=False,
     )
+    # The first submit asks for confirmation, naming the lot, its product and the sites.
+    assert r.status_code == 200 and 'id="confirm-step"' in r.text
+    assert lot_number in r.text and "1 site" in r.text
+    confirm = re.search(r'name="confirm" value="([^"]+)"', r.text).group(1)
+    wrong = client.post(
+        "/halts/new",
+        data={
+            "csrf_token": token,
+            "scope": "lot",
+            "target": lot_number,
+            "reason": "x",
+            "confirm": "forged",
+        },
+    )
+    assert wrong.status_code == 200 and 'id="confirm-step"' in wrong.text
+    r = client.post(
+        "/halts/new",
+        data={
+            "csrf_token": token,
+            "scope": "lot",
+            "target": lot_number,
+            "reason": "Two anaphylaxis cases",
+            "signal_ids": str(sid),
+            "confirm": confirm,
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     hid = int(r.headers["location"].rsplit("/", 1)[1])
     page = client.get(f"/halts/{hid}")
@@ -189,13 +219,24 @@ def test_pages_for_the_bureau_in_both_languages(client, county):
     assert "紧急叫停决定书" in text_zh and "叫停〔" in text_zh and lot_number in text_zh
     r = client.post(f"/halts/{hid}/lift", data={"csrf_token": token, "reason": ""})
     assert r.status_code == 422
+    r = client.post(f"/halts/{hid}/lift", data={"csrf_token": token, "reason": "复检合格"})
+    assert r.status_code == 200 and 'id="confirm-step"' in r.text and lot_number in r.text
+    confirm = re.search(r'name="confirm" value="([^"]+)"', r.text).group(1)
+    assert "已解除" not in client.get(f"/halts/{hid}").text
     r = client.post(
         f"/halts/{hid}/lift",
-        data={"csrf_token": token, "reason": "复检合格"},
+        data={"csrf_token": token, "reason": "复检合格", "confirm": confirm},
         follow_redirects=False,
     )
     assert r.status_code == 303
     assert "已解除" in client.get(f"/halts/{hid}").text
+
+
+def _text(html: str) -> str:
+    """The page's words without markup, the SVG and the history (the audit's own lines)."""
+    html = re.sub(r"<svg.*?</svg>", "", html, flags=re.S)
+    html = html.rsplit('<section class="card"><h2>', 1)[0]
+    return re.sub(r"<[^>]+>", " ", html)
 
 
 def _pdftotext(pdf: bytes) -> str:
@@ -322,3 +363,37 @@ def test_planned_doses_over_the_api(client, county):
     )
     bureau = api_token(client, "bureau")
     assert client.put(url, headers=bureau, json={"planned_doses": 5}).status_code == 403
+
+
+def test_api_halt_and_lift_take_a_confirmation(client, county):
+    """``confirm: false`` is refused with 422 naming the lot and the sites; ``true`` goes
+    through; omitted is API.md's documented v1 call and keeps working."""
+    with _session() as s:
+        lot_number = s.get(Lot, a_dose(s, county, site=0).lot_id).lot_number
+    bureau = api_token(client, "bureau")
+    body = {"scope": "lot", "target": lot_number, "reason": "冷链温度超标"}
+    r = client.post(
+        "/api/v1/halts",
+        headers={**bureau, "Accept-Language": "en"},
+        json={**body, "confirm": False},
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "confirm"]
+    message = r.json()["message"]
+    assert lot_number in message and "1 site" in message and "confirm" in message.lower()
+    assert client.get("/api/v1/halts", headers=bureau).json() == []
+    r = client.post("/api/v1/halts", headers=bureau, json={**body, "confirm": True})
+    assert r.status_code == 201
+    hid = r.json()["id"]
+    r = client.post(
+        f"/api/v1/halts/{hid}/lift", headers=bureau, json={"reason": "已修复", "confirm": False}
+    )
+    assert (
+        r.status_code == 422
+        and client.get(f"/api/v1/halts/{hid}", headers=bureau).json()["state"] == "in force"
+    )
+    r = client.post(f"/api/v1/halts/{hid}/lift", headers=bureau, json={"reason": "已修复"})
+    assert r.status_code == 200 and r.json()["state"] == "lifted"
+    # The documented call without the field still issues the halt.
+    r = client.post("/api/v1/halts", headers=bureau, json=body)
+    assert r.status_code == 201

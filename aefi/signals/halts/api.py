@@ -46,13 +46,16 @@ def issue_halt(body: HaltIn, session: SessionDep, actor: ApiActor) -> HaltOut:
         cluster_ids=body.cluster_ids,
         report_ids=body.report_ids,
         effective_at=body.effective_at,
+        confirmed=body.confirm is not False,
     )
     return halt_out(halt)
 
 
 @router.post("/halts/{halt_id}/lift", response_model=HaltOut)
 def lift_halt(halt_id: Id, body: LiftIn, session: SessionDep, actor: ApiActor) -> HaltOut:
-    return halt_out(service.lift_halt(session, actor, halt_id, body.reason))
+    return halt_out(
+        service.lift_halt(session, actor, halt_id, body.reason, confirmed=body.confirm is not False)
+    )
 
 
 @router.get("/halts", response_model=list[HaltOut])

@@ -17,7 +17,7 @@ from aefi.signals.models import (
     HaltDecision,
     HaltScope,
 )
-from aefi.signals.review.service import pending_halt_recommendations
+from aefi.signals.review import alerts as review_alerts
 
 
 @dataclass(frozen=True)
@@ -63,19 +63,39 @@ def banners_for(session: Session, user: Any) -> list[Banner]:
     elif access.sees_county_halts(actor):
         for h in halts:
             out.append(Banner("danger", _halt_text(h)))
-        if access.sees_halt_recommendations(actor):
-            n = pending_halt_recommendations(session, actor)
-            if n:
-                out.append(
-                    Banner(
-                        "warning",
-                        i18n.gettext(
-                            "Halt recommendations awaiting the bureau's decision: {n} "
-                            "(see Signals).",
-                            n=n,
-                        ),
-                    )
-                )
+        out.extend(recommendation_banners(session, actor))
+    return out
+
+
+MAX_ALERT_BANNERS = 3
+
+
+def recommendation_banners(session: Session, actor: Actor) -> list[Banner]:
+    """One banner per alert whose halt recommendation awaits the bureau, asking the
+    target's state now: a halt issued, lifted (its signals settled) or the alert dismissed
+    ends it (``review.alerts.awaiting_decision``)."""
+    waiting = review_alerts.awaiting_decision(session, actor)
+    out = [
+        Banner(
+            "warning",
+            i18n.gettext(
+                "Halt recommendation awaiting the bureau's decision: {target} (see Signals).",
+                target=review_alerts.target_name(a.lead),
+            ),
+        )
+        for a in waiting[:MAX_ALERT_BANNERS]
+    ]
+    if len(waiting) > MAX_ALERT_BANNERS:
+        more = len(waiting) - MAX_ALERT_BANNERS
+        out.append(
+            Banner(
+                "warning",
+                i18n.gettext(
+                    "And {n} more alerts awaiting the bureau's decision (see Signals).",
+                    n=more,
+                ),
+            )
+        )
     return out
 
 

@@ -19,7 +19,7 @@ from aefi.intake.models import Report
 from aefi.registry import access as registry_access
 from aefi.registry import lot_states
 from aefi.registry.models import Lot, Region, Site, Vaccine
-from aefi.signals import access, expected
+from aefi.signals import access, expected, plain
 from aefi.signals.models import (
     HaltCounter,
     HaltDecision,
@@ -27,6 +27,7 @@ from aefi.signals.models import (
     Signal,
     SignalStatus,
 )
+from aefi.signals.review import alerts as review_alerts
 from aefi.signals.review.service import SignalRow, signal_rows
 
 
@@ -121,10 +122,16 @@ def issue_halt(
     cluster_ids: list[int] | None = None,
     report_ids: list[int] | None = None,
     effective_at: datetime | None = None,
+    confirmed: bool = False,
 ) -> HaltDecision:
     """The bureau halts a lot, a vaccine product or a site's vaccinations (紧急叫停) for its
     county's sites; the province for the sites of every county below it. A lot or product
-    shared by several counties is halted by each on its own."""
+    shared by several counties is halted by each on its own.
+
+    Refused (``Invalid`` on the field ``confirm``, naming the lot and the sites) unless
+    ``confirmed``: the person has seen :func:`halt_preview` and confirmed it. The open
+    signals of the target's alert (its other event groups, and the vaccine and site signals
+    of the same reports) are settled by the decision."""
     require_role(actor, *access.DECIDERS)
     errors: dict[str, str] = {}
     try:
@@ -140,6 +147,15 @@ def issue_halt(
     obj, label = _resolve_target(session, actor, sc, target)
     for other in _active_halts_of(session, sc, obj.id, county_id=actor.county_id):
         raise Conflict("{target} is halted already by {number}.", target=label, number=other.number)
+    if not confirmed:
+        preview = halt_preview(session, actor, sc.value, target)
+        raise Invalid(
+            "Confirm the halt of {target}: vaccination with it stops at {sites}. "
+            "Submit it again with the confirmation.",
+            fields={"confirm": N_("Confirm the halt.")},
+            target=preview.target,
+            sites=plain.sites(preview.reach.sites),
+        )
     from aefi.triage.models import Cluster
 
     signal_ids = _known_ids(
@@ -208,7 +224,8 @@ def issue_halt(
             col(Signal.status).in_([SignalStatus.new, SignalStatus.under_review]),
         )
     ).all()
-    for sid in sorted(set(signal_ids) | set(same_target)):
+    alert = review_alerts.alert_signal_ids(session, actor, sc.value, obj.id)
+    for sid in sorted(set(signal_ids) | set(same_target) | set(alert)):
         sig = session.get(Signal, sid)
         if sig.status != SignalStatus.escalated:
             audit.record(
@@ -277,9 +294,12 @@ def apply_due_halts(session: Session) -> int:
     return len(due)
 
 
-def lift_halt(session: Session, actor: Actor, halt_id: int, reason: str) -> HaltDecision:
+def lift_halt(
+    session: Session, actor: Actor, halt_id: int, reason: str, *, confirmed: bool = False
+) -> HaltDecision:
     """A later decision lifts the halt: the registry goes back to active (unless another
-    decision in force still holds it), the sites are told."""
+    decision in force still holds it), the sites are told. Refused unless ``confirmed``
+    (the person has seen :func:`lift_preview`)."""
     require_role(actor, *access.DECIDERS)
     halt = get_halt(session, actor, halt_id)
     if halt.county_id != actor.county_id:
@@ -289,6 +309,16 @@ def lift_halt(session: Session, actor: Actor, halt_id: int, reason: str) -> Halt
     if not reason.strip():
         raise Invalid(
             "Some fields need correcting.", fields={"reason": N_("Give the reason for lifting.")}
+        )
+    if not confirmed:
+        preview = lift_preview(session, actor, halt)
+        raise Invalid(
+            "Confirm lifting {number} on {target}: it can be used again at {sites}. "
+            "Submit it again with the confirmation.",
+            fields={"confirm": N_("Confirm lifting the halt.")},
+            number=halt.number,
+            target=preview.target,
+            sites=plain.sites(preview.reach.sites),
         )
     now = clock.now()
     year = now.astimezone(clock.local_zone()).year
@@ -328,6 +358,91 @@ def lift_halt(session: Session, actor: Actor, halt_id: int, reason: str) -> Halt
     )
     session.commit()
     return halt
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a halt or its lifting touches, for the confirmation step: the target named
+    (number and product), the sites in the actor's area that gave it, doses remaining."""
+
+    scope: str
+    target_id: int
+    label: str  # lot number, vaccine code, site code
+    target: str  # "lot X (product)" in the reader's language
+    reach: review_alerts.Reach
+
+    def halt_text(self) -> str:
+        return i18n.gettext(
+            "You are about to halt {target}. Vaccination with it stops at {sites}, which gave "
+            "{doses} of it.",
+            target=self.target,
+            sites=plain.sites(self.reach.sites),
+            doses=plain.doses(self.reach.doses_given),
+        )
+
+    def lift_text(self, number: str) -> str:
+        return i18n.gettext(
+            "You are about to lift {number}: {target} can be used again at {sites}.",
+            number=number,
+            target=self.target,
+            sites=plain.sites(self.reach.sites),
+        )
+
+    def remaining_text(self) -> str:
+        if self.reach.doses_remaining is None:
+            return ""
+        return i18n.gettext(
+            "{doses} of the lot are not yet given.", doses=plain.doses(self.reach.doses_remaining)
+        )
+
+
+def _target_words(session: Session, scope: str, obj) -> str:
+    if scope == HaltScope.lot:
+        vac = session.get(Vaccine, obj.vaccine_id)
+        return i18n.gettext(
+            "lot {lot} ({product})",
+            lot=obj.lot_number,
+            product=i18n.pick(vac.name, vac.name_en) if vac else "",
+        )
+    if scope == HaltScope.vaccine:
+        return i18n.gettext(
+            "vaccine {vaccine} ({product})",
+            vaccine=obj.code,
+            product=i18n.pick(obj.name, obj.name_en),
+        )
+    return i18n.gettext("site {site}", site=f"{i18n.pick(obj.name, obj.name_en)} ({obj.code})")
+
+
+def halt_preview(session: Session, actor: Actor, scope: str, target: str) -> Preview:
+    """What halting this target would touch (the confirmation step names it)."""
+    require_role(actor, *access.DECIDERS)
+    try:
+        sc = HaltScope(scope)
+    except ValueError:
+        raise Invalid(
+            "Some fields need correcting.", fields={"scope": N_("Pick lot, vaccine or site.")}
+        ) from None
+    obj, label = _resolve_target(session, actor, sc, target)
+    return Preview(
+        sc.value,
+        obj.id,
+        label,
+        _target_words(session, sc.value, obj),
+        review_alerts.reach(session, actor, sc.value, obj.id),
+    )
+
+
+def lift_preview(session: Session, actor: Actor, halt: HaltDecision) -> Preview:
+    """What lifting this decision would touch."""
+    model = {HaltScope.lot: Lot, HaltScope.vaccine: Vaccine, HaltScope.site: Site}
+    obj = session.get(model[HaltScope(halt.scope)], halt.target_id)
+    return Preview(
+        halt.scope,
+        halt.target_id,
+        halt.target_label,
+        _target_words(session, halt.scope, obj),
+        review_alerts.reach(session, actor, halt.scope, halt.target_id),
+    )
 
 
 def get_halt(session: Session, actor: Actor, halt_id: int) -> HaltDecision:

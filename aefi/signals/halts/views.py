@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from datetime import datetime
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,11 +19,11 @@ from aefi.db import session_scope
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
 from aefi.forms import ReasonForm, parse_form
-from aefi.signals import access, presenters
+from aefi.signals import access, plain, presenters
 from aefi.signals.halts import banners, service
 from aefi.signals.models import HaltScope
 from aefi.types import Id, parse_id
-from aefi.web import flash, parse_local, render, verify_csrf
+from aefi.web import csrf_token, flash, parse_local, render, verify_csrf
 
 log = logging.getLogger("aefi.signals")
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -35,6 +38,7 @@ def halt_banners(user: User) -> list[banners.Banner]:
     except Exception:  # a banner must never break a page
         log.exception("halt banners failed")
         return []
+
 
 @router.get("/halts")
 def halts_page(request: Request, session: SessionDep, actor: WebActor):
@@ -91,6 +95,10 @@ def _ids(raw: str) -> list[int]:
     return out
 
 
+class LiftForm(ReasonForm):
+    confirm: str = ""  # the token of the confirmation step
+
+
 class HaltForm(BaseModel):
     """The halt form as typed: the ids and the time are parsed below, with their messages."""
 
@@ -101,6 +109,42 @@ class HaltForm(BaseModel):
     cluster_ids: str = ""
     report_ids: str = ""
     effective_at: str = ""
+    confirm: str = ""  # the token of the confirmation step
+
+
+def confirm_token(request: Request, kind: str, key: str) -> str:
+    """The token the confirmation page carries: bound to the session (its CSRF secret), to
+    the kind of decision and to its target, so a confirmation counts for that one only."""
+    secret = csrf_token(request).encode()
+    return hmac.new(secret, f"{kind}:{key}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _confirmed(request: Request, kind: str, key: str, sent: str) -> bool:
+    return bool(sent) and hmac.compare_digest(sent, confirm_token(request, kind, key))
+
+
+def _halt_key(values: dict) -> str:
+    return f"{values['scope'].strip()}:{values['target'].strip()}"
+
+
+def _confirm_page(request, actor, *, preview, title, text, button, action, back, values, kind, key):
+    return render(
+        request,
+        "signals/halt_confirm.html",
+        {
+            **presenters.common(actor),
+            "preview": preview,
+            "title": title,
+            "text": text,
+            "remaining": preview.remaining_text(),
+            "button": button,
+            "action": action,
+            "back": back,
+            "values": values,
+            "confirm_token": confirm_token(request, kind, key),
+            "plain": plain,
+        },
+    )
 
 
 @router.post("/halts/new")
@@ -132,10 +176,29 @@ async def issue_halt(request: Request, session: SessionDep, actor: WebActor):
             target=values["target"],
             reason=values["reason"],
             effective_at=effective,
+            confirmed=_confirmed(request, "halt", _halt_key(values), values["confirm"]),
             **ids,
         )
     except Invalid as exc:
         session.rollback()
+        if set(exc.fields) == {"confirm"}:
+            preview = service.halt_preview(session, actor, values["scope"], values["target"])
+            back = "/halts/new?" + urlencode(
+                {k: values[k] for k in ("scope", "target", "signal_ids", "reason")}
+            )
+            return _confirm_page(
+                request,
+                actor,
+                preview=preview,
+                title=i18n.gettext("Confirm the halt"),
+                text=preview.halt_text(),
+                button=i18n.gettext("Confirm: halt {target}", target=preview.label),
+                action="/halts/new",
+                back=back,
+                values=values,
+                kind="halt",
+                key=_halt_key(values),
+            )
         errs = {k: i18n.gettext(v) for k, v in exc.fields.items()}
         return _halt_form(
             request, actor, values, errs, 422, i18n.gettext(exc.message, **exc.params)
@@ -163,12 +226,35 @@ def halt_page(request: Request, halt_id: Id, session: SessionDep, actor: WebActo
 
 @router.post("/halts/{halt_id:int}/lift")
 async def lift(request: Request, halt_id: Id, session: SessionDep, actor: WebActor):
-    form = await parse_form(request, ReasonForm)
-    reason = form.reason if isinstance(form, ReasonForm) else ""
+    form = await parse_form(request, LiftForm)
+    reason = form.reason if isinstance(form, LiftForm) else ""
+    sent = form.confirm if isinstance(form, LiftForm) else ""
     try:
-        halt = service.lift_halt(session, actor, halt_id, reason)
+        halt = service.lift_halt(
+            session,
+            actor,
+            halt_id,
+            reason,
+            confirmed=_confirmed(request, "lift", str(halt_id), sent),
+        )
     except Invalid as exc:
         session.rollback()
+        if set(exc.fields) == {"confirm"}:
+            h = service.get_halt(session, actor, halt_id)
+            preview = service.lift_preview(session, actor, h)
+            return _confirm_page(
+                request,
+                actor,
+                preview=preview,
+                title=i18n.gettext("Confirm lifting {number}", number=h.number),
+                text=preview.lift_text(h.number),
+                button=i18n.gettext("Confirm: lift the halt of {target}", target=preview.label),
+                action=f"/halts/{halt_id}/lift",
+                back=f"/halts/{halt_id}",
+                values={"reason": reason},
+                kind="lift",
+                key=str(halt_id),
+            )
         view = service.halt_view(session, actor, halt_id)
         return render(
             request,

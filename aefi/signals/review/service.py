@@ -3,8 +3,8 @@ review status."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import text
@@ -23,6 +23,7 @@ from aefi.signals.models import (
     SignalMethod,
     SignalScope,
     SignalStatus,
+    SurveillancePlan,
 )
 from aefi.signals.rates.service import current_rates
 
@@ -99,12 +100,8 @@ SIGNAL_SORTS = {
 }
 
 
-def list_signals(
-    session: Session, actor: Actor, flt: SignalFilter, *, page: int = 1, per_page: int = 50
-) -> tuple[list[SignalRow], int]:
-    """Signals, strongest first: halt recommendations, then by -log10 p (or sorted by
-    ``flt.sort``)."""
-    require_role(actor, *access.READERS)
+def filtered(session: Session, actor: Actor, flt: SignalFilter):
+    """The SELECT of the signals the actor sees that the filter picks (no order)."""
     stmt = select(Signal).where(access.visible_signals(session, actor))
     if flt.lot_number.strip():
         stmt = stmt.where(
@@ -123,6 +120,15 @@ def list_signals(
         stmt = stmt.where(Signal.method == flt.method)
     if flt.event_group:
         stmt = stmt.where(Signal.event_group == flt.event_group)
+    return stmt
+
+
+def list_signals(
+    session: Session, actor: Actor, flt: SignalFilter, *, page: int = 1, per_page: int = 50
+) -> tuple[list[SignalRow], int]:
+    """Signals, strongest first: halt recommendations, then by -log10 p."""
+    require_role(actor, *access.READERS)
+    stmt = filtered(session, actor, flt)
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     rows = session.exec(
         stmt.order_by(
@@ -244,6 +250,18 @@ class Series:
     cv: float | None
     upper_limit: float | None
     min_events: int
+    # One dot per counted report at its onset (day, count so far); where the plan started.
+    events: list[tuple[datetime, float]] = field(default_factory=list)
+    started_at: datetime | None = None
+
+
+def surveillance_days(first: str | None, plan_start: str | None, today: str) -> list[str]:
+    """Every day of the surveillance period, ``YYYY-MM-DD``: from the target's first dose
+    (or the plan's start when it came first) to today, one entry per day."""
+    starts = [d for d in (first, plan_start) if d]
+    start = date.fromisoformat(min(starts)) if starts else date.fromisoformat(today)
+    end = max(date.fromisoformat(today), start)
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
 def signal_series(session: Session, actor: Actor, signal_id: int) -> tuple[SignalRow, Series]:
@@ -279,20 +297,30 @@ def signal_series(session: Session, actor: Actor, signal_id: int) -> tuple[Signa
         r = expected.choose(rates, codes.get(vid, ""), sig.event_group)
         per_day[d] = per_day.get(d, 0.0) + n * (r.rate_per_dose if r else 0.0)
     reports = counts.observed_reports(session, sig.scope, sig.target_id, sig.event_group)
-    days = sorted(set(per_day) | {t.strftime("%Y-%m-%d") for _, t in reports})
-    today = clock.now().strftime("%Y-%m-%d")
-    if not days or days[-1] < today:
-        days.append(today)
-    times = [datetime.fromisoformat(d).replace(tzinfo=clock.now().tzinfo) for d in days]
+    plan_id = (sig.details or {}).get("plan_id")
+    plan = session.get(SurveillancePlan, int(plan_id)) if plan_id else None
+    started = plan.started_at if plan is not None else None
+    known = sorted(set(per_day) | {t.strftime("%Y-%m-%d") for _, t in reports})
+    days = surveillance_days(
+        known[0] if known else None,
+        started.strftime("%Y-%m-%d") if started else None,
+        clock.now().strftime("%Y-%m-%d"),
+    )
+    tz = clock.now().tzinfo
+    times = [datetime.fromisoformat(d).replace(tzinfo=tz) for d in days]
     e = np.cumsum([per_day.get(d, 0.0) for d in days])
     onset_days = np.array(sorted(t.strftime("%Y-%m-%d") for _, t in reports))
     o = np.searchsorted(onset_days, np.array(days), side="right").astype(float)
+    dots = [
+        (datetime.fromisoformat(d).replace(tzinfo=tz), float(i + 1))
+        for i, d in enumerate(onset_days.tolist())
+    ]
     cv = (sig.details or {}).get("cv_halt")
     m = int((sig.details or {}).get("min_events_halt", 2))
     boundary = None
     if cv is not None and sig.upper_limit:
         boundary = scan.boundary_counts(float(cv), float(sig.upper_limit), m, e)
-    return row, Series(times, e, o, boundary, cv, sig.upper_limit, m)
+    return row, Series(times, e, o, boundary, cv, sig.upper_limit, m, dots, started)
 
 
 def _dp_series(session: Session, sig: Signal) -> Series:

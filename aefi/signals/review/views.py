@@ -16,10 +16,11 @@ from aefi.errors import Invalid
 from aefi.forms import parse_form
 from aefi.i18n import N_
 from aefi.registry.records import service as registry_records
-from aefi.signals import access, charts, expected, presenters
+from aefi.signals import access, charts, expected, plain, presenters
 from aefi.signals.halts.service import list_halts
 from aefi.signals.models import SignalLevel, SignalMethod, SignalScope, SignalStatus
 from aefi.signals.review import export as signal_export
+from aefi.signals.review import alerts as review_alerts
 from aefi.signals.review import service
 from aefi.signals.scans.service import latest_full_run
 from aefi.types import Id
@@ -71,7 +72,7 @@ def overview(request: Request, session: SessionDep, actor: WebActor):
             signal_export.columns(), rows, what="signals", sheet=i18n.gettext("Signals"), fmt=fmt
         )
     page = listing.fetch(
-        lambda n, size: service.list_signals(session, actor, wanted, page=n, per_page=size),
+        lambda n, size: review_alerts.list_alerts(session, actor, wanted, page=n, per_page=size),
         listing.paging(request.query_params, per_page=50),
     )
     return render(
@@ -82,6 +83,8 @@ def overview(request: Request, session: SessionDep, actor: WebActor):
             **listing.context("/signals", flt, page),
             "open_only": flt.open_only,
             "run": latest_full_run(session),
+            "unusual": review_alerts.how_unusual,
+            "target_name": review_alerts.target_name,
             "can_scan": access.can_scan(actor),
         },
         block="results",
@@ -91,7 +94,7 @@ def overview(request: Request, session: SessionDep, actor: WebActor):
 # --- one signal ------------------------------------------------------------------------------
 
 
-def _chart(session, actor, signal_id: Id) -> str:
+def _chart(session, actor, signal_id: Id, *, narrow: bool = False) -> str:
     row, series = service.signal_series(session, actor, signal_id)
     sig = row.signal
     what = service.describe(session, sig)
@@ -108,46 +111,80 @@ def _chart(session, actor, signal_id: Id) -> str:
         cv = series.cv
         text = charts.ChartText(
             title=what,
-            observed=i18n.gettext("Observed (cumulative)"),
-            expected=i18n.gettext("Expected (cumulative)"),
-            boundary=i18n.gettext("MaxSPRT boundary: events needed to signal"),
-            x_label=i18n.gettext("Date"),
+            observed=i18n.gettext("Reports so far"),
+            expected=i18n.gettext("Expected so far, from the doses given"),
+            boundary=i18n.gettext("Count at which a halt is recommended"),
+            x_label=i18n.gettext("Surveillance period: first dose to today"),
             y_label=i18n.gettext("Number of reports"),
             note=i18n.gettext(
                 "alpha {alpha}, M = {m}, T = {t}, CV = {cv}",
                 alpha=(sig.details or {}).get("alpha", ""),
                 m=series.min_events,
-                t=f"{series.upper_limit:.3g}" if series.upper_limit else "-",
+                t=plain.amount(series.upper_limit) if series.upper_limit else "-",
                 cv=f"{cv:.3f}" if cv else i18n.gettext("none (any excess)"),
             ),
+            events=i18n.gettext("A report (its onset)"),
+            start=i18n.gettext("Surveillance plan started"),
         )
     return charts.observed_expected_svg(
-        series.times, series.observed, series.expected, series.boundary, text
+        series.times,
+        series.observed,
+        series.expected,
+        series.boundary,
+        text,
+        narrow=narrow,
+        events=series.events,
+        started_at=series.started_at,
     )
 
 
 @router.get("/signals/{signal_id:int}")
 def signal_page(request: Request, signal_id: Id, session: SessionDep, actor: WebActor):
+    """The alert the signal belongs to: its strongest evidence first, in plain words, the
+    options, the chart of the surveillance period, the reports; the statistics of the
+    signal asked for in a panel that opens."""
     row = service.get_signal(session, actor, signal_id)
-    reports = service.observed_reports(session, row)
+    alert = review_alerts.alert_of(session, actor, signal_id)
+    lead = alert.lead
+    reach = review_alerts.reach(session, actor, *alert.key)
+    reports, report_count = review_alerts.report_lines(session, actor, alert)
+    lot_row = lead if lead.signal.scope == "lot" else None
     return render(
         request,
         "signals/detail.html",
         {
             **presenters.common(actor),
             "row": row,
+            "s": row.signal,
+            "alert": alert,
+            "lead": lead,
+            "reach": reach,
             "can_decide": access.can_decide(actor),
             "can_review": access.can_review(actor),
             "can_release_hold": access.can_release_hold(actor),
-            "s": row.signal,
             # The lot's state in the actor's county (a shared lot is held per county).
-            "lot_state": registry_records.lot_state(session, actor, row.lot) if row.lot else None,
+            "lot_state": (
+                registry_records.lot_state(session, actor, lot_row.lot)
+                if lot_row is not None and lot_row.lot
+                else None
+            ),
+            "target": review_alerts.target_name(lead),
+            "seen": review_alerts.seen(lead, reach.sites),
+            "unusual": review_alerts.how_unusual(lead),
+            "how_unusual": review_alerts.how_unusual,
+            "plain": plain,
             "what": service.describe(session, row.signal),
-            "chart": _chart(session, actor, signal_id),
-            "reports": reports[:200],
-            "report_count": len(reports),
+            "chart": _chart(session, actor, lead.signal.id),
+            "chart_narrow": _chart(session, actor, lead.signal.id, narrow=True),
+            "reports": reports,
+            "report_count": report_count,
             "events": audit.timeline(session, "signal", signal_id),
-            "halts": [h for h in list_halts(session, actor) if signal_id in (h.signal_ids or [])],
+            "halts": [
+                h
+                for h in list_halts(session, actor)
+                if set(alert.signal_ids) & set(h.signal_ids or [])
+                or (h.scope, h.target_id) == alert.key
+            ],
         },
     )
 
@@ -169,7 +206,7 @@ async def signal_status(request: Request, signal_id: Id, session: SessionDep, ac
     if not isinstance(form, SignalStatusForm):
         form = SignalStatusForm()
     try:
-        service.set_signal_status(
+        review_alerts.review_alert(
             session, actor, signal_id, form.status, form.note, release_hold=form.release_hold
         )
     except Invalid as exc:

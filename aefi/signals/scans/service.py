@@ -296,9 +296,7 @@ def _disproportionality(session, actor, now, new_review) -> dict:
     review signals (vaccine x event group), every level goes into the scan run's output."""
     out: dict = {}
     for level in dp.LEVELS:
-        items = (
-            [x for x in expected.GROUPS if x != "all_aefi"] if level == "event_group" else None
-        )
+        items = [x for x in expected.GROUPS if x != "all_aefi"] if level == "event_group" else None
         t = dp.level_table(level, *counts.level_counts(session, level), items=items)
         if t is None:
             continue
