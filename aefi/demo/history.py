@@ -180,7 +180,7 @@ def build_history(
     audit.record(
         session,
         Actor.system(built.county_id, reason="demo county"),
-        "demo_history",
+        "demo_built",
         "region",
         built.county_id,
         county_id=built.county_id,

@@ -36,7 +36,20 @@ MAIN_LISTS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "hospital": (("/referrals", r'href="/referrals/\d+'),),
     "hospital2": (("/referrals", r'href="/referrals/\d+'),),
-    "admin": (("/reports", r'href="/reports/\d+'), ("/doses", r"330782")),
+    "admin": (
+        ("/reports", r'href="/reports/\d+'),
+        ("/referrals", r'href="/referrals/\d+'),
+        ("/admin/users", r"physician03"),
+    ),
+}
+# What each home page shows first: the board, the inbox, the dashboard's figures.
+HOME = {
+    "reporter": r'href="/observation/\d+',
+    "reporter2": r'href="/observation/\d+',
+    "hospital": r'href="/referrals/\d+',
+    "hospital2": r'href="/referrals/\d+',
+    "investigator": r"<strong>[1-9]",
+    "bureau": r"<strong>[1-9]",
 }
 
 
@@ -49,6 +62,8 @@ def test_every_role_sees_a_busy_county(app, client, engine, hour):
         login(client, username)
         home = client.get("/")
         assert home.status_code == 200, (username, home.text[:500])
+        if username in HOME:
+            assert re.search(HOME[username], home.text), f"{username}: the home page is empty"
         for path, row in pages:
             page = client.get(path)
             assert page.status_code == 200, (username, path)
