@@ -369,7 +369,6 @@ class _Story:
         pending = self.s.exec(
             select(Signal).where(
                 Signal.status == SignalStatus.new,
-                col(Signal.event_group).not_in(SERIOUS_GROUPS),
                 col(Signal.first_detected_at) < clock.now() - timedelta(hours=12),
             )
         ).all()
@@ -387,13 +386,13 @@ class _Story:
                 and not lot_states.is_usable(lot)
                 and lot.status == LotStatus.held
             )
+            note = (
+                "单例，经核实与批次无关，已在留观区处置缓解，继续监测"
+                if sig.event_group in SERIOUS_GROUPS
+                else "经核实均为一般反应（发热、局部红肿），该批次其他单位无类似报告，排除批次问题"
+            )
             signal_review.set_signal_status(
-                self.s,
-                bureau,
-                sig.id,
-                SignalStatus.dismissed.value,
-                "经核实均为一般反应（发热、局部红肿），该批次其他接种单位无类似报告，排除批次问题",
-                release_hold=release,
+                self.s, bureau, sig.id, SignalStatus.dismissed.value, note, release_hold=release
             )
 
     def _random_dose(self, code: str, *, before: datetime) -> Dose | None:
@@ -506,6 +505,20 @@ class _Story:
                 cluster_ids=clusters,
                 report_ids=[r.id for r in reports],
             )
+            # The product and the site stay in use: the decision stops the lot only.
+            for sig in self.s.exec(
+                select(Signal).where(
+                    Signal.status == SignalStatus.new, col(Signal.scope).in_(("vaccine", "site"))
+                )
+            ).all():
+                signal_review.set_signal_status(
+                    self.s,
+                    self.actor("bureau"),
+                    sig.id,
+                    SignalStatus.dismissed.value,
+                    f"两例均为同一批次，已按批次叫停（{decision.number}），"
+                    "不叫停整个疫苗品种或接种单位",
+                )
             line.at(_local(self.now, LIFT_DAY, 10, 30), _bind(lift, decision.id), "lift")
 
         def lift(halt_id: int) -> None:
