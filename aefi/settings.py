@@ -79,8 +79,10 @@ class Settings(BaseSettings):
     observation_default_minutes: int = 30
     observation_lookback_h: int = 4
     observation_refresh_s: int = 3
-    # Daily report (日报): each site submits the day's report by this local time.
+    # Daily report (日报): each site submits the day's report by this local time, on the
+    # day itself or this many days later (1: by 17:00 the next day; the demo's policy).
     daily_report_deadline: str = "17:00"
+    daily_report_deadline_days: int = 0
     # Expected AEFI reporting rate per 100,000 doses when no table gives one (China NIP
     # 2021-22, all AEFI: 32.52; DOMAIN.md).
     expected_aefi_rate_per_100k: float = 32.52

@@ -16,24 +16,58 @@ def _print_demo_logins() -> None:
     typer.echo("\nDemo logins (demo mode only):")
     for username, role, password in demo.credentials():
         typer.echo(f"  {username:<13} {role:<13} {password}")
+    typer.echo(
+        "  physician03 … physician12: the other sites' physicians, password "
+        "demo-physician-3 … demo-physician-12"
+    )
+
+
+def _build_demo(session, *, doses: int, days: int, small: bool) -> None:
+    from aefi import demo
+
+    t0 = time.perf_counter()
+    if small:
+        county, history = demo.build_living(session, doses=2000, days=days, min_reports=12)
+    else:
+        county, history = demo.build_living(session, doses=doses, days=days)
+    typer.echo(
+        f"demo county built in {time.perf_counter() - t0:.1f} s: {county.doses} doses, "
+        f"{history.reports} reports, {history.cases} case files, {history.referrals} "
+        f"referrals, {history.halts} halt, {history.daily_reports} daily reports"
+    )
+    for skipped in history.skipped:
+        typer.echo(f"  not done: {skipped}")
+
+
+def _start_demo(session) -> None:
+    from aefi import demo
+
+    started = demo.start(session)
+    typer.echo(
+        f"observation boards topped up: {started.doses} vaccinees recorded in the last 30 "
+        f"minutes, {started.reactions} reactions noted"
+    )
 
 
 def demo_cmd(
     doses: int = typer.Option(200_000, help="dose records to generate"),
     days: int = typer.Option(90, help="spread over the last N days"),
+    small: bool = typer.Option(
+        False, "--small", help="a small county (2,000 doses) with the same story, in seconds"
+    ),
 ) -> None:
-    """Build the demo county into an empty database."""
+    """Build the demo county, with its last 90 days of work, into an empty database."""
     from aefi import demo
     from aefi.db import upgrade
 
+    demo.configure(get_settings())
     upgrade()
     with open_session() as session:
         if demo.is_loaded(session):
             typer.echo("the database already holds data; demo county not loaded")
             raise typer.Exit(1)
-        t0 = time.perf_counter()
-        county = demo.build(session, doses=doses, days=days)
-        typer.echo(f"demo county built: {county.doses} doses in {time.perf_counter() - t0:.1f} s")
+        _build_demo(session, doses=doses, days=days, small=small)
+        _start_demo(session)
     _print_demo_logins()
 
 
@@ -55,6 +89,7 @@ def serve(
     settings = get_settings()
     if demo_mode:
         settings.demo = True
+        demo.configure(settings)  # the demo's policies (a day's report due the next day)
         keys.use_demo_key(settings)  # the installation's own key, kept in var/ (0600)
     try:
         keys.check(settings)
@@ -68,8 +103,13 @@ def serve(
     if demo_mode:
         with open_session() as session:
             if not demo.is_loaded(session):
-                typer.echo("first start: building the demo county (200,000 doses)…")
-                demo.build(session)
+                typer.echo(
+                    "first start: building the demo county (200,000 doses and 90 days of "
+                    "reports, cases, referrals, a halt)…"
+                )
+                _build_demo(session, doses=200_000, days=90, small=False)
+            # Every start: vaccinees on every site's board, whatever the hour.
+            _start_demo(session)
         _print_demo_logins()
     typer.echo(
         f"\naefi serving on http://{host}:{port}"

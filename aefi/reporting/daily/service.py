@@ -57,9 +57,12 @@ def period_bounds(since: date, until: date) -> tuple[datetime, datetime]:
 
 
 def deadline_of(day: date) -> datetime:
-    """The day's submission deadline (``daily_report_deadline``, local time, 17:00)."""
-    hh, mm = (int(x) for x in get_settings().daily_report_deadline.split(":", 1))
-    return datetime.combine(day, time(hh, mm), ZoneInfo(_zone()))
+    """The day's submission deadline (``daily_report_deadline``, local time, 17:00, on the
+    day or ``daily_report_deadline_days`` later)."""
+    settings = get_settings()
+    hh, mm = (int(x) for x in settings.daily_report_deadline.split(":", 1))
+    due_on = day + timedelta(days=settings.daily_report_deadline_days)
+    return datetime.combine(due_on, time(hh, mm), ZoneInfo(_zone()))
 
 
 # --- figures from the records ----------------------------------------------------------------

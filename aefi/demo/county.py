@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlmodel import Session
@@ -171,8 +171,10 @@ def build(
     days: int = 90,
     seed: int = 20261125,
     with_users: bool = True,
+    quiet: tuple[str, datetime, datetime] | None = None,
 ) -> DemoCounty:
-    """Build the demo county into an empty database."""
+    """Build the demo county into an empty database. ``quiet``: (vaccine code, from, to)
+    — the first lot of that vaccine gets no doses then (the demo's halted lot)."""
     rng = random.Random(seed)
     now = clock.now()
     county = Region(code="330782", name="示范县", name_en="Demo County", level=RegionLevel.county)
@@ -231,7 +233,7 @@ def build(
             session.add(lot)
             lots_by_vaccine.setdefault(v.id, []).append(lot)
     session.flush()
-    _doses(session, rng, county.id, sites, vaccines, lots_by_vaccine, doses, days, now)
+    _doses(session, rng, county.id, sites, vaccines, lots_by_vaccine, doses, days, now, quiet)
     system = Actor.system(county.id, reason="demo county")
     if with_users:
         for username, (role, password) in DEMO_PASSWORDS.items():
@@ -277,7 +279,9 @@ def _demo_name(username: str) -> str:
     }.get(username, username)
 
 
-def _doses(session, rng, county_id, sites, vaccines, lots_by_vaccine, total, days, now) -> None:
+def _doses(
+    session, rng, county_id, sites, vaccines, lots_by_vaccine, total, days, now, quiet=None
+) -> None:
     shares = [spec[5] for spec in VACCINES]
     site_weights = [rng.uniform(0.6, 1.6) for _ in sites]
     people: list[dict] = []
@@ -338,6 +342,8 @@ def _doses(session, rng, county_id, sites, vaccines, lots_by_vaccine, total, day
         if at > now:
             at -= timedelta(days=1)
         lot = rng.choice(lots_by_vaccine[v.id])
+        if quiet is not None and spec[0] == quiet[0] and quiet[1] <= at <= quiet[2]:
+            lot = rng.choice(lots_by_vaccine[v.id][1:])  # the first lot was stopped then
         dose_rows.append(
             {
                 "person_id": pid,
