@@ -113,6 +113,16 @@ class Settings(BaseSettings):
     checkin_rate_per_min: int = 20
     # The address the personal links (QR codes) point at; empty: the request's own.
     public_base_url: str = ""
+    # SMS (check-in reminders) through an HTTP gateway speaking Twilio's Messages API
+    # (POST {url}/2010-04-01/Accounts/{account}/Messages.json, basic auth). Empty url: no
+    # text messages are queued. Failed sends wait sms_backoff_s, doubling.
+    sms_gateway_url: str = ""
+    sms_account: str = ""
+    sms_auth_token: str | None = None
+    sms_sender: str = ""
+    sms_every_s: int = 30
+    sms_backoff_s: int = 30
+    sms_max_attempts: int = 10
     # Paths of the web layer, resolved from the source tree.
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"

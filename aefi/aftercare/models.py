@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Column
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from aefi import clock
@@ -69,4 +69,46 @@ class SelfReport(SQLModel, table=True):
     )
 
 
-LABELS = (N_("well"), N_("unwell"), N_("pending"), N_("confirmed"), N_("dismissed"))
+LABELS = (
+    N_("well"),
+    N_("unwell"),
+    N_("pending"),
+    N_("confirmed"),
+    N_("dismissed"),
+    N_("sent"),
+    N_("failed"),
+)
+
+
+class SmsStatus(enum.StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
+
+class SmsMessage(SQLModel, table=True):
+    """A text message waiting to go out through the SMS gateway (``aftercare.sms``): a
+    check-in reminder, or the check-in a halt or recall sends the lot's vaccinees. One per
+    dose and check-in day and kind: queuing it again changes nothing."""
+
+    __tablename__ = "sms_message"
+    __table_args__ = (UniqueConstraint("dose_id", "day", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dose_id: int = Field(foreign_key="dose.id", index=True)
+    county_id: int = Field(foreign_key="region.id", index=True)
+    kind: str = Field(max_length=16)  # reminder, halt
+    day: int
+    to_number: str = Field(max_length=40)
+    body: str = Field(max_length=500)
+    status: str = Field(default=SmsStatus.pending, max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(
+        default_factory=clock.now, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    last_error: str = Field(default="", max_length=500)
+    gateway_id: str = Field(default="", max_length=64)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    created_at: datetime = Field(
+        default_factory=clock.now, sa_column=Column(UTCDateTime(), nullable=False)
+    )

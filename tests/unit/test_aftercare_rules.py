@@ -35,7 +35,9 @@ def test_a_tampered_token_or_another_key_is_invalid():
 def test_a_token_cannot_be_turned_into_another_dose():
     t = tokens.sign(42, date(2026, 12, 20), KEY)
     payload, _, sig = t.rpartition(".")
-    forged_payload = URLSafeSerializer("guess", salt=tokens.SALT).dumps([43, date(2026, 12, 20).toordinal()])
+    forged_payload = URLSafeSerializer("guess", salt=tokens.SALT).dumps(
+        [43, date(2026, 12, 20).toordinal()]
+    )
     forged = forged_payload.rpartition(".")[0] + "." + sig
     with pytest.raises(tokens.TokenRejected):
         tokens.read(forged, [KEY], date(2026, 12, 1))

@@ -45,7 +45,9 @@ def _post(client, url: str, data: dict, lang: str = "zh-CN"):
 
 
 @pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils missing")
-def test_the_certificate_pdf_carries_a_qr_code_of_the_personal_link(client, session, county, tmp_path):
+def test_the_certificate_pdf_carries_a_qr_code_of_the_personal_link(
+    client, session, county, tmp_path
+):
     import zxingcpp
     from PIL import Image
 
@@ -53,14 +55,33 @@ def test_the_certificate_pdf_carries_a_qr_code_of_the_personal_link(client, sess
     login(client, "reporter")
     url = _link(client, session, dose)
     assert "/c/" in url
-    pdf = client.get(f"/persons/{dose.person_id}/certificate.pdf?dose={dose.id}", headers={"Accept-Language": "zh-CN"})
+    pdf = client.get(
+        f"/persons/{dose.person_id}/certificate.pdf?dose={dose.id}",
+        headers={"Accept-Language": "zh-CN"},
+    )
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     (tmp_path / "c.pdf").write_bytes(pdf.content)
-    subprocess.run(["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", "1", str(tmp_path / "c.pdf"), str(tmp_path / "c")], check=True)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "150",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            str(tmp_path / "c.pdf"),
+            str(tmp_path / "c"),
+        ],
+        check=True,
+    )
     png = next(tmp_path.glob("c*.png"))
     found = [r.text for r in zxingcpp.read_barcodes(Image.open(png))]
     assert found == [url]
-    text = subprocess.run(["pdftotext", str(tmp_path / "c.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "c.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "预防接种凭证" in text and "120" in text and "0571-8801" in text
     # The issue is audited (it prints a full name).
     from aefi.audit import AuditEvent
@@ -104,7 +125,9 @@ def test_well_then_a_symptom_then_the_physician_files_it(client, session, county
         },
     )
     assert ok.status_code == 200 and "接种单位" in ok.text
-    answers = session.exec(select(CheckIn).where(CheckIn.dose_id == dose.id).order_by(CheckIn.id)).all()
+    answers = session.exec(
+        select(CheckIn).where(CheckIn.dose_id == dose.id).order_by(CheckIn.id)
+    ).all()
     assert [(a.day, a.answer) for a in answers] == [(1, "well"), (3, "unwell")]
     sr = session.exec(select(SelfReport).where(SelfReport.dose_id == dose.id)).one()
     assert not sr.urgent and sr.status == "pending"
@@ -117,7 +140,12 @@ def test_well_then_a_symptom_then_the_physician_files_it(client, session, county
     onset = re.search(r'name="onset_at" value="([^"]+)"', detail.text).group(1)
     filed = client.post(
         f"/aftercare/self-reports/{sr.id}/confirm",
-        data={"csrf_token": token, "onset_at": onset, "symptoms": ["SWELL", "FEVER"], "description": "自报"},
+        data={
+            "csrf_token": token,
+            "onset_at": onset,
+            "symptoms": ["SWELL", "FEVER"],
+            "description": "自报",
+        },
         follow_redirects=False,
     )
     assert filed.status_code == 303, filed.text
@@ -130,10 +158,15 @@ def test_well_then_a_symptom_then_the_physician_files_it(client, session, county
     client.cookies.clear()
     login(client, "reporter2")
     assert client.get(f"/aftercare/self-reports/{sr.id}").status_code == 404
-    assert f"/aftercare/self-reports/{sr.id}" not in client.get("/aftercare/self-reports?status=confirmed").text
+    assert (
+        f"/aftercare/self-reports/{sr.id}"
+        not in client.get("/aftercare/self-reports?status=confirmed").text
+    )
 
 
-def test_a_red_flag_shows_the_hospital_and_alerts_the_site_and_the_hospital(client, session, county):
+def test_a_red_flag_shows_the_hospital_and_alerts_the_site_and_the_hospital(
+    client, session, county
+):
     from datetime import date
 
     dose = _dose(session, county, birth_on=date(2026, 6, 1))  # an infant
@@ -144,7 +177,12 @@ def test_a_red_flag_shows_the_hospital_and_alerts_the_site_and_the_hospital(clie
     r = _post(
         client,
         url,
-        {"answer": "unwell", "symptoms": ["high_fever"], "onset_on": clock.local_today().isoformat(), "severity": "severe"},
+        {
+            "answer": "unwell",
+            "symptoms": ["high_fever"],
+            "onset_on": clock.local_today().isoformat(),
+            "severity": "severe",
+        },
         lang="en",
     )
     assert r.status_code == 200 and "Get help now" in r.text and 'href="tel:120"' in r.text
@@ -153,10 +191,16 @@ def test_a_red_flag_shows_the_hospital_and_alerts_the_site_and_the_hospital(clie
     assert sr.urgent
     alerted = {
         session.get(User, n.user_id).username
-        for n in session.exec(select(Notification).where(Notification.kind == "checkin_red_flag")).all()
+        for n in session.exec(
+            select(Notification).where(Notification.kind == "checkin_red_flag")
+        ).all()
         if n.urgent
     }
-    assert {"reporter", "hospital"} <= alerted and "reporter2" not in alerted and "hospital2" not in alerted
+    assert (
+        {"reporter", "hospital"} <= alerted
+        and "reporter2" not in alerted
+        and "hospital2" not in alerted
+    )
     # The hospital desk may read the red flag it was told about; not a non-urgent one.
     login(client, "hospital")
     assert client.get(f"/aftercare/self-reports/{sr.id}").status_code == 200
@@ -168,13 +212,28 @@ def test_dismissing_needs_a_reason(client, session, county):
     url = _link(client, session, dose).replace("http://testserver", "")
     clock.advance(timedelta(days=1))
     client.cookies.clear()
-    _post(client, url, {"answer": "unwell", "symptoms": ["rash"], "onset_on": clock.local_today().isoformat(), "severity": "mild"})
+    _post(
+        client,
+        url,
+        {
+            "answer": "unwell",
+            "symptoms": ["rash"],
+            "onset_on": clock.local_today().isoformat(),
+            "severity": "mild",
+        },
+    )
     sr = session.exec(select(SelfReport).where(SelfReport.dose_id == dose.id)).one()
     login(client, "reporter")
     token = CSRF.search(client.get(f"/aftercare/self-reports/{sr.id}").text).group(1)
-    r = client.post(f"/aftercare/self-reports/{sr.id}/dismiss", data={"csrf_token": token, "reason": ""})
+    r = client.post(
+        f"/aftercare/self-reports/{sr.id}/dismiss", data={"csrf_token": token, "reason": ""}
+    )
     assert r.status_code == 422
-    r = client.post(f"/aftercare/self-reports/{sr.id}/dismiss", data={"csrf_token": token, "reason": "回访：蚊虫叮咬"}, follow_redirects=False)
+    r = client.post(
+        f"/aftercare/self-reports/{sr.id}/dismiss",
+        data={"csrf_token": token, "reason": "回访：蚊虫叮咬"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     session.expire_all()
     assert session.get(SelfReport, sr.id).status == "dismissed"
@@ -220,7 +279,12 @@ def test_the_self_report_api(client, session, county):
     clock.advance(timedelta(days=1))
     r = client.post(
         f"/api/v1/checkin/{good}",
-        json={"answer": "unwell", "symptoms": ["rash"], "onset_on": clock.local_today().isoformat(), "severity": "mild"},
+        json={
+            "answer": "unwell",
+            "symptoms": ["rash"],
+            "onset_on": clock.local_today().isoformat(),
+            "severity": "mild",
+        },
     )
     assert r.status_code == 201 and r.json()["red_flags"] == []
     sr_id = r.json()["self_report_id"]

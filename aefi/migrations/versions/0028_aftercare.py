@@ -64,9 +64,31 @@ def upgrade() -> None:
     op.create_index("ix_self_report_county_id", "self_report", ["county_id"])
     op.create_index("ix_self_report_site_id", "self_report", ["site_id"])
     op.create_index("ix_self_report_status", "self_report", ["status"])
+    op.create_table(
+        "sms_message",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("dose_id", sa.Integer(), sa.ForeignKey("dose.id"), nullable=False),
+        sa.Column("county_id", sa.Integer(), sa.ForeignKey("region.id"), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("to_number", sa.String(length=40), nullable=False),
+        sa.Column("body", sa.String(length=500), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", aefi.db.UTCDateTime(), nullable=False),
+        sa.Column("last_error", sa.String(length=500), nullable=False),
+        sa.Column("gateway_id", sa.String(length=64), nullable=False),
+        sa.Column("sent_at", aefi.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", aefi.db.UTCDateTime(), nullable=False),
+        sa.UniqueConstraint("dose_id", "day", "kind"),
+    )
+    op.create_index("ix_sms_message_dose_id", "sms_message", ["dose_id"])
+    op.create_index("ix_sms_message_county_id", "sms_message", ["county_id"])
+    op.create_index("ix_sms_message_status", "sms_message", ["status"])
 
 
 def downgrade() -> None:
+    op.drop_table("sms_message")
     op.drop_table("self_report")
     op.drop_table("checkin")
     with op.batch_alter_table("hospital", schema=None) as batch_op:
