@@ -34,6 +34,11 @@ def _routers() -> list:
     of its use-case slices (API routers first). Imported by name, so a misspelled module
     fails at start-up; a path routed twice is served by the first listed."""
     from aefi import home
+    from aefi.aftercare.certificate import views as aftercare_certificate
+    from aefi.aftercare.checkin import api as aftercare_checkin_api
+    from aefi.aftercare.checkin import views as aftercare_checkin
+    from aefi.aftercare.queue import api as aftercare_queue_api
+    from aefi.aftercare.queue import views as aftercare_queue
     from aefi.auth import admin_views
     from aefi.auth import api as auth_api
     from aefi.auth import views as auth_views
@@ -133,6 +138,11 @@ def _routers() -> list:
         interchange_fhir.router,
         interchange_views.router,
         interchange_upstream.router,
+        aftercare_checkin_api.router,
+        aftercare_queue_api.router,
+        aftercare_checkin.router,
+        aftercare_queue.router,
+        aftercare_certificate.router,
     ]
 
 

@@ -65,6 +65,8 @@ background jobs. Read top to bottom, this is the chain from a filed report to a 
      1. signals.halts.notices.on_halt_issued  [retried]
         every site of the governed counties holding the lot, product or site is told to
         stop at once; their investigators, bureau and admins too.
+     2. aftercare.sms.service.on_halt_issued  [retried]
+        a halted lot's vaccinees who have a phone get a check-in by text message.
 
 7. A later decision lifts it (``signals.halts.service.lift_halt``): the registry is usable
    again where no other decision in force stops it (in the service), then:
@@ -99,6 +101,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from aefi import audit
+from aefi.aftercare.sms import service as aftercare_sms
 from aefi.audit import AuditEvent
 from aefi.auth.permissions import Actor
 from aefi.background import Job
@@ -183,7 +186,7 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
         retried(upstream.on_follow_up_added),
     ),
     LotHeld: (retried(halt_notices.on_lot_held),),
-    HaltIssued: (retried(halt_notices.on_halt_issued),),
+    HaltIssued: (retried(halt_notices.on_halt_issued), retried(aftercare_sms.on_halt_issued)),
     HaltLifted: (retried(halt_notices.on_halt_lifted),),
 }
 
@@ -210,6 +213,10 @@ JOBS: tuple[Job, ...] = (
     Job("observation.sync", observation.sync_boards, 60),
     # New and amended cases go upward (province aefi or E2B endpoint) from their outbox.
     Job("interchange_upstream", upstream.deliver_upstream, get_settings().upstream_every_s),
+    # Check-in reminders are queued on the scheduled days (09:00–20:00 local), hourly.
+    Job("aftercare_reminders", aftercare_sms.queue_reminders, 3600),
+    # Text messages go out from the SMS outbox.
+    Job("deliver_sms", aftercare_sms.deliver_sms, get_settings().sms_every_s),
     # Subscribers that failed (audited below) run again.
     Job("flow_retry", lambda session: retry_failed(session), 60),
 )

@@ -1,5 +1,6 @@
 """Every table of aefi, imported in one place so Alembic and the tests see them all."""
 
+from aefi.aftercare import models as aftercare  # noqa: F401
 from aefi.audit import AuditEvent  # noqa: F401
 from aefi.auth.models import LoginFailure, LoginSession, LoginThrottle, User  # noqa: F401
 from aefi.background import JobLease  # noqa: F401

@@ -34,6 +34,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/doses", N_("Doses")),
         ("/imports/doses", N_("Import doses")),
         ("/reports", N_("Reports")),
+        ("/aftercare/self-reports", N_("Self-reports")),
         ("/referrals", N_("Referrals")),
         ("/halts", N_("Halts")),
         ("/daily", N_("Daily report")),
@@ -41,6 +42,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
     ),
     Role.investigator: (
         *_COUNTY_WORK,
+        ("/aftercare/self-reports", N_("Self-reports")),
         ("/doses", N_("Doses")),
         ("/registry/lots", N_("Lots")),
         *_COUNTY_WATCH,

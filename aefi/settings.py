@@ -106,6 +106,25 @@ class Settings(BaseSettings):
     overload_queue: int = 1000
     retry_after_s: int = 2
     worker_threads: int = 0
+    # After the vaccinee leaves (aefi/aftercare): the answers that are red flags (codes of
+    # aftercare.questions; high_fever_infant: a high fever under one year), the number to
+    # call in an emergency, and the public check-in pages' limit per client address and per
+    # personal link (requests per minute).
+    checkin_red_flags: str = "breathing,face_swelling,seizure,unresponsive,high_fever_infant"
+    emergency_number: str = "120"
+    checkin_rate_per_min: int = 20
+    # The address the personal links (QR codes) point at; empty: the request's own.
+    public_base_url: str = ""
+    # SMS (check-in reminders) through an HTTP gateway speaking Twilio's Messages API
+    # (POST {url}/2010-04-01/Accounts/{account}/Messages.json, basic auth). Empty url: no
+    # text messages are queued. Failed sends wait sms_backoff_s, doubling.
+    sms_gateway_url: str = ""
+    sms_account: str = ""
+    sms_auth_token: str | None = None
+    sms_sender: str = ""
+    sms_every_s: int = 30
+    sms_backoff_s: int = 30
+    sms_max_attempts: int = 10
     # Paths of the web layer, resolved from the source tree.
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"

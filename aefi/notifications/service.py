@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import smtplib
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 
 from sqlmodel import Session, col, func, select
 
-from aefi import clock
+from aefi import clock, outbox
 from aefi.auth.models import Role, User
 from aefi.auth.permissions import Actor
 from aefi.auth.users import service as auth_users
@@ -182,8 +182,12 @@ def deliver_outbox(session: Session, settings: Settings | None = None, limit: in
 
 def _failed(msg: OutboxMessage, now: datetime, error: str) -> None:
     """Count the attempt and schedule the next one: 30 s, doubling, up to MAX_ATTEMPTS."""
-    msg.attempts += 1
-    msg.last_error = error[:500]
-    if msg.attempts >= MAX_ATTEMPTS:
-        msg.status = OutboxStatus.failed
-    msg.next_attempt_at = now + timedelta(seconds=30 * 2 ** min(msg.attempts - 1, 11))
+    outbox.retry_later(
+        msg,
+        now,
+        error,
+        first_s=30,
+        max_attempts=MAX_ATTEMPTS,
+        failed_status=OutboxStatus.failed,
+        cap_s=30 * 2**11,
+    )

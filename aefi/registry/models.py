@@ -76,6 +76,7 @@ class Hospital(SQLModel, table=True):
     name_en: str = Field(default="", max_length=200)
     level: str = Field(default="", max_length=32)
     phone: str = Field(default="", max_length=40)
+    address: str = Field(default="", max_length=300)
     county_id: int = Field(foreign_key="region.id", index=True)
 
 
@@ -111,6 +112,9 @@ class Vaccine(SQLModel, table=True):
     # page): the end of the signal scans' fixed plans for the product and for its lots
     # without a recorded size (aefi.signals.plans).
     planned_doses: int | None = None
+    # Days after a dose when the vaccinee is asked how they are ("1,3,7"); empty: the rule
+    # of aefi.aftercare.schedule (day 1, 3, 7; measles-containing vaccines also day 12).
+    checkin_days: str = Field(default="", max_length=64)
 
 
 class Lot(SQLModel, table=True):

@@ -15,12 +15,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 from sqlmodel import Session, col, func, select
 
-from aefi import audit, clock
+from aefi import audit, clock, outbox
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor, require_role
 from aefi.events import FollowUpAdded, ReportFiled, ReportTriaged
@@ -128,13 +128,16 @@ def _batch_xml(session: Session, msg: UpstreamMessage) -> bytes:
 
 
 def _retry(msg: UpstreamMessage, now: datetime, error: str, settings: Settings) -> None:
-    msg.attempts += 1
-    msg.reason = error[:1000]
-    if msg.attempts >= settings.upstream_max_attempts:
-        msg.status = UpstreamStatus.rejected
-        return
-    wait = settings.upstream_backoff_s * 2 ** (msg.attempts - 1)
-    msg.next_attempt_at = now + timedelta(seconds=min(wait, 6 * 3600))
+    outbox.retry_later(
+        msg,
+        now,
+        error,
+        first_s=settings.upstream_backoff_s,
+        max_attempts=settings.upstream_max_attempts,
+        failed_status=UpstreamStatus.rejected,
+        error_field="reason",
+        error_max=1000,
+    )
 
 
 def _record(msg: UpstreamMessage, ack: Acknowledgement, now: datetime) -> None:
