@@ -504,6 +504,7 @@ class _Story:
                 signal_ids=list(signals),
                 cluster_ids=clusters,
                 report_ids=[r.id for r in reports],
+                confirmed=True,
             )
             # The product and the site stay in use: the decision stops the lot only.
             for sig in self.s.exec(
@@ -528,6 +529,7 @@ class _Story:
                 halt_id,
                 "省药品检验所检验该批次质量合格；专家组诊断两例为异常反应（个体过敏体质），"
                 "与批次质量无关。解除叫停，恢复使用，继续加强留观。",
+                confirmed=True,
             )
 
         line.at(t0 + timedelta(hours=27), halt, "halt")

@@ -176,6 +176,7 @@ def busy_county(session, county):
         target=lot.lot_number,
         reason="县卫健局叫停决定2026年第3号",
         report_ids=[r.id for r in reports],
+        confirmed=True,
     )
     session.commit()
     return county, reports, halt
