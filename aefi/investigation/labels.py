@@ -16,6 +16,8 @@ from aefi.intake.symptoms import BY_CODE, group_name
 from aefi.investigation import brighton as bc
 from aefi.investigation import causality as who
 from aefi.investigation import sections, workflow
+from aefi.investigation.closing import CLOSE_REASON_LABELS
+from aefi.investigation.form import prefill
 from aefi.investigation.models import (
     APPRAISAL_LABELS,
     CASE_KIND_LABELS,
@@ -369,6 +371,9 @@ def helpers() -> dict[str, Any]:
         "answer_labels": ANSWER_LABELS,
         "appraisal_labels": APPRAISAL_LABELS,
         "compensation_labels": COMPENSATION_LABELS,
+        "close_reason_labels": CLOSE_REASON_LABELS,
+        "sections_by_key": sections.BY_KEY,
+        "suggestion_source": prefill.source_text,
         "china_classes": list(who.ChinaClassification),
         "china_labels": who.CHINA_CLASSIFICATION_LABELS,
         "CaseStatus": CaseStatus,
