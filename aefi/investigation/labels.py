@@ -16,7 +16,7 @@ from aefi.intake.symptoms import BY_CODE, group_name
 from aefi.investigation import brighton as bc
 from aefi.investigation import causality as who
 from aefi.investigation import sections, workflow
-from aefi.investigation.closing import CLOSE_REASON_LABELS
+from aefi.investigation.closing import CLOSE_REASON_LABELS, section_empty
 from aefi.investigation.form import prefill
 from aefi.investigation.models import (
     APPRAISAL_LABELS,
@@ -374,6 +374,7 @@ def helpers() -> dict[str, Any]:
         "close_reason_labels": CLOSE_REASON_LABELS,
         "sections_by_key": sections.BY_KEY,
         "suggestion_source": prefill.source_text,
+        "section_empty": section_empty,
         "china_classes": list(who.ChinaClassification),
         "china_labels": who.CHINA_CLASSIFICATION_LABELS,
         "CaseStatus": CaseStatus,
