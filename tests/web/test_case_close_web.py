@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -17,6 +18,7 @@ from aefi.referral.steps import service as steps
 from tests.conftest import login
 from tests.factories import a_case, file_anaphylaxis, referral_of
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ZH = {"Accept-Language": "zh-CN"}
 EN = {"Accept-Language": "en"}
 
@@ -81,6 +83,8 @@ def test_close_refused_with_the_list_then_closed_with_a_reason(client, county, c
     assert '<a href="#section-history">' in summary
     assert summary.count("<li>") == 6  # every section has required fields
     assert "家属不同意" in r.text  # what was typed is kept
+    history = {"csrf_token": token, "version": "0", "past_history": "体健", "treatment": "肾上腺素"}
+    assert client.post(f"/cases/{case_id}/form/history", data=history).status_code in (200, 303)
     # "Other" needs the words.
     r = client.post(
         f"/cases/{case_id}/close",
@@ -97,12 +101,26 @@ def test_close_refused_with_the_list_then_closed_with_a_reason(client, county, c
     assert r.status_code == 303
     page = client.get(f"/cases/{case_id}", headers=ZH).text
     assert "调查表未填写完整即结案" in page and "家属拒绝调查" in page
-    pdf = client.get(f"/cases/{case_id}/report.pdf", headers=ZH)
-    assert pdf.status_code == 200
-    text = subprocess.run(
-        ["pdftotext", "-layout", "-", "-"], input=pdf.content, capture_output=True, check=True
-    ).stdout.decode()
-    assert "家属拒绝调查" in text
+    texts = {}
+    for lang, headers in (("zh", ZH), ("en", EN)):
+        pdf = client.get(f"/cases/{case_id}/report.pdf", headers=headers)
+        assert pdf.status_code == 200
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / f"case-closed-with-reason-{lang}.pdf").write_bytes(pdf.content)
+        texts[lang] = subprocess.run(
+            ["pdftotext", "-layout", "-", "-"], input=pdf.content, capture_output=True, check=True
+        ).stdout.decode()
+    zh, en = texts["zh"], texts["en"]
+    assert "家属拒绝调查" in zh and "Investigation refused by the family" in en
+    # Every section is there (四 was skipped), the history as saved, the others not filled
+    # in with the reason why; Chinese punctuation in the Chinese heading.
+    for heading in ("1.", "2.", "3.", "4.", "5.", "6.", "7.", "8."):
+        assert heading in en
+    assert (
+        "Past medical history" in en
+        and "Not filled in (the case closed without it: Investigation" in en
+    )
+    assert "个案档案：" in zh
 
 
 def test_a_bad_reason_is_a_clear_422_not_a_500(client, county, case_id):
