@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace as NS
 
 import pytest
