@@ -228,9 +228,15 @@ def timeline_items(events: list) -> list[dict[str, Any]]:
                     f"{i18n.gettext(CASE_STATUS_LABELS.get(old, old))} → "
                     f"{i18n.gettext(CASE_STATUS_LABELS.get(new, new))}"
                 )
-                extra = ch.get("reason") or ch.get("note")
-                if extra:
-                    detail += f" · {extra}"
+                # Closing with a reason (closing.CloseReason) stores the code: say it.
+                reason = ch.get("reason")
+                if new == CaseStatus.closed and reason in CLOSE_REASON_LABELS:
+                    reason = i18n.gettext(CLOSE_REASON_LABELS[reason])
+                    if ch.get("reason_text"):
+                        reason += ("：" if lang() == "zh" else ": ") + ch["reason_text"]
+                for extra in (reason, ch.get("note")):
+                    if extra:
+                        detail += f" · {extra}"
             elif e.action == "assigned":
                 detail = e.summary
             elif e.action == "form_section":
