@@ -58,6 +58,7 @@ def _case_fields(case: CaseFile) -> dict:
         "who_category": case.who_category or None,
         "china_classification": case.china_classification or None,
         "classification_warning": warning or None,
+        "close_reason": case.close_reason or None,
     }
 
 
@@ -215,6 +216,9 @@ def classify(case_id: Id, body: ClassifyIn, session: SessionDep, actor: ApiActor
 def close(
     case_id: Id, session: SessionDep, actor: ApiActor, body: CloseIn | None = None
 ) -> CaseOut:
-    """Close the case; without a classification a ``note`` saying why is required."""
+    """Close the case. With required sections of the investigation form empty it is
+    refused (422, one ``detail`` entry per section, ``loc`` ``["body", "missing.<key>"]``)
+    unless ``reason`` is lost_to_follow_up, refused_by_family or other (with
+    ``reason_text``); without a classification a ``note`` or a ``reason`` is required."""
     case = case_panel.close_case(session, actor, case_id, body or CloseIn())
     return _case_out(case)

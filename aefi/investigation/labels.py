@@ -16,6 +16,8 @@ from aefi.intake.symptoms import BY_CODE, group_name
 from aefi.investigation import brighton as bc
 from aefi.investigation import causality as who
 from aefi.investigation import sections, workflow
+from aefi.investigation.closing import CLOSE_REASON_LABELS, section_empty
+from aefi.investigation.form import prefill
 from aefi.investigation.models import (
     APPRAISAL_LABELS,
     CASE_KIND_LABELS,
@@ -228,9 +230,15 @@ def timeline_items(events: list) -> list[dict[str, Any]]:
                     f"{i18n.gettext(CASE_STATUS_LABELS.get(old, old))} → "
                     f"{i18n.gettext(CASE_STATUS_LABELS.get(new, new))}"
                 )
-                extra = ch.get("reason") or ch.get("note")
-                if extra:
-                    detail += f" · {extra}"
+                # Closing with a reason (closing.CloseReason) stores the code: say it.
+                reason = ch.get("reason")
+                if new == CaseStatus.closed and reason in CLOSE_REASON_LABELS:
+                    reason = i18n.gettext(CLOSE_REASON_LABELS[reason])
+                    if ch.get("reason_text"):
+                        reason += ("：" if lang() == "zh" else ": ") + ch["reason_text"]
+                for extra in (reason, ch.get("note")):
+                    if extra:
+                        detail += f" · {extra}"
             elif e.action == "assigned":
                 detail = e.summary
             elif e.action == "form_section":
@@ -371,6 +379,10 @@ def helpers() -> dict[str, Any]:
         "answer_labels": ANSWER_LABELS,
         "appraisal_labels": APPRAISAL_LABELS,
         "compensation_labels": COMPENSATION_LABELS,
+        "close_reason_labels": CLOSE_REASON_LABELS,
+        "sections_by_key": sections.BY_KEY,
+        "suggestion_source": prefill.source_text,
+        "section_empty": section_empty,
         "china_classes": list(who.ChinaClassification),
         "china_labels": who.CHINA_CLASSIFICATION_LABELS,
         "CaseStatus": CaseStatus,

@@ -140,6 +140,11 @@ class CaseFile(SQLModel, table=True):
     compensation_note: str = Field(default="", max_length=1000)
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     close_note: str = Field(default="", max_length=1000)
+    # Closed with parts of the form missing: why (closing.CloseReason), the words for
+    # "other", and the sections still missing when it closed (they are printed).
+    close_reason: str = Field(default="", max_length=32)
+    close_reason_text: str = Field(default="", max_length=1000)
+    close_missing: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reopen_count: int = 0
     updated_at: datetime = Field(default_factory=clock.now, sa_column=Column(UTCDateTime()))
 

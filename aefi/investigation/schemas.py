@@ -49,7 +49,13 @@ class ClassifyIn(BaseModel):
 
 
 class CloseIn(BaseModel):
+    """``reason`` (closing.CloseReason: lost_to_follow_up, refused_by_family, other) is
+    needed when required sections of the investigation form are empty; ``reason_text``
+    says what "other" means."""
+
     note: str = Field(default="", max_length=1000)
+    reason: str = Field(default="", max_length=32)
+    reason_text: str = Field(default="", max_length=1000)
 
 
 class ReopenIn(BaseModel):
@@ -149,6 +155,10 @@ class CaseOut(BaseModel):
     brighton_level: int | None
     appraisal_status: str
     compensation_status: str
+    close_note: str = ""
+    close_reason: str | None = None
+    close_reason_text: str = ""
+    close_missing: list[str] = Field(default_factory=list)
 
 
 class CaseDetailOut(CaseOut):

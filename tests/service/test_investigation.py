@@ -406,7 +406,11 @@ def test_whole_case_from_take_to_close_and_reopen(session, county):
         session, inv, case.id, CompensationIn(status="paid", amount=12000)
     )
 
-    case = case_panel.close_case(session, inv, case.id, CloseIn())
+    # The form is still incomplete: closing needs the reason (test_case_close.py).
+    with pytest.raises(case_panel.FormIncomplete):
+        case_panel.close_case(session, inv, case.id, CloseIn())
+    session.rollback()
+    case = case_panel.close_case(session, inv, case.id, CloseIn(reason="lost_to_follow_up"))
     assert case.status == CaseStatus.closed and case.next_due_at is None
     assert session.get(Report, report_id).status == "closed"
     with pytest.raises(Conflict):
@@ -441,6 +445,8 @@ def test_whole_case_from_take_to_close_and_reopen(session, county):
 def test_close_without_classification_needs_a_reason(session, county):
     inv = county.actor(session, "investigator")
     case = open_case(session, county)
+    for key, values in complete_values().items():
+        case_form.save_section(session, inv, case.id, key, values)
     with pytest.raises(Invalid) as err:
         case_panel.close_case(session, inv, case.id, CloseIn(note=" "))
     assert "note" in err.value.fields

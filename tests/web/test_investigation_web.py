@@ -301,9 +301,17 @@ def test_api_causality_classify_close(client, county, case_id):
     out = r.json()
     assert out["status"] == "classified" and out["who_category"] == "A3"
     assert "immunization error" in out["classification_warning"]
-    r = client.post(f"/api/v1/cases/{case_id}/close", headers=headers, json={})
+    # The form is empty: refused, each missing section named, until a reason is given.
+    r = client.post(f"/api/v1/cases/{case_id}/close", headers={**headers, **EN}, json={})
+    assert r.status_code == 422
+    assert ["body", "missing.history"] in [d["loc"] for d in r.json()["detail"]]
+    assert "History and clinical course" in [d["msg"] for d in r.json()["detail"]]
+    body = {"reason": "refused_by_family"}
+    r = client.post(f"/api/v1/cases/{case_id}/close", headers=headers, json=body)
     assert r.status_code == 200 and r.json()["status"] == "closed"
-    r = client.post(f"/api/v1/cases/{case_id}/close", headers=headers, json={})
+    assert r.json()["close_reason"] == "refused_by_family"
+    assert "history" in r.json()["close_missing"]
+    r = client.post(f"/api/v1/cases/{case_id}/close", headers=headers, json=body)
     assert r.status_code == 409
     listing = client.get("/api/v1/cases?status=all", headers=headers).json()
     assert listing["total"] >= 1 and any(c["id"] == case_id for c in listing["items"])

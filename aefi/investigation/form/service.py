@@ -14,10 +14,13 @@ from sqlmodel import Session, col, func, select
 from aefi import audit, clock
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, Invalid, NotFound
-from aefi.i18n import N_
+from aefi.i18n import N_, pick
 from aefi.intake.models import Report, ReportDose
+from aefi.intake.symptoms import BY_CODE
 from aefi.investigation import sections
 from aefi.investigation.access import can_work, load_case, load_working
+from aefi.investigation.form import prefill
+from aefi.investigation.form.prefill import Suggestion
 from aefi.investigation.lifecycle import (
     ensure_started,
     record,
@@ -316,6 +319,45 @@ def exposure(session: Session, case: CaseFile) -> list[ExposureRow]:
     return rows
 
 
+# --- suggested values (report, referral, hospital outcome) -------------------------------
+
+
+def suggested_values(session: Session, case: CaseFile) -> dict[str, dict[str, Suggestion]]:
+    """What the report, its referral and the hospital's outcome suggest for the form's
+    fields (a single report's case; a group case has many patients and none)."""
+    if case.kind != "report" or case.report_id is None:
+        return {}
+    report = session.get(Report, case.report_id)
+    if report is None:
+        return {}
+    from aefi.intake.access import report_doses
+    from aefi.referral.models import Referral
+    from aefi.registry.models import Hospital
+
+    legs = list(
+        session.exec(
+            select(Referral).where(Referral.report_id == report.id).order_by(col(Referral.id))
+        )
+    )
+    # The leg the child went to (it arrived), else the latest one asked.
+    referral = next((r for r in reversed(legs) if r.arrived_at is not None), None) or (
+        legs[-1] if legs else None
+    )
+    hospital = session.get(Hospital, referral.hospital_id) if referral is not None else None
+    return prefill.suggestions(
+        report,
+        report_doses(session, [report.id]).get(report.id, []),
+        referral,
+        pick(hospital.name, hospital.name_en) if hospital is not None else "",
+        symptom_name=_symptom_name,
+    )
+
+
+def _symptom_name(code: str) -> str:
+    s = BY_CODE.get(code)
+    return pick(s.zh, s.en) if s else code
+
+
 # --- what the form's fragments show --------------------------------------------------------
 
 
@@ -330,6 +372,7 @@ class FormPart:
     concerns: list[tuple[sections.Section, sections.FormField]]
     can_work: bool
     exposure: list[ExposureRow] = field(default_factory=list)
+    suggested: dict[str, dict[str, Suggestion]] = field(default_factory=dict)
 
 
 def form_part(session: Session, actor: Actor, case_id: int, *, key: str = "") -> FormPart:
@@ -343,4 +386,5 @@ def form_part(session: Session, actor: Actor, case_id: int, *, key: str = "") ->
         concerns=sections.concerns(values),
         can_work=can_work(actor),
         exposure=exposure(session, case) if key == "others" else [],
+        suggested=suggested_values(session, case) if can_work(actor) else {},
     )

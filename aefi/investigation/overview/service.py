@@ -20,12 +20,18 @@ from aefi.errors import Invalid
 from aefi.intake import access as intake_access
 from aefi.intake.models import Report
 from aefi.investigation import brighton as bc
-from aefi.investigation import sections, workflow
+from aefi.investigation import closing, sections, workflow
 from aefi.investigation.access import READERS, can_read, can_work, load_case
 from aefi.investigation.assessments.service import assessments, brighton_of
 from aefi.investigation.cases.service import investigators
 from aefi.investigation.evidence.service import attachments, notes
-from aefi.investigation.form.service import ExposureRow, exposure, form_sections
+from aefi.investigation.form.prefill import Suggestion
+from aefi.investigation.form.service import (
+    ExposureRow,
+    exposure,
+    form_sections,
+    suggested_values,
+)
 from aefi.investigation.lifecycle import (
     ENTITY,
     deadline_states,
@@ -252,6 +258,10 @@ class CasePage:
     # Group cases this report belongs to, and for a group case its members' own cases.
     group_cases: list[CaseFile] = field(default_factory=list)
     member_cases: dict[int, int] = field(default_factory=dict)
+    # The form's sections still missing: what closing the case would be refused for.
+    close_missing: list[closing.MissingSection] = field(default_factory=list)
+    # What the report, the referral and the hospital suggest for the form's empty fields.
+    suggested: dict[str, dict[str, Suggestion]] = field(default_factory=dict)
 
 
 def case_page(session: Session, actor: Actor, case_id: int) -> CasePage:
@@ -317,4 +327,6 @@ def case_page(session: Session, actor: Actor, case_id: int) -> CasePage:
         cluster=cluster,
         group_cases=group_cases,
         member_cases=member_cases,
+        close_missing=closing.what_is_missing(values),
+        suggested=suggested_values(session, case) if working else {},
     )

@@ -144,11 +144,13 @@ def back_to_case(request: Request, case_id: Id, anchor: str = ""):
 
 @router.get("/cases/{case_id:int}/report.pdf")
 def report_pdf(case_id: Id, session: SessionDep, actor: WebActor):
+    from aefi.intake.pages import ROUTE_LABELS
     from aefi.pdf import render_pdf
 
     page = case_overview.case_page(session, actor, case_id)
     ctx = page_ctx(
         page,
+        routes=ROUTE_LABELS,
         printed_at=clock.now(),
         sections_values={k: v.values for k, v in page.sections.items()},
     )

@@ -11,9 +11,10 @@ from aefi import clock
 from aefi.auth.permissions import Actor
 from aefi.errors import Conflict, Invalid
 from aefi.investigation import causality as who
-from aefi.investigation import workflow
+from aefi.investigation import closing, workflow
 from aefi.investigation.access import can_work, load_case
 from aefi.investigation.assessments.service import refresh_warning
+from aefi.investigation.form.service import form_sections
 from aefi.investigation.lifecycle import (
     apply_changes,
     move,
@@ -146,19 +147,48 @@ def record_compensation(
     return case
 
 
+class FormIncomplete(Invalid):
+    """Closing refused: required sections of the investigation form are empty and no
+    reason was given. ``missing`` lists them; ``fields`` names each (``missing.<key>``)."""
+
+    def __init__(self, message: str, missing: list[closing.MissingSection]) -> None:
+        super().__init__(message, fields={f"missing.{m.key}": m.title for m in missing})
+        self.missing = missing
+
+
 def close_case(session: Session, actor: Actor, case_id: int, data: CloseIn) -> CaseFile:
-    """Close the case. A case without the panel's classification needs a reason."""
+    """Close the case: complete, or with a reason why the form's missing sections cannot
+    be filled (closing.check_close). A case without the panel's classification also needs
+    a note (or one of those reasons) saying why it closes unclassified."""
     case = load_case(session, actor, case_id, write=True)
     note = data.note.strip()
     if not workflow.allowed(case.status, "close"):
         raise Conflict("The case is already closed.")
-    if case.status != CaseStatus.classified and not note:
+    missing = closing.what_is_missing(
+        {k: dict(v.values) for k, v in form_sections(session, case.id).items()}
+    )
+    check = closing.check_close(missing, data.reason, data.reason_text)
+    if not check.ok:
+        if check.field == "reason" and missing and not data.reason.strip():
+            raise FormIncomplete(check.error, missing)
+        raise Invalid(check.error, fields={check.field: check.error})
+    if case.status != CaseStatus.classified and not note and not check.reason:
         raise Invalid(
             "Give a reason to close a case without a classification.",
             fields={"note": "Give a reason to close a case without a classification."},
         )
     case.close_note = note
-    move(session, actor, case, "close", note=note)
+    case.close_reason = check.reason
+    case.close_reason_text = check.reason_text
+    case.close_missing = [m.key for m in missing]
+    extra: dict[str, object] = {"note": note}
+    if check.reason:
+        extra |= {
+            "reason": check.reason,
+            "reason_text": check.reason_text,
+            "missing": case.close_missing,
+        }
+    move(session, actor, case, "close", **extra)
     session.commit()
     return case
 
@@ -171,6 +201,9 @@ def reopen_case(session: Session, actor: Actor, case_id: int, data: ReopenIn) ->
             "Say why the case is reopened.", fields={"reason": "Say why the case is reopened."}
         )
     move(session, actor, case, "reopen", reason=reason)
+    # Closed again later, it is judged on its form then.
+    case.close_reason, case.close_reason_text, case.close_missing = "", "", []
+    session.add(case)
     session.commit()
     return case
 

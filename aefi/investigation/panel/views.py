@@ -130,14 +130,28 @@ async def compensation(request: Request, case_id: Id, session: SessionDep, actor
 
 @router.post("/cases/{case_id:int}/close")
 async def close(request: Request, case_id: Id, session: SessionDep, actor: WebActor):
-    data = await parse_form(request, CloseIn)
-    _save_and_flash(
-        request,
-        session,
-        data,
-        lambda d: case_panel.close_case(session, actor, case_id, d),
-        N_("The case is closed."),
-    )
+    """Close the case; refused, the page comes back with what is missing listed (each
+    section linked) above the closing form, which keeps what was typed."""
+    form = await request.form()
+    data = read_form(form, CloseIn)
+    try:
+        if isinstance(data, FormErrors):
+            state = {"typed": data.values, "errors": data.fields, "message": data.message}
+        else:
+            case_panel.close_case(session, actor, case_id, data)
+            state = None
+    except Invalid as exc:
+        session.rollback()
+        state = {
+            "typed": entered(form),
+            "errors": field_errors(exc),
+            "message": error_text(exc),
+            "missing": exc.missing if isinstance(exc, case_panel.FormIncomplete) else [],
+        }
+    if state is not None:
+        ctx = page_ctx(case_overview.case_page(session, actor, case_id), close_state=state)
+        return render(request, "investigation/case.html", ctx, status_code=422)
+    flash(request, i18n.gettext("The case is closed."), "success")
     return back_to_case(request, case_id, "closing")
 
 
