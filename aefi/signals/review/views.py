@@ -19,8 +19,8 @@ from aefi.registry.records import service as registry_records
 from aefi.signals import access, charts, expected, plain, presenters
 from aefi.signals.halts.service import list_halts
 from aefi.signals.models import SignalLevel, SignalMethod, SignalScope, SignalStatus
-from aefi.signals.review import export as signal_export
 from aefi.signals.review import alerts as review_alerts
+from aefi.signals.review import export as signal_export
 from aefi.signals.review import service
 from aefi.signals.scans.service import latest_full_run
 from aefi.types import Id
