@@ -15,7 +15,7 @@ from aefi import clock, i18n
 from aefi.auth.permissions import Actor, mask_id_number
 from aefi.deps import SessionDep, WebActor
 from aefi.i18n import N_, gettext
-from aefi.intake import access, symptoms
+from aefi.intake import access, emergency, symptoms
 from aefi.intake.follow_up import service as follow_up_service
 from aefi.intake.models import Outcome, Report
 from aefi.intake.pages import (
@@ -33,7 +33,6 @@ from aefi.types import Id
 from aefi.web import render, verify_csrf
 
 pages = APIRouter(dependencies=[Depends(verify_csrf)])
-
 
 
 DEADLINE_LABELS = {
@@ -133,6 +132,9 @@ def _report_context(session: Session, actor: Actor, report: Report) -> dict[str,
         "serious_labels": SERIOUS_LABELS,
         "routes": ROUTE_LABELS,
         "mask": mask_id_number,
+        "emergency": emergency.read(report.emergency),
+        "em_routes": emergency.ROUTE_LABELS,
+        "em_consciousness": emergency.CONSCIOUSNESS_LABELS,
     }
 
 

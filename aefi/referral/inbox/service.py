@@ -421,6 +421,7 @@ def handover_pdf(session: Session, actor: Actor, referral_id: int) -> bytes:
             "printed_at": clock.now(),
             "printed_by": actor.name,
             "groups": symptoms.EVENT_GROUPS,
+            "em_routes": emergency_block.ROUTE_LABELS,
         },
     )
 
