@@ -165,7 +165,8 @@ def test_anaphylaxis_from_the_board_to_discharge(live_url, new_page, session, co
     assert session.get(Report, report_id).emergency["adrenaline"]["repeats"]
 
     # The hand-over sheet: the dose and its time, the repeat, the vital signs.
-    pdf = desk.request.get(f"{live_url}/referrals/{ref.id}/handover.pdf")
+    # WeasyPrint with a CJK font takes seconds on a loaded machine.
+    pdf = desk.request.get(f"{live_url}/referrals/{ref.id}/handover.pdf", timeout=90000)
     assert pdf.status == 200
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"emergency-handover-{size}-{lang}.pdf"
