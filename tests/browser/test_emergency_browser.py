@@ -128,7 +128,7 @@ def test_anaphylaxis_from_the_board_to_discharge(live_url, new_page, session, co
     # The desk: a banner, a beep, and the adrenaline and vital signs on the entry.
     desk.locator("#desk-arrival:not([hidden])").wait_for()
     desk.locator("html[data-desk-beeps]").wait_for(state="attached")
-    entry = desk.locator(f"#results tr#ref-{ref.id}")
+    entry = desk.locator(f"#results tr#ref-{ref.id}-em")
     assert "0.15 mg" in entry.inner_text() and "70/40" in entry.inner_text()
     shot(desk, f"emergency-inbox-alert-{size}-{lang}")
     desk.goto(f"{live_url}/referrals/{ref.id}")

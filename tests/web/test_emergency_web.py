@@ -109,7 +109,7 @@ def test_filed_block_leads_to_the_referral_and_the_handover(client, session, cou
     detail = client.get(f"/referrals/{ref.id}", headers=EN).text
     top = detail.split('id="em-summary"')[1][:1500]
     assert "0.15 mg" in top and "intramuscular" in top and f"{given}" in top
-    assert "repeated 1 times" in top and repeat in top and "SpO₂ 90%" in top and "15 kg" in top
+    assert "repeat doses (1)" in top and repeat in top and "SpO₂ 90%" in top and "15 kg" in top
     assert detail.index('id="em-summary"') < detail.index('id="ref-status"')
     inbox = client.get("/referrals", headers=HTMX).text
     assert "0.15 mg" in inbox and "BP 70/40 mmHg" in inbox
