@@ -61,6 +61,7 @@ def _routers() -> list:
     from aefi.investigation.panel import views as investigation_panel
     from aefi.notifications import views as notifications_views
     from aefi.observation import views as observation_views
+    from aefi.referral.desk import views as referral_desk
     from aefi.referral.inbox import api as referral_inbox_api
     from aefi.referral.inbox import views as referral_inbox
     from aefi.referral.sending import api as referral_sending_api
@@ -111,6 +112,7 @@ def _routers() -> list:
         referral_inbox_api.router,
         referral_sending_api.router,
         referral_steps_api.router,
+        referral_desk.router,
         referral_inbox.router,
         referral_steps.router,
         referral_sending.router,

@@ -75,6 +75,7 @@ def present(session: Session, reports: list[Report]) -> list[ReportOut]:
                 outcome=r.outcome,
                 linked_by_hand=r.linked_by_hand,
                 lot_flag=r.lot_flag,
+                emergency=r.emergency or None,
                 doses=[
                     ReportDoseOut(
                         dose_id=d.link.dose_id,

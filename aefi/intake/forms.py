@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from aefi.i18n import N_, gettext
+from aefi.intake import emergency_form
 from aefi.intake.models import Outcome
 from aefi.intake.schemas import FollowUpIn, HandDoseIn, PatientIn, ReportIn, SeriousIn
 from aefi.registry.models import Sex
@@ -42,6 +43,7 @@ TEXT_FIELDS = (
     "patient_sex",
     "patient_birth_date",
     "dose_q",
+    *emergency_form.FIELDS,
 )
 SERIOUS = ("death", "life_threatening", "hospitalization", "disability", "congenital_anomaly")
 FLAGS = (
@@ -282,6 +284,7 @@ class ReportForm:
         clean["discovered_at"] = when("discovered_at")
         clean["max_temperature_c"] = number("max_temperature_c", 34, 44, MSG_TEMPERATURE)
         clean["local_reaction_cm"] = number("local_reaction_cm", 0, 50, MSG_SIZE)
+        clean["emergency"] = emergency_form.parse(self.get, clean["onset_at"], errors)
         clean["dose_ids"] = self.dose_ids()
         clean["symptoms"] = self.getlist("symptoms")
         for name in (

@@ -79,6 +79,9 @@ class Report(SQLModel, table=True):
     already_in_hospital: bool = False
     great_public_concern: bool = False
     treatment: str = Field(default="", max_length=2000)
+    # What the site gave and measured in an emergency (aefi.intake.emergency.EmergencyIn,
+    # stored as JSON); None when nothing was recorded.
+    emergency: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     hospital_name: str = Field(default="", max_length=200)
     outcome: str = Field(default=Outcome.unknown, max_length=16)
     diagnosis: str = Field(default="", max_length=500)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from aefi.intake.emergency import EmergencyIn
 from aefi.intake.models import Outcome
 from aefi.registry.models import Sex
 from aefi.types import Day, Id, When
@@ -72,6 +73,8 @@ class ReportIn(BaseModel):
     # Left out (API): the authenticated account's name, its phone or its site's, its site.
     reporter_name: str = Field(default="", max_length=100)
     reporter_phone: str = Field(default="", max_length=40)
+    # Adrenaline, vital signs, weight and treatment times (aefi.intake.emergency).
+    emergency: EmergencyIn | None = None
     # The physician's answers to the form's questions.
     confirm_late_onset: bool = False
     confirm_new_event: bool = False
@@ -153,6 +156,7 @@ class ReportOut(BaseModel):
     outcome: str
     linked_by_hand: bool
     lot_flag: str
+    emergency: EmergencyIn | None = None
     doses: list[ReportDoseOut]
     follow_ups: list[FollowUpOut]
     triage: TriageOut

@@ -141,3 +141,14 @@ ACTION_LABELS = (
 def label(value: str) -> str:
     """A stored value (status, urgency, result, ...) in the reader's language."""
     return i18n.gettext(LABELS.get(value, value)) if value else ""
+
+
+class DeskAlert(SQLModel, table=True):
+    """A hospital desk user's arrival alert: when on, the inbox sounds (and shows a banner
+    for) each newly arrived referral. Absent row: off. Changed on the inbox, audited."""
+
+    __tablename__ = "desk_alert"
+
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    sound: bool = False
+    updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

@@ -6,6 +6,7 @@ from typing import Any
 
 from aefi.i18n import N_
 from aefi.intake import symptoms
+from aefi.intake.emergency import ROUTE_LABELS
 from aefi.intake.models import Outcome
 from aefi.referral import states
 from aefi.referral.models import LABELS
@@ -26,6 +27,7 @@ def page_context(**ctx: Any) -> dict[str, Any]:
         "states": states,
         "options": OPTIONS,
         "groups": symptoms.EVENT_GROUPS,
+        "em_routes": ROUTE_LABELS,
         **ctx,
     }
 

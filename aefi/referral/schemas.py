@@ -6,27 +6,16 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, field_validator
 
+# The ranges live with the report's emergency block (one home); re-exported here.
+from aefi.intake.emergency import RANGES as RANGES
+from aefi.intake.emergency import EmergencyIn, range_of
 from aefi.intake.models import Outcome
 from aefi.referral.states import Consciousness, Result, Transport, Urgency
 from aefi.types import When
 
-# Plausible ranges of the vital signs and doses (wide: a form must not refuse a real
-# measurement of a very sick child or adult, only a typing slip).
-RANGES: dict[str, tuple[float, float]] = {
-    "adrenaline_mg": (0, 5),
-    "weight_kg": (0.5, 250),
-    "bp_systolic": (20, 300),
-    "bp_diastolic": (10, 200),
-    "heart_rate": (10, 300),
-    "resp_rate": (2, 100),
-    "spo2": (30, 100),
-    "temperature_c": (30, 45),
-}
-
 
 def _range(name: str) -> dict[str, float]:
-    lo, hi = RANGES[name]
-    return {"ge": lo, "le": hi}
+    return range_of(name)
 
 
 def _aware(v: datetime | None) -> datetime | None:
@@ -181,6 +170,8 @@ class ReferralOut(BaseModel):
     diagnosis: str
     patient_outcome: str
     transferred_to: str
+    # The report's emergency block (adrenaline route and repeats, treatment times).
+    emergency: EmergencyIn | None = None
 
 
 class ReferralList(BaseModel):

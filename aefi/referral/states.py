@@ -20,6 +20,9 @@ import enum
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+# The AVPU scale is the report's emergency block's too: one home, in intake.
+from aefi.intake.emergency import Consciousness as Consciousness
+
 
 class ReferralStatus(enum.StrEnum):
     sent = "sent"
@@ -58,15 +61,6 @@ class Transport(enum.StrEnum):
     ambulance_120 = "ambulance_120"
     site_vehicle = "site_vehicle"
     family = "family"
-
-
-class Consciousness(enum.StrEnum):
-    """AVPU scale, the quick consciousness check of first aid and pre-hospital care."""
-
-    alert = "alert"
-    voice = "voice"
-    pain = "pain"
-    unresponsive = "unresponsive"
 
 
 class Result(enum.StrEnum):

@@ -451,7 +451,7 @@ def test_shipped_ruleset_defaults() -> None:
         "myocarditis", "death",
     )  # fmt: skip
     assert RULESET.common_reaction_groups == ("fever", "local_reaction")
-    assert RULESET.referral.event_groups == ("anaphylaxis", "seizure")
+    assert RULESET.referral.event_groups == ("anaphylaxis", "seizure", "hhe")
     assert RULESET.thresholds.high_fever_c == 38.6
     assert RULESET.thresholds.large_local_reaction_cm == 5.0
     assert RULESET.clusters.site_window_hours == 72

@@ -132,7 +132,7 @@ def test_reporter_status_block_and_referral_form(client, session, county):
     csrf = login(client, "reporter")
     block = client.get(f"/reports/{report.id}/referral-status", headers=HTMX)
     assert block.status_code == 200 and "<html" not in block.text
-    assert 'data-status="sent"' in block.text and 'hx-trigger="every 3s' in block.text
+    assert 'data-status="sent"' in block.text and 'hx-trigger="every 5s' in block.text
     assert "County People" in block.text  # the hospital, in English
     # The form keeps what was typed and names the bad field.
     form = {

@@ -340,6 +340,9 @@ def _file_report(
         already_in_hospital=data.already_in_hospital,
         great_public_concern=data.great_public_concern,
         treatment=data.treatment,
+        emergency=data.emergency.stored()
+        if data.emergency is not None and not data.emergency.is_empty()
+        else None,
         hospital_name=data.hospital_name,
         outcome=outcome.value,
         diagnosis=data.diagnosis,

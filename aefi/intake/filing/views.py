@@ -18,7 +18,7 @@ from aefi.auth.permissions import Actor, mask_id_number, require_role
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid, NotFound
 from aefi.i18n import gettext
-from aefi.intake import access
+from aefi.intake import access, emergency, emergency_form
 from aefi.intake.drafts import service as drafts_service
 from aefi.intake.drafts.device import (
     DEVICE_COOKIE,
@@ -83,6 +83,7 @@ SLOTS = (
     "reporter_unit",
     "reporter_name",
     "reporter_phone",
+    *emergency_form.SLOTS,
 )
 HAND_SLOTS = ("lot_number", "administered_at", "dose_number")
 
@@ -188,6 +189,24 @@ def _form_context(
         "late": "onset_at" in warnings,
         "open_drafts": open_drafts or [],
         "draft_summary": draft_summary,
+        **_emergency_context(form),
+    }
+
+
+def _emergency_context(form: ReportForm) -> dict[str, Any]:
+    """The emergency block's choices, and whether it opens: a designated condition is
+    ticked, or something is typed in it (``templates/intake/_emergency.html``)."""
+    from aefi.ui_wiring import emergency_groups  # the triage rules: read at call time
+
+    groups = emergency_groups()
+    codes = {s.code for _g, _zh, _en, items in SYMPTOM_GROUPS for s in items if s.group in groups}
+    return {
+        "emergency_codes": codes,
+        "emergency_open": bool(codes & set(form.getlist("symptoms")))
+        or any(form.get(f) for f in emergency_form.FIELDS if f != "em_adrenaline_route"),
+        "em_routes": emergency.ROUTE_LABELS,
+        "em_consciousness": emergency.CONSCIOUSNESS_LABELS,
+        "em_repeat_rows": range(1, emergency_form.REPEAT_ROWS + 1),
     }
 
 

@@ -15,7 +15,7 @@ from aefi import clock, i18n
 from aefi.auth.permissions import Actor, mask_id_number
 from aefi.deps import SessionDep, WebActor
 from aefi.i18n import N_, gettext
-from aefi.intake import access, symptoms
+from aefi.intake import access, emergency, symptoms
 from aefi.intake.follow_up import service as follow_up_service
 from aefi.intake.models import Outcome, Report
 from aefi.intake.pages import (
@@ -42,6 +42,7 @@ SOURCE_LABELS = {
     "api": N_("the immunization information system (API)"),
     "vaers": N_("an imported VAERS file"),
     "hospital": N_("the hospital"),
+    "self_report": N_("the vaccinee's own check-in (self-report)"),
 }
 DEADLINE_LABELS = {
     "report_due": N_("Report card due"),
@@ -141,6 +142,9 @@ def _report_context(session: Session, actor: Actor, report: Report) -> dict[str,
         "routes": ROUTE_LABELS,
         "source_labels": SOURCE_LABELS,
         "mask": mask_id_number,
+        "emergency": emergency.read(report.emergency),
+        "em_routes": emergency.ROUTE_LABELS,
+        "em_consciousness": emergency.CONSCIOUSNESS_LABELS,
     }
 
 

@@ -51,6 +51,7 @@ def present(view: inbox.ReferralView) -> ReferralOut:
             "doses": [DoseOut.model_validate(d, from_attributes=True) for d in view.doses],
             "vitals": VitalsOut.model_validate({**own, "at": r.vitals_at}),
             "rerouted": view.rerouted,
+            "emergency": view.emergency,
         }
     )
 

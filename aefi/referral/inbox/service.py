@@ -19,6 +19,7 @@ from aefi.audit import AuditEvent
 from aefi.auth.permissions import Actor, mask_id_number, require_role, sees_identity
 from aefi.errors import NotFound
 from aefi.intake import access as intake_access
+from aefi.intake import emergency as emergency_block
 from aefi.intake import symptoms
 from aefi.intake.models import Report
 from aefi.referral import states
@@ -92,6 +93,8 @@ class ReferralView:
     actions: list[str] = field(default_factory=list)
     events: list[AuditEvent] = field(default_factory=list)
     ack_due_at: datetime | None = None
+    # The report's emergency block: adrenaline route and repeats, treatment times.
+    emergency: emergency_block.EmergencyIn | None = None
 
 
 def _age(birth_on: date | None, on: date) -> tuple[int | None, int | None]:
@@ -205,6 +208,7 @@ def _view(
         ack_due_at=states.ack_due_at(ref.sent_at, ack_minutes())
         if ref.status == ReferralStatus.sent
         else None,
+        emergency=emergency_block.read(report.emergency),
     )
 
 
@@ -230,6 +234,11 @@ class ReferralRow:
     hospital_name_en: str
     site_name: str
     site_name_en: str
+    report_emergency: dict[str, Any] | None = None
+
+    @property
+    def emergency(self) -> emergency_block.EmergencyIn | None:
+        return emergency_block.read(self.report_emergency)
 
 
 # The columns the referral list sorts by (``listing.order_by``); "" is its own order.
@@ -281,6 +290,7 @@ def list_referrals(
             Hospital.name_en,
             Site.name,
             Site.name_en,
+            Report.emergency,
         )
         .join(Report, Report.id == Referral.report_id)
         .join(Hospital, Hospital.id == Referral.hospital_id)
@@ -414,6 +424,7 @@ def form_defaults(session: Session, actor: Actor, report_id: int) -> dict[str, A
         "contact_name": report.reporter_name,
         "contact_phone": report.reporter_phone,
         "family_contact": " ".join(p for p in (report.guardian_name, report.patient_phone) if p),
+        **emergency_block.referral_details(emergency_block.read(report.emergency)),
     }
 
 
@@ -431,6 +442,7 @@ def handover_pdf(session: Session, actor: Actor, referral_id: int) -> bytes:
             "printed_at": clock.now(),
             "printed_by": actor.name,
             "groups": symptoms.EVENT_GROUPS,
+            "em_routes": emergency_block.ROUTE_LABELS,
         },
     )
 

@@ -16,6 +16,7 @@ from aefi.deps import SessionDep, WebActor
 from aefi.errors import DomainError
 from aefi.i18n import N_
 from aefi.referral import access, legs
+from aefi.referral.desk import service as desk
 from aefi.referral.inbox import export, service
 from aefi.referral.page_context import page_context
 from aefi.types import Id
@@ -69,6 +70,7 @@ def inbox_page(request: Request, session, actor: Actor):
         actor=actor,
         is_hospital=access.receives_referrals(actor),
         ack_minutes=legs.ack_minutes(),
+        sound=access.receives_referrals(actor) and desk.sound_on(session, actor),
     )
     return render(request, "referral/inbox.html", ctx, block="results")
 

@@ -14,6 +14,7 @@ from aefi.auth.permissions import Actor, require_role
 from aefi.errors import Invalid
 from aefi.i18n import _
 from aefi.intake import access as intake_access
+from aefi.intake import emergency
 from aefi.intake.models import Report
 from aefi.notifications.service import notify
 from aefi.referral import states
@@ -112,13 +113,18 @@ def open_from_triage(
         urgency=states.urgency_for(report.event_groups, report.life_threatening),
         triage_reasons=_triage_reasons(decision),
         treatment_given=report.treatment,
-        temperature_c=report.max_temperature_c,
         contact_name=report.reporter_name,
         contact_phone=report.reporter_phone,
         family_contact=family[:200],
         sent_at=clock.now(),
         created_by_id=actor.user_id if actor else None,
     )
+    # What the site gave and measured, from the report's emergency block (its repeats,
+    # route and treatment times stay on the report, where the referral pages read them).
+    for name, value in emergency.referral_details(emergency.read(report.emergency)).items():
+        setattr(ref, name, value)
+    if ref.temperature_c is None:
+        ref.temperature_c = report.max_temperature_c
     _send(session, actor, ref, report)
     session.flush()
     return ref
