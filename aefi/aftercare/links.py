@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import segno
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from aefi import clock
 from aefi.aftercare import schedule, tokens
@@ -68,3 +68,18 @@ def dose_or_404(session: Session, dose_id: int) -> Dose:
     if dose is None:
         raise NotFound("Dose {id} does not exist.", id=dose_id)
     return dose
+
+
+def invited(session: Session, dose_id: int, via: str) -> None:
+    """Record that the dose's vaccinee has the personal link (once; the first way counts)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from aefi.aftercare.models import CheckinInvite
+
+    if session.exec(select(CheckinInvite.id).where(CheckinInvite.dose_id == dose_id)).first():
+        return
+    try:
+        with session.begin_nested():
+            session.add(CheckinInvite(dose_id=dose_id, via=via))
+    except IntegrityError:
+        pass

@@ -112,3 +112,16 @@ class SmsMessage(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=clock.now, sa_column=Column(UTCDateTime(), nullable=False)
     )
+
+
+class CheckinInvite(SQLModel, table=True):
+    """A dose whose vaccinee was given the personal link (the denominator of the
+    active-surveillance figures): printed on a certificate, or sent by SMS; the first way
+    counts."""
+
+    __tablename__ = "checkin_invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dose_id: int = Field(foreign_key="dose.id", unique=True)
+    via: str = Field(max_length=16)  # certificate, sms
+    at: datetime = Field(default_factory=clock.now, sa_column=Column(UTCDateTime(), nullable=False))

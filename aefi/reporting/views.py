@@ -390,12 +390,14 @@ def lot_page(request: Request, lot_number: str, session: SessionDep, actor: WebA
         lambda n, size: tracing.lot_persons(session, actor, lot_number, page=n, per_page=size),
         listing.Paging(1, 50),
     )
+    from aefi.aftercare.figures import service as checkin_figures
     from aefi.signals.scans import siblings as sibling_views
 
     return render(
         request,
         "reporting/lot.html",
         {
+            "checkins": checkin_figures.lot_figures(session, actor, trace.lot),
             "sv": None if trace.only_site else sibling_views.for_page(session, actor, trace.lot.id),
             "t": trace,
             "page": persons,

@@ -96,3 +96,28 @@ def test_the_rate_limit_slides():
     assert lim.allow("b", 3)
     assert lim.retry_after("a", 3) >= 57
     assert lim.allow("a", 60.5)
+
+
+def test_exact_intervals_match_published_clopper_pearson_values():
+    from aefi.aftercare import active
+
+    # Clopper & Pearson (1934) / standard tables: 5 of 20 → 0.0866–0.4910; 0 of 10 → 0–0.3085;
+    # 10 of 10 → 0.6915–1.
+    low, high = active.exact_interval(5, 20)
+    assert round(low, 4) == 0.0866 and round(high, 4) == 0.4910
+    assert active.exact_interval(0, 10) == (0.0, pytest.approx(0.3085, abs=1e-4))
+    assert active.exact_interval(10, 10) == (pytest.approx(0.6915, abs=1e-4), 1.0)
+    assert active.exact_interval(0, 0) == (0.0, 1.0)
+
+
+def test_exact_interval_coverage_by_simulation():
+    import numpy as np
+
+    from aefi.aftercare import active
+
+    rng = np.random.default_rng(17)
+    n, p, trials = 40, 0.1, 2000
+    ks = rng.binomial(n, p, trials)
+    covered = sum(lo <= p <= hi for lo, hi in (active.exact_interval(int(k), n) for k in ks))
+    assert covered / trials >= 0.95  # exact: never below the nominal level
+    assert active.compare(8, 40, 2, 40) < 0.1 and active.compare(2, 40, 2, 40) == 1.0

@@ -18,7 +18,7 @@ from aefi.aftercare.tokens import sign
 from aefi.auth.models import User
 from aefi.intake.models import Report
 from aefi.notifications.models import Notification
-from aefi.registry.models import Person
+from aefi.registry.models import Lot, Person
 from aefi.settings import get_settings
 from tests.conftest import api_token, login
 from tests.factories import DAY0, a_dose, a_person
@@ -296,3 +296,27 @@ def test_the_self_report_api(client, session, county):
     assert filed.status_code == 201, filed.text
     again = client.post(f"/api/v1/self-reports/{sr_id}/confirm", headers=headers)
     assert again.status_code == 409
+
+
+def test_the_lot_page_shows_check_in_figures_with_exact_intervals(client, session, county):
+    doses = [_dose(session, county) for _ in range(4)]
+    login(client, "investigator")
+    for d in doses:
+        client.get(f"/persons/{d.person_id}/certificate?dose={d.id}")  # invited
+    client.cookies.clear()
+    clock.advance(timedelta(days=1))
+    today = clock.local_today().isoformat()
+    for d, answer in zip(doses[:3], ("well", "unwell", "unwell"), strict=True):
+        good = sign(d.id, clock.local_today() + timedelta(days=5), get_settings().secret_key)
+        body = {"answer": answer}
+        if answer == "unwell":
+            body |= {"symptoms": ["fever"], "onset_on": today, "severity": "mild"}
+        assert client.post(f"/api/v1/checkin/{good}", json=body).status_code == 201
+    login(client, "investigator")
+    lot = session.get(Lot, doses[0].lot_id)
+    page = client.get(f"/lots/{lot.lot_number}", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200
+    section = page.text[page.text.index('id="checkin-figures"') :]
+    assert "3/4" not in section and "2/3" in section  # fever among the 3 responders
+    assert "66.7%（9.4–99.2%）" in section  # 2 of 3, Clopper–Pearson (0.094–0.992)
+    assert "75.0%" in section  # day 1: 3 of 4 invited answered

@@ -63,6 +63,7 @@ def certificate(
     site = latest.site
     hospital = session.get(Hospital, site.primary_hospital_id) if site.primary_hospital_id else None
     link = links.link_for(session, latest.dose, settings, base_url)
+    links.invited(session, latest.dose.id, "certificate")
     audit.record(
         session,
         actor,

@@ -89,6 +89,7 @@ def _queue(
             )
     except IntegrityError:
         return False
+    links.invited(session, dose.id, "sms")
     return True
 
 

@@ -85,9 +85,18 @@ def upgrade() -> None:
     op.create_index("ix_sms_message_dose_id", "sms_message", ["dose_id"])
     op.create_index("ix_sms_message_county_id", "sms_message", ["county_id"])
     op.create_index("ix_sms_message_status", "sms_message", ["status"])
+    op.create_table(
+        "checkin_invite",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("dose_id", sa.Integer(), sa.ForeignKey("dose.id"), nullable=False),
+        sa.Column("via", sa.String(length=16), nullable=False),
+        sa.Column("at", aefi.db.UTCDateTime(), nullable=False),
+        sa.UniqueConstraint("dose_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("checkin_invite")
     op.drop_table("sms_message")
     op.drop_table("self_report")
     op.drop_table("checkin")
