@@ -12,3 +12,70 @@ document.addEventListener("htmx:configRequest", function (e) {
   var field = (ev && ev.detail && ev.detail.field) || (ev && ev.target && ev.target.name) || "";
   e.detail.parameters[param] = field;
 });
+
+// The header's menu button (phones and tablets, where aefi.css hides the menu behind it):
+// opens and closes the menu, keeps aria-expanded true to what shows; Escape closes it and
+// gives the focus back to the button.
+(function () {
+  function toggleOf(header) {
+    return header ? header.querySelector(".menu-toggle") : null;
+  }
+  function setOpen(header, open) {
+    var button = toggleOf(header);
+    if (!button) return;
+    header.classList.toggle("menu-open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest ? e.target.closest("header.top .menu-toggle") : null;
+    if (!button) return;
+    var header = button.closest("header.top");
+    setOpen(header, !header.classList.contains("menu-open"));
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var header = document.querySelector("header.top.menu-open");
+    if (!header) return;
+    setOpen(header, false);
+    toggleOf(header).focus();
+  });
+})();
+
+// Tables as cards on a phone: each cell gets its column's heading as data-label, which
+// aefi.css shows before the cell's content when the rows are stacked. Done again after
+// every htmx swap (a swapped table or new rows).
+(function () {
+  function headings(table) {
+    var head = table.tHead;
+    if (!head || !head.rows.length) return null;
+    var names = [];
+    var cells = head.rows[head.rows.length - 1].cells;
+    for (var i = 0; i < cells.length; i++) {
+      var text = cells[i].textContent.replace(/\s+/g, " ").trim();
+      for (var k = 0; k < (cells[i].colSpan || 1); k++) names.push(text);
+    }
+    return names;
+  }
+  function label(root) {
+    var tables = root.querySelectorAll("table.grid:not(.no-cards)");
+    for (var t = 0; t < tables.length; t++) {
+      var names = headings(tables[t]);
+      if (!names) continue;
+      var bodies = tables[t].tBodies;
+      for (var b = 0; b < bodies.length; b++) {
+        for (var r = 0; r < bodies[b].rows.length; r++) {
+          var col = 0;
+          var cells = bodies[b].rows[r].cells;
+          for (var c = 0; c < cells.length; c++) {
+            var name = names[col];
+            if (name && !cells[c].hasAttribute("data-label")) cells[c].setAttribute("data-label", name);
+            col += cells[c].colSpan || 1;
+          }
+        }
+      }
+      tables[t].classList.add("cards");
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { label(document); });
+  document.addEventListener("htmx:afterSettle", function () { label(document); });
+})();
