@@ -41,10 +41,12 @@ document.addEventListener("htmx:configRequest", function (e) {
   });
 })();
 
-// Tables as cards on a phone: each cell gets its column's heading as data-label, which
-// aefi.css shows before the cell's content when the rows are stacked. Done again after
-// every htmx swap (a swapped table or new rows).
+// Tables as cards where they do not fit: on a phone always, elsewhere when a table is
+// wider than the space it has (a tablet and a many-column list). Each cell gets its
+// column's heading as data-label, which aefi.css shows before the cell's content when the
+// rows are stacked (class "stacked"). Done again after every htmx swap and on a resize.
 (function () {
+  var phone = window.matchMedia("(max-width: 640px)");
   function headings(table) {
     var head = table.tHead;
     if (!head || !head.rows.length) return null;
@@ -56,26 +58,45 @@ document.addEventListener("htmx:configRequest", function (e) {
     }
     return names;
   }
-  function label(root) {
+  function labelCells(table, names) {
+    var sections = [].concat([].slice.call(table.tBodies), table.tFoot ? [table.tFoot] : []);
+    for (var b = 0; b < sections.length; b++) {
+      for (var r = 0; r < sections[b].rows.length; r++) {
+        var col = 0;
+        var cells = sections[b].rows[r].cells;
+        for (var c = 0; c < cells.length; c++) {
+          var name = names[col];
+          if (name && !cells[c].hasAttribute("data-label")) cells[c].setAttribute("data-label", name);
+          col += cells[c].colSpan || 1;
+        }
+      }
+    }
+  }
+  function tooWide(table) {
+    var box = table.parentElement;
+    if (!box) return false;
+    table.classList.remove("stacked");
+    var style = getComputedStyle(box);
+    var room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return table.getBoundingClientRect().width > room + 1;
+  }
+  function layout(root) {
     var tables = root.querySelectorAll("table.grid:not(.no-cards)");
     for (var t = 0; t < tables.length; t++) {
       var names = headings(tables[t]);
       if (!names) continue;
-      var bodies = tables[t].tBodies;
-      for (var b = 0; b < bodies.length; b++) {
-        for (var r = 0; r < bodies[b].rows.length; r++) {
-          var col = 0;
-          var cells = bodies[b].rows[r].cells;
-          for (var c = 0; c < cells.length; c++) {
-            var name = names[col];
-            if (name && !cells[c].hasAttribute("data-label")) cells[c].setAttribute("data-label", name);
-            col += cells[c].colSpan || 1;
-          }
-        }
-      }
+      labelCells(tables[t], names);
       tables[t].classList.add("cards");
+      var stack = phone.matches || tooWide(tables[t]);
+      tables[t].classList.toggle("stacked", stack);
     }
   }
-  document.addEventListener("DOMContentLoaded", function () { label(document); });
-  document.addEventListener("htmx:afterSettle", function () { label(document); });
+  var pending = null;
+  function later() {
+    clearTimeout(pending);
+    pending = setTimeout(function () { layout(document); }, 150);
+  }
+  document.addEventListener("DOMContentLoaded", function () { layout(document); });
+  document.addEventListener("htmx:afterSettle", function () { layout(document); });
+  window.addEventListener("resize", later);
 })();

@@ -41,6 +41,17 @@
       out.push(`one character per line: ${label(e)} ${Math.round(r.width)}px wide`);
     }
   }
+  // A code (a report, lot or halt number: no spaces, with a digit) broken over two lines.
+  const code = /^(?=.*\d)[A-Za-z0-9\-_/.〔〕号叫停解除]{6,}$/;
+  for (const e of document.querySelectorAll("main a, main strong, main td, main dd, main span, main h1")) {
+    if (e.children.length || !shown(e)) continue;
+    const text = e.textContent.trim();
+    if (!code.test(text)) continue;
+    const range = document.createRange();
+    range.selectNodeContents(e);
+    const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+    if (tops.size > 1) out.push(`code broken over lines: ${label(e)}`);
+  }
   if (phone) {
     const h = document.querySelector("header.top").getBoundingClientRect().height;
     if (h > headerMax) out.push(`header ${Math.round(h)}px tall`);

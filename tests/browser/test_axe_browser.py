@@ -54,6 +54,7 @@ def blocking(axe: Axe, page) -> list[str]:
 @pytest.mark.parametrize("role", ["reporter", "investigator", "bureau", "hospital", "admin"])
 def test_no_serious_accessibility_violations(live_url, new_page, scene, axe, role, locale):
     page = new_page(locale=locale, viewport=(1366, 768))
+    page.set_default_navigation_timeout(30000)  # two cores shared by many runs
     found: list[str] = []
     page.goto(f"{live_url}/login")
     found += [f"/login: {v}" for v in blocking(axe, page)]
