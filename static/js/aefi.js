@@ -67,6 +67,9 @@ document.addEventListener("htmx:configRequest", function (e) {
         for (var c = 0; c < cells.length; c++) {
           var name = names[col];
           if (name && !cells[c].hasAttribute("data-label")) cells[c].setAttribute("data-label", name);
+          // A cell with nothing in it shows no heading of its own on a card.
+          var blank = !cells[c].textContent.trim() && !cells[c].querySelector("input, select, button, img, svg");
+          cells[c].classList.toggle("blank", blank);
           col += cells[c].colSpan || 1;
         }
       }
