@@ -87,3 +87,93 @@ document.addEventListener("htmx:configRequest", function (e) {
     focusSummary(root);
   });
 })();
+// The header's menu button (phones and tablets, where aefi.css hides the menu behind it):
+// opens and closes the menu, keeps aria-expanded true to what shows; Escape closes it and
+// gives the focus back to the button.
+(function () {
+  function toggleOf(header) {
+    return header ? header.querySelector(".menu-toggle") : null;
+  }
+  function setOpen(header, open) {
+    var button = toggleOf(header);
+    if (!button) return;
+    header.classList.toggle("menu-open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest ? e.target.closest("header.top .menu-toggle") : null;
+    if (!button) return;
+    var header = button.closest("header.top");
+    setOpen(header, !header.classList.contains("menu-open"));
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var header = document.querySelector("header.top.menu-open");
+    if (!header) return;
+    setOpen(header, false);
+    toggleOf(header).focus();
+  });
+})();
+
+// Tables as cards where they do not fit: on a phone always, elsewhere when a table is
+// wider than the space it has (a tablet and a many-column list). Each cell gets its
+// column's heading as data-label, which aefi.css shows before the cell's content when the
+// rows are stacked (class "stacked"). Done again after every htmx swap and on a resize.
+(function () {
+  var phone = window.matchMedia("(max-width: 640px)");
+  function headings(table) {
+    var head = table.tHead;
+    if (!head || !head.rows.length) return null;
+    var names = [];
+    var cells = head.rows[head.rows.length - 1].cells;
+    for (var i = 0; i < cells.length; i++) {
+      var text = cells[i].textContent.replace(/\s+/g, " ").trim();
+      for (var k = 0; k < (cells[i].colSpan || 1); k++) names.push(text);
+    }
+    return names;
+  }
+  function labelCells(table, names) {
+    var sections = [].concat([].slice.call(table.tBodies), table.tFoot ? [table.tFoot] : []);
+    for (var b = 0; b < sections.length; b++) {
+      for (var r = 0; r < sections[b].rows.length; r++) {
+        var col = 0;
+        var cells = sections[b].rows[r].cells;
+        for (var c = 0; c < cells.length; c++) {
+          var name = names[col];
+          if (name && !cells[c].hasAttribute("data-label")) cells[c].setAttribute("data-label", name);
+          // A cell with nothing in it shows no heading of its own on a card.
+          var blank = !cells[c].textContent.trim() && !cells[c].querySelector("input, select, button, img, svg");
+          cells[c].classList.toggle("blank", blank);
+          col += cells[c].colSpan || 1;
+        }
+      }
+    }
+  }
+  function tooWide(table) {
+    var box = table.parentElement;
+    if (!box) return false;
+    table.classList.remove("stacked");
+    var style = getComputedStyle(box);
+    var room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return table.getBoundingClientRect().width > room + 1;
+  }
+  function layout(root) {
+    var tables = root.querySelectorAll("table.grid:not(.no-cards)");
+    for (var t = 0; t < tables.length; t++) {
+      var names = headings(tables[t]);
+      if (!names) continue;
+      labelCells(tables[t], names);
+      tables[t].classList.add("cards");
+      var stack = phone.matches || tooWide(tables[t]);
+      tables[t].classList.toggle("stacked", stack);
+    }
+  }
+  var pending = null;
+  function later() {
+    clearTimeout(pending);
+    pending = setTimeout(function () { layout(document); }, 150);
+  }
+  document.addEventListener("DOMContentLoaded", function () { layout(document); });
+  document.addEventListener("htmx:afterSettle", function () { layout(document); });
+  window.addEventListener("resize", later);
+})();
