@@ -93,14 +93,17 @@ def claim(
     now: datetime | None = None,
     fresh_only: bool = False,
     kinds: tuple[str, ...] | None = None,
+    skip: tuple[int, ...] = (),
 ) -> Claimed | None:
-    """Take the oldest due job with a lease of ``jobs_lease_s``, and merge the pending jobs
+    """Take the oldest due job (not in ``skip``) with a lease of ``jobs_lease_s``, and merge the pending jobs
     of its kind and key into it; one short transaction of its own. None: nothing is due."""
     now = now or clock.now()
     lease = now + timedelta(seconds=get_settings().jobs_lease_s)
     cond = _claimable(now, fresh_only=fresh_only)
     if kinds is not None:
         cond = and_(cond, _t.c.kind.in_(kinds))
+    if skip:
+        cond = and_(cond, _t.c.id.not_in(skip))
     pg = engine.dialect.name == "postgresql"
     with engine.begin() as conn:
         for _ in range(20):

@@ -52,17 +52,18 @@ def work(
     fresh_only: bool = False,
     kinds: tuple[str, ...] | None = None,
 ) -> int:
-    """Claim and run due jobs until none is left (or ``limit`` ran). Returns how many ran
-    (done or not). ``now``: the time the claims compare with (tests move it forward)."""
+    """Claim and run due jobs until none is left (or ``limit`` ran), each at most once.
+    Returns how many ran (done or not). ``now``: the time the claims compare with (tests
+    move it forward)."""
     engine = engine or get_engine()
-    ran = 0
-    while ran < limit:
-        job = claim(engine, who=who, now=now, fresh_only=fresh_only, kinds=kinds)
+    ran: list[int] = []
+    while len(ran) < limit:
+        job = claim(engine, who=who, now=now, fresh_only=fresh_only, kinds=kinds, skip=tuple(ran))
         if job is None:
             break
         run_one(engine, job, who=who)
-        ran += 1
-    return ran
+        ran.append(job.id)
+    return len(ran)
 
 
 def serve(stop: threading.Event | None = None, *, poll_s: float | None = None) -> None:
