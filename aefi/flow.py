@@ -173,6 +173,11 @@ def retried(
     return Subscriber(run, safety=False, key=key)
 
 
+def cluster_key(session: Session, event: ClusterFormed) -> str:
+    """A cluster's scans coalesce: as it grows, one scan of its newest lots."""
+    return f"cluster:{event.cluster_id}"
+
+
 def lots_key(session: Session, event: ReportFiled | FollowUpAdded) -> str | None:
     """The coalescing key of a lot scan after a report: its county and lots. A scan reads
     the committed counts of the lots, so one run after several reports does the work of
@@ -202,7 +207,7 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
     ),
     ClusterFormed: (
         retried(investigation.on_cluster_formed),
-        retried(signals.on_cluster_formed),
+        retried(signals.on_cluster_formed, cluster_key),
     ),
     FollowUpAdded: (
         safety(triage.on_follow_up_added),

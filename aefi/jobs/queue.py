@@ -95,8 +95,9 @@ def claim(
     kinds: tuple[str, ...] | None = None,
     skip: tuple[int, ...] = (),
 ) -> Claimed | None:
-    """Take the oldest due job (not in ``skip``) with a lease of ``jobs_lease_s``, and merge the pending jobs
-    of its kind and key into it; one short transaction of its own. None: nothing is due."""
+    """Take the oldest due job (not in ``skip``) with a lease of ``jobs_lease_s``, and
+    merge the pending jobs of its kind and key into it; one short transaction of its own.
+    None: nothing is due."""
     now = now or clock.now()
     lease = now + timedelta(seconds=get_settings().jobs_lease_s)
     cond = _claimable(now, fresh_only=fresh_only)
@@ -127,15 +128,18 @@ def claim(
             # SQLite: another process took it between the look and the update; look again.
         else:  # pragma: no cover - twenty jobs taken from under us in a row
             return None
-        merged = _merge_twins(conn, row, now, pg=pg) if row.key is not None else ()
-    return Claimed(row.id, row.kind, row.key, row.payload, row.attempts, merged)
+        merged, payload = _merge_twins(conn, row, now, pg=pg) if row.key else ((), row.payload)
+    return Claimed(row.id, row.kind, row.key, payload, row.attempts, merged)
 
 
-def _merge_twins(conn: Connection, row: Any, now: datetime, *, pg: bool) -> tuple[int, ...]:
+def _merge_twins(
+    conn: Connection, row: Any, now: datetime, *, pg: bool
+) -> tuple[tuple[int, ...], dict[str, Any]]:
     """Close the other pending, unleased jobs of the same kind and key as merged into
     ``row``: its run does their work (whatever their delay: the work reads the committed
-    state, theirs included)."""
-    twins = select(_t.c.id).where(
+    state, theirs included), with the newest payload of them all (a grown cluster's).
+    Returns the merged ids and that payload."""
+    twins = select(_t.c.id, _t.c.payload).where(
         _t.c.kind == row.kind,
         _t.c.key == row.key,
         _t.c.id != row.id,
@@ -144,14 +148,15 @@ def _merge_twins(conn: Connection, row: Any, now: datetime, *, pg: bool) -> tupl
     )
     if pg:  # never wait on (nor deadlock with) a twin another worker is claiming
         twins = twins.with_for_update(skip_locked=True)
-    ids = tuple(conn.execute(twins).scalars())
-    if ids:
-        conn.execute(
-            update(_t)
-            .where(_t.c.id.in_(ids))
-            .values(done_at=now, outcome="merged", merged_into=row.id)
-        )
-    return ids
+    found = conn.execute(twins.order_by(_t.c.id)).all()
+    if not found:
+        return (), row.payload
+    ids = tuple(r.id for r in found)
+    conn.execute(
+        update(_t).where(_t.c.id.in_(ids)).values(done_at=now, outcome="merged", merged_into=row.id)
+    )
+    newest = found[-1]
+    return ids, newest.payload if newest.id > row.id else row.payload
 
 
 def complete(session: Session, job: Claimed, *, who: str = WHO) -> bool:
