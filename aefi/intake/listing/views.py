@@ -91,9 +91,7 @@ def list_page(request: Request, session: SessionDep, actor: WebActor):
             "site_names": {s.id: i18n.pick(s.name, s.name_en) for s in sites},
             "vaccines": session.exec(select(Vaccine).order_by(Vaccine.code)).all(),
             "statuses": list(ReportStatus),
-            "drafts": drafts_service.open_drafts(session, actor)
-            if access.can_file(actor)
-            else [],
+            "drafts": drafts_service.open_drafts(session, actor) if access.can_file(actor) else [],
             "can_file": access.can_file(actor),
             "county_wide": county_wide,
             # Over several counties (the province): each case's county of origin.

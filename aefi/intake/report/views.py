@@ -35,7 +35,6 @@ from aefi.web import render, verify_csrf
 pages = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
-
 DEADLINE_LABELS = {
     "report_due": N_("Report card due"),
     "fast_report_due": N_("Fast report to the county health bureau and CDC due"),
