@@ -1,14 +1,14 @@
 """Running jobs: claim, run, mark done (or record the failure), until none is due.
 
 ``work`` is what every server process's background loop calls each poll, and what
-``aefi worker`` runs in a loop. A job's work runs in a transaction of its own, with the job
-marked done in the same transaction; what the work does is ``aefi.flow.run_queued``."""
+``aefi worker`` (aefi/cli/worker.py) runs in a loop. A job's work runs in a transaction of
+its own, with the job marked done in the same transaction; what the work does is
+``aefi.flow.run_queued``."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 import traceback
 from datetime import datetime
 
@@ -64,22 +64,6 @@ def work(
         run_one(engine, job, who=who)
         ran.append(job.id)
     return len(ran)
-
-
-def serve(stop: threading.Event | None = None, *, poll_s: float | None = None) -> None:
-    """Run jobs until ``stop`` is set: each time none is due, wait ``poll_s``."""
-    stop = stop or threading.Event()
-    poll = poll_s if poll_s is not None else get_settings().jobs_poll_s
-    while not stop.is_set():
-        try:
-            ran = work()
-        except Exception:  # the database away for a moment: try again next poll
-            log.exception("job worker: could not claim")
-            ran = 0
-        if not ran:
-            stop.wait(poll)
-        else:
-            time.sleep(0)
 
 
 # --- eager mode (tests): new jobs run right after the commit that recorded them ------------
