@@ -133,7 +133,7 @@ class Uvicorn:
         import httpx
 
         base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a loaded machine starts slowly
         while time.monotonic() < deadline:
             try:
                 httpx.get(f"{base}/login", timeout=2)
