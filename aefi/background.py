@@ -133,7 +133,23 @@ def run_due(
     return ran
 
 
-async def loop(tick_s: float = 5.0) -> None:
+def tick() -> None:
+    """One look of the loop: the timers that are due, then the queued jobs that are."""
+    from aefi.jobs import worker  # the jobs' modules import this one
+
+    run_due()
+    try:
+        worker.work()
+    except Exception:  # the database away for a moment: the next tick tries again
+        log.exception("job queue: could not claim")
+
+
+async def loop(tick_s: float | None = None) -> None:
+    """Every process's background loop: timers, and the job queue every ``jobs_poll_s``
+    (the poll interval of the delay bound in ``aefi/flow.py``)."""
+    from aefi.settings import get_settings
+
+    tick_s = tick_s if tick_s is not None else get_settings().jobs_poll_s
     while True:
-        await asyncio.to_thread(run_due)
+        await asyncio.to_thread(tick)
         await asyncio.sleep(tick_s)

@@ -75,13 +75,20 @@ background jobs. Read top to bottom, this is the chain from a filed report to a 
      1. signals.halts.notices.on_halt_lifted  [retried]
         the same people are told it may be used again (nobody, if it never came into force).
 
-Failure policy. A ``[safety]`` subscriber is the report's safety path (the decision, the
-escalation, the referral): when it fails the use case fails, the whole transaction is
-rolled back and the caller gets ``SubscriberFailed`` (nothing stored; try again). A
-``[retried]`` subscriber runs in a SAVEPOINT: when it fails, only its own work is rolled
-back, the error is logged, and an audit entry (``flow_retry`` / ``subscriber_failed``,
-holding the event) is committed with the filing. The ``flow_retry`` job runs such a
-subscriber again, up to ``MAX_ATTEMPTS`` times, and audits how it ended.
+Failure policy and timing. A ``[safety]`` subscriber is the report's safety path (the
+decision, the escalation, the referral): it runs inline, in the publisher's transaction;
+when it fails the use case fails, the whole transaction is rolled back and the caller gets
+``SubscriberFailed`` (nothing stored; try again). So the referral is in the hospital's
+inbox when the filing returns. A ``[retried]`` subscriber is a durable job
+(``aefi.jobs``): ``publish`` records it in the publisher's transaction (committed with the
+report, or not at all) and a worker runs it seconds later with the publisher's actor, in a
+transaction of its own. A job that fails is retried with back-off (10 s, doubling) and,
+after ``jobs_max_attempts`` runs, abandoned with an audit entry (``job_abandoned``).
+Subscribers with a coalescing key (the lot scans, keyed by county and lots) wait
+``jobs_coalesce_s`` (5 s) and merge with the pending jobs of the same key: ten reports on
+one lot in a minute cost one scan of it. Delay bound of a halt recommendation's hold on a
+lot: the coalescing delay + the poll interval (``jobs_poll_s``, 2 s) + the scan itself,
+under 10 s on a worker that is not behind.
 
 Subscribers take ``(session, actor, event)``, run in the publisher's transaction (they
 flush, never commit) and load what they need by the event's ids. The publishers
@@ -98,12 +105,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from aefi import audit
 from aefi.aftercare.sms import service as aftercare_sms
-from aefi.audit import AuditEvent
-from aefi.auth.permissions import Actor
+from aefi.auth.permissions import Actor, Role
 from aefi.background import Job
 from aefi.errors import DomainError
 from aefi.events import (
@@ -121,6 +126,8 @@ from aefi.events import (
 from aefi.interchange.upstream import service as upstream
 from aefi.investigation import flows as investigation
 from aefi.investigation import lifecycle
+from aefi.jobs import queue
+from aefi.jobs import worker as _worker  # noqa: F401  (eager mode's commit hook)
 from aefi.notifications import service as notifications
 from aefi.observation import flows as observation
 from aefi.referral import flows as referral
@@ -147,8 +154,11 @@ class SubscriberFailed(DomainError):
 @dataclass(frozen=True)
 class Subscriber:
     run: Callable[[Session, Actor, Any], None]
-    # True: its failure fails the use case; False: it runs in a savepoint and is retried.
+    # True: inline, its failure fails the use case; False: a durable job, retried.
     safety: bool
+    # A job's coalescing key (None: every event its own job); keyed jobs wait
+    # ``jobs_coalesce_s`` and merge with the pending ones of the same key.
+    key: Callable[[Session, Any], str | None] | None = None
 
     @property
     def name(self) -> str:
@@ -159,14 +169,36 @@ def safety(run: Callable[[Session, Actor, Any], None]) -> Subscriber:
     return Subscriber(run, safety=True)
 
 
-def retried(run: Callable[[Session, Actor, Any], None]) -> Subscriber:
-    return Subscriber(run, safety=False)
+def retried(
+    run: Callable[[Session, Actor, Any], None],
+    key: Callable[[Session, Any], str | None] | None = None,
+) -> Subscriber:
+    return Subscriber(run, safety=False, key=key)
+
+
+def cluster_key(session: Session, event: ClusterFormed) -> str:
+    """A cluster's scans coalesce: as it grows, one scan of its newest lots."""
+    return f"cluster:{event.cluster_id}"
+
+
+def lots_key(session: Session, event: ReportFiled | FollowUpAdded) -> str | None:
+    """The coalescing key of a lot scan after a report: its county and lots. A scan reads
+    the committed counts of the lots, so one run after several reports does the work of
+    each."""
+    from aefi.intake.models import ReportDose
+
+    lots = session.exec(
+        select(ReportDose.lot_id).where(ReportDose.report_id == event.report_id).distinct()
+    ).all()
+    if not lots:
+        return None
+    return f"county:{event.county_id}:lots:{','.join(str(i) for i in sorted(lots))}"
 
 
 SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
     ReportFiled: (
         safety(triage.on_report_filed),
-        retried(signals.on_report_filed),
+        retried(signals.on_report_filed, lots_key),
         retried(observation.on_report_filed),
         retried(reporting.on_report_filed),
         retried(upstream.on_report_filed),
@@ -178,11 +210,11 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
     ),
     ClusterFormed: (
         retried(investigation.on_cluster_formed),
-        retried(signals.on_cluster_formed),
+        retried(signals.on_cluster_formed, cluster_key),
     ),
     FollowUpAdded: (
         safety(triage.on_follow_up_added),
-        retried(signals.on_follow_up),
+        retried(signals.on_follow_up, lots_key),
         retried(upstream.on_follow_up_added),
     ),
     LotHeld: (retried(halt_notices.on_lot_held),),
@@ -217,8 +249,6 @@ JOBS: tuple[Job, ...] = (
     Job("aftercare_reminders", aftercare_sms.queue_reminders, 3600),
     # Text messages go out from the SMS outbox.
     Job("deliver_sms", aftercare_sms.deliver_sms, get_settings().sms_every_s),
-    # Subscribers that failed (audited below) run again.
-    Job("flow_retry", lambda session: retry_failed(session), 60),
 )
 
 
@@ -228,19 +258,19 @@ _DEPTH = "aefi_flow_depth"  # session.info key: how many publish() calls are run
 
 
 def publish(session: Session, actor: Actor, event: Event) -> None:
-    """Run every subscriber of ``event`` in order, in the caller's transaction.
+    """Run the safety subscribers of ``event`` in order, in the caller's transaction, and
+    record a durable job for each retried one (committed with the caller's transaction).
 
     A safety subscriber's error propagates (an unexpected one as ``SubscriberFailed``);
-    the outermost ``publish`` rolls the transaction back first. A retried subscriber's
-    error is logged and audited for ``retry_failed``; the others run all the same."""
+    the outermost ``publish`` rolls the transaction back first."""
     depth = session.info.get(_DEPTH, 0)
     session.info[_DEPTH] = depth + 1
     try:
         for subscriber in SUBSCRIBERS[type(event)]:
             if subscriber.safety:
                 _run_safety(session, actor, event, subscriber)
-            elif not _run_in_savepoint(session, actor, event, subscriber):
-                _record_failure(session, event, subscriber)
+            else:
+                _enqueue(session, actor, event, subscriber)
     except Exception:
         if depth == 0 and not session.in_nested_transaction():
             session.rollback()
@@ -263,40 +293,51 @@ def _run_safety(session: Session, actor: Actor, event: Event, sub: Subscriber) -
         ) from exc
 
 
-def _run_in_savepoint(session: Session, actor: Actor, event: Event, sub: Subscriber) -> bool:
-    """True when ``sub`` ran; False (its work rolled back, the error logged) when it failed."""
-    try:
-        with session.begin_nested():
-            sub.run(session, actor, event)
-    except Exception:  # whatever went wrong, the report stays filed
-        log.exception("%s failed on %s; it will be retried", sub.name, type(event).__name__)
-        return False
-    return True
+# --- the jobs ------------------------------------------------------------------------------
 
 
-# --- retrying ------------------------------------------------------------------------------
-
-RETRY = "flow_retry"  # audit entity type of the failure records
-MAX_ATTEMPTS = 5
-
-
-def _record_failure(session: Session, event: Event, sub: Subscriber) -> AuditEvent:
-    entry = audit.record(
+def _enqueue(session: Session, actor: Actor, event: Event, sub: Subscriber) -> None:
+    key = sub.key(session, event) if sub.key is not None else None
+    queue.enqueue(
         session,
-        Actor.system(event.county_id, reason=f"failure of {sub.name}"),
-        "subscriber_failed",
-        RETRY,
-        None,
-        county_id=event.county_id,
-        summary=f"{sub.name} failed on {type(event).__name__}; it will be retried",
-        changes={
-            "subscriber": sub.name,
+        sub.name,
+        {
             "event": type(event).__name__,
             "payload": to_payload(event),
+            "actor": actor_payload(actor),
         },
+        key=key,
+        delay_s=get_settings().jobs_coalesce_s if key is not None else 0.0,
     )
-    session.flush()
-    return entry
+
+
+def actor_payload(actor: Actor) -> dict[str, Any]:
+    """Who published the event, as JSON: the job acts as them."""
+    return {
+        "user_id": actor.user_id,
+        "username": actor.username,
+        "name": actor.name,
+        "role": actor.role.value,
+        "county_id": actor.county_id,
+        "site_id": actor.site_id,
+        "hospital_id": actor.hospital_id,
+        "county_ids": sorted(actor.county_ids),
+        "reason": actor.reason,
+    }
+
+
+def actor_from(payload: dict[str, Any]) -> Actor:
+    return Actor(
+        user_id=payload["user_id"],
+        username=payload["username"],
+        name=payload["name"],
+        role=Role(payload["role"]),
+        county_id=payload["county_id"],
+        site_id=payload.get("site_id"),
+        hospital_id=payload.get("hospital_id"),
+        county_ids=frozenset(payload.get("county_ids") or ()),
+        reason=payload.get("reason", ""),
+    )
 
 
 def subscriber_named(name: str) -> Subscriber | None:
@@ -307,73 +348,18 @@ def subscriber_named(name: str) -> Subscriber | None:
     return None
 
 
-def pending_failures(session: Session) -> list[AuditEvent]:
-    """The failure records not yet recovered nor given up, oldest first."""
-    closed = select(AuditEvent.entity_id).where(
-        AuditEvent.entity_type == RETRY,
-        col(AuditEvent.action).in_(("subscriber_recovered", "subscriber_abandoned")),
-    )
-    return list(
-        session.exec(
-            select(AuditEvent)
-            .where(
-                AuditEvent.entity_type == RETRY,
-                AuditEvent.action == "subscriber_failed",
-                col(AuditEvent.id).not_in(closed.where(col(AuditEvent.entity_id).is_not(None))),
-            )
-            .order_by(col(AuditEvent.id))
-        )
-    )
-
-
-def retry_failed(session: Session) -> int:
-    """Run each failed subscriber again (as the system), each in its own savepoint; audit
-    ``subscriber_recovered``, ``subscriber_retry_failed`` or, after ``MAX_ATTEMPTS``,
-    ``subscriber_abandoned``. Flushes; the background job commits. Returns how many
-    recovered."""
-    recovered = 0
-    for failure in pending_failures(session):
-        sub = subscriber_named(failure.changes.get("subscriber", ""))
-        try:
-            event = from_payload(failure.changes["event"], failure.changes["payload"])
-        except (KeyError, TypeError, ValueError):
-            event = None
-        tried = len(
-            session.exec(
-                select(AuditEvent.id).where(
-                    AuditEvent.entity_type == RETRY,
-                    AuditEvent.entity_id == failure.id,
-                    AuditEvent.action == "subscriber_retry_failed",
-                )
-            ).all()
-        )
-        ok = (
-            sub is not None
-            and event is not None
-            and _run_in_savepoint(
-                session,
-                Actor.system(event.county_id, reason=f"retry of {sub.name}"),
-                event,
-                sub,
-            )
-        )
-        if ok:
-            action = "subscriber_recovered"
-            recovered += 1
-        elif sub is None or event is None or tried + 1 >= MAX_ATTEMPTS:
-            action = "subscriber_abandoned"
-            log.error("giving up on %s (audit %s)", failure.changes.get("subscriber"), failure.id)
-        else:
-            action = "subscriber_retry_failed"
-        audit.record(
-            session,
-            Actor.system([failure.county_id] if failure.county_id else [], reason="flow retry"),
-            action,
-            RETRY,
-            failure.id,
-            county_id=failure.county_id,
-            summary=failure.summary,
-            changes={"attempt": tried + 1},
-        )
-        session.flush()
-    return recovered
+def run_queued(session: Session, kind: str, payload: dict[str, Any]) -> None:
+    """Do a job ``_enqueue`` recorded: its subscriber on its event, as the publisher's
+    actor, in ``session`` (the worker commits). Raises on a job it cannot read."""
+    sub = subscriber_named(kind)
+    if sub is None or sub.safety:
+        raise LookupError(f"no retried subscriber named {kind!r}")
+    event = from_payload(payload["event"], payload["payload"])
+    actor = actor_from(payload["actor"])
+    depth = session.info.get(_DEPTH, 0)
+    session.info[_DEPTH] = depth + 1
+    try:
+        sub.run(session, actor, event)
+    finally:
+        session.info[_DEPTH] = depth
+    session.flush()

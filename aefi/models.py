@@ -7,6 +7,7 @@ from aefi.background import JobLease  # noqa: F401
 from aefi.intake import models as intake  # noqa: F401
 from aefi.interchange import models as interchange  # noqa: F401
 from aefi.investigation import models as investigation  # noqa: F401
+from aefi.jobs.models import QueuedJob  # noqa: F401
 from aefi.notifications import models as notifications  # noqa: F401
 from aefi.observation import models as observation  # noqa: F401
 from aefi.referral import models as referral  # noqa: F401

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     # Background work (signal scans, deadline checks, outbox) in-process on a timer.
     background_interval_s: int = 60
     background_enabled: bool = True
+    # The durable job queue (aefi/jobs): each process's background loop (and `aefi worker`)
+    # looks for due jobs every jobs_poll_s; a lot scan waits jobs_coalesce_s after a filing
+    # so that the filings of those seconds share one scan. A claimed job's lease lasts
+    # jobs_lease_s (a killed worker's job is claimed again after it); after
+    # jobs_max_attempts runs that failed, the job is abandoned (audited). jobs_eager: run
+    # new jobs right after the commit that recorded them, in that thread (tests only).
+    jobs_poll_s: float = 2.0
+    jobs_coalesce_s: float = 5.0
+    jobs_lease_s: int = 300
+    jobs_max_attempts: int = 5
+    jobs_eager: bool = False
     # Green channel: a referral not acknowledged within this many minutes escalates.
     referral_ack_minutes: int = 10
     # Triage rules file (TOML); unset means the shipped aefi/triage/rules.toml.

@@ -17,6 +17,9 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 os.environ.setdefault("AEFI_BACKGROUND_ENABLED", "false")
+# The jobs a commit recorded run right after it (aefi/jobs/worker.py); the queue tests
+# turn it off (the `deferred_jobs` fixture) to drive the worker themselves.
+os.environ.setdefault("AEFI_JOBS_EAGER", "true")
 os.environ.setdefault("AEFI_SECRET_KEY", "test-secret-key-for-the-suite-only-0123456789abcdef")
 
 from aefi import clock, db, wiring  # noqa: E402
@@ -230,3 +233,11 @@ def dose_via_api(client, session, county, i: int, at: datetime | None = None) ->
     )
     assert r.status_code == 201, r.text
     return r.json()["id"]
+
+
+@pytest.fixture
+def deferred_jobs(monkeypatch) -> None:
+    """Jobs wait in the queue for a worker, as in production (not run after the commit)."""
+    monkeypatch.setenv("AEFI_JOBS_EAGER", "false")
+    get_settings.cache_clear()
+

@@ -1,6 +1,7 @@
 """What a failing subscriber does to the filing (aefi/flow.py): a safety-path failure
-fails the filing and stores nothing; any other failure is rolled back alone, audited, and
-retried by the ``flow_retry`` job."""
+fails the filing and stores nothing; any other subscriber is a durable job (aefi/jobs): its
+failure is rolled back alone, recorded on the job, retried with back-off and abandoned,
+audited, after ``jobs_max_attempts``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from sqlmodel import func, select
 from aefi import audit, clock, flow
 from aefi.audit import AuditEvent
 from aefi.auth.models import User
+from aefi.auth.permissions import Actor
 from aefi.errors import Invalid
 from aefi.intake.models import Report
+from aefi.jobs import queue, worker
+from aefi.jobs.models import QueuedJob
 from aefi.notifications import service as notifications
 from aefi.notifications.models import Notification
 from aefi.observation import service as observation
 from aefi.referral.sending import service as referral_sending
 from aefi.registry.models import LotStatus
+from aefi.settings import get_settings
 from aefi.signals.halts import service as halts
 from tests.factories import a_dose, a_report
 
@@ -39,14 +44,17 @@ def count(session, model) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 
-def failures(session, action: str = "subscriber_failed") -> list[AuditEvent]:
+def jobs_of(session, kind: str) -> list[QueuedJob]:
+    session.expire_all()
     return list(
-        session.exec(
-            select(AuditEvent).where(
-                AuditEvent.entity_type == flow.RETRY, AuditEvent.action == action
-            )
-        )
+        session.exec(select(QueuedJob).where(QueuedJob.kind == kind).order_by(QueuedJob.id))
     )
+
+
+def retry_due(session) -> int:
+    """Run the queue as the worker would once every back-off has passed."""
+    session.commit()
+    return worker.work(now=clock.now() + timedelta(hours=2))
 
 
 def test_a_failing_safety_subscriber_fails_the_filing_and_stores_nothing(
@@ -64,7 +72,7 @@ def test_a_failing_safety_subscriber_fails_the_filing_and_stores_nothing(
     # Rolled back: no report, no triage, no audit entry of either.
     assert count(session, Report) == reports
     assert count(session, AuditEvent) == events
-    assert not failures(session)
+    assert count(session, QueuedJob) == 0
 
 
 def test_a_domain_error_on_the_safety_path_is_the_filing_s_error(session, county, monkeypatch):
@@ -78,45 +86,51 @@ def test_a_domain_error_on_the_safety_path_is_the_filing_s_error(session, county
     assert count(session, Report) == reports
 
 
-def test_a_failing_other_subscriber_is_rolled_back_alone_audited_and_retried(
+def test_a_failing_other_subscriber_is_rolled_back_alone_recorded_and_retried(
     session, county, monkeypatch
 ):
     def broken(session_, report):
-        # What it wrote before failing goes with its savepoint.
-        audit.record(session_, None, "half_done", "report", report.id)
+        # What it wrote before failing goes with its transaction.
+        audit.record(
+            session_,
+            Actor.system(report.county_id, reason="test"),
+            "half_done",
+            "report",
+            report.id,
+        )
         session_.flush()
         raise RuntimeError("board unavailable")
 
     monkeypatch.setattr(observation, "note_reaction", broken)
+    clock.freeze(clock.now())
     report = file(session, county)
-    # Filed and triaged all the same.
+    # Filed and triaged all the same (the job ran right after the commit, and failed).
     session.refresh(report)
     assert report.triage and report.triage["escalated"]
     assert not session.exec(select(AuditEvent).where(AuditEvent.action == "half_done")).all()
-    (failure,) = failures(session)
-    assert failure.changes["subscriber"] == "observation.flows.on_report_filed"
-    assert failure.changes["event"] == "ReportFiled"
-    assert failure.changes["payload"]["report_id"] == report.id
-    assert failure.county_id == report.county_id
+    (job,) = jobs_of(session, "observation.flows.on_report_filed")
+    assert job.payload["event"] == "ReportFiled"
+    assert job.payload["payload"]["report_id"] == report.id
+    assert job.payload["actor"]["username"] == "reporter"  # it acts as the publisher
+    assert job.done_at is None and job.attempts == 1
+    assert "board unavailable" in job.last_error
+    assert job.run_after == clock.now() + timedelta(seconds=queue.BACKOFF_S)
 
-    # Still failing: the job tries again and says so; the failure stays pending.
-    assert flow.retry_failed(session) == 0
-    session.commit()
-    assert [e.entity_id for e in failures(session, "subscriber_retry_failed")] == [failure.id]
-    assert [f.id for f in flow.pending_failures(session)] == [failure.id]
+    # Still failing: the worker tries again and says so; the job stays pending.
+    retry_due(session)
+    (job,) = jobs_of(session, "observation.flows.on_report_filed")
+    assert job.done_at is None and job.attempts == 2
 
-    # Mended: the next run recovers it, and it is not run again.
+    # Mended: the next run does it, and it is not run again.
     seen = []
     monkeypatch.setattr(observation, "note_reaction", lambda s, r: seen.append(r.id) or 0)
-    assert flow.retry_failed(session) == 1
-    session.commit()
-    assert seen == [report.id]
-    assert [e.entity_id for e in failures(session, "subscriber_recovered")] == [failure.id]
-    assert flow.pending_failures(session) == []
-    assert flow.retry_failed(session) == 0 and seen == [report.id]
+    retry_due(session)
+    (job,) = jobs_of(session, "observation.flows.on_report_filed")
+    assert seen == [report.id] and job.outcome == "done" and job.last_error
+    assert retry_due(session) == 0 and seen == [report.id]
 
 
-def test_a_subscriber_that_keeps_failing_is_given_up_after_max_attempts(
+def test_a_job_that_keeps_failing_is_given_up_after_max_attempts_and_audited(
     session, county, monkeypatch
 ):
     def broken(*args):
@@ -124,13 +138,18 @@ def test_a_subscriber_that_keeps_failing_is_given_up_after_max_attempts(
 
     monkeypatch.setattr(observation, "note_reaction", broken)
     file(session, county)
-    (failure,) = failures(session)
-    for _ in range(flow.MAX_ATTEMPTS):
-        flow.retry_failed(session)
-        session.commit()
-    assert len(failures(session, "subscriber_retry_failed")) == flow.MAX_ATTEMPTS - 1
-    assert [e.entity_id for e in failures(session, "subscriber_abandoned")] == [failure.id]
-    assert flow.pending_failures(session) == []
+    for _ in range(get_settings().jobs_max_attempts + 2):
+        retry_due(session)
+    (job,) = jobs_of(session, "observation.flows.on_report_filed")
+    assert job.outcome == "abandoned" and job.done_at is not None
+    assert job.attempts == get_settings().jobs_max_attempts
+    (gave_up,) = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "job_abandoned", AuditEvent.entity_id == job.id
+        )
+    ).all()
+    assert gave_up.entity_type == "queued_job" and "still broken" in gave_up.changes["error"]
+    assert gave_up.county_id == county.county_id
 
 
 # --- the halt part of the chain --------------------------------------------------------------
@@ -185,13 +204,11 @@ def test_a_failing_halt_notice_leaves_the_halt_in_force_and_is_retried(
     session.refresh(lot)
     assert halt.applied_at is not None and lot.status == LotStatus.halted
     assert halt_notices(session) == []
-    (failure,) = failures(session)
-    assert failure.changes["subscriber"] == "signals.halts.notices.on_halt_issued"
-    assert failure.changes["payload"]["lot_id"] == lot.id
+    (job,) = jobs_of(session, "signals.halts.notices.on_halt_issued")
+    assert job.payload["payload"]["lot_id"] == lot.id and job.done_at is None
 
     monkeypatch.undo()
-    assert flow.retry_failed(session) == 1
-    session.commit()
+    assert retry_due(session) == 1
     assert {u for u, _ in halt_notices(session)} == TOLD
 
 
@@ -211,4 +228,6 @@ def test_a_halt_lifted_before_its_date_tells_nobody(session, county):
     assert halt.applied_at is None
     halts.lift_halt(session, bureau, halt.id, "撤回", confirmed=True)
     assert halt_notices(session) == []
-    assert not failures(session)
+    assert all(
+        j.outcome == "done" for j in jobs_of(session, "signals.halts.notices.on_halt_lifted")
+    )

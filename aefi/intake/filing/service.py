@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -21,13 +21,14 @@ from aefi.events import ReportFiled, publish
 from aefi.intake import access, symptoms
 from aefi.intake.drafts import keys as draft_keys
 from aefi.intake.drafts import service as drafts_service
-from aefi.intake.models import IdempotencyKey, Outcome, Report, ReportCounter, ReportDose
+from aefi.intake.filing.numbers import next_report_number
+from aefi.intake.models import IdempotencyKey, Outcome, Report, ReportDose
 from aefi.intake.schemas import ReportIn
 from aefi.intake.validation import check_report, overlaps
 from aefi.registry import access as registry_access
 from aefi.registry import lot_states
 from aefi.registry.doses import service as registry_doses
-from aefi.registry.models import Lot, Person, Region, Site, Vaccine
+from aefi.registry.models import Lot, Person, Site, Vaccine
 from aefi.registry.schemas import PersonIn
 
 IDEMPOTENCY_KEY_MAX = 200
@@ -191,31 +192,6 @@ def find_duplicates(
     return [r for r in candidates if overlaps(r.onset_at, onset_at)]
 
 
-def _next_number(session: Session, county_id: int, year: int) -> str:
-    """Human-readable and unique per county and year: 330782-2026-00017."""
-    for _attempt in range(3):
-        result = session.execute(
-            update(ReportCounter)
-            .where(ReportCounter.county_id == county_id, ReportCounter.year == year)
-            .values(last=ReportCounter.last + 1)
-            .returning(ReportCounter.last)
-        ).first()
-        if result is not None:
-            seq = result[0]
-            break
-        try:
-            with session.begin_nested():
-                session.add(ReportCounter(county_id=county_id, year=year, last=1))
-            seq = 1
-            break
-        except IntegrityError:
-            continue
-    else:  # pragma: no cover - three racing first reports of a year
-        raise Conflict("Could not number the report; submit again.")
-    code = session.get(Region, county_id).code
-    return f"{code}-{year}-{seq:05d}"
-
-
 def file_report(
     session: Session,
     actor: Actor,
@@ -314,7 +290,7 @@ def _file_report(
     ]
     outcome = Outcome(data.outcome)
     report = Report(
-        number=_next_number(session, actor.county_id, now.year),
+        number=next_report_number(session, actor.county_id, now.year),
         county_id=actor.county_id,
         site_id=site_id,
         person_id=person.id,

@@ -19,7 +19,7 @@ from aefi.auth.permissions import Actor, require_own_county, require_role
 from aefi.errors import Invalid, NotFound
 from aefi.events import ReportFiled, publish
 from aefi.intake import symptoms
-from aefi.intake.filing import service as intake_filing
+from aefi.intake.filing.numbers import next_report_number
 from aefi.intake.follow_up import service as intake_follow_up
 from aefi.intake.models import Outcome, Report, ReportDose
 from aefi.intake.schemas import FollowUpIn
@@ -201,7 +201,7 @@ def _file_icsr(
         listed = "; ".join(f"{u['product_name']} lot {u['lot_number'] or '?'}" for u in unlinked)
         description = f"{description}\n[E2B] Vaccines not in the registry: {listed}".strip()
     report = Report(
-        number=intake_filing._next_number(session, actor.county_id, now.year),
+        number=next_report_number(session, actor.county_id, now.year),
         county_id=actor.county_id,
         site_id=site.id,
         person_id=person.id,

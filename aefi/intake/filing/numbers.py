@@ -1,0 +1,53 @@
+"""Report numbers: human-readable, unique and consecutive per county and year
+(330782-2026-00017), for the filing and for reports received from elsewhere
+(``interchange.receive``).
+
+One statement takes the number: an upsert of the county's counter row for the year that
+returns the new value (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``), so the first
+report of a year needs no retry. Where it runs differs by database:
+
+- SQLite (one writer; the filing runs under ``db.serialized_writes``): in the filing's own
+  transaction. A filing that fails gives its number back: no gaps.
+- PostgreSQL (many writers): in a transaction of its own, committed at once, so the
+  counter's row lock is held for that one statement instead of the whole filing (every
+  concurrent filing of the county used to queue on it). The filing takes it after every
+  check that can refuse the report (validation, duplicates, an earlier request with the same
+  Idempotency-Key); a filing that still fails after it (its safety path failing, a twin
+  request racing on the same key, the process dying) leaves that number unused: a gap,
+  the price of not serialising the county's filings. The number is an identifier, not a
+  count: the register is the reports themselves."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+from sqlmodel import Session
+
+from aefi.intake.models import ReportCounter
+from aefi.registry.models import Region
+
+_t = ReportCounter.__table__
+
+
+def _take(conn: Connection | Session, county_id: int, year: int, dialect: str) -> int:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(_t).values(county_id=county_id, year=year, last=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[_t.c.county_id, _t.c.year], set_={"last": _t.c.last + 1}
+    ).returning(_t.c.last)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def next_report_number(session: Session, county_id: int, year: int) -> str:
+    """The county's next report number of ``year``, e.g. ``330782-2026-00017``."""
+    bind = session.get_bind()
+    dialect = bind.dialect.name
+    if dialect == "postgresql":
+        with bind.engine.connect() as conn, conn.begin():
+            seq = _take(conn, county_id, year, dialect)
+    else:
+        seq = _take(session, county_id, year, dialect)
+    code = session.get(Region, county_id).code
+    return f"{code}-{year}-{seq:05d}"

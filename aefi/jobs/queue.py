@@ -1,0 +1,221 @@
+"""Recording, claiming and closing jobs (the table: ``aefi.jobs.models.QueuedJob``).
+
+``enqueue`` runs in the caller's transaction; ``claim`` and ``fail`` run in short
+transactions of their own; ``complete`` runs in the job's work transaction, so the work and
+its "done" commit together or not at all."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from aefi import audit, clock
+from aefi.auth.permissions import Actor
+from aefi.jobs.models import QueuedJob
+from aefi.settings import get_settings
+
+WHO = f"{socket.gethostname()}:{os.getpid()}"
+RECORDED = "aefi_jobs_recorded"  # session.info key: this transaction recorded jobs
+BACKOFF_S = 10  # first retry after 10 s, then doubling...
+BACKOFF_MAX_S = 3600  # ...up to an hour
+
+_t = QueuedJob.__table__
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job this worker holds the lease of."""
+
+    id: int
+    kind: str
+    key: str | None
+    payload: dict[str, Any]
+    attempts: int
+    # The pending jobs of the same kind and key merged into this one.
+    merged: tuple[int, ...] = ()
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    key: str | None = None,
+    delay_s: float = 0.0,
+) -> QueuedJob | None:
+    """Record a job in the caller's transaction. A keyed job that is already pending
+    unclaimed with the same payload is not recorded twice (None); concurrent twins are
+    merged when claimed. Reads only: no lock is taken on another filing's job."""
+    now = clock.now()
+    if key is not None:
+        twin = session.execute(
+            select(_t.c.id, _t.c.payload).where(
+                _t.c.kind == kind,
+                _t.c.key == key,
+                _t.c.done_at.is_(None),
+                _t.c.attempts == 0,
+                _t.c.lease_owner.is_(None),
+            )
+        ).all()
+        if any(p == payload for _id, p in twin):
+            session.info[RECORDED] = True
+            return None
+    job = QueuedJob(
+        kind=kind,
+        key=key,
+        payload=payload,
+        created_at=now,
+        run_after=now + timedelta(seconds=delay_s),
+    )
+    session.add(job)
+    session.info[RECORDED] = True
+    return job
+
+
+def _claimable(now: datetime, *, fresh_only: bool):
+    free = or_(_t.c.lease_until.is_(None), _t.c.lease_until < now)
+    if fresh_only:  # eager mode: the jobs just recorded, whatever their delay
+        return and_(_t.c.done_at.is_(None), _t.c.attempts == 0, free)
+    return and_(_t.c.done_at.is_(None), _t.c.run_after <= now, free)
+
+
+def claim(
+    engine: Engine,
+    *,
+    who: str = WHO,
+    now: datetime | None = None,
+    fresh_only: bool = False,
+    kinds: tuple[str, ...] | None = None,
+    skip: tuple[int, ...] = (),
+) -> Claimed | None:
+    """Take the oldest due job (not in ``skip``) with a lease of ``jobs_lease_s``, and
+    merge the pending jobs of its kind and key into it; one short transaction of its own.
+    None: nothing is due."""
+    now = now or clock.now()
+    lease = now + timedelta(seconds=get_settings().jobs_lease_s)
+    cond = _claimable(now, fresh_only=fresh_only)
+    if kinds is not None:
+        cond = and_(cond, _t.c.kind.in_(kinds))
+    if skip:
+        cond = and_(cond, _t.c.id.not_in(skip))
+    pg = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        for _ in range(20):
+            pick = select(_t.c.id).where(cond).order_by(_t.c.run_after, _t.c.id).limit(1)
+            if pg:
+                target = pick.with_for_update(skip_locked=True).scalar_subquery()
+            else:
+                target = conn.execute(pick).scalar()
+                if target is None:
+                    return None
+            row = conn.execute(
+                update(_t)
+                .where(_t.c.id == target, cond)
+                .values(lease_owner=who, lease_until=lease, attempts=_t.c.attempts + 1)
+                .returning(_t.c.id, _t.c.kind, _t.c.key, _t.c.payload, _t.c.attempts)
+            ).first()
+            if row is not None:
+                break
+            if pg:
+                return None  # nothing due that another worker has not locked
+            # SQLite: another process took it between the look and the update; look again.
+        else:  # pragma: no cover - twenty jobs taken from under us in a row
+            return None
+        merged, payload = _merge_twins(conn, row, now, pg=pg) if row.key else ((), row.payload)
+    return Claimed(row.id, row.kind, row.key, payload, row.attempts, merged)
+
+
+def _merge_twins(
+    conn: Connection, row: Any, now: datetime, *, pg: bool
+) -> tuple[tuple[int, ...], dict[str, Any]]:
+    """Close the other pending, unleased jobs of the same kind and key as merged into
+    ``row``: its run does their work (whatever their delay: the work reads the committed
+    state, theirs included), with the newest payload of them all (a grown cluster's).
+    Returns the merged ids and that payload."""
+    twins = select(_t.c.id, _t.c.payload).where(
+        _t.c.kind == row.kind,
+        _t.c.key == row.key,
+        _t.c.id != row.id,
+        _t.c.done_at.is_(None),
+        or_(_t.c.lease_until.is_(None), _t.c.lease_until < now),
+    )
+    if pg:  # never wait on (nor deadlock with) a twin another worker is claiming
+        twins = twins.with_for_update(skip_locked=True)
+    found = conn.execute(twins.order_by(_t.c.id)).all()
+    if not found:
+        return (), row.payload
+    ids = tuple(r.id for r in found)
+    conn.execute(
+        update(_t).where(_t.c.id.in_(ids)).values(done_at=now, outcome="merged", merged_into=row.id)
+    )
+    newest = found[-1]
+    return ids, newest.payload if newest.id > row.id else row.payload
+
+
+def complete(session: Session, job: Claimed, *, who: str = WHO) -> bool:
+    """Mark ``job`` done in the work's own transaction. False: the lease was lost (it
+    expired and another worker claimed the job): the caller rolls its work back."""
+    done = session.execute(
+        update(_t)
+        .where(_t.c.id == job.id, _t.c.lease_owner == who, _t.c.done_at.is_(None))
+        .values(done_at=clock.now(), outcome="done", lease_owner=None, lease_until=None)
+    )
+    return done.rowcount == 1
+
+
+def backoff_s(attempts: int) -> float:
+    """The wait before the next run after ``attempts`` runs failed: 10 s, 20 s, 40 s..."""
+    return float(min(BACKOFF_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S))
+
+
+def fail(engine: Engine, job: Claimed, error: str, *, who: str = WHO) -> str:
+    """Record a failed run in its own transaction: retried after ``backoff_s``, or, after
+    ``jobs_max_attempts`` runs, abandoned with an audit record. Returns "retry",
+    "abandoned" or "lost" (the lease had passed to another worker)."""
+    now = clock.now()
+    give_up = job.attempts >= get_settings().jobs_max_attempts
+    values: dict[str, Any] = {"last_error": error[-4000:], "lease_owner": None, "lease_until": None}
+    if give_up:
+        values |= {"done_at": now, "outcome": "abandoned"}
+    else:
+        values |= {"run_after": now + timedelta(seconds=backoff_s(job.attempts))}
+    with Session(engine) as session:
+        changed = session.execute(
+            update(_t)
+            .where(_t.c.id == job.id, _t.c.lease_owner == who, _t.c.done_at.is_(None))
+            .values(**values)
+        ).rowcount
+        if changed != 1:
+            return "lost"
+        if give_up:
+            county_id = job.payload.get("payload", {}).get("county_id")
+            audit.record(
+                session,
+                Actor.system([county_id] if county_id else [], reason="job queue"),
+                "job_abandoned",
+                "queued_job",
+                job.id,
+                county_id=county_id,
+                summary=f"{job.kind} gave up after {job.attempts} attempts",
+                changes={"kind": job.kind, "attempts": job.attempts, "error": error[-500:]},
+            )
+        session.commit()
+    return "abandoned" if give_up else "retry"
+
+
+def pending(session: Session, kind: str | None = None) -> list[QueuedJob]:
+    """The jobs not done yet, oldest first."""
+    from sqlmodel import col
+    from sqlmodel import select as sm_select
+
+    q = sm_select(QueuedJob).where(col(QueuedJob.done_at).is_(None))
+    if kind is not None:
+        q = q.where(QueuedJob.kind == kind)
+    return list(session.exec(q.order_by(col(QueuedJob.id))))
