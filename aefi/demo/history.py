@@ -53,6 +53,7 @@ from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Lot, LotStatus, Site, Vaccine
 from aefi.registry.schemas import DoseCreate, PersonIn
 from aefi.reporting.daily import service as daily
+from aefi.settings import get_settings
 from aefi.signals.halts import service as halts
 from aefi.signals.models import Signal, SignalLevel, SignalStatus
 from aefi.signals.review import service as signal_review
@@ -163,6 +164,11 @@ def build_history(
     now = clock.now()
     rng = random.Random(seed + 1)
     history = History()
+    # The history is 90 days played in a few minutes: what workers do seconds after each
+    # filing (scans, case files, notices) must happen at that moment of the story, so the
+    # deferred jobs run right after each commit while it is built.
+    settings = get_settings()
+    was_eager, settings.jobs_eager = settings.jobs_eager, True
     try:
         story = _Story(session, built, now, rng, history)
         story.users()
@@ -173,6 +179,7 @@ def build_history(
         story.daily_reports(line, daily_days)
         line.run(session, history)
     finally:
+        settings.jobs_eager = was_eager
         if was_frozen is None:
             clock.unfreeze()
         else:
