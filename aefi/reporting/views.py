@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import select
 
 from aefi import clock, i18n, listing
+from aefi.aftercare.checkin import service as checkin_answers
 from aefi.auth.models import Role
 from aefi.auth.permissions import mask_name, sees_all_sites, sees_identity
 from aefi.deps import SessionDep, WebActor
@@ -508,6 +509,9 @@ def follow_up_page(
         "reporting/follow_up.html",
         {
             "fl": fl,
+            "checkins": checkin_answers.latest_answers(
+                session, [r.dose.id for g in fl.groups for r in g.rows]
+            ),
             "overall": overall,
             "days": days,
             "site_id": site_id,

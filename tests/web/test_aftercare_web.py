@@ -320,3 +320,27 @@ def test_the_lot_page_shows_check_in_figures_with_exact_intervals(client, sessio
     assert "3/4" not in section and "2/3" in section  # fever among the 3 responders
     assert "66.7%（9.4–99.2%）" in section  # 2 of 3, Clopper–Pearson (0.094–0.992)
     assert "75.0%" in section  # day 1: 3 of 4 invited answered
+
+
+def test_the_follow_up_list_shows_who_answered_a_check_in(client, session, county):
+    answered = _dose(session, county)
+    silent = _dose(session, county)
+    good = sign(answered.id, clock.local_today() + timedelta(days=5), get_settings().secret_key)
+    assert client.post(f"/api/v1/checkin/{good}", json={"answer": "well"}).status_code == 201
+    from aefi.signals.halts import service as halts
+
+    lot = session.get(Lot, answered.lot_id)
+    halts.issue_halt(
+        session,
+        county.actor(session, "bureau"),
+        scope="lot",
+        target=lot.lot_number,
+        reason="聚集性发热",
+        confirmed=True,
+    )
+    session.commit()
+    login(client, "investigator")
+    page = client.get(f"/lots/{lot.lot_number}/follow-up", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200, page.text
+    rows = dict(re.findall(r'data-person-id="(\d+)".*?data-checkin="(\w*)"', page.text, flags=re.S))
+    assert rows[str(answered.person_id)] == "well" and rows[str(silent.person_id)] == ""

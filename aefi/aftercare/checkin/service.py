@@ -204,3 +204,15 @@ def answers_of(session: Session, dose_id: int) -> list[CheckIn]:
             select(CheckIn).where(CheckIn.dose_id == dose_id).order_by(col(CheckIn.answered_at))
         ).all()
     )
+
+
+def latest_answers(session: Session, dose_ids: list[int]) -> dict[int, CheckIn]:
+    """Each dose's latest check-in answer (the follow-up list shows who answered)."""
+    latest: dict[int, CheckIn] = {}
+    for start in range(0, len(dose_ids), 500):
+        chunk = dose_ids[start : start + 500]
+        for c in session.exec(
+            select(CheckIn).where(col(CheckIn.dose_id).in_(chunk)).order_by(col(CheckIn.answered_at))
+        ):
+            latest[c.dose_id] = c
+    return latest
