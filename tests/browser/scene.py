@@ -55,6 +55,7 @@ def build_scene(session: Session, county: County) -> Scene:
         target=lot.lot_number,
         reason="同一批号两例严重过敏反应",
         signal_ids=[signal.id] if signal else [],
+        confirmed=True,
     )
     session.commit()
     return Scene(
