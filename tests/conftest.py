@@ -20,6 +20,9 @@ os.environ.setdefault("AEFI_BACKGROUND_ENABLED", "false")
 # The jobs a commit recorded run right after it (aefi/jobs/worker.py); the queue tests
 # turn it off (the `deferred_jobs` fixture) to drive the worker themselves.
 os.environ.setdefault("AEFI_JOBS_EAGER", "true")
+# The public check-in pages' rate limit is per client address: every TestClient is one
+# address, so the suite lifts it (tests/web/test_aftercare_web.py sets its own).
+os.environ.setdefault("AEFI_CHECKIN_RATE_PER_MIN", "1000000")
 os.environ.setdefault("AEFI_SECRET_KEY", "test-secret-key-for-the-suite-only-0123456789abcdef")
 
 from aefi import clock, db, wiring  # noqa: E402

@@ -35,7 +35,7 @@ def test_htmx_pages_work_under_the_csp_without_violations(live_url, new_page):
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     # An htmx-driven search: typing swaps the results table in place.
-    page.fill("input[name=q]", "MMR")
+    page.fill("main input[name=q]", "MMR")
     page.wait_for_selector("#results tbody tr:nth-child(1) >> text=MMR")
     assert page.locator("#results tbody tr").count() == 1
     # The notification badge loads itself by htmx (hx-trigger="load delay:1s").
@@ -43,7 +43,7 @@ def test_htmx_pages_work_under_the_csp_without_violations(live_url, new_page):
     page.wait_for_selector("#notif-badge")
     # An htmx GET with the filter form: the login just made shows up as the only action.
     page.fill("input[name=action]", "login")
-    page.get_by_role("button", name="Search").click()
+    page.locator("main").get_by_role("button", name="Search").click()
     page.wait_for_url("**action=login**")
     page.locator("#results tbody tr td:nth-child(3)").first.wait_for()
     actions = set(page.locator("#results tbody tr td:nth-child(3)").all_inner_texts())

@@ -20,7 +20,7 @@ def test_login_and_language_switch(live_url, new_page):
     assert page.locator("h1").inner_text() == "Vaccines"
     assert page.get_by_text("Log out").is_visible()
     shot(page, "foundation-vaccines-en")
-    page.fill("input[name=q]", "MMR")
+    page.fill("main input[name=q]", "MMR")
     page.wait_for_selector("#results tbody tr:nth-child(1) >> text=MMR")
     assert page.locator("#results tbody tr").count() == 1
     page.get_by_role("button", name="中文").click()

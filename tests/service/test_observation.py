@@ -89,6 +89,7 @@ def test_release_left_early_reaction_and_day_counts(session, county, site_setup)
     assert b.counts == service.DayCounts(observed=4, released=2, left_early=1, reactions=1)
     left = session.get(ObservationEntry, by_dose[doses[0].id].id)
     assert left.note == "家长带走" and left.closed_by_name == rep.name
+    session.expire_all()  # the reaction was marked by the filing's job, in its own session
     reacted = session.get(ObservationEntry, by_dose[doses[1].id].id)
     assert reacted.report_id == report.id
     assert {r.entry.dose_id: r.state.state for r in b.closed_today} == {

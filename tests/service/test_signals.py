@@ -156,7 +156,7 @@ def test_planted_lot_is_held_as_reports_arrive_and_clean_lots_are_not(session, c
     assert sig.level == "halt_recommended" and sig.held_lot and sig.status == "new"
     assert sig.observed == 9 and sig.expected == pytest.approx(2.0)
     assert sig.upper_limit >= 2.0 and sig.p_value < 1e-3
-    assert "signal #" in planted.status_note
+    assert f"信号第{sig.id}号" in planted.status_note  # the hold note names the signal, in words
     for lot in clean:
         session.refresh(lot)
         assert lot.status == "active"

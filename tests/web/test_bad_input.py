@@ -213,4 +213,4 @@ def test_error_page_renders_after_the_session_is_gone(client, county, session) -
         follow_redirects=False,
     )
     assert r.status_code in (403, 404)
-    assert "reporter" in r.text or "Observation physician" in r.text
+    assert "留观医师" in r.text or "Observation physician" in r.text

@@ -44,7 +44,7 @@ ALLOWED = {
     "mri", "icu", "ecg", "eeg", "cdc", "bcg", "dtap", "hepb", "mmr", "flu", "ipv", "opv",
     "hpv", "hib", "mpsv", "je", "ev", "ppsv", "pcv", "hav", "ww", "yyyy", "dd", "hh",
     "llt", "pt", "soc", "hlt", "min", "mb", "kb", "jpg", "png", "docx", "txt", "vvm", "log",
-    "maxsprt", "brighton", "excel",
+    "maxsprt", "brighton", "excel", "avpu",
     # The language switch names the other language in that language.
     "english",
 }  # fmt: skip
