@@ -82,7 +82,7 @@ def test_the_form_block_names_each_wrong_input_in_chinese():
     e = parsed.errors
     assert e["em_adrenaline_mg"] == "请输入0至5mg之间的数值。"
     assert e["em_adrenaline_at"] == "请填写肾上腺素的给药时间。"
-    assert e["em_repeat1_at"] == "请按“时:分”（HH:MM）填写时间。"
+    assert e["em_repeat1_at"] == "请按“10:30”这样的格式（24 小时制）填写时间。"
     assert e["em_spo2"] == "请输入30至100%之间的数值。"
     assert e["em_bp_diastolic"] == "舒张压应低于收缩压。"
     assert e["em_heart_rate"] == "请输入整数。"
