@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
+from sqlalchemy import Date, Integer, cast, or_
 from sqlmodel import Session, col, func, select
 
 from aefi import audit
@@ -70,35 +71,33 @@ def lot_trace(session: Session, actor: Actor, lot_number: str) -> LotTrace:
     lot, vaccine = get_lot(session, actor, lot_number)
     zone = get_settings().timezone
 
-    doses_q = (
-        select(Dose.site_id, Dose.administered_at)
-        .join(Site, Site.id == Dose.site_id)
-        .where(Dose.lot_id == lot.id, Site.county_id == actor.county_id)
-    )
+    in_scope = [Dose.lot_id == lot.id, Site.county_id == actor.county_id]
     if only is not None:
-        doses_q = doses_q.where(Dose.site_id == only)
-    per_site: dict[int, list[datetime]] = defaultdict(list)
-    per_day: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    total = 0
-    for site_id, at in session.exec(doses_q):
-        per_site[site_id].append(at)
-        per_day[periods.local_day(at, zone)][site_id] += 1
-        total += 1
+        in_scope.append(Dose.site_id == only)
     sites = {s.id: s for s in registry_access.sites_of_county(session, actor.county_id)}
+    by_site = session.exec(
+        select(
+            Dose.site_id,
+            func.count(),
+            func.min(Dose.administered_at),
+            func.max(Dose.administered_at),
+        )
+        .join(Site, Site.id == Dose.site_id)
+        .where(*in_scope)
+        .group_by(Dose.site_id)
+    ).all()
     uses = sorted(
-        (SiteUse(sites[sid], len(ats), min(ats), max(ats)) for sid, ats in per_site.items()),
+        (SiteUse(sites[sid], n, _aware(first), _aware(last)) for sid, n, first, last in by_site),
         key=lambda u: (-u.doses, u.site.code),
     )
-    days = [(d, dict(c), sum(c.values())) for d, c in sorted(per_day.items(), reverse=True)]
+    total = sum(u.doses for u in uses)
+    days = _doses_by_day(session, in_scope, zone, uses)
 
-    persons_q = (
+    persons = session.exec(
         select(func.count(func.distinct(Dose.person_id)))
         .join(Site, Site.id == Dose.site_id)
-        .where(Dose.lot_id == lot.id, Site.county_id == actor.county_id)
-    )
-    if only is not None:
-        persons_q = persons_q.where(Dose.site_id == only)
-    persons = session.exec(persons_q).one()
+        .where(*in_scope)
+    ).one()
 
     reports_q = select(Report).where(
         Report.county_id == actor.county_id,
@@ -171,6 +170,74 @@ def lot_trace(session: Session, actor: Actor, lot_number: str) -> LotTrace:
         only_site=sites.get(only) if only is not None else None,
         can_follow_up=lot.status in FOLLOW_UP_STATUSES,
     )
+
+
+def _aware(at: datetime) -> datetime:
+    """An aggregate of a UTC column comes back without the column type's processing on
+    SQLite (naive, or text): as stored, in UTC."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+# Every time zone's offset and transitions fall on a quarter hour: the doses of one
+# quarter hour (in UTC) are all on the same local day.
+_QUARTER_S = 900
+
+
+def _one_offset(zone: str, first: datetime, last: datetime) -> timedelta | None:
+    """The zone's UTC offset if it is the same all through [first, last] (checked at
+    every day's start: offsets change at most twice a year), else None."""
+    tz = ZoneInfo(zone)
+    offset = first.astimezone(tz).utcoffset()
+    at = first
+    while at < last:
+        at = min(at + timedelta(days=1), last)
+        if at.astimezone(tz).utcoffset() != offset:
+            return None
+    return offset
+
+
+def _doses_by_day(
+    session: Session, in_scope: list, zone: str, uses: list[SiteUse]
+) -> list[tuple[date, dict[int, int], int]]:
+    """Doses per local day and site, newest day first, counted by the database (rows:
+    days × sites, whatever the lot's size). PostgreSQL knows the zones; on SQLite the
+    local day is the UTC time shifted by the zone's offset where that offset held over
+    the lot's whole use, and otherwise the doses are grouped by quarter hour of UTC and
+    given their local day here."""
+    if not uses:
+        return []
+    at = Dose.administered_at
+    offset = None
+    if session.get_bind().dialect.name == "postgresql":
+        bucket = cast(func.timezone(zone, at), Date)
+    else:
+        # SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff" and rounds to milliseconds: the
+        # whole seconds alone, so 23:59:59.9995 stays on its day.
+        seconds = func.substr(at, 1, 19)
+        first, last = min(u.first_at for u in uses), max(u.last_at for u in uses)
+        offset = _one_offset(zone, first, last)
+        if offset is not None:
+            bucket = func.date(seconds, f"{int(offset.total_seconds()) // 60:+d} minutes")
+        else:
+            bucket = cast(func.strftime("%s", seconds), Integer) // _QUARTER_S
+    rows = session.exec(
+        select(Dose.site_id, bucket, func.count())
+        .join(Site, Site.id == Dose.site_id)
+        .where(*in_scope)
+        .group_by(Dose.site_id, bucket)
+    ).all()
+    per_day: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for site_id, key, n in rows:
+        if isinstance(key, date):
+            day = key
+        elif isinstance(key, str):
+            day = date.fromisoformat(key)
+        else:
+            day = periods.local_day(datetime.fromtimestamp(int(key) * _QUARTER_S, UTC), zone)
+        per_day[day][site_id] += n
+    return [(d, dict(c), sum(c.values())) for d, c in sorted(per_day.items(), reverse=True)]
 
 
 @dataclass(frozen=True)
