@@ -59,6 +59,11 @@ class ObservationEntry(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("dose_id"),
         Index("ix_observation_site_checked_in", "site_id", "checked_in_at"),
+        # The board's "left today" (and the day's counts): by site and the time each way
+        # of leaving happened, so a site's years of closed rows are not read each refresh.
+        Index("ix_observation_site_released", "site_id", "released_at"),
+        Index("ix_observation_site_left_early", "site_id", "left_early_at"),
+        Index("ix_observation_site_handed_over", "site_id", "handed_over_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

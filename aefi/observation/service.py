@@ -97,6 +97,10 @@ def sync_sites(session: Session, site_ids: list[int] | None = None) -> int:
 # --- the board -------------------------------------------------------------------------------
 
 
+# Rows that left the observation area today drawn on the board, latest first.
+CLOSED_SHOWN = 10
+
+
 @dataclass(frozen=True)
 class BoardRow:
     entry: ObservationEntry
@@ -144,11 +148,12 @@ class Board:
     now: datetime
     day: date
     rows: list[BoardRow]  # open rows: observing first by time left, then ready
-    closed_today: list[BoardRow]
+    closed_today: list[BoardRow]  # the latest CLOSED_SHOWN of them
     counts: DayCounts
     can_act: bool
     refresh_s: int
     full_names: bool = False
+    closed_today_count: int = 0  # every row that left today
 
     @property
     def ready(self) -> int:
@@ -394,27 +399,34 @@ def board(session: Session, actor: Actor, site_id: int | None = None) -> Board:
     day = rules.local_day(now, settings.timezone)
     start, end = rules.local_day_bounds(day, settings.timezone)
     open_entries = open_entries_of([site.id]).order_by(ObservationEntry.due_at, ObservationEntry.id)
+    left_today = (
+        ObservationEntry.site_id == site.id,
+        or_(
+            and_(
+                col(ObservationEntry.released_at) >= start,
+                col(ObservationEntry.released_at) < end,
+            ),
+            and_(
+                col(ObservationEntry.left_early_at) >= start,
+                col(ObservationEntry.left_early_at) < end,
+            ),
+            and_(
+                col(ObservationEntry.handed_over_at) >= start,
+                col(ObservationEntry.handed_over_at) < end,
+            ),
+        ),
+    )
+    # The latest few rows that left today, and how many left: a busy day's thousands of
+    # closed rows are not drawn (nor loaded) on every refresh.
     closed = (
         select(ObservationEntry)
-        .where(
-            ObservationEntry.site_id == site.id,
-            or_(
-                and_(
-                    col(ObservationEntry.released_at) >= start,
-                    col(ObservationEntry.released_at) < end,
-                ),
-                and_(
-                    col(ObservationEntry.left_early_at) >= start,
-                    col(ObservationEntry.left_early_at) < end,
-                ),
-                and_(
-                    col(ObservationEntry.handed_over_at) >= start,
-                    col(ObservationEntry.handed_over_at) < end,
-                ),
-            ),
-        )
+        .where(*left_today)
         .order_by(col(ObservationEntry.id).desc())
+        .limit(CLOSED_SHOWN)
     )
+    closed_count = session.exec(
+        select(func.count()).select_from(ObservationEntry).where(*left_today)
+    ).one()
     full_names = sees_names(actor, site)
     rows = rows_where(session, open_entries, now, full_names=full_names)
     # Referred and reported children first (they need the physician most), then the ready
@@ -422,7 +434,7 @@ def board(session: Session, actor: Actor, site_id: int | None = None) -> Board:
     order = {"referred": 0, "reported": 1, "ready": 2}
     rows.sort(key=lambda r: (order.get(r.state.state, 3), r.entry.due_at, r.entry.id))
     closed_today = rows_where(session, closed, now, full_names=full_names)
-    if full_names and _audit_names_seen(session, actor, rows + closed_today[:10], site.id):
+    if full_names and _audit_names_seen(session, actor, rows + closed_today, site.id):
         session.commit()
     return Board(
         site=site,
@@ -430,6 +442,7 @@ def board(session: Session, actor: Actor, site_id: int | None = None) -> Board:
         day=day,
         rows=rows,
         closed_today=closed_today,
+        closed_today_count=closed_count,
         counts=counts_for_day(session, [site.id], day).get(site.id, DayCounts()),
         can_act=_can_act(actor, site),
         refresh_s=settings.observation_refresh_s,
