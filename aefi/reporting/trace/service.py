@@ -75,23 +75,8 @@ def lot_trace(session: Session, actor: Actor, lot_number: str) -> LotTrace:
     if only is not None:
         in_scope.append(Dose.site_id == only)
     sites = {s.id: s for s in registry_access.sites_of_county(session, actor.county_id)}
-    by_site = session.exec(
-        select(
-            Dose.site_id,
-            func.count(),
-            func.min(Dose.administered_at),
-            func.max(Dose.administered_at),
-        )
-        .join(Site, Site.id == Dose.site_id)
-        .where(*in_scope)
-        .group_by(Dose.site_id)
-    ).all()
-    uses = sorted(
-        (SiteUse(sites[sid], n, _aware(first), _aware(last)) for sid, n, first, last in by_site),
-        key=lambda u: (-u.doses, u.site.code),
-    )
+    uses, days = _doses_by_site_and_day(session, lot.id, in_scope, zone, sites)
     total = sum(u.doses for u in uses)
-    days = _doses_by_day(session, in_scope, zone, uses)
 
     persons = session.exec(
         select(func.count(func.distinct(Dose.person_id)))
@@ -198,38 +183,40 @@ def _one_offset(zone: str, first: datetime, last: datetime) -> timedelta | None:
     return offset
 
 
-def _doses_by_day(
-    session: Session, in_scope: list, zone: str, uses: list[SiteUse]
-) -> list[tuple[date, dict[int, int], int]]:
-    """Doses per local day and site, newest day first, counted by the database (rows:
-    days × sites, whatever the lot's size). PostgreSQL knows the zones; on SQLite the
-    local day is the UTC time shifted by the zone's offset where that offset held over
-    the lot's whole use, and otherwise the doses are grouped by quarter hour of UTC and
-    given their local day here."""
-    if not uses:
-        return []
+def _doses_by_site_and_day(
+    session: Session, lot_id: int, in_scope: list, zone: str, sites: dict[int, Site]
+) -> tuple[list[SiteUse], list[tuple[date, dict[int, int], int]]]:
+    """The lot's doses per site (most first) and per local day and site (newest day
+    first), in one grouped pass of the database (rows: days × sites, whatever the lot's
+    size). PostgreSQL knows the zones; on SQLite the local day is the UTC time shifted by
+    the zone's offset where that offset held over the lot's whole use, and otherwise the
+    doses are grouped by quarter hour of UTC and given their local day here."""
     at = Dose.administered_at
-    offset = None
     if session.get_bind().dialect.name == "postgresql":
         bucket = cast(func.timezone(zone, at), Date)
     else:
+        # The lot's first and last dose: two lookups in the (lot_id, administered_at) index.
+        first = session.exec(select(func.min(at)).where(Dose.lot_id == lot_id)).one()
+        last = session.exec(select(func.max(at)).where(Dose.lot_id == lot_id)).one()
+        if first is None:
+            return [], []
         # SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff" and rounds to milliseconds: the
         # whole seconds alone, so 23:59:59.9995 stays on its day.
         seconds = func.substr(at, 1, 19)
-        first, last = min(u.first_at for u in uses), max(u.last_at for u in uses)
-        offset = _one_offset(zone, first, last)
+        offset = _one_offset(zone, _aware(first), _aware(last))
         if offset is not None:
             bucket = func.date(seconds, f"{int(offset.total_seconds()) // 60:+d} minutes")
         else:
             bucket = cast(func.strftime("%s", seconds), Integer) // _QUARTER_S
     rows = session.exec(
-        select(Dose.site_id, bucket, func.count())
+        select(Dose.site_id, bucket, func.count(), func.min(at), func.max(at))
         .join(Site, Site.id == Dose.site_id)
         .where(*in_scope)
         .group_by(Dose.site_id, bucket)
     ).all()
     per_day: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for site_id, key, n in rows:
+    per_site: dict[int, list] = {}
+    for site_id, key, n, first_at, last_at in rows:
         if isinstance(key, date):
             day = key
         elif isinstance(key, str):
@@ -237,7 +224,16 @@ def _doses_by_day(
         else:
             day = periods.local_day(datetime.fromtimestamp(int(key) * _QUARTER_S, UTC), zone)
         per_day[day][site_id] += n
-    return [(d, dict(c), sum(c.values())) for d, c in sorted(per_day.items(), reverse=True)]
+        first_at, last_at = _aware(first_at), _aware(last_at)
+        use = per_site.setdefault(site_id, [0, first_at, last_at])
+        use[0] += n
+        use[1], use[2] = min(use[1], first_at), max(use[2], last_at)
+    uses = sorted(
+        (SiteUse(sites[sid], n, first, last) for sid, (n, first, last) in per_site.items()),
+        key=lambda u: (-u.doses, u.site.code),
+    )
+    days = [(d, dict(c), sum(c.values())) for d, c in sorted(per_day.items(), reverse=True)]
+    return uses, days
 
 
 @dataclass(frozen=True)
