@@ -315,3 +315,24 @@ def test_check_in_offers_only_todays_doses(session, county, site_setup):
     with pytest.raises(Conflict):
         observation_actions.check_in(session, rep, yesterday.id)
     assert observation_actions.check_in(session, rep, today.id).source == "hand"
+
+
+def test_board_draws_the_latest_rows_that_left_today_and_counts_them_all(
+    session, county, site_setup
+):
+    rep, site, lot = site_setup
+    yesterday = give(session, rep, site, lot, 99)
+    doses = [give(session, rep, site, lot, n) for n in range(1, 14)]
+    clock.advance(timedelta(minutes=31))
+    by_dose = {r.entry.dose_id: r.entry.id for r in service.board(session, rep).rows}
+    observation_actions.release(session, rep, by_dose[yesterday.id])
+    left = session.get(ObservationEntry, by_dose[yesterday.id])
+    left.released_at = clock.now() - timedelta(days=1)  # it left yesterday
+    session.add(left)
+    session.commit()
+    for d in doses:
+        observation_actions.release(session, rep, by_dose[d.id])
+    b = service.board(session, rep)
+    assert b.rows == [] and b.closed_today_count == 13
+    latest = sorted((by_dose[d.id] for d in doses), reverse=True)[: service.CLOSED_SHOWN]
+    assert [r.entry.id for r in b.closed_today] == latest
