@@ -15,12 +15,21 @@ from sqlmodel import Field, SQLModel
 from aefi import clock
 from aefi.db import UTCDateTime
 from aefi.i18n import N_
-from aefi.intake.models import Report
+from aefi.intake.models import Report, ReportDose
 
 # Cluster detection and the queue look up a site's (and a lot's) recent reports by onset:
 # the composite index keeps that one range scan per report filed (intake's table, declared
 # here because triage is the one that needs it; migration 0004 creates it).
 Index("ix_report_site_onset", Report.__table__.c.site_id, Report.__table__.c.onset_at)
+# The lot rule's window: the county's reports by onset, each checked for the lots by
+# report_dose(report_id, lot_id), so neither the county's nor the lot's history is read
+# (migration 0031).
+Index("ix_report_county_onset", Report.__table__.c.county_id, Report.__table__.c.onset_at)
+Index(
+    "ix_report_dose_report_lot",
+    ReportDose.__table__.c.report_id,
+    ReportDose.__table__.c.lot_id,
+)
 
 
 class ClusterStatus(enum.StrEnum):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, distinct, false, func
+from sqlalchemy import Text, cast, distinct, exists, false, func
 from sqlmodel import Session, col, select
 
 from aefi.intake.models import Report, ReportDose
@@ -168,7 +168,8 @@ def context_of(
     session: Session, report: Report, doses: list[ReportDose], ruleset: Ruleset
 ) -> list[ReportPoint]:
     """Reports of the same site and of the same lots with onsets inside the windows, as
-    points: two indexed range scans (report(site_id, onset_at), report_dose(lot_id))."""
+    points: two indexed range scans (report(site_id, onset_at), report(onset_at) with
+    report_dose(report_id) for the lots)."""
     c = ruleset.clusters
     onset = report.onset_at
     site_before = timedelta(hours=max(c.site_window_hours, c.increase_window_hours))
@@ -189,8 +190,11 @@ def context_of(
             session.exec(
                 select(*cols).where(
                     Report.county_id == report.county_id,
-                    col(Report.id).in_(
-                        select(ReportDose.report_id).where(col(ReportDose.lot_id).in_(lot_ids))
+                    # Correlated, not IN (every report of the lot): the onset range picks
+                    # the few candidates and report_dose(report_id) checks each, so the
+                    # cost does not follow the lot's history.
+                    exists().where(
+                        ReportDose.report_id == Report.id, col(ReportDose.lot_id).in_(lot_ids)
                     ),
                     col(Report.onset_at) >= onset - lot_window,
                     col(Report.onset_at) <= onset + lot_window,
