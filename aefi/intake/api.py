@@ -151,21 +151,10 @@ def file_report(
     return present(session, [report])[0]
 
 
-EXPORT_RESPONSES = {
-    200: {
-        "content": {
-            "application/json": {},
-            "text/csv": {},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-        },
-        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
-        "filtered list (at most 20,000 rows) as a file, the export audited.",
-    }
-}
 SORT_PATTERN = "^-?(" + "|".join(listing.SORTS) + ")$"
 
 
-@router.get("/reports", response_model=ReportList, responses=EXPORT_RESPONSES)
+@router.get("/reports", response_model=ReportList, responses=exporting.API_RESPONSES)
 def list_reports(
     session: SessionDep,
     actor: ApiActor,
@@ -179,7 +168,7 @@ def list_reports(
     page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
     sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "-reported",
-    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    format: exporting.ApiFormat = "json",
 ) -> ReportList:
     """Reports of the caller's scope. ``sort``: number, reported, onset, patient, site,
     lot, serious or status, ``-`` before it for descending (id breaks ties)."""
@@ -194,20 +183,13 @@ def list_reports(
         sort=sort,
     )
     if format != "json":
-        every = exporting.collect(
+        return exporting.export_list(
             session,
             actor,
+            list_export.REPORTS,
             lambda n, size: listing.list_reports(session, actor, flt, page=n, per_page=size),
-            what="reports",
+            fmt=format,
             filter_text=exporting.describe(flt),
-            fmt=format,
-        )
-        return exporting.response(
-            list_export.columns(session, every),
-            every,
-            what="reports",
-            sheet=i18n.gettext("Reports"),
-            fmt=format,
         )
     rows, total = listing.list_reports(session, actor, flt, page=page, per_page=per_page)
     return ReportList(items=present(session, rows), total=total, page=page, per_page=per_page)

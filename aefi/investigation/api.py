@@ -121,20 +121,9 @@ def _detail(session: Session, actor: Actor, case_id: Id) -> CaseDetailOut:
 
 
 CASE_SORT = "^-?(" + "|".join(case_overview.CASE_SORTS) + ")$"
-EXPORT_RESPONSES = {
-    200: {
-        "content": {
-            "application/json": {},
-            "text/csv": {},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-        },
-        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
-        "filtered list as a file, the export audited.",
-    }
-}
 
 
-@router.get("/cases", response_model=CaseList, responses=EXPORT_RESPONSES)
+@router.get("/cases", response_model=CaseList, responses=exporting.API_RESPONSES)
 def list_cases(
     session: SessionDep,
     actor: ApiActor,
@@ -146,7 +135,7 @@ def list_cases(
     page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
     sort: Annotated[str, Query(pattern=CASE_SORT)] = "due",
-    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    format: exporting.ApiFormat = "json",
 ) -> CaseList:
     """Case files of the caller's county, the most urgent deadline first. ``status`` empty
     means all but closed; ``all`` includes closed ones. ``assignee``: me, none or a user id.
@@ -155,20 +144,13 @@ def list_cases(
         status=status_, assignee=assignee, overdue=overdue, kind=kind, q=q, sort=sort
     )
     if format != "json":
-        every = exporting.collect(
+        return exporting.export_list(
             session,
             actor,
+            case_export.CASES,
             lambda n, size: case_overview.list_cases(session, actor, flt, page=n, per_page=size),
-            what="cases",
+            fmt=format,
             filter_text=exporting.describe(flt),
-            fmt=format,
-        )
-        return exporting.response(
-            case_export.columns(session, every),
-            every,
-            what="cases",
-            sheet=i18n.gettext("Case files"),
-            fmt=format,
         )
     rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=per_page)
     return CaseList(items=[_case_out(c) for c in rows], total=total, page=page, per_page=per_page)

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlmodel import Session
 
-from aefi import exporting, i18n
+from aefi import exporting
 from aefi.deps import ApiActor, SessionDep
 from aefi.referral.inbox import export as referral_export
 from aefi.referral.inbox import service as inbox
@@ -62,20 +62,9 @@ def one(session: Session, actor, referral_id: Id) -> ReferralOut:
 
 
 REFERRAL_SORT = "^-?(" + "|".join(inbox.REFERRAL_SORTS) + ")$"
-EXPORT_RESPONSES = {
-    200: {
-        "content": {
-            "application/json": {},
-            "text/csv": {},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-        },
-        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
-        "filtered list as a file, the export audited.",
-    }
-}
 
 
-@router.get("/referrals", response_model=ReferralList, responses=EXPORT_RESPONSES)
+@router.get("/referrals", response_model=ReferralList, responses=exporting.API_RESPONSES)
 def list_referrals(
     session: SessionDep,
     actor: ApiActor,
@@ -83,27 +72,20 @@ def list_referrals(
     page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
     sort: Annotated[str, Query(pattern=REFERRAL_SORT)] = "",
-    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    format: exporting.ApiFormat = "json",
 ) -> ReferralList:
     """``sort``: sent, patient, report, hospital, site, urgency, status or acknowledged
     (``-`` descending); empty: unacknowledged first, then newest."""
     if format != "json":
-        every = exporting.collect(
+        return exporting.export_list(
             session,
             actor,
+            referral_export.REFERRALS,
             lambda n, size: inbox.list_referrals(
                 session, actor, show=show, page=n, per_page=size, sort=sort
             ),
-            what="referrals",
+            fmt=format,
             filter_text="&".join(f"{k}={v}" for k, v in (("show", show), ("sort", sort)) if v),
-            fmt=format,
-        )
-        return exporting.response(
-            referral_export.columns(),
-            every,
-            what="referrals",
-            sheet=i18n.gettext("Referrals"),
-            fmt=format,
         )
     rows, total = inbox.list_referrals(
         session, actor, show=show, page=page, per_page=per_page, sort=sort

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlmodel import Session
 
-from aefi import exporting, i18n
+from aefi import exporting
 from aefi.deps import ApiActor, SessionDep
 from aefi.signals.review import export as signal_export
 from aefi.signals.review import service
@@ -41,20 +41,9 @@ def rows_out(session: Session, signals) -> list[SignalOut]:
 
 
 SIGNAL_SORT = "^-?(" + "|".join(service.SIGNAL_SORTS) + ")$"
-EXPORT_RESPONSES = {
-    200: {
-        "content": {
-            "application/json": {},
-            "text/csv": {},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-        },
-        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
-        "filtered list as a file, the export audited.",
-    }
-}
 
 
-@router.get("/signals", response_model=list[SignalOut], responses=EXPORT_RESPONSES)
+@router.get("/signals", response_model=list[SignalOut], responses=exporting.API_RESPONSES)
 def list_signals(
     session: SessionDep,
     actor: ApiActor,
@@ -67,7 +56,7 @@ def list_signals(
     page: Annotated[PageNo, Query()] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 100,
     sort: Annotated[str, Query(pattern=SIGNAL_SORT)] = "",
-    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    format: exporting.ApiFormat = "json",
 ) -> list[SignalOut]:
     """``sort``: level, target, event_group, observed, expected, oe, strength, p, status or
     detected (``-`` descending); empty: halt recommendations first, then by strength."""
@@ -81,20 +70,13 @@ def list_signals(
         sort=sort,
     )
     if format != "json":
-        every = exporting.collect(
+        return exporting.export_list(
             session,
             actor,
+            signal_export.SIGNALS,
             lambda n, size: service.list_signals(session, actor, flt, page=n, per_page=size),
-            what="signals",
+            fmt=format,
             filter_text=exporting.describe(flt),
-            fmt=format,
-        )
-        return exporting.response(
-            signal_export.columns(),
-            every,
-            what="signals",
-            sheet=i18n.gettext("Signals"),
-            fmt=format,
         )
     rows, total = service.list_signals(session, actor, flt, page=page, per_page=per_page)
     return [signal_out(r) for r in rows]
