@@ -5,7 +5,9 @@ recorded: :func:`collect` runs the list's own service query (the same filters an
 same county scope as the page) page by page up to :data:`MAX_ROWS`, refuses a larger list
 with a message saying to narrow the filter, and writes one audit row naming who exported
 what, with which filter, how many rows, in which format. :func:`response` turns the rows
-into the file (``aefi.spreadsheet``).
+into the file (``aefi.spreadsheet``). A list says once what it exports as
+(:class:`ListExport`, in its slice's ``export.py``), and its page and its API answer a
+``format`` with :func:`export_list`.
 
 Pages and the API use the same url as the list with ``format=csv`` or ``format=xlsx``.
 """
@@ -14,14 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Annotated, Generic, TypeVar
 from urllib.parse import quote
 
+from fastapi import Query
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from aefi import audit, clock
+from aefi import audit, clock, i18n
 from aefi.auth.permissions import Actor
 from aefi.errors import Invalid
 from aefi.spreadsheet import CSV_TYPE, XLSX_TYPE, Column, csv_bytes, table, xlsx_bytes
@@ -36,6 +40,33 @@ _CHUNK = 500
 
 class TooManyRows(Invalid):
     """The filtered list is longer than an export takes."""
+
+
+# A list API's ``format``: its page as JSON, or the whole filtered list as a file.
+ApiFormat = Annotated[str, Query(pattern="^(json|csv|xlsx)$")]
+
+API_RESPONSES = {
+    200: {
+        "content": {
+            "application/json": {},
+            "text/csv": {},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+        },
+        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
+        f"filtered list (at most {MAX_ROWS:,} rows) as a file, the export audited.",
+    }
+}
+
+
+@dataclass(frozen=True)
+class ListExport(Generic[T]):
+    """What one list exports as: ``what`` names it in the audit row and the file name,
+    ``sheet`` is the sheet's title (a msgid), ``columns(session, rows)`` what each row
+    shows (it may load what the rows refer to, once for all of them)."""
+
+    what: str
+    sheet: str
+    columns: Callable[[Session, list[T]], Sequence[Column[T]]]
 
 
 def collect(
@@ -111,4 +142,21 @@ def response(
             "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
             "Cache-Control": "no-store",
         },
+    )
+
+
+def export_list(
+    session: Session,
+    actor: Actor,
+    kind: ListExport[T],
+    query: Callable[[int, int], tuple[list[T], int]],
+    *,
+    fmt: str,
+    filter_text: str,
+) -> Response:
+    """The list ``query`` pages through (see :func:`collect`) as a ``fmt`` download,
+    the export audited under ``filter_text``."""
+    rows = collect(session, actor, query, what=kind.what, filter_text=filter_text, fmt=fmt)
+    return response(
+        kind.columns(session, rows), rows, what=kind.what, sheet=i18n.gettext(kind.sheet), fmt=fmt
     )

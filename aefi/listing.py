@@ -28,6 +28,12 @@ the service turns it into ``ORDER BY`` with ``listing.order_by`` (always ending 
 id, so equal values keep one order from page to page); ``listing.context`` gives the
 template each column's header link and ``aria-sort`` (components/sort.html). The sort is
 part of the filter, so the pager's links and the pushed url keep it.
+
+A list's JSON API declares its query parameters once, too: a frozen dataclass whose fields
+are the parameters (``Annotated`` with ``Query`` where a value is constrained), taken by
+the route as a dependency (``flt: Annotated[CaseParams, Depends()]``) beside
+:data:`ApiPaging` (:func:`api_paging`); FastAPI validates them (API.md's 422) and the
+OpenAPI names them.
 """
 
 from __future__ import annotations
@@ -39,8 +45,10 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlencode
+
+from fastapi import Query
 
 from aefi.i18n import N_
 from aefi.types import MAX_PAGE, BadValue, PageNo, page_number, parse_id
@@ -120,6 +128,32 @@ def fetch(query: Callable[[int, int], tuple[list[T], int]], at: Paging) -> Page[
         page = last
         items, total = query(page, at.per_page)
     return Page(list(items), total, page, at.per_page)
+
+
+def api_paging(per_page: int = DEFAULT_PER_PAGE, *, most: int = MAX_PER_PAGE) -> type:
+    """A list API's ``page`` and ``per_page`` (at most ``most``) as a frozen dataclass to
+    take as a dependency. Made here with the types themselves, not their names, so that
+    FastAPI reads them in whichever module the route is."""
+    return dataclasses.make_dataclass(
+        "ApiPaging",
+        [
+            ("page", Annotated[PageNo, Query()], dataclasses.field(default=1)),
+            (
+                "per_page",
+                Annotated[int, Query(ge=1, le=most)],
+                dataclasses.field(default=per_page),
+            ),
+        ],
+        frozen=True,
+    )
+
+
+ApiPaging = api_paging()
+
+
+def sort_pattern(columns: Iterable[str]) -> str:
+    """An API's ``sort``: one of ``columns``, ``-`` before it for descending."""
+    return "^-?(" + "|".join(columns) + ")$"
 
 
 # --- filters -----------------------------------------------------------------------------------

@@ -4,9 +4,13 @@ in, bytes out; no web or database imports.
 
 Every cell goes through :func:`safe_cell`: a text cell that begins with ``=``, ``+``,
 ``-``, ``@``, a tab or a carriage return would be run as a formula by Excel, WPS or
-LibreOffice (OWASP "CSV injection"), so it is written with a leading ``'``. Numbers stay
-numbers. The same rule holds in XLSX, where openpyxl would otherwise store a text that
-begins with ``=`` as a formula."""
+LibreOffice (OWASP "CSV injection": ``=cmd|' /C calc'!A0``), so it is written with a
+leading ``'``, which those programs show as text. Values passed as numbers (int, float,
+Decimal) are written as they are, so a negative figure stays a number; a *text* cell is
+always neutralised, even "-3", because text comes from users (names, notes, lot numbers)
+and a number-looking text may be the start of ``-3+cmd|...``. The same rule holds in XLSX,
+where openpyxl would otherwise store a text that begins with ``=`` as a formula, and in
+every other CSV aefi writes (:func:`csv_writer`: the reports' tables, downloads, CLI files)."""
 
 from __future__ import annotations
 
@@ -36,6 +40,25 @@ def safe_cell(value: Any) -> Any:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+class SafeWriter:
+    """``csv.writer`` with every cell passed through :func:`safe_cell`."""
+
+    def __init__(self, fh: Any, **kwargs: Any) -> None:
+        self._w = csv.writer(fh, **kwargs)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._w.writerow([safe_cell(c) for c in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(fh: Any, **kwargs: Any) -> SafeWriter:
+    """The one way aefi writes CSV (exports, downloads, CLI files)."""
+    return SafeWriter(fh, **kwargs)
+
+
 @dataclass(frozen=True)
 class Column(Generic[T]):
     """One column of an export: its header (already in the reader's language) and how a
@@ -62,10 +85,10 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """The header and rows as CSV in UTF-8 with a byte-order mark."""
     buf = io.StringIO()
     buf.write("\ufeff")
-    w = csv.writer(buf)
-    w.writerow([safe_cell(h) for h in header])
+    w = csv_writer(buf)
+    w.writerow(header)
     for row in rows:
-        w.writerow([safe_cell(_plain(c)) for c in row])
+        w.writerow([_plain(c) for c in row])
     return buf.getvalue().encode("utf-8")
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from sqlmodel import Session, col, select
 
-from aefi import exporting, i18n
+from aefi import exporting, i18n, listing
 from aefi.deps import ApiActor, SessionDep
 from aefi.intake import access, symptoms
 from aefi.intake.filing import service as filing
 from aefi.intake.follow_up import service as follow_up
 from aefi.intake.listing import export as list_export
-from aefi.intake.listing import service as listing
+from aefi.intake.listing import service as report_list
 from aefi.intake.models import FollowUp, Report
 from aefi.intake.schemas import (
     FollowUpIn,
@@ -25,7 +26,7 @@ from aefi.intake.schemas import (
     TriageOut,
 )
 from aefi.registry.models import Site
-from aefi.types import Id, PageNo, When
+from aefi.types import Id, When
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 
@@ -151,66 +152,42 @@ def file_report(
     return present(session, [report])[0]
 
 
-EXPORT_RESPONSES = {
-    200: {
-        "content": {
-            "application/json": {},
-            "text/csv": {},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-        },
-        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
-        "filtered list (at most 20,000 rows) as a file, the export audited.",
-    }
-}
-SORT_PATTERN = "^-?(" + "|".join(listing.SORTS) + ")$"
+@dataclass(frozen=True)
+class ReportParams:
+    """The report list's filters as the API takes them (codes, not ids; times, not days)."""
+
+    lot_number: str = ""
+    site_code: str = ""
+    vaccine_code: str = ""
+    serious: bool | None = None
+    status: str = ""
+    since: When | None = None
+    until: When | None = None
+    sort: Annotated[str, Query(pattern=listing.sort_pattern(report_list.SORTS))] = "-reported"
 
 
-@router.get("/reports", response_model=ReportList, responses=EXPORT_RESPONSES)
+@router.get("/reports", response_model=ReportList, responses=exporting.API_RESPONSES)
 def list_reports(
     session: SessionDep,
     actor: ApiActor,
-    lot_number: str = "",
-    site_code: str = "",
-    vaccine_code: str = "",
-    serious: bool | None = None,
-    status_: Annotated[str, Query(alias="status")] = "",
-    since: When | None = None,
-    until: When | None = None,
-    page: Annotated[PageNo, Query()] = 1,
-    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
-    sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "-reported",
-    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    params: Annotated[ReportParams, Depends()],
+    at: Annotated[listing.ApiPaging, Depends()],
+    format: exporting.ApiFormat = "json",
 ) -> ReportList:
     """Reports of the caller's scope. ``sort``: number, reported, onset, patient, site,
     lot, serious or status, ``-`` before it for descending (id breaks ties)."""
-    flt = listing.ReportFilter(
-        since=since,
-        until=until,
-        site_code=site_code,
-        vaccine_code=vaccine_code,
-        lot_number=lot_number,
-        serious=serious,
-        status=status_,
-        sort=sort,
-    )
+    flt = report_list.ReportFilter(**asdict(params))
     if format != "json":
-        every = exporting.collect(
+        return exporting.export_list(
             session,
             actor,
-            lambda n, size: listing.list_reports(session, actor, flt, page=n, per_page=size),
-            what="reports",
+            list_export.REPORTS,
+            lambda n, size: report_list.list_reports(session, actor, flt, page=n, per_page=size),
+            fmt=format,
             filter_text=exporting.describe(flt),
-            fmt=format,
         )
-        return exporting.response(
-            list_export.columns(session, every),
-            every,
-            what="reports",
-            sheet=i18n.gettext("Reports"),
-            fmt=format,
-        )
-    rows, total = listing.list_reports(session, actor, flt, page=page, per_page=per_page)
-    return ReportList(items=present(session, rows), total=total, page=page, per_page=per_page)
+    rows, total = report_list.list_reports(session, actor, flt, page=at.page, per_page=at.per_page)
+    return ReportList(items=present(session, rows), total=total, page=at.page, per_page=at.per_page)
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)

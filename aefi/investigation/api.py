@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from sqlmodel import Session
 
-from aefi import exporting, i18n
+from aefi import exporting, i18n, listing
 from aefi.auth.permissions import Actor
 from aefi.deps import ApiActor, SessionDep
 from aefi.investigation import access, lifecycle
@@ -31,7 +32,7 @@ from aefi.investigation.schemas import (
     DeadlineOut,
     PersonRef,
 )
-from aefi.types import Id, PageNo
+from aefi.types import Id
 
 router = APIRouter(prefix="/api/v1", tags=["investigation"])
 
@@ -120,58 +121,43 @@ def _detail(session: Session, actor: Actor, case_id: Id) -> CaseDetailOut:
     )
 
 
-CASE_SORT = "^-?(" + "|".join(case_overview.CASE_SORTS) + ")$"
-EXPORT_RESPONSES = {
-    200: {
-        "content": {
-            "application/json": {},
-            "text/csv": {},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-        },
-        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
-        "filtered list as a file, the export audited.",
-    }
-}
+@dataclass(frozen=True)
+class CaseParams:
+    """The case list's filters as the API takes them."""
+
+    status: str = ""
+    assignee: str = ""
+    overdue: bool = False
+    kind: str = ""
+    q: str = ""
+    sort: Annotated[str, Query(pattern=listing.sort_pattern(case_overview.CASE_SORTS))] = "due"
 
 
-@router.get("/cases", response_model=CaseList, responses=EXPORT_RESPONSES)
+@router.get("/cases", response_model=CaseList, responses=exporting.API_RESPONSES)
 def list_cases(
     session: SessionDep,
     actor: ApiActor,
-    status_: Annotated[str, Query(alias="status")] = "",
-    assignee: str = "",
-    overdue: bool = False,
-    kind: str = "",
-    q: str = "",
-    page: Annotated[PageNo, Query()] = 1,
-    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
-    sort: Annotated[str, Query(pattern=CASE_SORT)] = "due",
-    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    params: Annotated[CaseParams, Depends()],
+    at: Annotated[listing.ApiPaging, Depends()],
+    format: exporting.ApiFormat = "json",
 ) -> CaseList:
     """Case files of the caller's county, the most urgent deadline first. ``status`` empty
     means all but closed; ``all`` includes closed ones. ``assignee``: me, none or a user id.
     ``sort``: due, number, patient, status, assignee, who or opened (``-`` descending)."""
-    flt = case_overview.CaseFilter(
-        status=status_, assignee=assignee, overdue=overdue, kind=kind, q=q, sort=sort
-    )
+    flt = case_overview.CaseFilter(**asdict(params))
     if format != "json":
-        every = exporting.collect(
+        return exporting.export_list(
             session,
             actor,
+            case_export.CASES,
             lambda n, size: case_overview.list_cases(session, actor, flt, page=n, per_page=size),
-            what="cases",
+            fmt=format,
             filter_text=exporting.describe(flt),
-            fmt=format,
         )
-        return exporting.response(
-            case_export.columns(session, every),
-            every,
-            what="cases",
-            sheet=i18n.gettext("Case files"),
-            fmt=format,
-        )
-    rows, total = case_overview.list_cases(session, actor, flt, page=page, per_page=per_page)
-    return CaseList(items=[_case_out(c) for c in rows], total=total, page=page, per_page=per_page)
+    rows, total = case_overview.list_cases(session, actor, flt, page=at.page, per_page=at.per_page)
+    return CaseList(
+        items=[_case_out(c) for c in rows], total=total, page=at.page, per_page=at.per_page
+    )
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import smtplib
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 
 from sqlmodel import Session, col, func, select
@@ -124,70 +125,51 @@ def mark_read(session: Session, actor: Actor, notification_id: int | None = None
     session.commit()
 
 
+# 30 s, doubling, up to MAX_ATTEMPTS (the wait capped at about 17 hours).
+MAIL = outbox.Box(
+    OutboxMessage,
+    pending=OutboxStatus.pending,
+    sent=OutboxStatus.sent,
+    failed=OutboxStatus.failed,
+    first_s=30,
+    max_attempts=MAX_ATTEMPTS,
+    cap_s=30 * 2**11,
+)
+
+
 def deliver_outbox(session: Session, settings: Settings | None = None, limit: int = 100) -> int:
     """Send what is due; a failure schedules a retry with doubling back-off. Returns sent."""
     settings = settings or get_settings()
     if not settings.smtp_host:
         return 0
-    now = clock.now()
-    due = list(
-        session.exec(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status == OutboxStatus.pending,
-                col(OutboxMessage.next_attempt_at) <= now,
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-    )
-    if not due:
-        return 0
-    sent = 0
-    smtp: smtplib.SMTP | None = None
-    try:
-        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10)
-        if settings.smtp_starttls:
-            smtp.starttls()
-        if settings.smtp_user:
-            smtp.login(settings.smtp_user, settings.smtp_password or "")
-    except (OSError, smtplib.SMTPException) as exc:
-        # The server is down or refuses us: every due message waits for its next attempt.
-        if smtp is not None:
-            smtp.close()
-        for msg in due:
-            _failed(msg, now, str(exc) or type(exc).__name__)
-            session.add(msg)
-        session.commit()
-        return 0
-    with smtp:
-        for msg in due:
-            email = EmailMessage()
-            email["From"] = settings.smtp_sender
-            email["To"] = msg.to_address
-            email["Subject"] = msg.subject
-            email.set_content(msg.body)
-            try:
-                smtp.send_message(email)
-            except (smtplib.SMTPException, OSError) as exc:
-                _failed(msg, now, str(exc) or type(exc).__name__)
-            else:
-                msg.attempts += 1
-                msg.status, msg.sent_at, msg.last_error = OutboxStatus.sent, now, ""
-                sent += 1
-            session.add(msg)
-    session.commit()
-    return sent
 
+    @contextmanager
+    def connect() -> Iterator[smtplib.SMTP]:
+        smtp: smtplib.SMTP | None = None
+        try:
+            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10)
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password or "")
+        except (OSError, smtplib.SMTPException) as exc:
+            # The server is down or refuses us: every due message waits for its next attempt.
+            if smtp is not None:
+                smtp.close()
+            raise outbox.Unreachable(outbox.reason(exc)) from exc
+        with smtp:
+            yield smtp
 
-def _failed(msg: OutboxMessage, now: datetime, error: str) -> None:
-    """Count the attempt and schedule the next one: 30 s, doubling, up to MAX_ATTEMPTS."""
-    outbox.retry_later(
-        msg,
-        now,
-        error,
-        first_s=30,
-        max_attempts=MAX_ATTEMPTS,
-        failed_status=OutboxStatus.failed,
-        cap_s=30 * 2**11,
-    )
+    def send(smtp: smtplib.SMTP, msg: OutboxMessage) -> None:
+        email = EmailMessage()
+        email["From"] = settings.smtp_sender
+        email["To"] = msg.to_address
+        email["Subject"] = msg.subject
+        email.set_content(msg.body)
+        try:
+            smtp.send_message(email)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise outbox.Failed(outbox.reason(exc)) from exc
+
+    done = outbox.deliver_due(session, MAIL, send, limit=limit, connect=connect)
+    return done[OutboxStatus.sent]

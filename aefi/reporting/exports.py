@@ -2,21 +2,13 @@
 download, the terminal (``aefi report``) and the tests. Headers are in the current
 language; CSV files carry a byte-order mark so that spreadsheet programs read Chinese.
 
-Every CSV aefi writes goes through :func:`csv_writer` / :func:`safe_cell`: a text cell that
-begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be taken for a
-formula by Excel, WPS or LibreOffice (OWASP "CSV injection": ``=cmd|' /C calc'!A0``), so it
-is written with a leading ``'``, which those programs show as text. What we chose for
-numbers: values passed as numbers (int, float, Decimal) are written as they are, so a
-negative figure stays a number; a *text* cell is always neutralised, even "-3", because text
-comes from users (names, notes, lot numbers) and a number-looking text may be the start of
-``-3+cmd|...``. aefi's own tables pass their figures as text and none is negative."""
+Every CSV aefi writes goes through ``aefi.spreadsheet.csv_writer``, the one home of the
+formula-escaping rule (OWASP "CSV injection")."""
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aefi.i18n import _, pick
@@ -24,6 +16,7 @@ from aefi.reporting.county.service import Indicators
 from aefi.reporting.daily.service import STATE_LABELS, DayStatus, Summary
 from aefi.reporting.indicators import KEY_FIELDS, RateLine, Share
 from aefi.reporting.models import FIGURES
+from aefi.spreadsheet import csv_writer
 
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
 
@@ -170,37 +163,6 @@ def indicator_tables(result: Indicators) -> list[Table]:
         (_("Reporting rate by township"), rate_header, _rate_rows(result.by_township)),
         (_("County"), rate_header, _rate_rows([result.county])),
     ]
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """A cell that no spreadsheet will run: text beginning with a formula character gets a
-    leading ``'``; numbers (int, float, Decimal, not bool-as-text) are left as numbers."""
-    if value is None or isinstance(value, int | float | Decimal):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-class SafeWriter:
-    """``csv.writer`` with every cell passed through :func:`safe_cell`."""
-
-    def __init__(self, fh: Any, **kwargs: Any) -> None:
-        self._w = csv.writer(fh, **kwargs)
-
-    def writerow(self, row: Iterable[Any]) -> Any:
-        return self._w.writerow([safe_cell(c) for c in row])
-
-    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
-        for row in rows:
-            self.writerow(row)
-
-
-def csv_writer(fh: Any, **kwargs: Any) -> SafeWriter:
-    """The one way aefi writes CSV (exports, downloads, CLI files)."""
-    return SafeWriter(fh, **kwargs)
 
 
 def to_csv(tables: Sequence[Table]) -> str:

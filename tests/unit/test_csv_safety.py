@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from aefi import spreadsheet
 from aefi.reporting import exports
 
 ATTACKS = ["=cmd|' /C calc'!A0", "=1+1", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
@@ -16,20 +17,20 @@ ATTACKS = ["=cmd|' /C calc'!A0", "=1+1", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r
 
 @pytest.mark.parametrize("cell", ATTACKS)
 def test_formula_text_is_neutralised(cell):
-    assert exports.safe_cell(cell) == "'" + cell
+    assert spreadsheet.safe_cell(cell) == "'" + cell
 
 
 @pytest.mark.parametrize("cell", ["张三", "13800000000", "a=b", "", " =x", "LOT-1"])
 def test_plain_text_is_kept(cell):
-    assert exports.safe_cell(cell) == cell
+    assert spreadsheet.safe_cell(cell) == cell
 
 
 def test_numbers_stay_numbers():
-    assert exports.safe_cell(-3) == -3
-    assert exports.safe_cell(-1.5) == -1.5
-    assert exports.safe_cell(Decimal("-2")) == Decimal("-2")
-    assert exports.safe_cell(None) is None
-    assert exports.safe_cell("-3") == "'-3"  # text that looks like a number is still text
+    assert spreadsheet.safe_cell(-3) == -3
+    assert spreadsheet.safe_cell(-1.5) == -1.5
+    assert spreadsheet.safe_cell(Decimal("-2")) == Decimal("-2")
+    assert spreadsheet.safe_cell(None) is None
+    assert spreadsheet.safe_cell("-3") == "'-3"  # text that looks like a number is still text
 
 
 def _cells(text: str) -> list[list[str]]:
@@ -49,5 +50,5 @@ def test_sectioned_tables_and_row_exports_are_safe():
     with pytest.raises(ValueError):
         exports.rows_csv(["name"], [{"name": "a", "other": "b"}])
     buf = io.StringIO()
-    exports.csv_writer(buf).writerows([["=x", 2, -2]])
+    spreadsheet.csv_writer(buf).writerows([["=x", 2, -2]])
     assert buf.getvalue().strip() == "'=x,2,-2"

@@ -63,7 +63,8 @@ def _page(request: Request, page, *, values=None, errors=None, recorded=None, st
             "symptoms": questions.SYMPTOMS,
             "severities": questions.SEVERITIES,
             "values": values or {},
-            "errors": errors or {},
+            # Message ids until here; the shared error summary shows them as they read.
+            "errors": {k: i18n.gettext(v) for k, v in (errors or {}).items()},
             "recorded": recorded,
             "today": clock.local_today(),
             "public": True,

@@ -10,6 +10,7 @@ doubling; the gateway refusing it (a bad number) → failed with the gateway's r
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -200,6 +201,17 @@ def on_halt_issued(session: Session, actor: Actor, event: HaltIssued) -> None:
     )
 
 
+def _box(settings: Settings) -> outbox.Box:
+    return outbox.Box(
+        SmsMessage,
+        pending=SmsStatus.pending,
+        sent=SmsStatus.sent,
+        failed=SmsStatus.failed,
+        first_s=settings.sms_backoff_s,
+        max_attempts=settings.sms_max_attempts,
+    )
+
+
 def deliver_sms(
     session: Session,
     settings: Settings | None = None,
@@ -211,43 +223,22 @@ def deliver_sms(
     settings = settings or get_settings()
     if not settings.sms_gateway_url:
         return 0
-    now = clock.now()
-    due = list(
-        session.exec(
-            select(SmsMessage)
-            .where(SmsMessage.status == SmsStatus.pending, col(SmsMessage.next_attempt_at) <= now)
-            .order_by(SmsMessage.id)
-            .limit(limit)
-        )
-    )
-    if not due:
-        return 0
-    via = via or gateway(settings)
-    sent = 0
-    for i, msg in enumerate(due):
+
+    def send(channel: HttpGateway, msg: SmsMessage) -> None:
         try:
-            msg.gateway_id = via.send(msg.to_number, msg.body)
+            msg.gateway_id = channel.send(msg.to_number, msg.body)
         except GatewayDown as exc:
             # The gateway is unreachable: this message and the rest wait for their next attempt.
-            for waiting in due[i:]:
-                outbox.retry_later(
-                    waiting,
-                    now,
-                    str(exc),
-                    first_s=settings.sms_backoff_s,
-                    max_attempts=settings.sms_max_attempts,
-                    failed_status=SmsStatus.failed,
-                )
-                session.add(waiting)
-            break
+            raise outbox.Unreachable(str(exc)) from exc
         except GatewayRefused as exc:
-            msg.attempts += 1
-            msg.status, msg.last_error = SmsStatus.failed, str(exc)[:500]
             log.warning("SMS %s refused by the gateway: %s", msg.id, exc)
-        else:
-            msg.attempts += 1
-            msg.status, msg.sent_at, msg.last_error = SmsStatus.sent, now, ""
-            sent += 1
-        session.add(msg)
-    session.commit()
-    return sent
+            raise outbox.Refused(str(exc)) from exc
+
+    done = outbox.deliver_due(
+        session,
+        _box(settings),
+        send,
+        limit=limit,
+        connect=lambda: nullcontext(via or gateway(settings)),
+    )
+    return done[SmsStatus.sent]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from aefi import clock, i18n
-from aefi.i18n import _
+from aefi.exporting import ListExport
+from aefi.i18n import N_, _
 from aefi.intake import access, symptoms
 from aefi.intake.models import Report
 from aefi.intake.pages import symptom_name
@@ -71,3 +72,6 @@ def columns(session: Session, reports: list[Report]) -> list[Column[Report]]:
         Column(_("Outcome"), lambda r: _(r.outcome)),
         Column(_("Status"), lambda r: _(r.status)),
     ]
+
+
+REPORTS: ListExport[Report] = ListExport("reports", N_("Reports"), columns)

@@ -71,27 +71,15 @@ def _county_names(session, reports) -> dict[int, str]:
 def list_page(request: Request, session: SessionDep, actor: WebActor):
     flt = listing.read(ReportQuery, request.query_params)
     wanted = flt.for_service()
-    fmt = listing.export_format(request.query_params)
-    if fmt:
-        rows = exporting.collect(
-            session,
-            actor,
-            lambda n, size: service.list_reports(session, actor, wanted, page=n, per_page=size),
-            what="reports",
-            filter_text=listing.query_string(flt),
-            fmt=fmt,
+
+    def query(n: int, size: int):
+        return service.list_reports(session, actor, wanted, page=n, per_page=size)
+
+    if fmt := listing.export_format(request.query_params):
+        return exporting.export_list(
+            session, actor, export.REPORTS, query, fmt=fmt, filter_text=listing.query_string(flt)
         )
-        return exporting.response(
-            export.columns(session, rows),
-            rows,
-            what="reports",
-            sheet=i18n.gettext("Reports"),
-            fmt=fmt,
-        )
-    page = listing.fetch(
-        lambda n, size: service.list_reports(session, actor, wanted, page=n, per_page=size),
-        listing.paging(request.query_params, per_page=PER_PAGE),
-    )
+    page = listing.fetch(query, listing.paging(request.query_params, per_page=PER_PAGE))
     county_wide = actor.is_county_wide
     sites = (
         registry_records.list_records(

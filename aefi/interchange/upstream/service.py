@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import httpx
@@ -127,14 +129,14 @@ def _batch_xml(session: Session, msg: UpstreamMessage) -> bytes:
     return e2b_writer.write_batch(batch)
 
 
-def _retry(msg: UpstreamMessage, now: datetime, error: str, settings: Settings) -> None:
-    outbox.retry_later(
-        msg,
-        now,
-        error,
+def _box(settings: Settings) -> outbox.Box:
+    return outbox.Box(
+        UpstreamMessage,
+        pending=UpstreamStatus.pending,
+        sent=UpstreamStatus.sent,
+        failed=UpstreamStatus.rejected,
         first_s=settings.upstream_backoff_s,
         max_attempts=settings.upstream_max_attempts,
-        failed_status=UpstreamStatus.rejected,
         error_field="reason",
         error_max=1000,
     )
@@ -163,54 +165,45 @@ def deliver_upstream(session: Session, settings: Settings | None = None, limit: 
     settings = settings or get_settings()
     if not settings.upstream_url:
         return 0
-    now = clock.now()
-    due = list(
-        session.exec(
-            select(UpstreamMessage)
-            .where(
-                UpstreamMessage.status == UpstreamStatus.pending,
-                col(UpstreamMessage.next_attempt_at) <= now,
-            )
-            .order_by(UpstreamMessage.id)
-            .limit(limit)
-        )
-    )
-    if not due:
-        return 0
-    acknowledged = 0
-    with httpx.Client(transport=transport, timeout=TIMEOUT_S) as client:
-        try:
-            headers = _headers(client, settings)
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
-            for msg in due:
-                _retry(msg, now, f"Signing in upstream failed: {exc}", settings)
-                _audit(session, msg)
-            session.commit()
-            return 0
-        for msg in due:
+
+    @contextmanager
+    def connect() -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+        with httpx.Client(transport=transport, timeout=TIMEOUT_S) as client:
             try:
-                body = _batch_xml(session, msg)
-                r = client.post(
-                    endpoint(settings),
-                    content=body,
-                    headers={**headers, "Content-Type": "application/xml"},
+                headers = _headers(client, settings)
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                raise outbox.Unreachable(f"Signing in upstream failed: {exc}") from exc
+            yield client, headers
+
+    def send(channel: tuple[httpx.Client, dict[str, str]], msg: UpstreamMessage) -> Acknowledgement:
+        client, headers = channel
+        try:
+            body = _batch_xml(session, msg)
+            r = client.post(
+                endpoint(settings),
+                content=body,
+                headers={**headers, "Content-Type": "application/xml"},
+            )
+            if r.status_code >= 500 or r.status_code in (401, 403, 404, 408, 429):
+                raise httpx.HTTPStatusError(
+                    f"{r.status_code} {r.text[:300]}", request=r.request, response=r
                 )
-                if r.status_code >= 500 or r.status_code in (401, 403, 404, 408, 429):
-                    raise httpx.HTTPStatusError(
-                        f"{r.status_code} {r.text[:300]}", request=r.request, response=r
-                    )
-                if r.status_code >= 400:  # the receiver refuses what we sent: say why
-                    msg.attempts += 1
-                    msg.status, msg.reason = UpstreamStatus.rejected, r.text[:1000]
-                else:
-                    _record(msg, read_ack(r.content), now)
-            except (httpx.HTTPError, ValueError) as exc:
-                _retry(msg, now, str(exc) or type(exc).__name__, settings)
-            acknowledged += msg.status == UpstreamStatus.acknowledged
-            _audit(session, msg)
-            session.add(msg)
-            session.commit()
-    return acknowledged
+            if r.status_code >= 400:  # the receiver refuses what we sent: say why
+                raise outbox.Refused(r.text)
+            return read_ack(r.content)
+        except (httpx.HTTPError, ValueError) as exc:
+            raise outbox.Failed(outbox.reason(exc)) from exc
+
+    done = outbox.deliver_due(
+        session,
+        _box(settings),
+        send,
+        limit=limit,
+        connect=connect,
+        on_sent=_record,
+        after=lambda msg: _audit(session, msg),
+    )
+    return done[UpstreamStatus.acknowledged]
 
 
 def _audit(session: Session, msg: UpstreamMessage) -> None:

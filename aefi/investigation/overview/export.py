@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from aefi import clock
-from aefi.i18n import _
+from aefi.exporting import ListExport
+from aefi.i18n import N_, _
 from aefi.intake.symptoms import group_name
 from aefi.investigation.labels import category_label, china_label
 from aefi.investigation.models import CASE_KIND_LABELS, CASE_STATUS_LABELS, CaseFile
@@ -47,3 +48,6 @@ def columns(session: Session, cases: list[CaseFile]) -> list[Column[CaseFile]]:
         ),
         Column(_("Classification"), lambda c: china_label(c.china_classification)),
     ]
+
+
+CASES: ListExport[CaseFile] = ListExport("cases", N_("Case files"), columns)

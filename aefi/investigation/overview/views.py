@@ -58,7 +58,6 @@ def overdue_banner(user) -> list:
     ]
 
 
-
 # --- the list ----------------------------------------------------------------------------
 
 
@@ -78,27 +77,15 @@ class CaseQuery:
 def cases_page(request: Request, session: SessionDep, actor: WebActor):
     flt = listing.read(CaseQuery, request.query_params)
     wanted = case_overview.CaseFilter(**dataclasses.asdict(flt))
-    fmt = listing.export_format(request.query_params)
-    if fmt:
-        rows = exporting.collect(
-            session,
-            actor,
-            lambda n, size: case_overview.list_cases(session, actor, wanted, page=n, per_page=size),
-            what="cases",
-            filter_text=listing.query_string(flt),
-            fmt=fmt,
+
+    def query(n: int, size: int):
+        return case_overview.list_cases(session, actor, wanted, page=n, per_page=size)
+
+    if fmt := listing.export_format(request.query_params):
+        return exporting.export_list(
+            session, actor, case_export.CASES, query, fmt=fmt, filter_text=listing.query_string(flt)
         )
-        return exporting.response(
-            case_export.columns(session, rows),
-            rows,
-            what="cases",
-            sheet=i18n.gettext("Case files"),
-            fmt=fmt,
-        )
-    page = listing.fetch(
-        lambda n, size: case_overview.list_cases(session, actor, wanted, page=n, per_page=size),
-        listing.paging(request.query_params, per_page=50),
-    )
+    page = listing.fetch(query, listing.paging(request.query_params, per_page=50))
     now = clock.now()
     return render(
         request,

@@ -6,13 +6,13 @@ referral as the caller may now see it (``one``)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
-from aefi import exporting, i18n
+from aefi import exporting, listing
 from aefi.deps import ApiActor, SessionDep
 from aefi.referral.inbox import export as referral_export
 from aefi.referral.inbox import service as inbox
@@ -25,7 +25,7 @@ from aefi.referral.schemas import (
     ReferralOut,
     VitalsOut,
 )
-from aefi.types import Id, PageNo
+from aefi.types import Id
 
 router = APIRouter(prefix="/api/v1", tags=["referral"])
 
@@ -61,56 +61,41 @@ def one(session: Session, actor, referral_id: Id) -> ReferralOut:
     return present(inbox.get_referral(session, actor, referral_id, with_trail=False))
 
 
-REFERRAL_SORT = "^-?(" + "|".join(inbox.REFERRAL_SORTS) + ")$"
-EXPORT_RESPONSES = {
-    200: {
-        "content": {
-            "application/json": {},
-            "text/csv": {},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-        },
-        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
-        "filtered list as a file, the export audited.",
-    }
-}
+@dataclass(frozen=True)
+class ReferralParams:
+    """The referral list's filters as the API takes them (all referrals unless ``show``)."""
+
+    show: Annotated[str, Query(pattern="^(open|closed|all)$")] = "all"
+    sort: Annotated[str, Query(pattern=listing.sort_pattern(inbox.REFERRAL_SORTS))] = ""
 
 
-@router.get("/referrals", response_model=ReferralList, responses=EXPORT_RESPONSES)
+@router.get("/referrals", response_model=ReferralList, responses=exporting.API_RESPONSES)
 def list_referrals(
     session: SessionDep,
     actor: ApiActor,
-    show: Annotated[str, Query(pattern="^(open|closed|all)$")] = "all",
-    page: Annotated[PageNo, Query()] = 1,
-    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
-    sort: Annotated[str, Query(pattern=REFERRAL_SORT)] = "",
-    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    params: Annotated[ReferralParams, Depends()],
+    at: Annotated[listing.ApiPaging, Depends()],
+    format: exporting.ApiFormat = "json",
 ) -> ReferralList:
     """``sort``: sent, patient, report, hospital, site, urgency, status or acknowledged
     (``-`` descending); empty: unacknowledged first, then newest."""
     if format != "json":
-        every = exporting.collect(
+        return exporting.export_list(
             session,
             actor,
+            referral_export.REFERRALS,
             lambda n, size: inbox.list_referrals(
-                session, actor, show=show, page=n, per_page=size, sort=sort
+                session, actor, **asdict(params), page=n, per_page=size
             ),
-            what="referrals",
-            filter_text="&".join(f"{k}={v}" for k, v in (("show", show), ("sort", sort)) if v),
             fmt=format,
-        )
-        return exporting.response(
-            referral_export.columns(),
-            every,
-            what="referrals",
-            sheet=i18n.gettext("Referrals"),
-            fmt=format,
+            filter_text="&".join(f"{k}={v}" for k, v in asdict(params).items() if v),
         )
     rows, total = inbox.list_referrals(
-        session, actor, show=show, page=page, per_page=per_page, sort=sort
+        session, actor, **asdict(params), page=at.page, per_page=at.per_page
     )
     views = inbox.referrals_for_api(session, actor, rows)
     return ReferralList(
-        items=[present(v) for v in views], total=total, page=page, per_page=per_page
+        items=[present(v) for v in views], total=total, page=at.page, per_page=at.per_page
     )
 
 

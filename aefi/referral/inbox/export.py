@@ -4,7 +4,8 @@ urgencies through the catalog (``referral.models.label``)."""
 from __future__ import annotations
 
 from aefi import clock, i18n
-from aefi.i18n import _
+from aefi.exporting import ListExport
+from aefi.i18n import N_, _
 from aefi.intake.symptoms import group_name
 from aefi.referral.inbox.service import ReferralRow
 from aefi.referral.models import label
@@ -41,3 +42,8 @@ def columns() -> list[Column[ReferralRow]]:
         ),
         Column(_("Minutes to arrival"), lambda row: _minutes(row.referral.minutes_to_arrival)),
     ]
+
+
+REFERRALS: ListExport[ReferralRow] = ListExport(
+    "referrals", N_("Referrals"), lambda session, rows: columns()
+)

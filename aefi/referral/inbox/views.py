@@ -28,6 +28,7 @@ from aefi.web import (
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
+
 @dataclass(frozen=True)
 class InboxQuery:
     """The inbox's filter: which referrals it shows."""
@@ -45,23 +46,11 @@ def inbox_page(request: Request, session, actor: Actor):
             session, actor, show=flt.show, page=n, per_page=size, sort=flt.sort
         )
 
-    fmt = listing.export_format(request.query_params)
-    if fmt:
-        rows = exporting.collect(
-            session,
-            actor,
-            query,
-            what="referrals",
-            filter_text=listing.query_string(flt),
-            fmt=fmt,
+    if fmt := listing.export_format(request.query_params):
+        return exporting.export_list(
+            session, actor, export.REFERRALS, query, fmt=fmt, filter_text=listing.query_string(flt)
         )
-        return exporting.response(
-            export.columns(), rows, what="referrals", sheet=i18n.gettext("Referrals"), fmt=fmt
-        )
-    page = listing.fetch(
-        query,
-        listing.paging(request.query_params, per_page=50),
-    )
+    page = listing.fetch(query, listing.paging(request.query_params, per_page=50))
     ctx = page_context(
         **listing.context("/referrals", flt, page),
         show=flt.show,
@@ -78,7 +67,6 @@ def inbox_page(request: Request, session, actor: Actor):
 @router.get("/referrals")
 def inbox(request: Request, session: SessionDep, actor: WebActor):
     return inbox_page(request, session, actor)
-
 
 
 def banner(user: User) -> list:
@@ -101,7 +89,6 @@ def banner(user: User) -> list:
 class _Banner:
     def __init__(self, level: str, text: str, link: str) -> None:
         self.level, self.text, self.link = level, text, link
-
 
 
 # --- one referral ------------------------------------------------------------------------
@@ -154,4 +141,3 @@ def report_section(session, actor: Actor, report) -> str | None:
     except DomainError:
         return None
     return templates().env.get_template("referral/status.html").render(page_context(rs=rs))
-

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
-from aefi import exporting, i18n
+from aefi import exporting, listing
 from aefi.deps import ApiActor, SessionDep
 from aefi.signals.review import export as signal_export
 from aefi.signals.review import service
@@ -15,7 +16,7 @@ from aefi.signals.schemas import (
     SignalOut,
     SignalStatusIn,
 )
-from aefi.types import Id, PageNo
+from aefi.types import Id
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
 
@@ -40,63 +41,44 @@ def rows_out(session: Session, signals) -> list[SignalOut]:
     return [signal_out(r) for r in service.signal_rows(session, list(signals))]
 
 
-SIGNAL_SORT = "^-?(" + "|".join(service.SIGNAL_SORTS) + ")$"
-EXPORT_RESPONSES = {
-    200: {
-        "content": {
-            "application/json": {},
-            "text/csv": {},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-        },
-        "description": "The page as JSON; with ``format=csv`` or ``format=xlsx`` the whole "
-        "filtered list as a file, the export audited.",
-    }
-}
+@dataclass(frozen=True)
+class SignalParams:
+    """The signal list's filters as the API takes them (all signals, not only open ones)."""
+
+    lot_number: str = ""
+    status: str = ""
+    level: str = ""
+    scope: str = ""
+    method: str = ""
+    event_group: str = ""
+    sort: Annotated[str, Query(pattern=listing.sort_pattern(service.SIGNAL_SORTS))] = ""
 
 
-@router.get("/signals", response_model=list[SignalOut], responses=EXPORT_RESPONSES)
+# Signals come in longer pages.
+SignalPaging = listing.api_paging(100, most=500)
+
+
+@router.get("/signals", response_model=list[SignalOut], responses=exporting.API_RESPONSES)
 def list_signals(
     session: SessionDep,
     actor: ApiActor,
-    lot_number: str = "",
-    status_: Annotated[str, Query(alias="status")] = "",
-    level: str = "",
-    scope: str = "",
-    method: str = "",
-    event_group: str = "",
-    page: Annotated[PageNo, Query()] = 1,
-    per_page: Annotated[int, Query(ge=1, le=500)] = 100,
-    sort: Annotated[str, Query(pattern=SIGNAL_SORT)] = "",
-    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    params: Annotated[SignalParams, Depends()],
+    at: Annotated[SignalPaging, Depends()],
+    format: exporting.ApiFormat = "json",
 ) -> list[SignalOut]:
     """``sort``: level, target, event_group, observed, expected, oe, strength, p, status or
     detected (``-`` descending); empty: halt recommendations first, then by strength."""
-    flt = service.SignalFilter(
-        lot_number=lot_number,
-        status=status_,
-        level=level,
-        scope=scope,
-        method=method,
-        event_group=event_group,
-        sort=sort,
-    )
+    flt = service.SignalFilter(**asdict(params))
     if format != "json":
-        every = exporting.collect(
+        return exporting.export_list(
             session,
             actor,
+            signal_export.SIGNALS,
             lambda n, size: service.list_signals(session, actor, flt, page=n, per_page=size),
-            what="signals",
+            fmt=format,
             filter_text=exporting.describe(flt),
-            fmt=format,
         )
-        return exporting.response(
-            signal_export.columns(),
-            every,
-            what="signals",
-            sheet=i18n.gettext("Signals"),
-            fmt=format,
-        )
-    rows, total = service.list_signals(session, actor, flt, page=page, per_page=per_page)
+    rows, total = service.list_signals(session, actor, flt, page=at.page, per_page=at.per_page)
     return [signal_out(r) for r in rows]
 
 

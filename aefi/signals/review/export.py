@@ -4,7 +4,8 @@ reader's language (``signals.presenters``), the figures as numbers."""
 from __future__ import annotations
 
 from aefi import clock, i18n
-from aefi.i18n import _
+from aefi.exporting import ListExport
+from aefi.i18n import N_, _
 from aefi.signals import presenters
 from aefi.signals.review.service import SignalRow
 from aefi.spreadsheet import Column
@@ -55,3 +56,8 @@ def columns() -> list[Column[SignalRow]]:
             lambda row: clock.to_local(row.signal.first_detected_at).strftime("%Y-%m-%d %H:%M"),
         ),
     ]
+
+
+SIGNALS: ListExport[SignalRow] = ListExport(
+    "signals", N_("Signals"), lambda session, rows: columns()
+)

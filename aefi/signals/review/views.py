@@ -58,18 +58,14 @@ def overview(request: Request, session: SessionDep, actor: WebActor):
         open_only=flt.open_only and not flt.status,
         sort=flt.sort,
     )
-    fmt = listing.export_format(request.query_params)
-    if fmt:
-        rows = exporting.collect(
+    if fmt := listing.export_format(request.query_params):
+        return exporting.export_list(
             session,
             actor,
+            signal_export.SIGNALS,
             lambda n, size: service.list_signals(session, actor, wanted, page=n, per_page=size),
-            what="signals",
-            filter_text=listing.query_string(flt),
             fmt=fmt,
-        )
-        return exporting.response(
-            signal_export.columns(), rows, what="signals", sheet=i18n.gettext("Signals"), fmt=fmt
+            filter_text=listing.query_string(flt),
         )
     page = listing.fetch(
         lambda n, size: review_alerts.list_alerts(session, actor, wanted, page=n, per_page=size),
