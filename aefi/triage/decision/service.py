@@ -124,9 +124,7 @@ def _record_findings(
             key=lambda c: c.id,
         )
         if existing:
-            cluster = existing[0]
-            have = {rid for rid, cs in held.items() if any(c.id == cluster.id for c in cs)}
-            added = [rid for rid in member_ids if rid not in have]
+            cluster = _locked(session, existing[0])
             change = changes.setdefault(cluster.id, ClusterChange(cluster, created=False))
         else:
             cluster = Cluster(
@@ -142,7 +140,6 @@ def _record_findings(
             )
             session.add(cluster)
             session.flush()
-            added = member_ids
             change = changes.setdefault(cluster.id, ClusterChange(cluster, created=True))
         if f.kind.value not in cluster.kinds:
             cluster.kinds = [*cluster.kinds, f.kind.value]
@@ -165,14 +162,44 @@ def _record_findings(
         }
         cluster.reason_en = "\n".join(v["en"] for v in cluster.findings.values())[:4000]
         cluster.reason_zh = "\n".join(v["zh"] for v in cluster.findings.values())[:4000]
-        for rid in added:
-            session.add(ClusterMember(cluster_id=cluster.id, report_id=rid, joined_at=now))
-            change.added.append(rid)
+        added = _join(session, cluster.id, member_ids, now)
+        change.added.extend(added)
         cluster.member_count += len(added)
         cluster.updated_at = now
         session.add(cluster)
         session.flush()
     return [c for c in changes.values() if c.created or c.added]
+
+
+def _locked(session: Session, cluster: Cluster) -> Cluster:
+    """``cluster``, its row locked until the filing commits and re-read (PostgreSQL): two
+    filings growing one cluster at once take turns, so the second one counts the members
+    the first added. SQLite has one writer at a time, and this filing already writes."""
+    if session.get_bind().dialect.name == "sqlite":
+        return cluster
+    return session.get(Cluster, cluster.id, with_for_update=True, populate_existing=True)
+
+
+def _join(session: Session, cluster_id: int, report_ids: list[int], now: datetime) -> list[int]:
+    """Make these reports members of the cluster; those already in it stay as they are
+    (``INSERT ... ON CONFLICT DO NOTHING``: a concurrent filing that added one first does
+    not fail this one). Returns the reports this call added, in the given order."""
+    if not report_ids:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    t = ClusterMember.__table__
+    rows = [{"cluster_id": cluster_id, "report_id": rid, "joined_at": now} for rid in report_ids]
+    stmt = (
+        insert(t)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[t.c.cluster_id, t.c.report_id])
+        .returning(t.c.report_id)
+    )
+    inserted = set(session.execute(stmt).scalars())
+    return [rid for rid in dict.fromkeys(report_ids) if rid in inserted]
 
 
 def cluster_lot_ids(session: Session, cluster: Cluster) -> list[int]:
