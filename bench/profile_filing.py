@@ -116,7 +116,9 @@ def main() -> None:
     print(f"SQL statements per filing: {counts} (last listed above with AEFI_PROFILE_SQL=1)")
     print(f"wall per filing (profiled): {wall * 1000:.1f} ms")
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(int(os.environ.get("AEFI_PROFILE_TOP", "60")))
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(
+        int(os.environ.get("AEFI_PROFILE_TOP", "60"))
+    )
     print(out.getvalue())
 
 
