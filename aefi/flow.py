@@ -187,6 +187,8 @@ def lots_key(session: Session, event: ReportFiled | FollowUpAdded) -> str | None
     each."""
     from aefi.intake.models import ReportDose
 
+    if isinstance(event, ReportFiled) and event.lot_ids:
+        return f"county:{event.county_id}:lots:{','.join(str(i) for i in event.lot_ids)}"
     lots = session.exec(
         select(ReportDose.lot_id).where(ReportDose.report_id == event.report_id).distinct()
     ).all()
