@@ -35,6 +35,10 @@ def main() -> None:
     url = os.environ.get("AEFI_PROFILE_URL") or fresh_sqlite("profile_filing")
     os.environ["AEFI_DATABASE_URL"] = url
     os.environ["AEFI_BACKGROUND_ENABLED"] = "false"
+    if not os.environ.get("AEFI_SECRET_KEY"):  # a throwaway database, a throwaway key
+        import secrets
+
+        os.environ["AEFI_SECRET_KEY"] = secrets.token_urlsafe(48)
     from aefi.settings import get_settings
 
     get_settings.cache_clear()
@@ -119,6 +123,8 @@ def main() -> None:
     pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(
         int(os.environ.get("AEFI_PROFILE_TOP", "60"))
     )
+    if callees := os.environ.get("AEFI_PROFILE_CALLEES"):  # e.g. "report_doses"
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_callees(callees)
     print(out.getvalue())
 
 

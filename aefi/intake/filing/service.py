@@ -275,6 +275,11 @@ def _file_report(
     source: str,
 ) -> Report:
     """Store a checked report (``doses``: its resolved doses), under the write lock."""
+    # A twin with the same key may have stored its report while this one was checking:
+    # its result, not a "possible duplicate" of it.
+    earlier = _earlier_report(session, actor, idempotency_key)
+    if earlier is not None:
+        return earlier
     person = next((d.person for d in doses if d.person is not None), None)
     if person is None:
         p = data.patient
