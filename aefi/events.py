@@ -61,6 +61,10 @@ class ReportTriaged:
     county_id: int
     decision: TriageDecision
     previous: TriageDecision | None
+    # What this decision did to the report's place in the escalation queue: "new" (put
+    # it there), "raised" (more urgent) or "" (nothing to tell); with the urgency then.
+    escalation: str = ""
+    urgency: int | None = None
 
 
 @dataclass(frozen=True)

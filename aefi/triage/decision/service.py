@@ -45,7 +45,6 @@ from aefi.triage.models import (
     Escalation,
     Urgency,
 )
-from aefi.triage.notices import notify_cluster, notify_escalation
 from aefi.triage.rules import Reason, TriageDecision, triage
 from aefi.triage.rules_in_force.service import current_ruleset, remember_ruleset, rules_path
 from aefi.triage.ruleset import Ruleset
@@ -231,11 +230,21 @@ def on_follow_up_added(session: Session, actor: Actor, event: FollowUpAdded) -> 
 
 
 def _triaged(
-    report: Report, decision: TriageDecision, previous: TriageDecision | None
+    report: Report, decision: TriageDecision, previous: TriageDecision | None, notice: Notice
 ) -> ReportTriaged:
     return ReportTriaged(
-        report_id=report.id, county_id=report.county_id, decision=decision, previous=previous
+        report_id=report.id,
+        county_id=report.county_id,
+        decision=decision,
+        previous=previous,
+        escalation=notice[0],
+        urgency=notice[1],
     )
+
+
+# What a decision did to the escalation queue, for the notice (``ReportTriaged``'s fields).
+Notice = tuple[str, int | None]
+NO_NOTICE: Notice = ("", None)
 
 
 def triage_report(
@@ -269,7 +278,7 @@ def triage_report(
     # A report filed just now belongs to no cluster unless a finding put it in one.
     known = follow_up_at is not None or bool(changed)
     clusters = _open_clusters_of(session, [report.id])[report.id] if known else []
-    decision = _decide(
+    decision, notice = _decide(
         session,
         report,
         doses,
@@ -278,7 +287,7 @@ def triage_report(
         follow_up_at=follow_up_at,
         previous=previous,
     )
-    publish(session, actor, _triaged(report, decision, previous))  # aefi/flow.py
+    publish(session, actor, _triaged(report, decision, previous, notice))  # aefi/flow.py
 
     for change in changed:
         _cluster_changed(session, actor, change, ruleset, settings)
@@ -295,8 +304,9 @@ def _decide(
     follow_up_at: datetime | None,
     previous: TriageDecision | None,
     because_of_cluster: Cluster | None = None,
-) -> TriageDecision:
-    """Decide, store on the report, audit, and escalate. Returns the decision."""
+) -> tuple[TriageDecision, Notice]:
+    """Decide, store on the report, audit, and escalate. Returns the decision and what
+    the escalation queue's people are to be told (by a job: ``triage.notices``)."""
     now = clock.now()
     facts = facts_of(report, doses, in_cluster=bool(clusters), follow_up_at=follow_up_at)
     decision = triage(facts, ruleset, previous=previous)
@@ -324,9 +334,9 @@ def _decide(
             "ruleset_version": decision.ruleset_version,
         },
     )
-    _escalate_report(session, report, decision, previous, in_cluster=bool(clusters))
+    notice = _escalate_report(session, report, decision, previous, in_cluster=bool(clusters))
     session.flush()
-    return decision
+    return decision, notice
 
 
 def _retitled(decision: TriageDecision, cluster: Cluster) -> TriageDecision:
@@ -362,8 +372,9 @@ def _escalate_report(
     previous: TriageDecision | None,
     *,
     in_cluster: bool,
-) -> Escalation | None:
-    """Put an escalated report in the queue, or raise its urgency; notify on either."""
+) -> Notice:
+    """Put an escalated report in the queue, or raise its urgency; returns which, for the
+    notice (sent by a job, ``triage.notices.on_report_triaged``)."""
     urgency = urgency_of(decision, in_cluster=in_cluster)
     # Only a triage decision puts a report in the queue: a first decision finds none there.
     esc = (
@@ -372,13 +383,13 @@ def _escalate_report(
         else None
     )
     if urgency is None:
-        return esc  # a follow-up never takes a report out of the queue; people do
+        return NO_NOTICE  # a follow-up never takes a report out of the queue; people do
     now = clock.now()
     due = first_due(decision.deadlines, now)
     if esc is None and urgency == Urgency.cluster:
         # Escalated only as a member of a cluster: the cluster's own queue item (and its
         # notice) stands for it, so the county is not told once per member.
-        return None
+        return NO_NOTICE
     if esc is None:
         esc = Escalation(
             county_id=report.county_id,
@@ -391,18 +402,17 @@ def _escalate_report(
         )
         session.add(esc)
         session.flush()
-        notify_escalation(session, report, decision, Urgency(urgency), raised=False)
-        return esc
+        return ("new", int(urgency))
     if urgency < esc.urgency:
         esc.urgency, esc.raised_at = urgency, now
         esc.due_at = min(esc.due_at, due)
         esc.overdue_notified_at = None
         session.add(esc)
-        notify_escalation(session, report, decision, Urgency(urgency), raised=True)
-    elif due < esc.due_at:
+        return ("raised", int(urgency))
+    if due < esc.due_at:
         esc.due_at = due
         session.add(esc)
-    return esc
+    return NO_NOTICE
 
 
 def _cluster_changed(
@@ -455,8 +465,7 @@ def _cluster_changed(
         summary="signals asked to evaluate the lots of the cluster",
         changes={"lot_ids": cluster.evaluation_lot_ids},
     )
-    session.flush()
-    notify_cluster(session, cluster, change, settings)
+    session.flush()  # the notice: a job of ``ClusterFormed`` (triage.notices)
 
     # Members that did not know they are in this cluster are re-triaged as part of it.
     members = member_reports(session, cluster.id)
@@ -466,7 +475,7 @@ def _cluster_changed(
         held = _open_clusters_of(session, [r.id for r in others])
         for other in others:
             previous = decision_from_json(other.triage)
-            decision = _decide(
+            decision, notice = _decide(
                 session,
                 other,
                 doses[other.id],
@@ -476,7 +485,7 @@ def _cluster_changed(
                 previous=previous,
                 because_of_cluster=cluster,
             )
-            publish(session, actor, _triaged(other, decision, previous))
+            publish(session, actor, _triaged(other, decision, previous, notice))
     report_ids = tuple(r.id for r in members)
     lot_ids = tuple(cluster.evaluation_lot_ids)
     formed = ClusterFormed(
