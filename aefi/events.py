@@ -36,6 +36,9 @@ class ReportFiled:
     site_id: int
     # Where it came from ("reporter", "api", "vaers", ...): imported VAERS data is no signal.
     source: str
+    # The lots of its doses, distinct and sorted, as the publisher knows them (the lot
+    # scan's coalescing key, without a query); empty: not given, looked up.
+    lot_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ class ReportTriaged:
     county_id: int
     decision: TriageDecision
     previous: TriageDecision | None
+    # What this decision did to the report's place in the escalation queue: "new" (put
+    # it there), "raised" (more urgent) or "" (nothing to tell); with the urgency then.
+    escalation: str = ""
+    urgency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,8 @@ def from_payload(name: str, payload: dict[str, Any]) -> Event:
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
+        if f.name not in payload and f.default is not dataclasses.MISSING:
+            continue  # a field added since the job was recorded: its default
         value, hint = payload[f.name], hints[f.name]
         if value is None:
             pass

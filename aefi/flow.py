@@ -25,17 +25,22 @@ background jobs. Read top to bottom, this is the chain from a filed report to a 
    ReportTriaged
      1. referral.flows.on_report_triaged  [safety]
         the green channel: a referral to the site's hospital when the decision asks.
-     2. investigation.flows.on_report_triaged  [retried]
+     2. triage.notices.on_report_triaged  [retried]
+        a report put in the escalation queue (or made more urgent) is notified to the
+        queue's people and the reporting site; the queue item itself is in the filing.
+     3. investigation.flows.on_report_triaged  [retried]
         the case file, when an investigation is required (kept up to date once open).
-     3. interchange.upstream.service.on_report_triaged  [retried]
+     4. interchange.upstream.service.on_report_triaged  [retried]
         the changed case is queued for the upstream (one pending message per report).
 
 3. triage found a group AEFI, or a known one grew:
 
    ClusterFormed
-     1. investigation.flows.on_cluster_formed  [retried]
+     1. triage.notices.on_cluster_formed  [retried]
+        the escalation queue's people are told of the group AEFI (formed or grown).
+     2. investigation.flows.on_cluster_formed  [retried]
         the group case file, with every member report.
-     2. signals.flows.on_cluster_formed  [retried]
+     3. signals.flows.on_cluster_formed  [retried]
         a scan of the cluster's lots, vaccines and site; the cluster is marked evaluated.
 
 4. A follow-up adds facts to a report (``intake.follow_up.service.add_follow_up``):
@@ -139,6 +144,7 @@ from aefi.signals import flows as signals
 from aefi.signals.config import get_signal_settings
 from aefi.signals.halts import notices as halt_notices
 from aefi.signals.halts import service as halts
+from aefi.triage import notices as triage_notices
 from aefi.triage.decision import service as triage
 from aefi.triage.escalation import service as escalation
 
@@ -187,6 +193,8 @@ def lots_key(session: Session, event: ReportFiled | FollowUpAdded) -> str | None
     each."""
     from aefi.intake.models import ReportDose
 
+    if isinstance(event, ReportFiled) and event.lot_ids:
+        return f"county:{event.county_id}:lots:{','.join(str(i) for i in event.lot_ids)}"
     lots = session.exec(
         select(ReportDose.lot_id).where(ReportDose.report_id == event.report_id).distinct()
     ).all()
@@ -205,10 +213,12 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
     ),
     ReportTriaged: (
         safety(referral.on_report_triaged),
+        retried(triage_notices.on_report_triaged),
         retried(investigation.on_report_triaged),
         retried(upstream.on_report_triaged),
     ),
     ClusterFormed: (
+        retried(triage_notices.on_cluster_formed),
         retried(investigation.on_cluster_formed),
         retried(signals.on_cluster_formed, cluster_key),
     ),

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from aefi import exporting, i18n, listing
@@ -32,26 +33,29 @@ router = APIRouter(prefix="/api/v1", tags=["intake"])
 
 
 def present(session: Session, reports: list[Report]) -> list[ReportOut]:
-    """Reports as API.md shows them, with their doses and follow-ups, in three queries."""
+    """Reports as API.md shows them, with their doses and follow-ups, in three queries at
+    most: a report this session has just filed has no follow-up yet (not looked for), and
+    the sites the session already holds are not read again."""
     ids = [r.id for r in reports]
     doses = access.report_doses(session, ids)
     history: dict[int, list[FollowUp]] = {i: [] for i in ids}
-    if ids:
+    just_filed = session.info.get(filing.FILED_NOW, set())
+    if asked := [i for i in ids if i not in just_filed]:
         for fu in session.exec(
             select(FollowUp)
-            .where(col(FollowUp.report_id).in_(ids))
+            .where(col(FollowUp.report_id).in_(asked))
             .order_by(FollowUp.at, FollowUp.id)
         ):
             history[fu.report_id].append(fu)
-    site_codes = (
-        dict(
-            session.exec(
-                select(Site.id, Site.code).where(col(Site.id).in_({r.site_id for r in reports}))
-            ).all()
+    site_codes: dict[int, str] = {}
+    for site_id in {r.site_id for r in reports}:
+        held = session.identity_map.get(identity_key(Site, site_id))
+        if held is not None:
+            site_codes[site_id] = held.code
+    if missing := {r.site_id for r in reports} - site_codes.keys():
+        site_codes |= dict(
+            session.exec(select(Site.id, Site.code).where(col(Site.id).in_(missing))).all()
         )
-        if reports
-        else {}
-    )
     out = []
     for r in reports:
         triage = TriageOut(

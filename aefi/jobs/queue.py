@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, event, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from aefi import audit, clock
@@ -23,6 +24,7 @@ from aefi.settings import get_settings
 
 WHO = f"{socket.gethostname()}:{os.getpid()}"
 RECORDED = "aefi_jobs_recorded"  # session.info key: this transaction recorded jobs
+_BUFFER = "aefi_jobs_buffered"  # session.info key: the rows of those not written yet
 BACKOFF_S = 10  # first retry after 10 s, then doubling...
 BACKOFF_MAX_S = 3600  # ...up to an hour
 
@@ -49,34 +51,59 @@ def enqueue(
     *,
     key: str | None = None,
     delay_s: float = 0.0,
-) -> QueuedJob | None:
-    """Record a job in the caller's transaction. A keyed job that is already pending
-    unclaimed with the same payload is not recorded twice (None); concurrent twins are
-    merged when claimed. Reads only: no lock is taken on another filing's job."""
+) -> None:
+    """Record a job in the caller's transaction. The jobs of one transaction are written
+    together when it commits (one statement for all, not one per job); inside a savepoint,
+    at once (a savepoint rolled back takes its jobs with it). A keyed job recorded twice in
+    one transaction with the same payload is recorded once; twins across transactions are
+    merged when claimed. No lock is taken on another filing's job."""
     now = clock.now()
-    if key is not None:
-        twin = session.execute(
-            select(_t.c.id, _t.c.payload).where(
-                _t.c.kind == kind,
-                _t.c.key == key,
-                _t.c.done_at.is_(None),
-                _t.c.attempts == 0,
-                _t.c.lease_owner.is_(None),
-            )
-        ).all()
-        if any(p == payload for _id, p in twin):
-            session.info[RECORDED] = True
-            return None
-    job = QueuedJob(
-        kind=kind,
-        key=key,
-        payload=payload,
-        created_at=now,
-        run_after=now + timedelta(seconds=delay_s),
-    )
-    session.add(job)
+    row = {
+        "kind": kind,
+        "key": key,
+        "payload": payload,
+        "created_at": now,
+        "run_after": now + timedelta(seconds=delay_s),
+        "attempts": 0,
+        "lease_owner": None,
+        "lease_until": None,
+        "last_error": "",
+        "done_at": None,
+        "outcome": "",
+        "merged_into": None,
+    }
     session.info[RECORDED] = True
-    return job
+    if session.in_nested_transaction():
+        session.execute(insert(_t), [row])
+        return
+    buffered = session.info.setdefault(_BUFFER, [])
+    if key is not None and any(
+        b["kind"] == kind and b["key"] == key and b["payload"] == payload for b in buffered
+    ):
+        return
+    buffered.append(row)
+
+
+def write_recorded(session: Session) -> int:
+    """Write the jobs this transaction recorded and has not written yet (one statement);
+    the commit does it, and ``pending`` before it reads. Returns how many."""
+    rows = session.info.pop(_BUFFER, None)
+    if not rows:
+        return 0
+    session.execute(insert(_t), rows)
+    return len(rows)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _write_on_commit(session: OrmSession) -> None:
+    if not session.in_nested_transaction():
+        write_recorded(session)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_recorded(session: OrmSession, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_BUFFER, None)  # written and committed, or rolled back
 
 
 def _claimable(now: datetime, *, fresh_only: bool):
@@ -215,6 +242,7 @@ def pending(session: Session, kind: str | None = None) -> list[QueuedJob]:
     from sqlmodel import col
     from sqlmodel import select as sm_select
 
+    write_recorded(session)
     q = sm_select(QueuedJob).where(col(QueuedJob.done_at).is_(None))
     if kind is not None:
         q = q.where(QueuedJob.kind == kind)

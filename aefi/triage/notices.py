@@ -1,11 +1,18 @@
 """What triage tells people: a report escalated, a cluster formed or grew, written once
 in the county's working language.
+
+Sent by durable jobs (aefi/flow.py: ``on_report_triaged`` of ``ReportTriaged``,
+``on_cluster_formed`` of ``ClusterFormed``), seconds after the filing commits: the queue
+item itself (``Escalation``) is in the filing's transaction, the notices to the people who
+watch the queue are not on the physician's critical path. Delay bound: the job poll
+interval (``jobs_poll_s``, 2 s) on a worker that is not behind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
@@ -22,12 +29,39 @@ from aefi.triage.deadlines import first_due
 from aefi.triage.models import (
     URGENCY_LABELS,
     Cluster,
+    Escalation,
     Urgency,
 )
 from aefi.triage.rules import TriageDecision
 
 if TYPE_CHECKING:
-    from aefi.triage.decision.service import ClusterChange
+    from aefi.auth.permissions import Actor
+    from aefi.events import ClusterFormed, ReportTriaged
+
+
+def on_report_triaged(session: Session, actor: Actor, event: ReportTriaged) -> None:
+    """The decision put the report in the escalation queue or made it more urgent: tell
+    the queue's people and the reporting site (the deadline as the queue item has it)."""
+    if not event.escalation or event.urgency is None:
+        return
+    report = session.get(Report, event.report_id)
+    esc = session.exec(select(Escalation).where(Escalation.report_id == report.id)).first()
+    notify_escalation(
+        session,
+        report,
+        event.decision,
+        Urgency(event.urgency),
+        raised=event.escalation == "raised",
+        due=esc.due_at if esc is not None else None,
+    )
+
+
+def on_cluster_formed(session: Session, actor: Actor, event: ClusterFormed) -> None:
+    """A cluster formed or grew: tell the escalation queue's people."""
+    cluster = session.get(Cluster, event.cluster_id)
+    if cluster is not None:
+        notify_cluster(session, cluster, created=event.created, settings=get_settings())
+
 
 # --- notifications -------------------------------------------------------------------------
 
@@ -63,10 +97,11 @@ def notify_escalation(
     urgency: Urgency,
     *,
     raised: bool,
+    due: datetime | None = None,
 ) -> None:
     settings = get_settings()
     site = session.get(Site, report.site_id)
-    due = first_due(decision.deadlines, clock.now())
+    due = due or first_due(decision.deadlines, clock.now())
     with working_locale(settings.default_locale):
         from aefi.web import format_local
 
@@ -140,7 +175,7 @@ def notify_escalation(
 
 
 def notify_cluster(
-    session: Session, cluster: Cluster, change: ClusterChange, settings: Settings
+    session: Session, cluster: Cluster, *, created: bool, settings: Settings
 ) -> None:
     lots = list(
         session.exec(
@@ -149,7 +184,7 @@ def notify_cluster(
     )
     with working_locale(settings.default_locale):
         group = _group_names([cluster.event_group])
-        if change.created:
+        if created:
             title = i18n.gettext(
                 "Possible group AEFI: {n} reports of {group}", n=cluster.member_count, group=group
             )
@@ -175,6 +210,6 @@ def notify_cluster(
             title=title,
             body=body,
             link=f"/clusters/{cluster.id}",
-            urgent=change.created,
+            urgent=created,
             settings=settings,
         )

@@ -21,9 +21,11 @@ from aefi import clock
 from aefi.investigation.models import CaseFile
 from aefi.jobs import queue, worker
 from aefi.jobs.models import QueuedJob
+from aefi.notifications.models import Notification
 from aefi.referral.inbox import service as inbox
 from aefi.settings import get_settings
 from aefi.signals.models import ScanRun
+from aefi.triage.models import Escalation
 from tests.factories import file_anaphylaxis, file_report
 from tests.service.test_signals import doses_of, new_lots, only_anaphylaxis
 
@@ -65,6 +67,23 @@ def test_the_referral_is_in_the_inbox_when_the_filing_returns_and_the_rest_waits
     worker.work(now=clock.now() + timedelta(seconds=get_settings().jobs_coalesce_s))
     assert all(j.outcome == "done" for j in jobs(session))
     assert count(session, ScanRun, ScanRun.trigger == "report") == 1
+
+
+def test_the_escalation_is_queued_at_once_and_its_notices_are_a_job(session, county):
+    report = file_anaphylaxis(session, county)
+    # The queue item is the safety path: there when the filing returns.
+    assert count(session, Escalation, Escalation.report_id == report.id) == 1
+    # The notices to the queue's people and the reporting site are a job, not yet run.
+    (notice,) = jobs(session, "triage.notices.on_report_triaged")
+    assert notice.payload["payload"]["escalation"] == "new"
+    assert count(session, Notification, Notification.kind == "escalation") == 0
+
+    worker.work()
+    titles = [
+        n.title for n in session.exec(select(Notification).where(Notification.kind == "escalation"))
+    ]
+    assert titles and all(report.number in t for t in titles)
+    assert jobs(session, "triage.notices.on_report_triaged")[0].outcome == "done"
 
 
 def test_ten_reports_on_one_lot_cost_one_scan_and_the_hold_comes_within_the_bound(session, county):

@@ -32,6 +32,9 @@ from aefi.registry.models import Lot, Person, Site, Vaccine
 from aefi.registry.schemas import PersonIn
 
 IDEMPOTENCY_KEY_MAX = 200
+# session.info key: the ids of the reports this session filed (new, not an earlier
+# request's): nothing was added to them since (the API's answer reads no follow-up).
+FILED_NOW = "aefi_filed_now"
 
 
 class PossibleDuplicate(Conflict):
@@ -213,12 +216,25 @@ def file_report(
             n=len(idempotency_key),
             max=IDEMPOTENCY_KEY_MAX,
         )
+    # Reading and checking first, outside the write lock (SQLite: nothing is written yet,
+    # so these reads take no lock of the database either); the lock covers the writes.
+    require_role(actor, *access.FILERS)
+    earlier = _earlier_report(session, actor, idempotency_key)
+    if earlier is not None:
+        return earlier
+    if source == "api":
+        # The form shows these defaults to the physician; an API client may leave them out.
+        data = with_reporter_defaults(session, actor, data)
+    doses, findings = check(session, actor, data)
+    if findings.errors or findings.warnings:
+        raise NeedsCorrection(findings.errors, findings.warnings)
     with serialized_writes(session):
         try:
             return _file_report(
                 session,
                 actor,
                 data,
+                doses,
                 idempotency_key=idempotency_key,
                 draft_id=draft_id,
                 source=source,
@@ -252,21 +268,18 @@ def _file_report(
     session: Session,
     actor: Actor,
     data: ReportIn,
+    doses: list[LinkedDose],
     *,
     idempotency_key: str | None,
     draft_id: int | None,
     source: str,
 ) -> Report:
-    require_role(actor, *access.FILERS)
+    """Store a checked report (``doses``: its resolved doses), under the write lock."""
+    # A twin with the same key may have stored its report while this one was checking:
+    # its result, not a "possible duplicate" of it.
     earlier = _earlier_report(session, actor, idempotency_key)
     if earlier is not None:
         return earlier
-    if source == "api":
-        # The form shows these defaults to the physician; an API client may leave them out.
-        data = with_reporter_defaults(session, actor, data)
-    doses, findings = check(session, actor, data)
-    if findings.errors or findings.warnings:
-        raise NeedsCorrection(findings.errors, findings.warnings)
     person = next((d.person for d in doses if d.person is not None), None)
     if person is None:
         p = data.patient
@@ -387,7 +400,9 @@ def _file_report(
             county_id=report.county_id,
             site_id=report.site_id,
             source=report.source,
+            lot_ids=tuple(sorted({d.lot.id for d in doses})),
         ),
     )
     session.commit()
+    session.info.setdefault(FILED_NOW, set()).add(report.id)
     return report

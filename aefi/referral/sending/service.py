@@ -75,13 +75,20 @@ def open_from_triage(
 
     Runs inside the filing (or follow-up) transaction: flushes, never commits. The filing
     already checked the actor's permission; triage acts for the system."""
-    has_open = open_of_report(session, report.id) is not None
+    required, previously_required = _required(decision), _required(previous)
+    # Asked only as far as the answer depends on them (``should_refer``): a decision
+    # that refers nobody, the most common one, costs no query.
+    has_open = required and open_of_report(session, report.id) is not None
     has_any = (
-        session.exec(select(Referral.id).where(Referral.report_id == report.id)).first() is not None
+        required
+        and not has_open
+        and previously_required
+        and session.exec(select(Referral.id).where(Referral.report_id == report.id)).first()
+        is not None
     )
     if not states.should_refer(
-        required=_required(decision),
-        previously_required=_required(previous),
+        required=required,
+        previously_required=previously_required,
         has_open=has_open,
         has_any=has_any,
     ):

@@ -26,7 +26,10 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 @dataclass(frozen=True)
 class ClusterQuery:
     """The cluster list's filter: open, closed or all."""
+
     status: str = listing.choice(("open", "closed", "all"), default="open", label=N_("Status"))
+
+
 @router.get("/clusters")
 def clusters_page(request: Request, session: SessionDep, actor: WebActor):
     flt = listing.read(ClusterQuery, request.query_params)

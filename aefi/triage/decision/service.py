@@ -45,7 +45,6 @@ from aefi.triage.models import (
     Escalation,
     Urgency,
 )
-from aefi.triage.notices import notify_cluster, notify_escalation
 from aefi.triage.rules import Reason, TriageDecision, triage
 from aefi.triage.rules_in_force.service import current_ruleset, remember_ruleset, rules_path
 from aefi.triage.ruleset import Ruleset
@@ -124,9 +123,7 @@ def _record_findings(
             key=lambda c: c.id,
         )
         if existing:
-            cluster = existing[0]
-            have = {rid for rid, cs in held.items() if any(c.id == cluster.id for c in cs)}
-            added = [rid for rid in member_ids if rid not in have]
+            cluster = _locked(session, existing[0])
             change = changes.setdefault(cluster.id, ClusterChange(cluster, created=False))
         else:
             cluster = Cluster(
@@ -142,7 +139,6 @@ def _record_findings(
             )
             session.add(cluster)
             session.flush()
-            added = member_ids
             change = changes.setdefault(cluster.id, ClusterChange(cluster, created=True))
         if f.kind.value not in cluster.kinds:
             cluster.kinds = [*cluster.kinds, f.kind.value]
@@ -165,14 +161,44 @@ def _record_findings(
         }
         cluster.reason_en = "\n".join(v["en"] for v in cluster.findings.values())[:4000]
         cluster.reason_zh = "\n".join(v["zh"] for v in cluster.findings.values())[:4000]
-        for rid in added:
-            session.add(ClusterMember(cluster_id=cluster.id, report_id=rid, joined_at=now))
-            change.added.append(rid)
+        added = _join(session, cluster.id, member_ids, now)
+        change.added.extend(added)
         cluster.member_count += len(added)
         cluster.updated_at = now
         session.add(cluster)
         session.flush()
     return [c for c in changes.values() if c.created or c.added]
+
+
+def _locked(session: Session, cluster: Cluster) -> Cluster:
+    """``cluster``, its row locked until the filing commits and re-read (PostgreSQL): two
+    filings growing one cluster at once take turns, so the second one counts the members
+    the first added. SQLite has one writer at a time, and this filing already writes."""
+    if session.get_bind().dialect.name == "sqlite":
+        return cluster
+    return session.get(Cluster, cluster.id, with_for_update=True, populate_existing=True)
+
+
+def _join(session: Session, cluster_id: int, report_ids: list[int], now: datetime) -> list[int]:
+    """Make these reports members of the cluster; those already in it stay as they are
+    (``INSERT ... ON CONFLICT DO NOTHING``: a concurrent filing that added one first does
+    not fail this one). Returns the reports this call added, in the given order."""
+    if not report_ids:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    t = ClusterMember.__table__
+    rows = [{"cluster_id": cluster_id, "report_id": rid, "joined_at": now} for rid in report_ids]
+    stmt = (
+        insert(t)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[t.c.cluster_id, t.c.report_id])
+        .returning(t.c.report_id)
+    )
+    inserted = set(session.execute(stmt).scalars())
+    return [rid for rid in dict.fromkeys(report_ids) if rid in inserted]
 
 
 def cluster_lot_ids(session: Session, cluster: Cluster) -> list[int]:
@@ -204,11 +230,21 @@ def on_follow_up_added(session: Session, actor: Actor, event: FollowUpAdded) -> 
 
 
 def _triaged(
-    report: Report, decision: TriageDecision, previous: TriageDecision | None
+    report: Report, decision: TriageDecision, previous: TriageDecision | None, notice: Notice
 ) -> ReportTriaged:
     return ReportTriaged(
-        report_id=report.id, county_id=report.county_id, decision=decision, previous=previous
+        report_id=report.id,
+        county_id=report.county_id,
+        decision=decision,
+        previous=previous,
+        escalation=notice[0],
+        urgency=notice[1],
     )
+
+
+# What a decision did to the escalation queue, for the notice (``ReportTriaged``'s fields).
+Notice = tuple[str, int | None]
+NO_NOTICE: Notice = ("", None)
 
 
 def triage_report(
@@ -242,7 +278,7 @@ def triage_report(
     # A report filed just now belongs to no cluster unless a finding put it in one.
     known = follow_up_at is not None or bool(changed)
     clusters = _open_clusters_of(session, [report.id])[report.id] if known else []
-    decision = _decide(
+    decision, notice = _decide(
         session,
         report,
         doses,
@@ -251,7 +287,7 @@ def triage_report(
         follow_up_at=follow_up_at,
         previous=previous,
     )
-    publish(session, actor, _triaged(report, decision, previous))  # aefi/flow.py
+    publish(session, actor, _triaged(report, decision, previous, notice))  # aefi/flow.py
 
     for change in changed:
         _cluster_changed(session, actor, change, ruleset, settings)
@@ -268,8 +304,9 @@ def _decide(
     follow_up_at: datetime | None,
     previous: TriageDecision | None,
     because_of_cluster: Cluster | None = None,
-) -> TriageDecision:
-    """Decide, store on the report, audit, and escalate. Returns the decision."""
+) -> tuple[TriageDecision, Notice]:
+    """Decide, store on the report, audit, and escalate. Returns the decision and what
+    the escalation queue's people are to be told (by a job: ``triage.notices``)."""
     now = clock.now()
     facts = facts_of(report, doses, in_cluster=bool(clusters), follow_up_at=follow_up_at)
     decision = triage(facts, ruleset, previous=previous)
@@ -297,9 +334,9 @@ def _decide(
             "ruleset_version": decision.ruleset_version,
         },
     )
-    _escalate_report(session, report, decision, previous, in_cluster=bool(clusters))
+    notice = _escalate_report(session, report, decision, previous, in_cluster=bool(clusters))
     session.flush()
-    return decision
+    return decision, notice
 
 
 def _retitled(decision: TriageDecision, cluster: Cluster) -> TriageDecision:
@@ -335,8 +372,9 @@ def _escalate_report(
     previous: TriageDecision | None,
     *,
     in_cluster: bool,
-) -> Escalation | None:
-    """Put an escalated report in the queue, or raise its urgency; notify on either."""
+) -> Notice:
+    """Put an escalated report in the queue, or raise its urgency; returns which, for the
+    notice (sent by a job, ``triage.notices.on_report_triaged``)."""
     urgency = urgency_of(decision, in_cluster=in_cluster)
     # Only a triage decision puts a report in the queue: a first decision finds none there.
     esc = (
@@ -345,13 +383,13 @@ def _escalate_report(
         else None
     )
     if urgency is None:
-        return esc  # a follow-up never takes a report out of the queue; people do
+        return NO_NOTICE  # a follow-up never takes a report out of the queue; people do
     now = clock.now()
     due = first_due(decision.deadlines, now)
     if esc is None and urgency == Urgency.cluster:
         # Escalated only as a member of a cluster: the cluster's own queue item (and its
         # notice) stands for it, so the county is not told once per member.
-        return None
+        return NO_NOTICE
     if esc is None:
         esc = Escalation(
             county_id=report.county_id,
@@ -364,18 +402,17 @@ def _escalate_report(
         )
         session.add(esc)
         session.flush()
-        notify_escalation(session, report, decision, Urgency(urgency), raised=False)
-        return esc
+        return ("new", int(urgency))
     if urgency < esc.urgency:
         esc.urgency, esc.raised_at = urgency, now
         esc.due_at = min(esc.due_at, due)
         esc.overdue_notified_at = None
         session.add(esc)
-        notify_escalation(session, report, decision, Urgency(urgency), raised=True)
-    elif due < esc.due_at:
+        return ("raised", int(urgency))
+    if due < esc.due_at:
         esc.due_at = due
         session.add(esc)
-    return esc
+    return NO_NOTICE
 
 
 def _cluster_changed(
@@ -428,8 +465,7 @@ def _cluster_changed(
         summary="signals asked to evaluate the lots of the cluster",
         changes={"lot_ids": cluster.evaluation_lot_ids},
     )
-    session.flush()
-    notify_cluster(session, cluster, change, settings)
+    session.flush()  # the notice: a job of ``ClusterFormed`` (triage.notices)
 
     # Members that did not know they are in this cluster are re-triaged as part of it.
     members = member_reports(session, cluster.id)
@@ -439,7 +475,7 @@ def _cluster_changed(
         held = _open_clusters_of(session, [r.id for r in others])
         for other in others:
             previous = decision_from_json(other.triage)
-            decision = _decide(
+            decision, notice = _decide(
                 session,
                 other,
                 doses[other.id],
@@ -449,7 +485,7 @@ def _cluster_changed(
                 previous=previous,
                 because_of_cluster=cluster,
             )
-            publish(session, actor, _triaged(other, decision, previous))
+            publish(session, actor, _triaged(other, decision, previous, notice))
     report_ids = tuple(r.id for r in members)
     lot_ids = tuple(cluster.evaluation_lot_ids)
     formed = ClusterFormed(

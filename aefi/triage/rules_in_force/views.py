@@ -11,6 +11,7 @@ from aefi.web import render, verify_csrf
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
+
 @router.get("/admin/triage-rules")
 def rules_page(request: Request, session: SessionDep, actor: WebActor):
     view = service.effective_rules(session, actor)

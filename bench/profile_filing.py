@@ -1,0 +1,132 @@
+"""One report filing end to end, profiled: ``POST /api/v1/reports`` through FastAPI's
+TestClient on a demo county (SQLite, or ``AEFI_PROFILE_URL``), after a few warm-up filings.
+Prints the SQL statements the filing issued (an engine event listener), their count, and
+the top of a cProfile of the request.
+
+``.venv/bin/python -m bench.profile_filing`` (env AEFI_PROFILE_DOSES, default 600;
+AEFI_PROFILE_N filings profiled, default 1; AEFI_PROFILE_SQL=1 prints every statement)."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import os
+import pstats
+import time
+from datetime import timedelta
+
+from bench.common import fresh_sqlite
+
+DOSES = int(os.environ.get("AEFI_PROFILE_DOSES", "600"))
+N = int(os.environ.get("AEFI_PROFILE_N", "1"))
+
+
+def main() -> None:
+    from sqlalchemy import event
+    from sqlmodel import select
+    from starlette.testclient import TestClient
+
+    from aefi import clock, db, demo
+    from aefi.app import create_app
+    from aefi.auth.models import User
+    from aefi.demo import DEMO_PASSWORDS
+    from aefi.registry.models import Dose
+
+    url = os.environ.get("AEFI_PROFILE_URL") or fresh_sqlite("profile_filing")
+    os.environ["AEFI_DATABASE_URL"] = url
+    os.environ["AEFI_BACKGROUND_ENABLED"] = "false"
+    if not os.environ.get("AEFI_SECRET_KEY"):  # a throwaway database, a throwaway key
+        import secrets
+
+        os.environ["AEFI_SECRET_KEY"] = secrets.token_urlsafe(48)
+    from aefi.settings import get_settings
+
+    get_settings.cache_clear()
+    db._engine_for.cache_clear()
+    db.upgrade(url)
+    engine = db.get_engine()
+    with db.Session(engine, expire_on_commit=False) as session:
+        demo.build(session, doses=DOSES)
+        reporter = session.exec(select(User).where(User.username == "reporter")).one()
+        doses = session.exec(
+            select(Dose).where(Dose.site_id == reporter.site_id).order_by(Dose.id)
+        ).all()
+    now = clock.now()
+    bodies = [
+        {
+            "dose_ids": [d.id],
+            "onset_at": min(d.administered_at + timedelta(minutes=15), now).isoformat(),
+            "symptoms": ["FEVER", "REDNESS"],
+            "description": "bench",
+            "max_temperature_c": 38.2,
+            "outcome": "recovering",
+            "reporter_name": "刘医生",
+            "reporter_phone": "13800001111",
+            "confirm_new_event": True,
+        }
+        for d in doses
+    ]
+    statements: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn, cursor, statement, params, context, executemany) -> None:
+        statements.append(statement)
+
+    # The endpoint and its sync dependencies run in anyio's worker threads: a profiler
+    # is per thread, so each function sent there runs under the one profiler (one
+    # client, one request at a time: never two threads in it at once).
+    import anyio.to_thread
+
+    prof = cProfile.Profile()
+    profiling = {"on": False}
+    real_run_sync = anyio.to_thread.run_sync
+
+    async def run_sync(func, *args, **kwargs):
+        if not profiling["on"]:
+            return await real_run_sync(func, *args, **kwargs)
+
+        def profiled(*a):
+            prof.enable()
+            try:
+                return func(*a)
+            finally:
+                prof.disable()
+
+        return await real_run_sync(profiled, *args, **kwargs)
+
+    anyio.to_thread.run_sync = run_sync
+    app = create_app()
+    with TestClient(app) as client:
+        token = client.post(
+            "/api/v1/auth/token",
+            data={"username": "reporter", "password": DEMO_PASSWORDS["reporter"][1]},
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        for body in bodies[:5]:  # warm-up: caches, first-of-year counter rows
+            r = client.post("/api/v1/reports", json=body, headers=auth)
+            assert r.status_code == 201, r.text
+        counts = []
+        profiling["on"] = True
+        t0 = time.perf_counter()
+        for body in bodies[5 : 5 + N]:
+            statements.clear()
+            r = client.post("/api/v1/reports", json=body, headers=auth)
+            assert r.status_code == 201, r.text
+            counts.append(len(statements))
+        wall = (time.perf_counter() - t0) / N
+    if os.environ.get("AEFI_PROFILE_SQL"):
+        for s in statements:
+            print("  ", " ".join(s.split())[:200])
+    print(f"SQL statements per filing: {counts} (last listed above with AEFI_PROFILE_SQL=1)")
+    print(f"wall per filing (profiled): {wall * 1000:.1f} ms")
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(
+        int(os.environ.get("AEFI_PROFILE_TOP", "60"))
+    )
+    if callees := os.environ.get("AEFI_PROFILE_CALLEES"):  # e.g. "report_doses"
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_callees(callees)
+    print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
