@@ -306,6 +306,7 @@ def main() -> None:
         + "  ".join(f"{k} {v:.1f} s" for k, v in times.items()),
         flush=True,
     )
+    sqlite_path = engine.url.database
     with Session(engine, expire_on_commit=False) as session:
         install_rates(session)
         from aefi.auth.permissions import Actor, every_county
@@ -384,3 +385,84 @@ def main() -> None:
             f"planted lots held: {len(found)}/{PLANTED_LOTS}; lots held in all: "
             f"{len({s.target_id for s in held})}; lot signals stored: {n_lot_signals}"
         )
+    engine.dispose()
+    if os.environ.get("AEFI_BENCH_PG", "1") != "0":
+        postgres_comparison(sqlite_path)
+
+
+COPIED = ("region", "site", "vaccine", "lot", "person", "dose", "report", "report_dose")
+
+
+def copy_to_postgres(sqlite_path: str, pg_url: str) -> float:
+    """The SQLite bench data into a migrated PostgreSQL database by ``COPY`` (the dose
+    table's secondary indexes rebuilt after, foreign-key triggers off while loading)."""
+    import sqlite3
+
+    import psycopg
+
+    t0 = time.perf_counter()
+    src = sqlite3.connect(sqlite_path)
+    with psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://")) as pg:
+        cur = pg.cursor()
+        cur.execute("SET session_replication_role = replica")
+        idx = cur.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'dose' "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+        ).fetchall()
+        for name, _sql in idx:
+            cur.execute(f'DROP INDEX "{name}"')
+        for table in COPIED:
+            cols = ", ".join(f'"{r[1]}"' for r in src.execute(f'PRAGMA table_info("{table}")'))
+            with cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as cp:
+                for row in src.execute(f'SELECT {cols} FROM "{table}"'):
+                    cp.write_row(row)
+        for _name, sql in idx:
+            cur.execute(sql)
+        for table in COPIED:
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f'(SELECT max(id) FROM "{table}"))'
+            )
+        cur.execute("SET session_replication_role = DEFAULT")
+        pg.commit()
+        pg.autocommit = True
+        pg.execute("VACUUM ANALYZE")
+    src.close()
+    return time.perf_counter() - t0
+
+
+def postgres_comparison(sqlite_path: str) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.pg import ThrowawayPostgres
+
+    pg = ThrowawayPostgres()
+    if not pg.available:
+        print("PostgreSQL binaries not found: the PostgreSQL part is skipped")
+        return
+    url = pg.start()
+    try:
+        from sqlmodel import Session
+
+        from aefi import db
+        from aefi.auth.permissions import Actor, every_county
+        from aefi.settings import get_settings
+        from aefi.signals.scans.service import run_scan
+
+        os.environ["AEFI_DATABASE_URL"] = url
+        get_settings.cache_clear()
+        db.upgrade(url)
+        print(f"PostgreSQL: the same data copied in {copy_to_postgres(sqlite_path, url):.1f} s")
+        engine = db._engine_for(url)
+        with Session(engine, expire_on_commit=False) as session:
+            install_rates(session)
+            system = Actor.system(every_county(session), reason="bench: signal scan")
+            t0 = time.perf_counter()
+            run_scan(session, system, trigger="bench")  # plans started, summary built
+            print(f"  first full scan (plans started): {time.perf_counter() - t0:.2f} s")
+            print_comparison("PostgreSQL", compare_warm(session, system))
+        engine.dispose()
+    finally:
+        pg.stop()

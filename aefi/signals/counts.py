@@ -33,6 +33,11 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+# The dose's site (else the report's) by one primary-key look-up per report dose: as a
+# join, PostgreSQL hashed the whole dose table (5 M rows) to find 50,000 of them.
+_SITE = "COALESCE((SELECT d.site_id FROM dose d WHERE d.id = rd.dose_id), r.site_id)"
+
+
 def _event_rows_ctes(dialect: str, where: str) -> str:
     """``b``: one row per report dose of non-VAERS reports, with the days from dose to
     onset and the dose's site (one look-up in the dose table per report dose, done once);
@@ -47,10 +52,9 @@ def _event_rows_ctes(dialect: str, where: str) -> str:
     cond = f"r.source <> 'vaers'{(' AND ' + where) if where else ''}"
     base = (
         "SELECT rd.report_id AS report_id, rd.lot_id AS lot_id, rd.vaccine_id AS vaccine_id, "
-        "COALESCE(d.site_id, r.site_id) AS site_id, r.onset_at AS onset_at, "
+        f"{_SITE} AS site_id, r.onset_at AS onset_at, "
         f"{days} AS dt, r.event_groups AS eg, r.serious AS serious "
-        "FROM report_dose rd JOIN report r ON r.id = rd.report_id "
-        f"LEFT JOIN dose d ON d.id = rd.dose_id WHERE {cond}"
+        f"FROM report_dose rd JOIN report r ON r.id = rd.report_id WHERE {cond}"
     )
     cols = "b.report_id, b.lot_id, b.vaccine_id, b.site_id, b.onset_at, b.dt"
     return (
@@ -81,7 +85,7 @@ _KEY = {"lot": "lot_id", "vaccine": "vaccine_id", "site": "site_id"}
 _FILTER = {
     "lot": "rd.lot_id IN :ids",
     "vaccine": "rd.vaccine_id IN :ids",
-    "site": "COALESCE(d.site_id, r.site_id) IN :ids",
+    "site": f"{_SITE} IN :ids",
 }
 
 
@@ -108,16 +112,41 @@ def observed_counts(
 
 
 def observed_counts_all(session: Session) -> dict[str, list[tuple[int, str, int]]]:
-    """Every scope's counts in one statement: the windowed rows are found once
-    (materialized) and grouped three ways. What a full scan reads."""
-    sql = f"{_windowed_ctes(_dialect(session), '', materialized=True)}" + " UNION ALL ".join(
-        f"SELECT '{scope}', w.{key}, w.grp, COUNT(DISTINCT w.report_id) FROM w "
-        f"GROUP BY w.{key}, w.grp"
-        for scope, key in _KEY.items()
+    """Every scope's counts from one statement: the database finds the windowed rows
+    (report, lot, vaccine, site, group) in one pass, and they are counted here, three ways,
+    by sorting int64 keys. What a full scan reads.
+
+    Grouping the same rows three times with ``COUNT(DISTINCT ...)`` in SQL cost more than
+    finding them (each grouping sorts every row in a temporary B-tree on SQLite); 100,000
+    rows sort in milliseconds in numpy."""
+    sql = f"{_windowed_ctes(_dialect(session), '')}" + (
+        "SELECT w.report_id, w.lot_id, w.vaccine_id, w.site_id, w.grp FROM w"
     )
+    rows = raw_rows(session, sql)
     out: dict[str, list[tuple[int, str, int]]] = {s: [] for s in _KEY}
-    for scope, t, g, n in raw_rows(session, sql):
-        out[scope].append((int(t), str(g), int(n)))
+    if not rows:
+        return out
+    groups = sorted({str(r[4]) for r in rows})
+    gi = {g: j for j, g in enumerate(groups)}
+    arr = np.array(
+        [(r[0], r[1], r[2], -1 if r[3] is None else r[3], gi[str(r[4])]) for r in rows],
+        dtype=np.int64,
+    )
+    report, grp = arr[:, 0], arr[:, 4]
+    for col_ix, scope in ((1, "lot"), (2, "vaccine"), (3, "site")):
+        target = arr[:, col_ix]
+        ok = target >= 0
+        key = target[ok] * len(groups) + grp[ok]
+        rep = report[ok]
+        order = np.lexsort((rep, key))
+        key, rep = key[order], rep[order]
+        first = np.ones(key.size, dtype=bool)  # one row per distinct (cell, report)
+        first[1:] = (key[1:] != key[:-1]) | (rep[1:] != rep[:-1])
+        cell, n = np.unique(key[first], return_counts=True)
+        out[scope] = [
+            (int(c // len(groups)), groups[int(c % len(groups))], int(k))
+            for c, k in zip(cell.tolist(), n.tolist(), strict=True)
+        ]
     return out
 
 
