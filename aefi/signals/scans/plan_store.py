@@ -51,36 +51,45 @@ def rule_of(cfg: SignalSettings) -> plans.PlanRule:
     )
 
 
+def _lookup(rows: list, keys: np.ndarray) -> np.ndarray:
+    """The value of each key in (id, value) rows, nan where none or NULL."""
+    if not rows or not keys.size:
+        return np.full(keys.shape, np.nan)
+    ids = np.array([int(i) for i, _v in rows], dtype=np.int64)
+    vals = np.array([np.nan if v is None else float(v) for _i, v in rows], dtype=float)
+    order = np.argsort(ids)
+    ids, vals = ids[order], vals[order]
+    k = np.minimum(np.searchsorted(ids, keys), ids.size - 1)
+    return np.where(ids[k] == keys, vals[k], np.nan)
+
+
 def _sizes(session: Session, cells: scan.Cells) -> tuple[np.ndarray, np.ndarray]:
     """The lot's recorded size and the product's planned doses per cell (nan unknown)."""
     n = len(cells)
     size, prod = np.full(n, np.nan), np.full(n, np.nan)
-    lot_ids = sorted({int(x) for x in cells.lot_id[cells.lot_id >= 0].tolist()})
-    vac_ids = sorted({int(x) for x in cells.vaccine_id[cells.vaccine_id >= 0].tolist()})
-    if lot_ids:
+    is_lot, has_v = cells.lot_id >= 0, cells.vaccine_id >= 0
+    lot_ids = np.unique(cells.lot_id[is_lot])
+    vac_ids = np.unique(cells.vaccine_id[has_v])
+    if lot_ids.size:
         rows = (
             counts.raw_rows(session, "SELECT id, doses_received FROM lot")
-            if len(lot_ids) > 500  # a full scan: every lot, without 10,000 bound parameters
+            if lot_ids.size > 500  # a full scan: every lot, without 10,000 bound parameters
             else session.execute(
                 text("SELECT id, doses_received FROM lot WHERE id IN :ids").bindparams(
                     bindparam("ids", expanding=True)
                 ),
-                {"ids": lot_ids},
+                {"ids": lot_ids.tolist()},
             ).all()
         )
-        by_lot = {int(i): (np.nan if d is None else float(d)) for i, d in rows}
-        is_lot = cells.lot_id >= 0
-        size[is_lot] = [by_lot.get(int(x), np.nan) for x in cells.lot_id[is_lot].tolist()]
-    if vac_ids:
+        size[is_lot] = _lookup(rows, cells.lot_id[is_lot])
+    if vac_ids.size:
         rows = session.execute(
             text("SELECT id, planned_doses FROM vaccine WHERE id IN :ids").bindparams(
                 bindparam("ids", expanding=True)
             ),
-            {"ids": vac_ids},
+            {"ids": vac_ids.tolist()},
         ).all()
-        by_vac = {int(i): (np.nan if d is None else float(d)) for i, d in rows}
-        has_v = cells.vaccine_id >= 0
-        prod[has_v] = [by_vac.get(int(x), np.nan) for x in cells.vaccine_id[has_v].tolist()]
+        prod[has_v] = _lookup(rows, cells.vaccine_id[has_v])
     return size, prod
 
 
