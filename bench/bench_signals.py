@@ -9,17 +9,20 @@ table (so most lots are on expectation), plus five lots with an excess of anaphy
 
 Printed: the time to build the data, the full scan (cold: critical values computed in
 this process; warm: cached), and the bare SQL (observed counts per lot x event group in
-the risk windows, and doses per lot) with a check that both give the same numbers."""
+the risk windows, and doses per lot) with a check that both give the same numbers; then
+three warm full scans and three bare counts interleaved, with their ratio and the load.
+AEFI_BENCH_DOSES=20000000 for the 20 M figure (reports: 1 % of the doses)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 from bench.common import fresh_sqlite
 
-DOSES = 5_000_000
+DOSES = int(os.environ.get("AEFI_BENCH_DOSES", 5_000_000))
 LOTS = 10_000
-REPORTS = 50_000
+REPORTS = int(os.environ.get("AEFI_BENCH_REPORTS", DOSES // 100))
 SITES = 100
 VACCINES = 20
 PERSONS = 250_000
@@ -201,19 +204,85 @@ def install_rates(session) -> None:
     session.commit()
 
 
+def bare_observed_sql(dialect: str) -> str:
+    """The observed numbers of the lot cells, as one would write them by hand: report doses
+    x event groups (pseudo-groups added), inside the risk window of the vaccine's rate row
+    (its own row, else the '*' row), distinct reports per lot x group. No dose table (a
+    lot count needs no site), nothing of aefi's code."""
+    if dialect == "postgresql":
+        unnest = "CROSS JOIN LATERAL json_array_elements_text(r.event_groups) AS g(value)"
+        days = "(EXTRACT(EPOCH FROM (r.onset_at - rd.administered_at)) / 86400.0)"
+    else:
+        unnest = "JOIN json_each(r.event_groups) AS g"
+        days = "(julianday(r.onset_at) - julianday(rd.administered_at))"
+    rows = (
+        f"SELECT rd.report_id AS report_id, rd.lot_id AS lot_id, rd.vaccine_id AS vaccine_id, "
+        f"{days} AS dt, CAST(g.value AS VARCHAR(32)) AS grp FROM report_dose rd "
+        f"JOIN report r ON r.id = rd.report_id {unnest} WHERE r.source <> 'vaers' "
+        f"UNION ALL SELECT rd.report_id, rd.lot_id, rd.vaccine_id, {days}, 'all_aefi' "
+        "FROM report_dose rd JOIN report r ON r.id = rd.report_id WHERE r.source <> 'vaers' "
+        f"UNION ALL SELECT rd.report_id, rd.lot_id, rd.vaccine_id, {days}, 'serious_aefi' "
+        "FROM report_dose rd JOIN report r ON r.id = rd.report_id "
+        "WHERE r.source <> 'vaers' AND r.serious"
+    )
+    return (
+        f"SELECT ev.lot_id, ev.grp, COUNT(DISTINCT ev.report_id) FROM ({rows}) ev "
+        "JOIN vaccine v ON v.id = ev.vaccine_id "
+        "LEFT JOIN expected_rate ws ON ws.vaccine_code = v.code AND ws.event_group = ev.grp "
+        "LEFT JOIN expected_rate wa ON wa.vaccine_code = '*' AND wa.event_group = ev.grp "
+        "WHERE COALESCE(ws.rate_per_dose, wa.rate_per_dose) > 0 "
+        "AND ev.dt >= COALESCE(ws.window_start_days, wa.window_start_days) "
+        "AND ev.dt <= COALESCE(ws.window_end_days, wa.window_end_days) "
+        "GROUP BY ev.lot_id, ev.grp"
+    )
+
+
 def bare_sql(session) -> tuple[float, float, dict, dict]:
     """The same observed numbers by one grouped query, and the doses per lot by another."""
     from sqlalchemy import text
 
-    from aefi.signals import counts
-
+    dialect = session.get_bind().dialect.name
     t0 = time.perf_counter()
-    observed = {(lot, g): n for lot, g, n in counts.observed_counts(session, "lot")}
+    observed = {(lot, g): n for lot, g, n in session.execute(text(bare_observed_sql(dialect)))}
     t_obs = time.perf_counter() - t0
     t0 = time.perf_counter()
     doses = dict(session.execute(text("SELECT lot_id, COUNT(*) FROM dose GROUP BY lot_id")).all())
     t_doses = time.perf_counter() - t0
     return t_obs, t_doses, observed, doses
+
+
+def compare_warm(session, system, reps: int = 3) -> list[tuple[float, float]]:
+    """Warm full scans and the bare SQL, interleaved (scan, bare, scan, bare, ...), in the
+    same process and database: (scan seconds, bare seconds) per repetition."""
+    from aefi.signals.scans.service import run_scan
+
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        run_scan(session, system, trigger="bench")
+        t_scan = time.perf_counter() - t0
+        t_obs, t_doses, _o, _d = bare_sql(session)
+        session.commit()
+        out.append((t_scan, t_obs + t_doses))
+    return out
+
+
+def print_comparison(label: str, pairs: list[tuple[float, float]]) -> None:
+    import os
+
+    for k, (a, b) in enumerate(pairs, 1):
+        print(
+            f"  {label} rep {k}: warm full scan {a:.2f} s, bare count {b:.2f} s, ratio {a / b:.2f}",
+            flush=True,
+        )
+    ratios = sorted(a / b for a, b in pairs)
+    load = os.getloadavg()
+    print(
+        f"  {label}: ratio {ratios[0]:.2f}-{ratios[-1]:.2f} "
+        f"(median {ratios[len(ratios) // 2]:.2f}); "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -237,6 +306,7 @@ def main() -> None:
         + "  ".join(f"{k} {v:.1f} s" for k, v in times.items()),
         flush=True,
     )
+    sqlite_path = engine.url.database
     with Session(engine, expire_on_commit=False) as session:
         install_rates(session)
         from aefi.auth.permissions import Actor, every_county
@@ -284,6 +354,8 @@ def main() -> None:
                 flush=True,
             )
         scan.critical_value = exact
+        print("warm full scan against the bare count, same run, interleaved:", flush=True)
+        print_comparison("SQLite", compare_warm(session, system))
         # The scan's observed and expected for lots are the bare counts.
         rates = {g: r for g, (r, *_rest) in RATES.items()}
         rates["all_aefi"], rates["serious_aefi"] = ALL_AEFI, SERIOUS
@@ -313,3 +385,84 @@ def main() -> None:
             f"planted lots held: {len(found)}/{PLANTED_LOTS}; lots held in all: "
             f"{len({s.target_id for s in held})}; lot signals stored: {n_lot_signals}"
         )
+    engine.dispose()
+    if os.environ.get("AEFI_BENCH_PG", "1") != "0":
+        postgres_comparison(sqlite_path)
+
+
+COPIED = ("region", "site", "vaccine", "lot", "person", "dose", "report", "report_dose")
+
+
+def copy_to_postgres(sqlite_path: str, pg_url: str) -> float:
+    """The SQLite bench data into a migrated PostgreSQL database by ``COPY`` (the dose
+    table's secondary indexes rebuilt after, foreign-key triggers off while loading)."""
+    import sqlite3
+
+    import psycopg
+
+    t0 = time.perf_counter()
+    src = sqlite3.connect(sqlite_path)
+    with psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://")) as pg:
+        cur = pg.cursor()
+        cur.execute("SET session_replication_role = replica")
+        idx = cur.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'dose' "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+        ).fetchall()
+        for name, _sql in idx:
+            cur.execute(f'DROP INDEX "{name}"')
+        for table in COPIED:
+            cols = ", ".join(f'"{r[1]}"' for r in src.execute(f'PRAGMA table_info("{table}")'))
+            with cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as cp:
+                for row in src.execute(f'SELECT {cols} FROM "{table}"'):
+                    cp.write_row(row)
+        for _name, sql in idx:
+            cur.execute(sql)
+        for table in COPIED:
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f'(SELECT max(id) FROM "{table}"))'
+            )
+        cur.execute("SET session_replication_role = DEFAULT")
+        pg.commit()
+        pg.autocommit = True
+        pg.execute("VACUUM ANALYZE")
+    src.close()
+    return time.perf_counter() - t0
+
+
+def postgres_comparison(sqlite_path: str) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.pg import ThrowawayPostgres
+
+    pg = ThrowawayPostgres()
+    if not pg.available:
+        print("PostgreSQL binaries not found: the PostgreSQL part is skipped")
+        return
+    url = pg.start()
+    try:
+        from sqlmodel import Session
+
+        from aefi import db
+        from aefi.auth.permissions import Actor, every_county
+        from aefi.settings import get_settings
+        from aefi.signals.scans.service import run_scan
+
+        os.environ["AEFI_DATABASE_URL"] = url
+        get_settings.cache_clear()
+        db.upgrade(url)
+        print(f"PostgreSQL: the same data copied in {copy_to_postgres(sqlite_path, url):.1f} s")
+        engine = db._engine_for(url)
+        with Session(engine, expire_on_commit=False) as session:
+            install_rates(session)
+            system = Actor.system(every_county(session), reason="bench: signal scan")
+            t0 = time.perf_counter()
+            run_scan(session, system, trigger="bench")  # plans started, summary built
+            print(f"  first full scan (plans started): {time.perf_counter() - t0:.2f} s")
+            print_comparison("PostgreSQL", compare_warm(session, system))
+        engine.dispose()
+    finally:
+        pg.stop()

@@ -47,6 +47,8 @@ class Report(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("county_id", "number"),
         Index("ix_report_site_filed", "site_id", "reported_at"),
+        # The full scan's disproportionality reads the imported (VAERS) reports only.
+        Index("ix_report_source", "source"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -16,11 +16,11 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import bindparam, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from aefi import audit
 from aefi.auth.permissions import Actor
-from aefi.signals import plans, scan
+from aefi.signals import counts, plans, scan
 from aefi.signals.config import SignalSettings
 from aefi.signals.models import SurveillancePlan
 
@@ -36,7 +36,7 @@ class PlanArrays:
     alpha_family: np.ndarray
     family_size: np.ndarray
     planned_doses: np.ndarray
-    source: list[str]
+    source: np.ndarray  # str per cell (object array)
     started: int = 0
     replaced: int = 0
 
@@ -51,41 +51,123 @@ def rule_of(cfg: SignalSettings) -> plans.PlanRule:
     )
 
 
+def _lookup(rows: list, keys: np.ndarray) -> np.ndarray:
+    """The value of each key in (id, value) rows, nan where none or NULL."""
+    if not rows or not keys.size:
+        return np.full(keys.shape, np.nan)
+    ids = np.array([int(i) for i, _v in rows], dtype=np.int64)
+    vals = np.array([np.nan if v is None else float(v) for _i, v in rows], dtype=float)
+    order = np.argsort(ids)
+    ids, vals = ids[order], vals[order]
+    k = np.minimum(np.searchsorted(ids, keys), ids.size - 1)
+    return np.where(ids[k] == keys, vals[k], np.nan)
+
+
 def _sizes(session: Session, cells: scan.Cells) -> tuple[np.ndarray, np.ndarray]:
     """The lot's recorded size and the product's planned doses per cell (nan unknown)."""
     n = len(cells)
     size, prod = np.full(n, np.nan), np.full(n, np.nan)
-    lot_ids = sorted({int(x) for x in cells.lot_id[cells.lot_id >= 0].tolist()})
-    vac_ids = sorted({int(x) for x in cells.vaccine_id[cells.vaccine_id >= 0].tolist()})
-    if lot_ids:
-        rows = session.execute(
-            text("SELECT id, doses_received FROM lot WHERE id IN :ids").bindparams(
-                bindparam("ids", expanding=True)
-            ),
-            {"ids": lot_ids},
-        ).all()
-        by_lot = {int(i): (np.nan if d is None else float(d)) for i, d in rows}
-        is_lot = cells.lot_id >= 0
-        size[is_lot] = [by_lot.get(int(x), np.nan) for x in cells.lot_id[is_lot].tolist()]
-    if vac_ids:
+    is_lot, has_v = cells.lot_id >= 0, cells.vaccine_id >= 0
+    lot_ids = np.unique(cells.lot_id[is_lot])
+    vac_ids = np.unique(cells.vaccine_id[has_v])
+    if lot_ids.size:
+        rows = (
+            counts.raw_rows(session, "SELECT id, doses_received FROM lot")
+            if lot_ids.size > 500  # a full scan: every lot, without 10,000 bound parameters
+            else session.execute(
+                text("SELECT id, doses_received FROM lot WHERE id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)
+                ),
+                {"ids": lot_ids.tolist()},
+            ).all()
+        )
+        size[is_lot] = _lookup(rows, cells.lot_id[is_lot])
+    if vac_ids.size:
         rows = session.execute(
             text("SELECT id, planned_doses FROM vaccine WHERE id IN :ids").bindparams(
                 bindparam("ids", expanding=True)
             ),
-            {"ids": vac_ids},
+            {"ids": vac_ids.tolist()},
         ).all()
-        by_vac = {int(i): (np.nan if d is None else float(d)) for i, d in rows}
-        has_v = cells.vaccine_id >= 0
-        prod[has_v] = [by_vac.get(int(x), np.nan) for x in cells.vaccine_id[has_v].tolist()]
+        prod[has_v] = _lookup(rows, cells.vaccine_id[has_v])
     return size, prod
 
 
-def _active(session: Session, cells: scan.Cells, full: bool) -> dict[tuple, SurveillancePlan]:
-    stmt = select(SurveillancePlan).where(SurveillancePlan.active == True)  # noqa: E712
-    if not full:
-        targets = sorted({int(x) for x in cells.target_id.tolist()})
-        stmt = stmt.where(col(SurveillancePlan.target_id).in_(targets))
-    return {(p.scope, p.target_id, p.event_group): p for p in session.exec(stmt)}
+@dataclass
+class _Running:
+    """The active plans matching the cells, as arrays (no ORM objects: a full scan has one
+    per cell, ~100,000, and loading them as objects cost seconds)."""
+
+    has: np.ndarray  # bool per cell
+    id: np.ndarray
+    upper_limit: np.ndarray
+    cv_signal: np.ndarray
+    planned_doses: np.ndarray
+    alpha: np.ndarray
+    signal_min_events: np.ndarray
+    halt_min_events: np.ndarray
+    source: np.ndarray  # str per cell, None where no plan runs (object array)
+
+
+def _active(session: Session, cells: scan.Cells, full: bool) -> _Running:
+    """The active plan of each cell, found by one int64 key per cell (``scan.cell_key``,
+    computed by the database so that the rows come back as plain numbers)."""
+    n = len(cells)
+    out = _Running(
+        has=np.zeros(n, dtype=bool),
+        id=np.zeros(n, dtype=np.int64),
+        upper_limit=np.zeros(n),
+        cv_signal=np.zeros(n),
+        planned_doses=np.zeros(n),
+        alpha=np.zeros(n),
+        signal_min_events=np.zeros(n, dtype=np.int64),
+        halt_min_events=np.zeros(n, dtype=np.int64),
+        source=np.full(n, None, dtype=object),
+    )
+    if not n or not cells.groups:
+        return out
+    # Names are the code's own (scan.SCOPES, the rate table's groups), quoted as literals.
+    scope_case = " ".join(f"WHEN '{s}' THEN {j}" for j, s in enumerate(scan.SCOPES))
+    group_case = " ".join(
+        f"WHEN '{g.replace(chr(39), chr(39) * 2)}' THEN {j}" for j, g in enumerate(cells.groups)
+    )
+    key = (
+        f"((CASE scope {scope_case} END) * {10**10} + target_id) * {scan._KEY_TARGET} "
+        f"+ (CASE event_group {group_case} END)"
+    )
+    sql = (
+        f"SELECT * FROM (SELECT {key} AS k, id, upper_limit, cv_signal, planned_doses, alpha, "
+        "signal_min_events, halt_min_events, doses_source FROM surveillance_plan WHERE active"
+    )
+    if full:
+        rows = counts.raw_rows(session, sql + ") p WHERE k IS NOT NULL")
+    else:
+        ids = sorted({int(x) for x in cells.target_id.tolist()}) or [-1]
+        stmt = text(sql + " AND target_id IN :ids) p WHERE k IS NOT NULL").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        rows = session.execute(stmt, {"ids": ids}).all()
+    if not rows:
+        return out
+    num = np.array([r[:8] for r in rows], dtype=float)
+    pkeys = np.array([r[0] for r in rows], dtype=np.int64)
+    order = np.argsort(pkeys, kind="stable")
+    pkeys = pkeys[order]
+    ckeys = cells.keys()
+    k = np.minimum(np.searchsorted(pkeys, ckeys), pkeys.size - 1)
+    hit = pkeys[k] == ckeys
+    j = order[k[hit]]  # the plan row of each cell that has one
+    out.has[hit] = True
+    out.id[hit] = num[j, 1].astype(np.int64)
+    out.upper_limit[hit] = num[j, 2]
+    out.cv_signal[hit] = num[j, 3]
+    out.planned_doses[hit] = num[j, 4]
+    out.alpha[hit] = num[j, 5]
+    out.signal_min_events[hit] = num[j, 6].astype(np.int64)
+    out.halt_min_events[hit] = num[j, 7].astype(np.int64)
+    src = np.array([r[8] for r in rows], dtype=object)
+    out.source[hit] = src[j]
+    return out
 
 
 def plans_for(
@@ -109,39 +191,33 @@ def plans_for(
     computed = rate * planned
     family_key = scan.cell_key(cells.scope, cells.target_id, np.zeros(n, dtype=np.int64))
     alpha_g, fam = plans.family_shares(family_key, rule.alpha)
-    existing = _active(session, cells, full)
 
     out_id = np.zeros(n, dtype=np.int64)
     out_T, out_cv = np.zeros(n), np.zeros(n)
     out_doses = np.zeros(n)
-    out_src: list[str] = [""] * n
-    # The running plans, as arrays (one dict look-up per cell), then every decision at once.
-    keys = [(cells.scope_name(i), int(cells.target_id[i]), cells.group_name(i)) for i in range(n)]
-    olds = [existing.get(k) for k in keys]
-    has = np.array([p is not None for p in olds], dtype=bool)
-    old_T = np.array([p.upper_limit if p is not None else 0.0 for p in olds])
-    same_rule = np.array(
-        [
-            p is not None
-            and abs(p.alpha - alpha_g[i]) <= 1e-12 * rule.alpha
-            and p.signal_min_events == rule.signal_min_events
-            and p.halt_min_events == rule.halt_min_events
-            for i, p in enumerate(olds)
-        ],
-        dtype=bool,
+    out_src = np.full(n, "", dtype=object)
+    # The running plans, as arrays (one int64 key per cell), then every decision at once.
+    run = _active(session, cells, full)
+    has, old_T = run.has, np.where(run.has, run.upper_limit, 0.0)
+    same_rule = (
+        has
+        & (np.abs(run.alpha - alpha_g) <= 1e-12 * rule.alpha)
+        & (run.signal_min_events == rule.signal_min_events)
+        & (run.halt_min_events == rule.halt_min_events)
     )
     T_new, extension = plans.next_upper_limits(
         has, old_T, np.where(known, computed, 0.0), computed, e, rule.t_factor
     )
     T_grid = scan.grid_upper_limit(np.maximum(T_new, 1e-300))
     keep = has & same_rule & (T_grid <= old_T * (1 + 1e-12))
+    out_id[keep] = run.id[keep]
+    out_T[keep] = run.upper_limit[keep]
+    out_cv[keep] = run.cv_signal[keep]
+    out_doses[keep] = run.planned_doses[keep]
+    out_src[keep] = run.source[keep]
     new_rows: list[tuple[int, SurveillancePlan, SurveillancePlan | None]] = []
-    for i in range(n):
-        old = olds[i]
-        if keep[i]:
-            out_id[i], out_T[i], out_cv[i] = old.id, old.upper_limit, old.cv_signal
-            out_doses[i], out_src[i] = old.planned_doses, old.doses_source
-            continue
+    for i in np.nonzero(~keep)[0].tolist():
+        old = session.get(SurveillancePlan, int(run.id[i])) if has[i] else None
         if old is not None:
             source = plans.SOURCE_EXTENSION if extension[i] else plans.SOURCES[int(src[i])]
             doses_i = max(old.planned_doses, T_new[i] / float(rate[i])) if rate[i] > 0 else 0.0
@@ -150,7 +226,7 @@ def plans_for(
             source = plans.SOURCES[int(src[i])]
             doses_i = float(planned[i])
             reason = "start"
-        key = keys[i]
+        key = (cells.scope_name(i), int(cells.target_id[i]), cells.group_name(i))
         lot_id, vaccine_id, site_id = cells.ids(i)
         plan = SurveillancePlan(
             scope=key[0],

@@ -93,6 +93,22 @@ def _capped(x: Any) -> float:
     return min(x, STAT_CAP)
 
 
+def _stored_signals(
+    session: Session, cells: scan.Cells, full: bool
+) -> dict[tuple[str, int, str, str], Signal]:
+    """The stored MaxSPRT signals a scan may update: every one for a full scan, those of the
+    cells' targets otherwise (a lot scan after a filing reads its lot's few signals, not
+    every signal of the database)."""
+    stmt = select(Signal).where(Signal.method == SignalMethod.maxsprt)
+    if not full:
+        if not len(cells):
+            return {}
+        scopes = sorted({scan.SCOPES[int(x)] for x in np.unique(cells.scope).tolist()})
+        targets = sorted({int(x) for x in np.unique(cells.target_id).tolist()})
+        stmt = stmt.where(col(Signal.scope).in_(scopes), col(Signal.target_id).in_(targets))
+    return {_key(s.scope, s.target_id, s.event_group, s.method): s for s in session.exec(stmt)}
+
+
 def run_scan(
     session: Session,
     actor: Actor,
@@ -131,10 +147,7 @@ def run_scan(
         site_ids=(site_ids or []) if not full else None,
     )
     result = ScanResult(run=run, cells=len(cells))
-    existing = {
-        _key(s.scope, s.target_id, s.event_group, s.method): s
-        for s in session.exec(select(Signal).where(Signal.method == SignalMethod.maxsprt))
-    }
+    existing = _stored_signals(session, cells, full)
     raised: list[Signal] = []
     new_review: list[Signal] = []
     ev = None
