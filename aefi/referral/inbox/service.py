@@ -37,6 +37,7 @@ from aefi.referral.models import LABELS, Referral
 from aefi.referral.schemas import DETAIL_FIELDS
 from aefi.referral.states import Action, ReferralStatus
 from aefi.registry.models import Hospital, Site
+from aefi.triage.rules_in_force.service import emergency_groups
 
 
 @dataclass(frozen=True)
@@ -420,7 +421,9 @@ def form_defaults(session: Session, actor: Actor, report_id: int) -> dict[str, A
         return {**{name: getattr(ref, name) for name in DETAIL_FIELDS}, **_adrenaline_values(block)}
     return {
         **_adrenaline_values(block),
-        "urgency": states.urgency_for(report.event_groups, report.life_threatening).value,
+        "urgency": states.urgency_for(
+            report.event_groups, report.life_threatening, emergency_groups=emergency_groups()
+        ).value,
         "treatment_given": report.treatment,
         "temperature_c": report.max_temperature_c,
         "contact_name": report.reporter_name,

@@ -33,6 +33,7 @@ from aefi.referral.notices import (
 from aefi.referral.schemas import DETAIL_FIELDS, REPORT_FIELDS, ReferralIn
 from aefi.registry.models import Site
 from aefi.triage.rules import TriageDecision
+from aefi.triage.rules_in_force.service import emergency_groups
 
 
 def _send(session: Session, actor: Actor, ref: Referral, report: Report) -> None:
@@ -111,7 +112,9 @@ def open_from_triage(
         site_id=report.site_id,
         hospital_id=hospital_id,
         origin="triage",
-        urgency=states.urgency_for(report.event_groups, report.life_threatening),
+        urgency=states.urgency_for(
+            report.event_groups, report.life_threatening, emergency_groups=emergency_groups()
+        ),
         triage_reasons=_triage_reasons(decision),
         treatment_given=report.treatment,
         contact_name=report.reporter_name,
