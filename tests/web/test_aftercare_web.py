@@ -344,3 +344,72 @@ def test_the_follow_up_list_shows_who_answered_a_check_in(client, session, count
     assert page.status_code == 200, page.text
     rows = dict(re.findall(r'data-person-id="(\d+)".*?data-checkin="(\w*)"', page.text, flags=re.S))
     assert rows[str(answered.person_id)] == "well" and rows[str(silent.person_id)] == ""
+
+
+def test_admin_sets_a_vaccines_check_in_days_on_its_page_and_over_the_api(client, session, county):
+    from aefi.registry.models import Vaccine
+
+    token = login(client, "admin")
+    hepb = session.exec(select(Vaccine).where(Vaccine.code == "HEPB")).one()
+    page = client.get(f"/registry/vaccines/{hepb.id}", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200 and 'name="checkin_days"' in page.text
+    assert "接种后随访日" in page.text
+    base = {
+        "csrf_token": token,
+        "code": "HEPB",
+        "name": hepb.name,
+        "name_en": hepb.name_en,
+        "manufacturer": hepb.manufacturer,
+        "observation_minutes": "30",
+    }
+    bad = client.post(
+        f"/registry/vaccines/{hepb.id}",
+        data={**base, "checkin_days": "7,3,100"},
+        headers={"Accept-Language": "en"},
+    )
+    assert bad.status_code == 422
+    assert "Enter whole days from 1 to 60, in ascending order" in bad.text
+    assert 'value="7,3,100"' in bad.text
+    ok = client.post(
+        f"/registry/vaccines/{hepb.id}",
+        data={**base, "checkin_days": "1，3，7，28"},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    session.expire_all()
+    assert session.get(Vaccine, hepb.id).checkin_days == "1,3,7,28"
+    history = client.get(f"/registry/vaccines/{hepb.id}", headers={"Accept-Language": "en"}).text
+    assert "checkin_days" in history and "1,3,7,28" in history  # the change, audited
+
+    headers = api_token(client, "admin")
+    r = client.patch("/api/v1/vaccines/HEPB", json={"checkin_days": "2,14"}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["checkin_days"] == "2,14" and r.json()["checkin_schedule"] == [2, 14]
+    r = client.patch("/api/v1/vaccines/HEPB", json={"checkin_days": "14,2"}, headers=headers)
+    assert r.status_code == 422 and "从小到大" in r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "checkin_days"]
+    r = client.patch("/api/v1/vaccines/HEPB", json={"halted": True}, headers=headers)
+    assert r.status_code == 422
+    r = client.patch("/api/v1/vaccines/NOPE", json={"checkin_days": "1"}, headers=headers)
+    assert r.status_code == 404
+    r = client.post(
+        "/api/v1/vaccines",
+        json={"code": "MMR2", "name": "麻腮风", "manufacturer": "", "checkin_days": "0,3"},
+        headers=headers,
+    )
+    assert r.status_code == 422
+    r = client.post(
+        "/api/v1/vaccines",
+        json={"code": "MMR2", "name": "麻腮风", "manufacturer": "", "checkin_days": "1,5,12"},
+        headers=headers,
+    )
+    assert r.status_code == 201
+    assert (
+        session.exec(select(Vaccine).where(Vaccine.code == "MMR2")).one().checkin_days == "1,5,12"
+    )
+    r = client.patch(
+        "/api/v1/vaccines/HEPB",
+        json={"checkin_days": "1"},
+        headers=api_token(client, "investigator"),
+    )
+    assert r.status_code == 403
