@@ -413,3 +413,58 @@ def test_admin_sets_a_vaccines_check_in_days_on_its_page_and_over_the_api(client
         headers=api_token(client, "investigator"),
     )
     assert r.status_code == 403
+
+
+def test_the_indicators_show_check_in_figures_per_vaccine_in_page_and_api(client, session, county):
+    doses = [_dose(session, county) for _ in range(4)]
+    login(client, "investigator")
+    for d in doses:
+        client.get(f"/persons/{d.person_id}/certificate?dose={d.id}")  # invited
+    client.cookies.clear()
+    clock.advance(timedelta(days=1))
+    today = clock.local_today().isoformat()
+    for d, answer in zip(doses[:3], ("well", "unwell", "unwell"), strict=True):
+        good = sign(d.id, clock.local_today() + timedelta(days=5), get_settings().secret_key)
+        body = {"answer": answer}
+        if answer == "unwell":
+            body |= {"symptoms": ["fever"], "onset_on": today, "severity": "mild"}
+        assert client.post(f"/api/v1/checkin/{good}", json=body).status_code == 201
+    lot = session.get(Lot, doses[0].lot_id)
+    from aefi.registry.models import Vaccine
+
+    vaccine = session.get(Vaccine, lot.vaccine_id)
+    login(client, "investigator")
+    page = client.get("/indicators", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200
+    section = page.text[page.text.index('id="checkin-indicators"') :]
+    mine = section[section.index(f'id="checkins-{vaccine.code}"') :]
+    assert "已邀请 4 人；3 人至少回答一次。" in mine
+    assert "75.0%" in mine  # day 1: 3 of 4 invited answered
+    assert "2/3" in mine and "66.7%（9.4–99.2%）" in mine  # fever: exact interval
+    r = client.get("/api/v1/indicators", headers=api_token(client, "investigator"))
+    assert r.status_code == 200
+    (line,) = [x for x in r.json()["active_surveillance"] if x["vaccine_code"] == vaccine.code]
+    assert line["invited"] == 4 and line["responders"] == 3
+    assert line["days"] == [
+        {
+            "day": 1,
+            "answered": {
+                "k": 3,
+                "n": 4,
+                "share": 0.75,
+                "low": pytest.approx(0.194, abs=1e-3),
+                "high": pytest.approx(0.994, abs=1e-3),
+            },
+        }
+    ]
+    (fever,) = [g for g in line["event_groups"] if g["event_group"] == "fever"]
+    assert fever["reporting"]["k"] == 2 and fever["reporting"]["n"] == 3
+    assert fever["reporting"]["low"] == pytest.approx(0.0943, abs=1e-3)
+    assert fever["reporting"]["high"] == pytest.approx(0.9916, abs=1e-3)
+    # A period before the doses has none of them.
+    old = client.get(
+        "/api/v1/indicators",
+        params={"since": "2020-01-01", "until": "2020-01-31"},
+        headers=api_token(client, "investigator"),
+    )
+    assert old.json()["active_surveillance"] == []
