@@ -28,7 +28,6 @@ from aefi.web import (
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
-
 @dataclass(frozen=True)
 class InboxQuery:
     """The inbox's filter: which referrals it shows."""
@@ -81,6 +80,7 @@ def inbox(request: Request, session: SessionDep, actor: WebActor):
     return inbox_page(request, session, actor)
 
 
+
 def banner(user: User) -> list:
     """Above every page: a hospital's unacknowledged referrals; escalations for the rest."""
     actor = Actor.of(user)
@@ -101,6 +101,7 @@ def banner(user: User) -> list:
 class _Banner:
     def __init__(self, level: str, text: str, link: str) -> None:
         self.level, self.text, self.link = level, text, link
+
 
 
 # --- one referral ------------------------------------------------------------------------
@@ -153,3 +154,4 @@ def report_section(session, actor: Actor, report) -> str | None:
     except DomainError:
         return None
     return templates().env.get_template("referral/status.html").render(page_context(rs=rs))
+
