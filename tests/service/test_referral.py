@@ -408,3 +408,64 @@ def test_urgency_follows_the_configured_emergency_conditions(
     assert states.urgency_for(["seizure"], False, emergency_groups=["seizure"]) == "emergency"
     assert states.urgency_for(["seizure"], True, emergency_groups=[]) == "emergency"
     assert states.urgency_for(["fever"], False, emergency_groups=["seizure"]) == "urgent"
+
+
+def test_the_referral_edits_the_reports_adrenaline_repeats(session, county):
+    """The repeats live in the report's emergency block: the referral form's route and
+    repeats change it there (audited on the report); a repeat before the first dose, or
+    without one, is refused and nothing changes."""
+    from aefi.audit import AuditEvent
+    from aefi.intake.emergency import RepeatIn
+    from aefi.intake.models import Report
+
+    report = file_anaphylaxis(session, county)
+    reporter = county.actor(session, "reporter")
+    first = clock.now() - timedelta(minutes=20)
+    body = ReferralIn(
+        adrenaline_mg=0.3,
+        adrenaline_at=first,
+        adrenaline_route="im",
+        adrenaline_repeats=[
+            RepeatIn(at=first + timedelta(minutes=10)),
+            RepeatIn(at=first + timedelta(minutes=5), dose_mg=0.15, route="iv"),
+        ],
+    )
+    sending.send_referral(session, reporter, report.id, body)
+    session.expire_all()
+    block = session.get(Report, report.id).emergency["adrenaline"]
+    assert block["dose_mg"] == 0.3 and block["route"] == "im"
+    assert [(r.get("dose_mg"), r.get("route")) for r in block["repeats"]] == [
+        (0.15, "iv"),
+        (None, None),
+    ]
+    assert session.exec(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "report",
+            AuditEvent.entity_id == report.id,
+            AuditEvent.action == "update",
+        )
+    ).first()
+    with pytest.raises(Invalid):
+        sending.send_referral(
+            session,
+            reporter,
+            report.id,
+            ReferralIn(
+                adrenaline_mg=0.3,
+                adrenaline_at=first,
+                adrenaline_repeats=[RepeatIn(at=first - timedelta(minutes=1))],
+            ),
+        )
+    with pytest.raises(Invalid):
+        sending.send_referral(
+            session,
+            reporter,
+            report.id,
+            ReferralIn(adrenaline_mg=None, adrenaline_repeats=[RepeatIn(at=first)]),
+        )
+    session.expire_all()
+    assert len(session.get(Report, report.id).emergency["adrenaline"]["repeats"]) == 2
+    # Left out, the repeats stay as they are.
+    sending.send_referral(session, reporter, report.id, ReferralIn(heart_rate=120))
+    session.expire_all()
+    assert len(session.get(Report, report.id).emergency["adrenaline"]["repeats"]) == 2
