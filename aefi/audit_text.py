@@ -93,6 +93,67 @@ def _system_words(summary: str) -> str:
     return re.sub(r"(?<![A-Za-z0-9])[a-z_]{2,}(?![A-Za-z0-9])", word, summary)
 
 
+_COUNTS = re.compile(r"O=(\d+) E=([0-9.eE+-]+)")
+
+
+def _pair(value: Any) -> tuple[Any, Any]:
+    """An audit diff's [old, new] (or a plain value recorded as the new one)."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return value[0], value[1]
+    return None, value
+
+
+def signal_text(action: str, summary: str, changes: dict[str, Any]) -> str:
+    """A signal's history line in plain words, from what the row recorded: raised (with its
+    reports and the expected count), raised to a higher level, reopened, its status changed
+    (with the reviewer's note or the halt decision's number). Other rows read as before."""
+    from aefi.signals import plain, presenters
+
+    def level(v: Any) -> str:
+        return i18n.gettext(presenters.LEVELS.get(str(v), str(v)))
+
+    def status(v: Any) -> str:
+        return i18n.gettext(presenters.STATUSES.get(str(v), str(v)))
+
+    def counts(observed: Any, expected: Any) -> str:
+        try:
+            o, e = int(observed), float(expected)
+        except (TypeError, ValueError):
+            return ""
+        return i18n.gettext(
+            "{reports}, {expected} expected", reports=plain.reports(o), expected=plain.amount(e)
+        )
+
+    zh = i18n.get_locale().startswith("zh")
+    sep = "；" if zh else "; "
+    if action == "create":
+        line = i18n.gettext("Signal raised: {level}", level=level(_pair(changes.get("level"))[1]))
+        more = counts(changes.get("observed"), changes.get("expected"))
+        return line + (sep + more if more else "")
+    if action in ("raise", "reopen"):
+        new = level(_pair(changes.get("level"))[1])
+        line = (
+            i18n.gettext("Reopened: {level}", level=new)
+            if action == "reopen"
+            else i18n.gettext("Raised to: {level}", level=new)
+        )
+        m = _COUNTS.search(summary)
+        more = counts(m.group(1), m.group(2)) if m else ""
+        return line + (sep + more if more else "")
+    if action == "status" and "status" in changes:
+        old, new = _pair(changes["status"])
+        line = (
+            i18n.gettext("Status: {old} → {new}", old=status(old), new=status(new))
+            if old
+            else i18n.gettext("Status: {new}", new=status(new))
+        )
+        note = _pair(changes.get("status_note"))[1] if "status_note" in changes else ""
+        if not note and summary and not summary.startswith(f"{new}:"):
+            note = summary  # the halt decision's number
+        return line + (sep + str(note) if note else "")
+    return _system_words(summary)
+
+
 def triage_text(changes: dict[str, Any], summary: str = "") -> str:
     """``triage: serious, escalated`` as the reader's words: 分级研判：严重、已升级."""
     flags = [i18n.gettext(label) for key, label in TRIAGE_FLAGS.items() if changes.get(key)]
@@ -112,6 +173,8 @@ def summary_text(entity_type: str, action: str, summary: str, changes: Any) -> s
         return i18n.pick(ch.get("reason_zh") or summary, summary)
     if summary in FIXED:
         return i18n.gettext(FIXED[summary])
+    if entity_type == "signal":
+        return signal_text(action, summary, ch)
     if entity_type in SYSTEM_SUMMARIES:
         return _system_words(summary)
     return summary

@@ -17,7 +17,7 @@ from aefi.observation import views as observation
 from aefi.referral.inbox import views as referral_inbox
 from aefi.reporting import views as reporting
 from aefi.signals.halts import views as signals_halts
-from aefi.triage.rules_in_force.service import current_ruleset
+from aefi.triage.rules_in_force import service as rules_in_force
 
 # The role's home page, view(request, session, actor) -> response; other roles get home.html.
 HOME_VIEWS: dict[Role, Callable[..., Any]] = {
@@ -45,4 +45,4 @@ REPORT_SECTIONS: tuple[tuple[str, Callable[..., str | None]], ...] = (
 def emergency_groups() -> tuple[str, ...]:
     """The event groups whose report form opens the emergency block (adrenaline, vital
     signs, weight, treatment times): those triage refers to the green channel."""
-    return tuple(current_ruleset().referral.event_groups)
+    return rules_in_force.emergency_groups()

@@ -3,6 +3,7 @@ local time formatting."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date, datetime
 from typing import Any
@@ -55,6 +56,7 @@ def templates() -> Jinja2Templates:
         env.filters["local"] = format_local
         env.filters["local_date"] = format_local_date
         env.filters["iso_local"] = iso_local
+        env.filters["keep_codes"] = keep_codes  # {{ e.summary|keep_codes }}
         from aefi.registry import lot_states
         from aefi.registry.models import route_name
 
@@ -246,6 +248,19 @@ def render(
     return templates().TemplateResponse(
         request, template, ctx, status_code=status_code, headers=headers
     )
+
+
+# A report, case, lot or phone number inside prose: letters and digits joined by hyphens,
+# with a digit in it (330782-2026-00003, 0571-88011234, 2020-01-01).
+_CODE = re.compile(r"(?<![\w-])(?=[\w-]*\d)\w+(?:-\w+)+(?![\w-])")
+
+
+def keep_codes(text: Any) -> Markup:
+    """Text with each hyphenated code kept on one line (a browser breaks lines after a
+    hyphen, so "330782-2026-" would end one line and "00003" start the next on a narrow
+    cell); the rest of the text still wraps. Escaped."""
+    escaped = str(Markup.escape("" if text is None else text))
+    return Markup(_CODE.sub(lambda m: f'<span class="nowrap">{m.group(0)}</span>', escaped))
 
 
 def render_block(template: str, block: str, context: dict[str, Any]) -> Markup:

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from aefi.i18n import N_
+
 DEFAULT_DAYS: tuple[int, ...] = (1, 3, 7)
 LATE_EVENT_DAYS: tuple[int, ...] = (1, 3, 7, 12)
 # Vaccine codes (or their start) whose late events need a later look.
 LATE_EVENT_CODES = ("MMR", "MR", "MV", "MEASLES", "MPSV_MMR", "VAR", "MMRV")
 GRACE_DAYS = 7
-MAX_DAY = 42
+# The last day a vaccine's schedule may ask on: two months covers the late onsets the
+# national AEFI surveillance plan lists (e.g. thrombocytopenia after MMR, up to 6 weeks).
+MAX_DAY = 60
+DAYS_MESSAGE = N_(
+    "Enter whole days from 1 to 60, in ascending order, separated by commas (e.g. 1,3,7)."
+)
 
 
 def parse_days(text: str) -> tuple[int, ...]:
@@ -31,6 +38,25 @@ def parse_days(text: str) -> tuple[int, ...]:
     if not days:
         raise ValueError("give at least one day")
     return tuple(sorted(days))
+
+
+def checked_days(text: str) -> str:
+    """The admin's list of a vaccine's check-in days, checked strictly and kept as
+    "1,3,7": whole days 1–``MAX_DAY``, ascending, comma separated (a Chinese comma too);
+    empty is the rule's schedule. Raises ValueError(DAYS_MESSAGE)."""
+    text = text.strip()
+    if not text:
+        return ""
+    days: list[int] = []
+    for part in text.replace("，", ",").split(","):
+        part = part.strip()
+        if not (part.isascii() and part.isdigit()):
+            raise ValueError(DAYS_MESSAGE)
+        day = int(part)
+        if not 1 <= day <= MAX_DAY or (days and day <= days[-1]):
+            raise ValueError(DAYS_MESSAGE)
+        days.append(day)
+    return ",".join(str(d) for d in days)
 
 
 def days_for(vaccine_code: str, configured: str = "") -> tuple[int, ...]:

@@ -88,10 +88,12 @@ def _aware(v: datetime | None) -> datetime | None:
 
 
 class RepeatIn(BaseModel):
-    """A repeated adrenaline dose: when, and how much if it differs from the first."""
+    """A repeated adrenaline dose: when, and how much and by which route if they differ
+    from the first."""
 
     at: When
     dose_mg: float | None = Field(default=None, **range_of("adrenaline_mg"))
+    route: AdrenalineRoute | None = None
 
     _check_at = field_validator("at")(classmethod(lambda cls, v: _aware(v)))
 
@@ -173,6 +175,41 @@ def read(stored: dict[str, Any] | None) -> EmergencyIn | None:
         return None
     block = EmergencyIn.model_validate(stored)
     return None if block.is_empty() else block
+
+
+def with_adrenaline(
+    stored: dict[str, Any] | None,
+    *,
+    dose_mg: float | None,
+    at: datetime | None,
+    route: AdrenalineRoute | None,
+    repeats: list[RepeatIn] | None,
+) -> dict[str, Any]:
+    """The stored block with its adrenaline replaced, as the referral form edits it: the
+    first dose (from the referral's own columns), its route and the repeats. ``None`` for
+    route or repeats keeps what the block had. No first dose removes the adrenaline, and
+    repeats without a first dose are refused (ValueError, like the model's own checks)."""
+    block = EmergencyIn.model_validate(stored or {})
+    old = block.adrenaline
+    if route is None:
+        route = old.route if old is not None else AdrenalineRoute.im
+    if repeats is None:
+        repeats = list(old.repeats) if old is not None else []
+    if dose_mg is None or at is None:
+        if repeats:
+            raise ValueError("record the first adrenaline dose and its time before the repeats")
+        block.adrenaline = None
+    else:
+        # Validated as a whole: the repeats must follow the first dose.
+        block.adrenaline = AdrenalineIn.model_validate(
+            {
+                "dose_mg": dose_mg,
+                "at": at,
+                "route": route,
+                "repeats": [r.model_dump() for r in repeats],
+            }
+        )
+    return block.stored()
 
 
 def referral_details(block: EmergencyIn | None) -> dict[str, Any]:

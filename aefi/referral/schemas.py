@@ -6,9 +6,10 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, field_validator
 
+from aefi.intake.emergency import MAX_REPEATS, AdrenalineRoute, EmergencyIn, RepeatIn, range_of
+
 # The ranges live with the report's emergency block (one home); re-exported here.
 from aefi.intake.emergency import RANGES as RANGES
-from aefi.intake.emergency import EmergencyIn, range_of
 from aefi.intake.models import Outcome
 from aefi.referral.states import Consciousness, Result, Transport, Urgency
 from aefi.types import When
@@ -43,6 +44,10 @@ class ReferralIn(BaseModel):
     temperature_c: float | None = Field(default=None, **_range("temperature_c"))
     consciousness: Consciousness | None = None
     transport: Transport | None = None
+    # Kept in the report's emergency block (REPORT_FIELDS), not in the referral's columns;
+    # left out, the block's route and repeats stay as they are.
+    adrenaline_route: AdrenalineRoute | None = None
+    adrenaline_repeats: list[RepeatIn] | None = Field(default=None, max_length=MAX_REPEATS)
     contact_name: str = Field(default="", max_length=100)
     contact_phone: str = Field(default="", max_length=40)
     family_contact: str = Field(default="", max_length=200)
@@ -181,8 +186,10 @@ class ReferralList(BaseModel):
     per_page: int
 
 
+# What the form edits in the report's emergency block rather than in the referral.
+REPORT_FIELDS = ("adrenaline_route", "adrenaline_repeats")
 # Details the sender gives, copied to the next leg when a hospital declines.
-DETAIL_FIELDS = tuple(ReferralIn.model_fields)
+DETAIL_FIELDS = tuple(f for f in ReferralIn.model_fields if f not in REPORT_FIELDS)
 
 
 CARRIED_FIELDS = (

@@ -163,10 +163,15 @@ def next_hospital(
     return None
 
 
-def urgency_for(event_groups: Iterable[str], life_threatening: bool) -> Urgency:
-    """Triage's referrals: anaphylaxis, seizures and life-threatening events are emergencies
-    (minutes matter: WHO anaphylaxis guidance, adrenaline and transfer without delay)."""
-    if life_threatening or {"anaphylaxis", "seizure"} & set(event_groups):
+def urgency_for(
+    event_groups: Iterable[str], life_threatening: bool, *, emergency_groups: Iterable[str]
+) -> Urgency:
+    """Triage's referrals: a life-threatening event, or one of the designated emergency
+    conditions, is an emergency (minutes matter: WHO anaphylaxis guidance, adrenaline and
+    transfer without delay). ``emergency_groups`` are the conditions the triage rules refer
+    to the green channel (rules.toml [referral] event_groups, which also open the report
+    form's emergency block): one home for the list."""
+    if life_threatening or set(emergency_groups) & set(event_groups):
         return Urgency.emergency
     return Urgency.urgent
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, File, Query, UploadFile, status
 
+from aefi.aftercare import schedule
 from aefi.deps import ApiActor, SessionDep
 from aefi.errors import Invalid
 from aefi.registry import access, importer
@@ -20,6 +21,8 @@ from aefi.registry.schemas import (
     RecallIn,
     SiteCreate,
     VaccineCreate,
+    VaccinePublic,
+    VaccineUpdate,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -29,6 +32,19 @@ router = APIRouter(prefix="/api/v1", tags=["registry"])
 def create_vaccine(body: VaccineCreate, session: SessionDep, actor: ApiActor) -> Created:
     v = records.create_vaccine(session, actor, **body.model_dump())
     return Created(id=v.id)
+
+
+@router.patch("/vaccines/{code}", response_model=VaccinePublic)
+def edit_vaccine(
+    code: str, body: VaccineUpdate, session: SessionDep, actor: ApiActor
+) -> VaccinePublic:
+    """Change a product's names, observation minutes or check-in days (admin; the province
+    too). Its halt changes only through a halt decision."""
+    v = records.edit_vaccine(session, actor, code, body.model_dump(exclude_unset=True))
+    return VaccinePublic(
+        **v.model_dump(include=set(VaccinePublic.model_fields) - {"checkin_schedule"}),
+        checkin_schedule=list(schedule.days_for(v.code, v.checkin_days)),
+    )
 
 
 @router.post("/lots", status_code=status.HTTP_201_CREATED, response_model=Created)

@@ -36,6 +36,31 @@ class VaccineCreate(_NoStateFields):
     manufacturer: str = Field(default="", max_length=200)
     name_en: str = ""
     observation_minutes: int = Field(default=30, ge=0, le=240)
+    # Days after the dose the vaccinee is asked how they are, "1,3,7" (whole days 1–60,
+    # ascending); empty: the rule of aefi.aftercare.schedule.
+    checkin_days: str = Field(default="", max_length=64)
+
+
+class VaccineUpdate(_NoStateFields):
+    """The fields of a product a PATCH changes; those left out stay."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
+    manufacturer: str | None = Field(default=None, max_length=200)
+    observation_minutes: int | None = Field(default=None, ge=0, le=240)
+    checkin_days: str | None = Field(default=None, max_length=64)
+
+
+class VaccinePublic(BaseModel):
+    id: int
+    code: str
+    name: str
+    name_en: str
+    manufacturer: str
+    observation_minutes: int
+    checkin_days: str
+    # The schedule in force: the vaccine's own days, or the rule's when it has none.
+    checkin_schedule: list[int]
 
 
 class LotCreate(_NoStateFields):

@@ -7,18 +7,24 @@ from datetime import timedelta
 
 from fastapi import APIRouter
 
+from aefi.aftercare import active
+from aefi.aftercare.figures import service as checkin_figures
 from aefi.deps import ApiActor, SessionDep
 from aefi.reporting import indicators as ind
 from aefi.reporting.county import service as county_view
 from aefi.reporting.daily import service as daily
 from aefi.reporting.models import FIGURES
 from aefi.reporting.schemas import (
+    CheckinDayOut,
+    CheckinGroupOut,
     DayStatusOut,
     DoseLineOut,
+    ExactShareOut,
     IndicatorsOut,
     RateOut,
     ShareOut,
     SiteDayOut,
+    VaccineCheckinsOut,
 )
 from aefi.types import Day
 
@@ -33,6 +39,22 @@ def _rate(x: ind.RateLine) -> RateOut:
     return RateOut.model_validate(x, from_attributes=True)
 
 
+def _exact(s: active.Share) -> ExactShareOut:
+    return ExactShareOut(k=s.k, n=s.n, share=s.share, low=s.low, high=s.high)
+
+
+def _checkins(v: checkin_figures.VaccineFigures) -> VaccineCheckinsOut:
+    return VaccineCheckinsOut(
+        vaccine_code=v.vaccine_code,
+        name=v.name,
+        name_en=v.name_en,
+        invited=v.invited,
+        responders=v.responders,
+        days=[CheckinDayOut(day=d, answered=_exact(s)) for d, s in v.days],
+        event_groups=[CheckinGroupOut(event_group=g, reporting=_exact(s)) for g, s in v.groups],
+    )
+
+
 @router.get("/indicators", response_model=IndicatorsOut)
 def get_indicators(
     session: SessionDep,
@@ -45,6 +67,7 @@ def get_indicators(
     end = until or daily.today()
     start = since or end - timedelta(days=89)
     r = county_view.indicators(session, actor, start, end)
+    checkins = checkin_figures.vaccine_figures(session, actor, *daily.period_bounds(start, end))
     return IndicatorsOut(
         since=r.since,
         until=r.until,
@@ -60,6 +83,7 @@ def get_indicators(
         rate_by_township=[_rate(x) for x in r.by_township],
         rate_county=_rate(r.county),
         expected_rate_source=r.expected_source,
+        active_surveillance=[_checkins(v) for v in checkins],
     )
 
 

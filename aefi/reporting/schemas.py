@@ -35,6 +35,38 @@ class RateOut(BaseModel):
     finding: str = Field(validation_alias=AliasChoices("finding", "flag"))  # "above", "below", ""
 
 
+class ExactShareOut(BaseModel):
+    """k of n, with the exact (Clopper–Pearson) 95% interval of the share."""
+
+    k: int
+    n: int
+    share: float
+    low: float
+    high: float
+
+
+class CheckinDayOut(BaseModel):
+    day: int
+    answered: ExactShareOut  # of those invited
+
+
+class CheckinGroupOut(BaseModel):
+    event_group: str
+    reporting: ExactShareOut  # of those who answered
+
+
+class VaccineCheckinsOut(BaseModel):
+    """Active surveillance of one vaccine's doses given in the period (check-ins)."""
+
+    vaccine_code: str
+    name: str
+    name_en: str
+    invited: int
+    responders: int
+    days: list[CheckinDayOut]
+    event_groups: list[CheckinGroupOut]
+
+
 class IndicatorsOut(BaseModel):
     since: date
     until: date
@@ -50,6 +82,7 @@ class IndicatorsOut(BaseModel):
     rate_by_township: list[RateOut]
     rate_county: RateOut
     expected_rate_source: str
+    active_surveillance: list[VaccineCheckinsOut] = []
 
 
 class DoseLineOut(BaseModel):

@@ -337,12 +337,19 @@ def indicators_page(
             **rate_words,
         ),
     }
+    from aefi.aftercare.figures import service as checkin_figures
+
     return render(
         request,
         "reporting/indicators.html",
         {
             "r": result,
             "svg": svg,
+            # Active surveillance (check-ins) of the doses given in the period.
+            "checkins": checkin_figures.vaccine_figures(
+                session, actor, *daily.period_bounds(start, end)
+            ),
+            "groups": EVENT_GROUPS,
             "key_fields": KEY_FIELDS,
             "since": start.isoformat(),
             "until": end.isoformat(),

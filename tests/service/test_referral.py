@@ -366,3 +366,106 @@ def test_handover_pdf_renders_in_chinese(session, county, tmp_path):
     # The hospital may print it too, with the ID number masked.
     pdf_h = inbox.handover_pdf(session, county.actor(session, "hospital"), ref.id)
     assert pdf_h.startswith(b"%PDF")
+
+
+def test_urgency_follows_the_configured_emergency_conditions(
+    session, county, tmp_path, monkeypatch
+):
+    """The designated emergency conditions have one home, rules.toml [referral]
+    event_groups: an HHE (listed there) is referred as an emergency, and a seizure taken off
+    the list (still referred, for its hospital stay) is urgent, not an emergency."""
+    from aefi.triage.ruleset import DEFAULT_PATH
+
+    clock.freeze(REFERRAL_T0)
+    reporter = county.actor(session, "reporter")
+    site = county.site_ids.index(reporter.site_id)
+
+    def referred(symptom: str, minutes: int) -> Referral:
+        dose = a_dose(session, county, site=site, at=REFERRAL_T0 - timedelta(minutes=minutes))
+        report = file_report(
+            session,
+            reporter,
+            dose,
+            symptoms=[symptom],
+            serious={"hospitalization": True},
+            onset_at=dose.administered_at + timedelta(minutes=5),
+        )
+        return referral_of(session, report)
+
+    assert referred("HHE", 20).urgency == "emergency"
+    rules = tmp_path / "rules.toml"
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    assert 'event_groups = ["anaphylaxis", "seizure", "hhe"]' in text
+    rules.write_text(
+        text.replace(
+            'event_groups = ["anaphylaxis", "seizure", "hhe"]', 'event_groups = ["anaphylaxis"]'
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AEFI_TRIAGE_RULES", str(rules))
+    get_settings.cache_clear()
+    assert referred("SEIZ", 40).urgency == "urgent"
+    assert states.urgency_for(["seizure"], False, emergency_groups=["seizure"]) == "emergency"
+    assert states.urgency_for(["seizure"], True, emergency_groups=[]) == "emergency"
+    assert states.urgency_for(["fever"], False, emergency_groups=["seizure"]) == "urgent"
+
+
+def test_the_referral_edits_the_reports_adrenaline_repeats(session, county):
+    """The repeats live in the report's emergency block: the referral form's route and
+    repeats change it there (audited on the report); a repeat before the first dose, or
+    without one, is refused and nothing changes."""
+    from aefi.audit import AuditEvent
+    from aefi.intake.emergency import RepeatIn
+    from aefi.intake.models import Report
+
+    report = file_anaphylaxis(session, county)
+    reporter = county.actor(session, "reporter")
+    first = clock.now() - timedelta(minutes=20)
+    body = ReferralIn(
+        adrenaline_mg=0.3,
+        adrenaline_at=first,
+        adrenaline_route="im",
+        adrenaline_repeats=[
+            RepeatIn(at=first + timedelta(minutes=10)),
+            RepeatIn(at=first + timedelta(minutes=5), dose_mg=0.15, route="iv"),
+        ],
+    )
+    sending.send_referral(session, reporter, report.id, body)
+    session.expire_all()
+    block = session.get(Report, report.id).emergency["adrenaline"]
+    assert block["dose_mg"] == 0.3 and block["route"] == "im"
+    assert [(r.get("dose_mg"), r.get("route")) for r in block["repeats"]] == [
+        (0.15, "iv"),
+        (None, None),
+    ]
+    assert session.exec(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "report",
+            AuditEvent.entity_id == report.id,
+            AuditEvent.action == "update",
+        )
+    ).first()
+    with pytest.raises(Invalid):
+        sending.send_referral(
+            session,
+            reporter,
+            report.id,
+            ReferralIn(
+                adrenaline_mg=0.3,
+                adrenaline_at=first,
+                adrenaline_repeats=[RepeatIn(at=first - timedelta(minutes=1))],
+            ),
+        )
+    with pytest.raises(Invalid):
+        sending.send_referral(
+            session,
+            reporter,
+            report.id,
+            ReferralIn(adrenaline_mg=None, adrenaline_repeats=[RepeatIn(at=first)]),
+        )
+    session.expire_all()
+    assert len(session.get(Report, report.id).emergency["adrenaline"]["repeats"]) == 2
+    # Left out, the repeats stay as they are.
+    sending.send_referral(session, reporter, report.id, ReferralIn(heart_rate=120))
+    session.expire_all()
+    assert len(session.get(Report, report.id).emergency["adrenaline"]["repeats"]) == 2

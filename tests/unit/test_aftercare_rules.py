@@ -121,3 +121,19 @@ def test_exact_interval_coverage_by_simulation():
     covered = sum(lo <= p <= hi for lo, hi in (active.exact_interval(int(k), n) for k in ks))
     assert covered / trials >= 0.95  # exact: never below the nominal level
     assert active.compare(8, 40, 2, 40) < 0.1 and active.compare(2, 40, 2, 40) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [("1,3,7", "1,3,7"), (" 2, 5 ,14 ", "2,5,14"), ("1，3，60", "1,3,60"), ("", ""), ("7", "7")],
+)
+def test_the_admins_check_in_days_are_kept_tidy(typed, kept):
+    assert schedule.checked_days(typed) == kept
+
+
+@pytest.mark.parametrize(
+    "typed", ["0,3", "1,61", "3,1", "1,1", "1,,3", "1 3 7", "1.5", "一,三", "１,３"]
+)
+def test_the_admins_check_in_days_refused_with_one_clear_message(typed):
+    with pytest.raises(ValueError, match="from 1 to 60, in ascending order"):
+        schedule.checked_days(typed)

@@ -344,3 +344,127 @@ def test_the_follow_up_list_shows_who_answered_a_check_in(client, session, count
     assert page.status_code == 200, page.text
     rows = dict(re.findall(r'data-person-id="(\d+)".*?data-checkin="(\w*)"', page.text, flags=re.S))
     assert rows[str(answered.person_id)] == "well" and rows[str(silent.person_id)] == ""
+
+
+def test_admin_sets_a_vaccines_check_in_days_on_its_page_and_over_the_api(client, session, county):
+    from aefi.registry.models import Vaccine
+
+    token = login(client, "admin")
+    hepb = session.exec(select(Vaccine).where(Vaccine.code == "HEPB")).one()
+    page = client.get(f"/registry/vaccines/{hepb.id}", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200 and 'name="checkin_days"' in page.text
+    assert "接种后随访日" in page.text
+    base = {
+        "csrf_token": token,
+        "code": "HEPB",
+        "name": hepb.name,
+        "name_en": hepb.name_en,
+        "manufacturer": hepb.manufacturer,
+        "observation_minutes": "30",
+    }
+    bad = client.post(
+        f"/registry/vaccines/{hepb.id}",
+        data={**base, "checkin_days": "7,3,100"},
+        headers={"Accept-Language": "en"},
+    )
+    assert bad.status_code == 422
+    assert "Enter whole days from 1 to 60, in ascending order" in bad.text
+    assert 'value="7,3,100"' in bad.text
+    ok = client.post(
+        f"/registry/vaccines/{hepb.id}",
+        data={**base, "checkin_days": "1，3，7，28"},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    session.expire_all()
+    assert session.get(Vaccine, hepb.id).checkin_days == "1,3,7,28"
+    history = client.get(f"/registry/vaccines/{hepb.id}", headers={"Accept-Language": "en"}).text
+    assert "checkin_days" in history and "1,3,7,28" in history  # the change, audited
+
+    headers = api_token(client, "admin")
+    r = client.patch("/api/v1/vaccines/HEPB", json={"checkin_days": "2,14"}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["checkin_days"] == "2,14" and r.json()["checkin_schedule"] == [2, 14]
+    r = client.patch("/api/v1/vaccines/HEPB", json={"checkin_days": "14,2"}, headers=headers)
+    assert r.status_code == 422 and "从小到大" in r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "checkin_days"]
+    r = client.patch("/api/v1/vaccines/HEPB", json={"halted": True}, headers=headers)
+    assert r.status_code == 422
+    r = client.patch("/api/v1/vaccines/NOPE", json={"checkin_days": "1"}, headers=headers)
+    assert r.status_code == 404
+    r = client.post(
+        "/api/v1/vaccines",
+        json={"code": "MMR2", "name": "麻腮风", "manufacturer": "", "checkin_days": "0,3"},
+        headers=headers,
+    )
+    assert r.status_code == 422
+    r = client.post(
+        "/api/v1/vaccines",
+        json={"code": "MMR2", "name": "麻腮风", "manufacturer": "", "checkin_days": "1,5,12"},
+        headers=headers,
+    )
+    assert r.status_code == 201
+    assert (
+        session.exec(select(Vaccine).where(Vaccine.code == "MMR2")).one().checkin_days == "1,5,12"
+    )
+    r = client.patch(
+        "/api/v1/vaccines/HEPB",
+        json={"checkin_days": "1"},
+        headers=api_token(client, "investigator"),
+    )
+    assert r.status_code == 403
+
+
+def test_the_indicators_show_check_in_figures_per_vaccine_in_page_and_api(client, session, county):
+    doses = [_dose(session, county) for _ in range(4)]
+    login(client, "investigator")
+    for d in doses:
+        client.get(f"/persons/{d.person_id}/certificate?dose={d.id}")  # invited
+    client.cookies.clear()
+    clock.advance(timedelta(days=1))
+    today = clock.local_today().isoformat()
+    for d, answer in zip(doses[:3], ("well", "unwell", "unwell"), strict=True):
+        good = sign(d.id, clock.local_today() + timedelta(days=5), get_settings().secret_key)
+        body = {"answer": answer}
+        if answer == "unwell":
+            body |= {"symptoms": ["fever"], "onset_on": today, "severity": "mild"}
+        assert client.post(f"/api/v1/checkin/{good}", json=body).status_code == 201
+    lot = session.get(Lot, doses[0].lot_id)
+    from aefi.registry.models import Vaccine
+
+    vaccine = session.get(Vaccine, lot.vaccine_id)
+    login(client, "investigator")
+    page = client.get("/indicators", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200
+    section = page.text[page.text.index('id="checkin-indicators"') :]
+    mine = section[section.index(f'id="checkins-{vaccine.code}"') :]
+    assert "已邀请 4 人；3 人至少回答一次。" in mine
+    assert "75.0%" in mine  # day 1: 3 of 4 invited answered
+    assert "2/3" in mine and "66.7%（9.4–99.2%）" in mine  # fever: exact interval
+    r = client.get("/api/v1/indicators", headers=api_token(client, "investigator"))
+    assert r.status_code == 200
+    (line,) = [x for x in r.json()["active_surveillance"] if x["vaccine_code"] == vaccine.code]
+    assert line["invited"] == 4 and line["responders"] == 3
+    assert line["days"] == [
+        {
+            "day": 1,
+            "answered": {
+                "k": 3,
+                "n": 4,
+                "share": 0.75,
+                "low": pytest.approx(0.194, abs=1e-3),
+                "high": pytest.approx(0.994, abs=1e-3),
+            },
+        }
+    ]
+    (fever,) = [g for g in line["event_groups"] if g["event_group"] == "fever"]
+    assert fever["reporting"]["k"] == 2 and fever["reporting"]["n"] == 3
+    assert fever["reporting"]["low"] == pytest.approx(0.0943, abs=1e-3)
+    assert fever["reporting"]["high"] == pytest.approx(0.9916, abs=1e-3)
+    # A period before the doses has none of them.
+    old = client.get(
+        "/api/v1/indicators",
+        params={"since": "2020-01-01", "until": "2020-01-31"},
+        headers=api_token(client, "investigator"),
+    )
+    assert old.json()["active_surveillance"] == []

@@ -193,3 +193,92 @@ def test_desk_alert_switch_on_the_inbox(client, session, county):
     refused = client.post("/referrals/desk-alert", data={"csrf_token": csrf, "sound": "on"})
     assert refused.status_code == 403
     assert not desk.sound_on(session, county.actor(session, "reporter"))
+
+
+def test_referral_form_shows_and_edits_the_repeats_and_the_handover_prints_them(
+    client, session, county
+):
+    """The repeats the emergency block recorded are on the referral form, each with its
+    dose, route and time; edited there they change the report's block (audited), and the
+    hand-over sheet prints each."""
+    import subprocess
+
+    dose = _dose(session, county)
+    csrf = login(client, "reporter")
+    given_at = dose.administered_at + timedelta(minutes=12)
+    first_repeat = clock.to_local(dose.administered_at + timedelta(minutes=22))
+    ok = client.post(
+        "/reports/new",
+        data=_form(
+            csrf,
+            dose,
+            em_adrenaline_mg="0.15",
+            em_adrenaline_at=clock.to_local(given_at).strftime("%H:%M"),
+            em_repeat1_at=first_repeat.strftime("%H:%M"),
+        ),
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303, ok.text[:500]
+    report = session.exec(select(Report)).one()
+    ref = referral_of(session, report)
+    form = client.get(f"/reports/{report.id}/referral", headers=EN).text
+    assert f'name="repeat_at_0" value="{iso_local(first_repeat)}"' in form
+    assert 'name="repeat_dose_0"' in form and 'name="repeat_route_0"' in form
+    assert 'name="repeat_at_1" value=""' in form  # one blank row adds the next
+
+    second = clock.to_local(dose.administered_at + timedelta(minutes=30))
+    data = {
+        "csrf_token": csrf,
+        "urgency": "emergency",
+        "adrenaline_mg": "0.15",
+        "adrenaline_at": iso_local(given_at),
+        "adrenaline_route": "im",
+        "repeat_at_0": iso_local(first_repeat),
+        "repeat_dose_0": "",
+        "repeat_route_0": "",
+        "repeat_at_1": iso_local(second),
+        "repeat_dose_1": "0.1",
+        "repeat_route_1": "iv",
+        "repeat_at_2": "",
+    }
+    # A bad row comes back beside its input, with what was typed.
+    bad = client.post(
+        f"/reports/{report.id}/referral", data={**data, "repeat_dose_1": "lots"}, headers=EN
+    )
+    assert bad.status_code == 422 and "Enter a number." in bad.text and 'value="lots"' in bad.text
+    # A repeat before the first dose is refused.
+    early = iso_local(given_at - timedelta(minutes=5))
+    bad = client.post(
+        f"/reports/{report.id}/referral", data={**data, "repeat_at_1": early}, headers=EN
+    )
+    assert bad.status_code == 422 and "Each repeat dose needs a time after the first" in bad.text
+
+    saved = client.post(
+        f"/reports/{report.id}/referral", data=data, headers=EN, follow_redirects=False
+    )
+    assert saved.status_code == 303, saved.text[:800]
+    session.expire_all()
+    block = session.get(Report, report.id).emergency
+    repeats = block["adrenaline"]["repeats"]
+    assert len(repeats) == 2 and repeats[1]["dose_mg"] == 0.1 and repeats[1]["route"] == "iv"
+    assert session.exec(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "report",
+            AuditEvent.entity_id == report.id,
+            AuditEvent.action == "update",
+        )
+    ).first()
+    form = client.get(f"/reports/{report.id}/referral", headers=EN).text
+    assert 'name="repeat_dose_1" value="0.1"' in form
+    assert '<option value="iv" selected>' in form
+
+    login(client, "hospital")
+    pdf = client.get(f"/referrals/{ref.id}/handover.pdf", headers=EN)
+    assert pdf.status_code == 200
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf.content, capture_output=True, check=True
+    ).stdout.decode()
+    flat = " ".join(text.split())
+    assert "repeat doses (2)" in flat
+    assert f"{first_repeat:%H:%M} (0.15 mg, intramuscular)" in flat
+    assert f"{second:%H:%M} (0.1 mg, intravenous)" in flat

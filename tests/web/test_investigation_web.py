@@ -464,3 +464,42 @@ def test_each_fragment_renders_from_its_slice_as_from_the_whole_page(
         html = fragment.render(part)
         assert html == fragment.render(whole)
         assert f"/cases/{case_id}" in html
+
+
+def test_section_error_summary_links_each_field_and_keeps_values(client, county, case_id):
+    """A bad save of a section leads to the fix: the shared error summary at the top of the
+    section links each field in error, and those fields say so to a screen reader."""
+    login(client, "investigator")
+    csrf = _csrf(client.get(f"/cases/{case_id}").text)
+    for headers in ({**EN, "HX-Request": "true", "X-CSRF-Token": csrf}, EN):
+        r = client.post(
+            f"/cases/{case_id}/form/examinations",
+            data={
+                "csrf_token": csrf,
+                "version": "0",
+                "pulse": "fast",
+                "temperature_c": "99",
+                "physical_exam": "全身荨麻疹，双肺哮鸣音",
+            },
+            headers=headers,
+        )
+        assert r.status_code == 422
+        html = r.text
+        assert html.count("data-error-summary") == 1
+        summary = html[
+            html.index("data-error-summary") : html.index(
+                "</div>", html.index("data-error-summary")
+            )
+        ]
+        assert 'href="#f-examinations-pulse"' in summary
+        assert 'href="#f-examinations-temperature_c"' in summary
+        assert "Enter a whole number." in summary and "Out of range: between 30 and 45." in summary
+        assert re.search(
+            r'id="f-examinations-pulse" name="pulse" value="fast" aria-invalid="true" '
+            r'aria-describedby="err-f-examinations-pulse"',
+            html,
+        )
+        assert 'id="err-f-examinations-pulse"' in html
+        assert 'value="99"' in html and "全身荨麻疹，双肺哮鸣音" in html
+        # A field without an error is not marked.
+        assert 'aria-describedby="err-f-examinations-physical_exam"' not in html

@@ -296,3 +296,37 @@ def test_the_scanner_finds_english_and_codes():
     assert raw_words(text, {"A-12"}, codes) == ["Close", "serious_aefi"]
     assert raw_words("途径 im", set(), codes) == ["im"]
     assert raw_words("AEFI 个案 FHIR CSV", set(), codes) == []
+
+
+def _history(html: str) -> str:
+    start = html.index(">", html.index('id="alert-history"')) + 1
+    return html[start : html.index("</section>", start)]
+
+
+def test_signal_history_reads_chinese(client, session, busy_county):
+    """The history of a signal's alert page is told in words (aefi/audit_text.py): no
+    level, status or action codes, no English, in zh_CN; the same lines in English."""
+    from aefi.signals.models import Signal
+
+    county, reports, halt = busy_county
+    signal = session.exec(select(Signal).order_by(Signal.id)).first()
+    assert signal is not None, "two anaphylaxis reports on one lot raise a signal"
+    data, codes = _data_values(session), enum_values()
+    login(client, "bureau")
+    r = client.get(f"/signals/{signal.id}", headers=ZH)
+    assert r.status_code == 200
+    history = visible_text(_history(r.text))
+    assert "建议" in history or "信号" in history, history
+    _check(
+        {
+            f"/signals/{signal.id} history": _in_context(
+                history, raw_words(history, data | {halt.number}, codes)
+            )
+            + ascii_punctuation(history)
+        }
+    )
+    english = visible_text(
+        _history(client.get(f"/signals/{signal.id}", headers={"Accept-Language": "en"}).text)
+    )
+    assert "Signal raised:" in english and "expected" in english
+    assert "halt_recommended" not in english and "O=" not in english

@@ -1,12 +1,16 @@
-"""The lot page's active-surveillance figures (``aftercare.active``): the lot's vaccinees
-invited to check in, who answered each day, and the share of responders reporting each
-event group beside the product's other lots — in the actor's scope (a site's physician:
-their site; the county's staff: their counties)."""
+"""Active-surveillance figures (``aftercare.active``) in the actor's scope (a site's
+physician: their site; the county's staff: their counties):
+
+- the lot page's: the lot's vaccinees invited to check in, who answered each day, and the
+  share of responders reporting each event group beside the product's other lots;
+- the indicators': per vaccine, for the doses given in a period, the same counts and the
+  share reporting each event group with its exact interval."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
@@ -15,7 +19,7 @@ from aefi.aftercare.models import Answer, CheckIn, CheckinInvite
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor
 from aefi.intake.symptoms import groups_of
-from aefi.registry.models import Dose, Lot, Site
+from aefi.registry.models import Dose, Lot, Site, Vaccine
 
 
 @dataclass(frozen=True)
@@ -99,3 +103,79 @@ def lot_figures(session: Session, actor: Actor, lot: Lot) -> LotFigures:
     denominator = max(invited, len(responders))
     days = [(day, active.share(len(ids), denominator)) for day, ids in sorted(by_day.items())]
     return LotFigures(invited=invited, responders=len(responders), days=days, groups=groups)
+
+
+@dataclass(frozen=True)
+class VaccineFigures:
+    vaccine_code: str
+    name: str
+    name_en: str
+    invited: int
+    responders: int
+    days: list[tuple[int, active.Share]]  # answered of invited, per scheduled day
+    groups: list[tuple[str, active.Share]]  # responders reporting each event group
+
+
+def vaccine_figures(
+    session: Session, actor: Actor, start: datetime, end: datetime
+) -> list[VaccineFigures]:
+    """Per vaccine, for the doses given in [start, end): invited, who answered each
+    scheduled day, and the share of responders reporting each event group (exact
+    Clopper–Pearson intervals). Vaccines nobody was invited for are left out."""
+    in_period = (col(Dose.administered_at) >= start) & (col(Dose.administered_at) < end)
+    invited = dict(
+        session.exec(
+            _scope(
+                select(Lot.vaccine_id, func.count())
+                .select_from(CheckinInvite)
+                .join(Dose, Dose.id == CheckinInvite.dose_id)
+                .join(Lot, Lot.id == Dose.lot_id),
+                actor,
+            )
+            .where(in_period)
+            .group_by(Lot.vaccine_id)
+        ).all()
+    )
+    rows = session.exec(
+        _scope(
+            select(Lot.vaccine_id, CheckIn.dose_id, CheckIn.day, CheckIn.answer, CheckIn.symptoms)
+            .join(Dose, Dose.id == CheckIn.dose_id)
+            .join(Lot, Lot.id == Dose.lot_id),
+            actor,
+        ).where(in_period)
+    ).all()
+    responders: dict[int, set[int]] = defaultdict(set)
+    by_day: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+    by_group: dict[int, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for vaccine_id, dose_id, day, answer, symptoms in rows:
+        responders[vaccine_id].add(dose_id)
+        by_day[vaccine_id][day].add(dose_id)
+        if answer == Answer.unwell:
+            codes = questions.report_codes([c for c in symptoms.split(",") if c])
+            for group in groups_of(codes):
+                by_group[vaccine_id][group].add(dose_id)
+    ids = set(invited) | set(responders)
+    if not ids:
+        return []
+    vaccines = session.exec(
+        select(Vaccine).where(col(Vaccine.id).in_(ids)).order_by(Vaccine.code)
+    ).all()
+    out = []
+    for v in vaccines:
+        n = len(responders.get(v.id, ()))
+        # A dose answered without an invite on record (an old link) still counts as invited.
+        denominator = max(invited.get(v.id, 0), n)
+        days = sorted(by_day.get(v.id, {}).items())
+        groups = sorted(by_group.get(v.id, {}).items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        out.append(
+            VaccineFigures(
+                vaccine_code=v.code,
+                name=v.name,
+                name_en=v.name_en,
+                invited=denominator,
+                responders=n,
+                days=[(day, active.share(len(d), denominator)) for day, d in days],
+                groups=[(g, active.share(len(d), n)) for g, d in groups],
+            )
+        )
+    return out

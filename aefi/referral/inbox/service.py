@@ -37,6 +37,7 @@ from aefi.referral.models import LABELS, Referral
 from aefi.referral.schemas import DETAIL_FIELDS
 from aefi.referral.states import Action, ReferralStatus
 from aefi.registry.models import Hospital, Site
+from aefi.triage.rules_in_force.service import emergency_groups
 
 
 @dataclass(frozen=True)
@@ -415,17 +416,35 @@ def form_defaults(session: Session, actor: Actor, report_id: int) -> dict[str, A
     require_role(actor, *REQUESTERS)
     report = intake_access.get_report(session, actor, report_id)
     ref = open_of_report(session, report.id)
+    block = emergency_block.read(report.emergency)
     if ref is not None:
-        return {name: getattr(ref, name) for name in DETAIL_FIELDS}
+        return {**{name: getattr(ref, name) for name in DETAIL_FIELDS}, **_adrenaline_values(block)}
     return {
-        "urgency": states.urgency_for(report.event_groups, report.life_threatening).value,
+        **_adrenaline_values(block),
+        "urgency": states.urgency_for(
+            report.event_groups, report.life_threatening, emergency_groups=emergency_groups()
+        ).value,
         "treatment_given": report.treatment,
         "temperature_c": report.max_temperature_c,
         "contact_name": report.reporter_name,
         "contact_phone": report.reporter_phone,
         "family_contact": " ".join(p for p in (report.guardian_name, report.patient_phone) if p),
-        **emergency_block.referral_details(emergency_block.read(report.emergency)),
+        **emergency_block.referral_details(block),
     }
+
+
+def _adrenaline_values(block: emergency_block.EmergencyIn | None) -> dict[str, Any]:
+    """The route and repeat rows of the referral form, from the report's emergency block
+    (where they live): ``repeat_at_0``, ``repeat_dose_0``, ``repeat_route_0``, ..."""
+    adrenaline = block.adrenaline if block is not None else None
+    if adrenaline is None:
+        return {}
+    out: dict[str, Any] = {"adrenaline_route": adrenaline.route.value}
+    for i, rep in enumerate(adrenaline.repeats):
+        out[f"repeat_at_{i}"] = rep.at
+        out[f"repeat_dose_{i}"] = rep.dose_mg
+        out[f"repeat_route_{i}"] = rep.route.value if rep.route else ""
+    return out
 
 
 def handover_pdf(session: Session, actor: Actor, referral_id: int) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from aefi import audit, clock
@@ -29,9 +30,10 @@ from aefi.referral.notices import (
     hospital_name,
     tell_hospital,
 )
-from aefi.referral.schemas import DETAIL_FIELDS, ReferralIn
+from aefi.referral.schemas import DETAIL_FIELDS, REPORT_FIELDS, ReferralIn
 from aefi.registry.models import Site
 from aefi.triage.rules import TriageDecision
+from aefi.triage.rules_in_force.service import emergency_groups
 
 
 def _send(session: Session, actor: Actor, ref: Referral, report: Report) -> None:
@@ -117,7 +119,9 @@ def open_from_triage(
         site_id=report.site_id,
         hospital_id=hospital_id,
         origin="triage",
-        urgency=states.urgency_for(report.event_groups, report.life_threatening),
+        urgency=states.urgency_for(
+            report.event_groups, report.life_threatening, emergency_groups=emergency_groups()
+        ),
         triage_reasons=_triage_reasons(decision),
         treatment_given=report.treatment,
         contact_name=report.reporter_name,
@@ -156,6 +160,7 @@ def send_referral(session: Session, actor: Actor, report_id: int, data: Referral
         session.add(ref)
         session.flush()
         changes = audit.diff(before, audit.snapshot(ref))
+        repeats_changed = _edit_adrenaline(session, actor, report, ref, data)
         if changes:
             audit.record(
                 session,
@@ -167,6 +172,7 @@ def send_referral(session: Session, actor: Actor, report_id: int, data: Referral
                 summary=report.number,
                 county_id=ref.county_id,
             )
+        if changes or repeats_changed:
             tell_hospital(
                 session,
                 ref,
@@ -199,9 +205,52 @@ def send_referral(session: Session, actor: Actor, report_id: int, data: Referral
         value = getattr(data, name)
         setattr(ref, name, _stored(name, value))
     ref.reason = data.reason.strip()
+    _edit_adrenaline(session, actor, report, ref, data)
     _send(session, actor, ref, report)
     session.commit()
     return ref
+
+
+def _edit_adrenaline(
+    session: Session, actor: Actor, report: Report, ref: Referral, data: ReferralIn
+) -> bool:
+    """The route and repeats the form edits live in the report's emergency block (one home,
+    read by the referral pages and the hand-over); the first dose is the referral's. Audited
+    on the report; True when the block changed."""
+    if not (data.model_fields_set & set(REPORT_FIELDS)):
+        return False
+    try:
+        after = emergency.with_adrenaline(
+            report.emergency,
+            dose_mg=ref.adrenaline_mg,
+            at=ref.adrenaline_at,
+            route=data.adrenaline_route,
+            repeats=data.adrenaline_repeats,
+        )
+    except (ValueError, ValidationError) as exc:
+        session.rollback()
+        message = (
+            "Each repeat dose needs a time after the first dose, "
+            "and the first dose its dose and time."
+        )
+        raise Invalid(message, fields={"adrenaline_repeats": message}) from exc
+    before = report.emergency or {}
+    if after == before:
+        return False
+    report.emergency = after or None
+    session.add(report)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "update",
+        "report",
+        report.id,
+        changes={"emergency": [before, after]},
+        summary=report.number,
+        county_id=report.county_id,
+    )
+    return True
 
 
 def _stored(name: str, value: Any) -> Any:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from aefi import i18n
 from aefi.deps import SessionDep, WebActor
 from aefi.errors import Invalid
+from aefi.intake.emergency import MAX_REPEATS, AdrenalineRoute
 from aefi.referral.inbox import service as inbox
 from aefi.referral.page_context import FIELD_MESSAGES, page_context
 from aefi.referral.schemas import RANGES, ReferralIn
@@ -28,7 +29,14 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 def _form_page(request, session, actor, report_id, values, errors, status=200):
     rs = inbox.report_referrals(session, actor, report_id)
-    ctx = page_context(rs=rs, report_id=report_id, values=values, errors=errors, ranges=RANGES)
+    ctx = page_context(
+        rs=rs,
+        report_id=report_id,
+        values=values,
+        errors=errors,
+        ranges=RANGES,
+        max_repeats=MAX_REPEATS,
+    )
     return render(request, "referral/form.html", ctx, status_code=status)
 
 
@@ -68,18 +76,60 @@ def parse_referral_form(form) -> tuple[ReferralIn | None, dict[str, Any], dict[s
                 errors[name] = i18n.gettext("Enter a number.")
         else:
             data[name] = value
+    if any(k == "adrenaline_route" or k.startswith("repeat_") for k in values):
+        data.update(_repeat_rows(values, errors))
     try:
         parsed = ReferralIn(**{k: v for k, v in data.items() if k not in errors})
     except ValidationError as exc:
         parsed = None
         for e in exc.errors():
             name = str(e["loc"][0])
-            if name in RANGES:
+            if name == "adrenaline_repeats" and len(e["loc"]) >= 3:
+                part = {"dose_mg": "dose", "at": "at", "route": "route"}.get(str(e["loc"][2]), "at")
+                name = f"repeat_{part}_{e['loc'][1]}"
+                errors[name] = (
+                    i18n.gettext(
+                        "Between {lo} and {hi}.", lo="0", hi=f"{RANGES['adrenaline_mg'][1]:g}"
+                    )
+                    if part == "dose"
+                    else i18n.gettext("Check this value.")
+                )
+            elif name in RANGES:
                 lo, hi = RANGES[name]
                 errors[name] = i18n.gettext("Between {lo} and {hi}.", lo=f"{lo:g}", hi=f"{hi:g}")
             else:
                 errors[name] = i18n.gettext("Check this value.")
     return (None if errors else parsed), values, errors
+
+
+def _repeat_rows(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    """The first dose's route and the repeat rows (time, dose, route); a row left blank
+    is no repeat, a row with a dose or a route needs its time."""
+    route = values.get("adrenaline_route", "")
+    repeats: list[dict[str, Any]] = []
+    for i in range(MAX_REPEATS):
+        at, dose, rroute = (values.get(f"repeat_{p}_{i}", "") for p in ("at", "dose", "route"))
+        if not (at or dose or rroute):
+            continue
+        row: dict[str, Any] = {"route": rroute or None}
+        try:
+            row["at"] = parse_local(at) if at else None
+        except ValueError:
+            row["at"] = None
+        if row["at"] is None:
+            errors[f"repeat_at_{i}"] = i18n.gettext("Enter a date and time.")
+        if dose:
+            try:
+                row["dose_mg"] = float(dose.replace(",", "."))
+            except ValueError:
+                errors[f"repeat_dose_{i}"] = i18n.gettext("Enter a number.")
+        if rroute and rroute not in AdrenalineRoute.__members__:
+            errors[f"repeat_route_{i}"] = i18n.gettext("Check this value.")
+        if not any(k.endswith(f"_{i}") and k.startswith("repeat_") for k in errors):
+            repeats.append(row)
+    if route and route not in AdrenalineRoute.__members__:
+        errors["adrenaline_route"] = i18n.gettext("Check this value.")
+    return {"adrenaline_route": route or None, "adrenaline_repeats": repeats}
 
 
 @router.post("/reports/{report_id:int}/referral")

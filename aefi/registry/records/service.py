@@ -12,6 +12,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, SQLModel, col, func, select
 
 from aefi import audit
+from aefi.aftercare import schedule
 from aefi.auth.models import Role
 from aefi.auth.permissions import (
     Actor,
@@ -41,7 +42,7 @@ from aefi.types import MAX_ID, ascii_int
 class FieldSpec:
     name: str
     label: str  # English msgid
-    kind: str = "text"  # text, int, date, bool, select
+    kind: str = "text"  # text, int, date, bool, select, days (a check-in schedule)
     required: bool = False
     choices: str | None = None  # name of a choice list for selects
 
@@ -124,6 +125,7 @@ KINDS: dict[str, Kind] = {
                 FieldSpec("name_en", N_("English name")),
                 FieldSpec("manufacturer", N_("Manufacturer")),
                 FieldSpec("observation_minutes", N_("Observation minutes"), "int", True),
+                FieldSpec("checkin_days", N_("Check-in days after the dose"), "days"),
             ),
             ("code", "name", "name_en", "manufacturer"),
         ),
@@ -300,6 +302,8 @@ def _coerce(spec: FieldSpec, raw: Any) -> Any:
         if number is None or not low <= number <= MAX_ID:
             raise ValueError(N_("Enter a whole number."))
         return number
+    if spec.kind == "days":
+        return schedule.checked_days(str(raw))
     if spec.kind == "date":
         if isinstance(raw, date):
             return raw
@@ -454,6 +458,7 @@ def create_vaccine(
     manufacturer: str,
     name_en: str = "",
     observation_minutes: int = 30,
+    checkin_days: str = "",
 ) -> Vaccine:
     return save_record(
         session,
@@ -466,8 +471,18 @@ def create_vaccine(
             "name_en": name_en,
             "manufacturer": manufacturer,
             "observation_minutes": observation_minutes,
+            "checkin_days": checkin_days,
         },
     )
+
+
+def edit_vaccine(session: Session, actor: Actor, code: str, values: dict[str, Any]) -> Vaccine:
+    """Change a product's fields named in ``values`` (the API's PATCH); audited."""
+    require_role(actor, *writers(KINDS["vaccines"], editing=True))
+    vaccine = session.exec(select(Vaccine).where(Vaccine.code == code)).first()
+    if vaccine is None:
+        raise NotFound("Unknown vaccine.")
+    return save_record(session, actor, KINDS["vaccines"], vaccine.id, values)
 
 
 def create_lot(

@@ -59,6 +59,13 @@ def current_ruleset(settings: Settings | None = None) -> Ruleset:
     return ruleset
 
 
+def emergency_groups() -> tuple[str, ...]:
+    """The designated emergency conditions, configured once (rules.toml [referral]
+    event_groups): triage refers them to the green channel as emergencies, and the report
+    form asks for adrenaline, vital signs, weight and treatment times when one is chosen."""
+    return tuple(current_ruleset().referral.event_groups)
+
+
 def _fallback(path: Path, cached: tuple | None, error: str) -> Ruleset:
     if _errors.get(path) != error:
         log.error("triage rules file %s is unusable, keeping the last good rules: %s", path, error)
