@@ -23,14 +23,15 @@ import codecs
 import csv
 import hashlib
 import io
+import operator
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import event, select
 from sqlmodel import Session
 
 from aefi import audit, clock
@@ -39,7 +40,7 @@ from aefi.auth.permissions import Actor, require_role
 from aefi.i18n import N_, gettext
 from aefi.registry import lot_states
 from aefi.registry.access import DOSE_WRITERS
-from aefi.registry.models import Dose, Lot, Person, Route, Site
+from aefi.registry.models import Lot, Person, Route, Site
 
 COLUMNS = (
     "id_number",
@@ -129,70 +130,142 @@ class _Lookups:
             select(Person.id_number, Person.id).where(Person.county_id == county_id)
         ).all()
         self.persons: dict[str, int] = {idn: pid for idn, pid in rows}
+        self.births: dict[str, date] = {}  # birth_date text -> date (they repeat)
 
 
-def _parse_row(row: dict[str, str], look: _Lookups, zone: ZoneInfo, now: datetime):
-    for col in REQUIRED:
-        if not (row.get(col) or "").strip():
-            return None, f"{col} is empty"
-    if len(row["id_number"].strip()) > 32:
+# A parsed good row, positional (no dict per row): the person's fields, then the dose's.
+# (id_number, name, sex, birth_on, phone, lot_id, site_id, dose_number, route, body_site,
+#  administered_at (aware), administered_at as SQLite stores it, vaccinator)
+Parsed = tuple
+
+
+def _times(zone: ZoneInfo, now: datetime):
+    """``administered_at`` text -> (aware time, SQLite's stored text) or an error message,
+    remembered per distinct text (a file's times repeat: a clinic's day at the minute)."""
+    cache: dict[str, tuple[datetime, str] | str] = {}
+    fromiso = datetime.fromisoformat
+
+    def parse(text: str) -> tuple[datetime, str] | str:
+        hit = cache.get(text)
+        if hit is not None:
+            return hit
+        try:
+            at = fromiso(text)
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=zone)
+            at = at.astimezone(now.tzinfo)
+        except (ValueError, OverflowError):
+            out: tuple[datetime, str] | str = (
+                "administered_at is not an ISO 8601 time (2026-11-25T09:30:00+08:00)"
+            )
+        else:
+            if at.year < 1900:
+                out = "administered_at lies before 1900"
+            elif at > now:
+                out = "administered_at lies in the future"
+            else:
+                out = (at, _sqlite_datetime(at))
+        if len(cache) >= 100_000:
+            cache.clear()
+        cache[text] = out
+        return out
+
+    return parse
+
+
+def _sqlite_datetime(at: datetime) -> str:
+    """What SQLAlchemy's DateTime stores on SQLite for ``UTCDateTime`` (UTC, no zone,
+    always six digits of microseconds): '2026-01-05 01:00:00.000000'."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _parse_row(row: list[str], look: _Lookups, times) -> tuple[Parsed | None, str | None]:
+    """``row``: the cells in ``COLUMNS`` order ('' for a missing cell or column)."""
+    (
+        id_number,
+        name,
+        sex,
+        birth,
+        phone,
+        lot_number,
+        site_code,
+        dose_text,
+        at_text,
+        route,
+        body_site,
+        vaccinator,
+    ) = row
+    id_number, name, lot_number, site_code, at_text = (
+        id_number.strip(),
+        name.strip(),
+        lot_number.strip(),
+        site_code.strip(),
+        at_text.strip(),
+    )
+    if not (id_number and name and lot_number and site_code and at_text):
+        for col, value in zip(
+            REQUIRED, (id_number, name, lot_number, site_code, at_text), strict=True
+        ):
+            if not value:
+                return None, f"{col} is empty"
+    if len(id_number) > 32:
         return None, "id_number is longer than 32 characters"
-    site = look.sites.get(row["site_code"].strip())
+    site = look.sites.get(site_code)
     if site is None:
-        return None, f"no vaccination site with code {row['site_code'].strip()}"
+        return None, f"no vaccination site with code {site_code}"
     if site[1]:
-        return None, f"vaccinations at site {row['site_code'].strip()} are halted"
-    lot = look.lots.get(row["lot_number"].strip())
+        return None, f"vaccinations at site {site_code} are halted"
+    lot = look.lots.get(lot_number)
     if lot is None:
-        return None, f"no lot numbered {row['lot_number'].strip()}"
+        return None, f"no lot numbered {lot_number}"
     if lot[1] is not None or lot[2]:
-        return None, f"lot {row['lot_number'].strip()} is {lot[1] if not lot[2] else 'halted'}"
-    try:
-        at = datetime.fromisoformat(row["administered_at"].strip())
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=zone)
-        at = at.astimezone(now.tzinfo)
-    except (ValueError, OverflowError):
-        return None, "administered_at is not an ISO 8601 time (2026-11-25T09:30:00+08:00)"
-    if at.year < 1900:
-        return None, "administered_at lies before 1900"
-    if at > now:
-        return None, "administered_at lies in the future"
-    try:
-        dose_number = int((row.get("dose_number") or "1").strip())
-    except ValueError:
-        return None, "dose_number is not a whole number"
-    if not 1 <= dose_number <= 10:
-        return None, "dose_number must be between 1 and 10"
-    route = (row.get("route") or "").strip().lower()
+        return None, f"lot {lot_number} is {lot[1] if not lot[2] else 'halted'}"
+    at = times(at_text)
+    if type(at) is str:
+        return None, at
+    if not dose_text or dose_text == "1":
+        dose_number = 1
+    else:
+        try:
+            dose_number = int(dose_text.strip())
+        except ValueError:
+            return None, "dose_number is not a whole number"
+        if not 1 <= dose_number <= 10:
+            return None, "dose_number must be between 1 and 10"
+    route = route.strip().lower()
     if route and route not in _ROUTES:
         return None, f"route {route} is not one of {', '.join(sorted(_ROUTES))}"
-    sex = (row.get("sex") or "unknown").strip().lower() or "unknown"
+    sex = sex.strip().lower() or "unknown"
     sex = _SEX_MAP.get(sex, sex)
     if sex not in ("male", "female", "unknown"):
         return None, f"sex {sex} is not male, female or unknown"
-    birth = (row.get("birth_date") or "").strip()
-    try:
-        birth_on = date.fromisoformat(birth) if birth else None
-    except ValueError:
-        return None, "birth_date is not a date (YYYY-MM-DD)"
-    person = {
-        "id_number": row["id_number"].strip().upper(),
-        "name": row["name"].strip()[:100],
-        "sex": sex,
-        "birth_on": birth_on,
-        "phone": (row.get("phone") or "").strip()[:40],
-    }
-    dose = {
-        "lot_id": lot[0],
-        "site_id": site[0],
-        "dose_number": dose_number,
-        "route": route,
-        "body_site": (row.get("body_site") or "").strip()[:64],
-        "administered_at": at,
-        "vaccinator": (row.get("vaccinator") or "").strip()[:100],
-    }
-    return (person, dose), None
+    birth = birth.strip()
+    if birth:
+        birth_on = look.births.get(birth)
+        if birth_on is None:
+            try:
+                birth_on = date.fromisoformat(birth)
+            except ValueError:
+                return None, "birth_date is not a date (YYYY-MM-DD)"
+            if len(look.births) < 100_000:
+                look.births[birth] = birth_on
+    else:
+        birth_on = None
+    return (
+        id_number.upper(),
+        name[:100],
+        sex,
+        birth_on,
+        phone.strip()[:40],
+        lot[0],
+        site[0],
+        dose_number,
+        route,
+        body_site.strip()[:64],
+        at[0],
+        at[1],
+        vaccinator.strip()[:100],
+    ), None
 
 
 def import_doses(
@@ -233,9 +306,11 @@ def import_doses(
         look.sites = {c: v for c, v in look.sites.items() if v[0] == actor.site_id}
     zone = clock.local_zone()
     now = clock.now()
+    times = _times(zone, now)
+    cells = _cells(header)
     name = filename or getattr(stream, "name", "") or ""
     name = str(name).rsplit("/", 1)[-1][:200]
-    batch: list[tuple[dict, dict]] = []
+    batch: list[Parsed] = []
     first_line = last_line = 0
     rejected_before = 0  # rejections already named by a committed batch's audit event
     writing = True  # all-or-nothing stops writing at the first bad row (it will roll back)
@@ -275,6 +350,7 @@ def import_doses(
             rejected_before = report.rejected_count
         batch = []
 
+    importing = _importing.set(True)  # (SQLite: the large page cache stays on meanwhile)
     try:
         prev_end = header_line
         while True:
@@ -299,7 +375,7 @@ def import_doses(
                     report.reject(line, bad_lines[bad])
                     writing = writing and not all_or_nothing
                     continue
-            parsed, error = _parse_row(dict(zip(header, fields, strict=False)), look, zone, now)
+            parsed, error = _parse_row(cells(fields), look, times)
             if error:
                 report.reject(line, error)
                 writing = writing and not all_or_nothing
@@ -342,7 +418,31 @@ def import_doses(
     except BaseException:
         session.rollback()  # the batch in progress; committed batches are audited
         raise
+    finally:
+        _importing.reset(importing)
     return report
+
+
+def _cells(header: list[str]):
+    """fields -> the cells in ``COLUMNS`` order, as ``dict(zip(header, fields))`` would
+    give them ('' where the row is short or the header lacks the column)."""
+    width = len(header)
+    if len(set(header)) != width:  # a column named twice: the dict's rules, row by row
+
+        def by_dict(fields: list[str]) -> list[str]:
+            row = dict(zip(header, fields, strict=False))
+            return [row.get(c) or "" for c in COLUMNS]
+
+        return by_dict
+    pick = operator.itemgetter(*(header.index(c) if c in header else -1 for c in COLUMNS))
+
+    def by_index(fields: list[str]):
+        if len(fields) < width:
+            fields += [""] * (width - len(fields))
+        fields.append("")  # what index -1 (a column the header lacks) reads
+        return pick(fields)
+
+    return by_index
 
 
 def _header(reader, report: ImportReport) -> tuple[list[str] | None, int]:
@@ -455,17 +555,11 @@ def _guess(sniffed: list[bytes]) -> str | None:
     return "gb18030" if gb * 2 >= len(sample) and gb > utf8 else None
 
 
-def _insert_ignore(conn, table):
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL alike."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
-
-
 def _write(
     session: Session,
     look: _Lookups,
     county_id: int,
-    batch: Iterable[tuple[dict, dict]],
+    batch: Iterable[Parsed],
     created_at: datetime,
 ) -> tuple[int, int]:
     """Insert a batch: new persons first (ignoring ones another import just added), their
@@ -473,37 +567,148 @@ def _write(
     Returns (doses added, doses skipped as already recorded)."""
     batch = list(batch)
     conn = session.connection()
-    new_people: dict[str, dict] = {}
-    for person, _dose in batch:
-        if person["id_number"] not in look.persons and person["id_number"] not in new_people:
-            new_people[person["id_number"]] = {
-                **person,
-                "county_id": county_id,
-                "address": "",
-                "guardian_name": "",
-            }
-    person_table = Person.__table__
-    if new_people:
-        conn.execute(_insert_ignore(conn, person_table), list(new_people.values()))
-        numbers = list(new_people)
-        for i in range(0, len(numbers), 500):
-            chunk = numbers[i : i + 500]
-            rows = conn.execute(
-                select(person_table.c.id_number, person_table.c.id).where(
-                    person_table.c.county_id == county_id, person_table.c.id_number.in_(chunk)
-                )
+    new_people: dict[str, Parsed] = {}
+    persons = look.persons
+    for row in batch:
+        if row[0] not in persons and row[0] not in new_people:
+            new_people[row[0]] = row  # the first row naming a person gives the details
+    if conn.dialect.name == "postgresql":
+        return _write_postgres(conn, look, county_id, batch, new_people, created_at)
+    return _write_sqlite(conn, look, county_id, batch, new_people, created_at)
+
+
+# --- SQLite: one prepared statement through the driver, no per-row bind processing ------
+
+_SQLITE_PERSON = (
+    "INSERT INTO person (county_id, id_number, name, sex, birth_on, phone, address, "
+    "guardian_name) VALUES (?, ?, ?, ?, ?, ?, '', '') ON CONFLICT DO NOTHING"
+)
+_SQLITE_DOSE = (
+    "INSERT INTO dose (person_id, lot_id, site_id, dose_number, route, body_site, "
+    "administered_at, vaccinator, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
+)
+IMPORT_CACHE_KIB = 256 * 1024  # SQLite's page cache while importing (its default: 2 MiB)
+_importing: ContextVar[bool] = ContextVar("aefi_importing", default=False)
+
+
+def _write_sqlite(conn, look, county_id, batch, new_people, created_at) -> tuple[int, int]:
+    raw = conn.connection.driver_connection
+    _raise_cache(conn)
+    cur = raw.cursor()
+    try:
+        if new_people:
+            cur.executemany(
+                _SQLITE_PERSON,
+                [
+                    (county_id, idn, r[1], r[2], r[3].isoformat() if r[3] else None, r[4])
+                    for idn, r in new_people.items()
+                ],
             )
-            for idn, pid in rows:
-                look.persons[idn] = pid
-    dose_table = Dose.__table__
-    result = conn.execute(
-        _insert_ignore(conn, dose_table).returning(dose_table.c.id),
-        [
-            {**dose, "person_id": look.persons[person["id_number"]], "created_at": created_at}
-            for person, dose in batch
-        ],
-    )
-    added = len(result.all())
+            numbers = list(new_people)
+            for i in range(0, len(numbers), 500):
+                chunk = numbers[i : i + 500]
+                cur.execute(
+                    "SELECT id_number, id FROM person WHERE county_id = ? AND id_number IN "
+                    f"({', '.join('?' * len(chunk))})",
+                    [county_id, *chunk],
+                )
+                look.persons.update(cur.fetchall())
+        persons = look.persons
+        created = _sqlite_datetime(created_at)
+        cur.executemany(
+            _SQLITE_DOSE,
+            [(persons[r[0]], r[5], r[6], r[7], r[8], r[9], r[11], r[12], created) for r in batch],
+        )
+        added = cur.rowcount  # INSERT ... DO NOTHING: the rows actually inserted
+    finally:
+        cur.close()
+    return added, len(batch) - added
+
+
+def _raise_cache(conn) -> None:
+    """A large page cache for this connection while the import runs (the indexes of a
+    million rows do not fit in 2 MiB); the old size comes back when the connection is next
+    checked out outside an import, or at the import's end (``_restore_cache``)."""
+    info = conn.connection.info
+    if "aefi_import_cache" not in info:
+        raw = conn.connection.driver_connection
+        info["aefi_import_cache"] = raw.execute("PRAGMA cache_size").fetchone()[0]
+        raw.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+        engine = conn.engine
+        if not event.contains(engine, "checkout", _restore_on_checkout):
+            event.listen(engine, "checkout", _restore_on_checkout)
+
+
+def _restore_cache(dbapi_conn, info) -> None:
+    old = info.pop("aefi_import_cache", None)
+    if old is not None:
+        dbapi_conn.execute(f"PRAGMA cache_size = {int(old)}")
+
+
+def _restore_on_checkout(dbapi_conn, record, _proxy) -> None:
+    if not _importing.get() and "aefi_import_cache" in record.info:
+        _restore_cache(dbapi_conn, record.info)
+
+
+# --- PostgreSQL: COPY into a temporary staging table, then one INSERT ... SELECT --------
+
+_PG_STAGE = "CREATE TEMP TABLE IF NOT EXISTS aefi_import_{name} ({columns}) ON COMMIT DELETE ROWS"
+_PG_PERSON_COLUMNS = (
+    "seq integer, id_number varchar(32), name varchar(100), sex varchar(8), birth_on date, "
+    "phone varchar(40)"
+)
+_PG_DOSE_COLUMNS = (
+    "seq integer, person_id integer, lot_id integer, site_id integer, dose_number integer, "
+    "route varchar(16), body_site varchar(64), administered_at timestamptz, "
+    "vaccinator varchar(100)"
+)
+
+
+def _write_postgres(conn, look, county_id, batch, new_people, created_at) -> tuple[int, int]:
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        cur.execute(_PG_STAGE.format(name="person", columns=_PG_PERSON_COLUMNS))
+        cur.execute(_PG_STAGE.format(name="dose", columns=_PG_DOSE_COLUMNS))
+        if new_people:
+            with cur.copy(
+                "COPY aefi_import_person (seq, id_number, name, sex, birth_on, phone) FROM STDIN"
+            ) as copy:
+                for seq, (idn, r) in enumerate(new_people.items()):
+                    copy.write_row((seq, idn, r[1], r[2], r[3], r[4]))
+            cur.execute(
+                "INSERT INTO person (county_id, id_number, name, sex, birth_on, phone, "
+                "address, guardian_name) SELECT %s, id_number, name, sex, birth_on, phone, "
+                "'', '' FROM aefi_import_person ORDER BY seq ON CONFLICT DO NOTHING "
+                "RETURNING id_number, id",
+                (county_id,),
+            )
+            look.persons.update(cur.fetchall())
+            missing = [idn for idn in new_people if idn not in look.persons]
+            if missing:  # added meanwhile by another import: read back
+                cur.execute(
+                    "SELECT id_number, id FROM person WHERE county_id = %s AND id_number = ANY(%s)",
+                    (county_id, missing),
+                )
+                look.persons.update(cur.fetchall())
+            cur.execute("TRUNCATE aefi_import_person")
+        persons = look.persons
+        with cur.copy(
+            "COPY aefi_import_dose (seq, person_id, lot_id, site_id, dose_number, route, "
+            "body_site, administered_at, vaccinator) FROM STDIN"
+        ) as copy:
+            for seq, r in enumerate(batch):
+                copy.write_row((seq, persons[r[0]], r[5], r[6], r[7], r[8], r[9], r[10], r[12]))
+        cur.execute(
+            "WITH added AS (INSERT INTO dose (person_id, lot_id, site_id, dose_number, route, "
+            "body_site, administered_at, vaccinator, created_at) SELECT person_id, lot_id, "
+            "site_id, dose_number, route, body_site, administered_at, vaccinator, %s "
+            "FROM aefi_import_dose ORDER BY seq ON CONFLICT DO NOTHING RETURNING id) "
+            "SELECT count(*) FROM added",
+            (created_at,),
+        )
+        added = cur.fetchone()[0]
+        cur.execute("TRUNCATE aefi_import_dose")
     return added, len(batch) - added
 
 
