@@ -57,7 +57,7 @@ COLUMNS = (
     "vaccinator",
 )
 REQUIRED = ("id_number", "name", "lot_number", "site_code", "administered_at")
-BATCH = 5000
+BATCH = 50_000  # rows a keep-good commit (fewer commits: SQLite rewrites less of its indexes)
 MAX_REPORTED = 1000  # rows listed back; the count of bad rows is always exact
 _SEX_MAP = {"m": "male", "f": "female", "男": "male", "女": "female"}
 _ROUTES = {r.value for r in Route}
@@ -65,6 +65,7 @@ _ROUTES = {r.value for r in Route}
 
 SNIFF_BYTES = 1 << 20  # the encoding is decided on at most the first MiB ...
 SNIFF_LINES = 200  # ... or this many lines with non-ASCII bytes, whichever comes first
+DECODE_BYTES = 1 << 20  # then the file is decoded in blocks of whole lines
 
 # Whole-file refusals (msgids; the page and the API translate them).
 E_UTF16 = N_("The file is UTF-16 text. Save it as “CSV UTF-8” (or “CSV”) and import that file.")
@@ -363,7 +364,7 @@ def import_doses(
                 prev_end = reader.line_num
                 continue
             line, prev_end = prev_end + 1, reader.line_num
-            if not fields or not any(f.strip() for f in fields):
+            if not fields or not "".join(fields).strip():
                 continue  # blank line (they still count for the numbering)
             if not first_line:
                 first_line = line
@@ -509,24 +510,64 @@ def _decode_lines(
 
     label = "GB18030/GBK" if encoding == "gb18030" else "UTF-8"
 
+    def one(raw: bytes, n: int) -> str:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            bad_lines[n] = (
+                f"line {n} is not valid {label} text (the file mixes encodings): "
+                "correct or remove it"
+            )
+            text = raw.decode(encoding, "replace")
+        if "\x00" in text:
+            bad_lines[n] = f"line {n} holds a NUL character"
+            text = text.replace("\x00", "")
+        return text
+
     def lines() -> Iterator[str]:
         n = 0
-        for chunk in (sniffed, raw_lines):
-            for raw in chunk:
+        for raw in sniffed:
+            n += 1
+            hasher.update(raw)
+            yield one(raw, n)
+        read = getattr(stream, "read", None)
+        if read is None:
+            for raw in raw_lines:
                 n += 1
                 hasher.update(raw)
+                yield one(raw, n)
+            return
+        # The rest in blocks of whole lines: a block that decodes and holds no NUL is
+        # split into its lines at once (no 0x0A byte lies inside a UTF-8 or GB18030
+        # character); any other block goes line by line, as above.
+        rest = b""
+        while True:
+            block = read(DECODE_BYTES)
+            if not block:
+                if rest:
+                    n += 1
+                    hasher.update(rest)
+                    yield one(rest, n)
+                return
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            if not cut:
+                rest = block
+                continue
+            block, rest = block[:cut], block[cut:]
+            hasher.update(block)
+            if b"\x00" not in block:
                 try:
-                    text = raw.decode(encoding)
+                    text = block.decode(encoding)
                 except UnicodeDecodeError:
-                    bad_lines[n] = (
-                        f"line {n} is not valid {label} text (the file mixes encodings): "
-                        "correct or remove it"
-                    )
-                    text = raw.decode(encoding, "replace")
-                if "\x00" in text:
-                    bad_lines[n] = f"line {n} holds a NUL character"
-                    text = text.replace("\x00", "")
-                yield text
+                    pass
+                else:
+                    n += block.count(b"\n")
+                    yield from io.StringIO(text, newline="\n")
+                    continue
+            for raw in io.BytesIO(block):
+                n += 1
+                yield one(raw, n)
 
     return lines()
 
@@ -598,6 +639,11 @@ def _write_sqlite(conn, look, county_id, batch, new_people, created_at) -> tuple
     cur = raw.cursor()
     try:
         if new_people:
+            # The persons this insert adds get ids above the highest now (rowids grow); the
+            # range scan reads them back, a lookup by ID number the few left (a person
+            # another import added meanwhile, the insert ignoring ours).
+            cur.execute("SELECT coalesce(max(id), 0) FROM person")
+            highest = cur.fetchone()[0]
             cur.executemany(
                 _SQLITE_PERSON,
                 [
@@ -605,7 +651,12 @@ def _write_sqlite(conn, look, county_id, batch, new_people, created_at) -> tuple
                     for idn, r in new_people.items()
                 ],
             )
-            numbers = list(new_people)
+            cur.execute(
+                "SELECT id_number, id FROM person WHERE id > ? AND county_id = ?",
+                (highest, county_id),
+            )
+            look.persons.update((idn, pid) for idn, pid in cur.fetchall() if idn in new_people)
+            numbers = [idn for idn in new_people if idn not in look.persons]
             for i in range(0, len(numbers), 500):
                 chunk = numbers[i : i + 500]
                 cur.execute(
