@@ -421,6 +421,7 @@ def import_doses(
         raise
     finally:
         _importing.reset(importing)
+        _checkpoint(session)
     return report
 
 
@@ -679,13 +680,18 @@ def _write_sqlite(conn, look, county_id, batch, new_people, created_at) -> tuple
 
 def _raise_cache(conn) -> None:
     """A large page cache for this connection while the import runs (the indexes of a
-    million rows do not fit in 2 MiB); the old size comes back when the connection is next
-    checked out outside an import, or at the import's end (``_restore_cache``)."""
+    million rows do not fit in 2 MiB), and no checkpoint at each batch's commit (each would
+    write most index pages into the database again; ``_checkpoint`` runs one at the end).
+    The old settings come back when the connection is next checked out outside an import."""
     info = conn.connection.info
     if "aefi_import_cache" not in info:
         raw = conn.connection.driver_connection
-        info["aefi_import_cache"] = raw.execute("PRAGMA cache_size").fetchone()[0]
+        info["aefi_import_cache"] = (
+            raw.execute("PRAGMA cache_size").fetchone()[0],
+            raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0],
+        )
         raw.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+        raw.execute("PRAGMA wal_autocheckpoint = 0")
         engine = conn.engine
         if not event.contains(engine, "checkout", _restore_on_checkout):
             event.listen(engine, "checkout", _restore_on_checkout)
@@ -694,7 +700,17 @@ def _raise_cache(conn) -> None:
 def _restore_cache(dbapi_conn, info) -> None:
     old = info.pop("aefi_import_cache", None)
     if old is not None:
-        dbapi_conn.execute(f"PRAGMA cache_size = {int(old)}")
+        dbapi_conn.execute(f"PRAGMA cache_size = {int(old[0])}")
+        dbapi_conn.execute(f"PRAGMA wal_autocheckpoint = {int(old[1])}")
+
+
+def _checkpoint(session: Session) -> None:
+    """SQLite: the one checkpoint of the import (the write-ahead log back into the file),
+    on a connection checked out after the import (its settings restored by that)."""
+    engine = session.get_bind()
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _restore_on_checkout(dbapi_conn, record, _proxy) -> None:

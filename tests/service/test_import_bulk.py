@@ -246,9 +246,12 @@ def test_sqlite_page_cache_is_restored_after_the_import(session, place):
     if session.get_bind().dialect.name != "sqlite":
         pytest.skip("SQLite's page cache")
     admin, lot, site = place
-    before = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+    conn = session.connection()
+    pragmas = ("cache_size", "wal_autocheckpoint")
+    before = [conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in pragmas]
     session.commit()
     report = importer.import_doses(session, admin, _file(_row(lot, site, 70)))
     assert report.imported == 1
-    after = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
-    assert after == before != -importer.IMPORT_CACHE_KIB
+    conn = session.connection()
+    after = [conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in pragmas]
+    assert after == before and before[0] != -importer.IMPORT_CACHE_KIB and before[1] > 0
