@@ -29,18 +29,21 @@ Writing, at the speed of the database's own bulk load (bench/bench_import.py):
 from __future__ import annotations
 
 import codecs
+import contextlib
+import contextvars
 import csv
 import hashlib
 import io
 import operator
 from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import IO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, select
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
 from aefi import audit, clock
@@ -325,17 +328,14 @@ def import_doses(
     rejected_before = 0  # rejections already named by a committed batch's audit event
     writing = True  # all-or-nothing stops writing at the first bad row (it will roll back)
 
-    def commit_batch() -> None:
-        nonlocal batch, rejected_before
-        if batch and writing:
-            added, skipped = _write(session, look, actor.county_id, batch, now)
+    def write_batch(rows, write: bool, number: int, lines: list[int], rejected: int) -> None:
+        if rows and write:
+            added, skipped = _write(session, look, actor.county_id, rows, now)
             report.imported += added
             report.duplicates += skipped
         else:
             added = skipped = 0
         if not all_or_nothing:
-            report.batches += 1
-            rejected = report.rejected_count - rejected_before
             audit.record(
                 session,
                 actor,
@@ -343,22 +343,38 @@ def import_doses(
                 "dose",
                 None,
                 summary=(
-                    f"{name or 'dose import'} batch {report.batches} (lines {first_line}-"
-                    f"{last_line}): {added} doses added, {skipped} already recorded, "
+                    f"{name or 'dose import'} batch {number} (lines {lines[0]}-"
+                    f"{lines[1]}): {added} doses added, {skipped} already recorded, "
                     f"{rejected} rows rejected"
                 ),
                 changes={
                     "file": name,
-                    "batch": report.batches,
-                    "lines": [first_line, last_line],
+                    "batch": number,
+                    "lines": lines,
                     "added": added,
                     "duplicates": skipped,
                     "rejected": rejected,
                 },
             )
             session.commit()
+
+    # The writing of a batch (and its commit) runs beside the parsing of the next one:
+    # the drivers let go of the GIL while the database works.
+    writer = _Writer() if _can_overlap(session) else None
+
+    def commit_batch() -> None:
+        nonlocal batch, rejected_before
+        number = rejected = 0
+        if not all_or_nothing:
+            report.batches += 1
+            number, rejected = report.batches, report.rejected_count - rejected_before
             rejected_before = report.rejected_count
+        job = (batch, writing, number, [first_line, last_line], rejected)
         batch = []
+        if writer is None:
+            write_batch(*job)
+        else:
+            writer.submit(write_batch, *job)
 
     importing = _importing.set(True)  # (SQLite: the large page cache stays on meanwhile)
     try:
@@ -394,6 +410,8 @@ def import_doses(
             if len(batch) >= BATCH:
                 commit_batch()
                 first_line = 0
+        if writer is not None:
+            writer.wait()
         if all_or_nothing and report.rejected_count:
             session.rollback()
             report.rolled_back = True
@@ -401,6 +419,8 @@ def import_doses(
             return report
         if batch or (not all_or_nothing and report.rejected_count > rejected_before):
             commit_batch()
+            if writer is not None:
+                writer.wait()
         report.sha256 = hasher.hexdigest() if report.encoding != "text" else ""
         audit.record(
             session,
@@ -426,9 +446,13 @@ def import_doses(
         )
         session.commit()
     except BaseException:
+        if writer is not None:
+            writer.close()  # (the session is the writer's until it stops)
         session.rollback()  # the batch in progress; committed batches are audited
         raise
     finally:
+        if writer is not None:
+            writer.close()
         _importing.reset(importing)
         _checkpoint(session)
     return report
@@ -454,6 +478,40 @@ def _cells(header: list[str]):
         return pick(fields)
 
     return by_index
+
+
+class _Writer:
+    """One batch at a time written in a thread of its own (in the import's context), while
+    the caller parses the next; an error of the write comes out of the next ``submit`` or
+    ``wait``."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="aefi-import")
+        self.pending: Future | None = None
+
+    def submit(self, fn, *args) -> None:
+        self.wait()
+        self.pending = self.pool.submit(contextvars.copy_context().run, fn, *args)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self) -> None:
+        """Stop: the batch in progress finishes (its error dropped: the caller is already
+        failing or has waited)."""
+        if self.pending is not None:
+            with contextlib.suppress(BaseException):
+                self.pending.result()
+            self.pending = None
+        self.pool.shutdown(wait=True)
+
+
+def _can_overlap(session: Session) -> bool:
+    """A pooled engine hands the session's connection to any thread; a thread-bound pool
+    (in-memory SQLite) would give the writer another database."""
+    return isinstance(session.get_bind().pool, QueuePool)
 
 
 def _header(reader, report: ImportReport) -> tuple[list[str] | None, int]:
@@ -640,7 +698,7 @@ _SQLITE_DOSE = (
     "ON CONFLICT DO NOTHING"
 )
 IMPORT_CACHE_KIB = 256 * 1024  # SQLite's page cache while importing (its default: 2 MiB)
-_importing: ContextVar[bool] = ContextVar("aefi_importing", default=False)
+_importing: contextvars.ContextVar[bool] = contextvars.ContextVar("aefi_importing", default=False)
 
 
 def _write_sqlite(conn, look, county_id, batch, new_people, created_at) -> tuple[int, int]:
