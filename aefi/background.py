@@ -58,9 +58,13 @@ def claim(engine: Engine, job: Job, now: datetime, who: str = WHO) -> tuple[bool
     """Take this interval of ``job`` if nobody has: (True, now), else (False, the time of
     its last run). One short transaction of its own, committed before the job runs."""
     table = JobLease.__table__
-    due = update(table).where(
-        table.c.name == job.name, table.c.last_run_at <= now - timedelta(seconds=job.every_s)
-    ).values(last_run_at=now, run_by=who)
+    due = (
+        update(table)
+        .where(
+            table.c.name == job.name, table.c.last_run_at <= now - timedelta(seconds=job.every_s)
+        )
+        .values(last_run_at=now, run_by=who)
+    )
     with engine.begin() as conn:
         if conn.execute(due).rowcount == 1:
             return True, now

@@ -204,4 +204,3 @@ def install(app: FastAPI, settings: Settings) -> None:
             log.warning("SQLite stayed locked on %s", request.url.path)
             return busy_response(request, settings, BUSY_MIDWAY)
         return await request.app.exception_handlers[Exception](request, exc)
-

@@ -18,8 +18,18 @@ def main() -> None:
     for dbname in os.environ.get("AEFI_SOAK_DBS", "sqlite,postgres").split(","):
         workers = "2" if dbname == "postgres" else "1"
         soak.main(
-            ["--db", dbname, "--workers", workers, "--clients", clients,
-             "--seconds", seconds, "--kill-at", kill_at]
+            [
+                "--db",
+                dbname,
+                "--workers",
+                workers,
+                "--clients",
+                clients,
+                "--seconds",
+                seconds,
+                "--kill-at",
+                kill_at,
+            ]
         )
 
 

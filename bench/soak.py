@@ -141,12 +141,24 @@ class ServerProcess:
 
     def start(self) -> None:
         cmd = [
-            sys.executable, "-c", "from aefi.cli import app; app()", "serve",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+            sys.executable,
+            "-c",
+            "from aefi.cli import app; app()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
         ]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                cmd, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                cmd,
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: kill -9 takes every worker
             )
 
@@ -254,7 +266,11 @@ class Load:
         while True:
             attempt += 1
             r, _err = await self.send(
-                client, "file", "POST", "/api/v1/reports", json=body,
+                client,
+                "file",
+                "POST",
+                "/api/v1/reports",
+                json=body,
                 headers={**self.plan.headers, "Idempotency-Key": key},
             )
             if r is not None and r.status_code == 201:
@@ -291,7 +307,11 @@ class Load:
                 continue
             if kind == "list":
                 r, _ = await self.send(
-                    client, kind, "GET", "/api/v1/reports", headers=self.plan.headers,
+                    client,
+                    kind,
+                    "GET",
+                    "/api/v1/reports",
+                    headers=self.plan.headers,
                     params={"page": rnd.randint(1, 3), "per_page": 20},
                 )
             elif kind == "page":
@@ -303,8 +323,12 @@ class Load:
                 at = datetime.now(UTC) - timedelta(minutes=rnd.randint(1, 600))
                 n = rnd.randrange(10**12)
                 body = {
-                    "person": {"name": f"压测{n % 1000}", "id_number": f"SOAK{n:012d}",
-                               "sex": "female", "birth_date": "2024-03-01"},
+                    "person": {
+                        "name": f"压测{n % 1000}",
+                        "id_number": f"SOAK{n:012d}",
+                        "sex": "female",
+                        "birth_date": "2024-03-01",
+                    },
                     "lot_number": self.plan.lot_number,
                     "site_code": self.plan.site_code,
                     "dose_number": 1,
@@ -325,10 +349,12 @@ class Load:
         limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n)
         timeout = httpx.Timeout(self.plan.request_timeout_s, connect=10)
         base = self.plan.base
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as client, \
-                httpx.AsyncClient(
-                    base_url=base, limits=limits, timeout=timeout, cookies=self.plan.cookies
-                ) as web:  # logged in (investigator): page loads of /
+        async with (
+            httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as client,
+            httpx.AsyncClient(
+                base_url=base, limits=limits, timeout=timeout, cookies=self.plan.cookies
+            ) as web,
+        ):  # logged in (investigator): page loads of /
             await asyncio.gather(*(self.client(i, client, web) for i in ids))
         return self.t
 
@@ -354,8 +380,12 @@ def _login(base: str) -> tuple[dict[str, str], dict[str, str]]:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         c.post(
             "/login",
-            data={"username": "investigator", "password": DEMO_PASSWORDS["investigator"][1],
-                  "csrf_token": token, "next": "/"},
+            data={
+                "username": "investigator",
+                "password": DEMO_PASSWORDS["investigator"][1],
+                "csrf_token": token,
+                "next": "/",
+            },
         )
         return headers, dict(c.cookies)
 
@@ -399,9 +429,17 @@ def _drive(fx: Fixture, server: ServerProcess, args) -> Run:
     with ProcessPoolExecutor(max_workers=procs, mp_context=ctx) as pool:
         list(pool.map(time.sleep, [0] * procs))  # the processes are up before the clock
         plan = Plan(
-            server.base, fx.bodies, fx.site_code, fx.lot_number, headers, cookies,
-            t0=time.monotonic() + 1.0, seconds=args.seconds, grace_s=args.grace_s,
-            think_s=args.think_s, request_timeout_s=args.request_timeout_s,
+            server.base,
+            fx.bodies,
+            fx.site_code,
+            fx.lot_number,
+            headers,
+            cookies,
+            t0=time.monotonic() + 1.0,
+            seconds=args.seconds,
+            grace_s=args.grace_s,
+            think_s=args.think_s,
+            request_timeout_s=args.request_timeout_s,
         )
         ids = list(range(args.clients))
         futures = [pool.submit(_client_process, plan, ids[i::procs]) for i in range(procs)]
@@ -488,7 +526,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seconds", type=float, default=60.0, help="load window")
     p.add_argument("--kill-at", type=float, default=25.0, help="0: no kill")
     p.add_argument(
-        "--grace-s", type=float, default=600.0,
+        "--grace-s",
+        type=float,
+        default=600.0,
         help="how long filings still retry after the window (the run ends once all are done)",
     )
     p.add_argument("--think-s", type=float, default=2.0, help="mean pause between actions")
@@ -498,9 +538,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
 
     OUT.mkdir(exist_ok=True)
-    print(f"soak: {args.db}, {args.workers} worker(s), {args.clients} clients in "
-          f"{args.processes} processes, {args.seconds:.0f} s, kill -9 at {args.kill_at:.0f} s",
-          flush=True)
+    print(
+        f"soak: {args.db}, {args.workers} worker(s), {args.clients} clients in "
+        f"{args.processes} processes, {args.seconds:.0f} s, kill -9 at {args.kill_at:.0f} s",
+        flush=True,
+    )
     fx = _prepare(args.db, args.doses)
     log = OUT / f"soak-{args.db}-server.log"
     log.unlink(missing_ok=True)
@@ -521,21 +563,33 @@ def main(argv: list[str] | None = None) -> dict:
         by_kind.setdefault(kind, Counter())[status] = n
     print("  reports: " + fmt(counts))
     print("  accepted requests: " + fmt({k: v for k, v in lat.items()}))
-    print("  time to confirm a filing (with retries): "
-          + fmt({k: v for k, v in percentiles(load.t.confirm_s).items() if k != "n"})
-          + f"  max_attempts={max(load.t.attempts_to_confirm, default=0)}")
-    print(f"  longest stall outside the restart window: {stall:.2f} s; restart window "
-          + (f"(kill to first success): {restart:.2f} s" if restart is not None else "none"))
+    print(
+        "  time to confirm a filing (with retries): "
+        + fmt({k: v for k, v in percentiles(load.t.confirm_s).items() if k != "n"})
+        + f"  max_attempts={max(load.t.attempts_to_confirm, default=0)}"
+    )
+    print(
+        f"  longest stall outside the restart window: {stall:.2f} s; restart window "
+        + (f"(kill to first success): {restart:.2f} s" if restart is not None else "none")
+    )
     for kind in sorted(by_kind):
-        print(f"  {kind:<5} statuses: " + ", ".join(
-            f"{'conn-error' if s == 0 else s}:{n}" for s, n in sorted(by_kind[kind].items())))
+        print(
+            f"  {kind:<5} statuses: "
+            + ", ".join(
+                f"{'conn-error' if s == 0 else s}:{n}" for s, n in sorted(by_kind[kind].items())
+            )
+        )
     buckets = Counter(int(x // 5) for x in load.t.ok_at)
     last = max(load.t.ok_at, default=0.0)
-    print("  successes per 5 s: " + " ".join(
-        str(buckets.get(i, 0)) for i in range(int(last // 5) + 1)))
+    print(
+        "  successes per 5 s: "
+        + " ".join(str(buckets.get(i, 0)) for i in range(int(last // 5) + 1))
+    )
     if load.t.errors:
-        print("  transport errors (conn-error above): " + ", ".join(
-            f"{k}:{n}" for k, n in load.t.errors.most_common()))
+        print(
+            "  transport errors (conn-error above): "
+            + ", ".join(f"{k}:{n}" for k, n in load.t.errors.most_common())
+        )
     if load.t.rejected:
         print(f"  rejected filings: {dict(load.t.rejected)}")
     (OUT / f"soak-{args.db}-result.txt").write_text(

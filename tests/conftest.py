@@ -243,4 +243,3 @@ def deferred_jobs(monkeypatch) -> None:
     """Jobs wait in the queue for a worker, as in production (not run after the commit)."""
     monkeypatch.setenv("AEFI_JOBS_EAGER", "false")
     get_settings.cache_clear()
-

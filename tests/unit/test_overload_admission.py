@@ -16,7 +16,6 @@ def run_async(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-
 def test_writes_have_their_own_smaller_bound_and_reads_keep_the_rest():
     async def go() -> list[bool]:
         adm = Admission(limit=3, write_limit=1, queue=10, wait_s=0)

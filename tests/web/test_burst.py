@@ -26,7 +26,6 @@ def run_async(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,8 +48,19 @@ def live_server(db_url, county, session):
         "AEFI_LOGIN_FREE_FAILURES": "1000",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "aefi.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "aefi.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         env=env,
     )
     base = f"http://127.0.0.1:{port}"

@@ -212,7 +212,9 @@ def latest_answers(session: Session, dose_ids: list[int]) -> dict[int, CheckIn]:
     for start in range(0, len(dose_ids), 500):
         chunk = dose_ids[start : start + 500]
         for c in session.exec(
-            select(CheckIn).where(col(CheckIn.dose_id).in_(chunk)).order_by(col(CheckIn.answered_at))
+            select(CheckIn)
+            .where(col(CheckIn.dose_id).in_(chunk))
+            .order_by(col(CheckIn.answered_at))
         ):
             latest[c.dose_id] = c
     return latest

@@ -35,7 +35,6 @@ from aefi.web import render, verify_csrf
 pages = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
-
 # Where a report came from, as the card prints it.
 SOURCE_LABELS = {
     "web": N_("the report form"),

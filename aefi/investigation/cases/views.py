@@ -116,4 +116,3 @@ def report_section(session, actor, report) -> str | None:
     except DomainError:
         return None
     return templates().env.get_template(template).render(ctx)
-

@@ -121,11 +121,7 @@ def list_cases(
         ]
     else:
         order = listing.order_by(flt.sort, CASE_SORTS, col(CaseFile.id))
-    rows = session.exec(
-        stmt.order_by(*order)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
+    rows = session.exec(stmt.order_by(*order).offset((page - 1) * per_page).limit(per_page))
     return list(rows), total
 
 
