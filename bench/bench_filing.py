@@ -21,11 +21,10 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 
 from bench.bench_intake import _drive
-from bench.common import fmt, fresh_sqlite, percentiles
+from bench.common import filing_bodies, fmt, fresh_sqlite, percentiles
 
 SECONDS = float(os.environ.get("AEFI_BENCH_FILING_S", "6"))
 REPS = int(os.environ.get("AEFI_BENCH_REPS", "3"))
@@ -90,20 +89,7 @@ def _build(url: str) -> list[dict]:
     engine.dispose()
     print(f"demo county ({DOSES} doses) built in {time.perf_counter() - t0:.1f} s", flush=True)
     now = clock.now()
-    return [
-        {
-            "dose_ids": [d.id],
-            "onset_at": min(d.administered_at + timedelta(minutes=15), now).isoformat(),
-            "symptoms": ["FEVER", "REDNESS"],
-            "description": "bench",
-            "max_temperature_c": 38.2,
-            "outcome": "recovering",
-            "reporter_name": "刘医生",
-            "reporter_phone": "13800001111",
-            "confirm_new_event": True,
-        }
-        for d in doses
-    ]
+    return filing_bodies(doses, now)
 
 
 class Uvicorn:

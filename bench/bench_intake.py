@@ -19,9 +19,8 @@ import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from datetime import timedelta
 
-from bench.common import Server, fmt, fresh_sqlite, percentiles
+from bench.common import Server, filing_bodies, fmt, fresh_sqlite, percentiles
 
 CLIENTS = 16
 BARE_SECONDS = float(os.environ.get("AEFI_BENCH_BARE_S", "10"))
@@ -98,20 +97,7 @@ def _build():
         ).all()
     print(f"demo county with 50000 doses built in {time.perf_counter() - t0:.1f} s")
     now = clock.now()
-    bodies = [
-        {
-            "dose_ids": [d.id],
-            "onset_at": min(d.administered_at + timedelta(minutes=15), now).isoformat(),
-            "symptoms": ["FEVER", "REDNESS"],
-            "description": "bench",
-            "max_temperature_c": 38.2,
-            "outcome": "recovering",
-            "reporter_name": "刘医生",
-            "reporter_phone": "13800001111",
-            "confirm_new_event": True,
-        }
-        for d in doses
-    ]
+    bodies = filing_bodies(doses, now)
 
     bench_row = Table(
         "bench_row",

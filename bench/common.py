@@ -82,3 +82,24 @@ class Server:
 
 def cleanup() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
+
+
+def filing_bodies(doses, now) -> list[dict]:
+    """One ``POST /api/v1/reports`` body per dose: a mild local reaction 15 minutes after it
+    (never in the future), what every filing bench sends."""
+    from datetime import timedelta
+
+    return [
+        {
+            "dose_ids": [d.id],
+            "onset_at": min(d.administered_at + timedelta(minutes=15), now).isoformat(),
+            "symptoms": ["FEVER", "REDNESS"],
+            "description": "bench",
+            "max_temperature_c": 38.2,
+            "outcome": "recovering",
+            "reporter_name": "刘医生",
+            "reporter_phone": "13800001111",
+            "confirm_new_event": True,
+        }
+        for d in doses
+    ]

@@ -13,9 +13,8 @@ import io
 import os
 import pstats
 import time
-from datetime import timedelta
 
-from bench.common import fresh_sqlite
+from bench.common import filing_bodies, fresh_sqlite
 
 DOSES = int(os.environ.get("AEFI_PROFILE_DOSES", "600"))
 N = int(os.environ.get("AEFI_PROFILE_N", "1"))
@@ -52,20 +51,7 @@ def main() -> None:
             select(Dose).where(Dose.site_id == reporter.site_id).order_by(Dose.id)
         ).all()
     now = clock.now()
-    bodies = [
-        {
-            "dose_ids": [d.id],
-            "onset_at": min(d.administered_at + timedelta(minutes=15), now).isoformat(),
-            "symptoms": ["FEVER", "REDNESS"],
-            "description": "bench",
-            "max_temperature_c": 38.2,
-            "outcome": "recovering",
-            "reporter_name": "刘医生",
-            "reporter_phone": "13800001111",
-            "confirm_new_event": True,
-        }
-        for d in doses
-    ]
+    bodies = filing_bodies(doses, now)
     statements: list[str] = []
 
     @event.listens_for(engine, "before_cursor_execute")
