@@ -160,6 +160,12 @@ def _id_number(birth: date, seq: int) -> str:
     return body + check
 
 
+# The frame's doses end three hours before now, whatever the hour: a reaction noted within
+# two hours of any of them lies in the past (the board's doses of the last 30 minutes are
+# ``live``'s, put there when the demo server starts).
+FRAME_ENDS_BEFORE_NOW = timedelta(hours=3)
+
+
 def is_loaded(session: Session) -> bool:
     return session.exec(select(Region.id).limit(1)).first() is not None
 
@@ -339,7 +345,7 @@ def _doses(
         at = day.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
             hours=rng.uniform(0, 8.5)
         )  # 00:00–08:30 UTC is 08:00–16:30 in China
-        if at > now:
+        if at > now - FRAME_ENDS_BEFORE_NOW:
             at -= timedelta(days=1)
         lot = rng.choice(lots_by_vaccine[v.id])
         if quiet is not None and spec[0] == quiet[0] and quiet[1] <= at <= quiet[2]:
