@@ -226,9 +226,19 @@ def test_dismissing_needs_a_reason(client, session, county):
     login(client, "reporter")
     token = CSRF.search(client.get(f"/aftercare/self-reports/{sr.id}").text).group(1)
     r = client.post(
-        f"/aftercare/self-reports/{sr.id}/dismiss", data={"csrf_token": token, "reason": ""}
+        f"/aftercare/self-reports/{sr.id}/dismiss", data={"csrf_token": token, "reason": "蚊虫"}
     )
     assert r.status_code == 422
+    # The shared error summary links the field, which says so; what was typed stays.
+    summary = re.search(r'<div class="error-summary".*?</div>', r.text, re.S).group(0)
+    assert "data-error-summary" in summary and 'href="#f-reason"' in summary
+    assert "请说明排除此自报的原因" in summary
+    # The button says what it does (not the desk banner's 知道了).
+    assert re.search(r'<button type="submit">排除</button>', r.text)
+    field = re.search(r'<input id="f-reason"[^>]*>', r.text).group(0)
+    assert 'value="蚊虫"' in field
+    assert 'aria-invalid="true"' in field and 'aria-describedby="err-reason"' in field
+    assert 'id="err-reason"' in r.text
     r = client.post(
         f"/aftercare/self-reports/{sr.id}/dismiss",
         data={"csrf_token": token, "reason": "回访：蚊虫叮咬"},

@@ -35,7 +35,9 @@ def queue_page(request: Request, session: SessionDep, actor: WebActor, status: s
     )
 
 
-def _detail(request, session, actor, self_report_id, *, values=None, errors=None, status_code=200):
+def _detail(
+    request, session, actor, self_report_id, *, values=None, errors=None, reason="", status_code=200
+):
     row = service.get(session, actor, self_report_id)
     proposed = service.proposed_report(row)
     values = values or {
@@ -54,7 +56,9 @@ def _detail(request, session, actor, self_report_id, *, values=None, errors=None
             "severities": dict(questions.SEVERITIES),
             "report_symptoms": SYMPTOMS,
             "values": values,
-            "errors": errors or {},
+            # Message ids until here; the shared error summary shows them as they read.
+            "errors": {k: gettext(v) for k, v in (errors or {}).items()},
+            "reason": reason,
             "can_decide": actor.role in service.DECIDERS
             and row.self_report.status == SelfReportStatus.pending,
         },
@@ -124,7 +128,8 @@ async def dismiss(request: Request, self_report_id: Id, session: SessionDep, act
             actor,
             self_report_id,
             values=None,
-            errors={**exc.fields, "_reason_value": reason},
+            errors=exc.fields or {"reason": exc.message},
+            reason=reason,
             status_code=422,
         )
     flash(request, gettext("Self-report dismissed."), "success")
