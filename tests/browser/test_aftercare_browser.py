@@ -144,12 +144,17 @@ def test_guardian_checks_in_from_the_certificate_qr_code(
     doc = new_page("zh-CN", PHONE)
     log_in(doc, live_url, "reporter")
     doc.goto(f"{live_url}/aftercare/self-reports")
+    # The queue's rows are cards on the phone (a squeezed table read one character a line).
+    doc.locator("table.grid.stacked").wait_for()
     _no_sideways_scroll(doc)
     shot(doc, "aftercare-queue-phone")
     rash = session.exec(
         select(SelfReport).where(SelfReport.dose_id == dose.id, SelfReport.urgent == False)  # noqa: E712
     ).one()
     doc.goto(f"{live_url}/aftercare/self-reports/{rash.id}")
+    doc.locator("table.grid.stacked").wait_for()
+    _no_sideways_scroll(doc)
+    shot(doc, "aftercare-self-report-phone")
     doc.get_by_role("button", name="提交报告").click()
     doc.wait_for_url(f"{live_url}/reports/*")
     shot(doc, "aftercare-report-from-self-report-phone")
