@@ -127,7 +127,11 @@ document.addEventListener("htmx:configRequest", function (e) {
     var names = [];
     var cells = head.rows[head.rows.length - 1].cells;
     for (var i = 0; i < cells.length; i++) {
-      var text = cells[i].textContent.replace(/\s+/g, " ").trim();
+      // The heading as read (a sort mark is aria-hidden: "Sent ↕" is not the column's name).
+      var copy = cells[i].cloneNode(true);
+      var hidden = copy.querySelectorAll("[aria-hidden=true]");
+      for (var h = 0; h < hidden.length; h++) hidden[h].remove();
+      var text = copy.textContent.replace(/\s+/g, " ").trim();
       for (var k = 0; k < (cells[i].colSpan || 1); k++) names.push(text);
     }
     return names;
@@ -139,7 +143,9 @@ document.addEventListener("htmx:configRequest", function (e) {
         var col = 0;
         var cells = sections[b].rows[r].cells;
         for (var c = 0; c < cells.length; c++) {
-          var name = names[col];
+          // A cell across the whole row (the inbox's adrenaline and vital signs under its
+          // entry) belongs to no one column: it takes no column's heading.
+          var name = (cells[c].colSpan || 1) >= names.length ? null : names[col];
           if (name && !cells[c].hasAttribute("data-label")) cells[c].setAttribute("data-label", name);
           // A cell with nothing in it shows no heading of its own on a card.
           var blank = !cells[c].textContent.trim() && !cells[c].querySelector("input, select, button, img, svg");

@@ -130,6 +130,12 @@ def test_anaphylaxis_from_the_board_to_discharge(live_url, new_page, session, co
     desk.locator("html[data-desk-beeps]").wait_for(state="attached")
     entry = desk.locator(f"#results tr#ref-{ref.id}-em")
     assert "0.15 mg" in entry.inner_text() and "70/40" in entry.inner_text()
+    if size == "phone":
+        # On cards the line under the entry takes no column's heading, and a heading's
+        # sort mark is not part of its name.
+        assert entry.locator("td").get_attribute("data-label") is None
+        patient = desk.locator(f"#results tr#ref-{ref.id} td").nth(1)
+        assert patient.get_attribute("data-label") == t("Patient")
     shot(desk, f"emergency-inbox-alert-{size}-{lang}")
     desk.goto(f"{live_url}/referrals/{ref.id}")
     top = desk.locator("#em-summary")
