@@ -118,7 +118,10 @@ def observed_expected_svg(
                 + ([float(np.nanmax(boundary))] if boundary is not None and len(boundary) else [])
             )
             ax.set_ylim(0, top * 1.15 + 0.5)
-        ax.set_title(text.title, fontsize=font + 3, loc="left")
+        # On a phone the title is two lines, the lot over the event: on one it ran past the
+        # figure's right edge and was cut mid-word ("严重过敏" of 严重过敏反应).
+        title = text.title.replace(" · ", "\n", 1) if narrow else text.title
+        ax.set_title(title, fontsize=font + 3, loc="left")
         ax.set_xlabel(text.x_label, fontsize=font + 1)
         ax.set_ylabel(text.y_label, fontsize=font + 1)
         ax.tick_params(labelsize=font)

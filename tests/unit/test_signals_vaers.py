@@ -146,3 +146,25 @@ def test_chart_svg_has_both_languages_labels() -> None:
     assert svg.startswith("<svg") and "</svg>" in svg
     assert "严重过敏反应" in svg and "观察数（累计）" in svg and "MaxSPRT 边界" in svg
     assert "Noto Sans CJK SC" in svg
+
+
+def test_the_phone_chart_puts_its_title_on_two_lines() -> None:
+    # On one line at phone width the title ran past the figure and was cut mid-word.
+    times = [datetime(2026, 11, d, tzinfo=UTC) for d in range(1, 11)]
+    svg = charts.observed_expected_svg(
+        times,
+        observed=np.arange(10, dtype=float),
+        expected=np.linspace(0.1, 1.0, 10),
+        boundary=None,
+        narrow=True,
+        text=charts.ChartText(
+            title="批号 DTAP2026001（DTAP） · 严重过敏反应",
+            observed="观察数（累计）",
+            expected="期望数（累计）",
+            boundary="MaxSPRT 边界",
+            x_label="日期",
+            y_label="例数",
+            note="",
+        ),
+    )
+    assert ">批号 DTAP2026001（DTAP）</text>" in svg and ">严重过敏反应</text>" in svg
