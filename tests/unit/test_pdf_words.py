@@ -100,3 +100,53 @@ def test_the_halt_notice_says_what_the_threshold_means(lang):
 def test_below_the_threshold_is_said_too():
     text = _halt_notice("en", [_signal("maxsprt", 1.5, 3.1, 2, 0.9)])
     assert "Below the alert threshold (log-likelihood ratio 1.5 < critical value 3.1)" in text
+
+
+def _long_notice(n_signals: int) -> bytes:
+    """A lot halt sent to twelve sites, on n signals, lifted since (the demo's halt)."""
+    halt = NS(
+        number="叫停〔2026〕1号",
+        scope="lot",
+        effective_at=AT,
+        target_label="FLU202612001",
+        reason="城关镇同日上午接种该批次后发生两例严重过敏反应，信号监测提示异常；暂停使用。" * 2,
+        cluster_ids=[1],
+        lifted_at=AT,
+        lift_number="解除叫停〔2026〕1号",
+        lifted_by_name="赵科长（县卫健局）",
+        lift_reason="省药品检验所检验该批次质量合格；专家组诊断两例为异常反应。" * 2,
+        issued_by_name="赵科长（县卫健局）",
+        issued_at=AT,
+    )
+    v = NS(
+        halt=halt,
+        county=NS(name="示范县", name_en="Demo County"),
+        vaccine=NS(name="流感病毒裂解疫苗", name_en="Influenza vaccine", manufacturer="华兰"),
+        sites=[NS(name=f"第{i}镇卫生院预防接种门诊", name_en=f"Site {i}") for i in range(12)],
+        signals=[_signal("maxsprt", 11.0, 3.8, 2, 0.0031) for _ in range(n_signals)],
+        reports=[NS(number="330782-2026-00042"), NS(number="330782-2026-00043")],
+    )
+    token = i18n.set_locale("zh_CN")
+    try:
+        return render_pdf(
+            "pdf/halt_notice.html",
+            {
+                "v": v,
+                "group_label": lambda g: "严重过敏反应",
+                "method_label": lambda m: "MaxSPRT 序贯检验",
+                "_": i18n.gettext,
+                "pick": i18n.pick,
+            },
+        )
+    finally:
+        i18n._current.reset(token)
+
+
+@pytest.mark.parametrize("n_signals", range(1, 9))
+def test_the_signature_block_stays_together(n_signals):
+    # The demo's halt notice printed the issuer on page 1 and the signatory and seal alone
+    # on page 2.
+    pages = _text(_long_notice(n_signals)).split("\f")
+    seal = next(p for p in pages if "盖章" in p)
+    # The stamp's first line, the bureau's name, is on the page of the signatory and seal.
+    assert "示范县卫生健康局" in seal[: seal.index("签发人")], seal
