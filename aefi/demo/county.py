@@ -59,6 +59,12 @@ HOSPITALS = [
         "0571-8800340",
     ),
 ]
+# Where each hospital is: the check-in page's red-flag box gives the address beside the phone.
+HOSPITAL_ADDRESSES = {
+    "H01": "示范县城关镇人民路 88 号",
+    "H02": "示范县城关镇健康路 16 号",
+    "H03": "示范县城关镇育才路 5 号",
+}
 # code, name, English name, manufacturer, (min age days, max age days), share of doses, doses in series
 VACCINES = [
     ("HEPB", "乙型肝炎疫苗", "Hepatitis B vaccine", "华兰生物疫苗股份有限公司", (0, 200), 0.12, 3),
@@ -199,7 +205,15 @@ def build(
         towns.append(t)
     hospitals = []
     for code, zh, en, level, phone in HOSPITALS:
-        h = Hospital(code=code, name=zh, name_en=en, level=level, phone=phone, county_id=county.id)
+        h = Hospital(
+            code=code,
+            name=zh,
+            name_en=en,
+            level=level,
+            phone=phone,
+            address=HOSPITAL_ADDRESSES[code],
+            county_id=county.id,
+        )
         session.add(h)
         hospitals.append(h)
     session.flush()

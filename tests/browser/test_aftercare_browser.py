@@ -118,6 +118,7 @@ def test_guardian_checks_in_from_the_certificate_qr_code(
     assert phone.locator('a[href="tel:120"]').first.is_visible()
     hospital_phone = phone.locator(".hospital a[href^='tel:']")
     assert hospital_phone.is_visible() and hospital_phone.inner_text().strip()
+    assert alert.get_by_text("示范县城关镇人民路 88 号").is_visible()  # where to go
     _no_sideways_scroll(phone)
     shot(phone, "aftercare-checkin-red-flag-phone")
 
