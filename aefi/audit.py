@@ -116,22 +116,27 @@ _EVENT_COLUMNS = (
 
 
 def _statements():
-    """The two queries of every commit, built once (SQLAlchemy then reuses the compiled
-    form): the given events that have no seal yet, and the chain's head."""
+    """The query of every commit, built once (SQLAlchemy then reuses the compiled form):
+    the given events that have no seal yet, each with the chain's head (one statement a
+    commit, not two: the head is read under the lock all the same)."""
     seal, table = AuditSeal.__table__, AuditEvent.__table__
+    last = select(seal.c.seq, seal.c.hash).order_by(seal.c.seq.desc()).limit(1).subquery()
     unsealed = (
-        select(*(table.c[name] for name in _EVENT_COLUMNS))
+        select(
+            *(table.c[name] for name in _EVENT_COLUMNS),
+            select(last.c.seq).scalar_subquery().label("head_seq"),
+            select(last.c.hash).scalar_subquery().label("head_hash"),
+        )
         .where(
             table.c.id.in_(bindparam("ids", expanding=True)),
             ~select(seal.c.seq).where(seal.c.event_id == table.c.id).exists(),
         )
         .order_by(table.c.id)
     )
-    head = select(seal.c.seq, seal.c.hash).order_by(seal.c.seq.desc()).limit(1)
-    return unsealed, head
+    return unsealed
 
 
-_UNSEALED_EVENTS, _CHAIN_HEAD = _statements()
+_UNSEALED_EVENTS = _statements()
 
 
 def _canonical_at(at: datetime | None) -> str | None:
@@ -204,8 +209,8 @@ def seal_pending(conn, event_ids: list[int]) -> int:
     )
     if not rows:
         return 0
-    head = conn.execute(_CHAIN_HEAD).first()
-    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    head = rows[0]
+    seq, prev = (head.head_seq, head.head_hash) if head.head_seq is not None else (0, GENESIS)
     links = []
     for row in rows:
         seq += 1

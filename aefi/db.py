@@ -106,14 +106,18 @@ _sqlite_writer = threading.RLock()
 
 
 @contextmanager
-def serialized_writes(session: Session) -> Iterator[None]:
+def serialized_writes(target: Session | Engine) -> Iterator[None]:
     """On SQLite, let one thread of this process write at a time.
 
     SQLite has one writer; threads that collide wait in its busy handler, which sleeps
     and retries with growing pauses, so under load a few requests wait seconds while
-    others pass. Queuing on a lock in the process hands the writer over at once. On
-    PostgreSQL (several writers, row locks) this does nothing."""
-    if session.get_bind().dialect.name != "sqlite":
+    others pass. Queuing on a lock in the process hands the writer over at once. Every
+    writer of the process takes it: a writer that does not (the job queue's claims used
+    not to) can hold SQLite's lock while a filing, holding this one, sleeps in the busy
+    handler, and every other filing waits behind it. On PostgreSQL (several writers,
+    row locks) this does nothing."""
+    bind = target.get_bind() if isinstance(target, Session) else target
+    if bind.dialect.name != "sqlite":
         yield
         return
     with _sqlite_writer:

@@ -165,6 +165,11 @@ class Subscriber:
     # A job's coalescing key (None: every event its own job); keyed jobs wait
     # ``jobs_coalesce_s`` and merge with the pending ones of the same key.
     key: Callable[[Session, Any], str | None] | None = None
+    # Whether the event gives the job anything to do, decided from the event alone (no
+    # query): a job that would return at once is not recorded. Each filing used to record
+    # and run two upstream jobs on installations without an upstream, and a notice job
+    # for every report triage did not escalate: a claim, a transaction and a commit each.
+    when: Callable[[Any], bool] | None = None
 
     @property
     def name(self) -> str:
@@ -178,8 +183,16 @@ def safety(run: Callable[[Session, Actor, Any], None]) -> Subscriber:
 def retried(
     run: Callable[[Session, Actor, Any], None],
     key: Callable[[Session, Any], str | None] | None = None,
+    *,
+    when: Callable[[Any], bool] | None = None,
 ) -> Subscriber:
-    return Subscriber(run, safety=False, key=key)
+    return Subscriber(run, safety=False, key=key, when=when)
+
+
+def upstream_set(event: Any) -> bool:
+    """The upstream jobs queue nothing when no upstream is set (``upstream.queue``); the
+    setting is the process's, fixed while it runs."""
+    return bool(get_settings().upstream_url)
 
 
 def cluster_key(session: Session, event: ClusterFormed) -> str:
@@ -209,13 +222,13 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
         retried(signals.on_report_filed, lots_key),
         retried(observation.on_report_filed),
         retried(reporting.on_report_filed),
-        retried(upstream.on_report_filed),
+        retried(upstream.on_report_filed, when=upstream_set),
     ),
     ReportTriaged: (
         safety(referral.on_report_triaged),
-        retried(triage_notices.on_report_triaged),
+        retried(triage_notices.on_report_triaged, when=triage_notices.tells),
         retried(investigation.on_report_triaged),
-        retried(upstream.on_report_triaged),
+        retried(upstream.on_report_triaged, when=upstream_set),
     ),
     ClusterFormed: (
         retried(triage_notices.on_cluster_formed),
@@ -225,7 +238,7 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
     FollowUpAdded: (
         safety(triage.on_follow_up_added),
         retried(signals.on_follow_up, lots_key),
-        retried(upstream.on_follow_up_added),
+        retried(upstream.on_follow_up_added, when=upstream_set),
     ),
     LotHeld: (retried(halt_notices.on_lot_held),),
     HaltIssued: (retried(halt_notices.on_halt_issued), retried(aftercare_sms.on_halt_issued)),
@@ -279,7 +292,7 @@ def publish(session: Session, actor: Actor, event: Event) -> None:
         for subscriber in SUBSCRIBERS[type(event)]:
             if subscriber.safety:
                 _run_safety(session, actor, event, subscriber)
-            else:
+            elif subscriber.when is None or subscriber.when(event):
                 _enqueue(session, actor, event, subscriber)
     except Exception:
         if depth == 0 and not session.in_nested_transaction():

@@ -4,7 +4,8 @@ Prints the SQL statements the filing issued (an engine event listener), their co
 the top of a cProfile of the request.
 
 ``.venv/bin/python -m bench.profile_filing`` (env AEFI_PROFILE_DOSES, default 600;
-AEFI_PROFILE_N filings profiled, default 1; AEFI_PROFILE_SQL=1 prints every statement)."""
+AEFI_PROFILE_N filings profiled, default 1; AEFI_PROFILE_SQL=1 prints every statement;
+AEFI_PROFILE_CPU_N filings timed unprofiled after them, default 100)."""
 
 from __future__ import annotations
 
@@ -100,11 +101,51 @@ def main() -> None:
             assert r.status_code == 201, r.text
             counts.append(len(statements))
         wall = (time.perf_counter() - t0) / N
+        # CPU per filing, unprofiled: the process's CPU time (every thread: the event
+        # loop's middleware and the endpoint's worker thread) over AEFI_PROFILE_CPU_N
+        # filings. Steadier than wall time on a shared, loaded machine.
+        profiling["on"] = False
+        n_cpu = int(os.environ.get("AEFI_PROFILE_CPU_N", "100"))
+        cpu_bodies = bodies[5 + N : 5 + N + n_cpu]
+        c0, w0 = time.process_time(), time.perf_counter()
+        for body in cpu_bodies:
+            r = client.post("/api/v1/reports", json=body, headers=auth)
+            assert r.status_code == 201, r.text
+        cpu_ms = (time.process_time() - c0) / max(len(cpu_bodies), 1) * 1000
+        wall_ms = (time.perf_counter() - w0) / max(len(cpu_bodies), 1) * 1000
+    # What the filings deferred, run the way a worker does (the coalescing delay passed):
+    # in the bench server this runs in the same process, beside the filings.
+    from datetime import timedelta
+
+    from aefi.jobs import queue, worker
+
+    with db.Session(engine) as session:
+        pending = queue.pending(session)
+        kinds = sorted({j.kind for j in pending})
+        recorded = len(pending)
+    filings = len(cpu_bodies) + N + 5
+    ran, by_kind = 0, {}
+    for kind in kinds:  # one kind at a time: where the deferred CPU goes
+        c0 = time.process_time()
+        n = worker.work(engine, now=clock.now() + timedelta(minutes=5), limit=10**6, kinds=(kind,))
+        by_kind[kind] = (n, (time.process_time() - c0) / filings * 1000)
+        ran += n
+    jobs_cpu_ms = sum(ms for _, ms in by_kind.values())
     if os.environ.get("AEFI_PROFILE_SQL"):
         for s in statements:
             print("  ", " ".join(s.split())[:200])
     print(f"SQL statements per filing: {counts} (last listed above with AEFI_PROFILE_SQL=1)")
     print(f"wall per filing (profiled): {wall * 1000:.1f} ms")
+    print(
+        f"CPU per filing (unprofiled, {len(cpu_bodies)} filings, all threads, jobs not run): "
+        f"{cpu_ms:.1f} ms, wall {wall_ms:.1f} ms"
+    )
+    print(
+        f"jobs: {recorded} pending after {filings} filings ({recorded / filings:.1f} a filing), "
+        f"{ran} claimed (after merging twins); their CPU {jobs_cpu_ms:.1f} ms a filing"
+    )
+    for kind, (n, ms) in by_kind.items():
+        print(f"  {kind}: {n} runs, {ms:.1f} ms CPU a filing")
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(
         int(os.environ.get("AEFI_PROFILE_TOP", "60"))

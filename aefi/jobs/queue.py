@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from aefi import audit, clock
 from aefi.auth.permissions import Actor
+from aefi.db import serialized_writes
 from aefi.jobs.models import QueuedJob
 from aefi.settings import get_settings
 
@@ -133,7 +134,7 @@ def claim(
     if skip:
         cond = and_(cond, _t.c.id.not_in(skip))
     pg = engine.dialect.name == "postgresql"
-    with engine.begin() as conn:
+    with serialized_writes(engine), engine.begin() as conn:
         for _ in range(20):
             pick = select(_t.c.id).where(cond).order_by(_t.c.run_after, _t.c.id).limit(1)
             if pg:
@@ -213,7 +214,7 @@ def fail(engine: Engine, job: Claimed, error: str, *, who: str = WHO) -> str:
         values |= {"done_at": now, "outcome": "abandoned"}
     else:
         values |= {"run_after": now + timedelta(seconds=backoff_s(job.attempts))}
-    with Session(engine) as session:
+    with Session(engine) as session, serialized_writes(session):
         changed = session.execute(
             update(_t)
             .where(_t.c.id == job.id, _t.c.lease_owner == who, _t.c.done_at.is_(None))

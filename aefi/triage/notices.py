@@ -39,10 +39,16 @@ if TYPE_CHECKING:
     from aefi.events import ClusterFormed, ReportTriaged
 
 
+def tells(event: ReportTriaged) -> bool:
+    """Whether the decision has anything to tell: it put the report in the escalation
+    queue or made it more urgent (``aefi/flow.py`` records the job only then)."""
+    return bool(event.escalation) and event.urgency is not None
+
+
 def on_report_triaged(session: Session, actor: Actor, event: ReportTriaged) -> None:
     """The decision put the report in the escalation queue or made it more urgent: tell
     the queue's people and the reporting site (the deadline as the queue item has it)."""
-    if not event.escalation or event.urgency is None:
+    if not tells(event):
         return
     report = session.get(Report, event.report_id)
     esc = session.exec(select(Escalation).where(Escalation.report_id == report.id)).first()

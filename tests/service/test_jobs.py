@@ -26,7 +26,7 @@ from aefi.referral.inbox import service as inbox
 from aefi.settings import get_settings
 from aefi.signals.models import ScanRun
 from aefi.triage.models import Escalation
-from tests.factories import file_anaphylaxis, file_report
+from tests.factories import a_dose, file_anaphylaxis, file_report
 from tests.service.test_signals import doses_of, new_lots, only_anaphylaxis
 
 pytestmark = pytest.mark.usefixtures("deferred_jobs")
@@ -84,6 +84,20 @@ def test_the_escalation_is_queued_at_once_and_its_notices_are_a_job(session, cou
     ]
     assert titles and all(report.number in t for t in titles)
     assert jobs(session, "triage.notices.on_report_triaged")[0].outcome == "done"
+
+
+def test_a_filing_records_no_job_with_nothing_to_do(session, county, monkeypatch):
+    # No upstream set, and an urticaria triage does not escalate: no upstream job, no notice.
+    assert not get_settings().upstream_url
+    file_report(session, county.actor(session, "reporter"), a_dose(session, county))
+    kinds = {j.kind for j in jobs(session)}
+    assert not any(k.startswith("interchange.") for k in kinds)
+    assert "triage.notices.on_report_triaged" not in kinds
+    assert "investigation.flows.on_report_triaged" in kinds
+    # With an upstream, the new case is queued for it.
+    monkeypatch.setattr(get_settings(), "upstream_url", "http://province.test")
+    file_report(session, county.actor(session, "reporter"), a_dose(session, county))
+    assert "interchange.upstream.service.on_report_filed" in {j.kind for j in jobs(session)}
 
 
 def test_ten_reports_on_one_lot_cost_one_scan_and_the_hold_comes_within_the_bound(session, county):

@@ -3,8 +3,9 @@
 (``interchange.receive``).
 
 One statement takes the number: an upsert of the county's counter row for the year that
-returns the new value (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``), so the first
-report of a year needs no retry. Where it runs differs by database:
+returns the new value and the county's code (``INSERT ... ON CONFLICT DO UPDATE ...
+RETURNING last, (SELECT code ...)``), so the first report of a year needs no retry and the
+county row is not read again. Where it runs differs by database:
 
 - SQLite (one writer; the filing runs under ``db.serialized_writes``): in the filing's own
   transaction. A filing that fails gives its number back: no gaps.
@@ -19,25 +20,29 @@ report of a year needs no retry. Where it runs differs by database:
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlmodel import Session
 
 from aefi.intake.models import ReportCounter
 from aefi.registry.models import Region
 
 _t = ReportCounter.__table__
+_region = Region.__table__
 
 
-def _take(conn: Connection | Session, county_id: int, year: int, dialect: str) -> int:
+def _take(conn: Connection | Session, county_id: int, year: int, dialect: str) -> tuple[int, str]:
+    """The next value of the county's counter for ``year``, and the county's code."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    code = select(_region.c.code).where(_region.c.id == county_id).scalar_subquery()
     stmt = insert(_t).values(county_id=county_id, year=year, last=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[_t.c.county_id, _t.c.year], set_={"last": _t.c.last + 1}
-    ).returning(_t.c.last)
-    return int(conn.execute(stmt).scalar_one())
+    ).returning(_t.c.last, code)
+    seq, county_code = conn.execute(stmt).one()
+    return int(seq), county_code
 
 
 def next_report_number(session: Session, county_id: int, year: int) -> str:
@@ -46,8 +51,7 @@ def next_report_number(session: Session, county_id: int, year: int) -> str:
     dialect = bind.dialect.name
     if dialect == "postgresql":
         with bind.engine.connect() as conn, conn.begin():
-            seq = _take(conn, county_id, year, dialect)
+            seq, code = _take(conn, county_id, year, dialect)
     else:
-        seq = _take(session, county_id, year, dialect)
-    code = session.get(Region, county_id).code
+        seq, code = _take(session, county_id, year, dialect)
     return f"{code}-{year}-{seq:05d}"
