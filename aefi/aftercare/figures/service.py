@@ -14,11 +14,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from aefi.aftercare import active, questions
-from aefi.aftercare.models import Answer, CheckIn, CheckinInvite
+from aefi.aftercare import active
+from aefi.aftercare.models import CheckIn, CheckinInvite
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor
-from aefi.intake.symptoms import groups_of
 from aefi.registry.models import Dose, Lot, Site, Vaccine
 
 
@@ -65,10 +64,8 @@ def _answers(
     for dose_id, day, answer, symptoms in rows:
         responders.add(dose_id)
         by_day[day].add(dose_id)
-        if answer == Answer.unwell:
-            codes = questions.report_codes([c for c in symptoms.split(",") if c])
-            for group in groups_of(codes):
-                by_group[group].add(dose_id)
+        for group in active.answer_groups(answer, symptoms):
+            by_group[group].add(dose_id)
     return responders, by_group, by_day
 
 
@@ -150,10 +147,8 @@ def vaccine_figures(
     for vaccine_id, dose_id, day, answer, symptoms in rows:
         responders[vaccine_id].add(dose_id)
         by_day[vaccine_id][day].add(dose_id)
-        if answer == Answer.unwell:
-            codes = questions.report_codes([c for c in symptoms.split(",") if c])
-            for group in groups_of(codes):
-                by_group[vaccine_id][group].add(dose_id)
+        for group in active.answer_groups(answer, symptoms):
+            by_group[vaccine_id][group].add(dose_id)
     ids = set(invited) | set(responders)
     if not ids:
         return []
@@ -178,4 +173,38 @@ def vaccine_figures(
                 groups=[(g, active.share(len(d), n)) for g, d in groups],
             )
         )
+    return out
+
+
+@dataclass
+class LotAnswers:
+    """One lot's responders (doses with an answer) and, per event group, the responders
+    reporting it."""
+
+    vaccine_id: int
+    responders: set[int]
+    by_group: dict[str, set[int]]
+
+
+def answers_by_lot(session: Session, vaccine_ids: list[int] | None = None) -> dict[int, LotAnswers]:
+    """Every lot's answers (of the vaccines named; every vaccine: None), pooled across
+    counties: the signal scans' input (``aefi.signals.scans.responders``), which counts like
+    the other scans, not in one actor's scope."""
+    stmt = (
+        select(Lot.vaccine_id, Dose.lot_id, CheckIn.dose_id, CheckIn.answer, CheckIn.symptoms)
+        .join(Dose, Dose.id == CheckIn.dose_id)
+        .join(Lot, Lot.id == Dose.lot_id)
+    )
+    if vaccine_ids is not None:
+        if not vaccine_ids:
+            return {}
+        stmt = stmt.where(col(Lot.vaccine_id).in_(vaccine_ids))
+    out: dict[int, LotAnswers] = {}
+    for vaccine_id, lot_id, dose_id, answer, symptoms in session.exec(stmt):
+        lot = out.get(lot_id)
+        if lot is None:
+            lot = out[lot_id] = LotAnswers(int(vaccine_id), set(), defaultdict(set))
+        lot.responders.add(dose_id)
+        for group in active.answer_groups(answer, symptoms):
+            lot.by_group[group].add(dose_id)
     return out
