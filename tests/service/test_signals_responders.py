@@ -3,42 +3,13 @@ public check-in service for two lots of a product, one with a planted excess of 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlmodel import select
 
-from aefi import clock
-from aefi.aftercare import links
-from aefi.aftercare.checkin import service as checkin
-from aefi.aftercare.schemas import AnswerIn
 from aefi.auth.permissions import Actor, every_county
 from aefi.registry.models import Lot
-from aefi.settings import get_settings
 from aefi.signals.models import Signal, SignalLevel, SignalMethod
 from aefi.signals.scans import service as scans
-from tests.factories import a_dose
-
-
-def _answers(session, county, lot_id: int, well: int, fever: int) -> None:
-    """``well + fever`` vaccinees of the lot answer day 1 through their personal links."""
-    settings = get_settings()
-    lot = session.get(Lot, lot_id)
-    yesterday = clock.now() - timedelta(hours=26)
-    for i in range(well + fever):
-        dose = a_dose(session, county, lot=lot, at=yesterday)
-        token = links.link_for(session, dose, settings, "http://test").token
-        unwell = i < fever
-        data = (
-            AnswerIn(
-                answer="unwell",
-                symptoms=["fever"],
-                onset_on=links.local_day(dose),
-                severity="mild",
-            )
-            if unwell
-            else AnswerIn(answer="well")
-        )
-        checkin.record_answer(session, token, data, settings)
+from tests.factories import answer_checkins
 
 
 def _system(session) -> Actor:
@@ -61,8 +32,8 @@ def _active(session) -> list[Signal]:
 
 def test_a_lot_with_an_excess_among_responders_gets_a_review_signal(session, county):
     bad, good = county.lot_ids["HEPB"]
-    _answers(session, county, bad, well=25, fever=15)
-    _answers(session, county, good, well=57, fever=3)
+    answer_checkins(session, county, bad, well=25, fever=15)
+    answer_checkins(session, county, good, well=57, fever=3)
     _scan(session)
     (sig,) = _active(session)
     assert (sig.lot_id, sig.event_group) == (bad, "fever")
@@ -75,13 +46,13 @@ def test_a_lot_with_an_excess_among_responders_gets_a_review_signal(session, cou
     assert not sig.held_lot and session.get(Lot, bad).status == "active"
 
     # More answers: the same signal is updated, not a second one.
-    _answers(session, county, bad, well=0, fever=5)
+    answer_checkins(session, county, bad, well=0, fever=5)
     _scan(session)
     (again,) = _active(session)
     assert again.id == sig.id and again.observed == 20 and again.doses == 45
 
     # A scan after a report on the lot (lot scan) updates it too.
-    _answers(session, county, bad, well=5, fever=0)
+    answer_checkins(session, county, bad, well=5, fever=0)
     scans.run_scan(
         session,
         _system(session),
@@ -96,7 +67,7 @@ def test_a_lot_with_an_excess_among_responders_gets_a_review_signal(session, cou
 
 def test_too_few_answers_raise_nothing(session, county):
     few, other = county.lot_ids["HEPB"]
-    _answers(session, county, few, well=0, fever=10)  # every one, but only 10 answered
-    _answers(session, county, other, well=40, fever=0)
+    answer_checkins(session, county, few, well=0, fever=10)  # every one, but only 10 answered
+    answer_checkins(session, county, other, well=40, fever=0)
     _scan(session)
     assert _active(session) == []
