@@ -58,16 +58,27 @@ class GroupCounts:
 @dataclass(frozen=True)
 class Decision:
     counts: GroupCounts
-    lot: active.Share  # with its exact (Clopper-Pearson) interval
-    siblings: active.Share
     p_value: float | None  # None: not tested (below the minimums)
     alpha: float  # this group's share of the family's alpha
     signal: bool
 
+    # The shares with their exact (Clopper-Pearson) intervals, computed when asked: a scan
+    # decides every lot x group and stores only the few that signal.
+    @property
+    def lot(self) -> active.Share:
+        return active.share(self.counts.events, self.counts.responders)
+
+    @property
+    def siblings(self) -> active.Share:
+        return active.share(self.counts.sibling_events, self.counts.sibling_responders)
+
     @property
     def ratio(self) -> float | None:
         """The lot's share over the siblings' (None when the siblings' is 0)."""
-        return self.lot.share / self.siblings.share if self.siblings.share else None
+        c = self.counts
+        if not (c.responders and c.sibling_events):
+            return None
+        return (c.events / c.responders) / (c.sibling_events / c.sibling_responders)
 
     @property
     def strength(self) -> float:
@@ -107,8 +118,6 @@ def decide(groups: Sequence[GroupCounts], rules: Rules) -> list[Decision]:
         out.append(
             Decision(
                 counts=g,
-                lot=active.share(g.events, g.responders),
-                siblings=active.share(g.sibling_events, g.sibling_responders),
                 p_value=p,
                 alpha=alpha_g,
                 signal=p is not None and p <= alpha_g,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from aefi.auth.permissions import Actor, every_county
+from aefi.notifications.models import Notification
 from aefi.registry.models import Lot
 from aefi.signals.models import Signal, SignalLevel, SignalMethod
 from aefi.signals.scans import service as scans
@@ -44,6 +45,9 @@ def test_a_lot_with_an_excess_among_responders_gets_a_review_signal(session, cou
     assert d["share_low"] < 15 / 40 < d["share_high"]
     assert sig.p_value < d["alpha_group"] == 0.05 / d["family_size"]
     assert not sig.held_lot and session.get(Lot, bad).status == "active"
+    # The bureau hears of it as a signal for review, never as a halt recommendation.
+    kinds = set(session.exec(select(Notification.kind)))
+    assert "signal" in kinds and "halt_recommended" not in kinds
 
     # More answers: the same signal is updated, not a second one.
     answer_checkins(session, county, bad, well=0, fever=5)

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from aefi.aftercare import active
-from aefi.aftercare.models import CheckIn, CheckinInvite
+from aefi.aftercare.models import Answer, CheckIn, CheckinInvite
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor
 from aefi.registry.models import Dose, Lot, Site, Vaccine
@@ -182,29 +182,34 @@ class LotAnswers:
     reporting it."""
 
     vaccine_id: int
-    responders: set[int]
+    responders: int
     by_group: dict[str, set[int]]
 
 
 def answers_by_lot(session: Session, vaccine_ids: list[int] | None = None) -> dict[int, LotAnswers]:
     """Every lot's answers (of the vaccines named; every vaccine: None), pooled across
     counties: the signal scans' input (``aefi.signals.scans.responders``), which counts like
-    the other scans, not in one actor's scope."""
-    stmt = (
-        select(Lot.vaccine_id, Dose.lot_id, CheckIn.dose_id, CheckIn.answer, CheckIn.symptoms)
-        .join(Dose, Dose.id == CheckIn.dose_id)
-        .join(Lot, Lot.id == Dose.lot_id)
-    )
-    if vaccine_ids is not None:
-        if not vaccine_ids:
-            return {}
-        stmt = stmt.where(col(Lot.vaccine_id).in_(vaccine_ids))
-    out: dict[int, LotAnswers] = {}
-    for vaccine_id, lot_id, dose_id, answer, symptoms in session.exec(stmt):
-        lot = out.get(lot_id)
-        if lot is None:
-            lot = out[lot_id] = LotAnswers(int(vaccine_id), set(), defaultdict(set))
-        lot.responders.add(dose_id)
+    the other scans, not in one actor's scope. The responders are counted in SQL; only the
+    unwell answers (the few) come back to be put in their event groups."""
+    if vaccine_ids is not None and not vaccine_ids:
+        return {}
+
+    def of_vaccines(stmt):
+        stmt = stmt.join(Dose, Dose.id == CheckIn.dose_id).join(Lot, Lot.id == Dose.lot_id)
+        return stmt if vaccine_ids is None else stmt.where(col(Lot.vaccine_id).in_(vaccine_ids))
+
+    out: dict[int, LotAnswers] = {
+        int(lot_id): LotAnswers(int(vaccine_id), int(n), defaultdict(set))
+        for vaccine_id, lot_id, n in session.exec(
+            of_vaccines(
+                select(Lot.vaccine_id, Dose.lot_id, func.count(func.distinct(CheckIn.dose_id)))
+            ).group_by(Lot.vaccine_id, Dose.lot_id)
+        )
+    }
+    unwell = of_vaccines(
+        select(Dose.lot_id, CheckIn.dose_id, CheckIn.answer, CheckIn.symptoms).distinct()
+    ).where(CheckIn.answer == Answer.unwell)
+    for lot_id, dose_id, answer, symptoms in session.exec(unwell):
         for group in active.answer_groups(answer, symptoms):
-            lot.by_group[group].add(dose_id)
+            out[int(lot_id)].by_group[group].add(dose_id)
     return out

@@ -42,12 +42,12 @@ def _decisions(
         if lot is None:
             continue
         others = [lots[i] for i in by_vaccine[lot.vaccine_id] if i != lot_id]
-        n_other = sum(len(o.responders) for o in others)
+        n_other = sum(o.responders for o in others)
         counts = [
             responders.GroupCounts(
                 event_group=g,
                 events=len(lot.by_group.get(g, ())),
-                responders=len(lot.responders),
+                responders=lot.responders,
                 sibling_events=sum(len(o.by_group.get(g, ())) for o in others),
                 sibling_responders=n_other,
             )
@@ -59,10 +59,11 @@ def _decisions(
 
 def _fill(sig: Signal, d: responders.Decision, sibling_lots: int, now: datetime) -> None:
     c = d.counts
+    lot, sib = d.lot, d.siblings
     sig.observed = c.events
     sig.doses = c.responders  # the denominator: responders, not doses
     # What the lot's count would be at the siblings' share.
-    sig.expected = d.siblings.share * c.responders
+    sig.expected = sib.share * c.responders
     sig.statistic = d.ratio if d.ratio is not None else 0.0
     sig.threshold = d.alpha
     sig.p_value = d.p_value
@@ -73,15 +74,15 @@ def _fill(sig: Signal, d: responders.Decision, sibling_lots: int, now: datetime)
         **(sig.details or {}),
         "responders": c.responders,
         "events": c.events,
-        "share": d.lot.share,
-        "share_low": d.lot.low,
-        "share_high": d.lot.high,
+        "share": lot.share,
+        "share_low": lot.low,
+        "share_high": lot.high,
         "sibling_lots": sibling_lots,
         "sibling_responders": c.sibling_responders,
         "sibling_events": c.sibling_events,
-        "sibling_share": d.siblings.share,
-        "sibling_low": d.siblings.low,
-        "sibling_high": d.siblings.high,
+        "sibling_share": sib.share,
+        "sibling_low": sib.low,
+        "sibling_high": sib.high,
         "alpha_group": d.alpha,
         "test": "fisher_one_sided",
     }
