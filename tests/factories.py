@@ -514,3 +514,28 @@ def a_small_vaers_year(folder: Path) -> None:
         else:
             sym.append(f"{vid},Pyrexia,8.1,Dizziness,8.1,,,,,,\n")
     write_year(folder, 1996, data, vax, sym)
+
+
+def answer_checkins(session: Session, county: County, lot_id: int, *, well: int, fever: int):
+    """``well + fever`` new vaccinees of the lot (dosed yesterday) answer their day-1
+    check-in through the personal link and the public service: ``fever`` of them unwell
+    with a fever, the others well."""
+    from aefi.aftercare import links
+    from aefi.aftercare.checkin import service as checkin
+    from aefi.aftercare.schemas import AnswerIn
+    from aefi.settings import get_settings
+
+    settings = get_settings()
+    lot = session.get(Lot, lot_id)
+    yesterday = clock.now() - timedelta(hours=26)
+    for i in range(well + fever):
+        dose = a_dose(session, county, lot=lot, at=yesterday)
+        token = links.link_for(session, dose, settings, "http://test").token
+        data = (
+            AnswerIn(
+                answer="unwell", symptoms=["fever"], onset_on=links.local_day(dose), severity="mild"
+            )
+            if i < fever
+            else AnswerIn(answer="well")
+        )
+        checkin.record_answer(session, token, data, settings)

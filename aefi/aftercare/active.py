@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 from scipy import stats
 
+from aefi.aftercare import questions
+from aefi.intake.symptoms import groups_of
+
 
 @dataclass(frozen=True)
 class Share:
@@ -42,3 +45,17 @@ def compare(k: int, n: int, k_other: int, n_other: int) -> float | None:
     if n == 0 or n_other == 0:
         return None
     return float(stats.fisher_exact([[k, n - k], [k_other, n_other - k_other]])[1])
+
+
+def answer_groups(answer: str, symptoms: str) -> list[str]:
+    """The event groups an answer counts in: an "unwell" answer's plain symptoms through
+    the report card's codes (the same groups a confirmed self-report counts in)."""
+    if answer != "unwell":  # aftercare.models.Answer.unwell (this module reads no tables)
+        return []
+    return groups_of(questions.report_codes([c for c in symptoms.split(",") if c]))
+
+
+# Every event group an answer can count in: the family a lot is tested over.
+ANSWER_GROUPS: tuple[str, ...] = tuple(
+    groups_of([c for s in questions.SYMPTOMS for c in s.report_codes])
+)

@@ -85,11 +85,10 @@ def signals_scan_cmd(
                 if row.lot
                 else (row.site.code if row.site else (row.vaccine.code if row.vaccine else "?"))
             )
-            stat = (
-                f"LLR {s.statistic:.2f}/CV {s.threshold:.2f}"
-                if s.method == "maxsprt"
-                else f"PRR {s.statistic:.2f}"
-            )
+            stat = {
+                "maxsprt": f"LLR {s.statistic:.2f}/CV {s.threshold:.2f}",
+                "active_surveillance": f"share ratio {s.statistic:.2f} (of {s.doses} responders)",
+            }.get(s.method, f"PRR {s.statistic:.2f}")
             p = f"{s.p_value:.3g}" if s.p_value is not None else "-"
             typer.echo(
                 f"  #{s.id:<5} {s.level:<16} {s.scope:<7} {target:<22} "

@@ -119,7 +119,7 @@ def visible_signals(session: Session, actor: Actor):
         .exists()
     )
     return or_(
-        Signal.method != SignalMethod.maxsprt,
+        Signal.method == SignalMethod.disproportionality,  # imported: no county
         and_(Signal.scope == SignalScope.lot, lot_used),
         and_(Signal.scope == SignalScope.vaccine, vaccine_used),
         and_(Signal.scope == SignalScope.site, col(Signal.target_id).in_(in_sites)),

@@ -40,6 +40,14 @@ class SignalSettings(BaseSettings):
     # Disproportionality over spontaneous reports without denominators (VAERS imports):
     # Evans et al. 2001 (PRR >= 2, Yates chi-square >= 4, a >= 3) makes a review signal.
     disproportionality: bool = True
+    # A lot against the product's other lots among the people who answered the check-ins
+    # (aefi.signals.responders; review only, never a halt): alpha (the family's, split over
+    # the event groups an answer can count in) and the minimums below which a lot is not
+    # tested, so that a lot with a handful of answers cannot signal by chance. 30
+    # responders: below that one answer moves the share by more than 3 points.
+    active_surveillance: bool = True
+    active_min_responders: int = 30
+    active_min_events: int = 3
     # Full scan on the background timer (seconds).
     scan_every_s: int = 900
     # Future-dated halt decisions are applied by a timer (seconds).

@@ -30,6 +30,8 @@ class SignalScope(enum.StrEnum):
 class SignalMethod(enum.StrEnum):
     maxsprt = "maxsprt"  # observed vs expected, Poisson MaxSPRT (with doses)
     disproportionality = "disproportionality"  # PRR/ROR/IC over reports (no doses)
+    # a lot's check-in responders vs the product's other lots' (review only)
+    active_surveillance = "active_surveillance"
 
 
 class SignalLevel(enum.StrEnum):
@@ -56,6 +58,7 @@ LABELS = (
     N_("site"),
     N_("maxsprt"),
     N_("disproportionality"),
+    N_("active_surveillance"),
     N_("signal"),
     N_("halt_recommended"),
     N_("new"),

@@ -158,3 +158,11 @@ def per_million(rate: float | None) -> str:
     if rate is None or not math.isfinite(rate):
         return "—"
     return i18n.gettext("{x} per million doses", x=decimal(rate * 1_000_000))
+
+
+def percent(x: float | None) -> str:
+    """A share as a percentage: "37.5%" (one decimal below 10%: "2.5%", "0.4%")."""
+    if x is None:
+        return "—"
+    pct = x * 100
+    return f"{pct:.1f}%" if pct < 10 or pct != round(pct) else f"{pct:.0f}%"

@@ -16,7 +16,11 @@ HALT_STATES = {
 
 
 LEVELS = {"signal": N_("Signal for review"), "halt_recommended": N_("Halt recommended")}
-METHODS = {"maxsprt": N_("MaxSPRT"), "disproportionality": N_("Disproportionality")}
+METHODS = {
+    "maxsprt": N_("MaxSPRT"),
+    "disproportionality": N_("Disproportionality"),
+    "active_surveillance": N_("Check-in responders vs other lots"),
+}
 STATUSES = {
     "new": N_("New, not reviewed"),
     "under_review": N_("Under review"),

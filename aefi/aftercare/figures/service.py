@@ -14,11 +14,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from aefi.aftercare import active, questions
+from aefi.aftercare import active
 from aefi.aftercare.models import Answer, CheckIn, CheckinInvite
 from aefi.auth.models import Role
 from aefi.auth.permissions import Actor
-from aefi.intake.symptoms import groups_of
 from aefi.registry.models import Dose, Lot, Site, Vaccine
 
 
@@ -65,10 +64,8 @@ def _answers(
     for dose_id, day, answer, symptoms in rows:
         responders.add(dose_id)
         by_day[day].add(dose_id)
-        if answer == Answer.unwell:
-            codes = questions.report_codes([c for c in symptoms.split(",") if c])
-            for group in groups_of(codes):
-                by_group[group].add(dose_id)
+        for group in active.answer_groups(answer, symptoms):
+            by_group[group].add(dose_id)
     return responders, by_group, by_day
 
 
@@ -150,10 +147,8 @@ def vaccine_figures(
     for vaccine_id, dose_id, day, answer, symptoms in rows:
         responders[vaccine_id].add(dose_id)
         by_day[vaccine_id][day].add(dose_id)
-        if answer == Answer.unwell:
-            codes = questions.report_codes([c for c in symptoms.split(",") if c])
-            for group in groups_of(codes):
-                by_group[vaccine_id][group].add(dose_id)
+        for group in active.answer_groups(answer, symptoms):
+            by_group[vaccine_id][group].add(dose_id)
     ids = set(invited) | set(responders)
     if not ids:
         return []
@@ -178,4 +173,43 @@ def vaccine_figures(
                 groups=[(g, active.share(len(d), n)) for g, d in groups],
             )
         )
+    return out
+
+
+@dataclass
+class LotAnswers:
+    """One lot's responders (doses with an answer) and, per event group, the responders
+    reporting it."""
+
+    vaccine_id: int
+    responders: int
+    by_group: dict[str, set[int]]
+
+
+def answers_by_lot(session: Session, vaccine_ids: list[int] | None = None) -> dict[int, LotAnswers]:
+    """Every lot's answers (of the vaccines named; every vaccine: None), pooled across
+    counties: the signal scans' input (``aefi.signals.scans.responders``), which counts like
+    the other scans, not in one actor's scope. The responders are counted in SQL; only the
+    unwell answers (the few) come back to be put in their event groups."""
+    if vaccine_ids is not None and not vaccine_ids:
+        return {}
+
+    def of_vaccines(stmt):
+        stmt = stmt.join(Dose, Dose.id == CheckIn.dose_id).join(Lot, Lot.id == Dose.lot_id)
+        return stmt if vaccine_ids is None else stmt.where(col(Lot.vaccine_id).in_(vaccine_ids))
+
+    out: dict[int, LotAnswers] = {
+        int(lot_id): LotAnswers(int(vaccine_id), int(n), defaultdict(set))
+        for vaccine_id, lot_id, n in session.exec(
+            of_vaccines(
+                select(Lot.vaccine_id, Dose.lot_id, func.count(func.distinct(CheckIn.dose_id)))
+            ).group_by(Lot.vaccine_id, Dose.lot_id)
+        )
+    }
+    unwell = of_vaccines(
+        select(Dose.lot_id, CheckIn.dose_id, CheckIn.answer, CheckIn.symptoms).distinct()
+    ).where(CheckIn.answer == Answer.unwell)
+    for lot_id, dose_id, answer, symptoms in session.exec(unwell):
+        for group in active.answer_groups(answer, symptoms):
+            out[int(lot_id)].by_group[group].add(dose_id)
     return out

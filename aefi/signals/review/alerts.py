@@ -220,6 +220,14 @@ def seen(row: SignalRow, sites: int) -> str:
     of lot X (product) at 3 sites"."""
     s = row.signal
     event = _group_in_sentence(s.event_group)
+    if s.method == SignalMethod.active_surveillance:
+        return i18n.gettext(
+            "{k} of the {n} people who answered the check-ins after {target} reported {event}.",
+            k=plain.count(s.observed),
+            n=plain.count(s.doses),
+            target=target_name(row),
+            event=event,
+        )
     if s.method == SignalMethod.disproportionality:
         return i18n.gettext(
             "{reports} of {event} among {total} imported reports with {target}.",
@@ -241,7 +249,27 @@ def seen(row: SignalRow, sites: int) -> str:
 
 def how_unusual(row: SignalRow) -> str:
     s = row.signal
+    if s.method == SignalMethod.active_surveillance:
+        return responders_unusual(s)
     return plain.unusual(s.observed, s.expected, s.oe_ratio, s.p_value)
+
+
+def responders_unusual(s: Signal) -> str:
+    """The lot's share of responders against its siblings', and why it is only a reason to
+    review (self-reports of those who chose to answer)."""
+    d = s.details or {}
+    return i18n.gettext(
+        "That is {share} of them (95% interval {low} to {high}), against {other} of the {n} "
+        "people who answered after the product's other lots; a difference this large by "
+        "chance: {chance}. These are the vaccinees' own answers, from those who chose to "
+        "answer: a reason to review the lot, not to halt it.",
+        share=plain.percent(d.get("share")),
+        low=plain.percent(d.get("share_low")),
+        high=plain.percent(d.get("share_high")),
+        other=plain.percent(d.get("sibling_share")),
+        n=plain.count(d.get("sibling_responders")),
+        chance=plain.chance(s.p_value),
+    )
 
 
 # --- the reports -----------------------------------------------------------------------------

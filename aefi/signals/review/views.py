@@ -91,6 +91,10 @@ def overview(request: Request, session: SessionDep, actor: WebActor):
 
 
 def _chart(session, actor, signal_id: Id, *, narrow: bool = False) -> str:
+    if service.get_signal(session, actor, signal_id).signal.method == (
+        SignalMethod.active_surveillance
+    ):
+        return ""  # responders, not a count over time: the figures are in the words
     row, series = service.signal_series(session, actor, signal_id)
     sig = row.signal
     what = service.describe(session, sig)

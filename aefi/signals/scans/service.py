@@ -35,6 +35,7 @@ from aefi.signals.models import (
 from aefi.signals.rates.service import current_rates
 from aefi.signals.review.service import describe
 from aefi.signals.scans import plan_store
+from aefi.signals.scans import responders as responder_scan
 
 LEVEL_RANK = {None: 0, SignalLevel.signal: 1, SignalLevel.halt_recommended: 2}
 SCAN_LOCK = 0x5C4A_A1E7  # PostgreSQL advisory lock key of the signal scans
@@ -191,6 +192,10 @@ def run_scan(
             _advance(session, actor, sig, level, was, now, raised, new_review)
     if full and cfg.disproportionality:
         run.disproportionality = _disproportionality(session, actor, now, new_review)
+    # Check-in responders: a lot against its siblings (review only, never a halt).
+    lots = None if full else (lot_ids or [])
+    for sig, level, was in responder_scan.evaluate(session, cfg, now, lot_ids=lots):
+        _advance(session, actor, sig, level, was, now, raised, new_review)
     session.flush()
     for sig in raised:
         lot = _hold_if_needed(session, actor, sig, cfg)
@@ -480,7 +485,7 @@ def _alert_review(session: Session, sigs: list[Signal]) -> None:
     """One notification per county for the new review signals of a scan."""
     by_county: dict[int, list[Signal]] = {}
     for sig in sigs:
-        if sig.method != SignalMethod.maxsprt:
+        if sig.method == SignalMethod.disproportionality:
             continue  # imported reports belong to no county
         if sig.scope == SignalScope.lot and sig.lot_id:
             counties = access.counties_of_lot(session, sig.lot_id)
