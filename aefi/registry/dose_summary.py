@@ -199,12 +199,9 @@ def refresh(session: Session) -> None:
     request would fold the same doses again. Writes only when there are doses above the
     watermark (or no valid state), so a page over a quiet registry stays a read."""
     state = _state(session)
-    if state is not None and state[1] == get_settings().timezone:
-        above = session.execute(
-            text("SELECT 1 FROM dose WHERE id > :m LIMIT 1"), {"m": state[0]}
-        ).first()
-        if above is None:
-            return
+    valid = state is not None and state[1] == get_settings().timezone
+    if valid and _above(session, state[0]) is None:
+        return
     with serialized_writes(session):
         top_up(session)
         session.commit()
@@ -278,9 +275,17 @@ def lot_days(
             f"WHERE dd.lot_id = :lot AND {scope}",
             params,
         )
+    if mark is not None and _above(session, mark) is None:
+        return rows  # the usual case: nothing above the watermark
     for sql, p in _grouped(session, where, zone, params):
         rows += _rows(session, sql, p)
     return _merge(rows)
+
+
+def _above(session: Session, mark: int) -> object:
+    """A dose above the watermark, if any (one step of the primary key): the live tail's
+    grouping, by the lot's index, would read every dose of the lot."""
+    return session.execute(text("SELECT 1 FROM dose WHERE id > :m LIMIT 1"), {"m": mark}).first()
 
 
 def lot_site_counts(session: Session) -> list[tuple[int, int, int]]:
