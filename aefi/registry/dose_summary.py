@@ -2,7 +2,8 @@
 what the lot page and the full signal scan read instead of counting the dose table, whose
 size they must not follow (issue 18).
 
-``dose_day`` holds the doses with ids up to ``dose_day_state.last_dose_id``; a reader first
+``dose_day`` (and its (lot, site) roll-up ``dose_count``, the full scan's denominators)
+holds the doses with ids up to ``dose_day_state.last_dose_id``; a reader first
 tops it up with the doses above the watermark (a range of the primary key) and moves it.
 Doses are append-only in practice, so no writer of doses (importer, ``record_dose``,
 filing) needs to know; what the watermark cannot see (a dose deleted or changed, a site
@@ -177,6 +178,7 @@ def top_up(session: Session) -> None:
             ).rowcount
         if claimed == 1:
             session.execute(text("DELETE FROM dose_day"))
+            session.execute(text("DELETE FROM dose_count"))
     if claimed != 1:
         return
     least, greatest = ("LEAST", "GREATEST") if _pg(session) else ("MIN", "MAX")
@@ -192,6 +194,14 @@ def top_up(session: Session) -> None:
     where = "d.id > :m AND d.id <= :top"
     for sql, params in _grouped(session, where, zone, {"m": mark, "top": int(top)}):
         session.execute(text(upsert.format(select=sql)), params)
+    session.execute(
+        text(
+            "INSERT INTO dose_count (lot_id, site_id, n) SELECT d.lot_id, d.site_id, COUNT(*) "
+            f"FROM dose d WHERE {where} GROUP BY d.lot_id, d.site_id "
+            "ON CONFLICT (lot_id, site_id) DO UPDATE SET n = dose_count.n + excluded.n"
+        ),
+        {"m": mark, "top": int(top)},
+    )
 
 
 def refresh(session: Session) -> None:
@@ -289,8 +299,10 @@ def _above(session: Session, mark: int) -> object:
 
 
 def lot_site_counts(session: Session) -> list[tuple[int, int, int]]:
-    """(lot, site, doses) of every dose: the full scan's denominators. Tops the summary up
-    in the caller's transaction (the scan commits it with its results)."""
+    """(lot, site, doses) of every dose: the full scan's denominators, from the summary's
+    (lot, site) roll-up ``dose_count`` (a row per pair, where summing ``dose_day`` would
+    read one per day of use). Tops the summary up in the caller's transaction (the scan
+    commits it with its results)."""
     top_up(session)
     state = _state(session)
     zone = get_settings().timezone
@@ -298,9 +310,7 @@ def lot_site_counts(session: Session) -> list[tuple[int, int, int]]:
         return _plain(
             session, "SELECT lot_id, site_id, COUNT(*) FROM dose GROUP BY lot_id, site_id"
         )
-    summed = _plain(
-        session, "SELECT lot_id, site_id, SUM(n) FROM dose_day GROUP BY lot_id, site_id"
-    )
+    summed = _plain(session, "SELECT lot_id, site_id, n FROM dose_count")
     tail = _plain(
         session,
         f"SELECT lot_id, site_id, COUNT(*) FROM dose WHERE id > {int(state[0])} "

@@ -208,9 +208,20 @@ class DoseDay(SQLModel, table=True):
     last_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class DoseCount(SQLModel, table=True):
+    """Doses per lot x site: ``DoseDay``'s roll-up, kept in the same fold up to the same
+    watermark, for the full scan, which reads every (lot, site) pair and no days."""
+
+    __tablename__ = "dose_count"
+
+    lot_id: int = Field(primary_key=True)
+    site_id: int = Field(primary_key=True)
+    n: int
+
+
 class DoseDayState(SQLModel, table=True):
-    """The watermark of ``dose_day`` and the zone its days were cut in (one row, id 1;
-    absent: recount from the doses)."""
+    """The watermark of ``dose_day`` and ``dose_count``, and the zone the days were cut
+    in (one row, id 1; absent: recount from the doses)."""
 
     __tablename__ = "dose_day_state"
 
