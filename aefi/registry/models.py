@@ -188,6 +188,48 @@ LABELS = (
 )
 
 
+class DoseDay(SQLModel, table=True):
+    """Doses per lot x site x local day (the county's zone), of the doses with ids up to
+    ``DoseDayState.last_dose_id``: the lot page's counts and the full scan's denominators,
+    kept by their readers (``aefi.registry.dose_summary``; migration 0033 has the triggers
+    that drop the state when a dose is deleted or changed). A person is counted once:
+    ``persons_site`` counts the doses that are the person's first (lowest id) of the lot at
+    the site, ``persons_county`` the first of the lot at the sites of the site's county."""
+
+    __tablename__ = "dose_day"
+
+    lot_id: int = Field(primary_key=True)
+    site_id: int = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    n: int
+    persons_site: int
+    persons_county: int
+    first_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class DoseCount(SQLModel, table=True):
+    """Doses per lot x site: ``DoseDay``'s roll-up, kept in the same fold up to the same
+    watermark, for the full scan, which reads every (lot, site) pair and no days."""
+
+    __tablename__ = "dose_count"
+
+    lot_id: int = Field(primary_key=True)
+    site_id: int = Field(primary_key=True)
+    n: int
+
+
+class DoseDayState(SQLModel, table=True):
+    """The watermark of ``dose_day`` and ``dose_count``, and the zone the days were cut
+    in (one row, id 1; absent: recount from the doses)."""
+
+    __tablename__ = "dose_day_state"
+
+    id: int = Field(primary_key=True)
+    last_dose_id: int
+    zone: str = Field(max_length=64)
+
+
 class LotHold(SQLModel, table=True):
     """A provisional hold of a lot in one county, put by a signal (DOMAIN.md): new doses of
     the lot at that county's sites are refused until the bureau halts it or releases it.

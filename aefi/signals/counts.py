@@ -14,6 +14,7 @@ from sqlalchemy import Integer, bindparam, column, text
 from sqlmodel import Session
 
 from aefi.db import UTCDateTime
+from aefi.registry import dose_summary
 from aefi.signals.expected import ALL_VACCINES, Rate
 from aefi.signals.scan import (
     SCOPES,
@@ -210,69 +211,12 @@ def dose_counts(session: Session, lot_ids: Iterable[int] | None = None) -> DoseC
     return _dose_counts([tuple(r) for r in session.execute(stmt, {"ids": ids})])
 
 
-def _fold_is_safe(session: Session) -> bool:
-    """May the watermark move past every dose visible now? On SQLite, yes: one writer at a
-    time, so no uncommitted dose can hold an id below a committed one. On PostgreSQL only
-    when no other transaction is in progress: a concurrent one may have drawn lower ids
-    from the sequence and commit later (the doses above the watermark are then counted
-    live, and folded by a later scan)."""
-    if _dialect(session) != "postgresql":
-        return True
-    n = session.execute(text("SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot())"))
-    return int(n.scalar_one()) == 0
-
-
 def full_dose_counts(session: Session) -> DoseCounts:
     """Doses per (lot, site) of every dose, as :func:`dose_counts` with no ids, from the
-    summary ``dose_count`` (migration 0030): the rows up to the stored watermark, plus the
-    doses added since, counted by a range of the primary key and folded into the summary.
-
-    A missing state row (new database, or a dose deleted or moved: the triggers drop it)
-    means recount everything. Written in the caller's transaction: a rolled-back scan
-    rolls its fold back too."""
-    state = raw_rows(session, "SELECT last_dose_id FROM dose_count_state WHERE id = 1")
-    if state:
-        mark = int(state[0][0])
-    else:
-        mark = 0
-        session.execute(text("DELETE FROM dose_count"))
-    top = raw_rows(session, f"SELECT MAX(id) FROM dose WHERE id > {mark}")[0][0]
-    tail: list = []
-    if top is not None:
-        top = int(top)
-        new_rows = (
-            f"SELECT lot_id, site_id, COUNT(*) FROM dose WHERE id > {mark} AND id <= {top} "
-            "GROUP BY lot_id, site_id"
-        )
-        if _fold_is_safe(session):
-            session.execute(
-                text(
-                    f"INSERT INTO dose_count (lot_id, site_id, n) {new_rows} "
-                    "ON CONFLICT (lot_id, site_id) DO UPDATE SET n = dose_count.n + excluded.n"
-                )
-            )
-            if state:
-                session.execute(
-                    text("UPDATE dose_count_state SET last_dose_id = :m WHERE id = 1"), {"m": top}
-                )
-            else:
-                session.execute(
-                    text("INSERT INTO dose_count_state (id, last_dose_id) VALUES (1, :m)"),
-                    {"m": top},
-                )
-        else:
-            tail = raw_rows(session, new_rows)
-    rows = raw_rows(session, "SELECT lot_id, site_id, n FROM dose_count")
-    if tail:
-        rows = _merge_counts(rows + tail)
-    return _dose_counts(rows)
-
-
-def _merge_counts(rows: list) -> list:
-    out: dict[tuple[int, int], int] = {}
-    for lot, site, n in rows:
-        out[(lot, site)] = out.get((lot, site), 0) + int(n)
-    return [(lot, site, n) for (lot, site), n in out.items()]
+    registry's summary of doses per (lot, site, local day) (``registry.dose_summary``,
+    migration 0033), topped up with the doses added since in the caller's transaction: a
+    rolled-back scan rolls its fold back too."""
+    return _dose_counts(dose_summary.lot_site_counts(session))
 
 
 def site_dose_counts(session: Session, site_ids: Iterable[int]) -> DoseCounts:

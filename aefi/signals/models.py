@@ -286,25 +286,3 @@ class SurveillancePlan(SQLModel, table=True):
     superseded_by_id: int | None = Field(default=None, foreign_key="surveillance_plan.id")
     ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     reason: str = Field(default="", max_length=200)
-
-
-class DoseCount(SQLModel, table=True):
-    """Doses per lot x site, of the doses with ids up to ``DoseCountState.last_dose_id``:
-    the full scan's denominators, kept by the scan itself (``aefi.signals.counts
-    .full_dose_counts``; migration 0030 has the triggers that drop the state when a dose is
-    deleted or moved)."""
-
-    __tablename__ = "dose_count"
-
-    lot_id: int = Field(primary_key=True)
-    site_id: int = Field(primary_key=True)
-    n: int
-
-
-class DoseCountState(SQLModel, table=True):
-    """The watermark of ``dose_count`` (one row, id 1; absent: recount from the doses)."""
-
-    __tablename__ = "dose_count_state"
-
-    id: int = Field(primary_key=True)
-    last_dose_id: int

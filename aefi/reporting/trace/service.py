@@ -9,29 +9,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, cast, or_
-from sqlmodel import Session, col, func, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from aefi import audit
 from aefi.audit import AuditEvent
 from aefi.auth.permissions import Actor, mask_id_number, mask_name, sees_identity
 from aefi.intake.models import Report, ReportDose
 from aefi.intake.symptoms import EVENT_GROUPS
-from aefi.observation import board as periods
 from aefi.observation.actions import service as observation_actions
 from aefi.observation.models import ObservationEntry
 from aefi.registry import access as registry_access
-from aefi.registry import lot_states
+from aefi.registry import dose_summary, lot_states
 from aefi.registry.doses import service as registry_doses
 from aefi.registry.lots import service as registry_lots
 from aefi.registry.models import Dose, Lot, Person, Site, Vaccine
 from aefi.reporting.access import get_lot, only_site
 from aefi.reporting.follow_up.service import FOLLOW_UP_STATUSES
 from aefi.reporting.models import FollowUpContact
-from aefi.settings import get_settings
 from aefi.signals.models import HaltDecision, HaltScope, Signal
 from aefi.triage.models import Cluster
 
@@ -69,20 +66,12 @@ def lot_trace(session: Session, actor: Actor, lot_number: str) -> LotTrace:
     """Everything about one lot, in the actor's scope."""
     only = only_site(actor)
     lot, vaccine = get_lot(session, actor, lot_number)
-    zone = get_settings().timezone
-
-    in_scope = [Dose.lot_id == lot.id, Site.county_id == actor.county_id]
-    if only is not None:
-        in_scope.append(Dose.site_id == only)
     sites = {s.id: s for s in registry_access.sites_of_county(session, actor.county_id)}
-    uses, days = _doses_by_site_and_day(session, lot.id, in_scope, zone, sites)
+    rows = dose_summary.lot_days(session, lot.id, actor.county_id, only)
+    uses, days = _doses_by_site_and_day(rows, sites)
     total = sum(u.doses for u in uses)
-
-    persons = session.exec(
-        select(func.count(func.distinct(Dose.person_id)))
-        .join(Site, Site.id == Dose.site_id)
-        .where(*in_scope)
-    ).one()
+    # A person with two doses of the lot is one: the summary flags each person's first.
+    persons = sum(r.persons_site if only is not None else r.persons_county for r in rows)
 
     reports_q = select(Report).where(
         Report.county_id == actor.county_id,
@@ -157,77 +146,18 @@ def lot_trace(session: Session, actor: Actor, lot_number: str) -> LotTrace:
     )
 
 
-def _aware(at: datetime) -> datetime:
-    """An aggregate of a UTC column comes back without the column type's processing on
-    SQLite (naive, or text): as stored, in UTC."""
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-# Every time zone's offset and transitions fall on a quarter hour: the doses of one
-# quarter hour (in UTC) are all on the same local day.
-_QUARTER_S = 900
-
-
-def _one_offset(zone: str, first: datetime, last: datetime) -> timedelta | None:
-    """The zone's UTC offset if it is the same all through [first, last] (checked at
-    every day's start: offsets change at most twice a year), else None."""
-    tz = ZoneInfo(zone)
-    offset = first.astimezone(tz).utcoffset()
-    at = first
-    while at < last:
-        at = min(at + timedelta(days=1), last)
-        if at.astimezone(tz).utcoffset() != offset:
-            return None
-    return offset
-
-
 def _doses_by_site_and_day(
-    session: Session, lot_id: int, in_scope: list, zone: str, sites: dict[int, Site]
+    rows: list[dose_summary.DoseDayRow], sites: dict[int, Site]
 ) -> tuple[list[SiteUse], list[tuple[date, dict[int, int], int]]]:
     """The lot's doses per site (most first) and per local day and site (newest day
-    first), in one grouped pass of the database (rows: days × sites, whatever the lot's
-    size). PostgreSQL knows the zones; on SQLite the local day is the UTC time shifted by
-    the zone's offset where that offset held over the lot's whole use, and otherwise the
-    doses are grouped by quarter hour of UTC and given their local day here."""
-    at = Dose.administered_at
-    if session.get_bind().dialect.name == "postgresql":
-        bucket = cast(func.timezone(zone, at), Date)
-    else:
-        # The lot's first and last dose: two lookups in the (lot_id, administered_at) index.
-        first = session.exec(select(func.min(at)).where(Dose.lot_id == lot_id)).one()
-        last = session.exec(select(func.max(at)).where(Dose.lot_id == lot_id)).one()
-        if first is None:
-            return [], []
-        # SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff" and rounds to milliseconds: the
-        # whole seconds alone, so 23:59:59.9995 stays on its day.
-        seconds = func.substr(at, 1, 19)
-        offset = _one_offset(zone, _aware(first), _aware(last))
-        if offset is not None:
-            bucket = func.date(seconds, f"{int(offset.total_seconds()) // 60:+d} minutes")
-        else:
-            bucket = cast(func.strftime("%s", seconds), Integer) // _QUARTER_S
-    rows = session.exec(
-        select(Dose.site_id, bucket, func.count(), func.min(at), func.max(at))
-        .join(Site, Site.id == Dose.site_id)
-        .where(*in_scope)
-        .group_by(Dose.site_id, bucket)
-    ).all()
+    first), from the summary's rows (sites x days, whatever the lot's size)."""
     per_day: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     per_site: dict[int, list] = {}
-    for site_id, key, n, first_at, last_at in rows:
-        if isinstance(key, date):
-            day = key
-        elif isinstance(key, str):
-            day = date.fromisoformat(key)
-        else:
-            day = periods.local_day(datetime.fromtimestamp(int(key) * _QUARTER_S, UTC), zone)
-        per_day[day][site_id] += n
-        first_at, last_at = _aware(first_at), _aware(last_at)
-        use = per_site.setdefault(site_id, [0, first_at, last_at])
-        use[0] += n
-        use[1], use[2] = min(use[1], first_at), max(use[2], last_at)
+    for r in rows:
+        per_day[r.day][r.site_id] += r.n
+        use = per_site.setdefault(r.site_id, [0, r.first_at, r.last_at])
+        use[0] += r.n
+        use[1], use[2] = min(use[1], r.first_at), max(use[2], r.last_at)
     uses = sorted(
         (SiteUse(sites[sid], n, first, last) for sid, (n, first, last) in per_site.items()),
         key=lambda u: (-u.doses, u.site.code),
@@ -259,16 +189,10 @@ def lot_persons(
         .join(Site, Site.id == Dose.site_id)
         .where(Dose.lot_id == lot.id, Site.county_id == actor.county_id)
     )
-    count = (
-        select(func.count())
-        .select_from(Dose)
-        .join(Site, Site.id == Dose.site_id)
-        .where(Dose.lot_id == lot.id, Site.county_id == actor.county_id)
-    )
     if only is not None:
         stmt = stmt.where(Dose.site_id == only)
-        count = count.where(Dose.site_id == only)
-    total = session.exec(count).one()
+    # The pager's total from the summary: counting the lot's doses grew with the lot.
+    total = sum(r.n for r in dose_summary.lot_days(session, lot.id, actor.county_id, only))
     rows = session.exec(
         stmt.order_by(col(Dose.administered_at).desc(), col(Dose.id).desc())
         .offset((max(page, 1) - 1) * per_page)
