@@ -55,6 +55,30 @@ def missing() -> dict[str, str]:
     return {m: where for m, where in used_msgids().items() if m not in cat._catalog}
 
 
+def clashes(locale_dir: Path | None = None) -> dict[object, dict[object, list[str]]]:
+    """msgid -> {translation -> catalogs giving it}, for each msgid with two translations.
+
+    ``aefi.i18n`` merges the domains' catalogs in sorted file order, so of two
+    translations of one msgid the later file's wins on every page: a msgid that means two
+    things needs two English strings instead."""
+    from collections import defaultdict
+
+    from babel.messages.pofile import read_po
+
+    from aefi import i18n
+
+    found: dict[object, dict[object, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for po in sorted(((locale_dir or i18n.LOCALE_DIR) / "zh_CN").glob("*.po")):
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale="zh_CN")
+        for msg in catalog:
+            if not msg.id or not msg.string or msg.fuzzy:  # as aefi.i18n skips them
+                continue
+            text = tuple(msg.string) if isinstance(msg.string, (list, tuple)) else msg.string
+            found[msg.id][text].append(po.name)
+    return {m: dict(by_text) for m, by_text in found.items() if len(by_text) > 1}
+
+
 if __name__ == "__main__":
     gaps = missing()
     for msgid, where in sorted(gaps.items(), key=lambda kv: kv[1]):

@@ -30,7 +30,7 @@ ZH = {"Accept-Language": "zh-CN"}
 LISTS = [
     ("/reports", "/api/v1/reports", "Number", "编码", "submitted"),
     ("/cases?status=all", "/api/v1/cases?status=all", "Case", "个案", "open"),
-    ("/referrals?show=all", "/api/v1/referrals?show=all", "Sent", "发送时间", "sent"),
+    ("/referrals?show=all", "/api/v1/referrals?show=all", "Sent at", "发送时间", "sent"),
     ("/signals?open_only=false", "/api/v1/signals", "Level", "级别", "maxsprt"),
 ]
 

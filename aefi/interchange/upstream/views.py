@@ -17,9 +17,9 @@ from aefi.web import render
 router = APIRouter()
 
 STATUS_LABELS = {
-    UpstreamStatus.pending.value: N_("Pending"),
-    UpstreamStatus.sent.value: N_("Sent"),
-    UpstreamStatus.acknowledged.value: N_("Acknowledged"),
+    UpstreamStatus.pending.value: N_("Awaiting send"),
+    UpstreamStatus.sent.value: N_("Sent upstream"),
+    UpstreamStatus.acknowledged.value: N_("Acknowledged upstream"),
     UpstreamStatus.rejected.value: N_("Rejected"),
 }
 

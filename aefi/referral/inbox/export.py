@@ -22,7 +22,7 @@ def _minutes(value: float | None) -> float | str:
 
 def columns() -> list[Column[ReferralRow]]:
     return [
-        Column(_("Sent"), lambda row: _when(row.referral.sent_at)),
+        Column(_("Sent at"), lambda row: _when(row.referral.sent_at)),
         Column(_("Report"), lambda row: row.report_number),
         Column(_("Patient"), lambda row: row.patient_name),
         Column(_("Sex"), lambda row: _(row.patient_sex)),
@@ -36,7 +36,7 @@ def columns() -> list[Column[ReferralRow]]:
         Column(_("Leg"), lambda row: row.referral.leg),
         Column(_("Urgency"), lambda row: label(row.referral.urgency)),
         Column(_("Status"), lambda row: label(row.referral.status)),
-        Column(_("Acknowledged"), lambda row: _when(row.referral.acknowledged_at)),
+        Column(_("Received at"), lambda row: _when(row.referral.acknowledged_at)),
         Column(
             _("Minutes to acknowledge"), lambda row: _minutes(row.referral.minutes_to_acknowledge)
         ),
