@@ -17,6 +17,9 @@ Writing, at the speed of the database's own bulk load (bench/bench_import.py):
 
 - Rows are parsed positionally (no dict a row), times and birth dates remembered per
   distinct text, the file decoded in blocks of whole lines once its encoding is known.
+- Parsing and writing overlap: the parsed rows go to a writer thread in chunks of
+  ``CHUNK`` rows (several to a batch), so only the first chunk's parsing and the last
+  one's writing stand alone.
 - The persons new to the county are inserted first, set-wise, and their ids read back in
   one range scan; a person already recorded is reused as recorded.
 - SQLite: one prepared ``INSERT ... ON CONFLICT DO NOTHING`` through the driver's
@@ -72,6 +75,7 @@ COLUMNS = (
 )
 REQUIRED = ("id_number", "name", "lot_number", "site_code", "administered_at")
 BATCH = 200_000  # rows a keep-good commit (SQLite rewrites most index pages at each commit)
+CHUNK = 20_000  # rows handed to the writer at a time (several make a batch)
 MAX_REPORTED = 1000  # rows listed back; the count of bad rows is always exact
 _SEX_MAP = {"m": "male", "f": "female", "男": "male", "女": "female"}
 _ROUTES = {r.value for r in Route}
@@ -325,58 +329,70 @@ def import_doses(
     cells = _cells(header)
     name = filename or getattr(stream, "name", "") or ""
     name = str(name).rsplit("/", 1)[-1][:200]
-    batch: list[Parsed] = []
+    chunk: list[Parsed] = []  # parsed rows not yet handed to the writer
+    in_batch = 0  # good rows of the batch in progress (handed over or not)
     first_line = last_line = 0
     rejected_before = 0  # rejections already named by a committed batch's audit event
     writing = True  # all-or-nothing stops writing at the first bad row (it will roll back)
+    written = [0, 0]  # doses added, skipped of the batch in progress (the writer's)
 
-    def write_batch(rows, write: bool, number: int, lines: list[int], rejected: int) -> None:
+    def write_chunk(rows, write: bool, batch_end: tuple | None) -> None:
+        """Write a chunk; at a batch's end, its audit event and the commit."""
         if rows and write:
             added, skipped = _write(session, look, actor.county_id, rows, now)
             report.imported += added
             report.duplicates += skipped
-        else:
-            added = skipped = 0
-        if not all_or_nothing:
-            audit.record(
-                session,
-                actor,
-                "import",
-                "dose",
-                None,
-                summary=(
-                    f"{name or 'dose import'} batch {number} (lines {lines[0]}-"
-                    f"{lines[1]}): {added} doses added, {skipped} already recorded, "
-                    f"{rejected} rows rejected"
-                ),
-                changes={
-                    "file": name,
-                    "batch": number,
-                    "lines": lines,
-                    "added": added,
-                    "duplicates": skipped,
-                    "rejected": rejected,
-                },
-            )
-            session.commit()
+            written[0] += added
+            written[1] += skipped
+        if batch_end is None or all_or_nothing:
+            return
+        number, lines, rejected = batch_end
+        (added, skipped), written[:] = written, [0, 0]
+        audit.record(
+            session,
+            actor,
+            "import",
+            "dose",
+            None,
+            summary=(
+                f"{name or 'dose import'} batch {number} (lines {lines[0]}-"
+                f"{lines[1]}): {added} doses added, {skipped} already recorded, "
+                f"{rejected} rows rejected"
+            ),
+            changes={
+                "file": name,
+                "batch": number,
+                "lines": lines,
+                "added": added,
+                "duplicates": skipped,
+                "rejected": rejected,
+            },
+        )
+        session.commit()
 
-    # The writing of a batch (and its commit) runs beside the parsing of the next one:
-    # the drivers let go of the GIL while the database works.
+    # The writing of a chunk (and a batch's commit) runs beside the parsing of the next
+    # chunk: the drivers let go of the GIL while the database works. Chunks much smaller
+    # than a batch keep the two busy together from the start: only the first chunk's
+    # parsing and the last one's writing are not overlapped.
     writer = _Writer() if _can_overlap(session) else None
 
-    def commit_batch() -> None:
-        nonlocal batch, rejected_before
-        number = rejected = 0
-        if not all_or_nothing:
+    def hand_over(batch_ends: bool) -> None:
+        nonlocal chunk, rejected_before
+        batch_end = None
+        if batch_ends and not all_or_nothing:
             report.batches += 1
-            number, rejected = report.batches, report.rejected_count - rejected_before
+            batch_end = (
+                report.batches,
+                [first_line, last_line],
+                report.rejected_count - rejected_before,
+            )
             rejected_before = report.rejected_count
-        job = (batch, writing, number, [first_line, last_line], rejected)
-        batch = []
+        job = (chunk, writing, batch_end)
+        chunk = []
         if writer is None:
-            write_batch(*job)
+            write_chunk(*job)
         else:
-            writer.submit(write_batch, *job)
+            writer.submit(write_chunk, *job)
 
     importing = _importing.set(True)  # (SQLite: the large page cache stays on meanwhile)
     try:
@@ -408,10 +424,13 @@ def import_doses(
                 report.reject(line, error)
                 writing = writing and not all_or_nothing
                 continue
-            batch.append(parsed)
-            if len(batch) >= BATCH:
-                commit_batch()
-                first_line = 0
+            chunk.append(parsed)
+            in_batch += 1
+            if in_batch >= BATCH:
+                hand_over(batch_ends=True)
+                first_line = in_batch = 0
+            elif len(chunk) >= CHUNK:
+                hand_over(batch_ends=False)
         if writer is not None:
             writer.wait()
         if all_or_nothing and report.rejected_count:
@@ -419,8 +438,8 @@ def import_doses(
             report.rolled_back = True
             report.imported = report.duplicates = 0
             return report
-        if batch or (not all_or_nothing and report.rejected_count > rejected_before):
-            commit_batch()
+        if in_batch or (not all_or_nothing and report.rejected_count > rejected_before):
+            hand_over(batch_ends=True)
             if writer is not None:
                 writer.wait()
         report.sha256 = hasher.hexdigest() if report.encoding != "text" else ""
