@@ -1,7 +1,8 @@
 """The dose import's bulk paths (issue 18), on SQLite (one prepared statement through the
-driver) and PostgreSQL (COPY into a staging table, then INSERT ... SELECT): duplicates
-counted, all-or-nothing over several batches, bad rows at their line when the file is read
-in blocks, idempotency, persons not duplicated, and stored values equal to the ORM's."""
+driver) and PostgreSQL (binary COPY straight in for persons the batch creates, a staging
+table and INSERT ... SELECT for the others): duplicates counted, all-or-nothing over
+several batches, bad rows at their line when the file is read in blocks, idempotency,
+persons not duplicated, and stored values equal to the ORM's."""
 
 from __future__ import annotations
 
