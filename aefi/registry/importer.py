@@ -17,13 +17,18 @@ Writing, at the speed of the database's own bulk load (bench/bench_import.py):
 
 - Rows are parsed positionally (no dict a row), times and birth dates remembered per
   distinct text, the file decoded in blocks of whole lines once its encoding is known.
+- Parsing and writing overlap: the parsed rows go to a writer thread in chunks of
+  ``CHUNK`` rows (several to a batch), so only the first chunk's parsing and the last
+  one's writing stand alone.
 - The persons new to the county are inserted first, set-wise, and their ids read back in
   one range scan; a person already recorded is reused as recorded.
 - SQLite: one prepared ``INSERT ... ON CONFLICT DO NOTHING`` through the driver's
   ``executemany`` (no SQLAlchemy bind processing a row; times as the text SQLAlchemy's
   DateTime stores), a 256 MiB page cache and no WAL checkpoint until the import's end.
-- PostgreSQL: ``COPY`` into temporary staging tables, then one ``INSERT ... SELECT ... ON
-  CONFLICT DO NOTHING`` a batch, counting what it added.
+- PostgreSQL: binary ``COPY`` straight into ``person`` (ids drawn from its sequence) and
+  into ``dose`` for the persons the batch created (nothing recorded can conflict with their
+  doses; the batch's own repeats are dropped first); the doses of persons recorded before
+  go through a staging table and one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ COLUMNS = (
 )
 REQUIRED = ("id_number", "name", "lot_number", "site_code", "administered_at")
 BATCH = 200_000  # rows a keep-good commit (SQLite rewrites most index pages at each commit)
+CHUNK = 20_000  # rows handed to the writer at a time (several make a batch)
 MAX_REPORTED = 1000  # rows listed back; the count of bad rows is always exact
 _SEX_MAP = {"m": "male", "f": "female", "男": "male", "女": "female"}
 _ROUTES = {r.value for r in Route}
@@ -323,58 +329,70 @@ def import_doses(
     cells = _cells(header)
     name = filename or getattr(stream, "name", "") or ""
     name = str(name).rsplit("/", 1)[-1][:200]
-    batch: list[Parsed] = []
+    chunk: list[Parsed] = []  # parsed rows not yet handed to the writer
+    in_batch = 0  # good rows of the batch in progress (handed over or not)
     first_line = last_line = 0
     rejected_before = 0  # rejections already named by a committed batch's audit event
     writing = True  # all-or-nothing stops writing at the first bad row (it will roll back)
+    written = [0, 0]  # doses added, skipped of the batch in progress (the writer's)
 
-    def write_batch(rows, write: bool, number: int, lines: list[int], rejected: int) -> None:
+    def write_chunk(rows, write: bool, batch_end: tuple | None) -> None:
+        """Write a chunk; at a batch's end, its audit event and the commit."""
         if rows and write:
             added, skipped = _write(session, look, actor.county_id, rows, now)
             report.imported += added
             report.duplicates += skipped
-        else:
-            added = skipped = 0
-        if not all_or_nothing:
-            audit.record(
-                session,
-                actor,
-                "import",
-                "dose",
-                None,
-                summary=(
-                    f"{name or 'dose import'} batch {number} (lines {lines[0]}-"
-                    f"{lines[1]}): {added} doses added, {skipped} already recorded, "
-                    f"{rejected} rows rejected"
-                ),
-                changes={
-                    "file": name,
-                    "batch": number,
-                    "lines": lines,
-                    "added": added,
-                    "duplicates": skipped,
-                    "rejected": rejected,
-                },
-            )
-            session.commit()
+            written[0] += added
+            written[1] += skipped
+        if batch_end is None or all_or_nothing:
+            return
+        number, lines, rejected = batch_end
+        (added, skipped), written[:] = written, [0, 0]
+        audit.record(
+            session,
+            actor,
+            "import",
+            "dose",
+            None,
+            summary=(
+                f"{name or 'dose import'} batch {number} (lines {lines[0]}-"
+                f"{lines[1]}): {added} doses added, {skipped} already recorded, "
+                f"{rejected} rows rejected"
+            ),
+            changes={
+                "file": name,
+                "batch": number,
+                "lines": lines,
+                "added": added,
+                "duplicates": skipped,
+                "rejected": rejected,
+            },
+        )
+        session.commit()
 
-    # The writing of a batch (and its commit) runs beside the parsing of the next one:
-    # the drivers let go of the GIL while the database works.
+    # The writing of a chunk (and a batch's commit) runs beside the parsing of the next
+    # chunk: the drivers let go of the GIL while the database works. Chunks much smaller
+    # than a batch keep the two busy together from the start: only the first chunk's
+    # parsing and the last one's writing are not overlapped.
     writer = _Writer() if _can_overlap(session) else None
 
-    def commit_batch() -> None:
-        nonlocal batch, rejected_before
-        number = rejected = 0
-        if not all_or_nothing:
+    def hand_over(batch_ends: bool) -> None:
+        nonlocal chunk, rejected_before
+        batch_end = None
+        if batch_ends and not all_or_nothing:
             report.batches += 1
-            number, rejected = report.batches, report.rejected_count - rejected_before
+            batch_end = (
+                report.batches,
+                [first_line, last_line],
+                report.rejected_count - rejected_before,
+            )
             rejected_before = report.rejected_count
-        job = (batch, writing, number, [first_line, last_line], rejected)
-        batch = []
+        job = (chunk, writing, batch_end)
+        chunk = []
         if writer is None:
-            write_batch(*job)
+            write_chunk(*job)
         else:
-            writer.submit(write_batch, *job)
+            writer.submit(write_chunk, *job)
 
     importing = _importing.set(True)  # (SQLite: the large page cache stays on meanwhile)
     try:
@@ -406,10 +424,13 @@ def import_doses(
                 report.reject(line, error)
                 writing = writing and not all_or_nothing
                 continue
-            batch.append(parsed)
-            if len(batch) >= BATCH:
-                commit_batch()
-                first_line = 0
+            chunk.append(parsed)
+            in_batch += 1
+            if in_batch >= BATCH:
+                hand_over(batch_ends=True)
+                first_line = in_batch = 0
+            elif len(chunk) >= CHUNK:
+                hand_over(batch_ends=False)
         if writer is not None:
             writer.wait()
         if all_or_nothing and report.rejected_count:
@@ -417,8 +438,8 @@ def import_doses(
             report.rolled_back = True
             report.imported = report.duplicates = 0
             return report
-        if batch or (not all_or_nothing and report.rejected_count > rejected_before):
-            commit_batch()
+        if in_batch or (not all_or_nothing and report.rejected_count > rejected_before):
+            hand_over(batch_ends=True)
             if writer is not None:
                 writer.wait()
         report.sha256 = hasher.hexdigest() if report.encoding != "text" else ""
@@ -785,7 +806,15 @@ def _restore_on_checkout(dbapi_conn, record, _proxy) -> None:
         _restore_cache(dbapi_conn, record.info)
 
 
-# --- PostgreSQL: COPY into a temporary staging table, then one INSERT ... SELECT --------
+# --- PostgreSQL: COPY straight into the tables where nothing can conflict ------------
+#
+# A person this batch created has no dose recorded yet: their doses (once the batch's own
+# repeats are dropped here) are copied straight into ``dose``. The persons new to the
+# county are copied straight into ``person`` with ids drawn from its sequence, unless
+# another import added one of them meanwhile (then, under a savepoint rolled back, the
+# staging path below). Doses of persons recorded before the batch may repeat a recorded
+# dose: they go through a staging table and one INSERT ... SELECT ... ON CONFLICT DO
+# NOTHING, which also waits out and skips a dose another import is adding meanwhile.
 
 _PG_STAGE = "CREATE TEMP TABLE IF NOT EXISTS aefi_import_{name} ({columns}) ON COMMIT DELETE ROWS"
 _PG_PERSON_COLUMNS = (
@@ -797,53 +826,125 @@ _PG_DOSE_COLUMNS = (
     "route varchar(16), body_site varchar(64), administered_at timestamptz, "
     "vaccinator varchar(100)"
 )
+# Binary COPY: no text rendering in Python, no text parsing in the server.
+_PG_PERSON_COPY = (
+    "COPY person (id, county_id, id_number, name, sex, birth_on, phone, address, "
+    "guardian_name) FROM STDIN (FORMAT BINARY)"
+)
+_PG_PERSON_TYPES = (
+    "int4", "int4", "varchar", "varchar", "varchar", "date", "varchar", "varchar", "varchar"
+)  # fmt: skip
+_PG_DOSE_COPY = (
+    "COPY dose (person_id, lot_id, site_id, dose_number, route, body_site, administered_at, "
+    "vaccinator, created_at) FROM STDIN (FORMAT BINARY)"
+)
+_PG_DOSE_TYPES = (
+    "int4", "int4", "int4", "int4", "varchar", "varchar", "timestamptz", "varchar", "timestamptz"
+)  # fmt: skip
 
 
 def _write_postgres(conn, look, county_id, batch, new_people, created_at) -> tuple[int, int]:
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
-        cur.execute(_PG_STAGE.format(name="person", columns=_PG_PERSON_COLUMNS))
-        cur.execute(_PG_STAGE.format(name="dose", columns=_PG_DOSE_COLUMNS))
-        if new_people:
-            with cur.copy(
-                "COPY aefi_import_person (seq, id_number, name, sex, birth_on, phone) FROM STDIN"
-            ) as copy:
-                for seq, (idn, r) in enumerate(new_people.items()):
-                    copy.write_row((seq, idn, r[1], r[2], r[3], r[4]))
-            cur.execute(
-                "INSERT INTO person (county_id, id_number, name, sex, birth_on, phone, "
-                "address, guardian_name) SELECT %s, id_number, name, sex, birth_on, phone, "
-                "'', '' FROM aefi_import_person ORDER BY seq ON CONFLICT DO NOTHING "
-                "RETURNING id_number, id",
-                (county_id,),
-            )
-            look.persons.update(cur.fetchall())
-            missing = [idn for idn in new_people if idn not in look.persons]
-            if missing:  # added meanwhile by another import: read back
-                cur.execute(
-                    "SELECT id_number, id FROM person WHERE county_id = %s AND id_number = ANY(%s)",
-                    (county_id, missing),
-                )
-                look.persons.update(cur.fetchall())
-            cur.execute("TRUNCATE aefi_import_person")
+        fresh = _pg_add_persons(cur, look, county_id, new_people) if new_people else set()
         persons = look.persons
-        with cur.copy(
-            "COPY aefi_import_dose (seq, person_id, lot_id, site_id, dose_number, route, "
-            "body_site, administered_at, vaccinator) FROM STDIN"
-        ) as copy:
-            for seq, r in enumerate(batch):
-                copy.write_row((seq, persons[r[0]], r[5], r[6], r[7], r[8], r[9], r[10], r[12]))
-        cur.execute(
-            "WITH added AS (INSERT INTO dose (person_id, lot_id, site_id, dose_number, route, "
-            "body_site, administered_at, vaccinator, created_at) SELECT person_id, lot_id, "
-            "site_id, dose_number, route, body_site, administered_at, vaccinator, %s "
-            "FROM aefi_import_dose ORDER BY seq ON CONFLICT DO NOTHING RETURNING id) "
-            "SELECT count(*) FROM added",
-            (created_at,),
-        )
-        added = cur.fetchone()[0]
-        cur.execute("TRUNCATE aefi_import_dose")
+        direct: list[tuple] = []
+        staged: list[Parsed] = []
+        seen: set[tuple] = set()
+        for r in batch:
+            pid = persons[r[0]]
+            if pid in fresh:
+                key = (pid, r[5], r[7], r[10])  # ux_dose_natural_key
+                if key not in seen:
+                    seen.add(key)
+                    direct.append((pid, r[5], r[6], r[7], r[8], r[9], r[10], r[12], created_at))
+            else:
+                staged.append(r)
+        added = 0
+        if direct:
+            with cur.copy(_PG_DOSE_COPY) as copy:
+                copy.set_types(_PG_DOSE_TYPES)
+                write = copy.write_row
+                for row in direct:
+                    write(row)
+            added = len(direct)
+        if staged:
+            added += _pg_stage_doses(cur, persons, staged, created_at)
     return added, len(batch) - added
+
+
+def _pg_add_persons(cur, look, county_id, new_people: dict[str, Parsed]) -> set[int]:
+    """Add the persons new to the county; their ids go into ``look.persons``. Returns the
+    ids this call created (persons whose doses cannot be recorded yet)."""
+    from psycopg.errors import UniqueViolation
+
+    cur.execute(
+        "SELECT nextval(pg_get_serial_sequence('person', 'id')) FROM generate_series(1, %s)",
+        (len(new_people),),
+    )
+    ids = [i for (i,) in cur.fetchall()]
+    cur.execute("SAVEPOINT aefi_import_person")
+    try:
+        with cur.copy(_PG_PERSON_COPY) as copy:
+            copy.set_types(_PG_PERSON_TYPES)
+            for pid, (idn, r) in zip(ids, new_people.items(), strict=True):
+                copy.write_row((pid, county_id, idn, r[1], r[2], r[3], r[4], "", ""))
+    except UniqueViolation:  # another import added one of them meanwhile
+        cur.execute("ROLLBACK TO SAVEPOINT aefi_import_person")
+        return _pg_stage_persons(cur, look, county_id, new_people)
+    cur.execute("RELEASE SAVEPOINT aefi_import_person")
+    look.persons.update(zip(new_people, ids, strict=True))
+    return set(ids)
+
+
+def _pg_stage_persons(cur, look, county_id, new_people: dict[str, Parsed]) -> set[int]:
+    cur.execute(_PG_STAGE.format(name="person", columns=_PG_PERSON_COLUMNS))
+    with cur.copy(
+        "COPY aefi_import_person (seq, id_number, name, sex, birth_on, phone) FROM STDIN"
+    ) as copy:
+        for seq, (idn, r) in enumerate(new_people.items()):
+            copy.write_row((seq, idn, r[1], r[2], r[3], r[4]))
+    cur.execute(
+        "INSERT INTO person (county_id, id_number, name, sex, birth_on, phone, "
+        "address, guardian_name) SELECT %s, id_number, name, sex, birth_on, phone, "
+        "'', '' FROM aefi_import_person ORDER BY seq ON CONFLICT DO NOTHING "
+        "RETURNING id_number, id",
+        (county_id,),
+    )
+    created = cur.fetchall()
+    look.persons.update(created)
+    missing = [idn for idn in new_people if idn not in look.persons]
+    if missing:  # added meanwhile by another import: read back
+        cur.execute(
+            "SELECT id_number, id FROM person WHERE county_id = %s AND id_number = ANY(%s)",
+            (county_id, missing),
+        )
+        look.persons.update(cur.fetchall())
+    cur.execute("TRUNCATE aefi_import_person")
+    return {pid for _idn, pid in created}
+
+
+def _pg_stage_doses(cur, persons: dict[str, int], rows: list[Parsed], created_at) -> int:
+    """Doses that may repeat recorded ones: staged, then inserted skipping conflicts.
+    Returns the doses added."""
+    cur.execute(_PG_STAGE.format(name="dose", columns=_PG_DOSE_COLUMNS))
+    with cur.copy(
+        "COPY aefi_import_dose (seq, person_id, lot_id, site_id, dose_number, route, "
+        "body_site, administered_at, vaccinator) FROM STDIN"
+    ) as copy:
+        for seq, r in enumerate(rows):
+            copy.write_row((seq, persons[r[0]], r[5], r[6], r[7], r[8], r[9], r[10], r[12]))
+    cur.execute(
+        "WITH added AS (INSERT INTO dose (person_id, lot_id, site_id, dose_number, route, "
+        "body_site, administered_at, vaccinator, created_at) SELECT person_id, lot_id, "
+        "site_id, dose_number, route, body_site, administered_at, vaccinator, %s "
+        "FROM aefi_import_dose ORDER BY seq ON CONFLICT DO NOTHING RETURNING id) "
+        "SELECT count(*) FROM added",
+        (created_at,),
+    )
+    added = cur.fetchone()[0]
+    cur.execute("TRUNCATE aefi_import_dose")
+    return added
 
 
 def _is_binary(stream) -> bool:

@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -444,7 +445,7 @@ def import_dir(session, directory: Path, *, chunk: int = 5000) -> ImportReport:
             for n, v in new_lots.items()
         ]
         for i in range(0, len(rows), chunk):
-            session.connection().execute(Lot.__table__.insert(), rows[i : i + chunk])
+            _insert_rows(session.connection(), Lot.__table__, rows[i : i + chunk])
         out.lots_created = len(rows)
         lots = {
             n: i
@@ -528,7 +529,7 @@ def import_dir(session, directory: Path, *, chunk: int = 5000) -> ImportReport:
             )
         # Core executemany, no RETURNING (which SQLAlchemy runs row by row on SQLite when
         # the order must be kept); the ids come back by external_id, which is indexed.
-        conn.execute(Report.__table__.insert(), rows)
+        _insert_rows(conn, Report.__table__, rows)
         by_ext = dict(
             session.execute(
                 ids_stmt, {"src": SOURCE, "ids": [r["external_id"] for r in rows]}
@@ -555,7 +556,7 @@ def import_dir(session, directory: Path, *, chunk: int = 5000) -> ImportReport:
                     }
                 )
         if dose_rows:
-            conn.execute(ReportDose.__table__.insert(), dose_rows)
+            _insert_rows(conn, ReportDose.__table__, dose_rows)
         _link_terms(conn, ReportTerm, zip(ids, part, strict=True), term_infos)
         out.reports_created += len(rows)
         out.doses_created += len(dose_rows)
@@ -639,7 +640,34 @@ def _link_terms(conn, table_model, pairs, term_infos, chunk: int = 5000) -> None
         for tid, n in Counter(info.id for info in term_infos(rec)).items():
             rows.append({"report_id": rid, "term_id": tid, "occurrences": n})
     for i in range(0, len(rows), chunk):
-        conn.execute(table_model.__table__.insert(), rows[i : i + chunk])
+        _insert_rows(conn, table_model.__table__, rows[i : i + chunk])
+
+
+def _insert_rows(conn, table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys): on PostgreSQL by one ``COPY`` (psycopg's
+    copy support: no statement a row, no per-row bind processing in SQLAlchemy), values as
+    SQLAlchemy would store them (JSON columns as JSON, None there too as JSON null, enums
+    by value); elsewhere by SQLAlchemy's executemany of one prepared statement."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), rows)
+        return
+    from psycopg.types.json import Json
+    from sqlalchemy import JSON
+
+    columns = list(rows[0])
+    as_json = [isinstance(table.c[c].type, JSON) for c in columns]
+    names = ", ".join(f'"{c}"' for c in columns)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    Json(v) if j else v.value if isinstance(v, Enum) else v
+                    for v, j in zip((row[c] for c in columns), as_json, strict=True)
+                ]
+            )
 
 
 # --- replay straight from the files ------------------------------------------------------

@@ -94,10 +94,15 @@ def test_unreadable_files_are_refused_whole(session, place, data, error):
     assert _doses(session) == before
 
 
-def test_keep_good_commits_whole_batches_with_their_audit_events(session, place, monkeypatch):
+@pytest.mark.parametrize("chunk", [1, 2, 50_000])
+def test_keep_good_commits_whole_batches_with_their_audit_events(
+    session, place, monkeypatch, chunk
+):
     """6 good rows, then a GBK line in a UTF-8 file, then 2 good rows, in batches of 3: the
-    bad line is a row error on its own line; every committed batch has its audit event."""
+    bad line is a row error on its own line; every committed batch has its audit event,
+    however the batch was handed to the writer (in chunks of 1, 2 or whole)."""
     monkeypatch.setattr(importer, "BATCH", 3)
+    monkeypatch.setattr(importer, "CHUNK", chunk)
     admin, lot, site = place
     good = [_row(lot, site, i, "欧阳") for i in range(6)]
     lines = [HEADER.encode(), *(r.encode() for r in good)]

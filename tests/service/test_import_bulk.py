@@ -1,7 +1,8 @@
 """The dose import's bulk paths (issue 18), on SQLite (one prepared statement through the
-driver) and PostgreSQL (COPY into a staging table, then INSERT ... SELECT): duplicates
-counted, all-or-nothing over several batches, bad rows at their line when the file is read
-in blocks, idempotency, persons not duplicated, and stored values equal to the ORM's."""
+driver) and PostgreSQL (binary COPY straight in for persons the batch creates, a staging
+table and INSERT ... SELECT for the others): duplicates counted, all-or-nothing over
+several batches, bad rows at their line when the file is read in blocks, idempotency,
+persons not duplicated, and stored values equal to the ORM's."""
 
 from __future__ import annotations
 
@@ -44,9 +45,14 @@ def place(session, county) -> tuple:
     return county.actor(session, "admin"), lot.lot_number, site.code
 
 
-@pytest.mark.parametrize("batch", [2, 50_000])
-def test_duplicates_counted_and_a_second_import_adds_nothing(session, place, monkeypatch, batch):
+@pytest.mark.parametrize(("batch", "chunk"), [(2, 50_000), (50_000, 50_000), (50_000, 3)])
+def test_duplicates_counted_and_a_second_import_adds_nothing(
+    session, place, monkeypatch, batch, chunk
+):
+    """A repeat in the same chunk as its first row (a person the chunk creates: dropped
+    before the COPY on PostgreSQL) or in a later one (the conflict skips it)."""
     monkeypatch.setattr(importer, "BATCH", batch)
+    monkeypatch.setattr(importer, "CHUNK", chunk)
     admin, lot, site = place
     rows = [_row(lot, site, i) for i in range(5)]
     # Row 0 twice, and person 1 with a second dose: 6 doses, 5 persons.
