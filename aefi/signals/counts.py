@@ -111,7 +111,40 @@ def observed_counts(
     return [(int(t), str(g), int(n)) for t, g, n in session.execute(stmt, params)]
 
 
+@dataclass
+class ObservedCells:
+    """O of one scope as arrays, one element per (target, group) with O > 0: ``group``
+    indexes ``groups``."""
+
+    groups: list[str]
+    target: np.ndarray
+    group: np.ndarray
+    n: np.ndarray
+
+    def rows(self) -> list[tuple[int, str, int]]:
+        cols = (self.target.tolist(), self.group.tolist(), self.n.tolist())
+        return [(int(t), self.groups[int(g)], int(k)) for t, g, k in zip(*cols, strict=True)]
+
+    def matrix(self, targets: np.ndarray, groups: list[str]) -> np.ndarray:
+        """As :func:`aefi.signals.scan.matrix`: targets x groups, without a row per cell in
+        Python."""
+        obs = np.zeros((targets.size, len(groups)))
+        if not self.n.size:
+            return obs
+        gi = {g: j for j, g in enumerate(groups)}
+        col_of = np.array([gi.get(g, -1) for g in self.groups], dtype=np.int64)[self.group]
+        k, ok = index_of(targets, self.target)
+        ok &= col_of >= 0
+        obs[k[ok], col_of[ok]] = self.n[ok]
+        return obs
+
+
 def observed_counts_all(session: Session) -> dict[str, list[tuple[int, str, int]]]:
+    """Every scope's (target id, event group, O), from :func:`observed_cells_all`."""
+    return {scope: o.rows() for scope, o in observed_cells_all(session).items()}
+
+
+def observed_cells_all(session: Session) -> dict[str, ObservedCells]:
     """Every scope's counts from one statement: the database finds the windowed rows
     (report, lot, vaccine, site, group) in one pass, and they are counted here, three ways,
     by sorting int64 keys. What a full scan reads.
@@ -123,9 +156,9 @@ def observed_counts_all(session: Session) -> dict[str, list[tuple[int, str, int]
         "SELECT w.report_id, w.lot_id, w.vaccine_id, w.site_id, w.grp FROM w"
     )
     rows = raw_rows(session, sql)
-    out: dict[str, list[tuple[int, str, int]]] = {s: [] for s in _KEY}
+    empty = np.zeros(0, dtype=np.int64)
     if not rows:
-        return out
+        return {s: ObservedCells([], empty, empty, empty) for s in _KEY}
     groups = sorted({str(r[4]) for r in rows})
     gi = {g: j for j, g in enumerate(groups)}
     arr = np.array(
@@ -133,6 +166,7 @@ def observed_counts_all(session: Session) -> dict[str, list[tuple[int, str, int]
         dtype=np.int64,
     )
     report, grp = arr[:, 0], arr[:, 4]
+    out: dict[str, ObservedCells] = {}
     for col_ix, scope in ((1, "lot"), (2, "vaccine"), (3, "site")):
         target = arr[:, col_ix]
         ok = target >= 0
@@ -143,11 +177,14 @@ def observed_counts_all(session: Session) -> dict[str, list[tuple[int, str, int]
         first = np.ones(key.size, dtype=bool)  # one row per distinct (cell, report)
         first[1:] = (key[1:] != key[:-1]) | (rep[1:] != rep[:-1])
         cell, n = np.unique(key[first], return_counts=True)
-        out[scope] = [
-            (int(c // len(groups)), groups[int(c % len(groups))], int(k))
-            for c, k in zip(cell.tolist(), n.tolist(), strict=True)
-        ]
+        out[scope] = ObservedCells(groups, cell // len(groups), cell % len(groups), n)
     return out
+
+
+def has_reports(session: Session, source: str = "vaers") -> bool:
+    """Is there any report from ``source``? One probe of ``ix_report_source``."""
+    stmt = text("SELECT 1 FROM report WHERE source = :src LIMIT 1")
+    return session.execute(stmt, {"src": source}).first() is not None
 
 
 def observed_reports(
@@ -437,14 +474,14 @@ def build_cells(
     if full:
         dc = full_dose_counts(session)
         dc_sites = dc
-        observed = observed_counts_all(session)
+        observed = observed_cells_all(session)
     else:
         wanted = set() if lot_ids is None else set(lot_ids.tolist())
         if vaccine_ids is not None and vaccine_ids.size:
             wanted |= set(info.lot_id[np.isin(info.vaccine_id, vaccine_ids)].tolist())
         dc = dose_counts(session, wanted)
         dc_sites = site_dose_counts(session, [] if site_ids is None else site_ids.tolist())
-        observed = {}
+        observed: dict[str, ObservedCells] = {}
     dose_vaccine = info.vaccine_of(dc.lot_id)
 
     # --- lots --------------------------------------------------------------------------
@@ -459,8 +496,11 @@ def build_cells(
             uv, vinv = np.unique(vids, return_inverse=True)
             R, W0, W1 = rate_matrices(rates, uv, info.vaccine_code, groups)
             rate, w0, w1 = R[vinv], W0[vinv], W1[vinv]
-            rows = observed["lot"] if full else observed_counts(session, "lot", lots)
-            obs = matrix(lots, groups, rows)
+            obs = (
+                observed["lot"].matrix(lots, groups)
+                if full
+                else matrix(lots, groups, observed_counts(session, "lot", lots))
+            )
             E = n_lot[:, None] * rate
             received = info.received_of(lots)
             r, c = flat(rate > 0)
@@ -492,8 +532,11 @@ def build_cells(
             ok &= valid
             n_v = np.bincount(k[ok], weights=dc.n[ok], minlength=vs.size)
             R, W0, W1 = rate_matrices(rates, vs, info.vaccine_code, groups)
-            rows = observed["vaccine"] if full else observed_counts(session, "vaccine", vs)
-            obs = matrix(vs, groups, rows)
+            obs = (
+                observed["vaccine"].matrix(vs, groups)
+                if full
+                else matrix(vs, groups, observed_counts(session, "vaccine", vs))
+            )
             E = n_v[:, None] * R
             r, c = flat((R > 0) & (n_v[:, None] > 0))
             out.add(
@@ -527,8 +570,11 @@ def build_cells(
             R, _W0, _W1 = rate_matrices(rates, vs_all, info.vaccine_code, groups)
             E = D @ R  # sites x groups: sum over vaccines of doses x rate
             n_s = D.sum(axis=1)
-            rows = observed["site"] if full else observed_counts(session, "site", ss)
-            obs = matrix(ss, groups, rows)
+            obs = (
+                observed["site"].matrix(ss, groups)
+                if full
+                else matrix(ss, groups, observed_counts(session, "site", ss))
+            )
             general = {
                 r.event_group: (r.window_start_days, r.window_end_days)
                 for r in rates
