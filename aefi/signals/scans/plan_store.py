@@ -11,6 +11,7 @@ thousands), each replacement as one event per plan.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -128,7 +129,20 @@ _cached: _PlanRows | None = None
 
 
 def _plans_token(session: Session) -> str | None:
-    rows = counts.raw_rows(session, "SELECT token FROM surveillance_plan_version WHERE id = 1")
+    """The database's plan token; a missing row (a table emptied by hand, or truncated with
+    every table between tests) is put back with a fresh token, in the scan's transaction,
+    so that the triggers have a row to change again."""
+    sql = "SELECT token FROM surveillance_plan_version WHERE id = 1"
+    rows = counts.raw_rows(session, sql)
+    if not rows:
+        session.execute(
+            text(
+                "INSERT INTO surveillance_plan_version (id, token) VALUES (1, :t) "
+                "ON CONFLICT (id) DO NOTHING"
+            ),
+            {"t": secrets.token_hex(16)},
+        )
+        rows = counts.raw_rows(session, sql)
     return str(rows[0][0]) if rows else None
 
 
