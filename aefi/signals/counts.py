@@ -159,16 +159,21 @@ def observed_cells_all(session: Session) -> dict[str, ObservedCells]:
     empty = np.zeros(0, dtype=np.int64)
     if not rows:
         return {s: ObservedCells([], empty, empty, empty) for s in _KEY}
-    groups = sorted({str(r[4]) for r in rows})
+    # Columns by one transpose (C speed), not a Python tuple per row: 100,000 rows at 5 M.
+    report_c, lot_c, vaccine_c, site_c, grp_c = zip(*rows, strict=True)
+    groups = sorted({str(g) for g in set(grp_c)})
     gi = {g: j for j, g in enumerate(groups)}
-    arr = np.array(
-        [(r[0], r[1], r[2], -1 if r[3] is None else r[3], gi[str(r[4])]) for r in rows],
-        dtype=np.int64,
-    )
-    report, grp = arr[:, 0], arr[:, 4]
+    report = np.array(report_c, dtype=np.int64)
+    grp = np.fromiter(map(gi.__getitem__, map(str, grp_c)), dtype=np.int64, count=len(grp_c))
+    # A site may be NULL (no dose, no reporting site): nan, then -1.
+    site = np.nan_to_num(np.array(site_c, dtype=float), nan=-1.0).astype(np.int64)
+    columns = {
+        "lot": np.array(lot_c, dtype=np.int64),
+        "vaccine": np.array(vaccine_c, dtype=np.int64),
+        "site": site,
+    }
     out: dict[str, ObservedCells] = {}
-    for col_ix, scope in ((1, "lot"), (2, "vaccine"), (3, "site")):
-        target = arr[:, col_ix]
+    for scope, target in columns.items():
         ok = target >= 0
         key = target[ok] * len(groups) + grp[ok]
         rep = report[ok]
