@@ -286,3 +286,16 @@ class SurveillancePlan(SQLModel, table=True):
     superseded_by_id: int | None = Field(default=None, foreign_key="surveillance_plan.id")
     ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     reason: str = Field(default="", max_length=200)
+
+
+class PlanVersion(SQLModel, table=True):
+    """A token that changes with every write to ``surveillance_plan`` (one row, id 1; the
+    triggers of migration 0033 draw a new random token per write): a scan keeps the active
+    plans in memory and rereads them only when the token differs (``aefi.signals.scans
+    .plan_store``). Random, not a counter, so that two databases (or a rolled-back write)
+    never show the same token for different plans."""
+
+    __tablename__ = "surveillance_plan_version"
+
+    id: int = Field(primary_key=True)
+    token: str = Field(max_length=32)

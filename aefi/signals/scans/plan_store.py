@@ -11,6 +11,7 @@ thousands), each replacement as one event per plan.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -109,9 +110,87 @@ class _Running:
     source: np.ndarray  # str per cell, None where no plan runs (object array)
 
 
+@dataclass(frozen=True)
+class _PlanRows:
+    """Active plans as arrays sorted by cell key (``scan.cell_key`` over ``groups``):
+    ``num`` holds id, T, review CV, planned doses, alpha, M_signal, M_halt per row."""
+
+    token: str | None
+    groups: tuple[str, ...]
+    keys: np.ndarray
+    num: np.ndarray
+    source: np.ndarray
+
+
+# Every active plan as the last full scan read it, under the database's plan token
+# (migration 0033: a new random token on every plan write). A warm full scan then reads
+# one row instead of one per cell. A reference swapped whole, so threads may share it.
+_cached: _PlanRows | None = None
+
+
+def _plans_token(session: Session) -> str | None:
+    """The database's plan token; a missing row (a table emptied by hand, or truncated with
+    every table between tests) is put back with a fresh token, in the scan's transaction,
+    so that the triggers have a row to change again."""
+    sql = "SELECT token FROM surveillance_plan_version WHERE id = 1"
+    rows = counts.raw_rows(session, sql)
+    if not rows:
+        session.execute(
+            text(
+                "INSERT INTO surveillance_plan_version (id, token) VALUES (1, :t) "
+                "ON CONFLICT (id) DO NOTHING"
+            ),
+            {"t": secrets.token_hex(16)},
+        )
+        rows = counts.raw_rows(session, sql)
+    return str(rows[0][0]) if rows else None
+
+
+def forget_cached_plans() -> None:
+    """Drop the plans kept in memory (after this process wrote plans: the token moved)."""
+    global _cached
+    _cached = None
+
+
+def _plan_rows(
+    session: Session, groups: list[str], token: str | None, target_ids: list[int] | None
+) -> _PlanRows:
+    """The active plans of the scanned groups (of ``target_ids`` only, unless None), keyed
+    by the database so that the rows come back as plain numbers."""
+    # Names are the code's own (scan.SCOPES, the rate table's groups), quoted as literals.
+    scope_case = " ".join(f"WHEN '{s}' THEN {j}" for j, s in enumerate(scan.SCOPES))
+    group_case = " ".join(
+        f"WHEN '{g.replace(chr(39), chr(39) * 2)}' THEN {j}" for j, g in enumerate(groups)
+    )
+    key = (
+        f"((CASE scope {scope_case} END) * {10**10} + target_id) * {scan._KEY_TARGET} "
+        f"+ (CASE event_group {group_case} END)"
+    )
+    sql = (
+        f"SELECT * FROM (SELECT {key} AS k, id, upper_limit, cv_signal, planned_doses, alpha, "
+        "signal_min_events, halt_min_events, doses_source FROM surveillance_plan WHERE active"
+    )
+    if target_ids is None:
+        rows = counts.raw_rows(session, sql + ") p WHERE k IS NOT NULL")
+    else:
+        stmt = text(sql + " AND target_id IN :ids) p WHERE k IS NOT NULL").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        rows = session.execute(stmt, {"ids": target_ids or [-1]}).all()
+    if not rows:
+        return _PlanRows(token, tuple(groups), np.zeros(0, np.int64), np.zeros((0, 7)), np.zeros(0))
+    num = np.array([r[1:8] for r in rows], dtype=float)
+    pkeys = np.array([r[0] for r in rows], dtype=np.int64)
+    src = np.array([r[8] for r in rows], dtype=object)
+    order = np.argsort(pkeys, kind="stable")
+    return _PlanRows(token, tuple(groups), pkeys[order], num[order], src[order])
+
+
 def _active(session: Session, cells: scan.Cells, full: bool) -> _Running:
-    """The active plan of each cell, found by one int64 key per cell (``scan.cell_key``,
-    computed by the database so that the rows come back as plain numbers)."""
+    """The active plan of each cell, found by one int64 key per cell: from memory when the
+    database's plan token is the one they were read under, else read (and, for a full
+    scan, kept)."""
+    global _cached
     n = len(cells)
     out = _Running(
         has=np.zeros(n, dtype=bool),
@@ -126,47 +205,44 @@ def _active(session: Session, cells: scan.Cells, full: bool) -> _Running:
     )
     if not n or not cells.groups:
         return out
-    # Names are the code's own (scan.SCOPES, the rate table's groups), quoted as literals.
-    scope_case = " ".join(f"WHEN '{s}' THEN {j}" for j, s in enumerate(scan.SCOPES))
-    group_case = " ".join(
-        f"WHEN '{g.replace(chr(39), chr(39) * 2)}' THEN {j}" for j, g in enumerate(cells.groups)
-    )
-    key = (
-        f"((CASE scope {scope_case} END) * {10**10} + target_id) * {scan._KEY_TARGET} "
-        f"+ (CASE event_group {group_case} END)"
-    )
-    sql = (
-        f"SELECT * FROM (SELECT {key} AS k, id, upper_limit, cv_signal, planned_doses, alpha, "
-        "signal_min_events, halt_min_events, doses_source FROM surveillance_plan WHERE active"
-    )
-    if full:
-        rows = counts.raw_rows(session, sql + ") p WHERE k IS NOT NULL")
-    else:
-        ids = sorted({int(x) for x in cells.target_id.tolist()}) or [-1]
-        stmt = text(sql + " AND target_id IN :ids) p WHERE k IS NOT NULL").bindparams(
-            bindparam("ids", expanding=True)
+    # The token first: a plan written between the two reads then shows as a changed token
+    # at the next scan (the kept rows are newer than their token, never older).
+    token = _plans_token(session)
+    kept = _cached
+    if (
+        kept is not None
+        and token is not None
+        and (kept.token, kept.groups)
+        == (
+            token,
+            tuple(cells.groups),
         )
-        rows = session.execute(stmt, {"ids": ids}).all()
-    if not rows:
+    ):
+        plans_ = kept
+    elif full:
+        plans_ = _plan_rows(session, cells.groups, token, None)
+        if token is not None:
+            _cached = plans_
+    else:  # a lot scan after a filing reads its targets' few plans
+        targets = sorted({int(x) for x in cells.target_id.tolist()})
+        plans_ = _plan_rows(session, cells.groups, token, targets)
+    if not plans_.keys.size:
         return out
-    num = np.array([r[:8] for r in rows], dtype=float)
-    pkeys = np.array([r[0] for r in rows], dtype=np.int64)
-    order = np.argsort(pkeys, kind="stable")
-    pkeys = pkeys[order]
+    pkeys = plans_.keys
     ckeys = cells.keys()
     k = np.minimum(np.searchsorted(pkeys, ckeys), pkeys.size - 1)
     hit = pkeys[k] == ckeys
-    j = order[k[hit]]  # the plan row of each cell that has one
+    j = k[hit]  # the plan row of each cell that has one
+    num = plans_.num
     out.has[hit] = True
-    out.id[hit] = num[j, 1].astype(np.int64)
-    out.upper_limit[hit] = num[j, 2]
-    out.cv_signal[hit] = num[j, 3]
-    out.planned_doses[hit] = num[j, 4]
-    out.alpha[hit] = num[j, 5]
-    out.signal_min_events[hit] = num[j, 6].astype(np.int64)
-    out.halt_min_events[hit] = num[j, 7].astype(np.int64)
-    src = np.array([r[8] for r in rows], dtype=object)
-    out.source[hit] = src[j]
+    out.id[hit] = num[j, 0].astype(np.int64)
+    out.upper_limit[hit] = num[j, 1]
+    out.cv_signal[hit] = num[j, 2]
+    out.planned_doses[hit] = num[j, 3]
+    out.alpha[hit] = num[j, 4]
+    out.signal_min_events[hit] = num[j, 5].astype(np.int64)
+    out.halt_min_events[hit] = num[j, 6].astype(np.int64)
+    out.source[hit] = plans_.source[j]
     return out
 
 
@@ -253,6 +329,7 @@ def plans_for(
         )
         new_rows.append((i, plan, old))
     if new_rows:
+        forget_cached_plans()  # the token moves with these writes (migration 0033)
         session.add_all([p for _, p, _ in new_rows])
         session.flush()
     started = replaced = 0

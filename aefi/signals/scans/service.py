@@ -313,6 +313,8 @@ def _disproportionality(session, actor, now, new_review) -> dict:
     hierarchy (aefi.signals.disproportionality): the event-group level makes the Evans
     review signals (vaccine x event group), every level goes into the scan run's output."""
     out: dict = {}
+    if not counts.has_reports(session, "vaers"):
+        return out  # every level's table would be empty: one probe, not sixteen counts
     for level in dp.LEVELS:
         items = [x for x in expected.GROUPS if x != "all_aefi"] if level == "event_group" else None
         t = dp.level_table(level, *counts.level_counts(session, level), items=items)
