@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from aefi.auth.models import Role
@@ -42,52 +40,20 @@ class DoseView:
     vaccine: Vaccine
 
 
-# session.info key: {report id: its DoseViews} of the reports this session stored. A
-# report's dose links are written once, with the report (the filing), and never changed,
-# so the filing's triage and its answer need not read them back. Forgotten at any
-# rollback: the report is gone, and SQLite may give its id to the next one.
-_WRITTEN = "aefi_report_doses_written"
-
-
-def remember_doses(session: Session, report_id: int, views: list[DoseView]) -> None:
-    """The doses of a report this session has just stored (flushed), as it stored them."""
-    session.info.setdefault(_WRITTEN, {})[report_id] = list(views)
-
-
-@event.listens_for(OrmSession, "after_soft_rollback")
-def _forget_written(session: OrmSession, _previous: object) -> None:
-    session.info.pop(_WRITTEN, None)
-
-
 def report_doses(session: Session, report_ids: list[int]) -> dict[int, list[DoseView]]:
-    """The linked doses of several reports in one query (none for the reports this
-    session has just stored: ``remember_doses``)."""
-    known = session.info.get(_WRITTEN, {})
-    out: dict[int, list[DoseView]] = {rid: list(known.get(rid, ())) for rid in report_ids}
-    asked = [rid for rid in report_ids if rid not in known]
-    if not asked:
+    """The linked doses of several reports in one query."""
+    out: dict[int, list[DoseView]] = {rid: [] for rid in report_ids}
+    if not report_ids:
         return out
     rows = session.exec(
         select(ReportDose, Lot, Vaccine)
         .join(Lot, Lot.id == ReportDose.lot_id)
         .join(Vaccine, Vaccine.id == ReportDose.vaccine_id)
-        .where(col(ReportDose.report_id).in_(asked))
+        .where(col(ReportDose.report_id).in_(report_ids))
         .order_by(ReportDose.id)
     )
     for link, lot, vaccine in rows:
         out[link.report_id].append(DoseView(link, lot, vaccine))
-    return out
-
-
-def dose_links(session: Session, report_ids: list[int]) -> dict[int, list[ReportDose]]:
-    """The dose links of several reports in one query (triage's input), none for the
-    reports this session has just stored."""
-    known = session.info.get(_WRITTEN, {})
-    out = {rid: [v.link for v in known[rid]] if rid in known else [] for rid in report_ids}
-    asked = [rid for rid in report_ids if rid not in known]
-    if asked:
-        for d in session.exec(select(ReportDose).where(col(ReportDose.report_id).in_(asked))):
-            out[d.report_id].append(d)
     return out
 
 

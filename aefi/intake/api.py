@@ -39,7 +39,7 @@ def present(session: Session, reports: list[Report]) -> list[ReportOut]:
     ids = [r.id for r in reports]
     doses = access.report_doses(session, ids)
     history: dict[int, list[FollowUp]] = {i: [] for i in ids}
-    just_filed = session.info.get(filing.FILED_NOW, {})
+    just_filed = session.info.get(filing.FILED_NOW, set())
     if asked := [i for i in ids if i not in just_filed]:
         for fu in session.exec(
             select(FollowUp)

@@ -32,9 +32,8 @@ from aefi.registry.models import Lot, Person, Site, Vaccine
 from aefi.registry.schemas import PersonIn
 
 IDEMPOTENCY_KEY_MAX = 200
-# session.info key: {id: its Site, when the filing held it} of the reports this session
-# filed (new, not an earlier request's): nothing was added to them since (the API's answer
-# reads no follow-up), and their site is in the session's identity map.
+# session.info key: the ids of the reports this session filed (new, not an earlier
+# request's): nothing was added to them since (the API's answer reads no follow-up).
 FILED_NOW = "aefi_filed_now"
 
 
@@ -351,27 +350,20 @@ def _file_report(
     )
     session.add(report)
     session.flush()
-    links = [
-        ReportDose(
-            report_id=report.id,
-            dose_id=d.dose_id,
-            lot_id=d.lot.id,
-            vaccine_id=d.vaccine.id,
-            administered_at=d.administered_at,
-            dose_number=d.dose_number,
-            route=d.route,
-            body_site=d.body_site,
-            vaccinating_unit=d.vaccinating_unit,
+    for d in doses:
+        session.add(
+            ReportDose(
+                report_id=report.id,
+                dose_id=d.dose_id,
+                lot_id=d.lot.id,
+                vaccine_id=d.vaccine.id,
+                administered_at=d.administered_at,
+                dose_number=d.dose_number,
+                route=d.route,
+                body_site=d.body_site,
+                vaccinating_unit=d.vaccinating_unit,
+            )
         )
-        for d in doses
-    ]
-    session.add_all(links)
-    # Triage (in this transaction) and the answer read these, not the table.
-    access.remember_doses(
-        session,
-        report.id,
-        [access.DoseView(link, d.lot, d.vaccine) for link, d in zip(links, doses, strict=True)],
-    )
     if idempotency_key:
         session.add(IdempotencyKey(user_id=actor.user_id, key=idempotency_key, report_id=report.id))
         session.flush()  # a racing twin waits here for the first one, then fails
@@ -412,7 +404,5 @@ def _file_report(
         ),
     )
     session.commit()
-    # The report's site, held: the answer names its code without reading it again.
-    site = next((d.site for d in doses if d.site is not None and d.site.id == site_id), None)
-    session.info.setdefault(FILED_NOW, {})[report.id] = site
+    session.info.setdefault(FILED_NOW, set()).add(report.id)
     return report
