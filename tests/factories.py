@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 from sqlmodel import Session, select
@@ -539,3 +540,22 @@ def answer_checkins(session: Session, county: County, lot_id: int, *, well: int,
             else AnswerIn(answer="well")
         )
         checkin.record_answer(session, token, data, settings)
+
+
+def local_midnight_edges(zone: str, days: Sequence[datetime]) -> list[datetime]:
+    """Instants in UTC at and around local midnight of each day in ``zone`` (half a
+    millisecond before it, on it, a quarter hour either side) and one in the morning: where a
+    count by local day goes wrong if it does."""
+    tz = ZoneInfo(zone)
+    out = []
+    for day in days:
+        midnight = day.replace(tzinfo=tz).astimezone(UTC)
+        for delta in (
+            -timedelta(microseconds=500),
+            timedelta(0),
+            timedelta(minutes=14, seconds=59),
+            -timedelta(minutes=15),
+            timedelta(hours=9, minutes=7),
+        ):
+            out.append(midnight + delta)
+    return out

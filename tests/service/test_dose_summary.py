@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,7 +24,7 @@ from aefi.registry.schemas import DoseCreate, PersonIn
 from aefi.reporting.trace import service as trace
 from aefi.settings import get_settings
 from aefi.signals import counts
-from tests.factories import a_dose, a_person, file_report
+from tests.factories import a_dose, a_person, file_report, local_midnight_edges
 
 
 def _definition(session, county, lot_id: int, zone: str):
@@ -80,24 +80,6 @@ def _check(session, county) -> None:
     assert +got == Counter((d.lot_id, d.site_id) for d in session.exec(select(Dose)))
 
 
-def _edges(zone: str, days: list[datetime]) -> list[datetime]:
-    """Instants at and around local midnight (half a millisecond before it, on it, a
-    quarter hour either side) and in the morning, of each day."""
-    tz = ZoneInfo(zone)
-    out = []
-    for day in days:
-        midnight = day.replace(tzinfo=tz).astimezone(UTC)
-        for delta in (
-            -timedelta(microseconds=500),
-            timedelta(0),
-            timedelta(minutes=14, seconds=59),
-            -timedelta(minutes=15),
-            timedelta(hours=9, minutes=7),
-        ):
-            out.append(midnight + delta)
-    return out
-
-
 # Kathmandu: +05:45; Berlin: the doses span a change of offset (25 October 2026).
 @pytest.mark.parametrize("zone", ["Asia/Kathmandu", "Europe/Berlin"])
 def test_summary_equals_its_definition_through_writes(session, county, monkeypatch, zone):
@@ -106,7 +88,9 @@ def test_summary_equals_its_definition_through_writes(session, county, monkeypat
     lot = county.lot(session, "HEPB", 1)
     other = county.lot(session, "FLU", 0)
     twice = a_person(session, county.county_id)  # two doses of the lot, at both sites
-    times = _edges(zone, [datetime(2026, 10, 24), datetime(2026, 10, 25), datetime(2026, 11, 3)])
+    times = local_midnight_edges(
+        zone, [datetime(2026, 10, 24), datetime(2026, 10, 25), datetime(2026, 11, 3)]
+    )
     for i, at in enumerate(times):
         person = twice if i in (0, 7) else None
         a_dose(session, county, site=i % 3 % 2, lot=lot, person=person, at=at, commit=False)

@@ -143,18 +143,3 @@ def test_seriousness_on_the_report_is_triage_decision(session, county, kw, serio
     assert report.serious is serious
     assert report.triage["serious"] is serious
 
-
-def test_the_doses_a_filing_holds_are_what_the_table_says_and_a_rollback_forgets_them(
-    session, county
-):
-    rep = county.actor(session, "reporter")
-    dose = a_dose(session, county)
-    report = intake_filing.file_report(session, rep, report_in(dose))
-    held = intake_access.report_doses(session, [report.id])[report.id]
-    assert [v.link.dose_id for v in held] == [dose.id]
-    session.rollback()  # nothing pending: the cache goes all the same
-    read = intake_access.report_doses(session, [report.id])[report.id]
-    assert [(v.link.dose_id, v.lot.id, v.vaccine.id) for v in read] == [
-        (v.link.dose_id, v.lot.id, v.vaccine.id) for v in held
-    ]
-    assert intake_access.dose_links(session, [report.id])[report.id][0].dose_id == dose.id

@@ -5,14 +5,14 @@ days (and in a zone whose offset is not a whole hour)."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from aefi.reporting.trace import service as trace
 from aefi.settings import get_settings
-from tests.factories import a_dose
+from tests.factories import a_dose, local_midnight_edges
 
 
 # Shanghai: the county's zone; Kathmandu: +05:45; Berlin: the doses span a change of
@@ -23,18 +23,8 @@ def test_doses_by_site_and_local_day(session, county, monkeypatch, zone):
     get_settings.cache_clear()
     tz = ZoneInfo(zone)
     lot = county.lot(session, "HEPB", 1)
-    times = []
     days = [datetime(2026, 11, 10 + d) for d in range(3)] + [datetime(2026, 10, 25)]
-    for day in days:
-        midnight = day.replace(tzinfo=tz).astimezone(UTC)
-        for delta in (
-            -timedelta(microseconds=500),
-            timedelta(0),
-            timedelta(minutes=14, seconds=59),
-            -timedelta(minutes=15),
-            timedelta(hours=9, minutes=7),
-        ):
-            times.append(midnight + delta)
+    times = local_midnight_edges(zone, days)
     placed = []
     for i, at in enumerate(times):
         site = i % 3 % 2  # both sites, unevenly
