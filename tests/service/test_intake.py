@@ -142,4 +142,3 @@ def test_seriousness_on_the_report_is_triage_decision(session, county, kw, serio
     session.refresh(report)
     assert report.serious is serious
     assert report.triage["serious"] is serious
-
