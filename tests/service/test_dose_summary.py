@@ -27,6 +27,15 @@ from aefi.signals import counts
 from tests.factories import a_dose, a_person, file_report, local_midnight_edges
 
 
+@pytest.fixture(autouse=True, params=["probed", "setwise"])
+def fold(request, monkeypatch):
+    """Every test twice: first doses probed per dose (small folds) and found by grouping
+    the table (recounts and large tails, dose_summary.SETWISE_FROM)."""
+    if request.param == "setwise":
+        monkeypatch.setattr(dose_summary, "SETWISE_FROM", -1)
+    return request.param
+
+
 def _definition(session, county, lot_id: int, zone: str):
     """(site, day) -> (n, first, last); distinct persons in the county and per site."""
     session.expire_all()
@@ -87,12 +96,12 @@ def test_summary_equals_its_definition_through_writes(session, county, monkeypat
     get_settings.cache_clear()
     lot = county.lot(session, "HEPB", 1)
     other = county.lot(session, "FLU", 0)
-    twice = a_person(session, county.county_id)  # two doses of the lot, at both sites
+    twice = a_person(session, county.county_id)  # three doses of the lot, two at one site
     times = local_midnight_edges(
         zone, [datetime(2026, 10, 24), datetime(2026, 10, 25), datetime(2026, 11, 3)]
     )
     for i, at in enumerate(times):
-        person = twice if i in (0, 7) else None
+        person = twice if i in (0, 3, 7) else None
         a_dose(session, county, site=i % 3 % 2, lot=lot, person=person, at=at, commit=False)
     a_dose(session, county, site=1, lot=other, person=twice, at=times[3], commit=False)
     session.commit()
