@@ -73,38 +73,15 @@ _FIRST_IN_COUNTY = (
 )
 
 
-# Folding many doses at once (a recount, the tail after a large import), two probes per
-# dose cost minutes (250 s for 5 M doses on SQLite): the first doses are then found
-# set-wise, the lowest id of each (person, lot, site) and (person, lot, county) group.
-SETWISE_FROM = 50_000
-_FIRST_SETWISE = (
-    "SUM(CASE WHEN fs.id IS NULL THEN 0 ELSE 1 END), "
-    "SUM(CASE WHEN fc.id IS NULL THEN 0 ELSE 1 END), "
-    "MIN(d.administered_at), MAX(d.administered_at) "
-    "FROM dose d JOIN site s ON s.id = d.site_id "
-    "LEFT JOIN (SELECT MIN(id) AS id FROM dose GROUP BY person_id, lot_id, site_id) fs "
-    "ON fs.id = d.id "
-    "LEFT JOIN (SELECT MIN(e.id) AS id FROM dose e JOIN site t ON t.id = e.site_id "
-    "GROUP BY e.person_id, e.lot_id, t.county_id) fc ON fc.id = d.id "
-)
-
-
-def _grouped(
-    session: Session, where: str, zone: str, params: dict, *, setwise: bool = False
-) -> list[tuple[str, dict]]:
+def _grouped(session: Session, where: str, zone: str, params: dict) -> list[tuple[str, dict]]:
     """The SELECTs of (lot, site, day, n, persons_site, persons_county, first_at, last_at)
     over the doses matching ``where`` (alias ``d``, site ``s``). PostgreSQL cuts the days
     in the zone; SQLite one statement per span of one UTC offset, shifted by it (whole
-    seconds: SQLite rounds stored times to milliseconds, so 23:59:59.9995 stays on its day).
-    ``setwise``: the first doses by grouping the whole table once, not probed per dose."""
+    seconds: SQLite rounds stored times to milliseconds, so 23:59:59.9995 stays on its day)."""
     cols = (
-        _FIRST_SETWISE
-        if setwise
-        else (
-            f"SUM({_FIRST_AT_SITE}), SUM({_FIRST_IN_COUNTY}), "
-            "MIN(d.administered_at), MAX(d.administered_at) "
-            "FROM dose d JOIN site s ON s.id = d.site_id "
-        )
+        f"SUM({_FIRST_AT_SITE}), SUM({_FIRST_IN_COUNTY}), "
+        "MIN(d.administered_at), MAX(d.administered_at) "
+        "FROM dose d JOIN site s ON s.id = d.site_id "
     )
     if _pg(session):
         day = "CAST(timezone(CAST(:zone AS TEXT), d.administered_at) AS DATE)"
@@ -217,10 +194,7 @@ def top_up(session: Session) -> None:
         f"last_at = {greatest}(dose_day.last_at, excluded.last_at)"
     )
     where = "d.id > :m AND d.id <= :top"
-    setwise = int(top) - mark > SETWISE_FROM
-    for sql, params in _grouped(
-        session, where, zone, {"m": mark, "top": int(top)}, setwise=setwise
-    ):
+    for sql, params in _grouped(session, where, zone, {"m": mark, "top": int(top)}):
         session.execute(text(upsert.format(select=sql)), params)
     session.execute(
         text(

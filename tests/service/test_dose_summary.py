@@ -27,15 +27,6 @@ from aefi.signals import counts
 from tests.factories import a_dose, a_person, file_report, local_midnight_edges
 
 
-@pytest.fixture(autouse=True, params=["probed", "setwise"])
-def fold(request, monkeypatch):
-    """Every test twice: first doses probed per dose (small folds) and found by grouping
-    the table (recounts and large tails, dose_summary.SETWISE_FROM)."""
-    if request.param == "setwise":
-        monkeypatch.setattr(dose_summary, "SETWISE_FROM", -1)
-    return request.param
-
-
 def _definition(session, county, lot_id: int, zone: str):
     """(site, day) -> (n, first, last); distinct persons in the county and per site."""
     session.expire_all()
