@@ -10,7 +10,8 @@ worker process, 16 clients on 2 and 4. Printed per phase: throughput, p50/p99, a
 ratio to the bare insert of the same repetition.
 
 Environment: AEFI_BENCH_FILING_S (seconds a phase, default 6), AEFI_BENCH_REPS (3),
-AEFI_BENCH_DOSES (demo county size, 5000)."""
+AEFI_BENCH_DOSES (demo county size, 5000),
+AEFI_BENCH_FILING_DBS (sqlite,postgresql)."""
 
 # No ``from __future__ import annotations``: FastAPI must see the bare endpoint's
 # dependency annotation as an object.
@@ -29,6 +30,7 @@ from bench.common import filing_bodies, fmt, fresh_sqlite, percentiles
 SECONDS = float(os.environ.get("AEFI_BENCH_FILING_S", "6"))
 REPS = int(os.environ.get("AEFI_BENCH_REPS", "3"))
 DOSES = int(os.environ.get("AEFI_BENCH_DOSES", "5000"))
+DBS = os.environ.get("AEFI_BENCH_FILING_DBS", "sqlite,postgresql").split(",")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -240,14 +242,17 @@ def main() -> None:
     rows = []
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         pool.submit(time.sleep, 0).result()  # start the client process before timing
-        url = fresh_sqlite("filing")
-        bodies = _build(url)
-        rows += _run("sqlite", url, bodies, pool, [(1, 1), (1, 16)])
+        if "sqlite" in DBS:
+            url = fresh_sqlite("filing")
+            bodies = _build(url)
+            rows += _run("sqlite", url, bodies, pool, [(1, 1), (1, 16)])
         sys.path.insert(0, str(ROOT))
         from tests.pg import ThrowawayPostgres
 
         pg = ThrowawayPostgres()
-        if not pg.available:
+        if "postgresql" not in DBS:
+            pass
+        elif not pg.available:
             print("PostgreSQL binaries not found: the PostgreSQL part is skipped")
         else:
             pg_url = pg.start()

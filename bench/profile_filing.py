@@ -125,9 +125,15 @@ def main() -> None:
         recorded = len(pending)
     filings = len(cpu_bodies) + N + 5
     ran, by_kind = 0, {}
+    job_prof = cProfile.Profile()
+    profiled_kind = os.environ.get("AEFI_PROFILE_JOB", "")  # e.g. "signals.flows.on_report_filed"
     for kind in kinds:  # one kind at a time: where the deferred CPU goes
         c0 = time.process_time()
+        if kind == profiled_kind:
+            job_prof.enable()
         n = worker.work(engine, now=clock.now() + timedelta(minutes=5), limit=10**6, kinds=(kind,))
+        if kind == profiled_kind:
+            job_prof.disable()
         by_kind[kind] = (n, (time.process_time() - c0) / filings * 1000)
         ran += n
     jobs_cpu_ms = sum(ms for _, ms in by_kind.values())
@@ -150,6 +156,11 @@ def main() -> None:
     pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(
         int(os.environ.get("AEFI_PROFILE_TOP", "60"))
     )
+    if profiled_kind:
+        print(f"--- the jobs of {profiled_kind}, profiled ---")
+        pstats.Stats(job_prof, stream=out).sort_stats("cumulative").print_stats(
+            int(os.environ.get("AEFI_PROFILE_TOP", "60"))
+        )
     if callees := os.environ.get("AEFI_PROFILE_CALLEES"):  # e.g. "report_doses"
         pstats.Stats(prof, stream=out).sort_stats("cumulative").print_callees(callees)
     print(out.getvalue())
