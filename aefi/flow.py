@@ -227,7 +227,7 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
     ReportTriaged: (
         safety(referral.on_report_triaged),
         retried(triage_notices.on_report_triaged, when=triage_notices.tells),
-        retried(investigation.on_report_triaged),
+        retried(investigation.on_report_triaged, when=investigation.may_touch_case),
         retried(upstream.on_report_triaged, when=upstream_set),
     ),
     ClusterFormed: (

@@ -18,6 +18,14 @@ def _system(county_id: int) -> Actor:
     return Actor.system(county_id, reason="case file after triage")
 
 
+def may_touch_case(event: ReportTriaged) -> bool:
+    """Whether the decision can open or change a case file, from the event alone: it
+    requires an investigation, or it re-decides a report that may have one already. A
+    first decision of a common reaction has nothing to do (``aefi/flow.py`` records the job
+    only otherwise)."""
+    return event.decision.investigation_required or event.previous is not None
+
+
 def on_report_triaged(session: Session, actor: Actor, event: ReportTriaged) -> None:
     """Open the case file when triage requires an investigation (DOMAIN.md: all but clearly
     diagnosed common reactions); keep an existing case's seriousness up to date."""

@@ -100,6 +100,22 @@ def test_a_filing_records_no_job_with_nothing_to_do(session, county, monkeypatch
     assert "interchange.upstream.service.on_report_filed" in {j.kind for j in jobs(session)}
 
 
+def test_a_clearly_diagnosed_common_reaction_records_no_case_file_job(session, county):
+    # The first decision of a common reaction the physician marked as clear requires no
+    # investigation: no case-file job (it would have returned at once).
+    report = file_report(
+        session,
+        county.actor(session, "reporter"),
+        a_dose(session, county),
+        symptoms=["FEVER"],
+        max_temperature_c=38.0,
+        diagnosis_clear=True,
+    )
+    assert report.triage["investigation_required"] is False
+    assert "investigation.flows.on_report_triaged" not in {j.kind for j in jobs(session)}
+    assert session.exec(select(CaseFile).where(CaseFile.report_id == report.id)).first() is None
+
+
 def test_ten_reports_on_one_lot_cost_one_scan_and_the_hold_comes_within_the_bound(session, county):
     s = get_settings()
     # The bound aefi/flow.py states: coalescing delay + poll interval, under 10 s.
