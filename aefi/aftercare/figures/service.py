@@ -198,12 +198,21 @@ def answers_by_lot(session: Session, vaccine_ids: list[int] | None = None) -> di
         stmt = stmt.join(Dose, Dose.id == CheckIn.dose_id).join(Lot, Lot.id == Dose.lot_id)
         return stmt if vaccine_ids is None else stmt.where(col(Lot.vaccine_id).in_(vaccine_ids))
 
+    # The doses that have answers, then their lots: the check-ins lead (a handful per lot).
+    # Joined the other way, SQLite walked every dose of every lot to probe its check-ins,
+    # and the full scan's cost followed the registry (0.11 s at 1 M doses, none answered).
+    answered = select(CheckIn.dose_id).distinct()
+    responders = (
+        select(Lot.vaccine_id, Dose.lot_id, func.count(Dose.id))
+        .join(Lot, Lot.id == Dose.lot_id)
+        .where(col(Dose.id).in_(answered))
+    )
+    if vaccine_ids is not None:
+        responders = responders.where(col(Lot.vaccine_id).in_(vaccine_ids))
     out: dict[int, LotAnswers] = {
         int(lot_id): LotAnswers(int(vaccine_id), int(n), defaultdict(set))
         for vaccine_id, lot_id, n in session.exec(
-            of_vaccines(
-                select(Lot.vaccine_id, Dose.lot_id, func.count(func.distinct(CheckIn.dose_id)))
-            ).group_by(Lot.vaccine_id, Dose.lot_id)
+            responders.group_by(Lot.vaccine_id, Dose.lot_id)
         )
     }
     unwell = of_vaccines(
