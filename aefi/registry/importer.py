@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import IO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, select
@@ -348,25 +348,17 @@ def import_doses(
             return
         number, lines, rejected = batch_end
         (added, skipped), written[:] = written, [0, 0]
-        audit.record(
+        _record_import(
             session,
             actor,
-            "import",
-            "dose",
-            None,
-            summary=(
-                f"{name or 'dose import'} batch {number} (lines {lines[0]}-"
-                f"{lines[1]}): {added} doses added, {skipped} already recorded, "
-                f"{rejected} rows rejected"
-            ),
-            changes={
-                "file": name,
-                "batch": number,
-                "lines": lines,
-                "added": added,
-                "duplicates": skipped,
-                "rejected": rejected,
-            },
+            f"{name or 'dose import'} batch {number} (lines {lines[0]}-{lines[1]}): "
+            f"{added} doses added, {skipped} already recorded, {rejected} rows rejected",
+            file=name,
+            batch=number,
+            lines=lines,
+            added=added,
+            duplicates=skipped,
+            rejected=rejected,
         )
         session.commit()
 
@@ -443,27 +435,20 @@ def import_doses(
             if writer is not None:
                 writer.wait()
         report.sha256 = hasher.hexdigest() if report.encoding != "text" else ""
-        audit.record(
+        _record_import(
             session,
             actor,
-            "import",
-            "dose",
-            None,
-            summary=(
-                f"imported {name or 'dose file'}: {report.imported} doses added, "
-                f"{report.duplicates} already recorded, rejected {report.rejected_count}"
-            ),
-            changes={
-                "file": name,
-                "sha256": report.sha256,
-                "encoding": report.encoding,
-                "mode": "all_or_nothing" if all_or_nothing else "keep_good",
-                "rows": report.rows,
-                "imported": report.imported,
-                "duplicates": report.duplicates,
-                "rejected": report.rejected_count,
-                "batches": report.batches,
-            },
+            f"imported {name or 'dose file'}: {report.imported} doses added, "
+            f"{report.duplicates} already recorded, rejected {report.rejected_count}",
+            file=name,
+            sha256=report.sha256,
+            encoding=report.encoding,
+            mode="all_or_nothing" if all_or_nothing else "keep_good",
+            rows=report.rows,
+            imported=report.imported,
+            duplicates=report.duplicates,
+            rejected=report.rejected_count,
+            batches=report.batches,
         )
         session.commit()
     except BaseException:
@@ -951,3 +936,9 @@ def _is_binary(stream) -> bool:
     return isinstance(stream, io.BufferedIOBase | io.RawIOBase) or "b" in getattr(
         stream, "mode", ""
     )
+
+
+def _record_import(session: Session, actor: Actor, summary: str, **changes: Any) -> None:
+    """The audit entry of a dose import: one per committed batch (keep-good mode), one for
+    the file at the end."""
+    audit.record(session, actor, "import", "dose", None, summary=summary, changes=changes)

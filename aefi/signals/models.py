@@ -152,6 +152,36 @@ class Signal(SQLModel, table=True):
     )
     status_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
+    @classmethod
+    def detected(
+        cls,
+        now: datetime,
+        *,
+        scope: str,
+        target_id: int,
+        event_group: str,
+        method: str,
+        level: str = SignalLevel.signal,
+        lot_id: int | None = None,
+        vaccine_id: int | None = None,
+        site_id: int | None = None,
+    ) -> Signal:
+        """A test's first signal, new for review, first detected (and at its level) now:
+        what every scan method stores for a cell it has no row of yet."""
+        return cls(
+            scope=scope,
+            target_id=target_id,
+            lot_id=lot_id,
+            vaccine_id=vaccine_id,
+            site_id=site_id,
+            event_group=event_group,
+            method=method,
+            level=level,
+            status=SignalStatus.new,
+            first_detected_at=now,
+            level_changed_at=now,
+        )
+
 
 class ScanRun(SQLModel, table=True):
     """One scan: what triggered it, how much it looked at, and (full scans) the strongest

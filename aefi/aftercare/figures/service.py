@@ -211,9 +211,7 @@ def answers_by_lot(session: Session, vaccine_ids: list[int] | None = None) -> di
         responders = responders.where(col(Lot.vaccine_id).in_(vaccine_ids))
     out: dict[int, LotAnswers] = {
         int(lot_id): LotAnswers(int(vaccine_id), int(n), defaultdict(set))
-        for vaccine_id, lot_id, n in session.exec(
-            responders.group_by(Lot.vaccine_id, Dose.lot_id)
-        )
+        for vaccine_id, lot_id, n in session.exec(responders.group_by(Lot.vaccine_id, Dose.lot_id))
     }
     unwell = of_vaccines(
         select(Dose.lot_id, CheckIn.dose_id, CheckIn.answer, CheckIn.symptoms).distinct()

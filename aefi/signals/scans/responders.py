@@ -133,16 +133,14 @@ def evaluate(
                 continue
             was = None if sig is None else SignalLevel(sig.level)
             if sig is None:
-                sig = Signal(
+                sig = Signal.detected(
+                    now,
                     scope=SignalScope.lot,
                     target_id=lot_id,
-                    lot_id=lot_id,
-                    vaccine_id=vaccine_id,
                     event_group=d.counts.event_group,
                     method=SignalMethod.active_surveillance,
-                    level=SignalLevel.signal,
-                    first_detected_at=now,
-                    level_changed_at=now,
+                    lot_id=lot_id,
+                    vaccine_id=vaccine_id,
                 )
             _fill(sig, d, sibling_lots, now)
             sig.details = {

@@ -172,18 +172,16 @@ def run_scan(
                 if level is None:
                     continue
                 lot_id, vaccine_id, site_id = cells.ids(i)
-                sig = Signal(
+                sig = Signal.detected(
+                    now,
                     scope=cells.scope_name(i),
                     target_id=int(cells.target_id[i]),
-                    lot_id=lot_id,
-                    vaccine_id=vaccine_id,
-                    site_id=site_id,
                     event_group=cells.group_name(i),
                     method=SignalMethod.maxsprt,
                     level=level,
-                    status=SignalStatus.new,
-                    first_detected_at=now,
-                    level_changed_at=now,
+                    lot_id=lot_id,
+                    vaccine_id=vaccine_id,
+                    site_id=site_id,
                 )
                 was = None
             else:
@@ -357,15 +355,13 @@ def _group_signals(session, actor, now, new_review, t: dp.LevelTable) -> None:
             continue
         was = None if sig is None else SignalLevel(sig.level)
         if sig is None:
-            sig = Signal(
+            sig = Signal.detected(
+                now,
                 scope=SignalScope.vaccine,
                 target_id=vid,
-                vaccine_id=vid,
                 event_group=group,
                 method=SignalMethod.disproportionality,
-                level=SignalLevel.signal,
-                first_detected_at=now,
-                level_changed_at=now,
+                vaccine_id=vid,
             )
         details = dp.cell(t, int(r), int(c))
         chi = details["chi2_yates"]
