@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, event, insert, or_, select, update
@@ -123,9 +123,29 @@ def claim(
     kinds: tuple[str, ...] | None = None,
     skip: tuple[int, ...] = (),
 ) -> Claimed | None:
-    """Take the oldest due job (not in ``skip``) with a lease of ``jobs_lease_s``, and
-    merge the pending jobs of its kind and key into it; one short transaction of its own.
-    None: nothing is due."""
+    """Take the oldest due job (not in ``skip``); see ``claim_batch``. None: nothing is due."""
+    got = claim_batch(
+        engine, who=who, now=now, fresh_only=fresh_only, kinds=kinds, skip=skip, limit=1
+    )
+    return got[0] if got else None
+
+
+def claim_batch(
+    engine: Engine,
+    *,
+    who: str = WHO,
+    now: datetime | None = None,
+    fresh_only: bool = False,
+    kinds: tuple[str, ...] | None = None,
+    skip: tuple[int, ...] = (),
+    limit: int = 1,
+) -> list[Claimed]:
+    """Take the ``limit`` oldest due jobs (not in ``skip``) with a lease of ``jobs_lease_s``,
+    in one short transaction of its own, oldest first, and merge into each keyed one the
+    pending jobs of its kind and key (twins in the batch too: one run does their work).
+    Each job still runs, and is marked done, in a transaction of its own; the batch only
+    shares the claim, which cost a worker more than the small jobs it claimed. Empty:
+    nothing is due."""
     now = now or clock.now()
     lease = now + timedelta(seconds=get_settings().jobs_lease_s)
     cond = _claimable(now, fresh_only=fresh_only)
@@ -134,30 +154,61 @@ def claim(
     if skip:
         cond = and_(cond, _t.c.id.not_in(skip))
     pg = engine.dialect.name == "postgresql"
+    took = (
+        update(_t)
+        .values(lease_owner=who, lease_until=lease, attempts=_t.c.attempts + 1)
+        .returning(_t.c.id, _t.c.kind, _t.c.key, _t.c.payload, _t.c.attempts, _t.c.run_after)
+    )
     with serialized_writes(engine), engine.begin() as conn:
         for _ in range(20):
-            pick = select(_t.c.id).where(cond).order_by(_t.c.run_after, _t.c.id).limit(1)
+            pick = select(_t.c.id).where(cond).order_by(_t.c.run_after, _t.c.id).limit(limit)
             if pg:
                 target = pick.with_for_update(skip_locked=True).scalar_subquery()
-            else:
-                target = conn.execute(pick).scalar()
-                if target is None:
-                    return None
-            row = conn.execute(
-                update(_t)
-                .where(_t.c.id == target, cond)
-                .values(lease_owner=who, lease_until=lease, attempts=_t.c.attempts + 1)
-                .returning(_t.c.id, _t.c.kind, _t.c.key, _t.c.payload, _t.c.attempts)
-            ).first()
-            if row is not None:
+                rows = conn.execute(took.where(_t.c.id.in_(target), cond)).all()
                 break
-            if pg:
-                return None  # nothing due that another worker has not locked
-            # SQLite: another process took it between the look and the update; look again.
-        else:  # pragma: no cover - twenty jobs taken from under us in a row
-            return None
-        merged, payload = _merge_twins(conn, row, now, pg=pg) if row.key else ((), row.payload)
-    return Claimed(row.id, row.kind, row.key, payload, row.attempts, merged)
+            ids = conn.execute(pick).scalars().all()
+            if not ids:
+                return []
+            rows = conn.execute(took.where(_t.c.id.in_(ids), cond)).all()
+            if rows:
+                break
+            # SQLite: another process took them between the look and the update; look again.
+        else:  # pragma: no cover - twenty batches taken from under us in a row
+            return []
+        if not rows:
+            return []
+        rows = sorted(rows, key=lambda r: (_aware(r.run_after), r.id))
+        # Twins inside the batch: the later ones go back unleased, so the first one's merge
+        # below closes them as it closes those nobody had claimed.
+        first: dict[tuple[str, str], int] = {}
+        back = []
+        for r in rows:
+            if r.key is None:
+                continue
+            if (r.kind, r.key) in first:
+                back.append(r.id)
+            else:
+                first[(r.kind, r.key)] = r.id
+        if back:
+            conn.execute(
+                update(_t)
+                .where(_t.c.id.in_(back))
+                .values(lease_owner=None, lease_until=None, attempts=_t.c.attempts - 1)
+            )
+        out = []
+        for r in rows:
+            if r.id in back:
+                continue
+            merged, payload = _merge_twins(conn, r, now, pg=pg) if r.key else ((), r.payload)
+            out.append(Claimed(r.id, r.kind, r.key, payload, r.attempts, merged))
+    return out
+
+
+def _aware(at: datetime | str) -> datetime:
+    """A RETURNING column comes back without its type's processing on some drivers."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _merge_twins(

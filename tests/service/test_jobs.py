@@ -210,3 +210,21 @@ def test_a_worker_whose_lease_passed_to_another_rolls_its_work_back(session, cou
     assert count(session, CaseFile) == 1
     (job,) = jobs(session, kinds[0])
     assert job.outcome == "done" and job.attempts == 2
+
+
+def test_a_batch_claim_takes_the_oldest_first_and_merges_twins_inside_it(session, county):
+    # Three filings on one lot: three lot scans with one key, and the other jobs of each.
+    for _ in range(3):
+        file_anaphylaxis(session, county)
+    engine = session.get_bind()
+    later = clock.now() + timedelta(seconds=get_settings().jobs_coalesce_s + 1)
+    batch = queue.claim_batch(engine, who="w", now=later, limit=50)
+    ids = [j.id for j in batch]
+    assert ids == sorted(ids, key=lambda i: (session.get(QueuedJob, i).run_after, i))
+    scans = [j for j in batch if j.kind == SCAN]
+    assert len(scans) == 1 and len(scans[0].merged) == 2  # one scan does the three's work
+    assert len({j.id for j in batch}) == len(batch)
+    assert all(worker.run_one(engine, j, who="w") == "done" for j in batch)
+    assert {j.outcome for j in jobs(session, SCAN)} == {"done", "merged"}
+    # Every job of the batch is done (what their runs recorded waits for the next claim).
+    assert count(session, QueuedJob, QueuedJob.done_at.is_(None), QueuedJob.id.in_(ids)) == 0
