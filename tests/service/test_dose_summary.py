@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from aefi import clock
 from aefi.registry import dose_summary, importer
 from aefi.registry.doses import service as registry_doses
 from aefi.registry.models import Dose, Lot, Region, Site
@@ -276,3 +277,25 @@ def test_the_recount_equals_a_fold_in_steps_and_the_dose_rows(session, county, m
     assert sum(r.n for r in counted) > sum(r.persons_site for r in counted)
     assert sum(r.persons_site for r in counted) > sum(r.persons_county for r in counted)
     assert {r.site_id for r in counted if r.persons_county} == set(sites)
+
+
+def test_the_timer_folds_new_doses_off_the_request_path(session, county, engine):
+    """The background job (aefi.flow.JOBS) recounts a summary that has no state row and
+    folds new doses above the watermark; run_job commits, so the lot page then only reads."""
+    from aefi import background, flow
+
+    job = next(j for j in flow.JOBS if j.name == "registry_dose_summary")
+    lot = county.lot(session, "HEPB", 0)
+    person = a_person(session, county.county_id)
+    a_dose(session, county, lot=lot, person=person)
+    assert background.run_job(job, engine)  # the first run: a recount
+    a_dose(session, county, lot=lot, person=person, site=1)
+    a_dose(session, county, lot=lot, person=person, at=clock.now() - timedelta(days=1))
+    assert background.run_job(job, engine)  # a fold above the watermark
+    session.expire_all()
+    top = session.execute(text("SELECT MAX(id) FROM dose")).scalar_one()
+    state = session.execute(text("SELECT last_dose_id, zone FROM dose_day_state")).one()
+    assert tuple(state) == (top, get_settings().timezone)
+    session.commit()
+    assert _summary_rows(session) == _counted(session, get_settings().timezone)
+    _check(session, county)
