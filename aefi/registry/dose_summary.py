@@ -8,8 +8,10 @@ tops it up with the doses above the watermark (a range of the primary key) and m
 Doses are append-only in practice, so no writer of doses (importer, ``record_dose``,
 filing) needs to know; what the watermark cannot see (a dose deleted or changed, a site
 moved to another county) drops the state row by trigger, and so does nothing here: the next
-reader recounts everything. The days are the county's local days (``settings.timezone``);
-the state row records the zone, and a new zone means a recount.
+reader recounts everything. The readers are the ``registry_dose_summary`` timer
+(``aefi.flow.JOBS``), so that folds and recounts happen off the request path, and, as
+fallbacks, the lot page and the full scan. The days are the county's local days
+(``settings.timezone``); the state row records the zone, and a new zone means a recount.
 
 A person with two doses of a lot is one person: a dose counts in ``persons_site`` when it is
 the person's first (lowest id) of the lot at its site, in ``persons_county`` when it is the
