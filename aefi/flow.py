@@ -137,7 +137,7 @@ from aefi.notifications import service as notifications
 from aefi.observation import flows as observation
 from aefi.referral import flows as referral
 from aefi.referral.steps import service as referral_steps
-from aefi.registry import lot_states
+from aefi.registry import dose_summary, lot_states
 from aefi.reporting import flows as reporting
 from aefi.settings import get_settings
 from aefi.signals import flows as signals
@@ -258,6 +258,11 @@ JOBS: tuple[Job, ...] = (
     Job("referral_timers", referral_steps.check_timers, 30),
     # Case deadline reminders: a late step is seen within 5 minutes.
     Job("case_deadlines", lifecycle.check_deadlines, 300),
+    # New doses folded into the dose summary off the request path: the lot page and the
+    # scan find it topped up, and a recount (after the migration, a dose deleted or changed,
+    # a site moved, a new zone) runs here, not inside the first GET; the page's `refresh`
+    # stays the fallback. Before the scan, which reads the summary in the same tick.
+    Job("registry_dose_summary", dose_summary.top_up, 60),
     # The full scan over every lot, vaccine and site.
     Job("signals_scan", signals.timer_scan, _signal_cfg.scan_every_s),
     # Future-dated halts come into force.

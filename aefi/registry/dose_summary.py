@@ -8,8 +8,10 @@ tops it up with the doses above the watermark (a range of the primary key) and m
 Doses are append-only in practice, so no writer of doses (importer, ``record_dose``,
 filing) needs to know; what the watermark cannot see (a dose deleted or changed, a site
 moved to another county) drops the state row by trigger, and so does nothing here: the next
-reader recounts everything. The days are the county's local days (``settings.timezone``);
-the state row records the zone, and a new zone means a recount.
+reader recounts everything. The readers are the ``registry_dose_summary`` timer
+(``aefi.flow.JOBS``), so that folds and recounts happen off the request path, and, as
+fallbacks, the lot page and the full scan. The days are the county's local days
+(``settings.timezone``); the state row records the zone, and a new zone means a recount.
 
 A person with two doses of a lot is one person: a dose counts in ``persons_site`` when it is
 the person's first (lowest id) of the lot at its site, in ``persons_county`` when it is the
@@ -73,49 +75,74 @@ _FIRST_IN_COUNTY = (
 )
 
 
-def _grouped(session: Session, where: str, zone: str, params: dict) -> list[tuple[str, dict]]:
-    """The SELECTs of (lot, site, day, n, persons_site, persons_county, first_at, last_at)
-    over the doses matching ``where`` (alias ``d``, site ``s``). PostgreSQL cuts the days
-    in the zone; SQLite one statement per span of one UTC offset, shifted by it (whole
-    seconds: SQLite rounds stored times to milliseconds, so 23:59:59.9995 stays on its day)."""
-    cols = (
-        f"SUM({_FIRST_AT_SITE}), SUM({_FIRST_IN_COUNTY}), "
-        "MIN(d.administered_at), MAX(d.administered_at) "
-        "FROM dose d JOIN site s ON s.id = d.site_id "
-    )
+# The full recount (no state row, or another zone) finds the first doses set-wise: each
+# (person, lot, site) and (person, lot, county) group's lowest id, by window functions over
+# the doses folded, one sort each. Probing two indexes per dose cost 250 s on SQLite and
+# more than 8.5 minutes on PostgreSQL at 5 M doses (issue 18). A fold above the watermark
+# keeps the probes: its doses' firsts depend on doses below the mark, which it does not read.
+_FIRSTS_SETWISE = (
+    "(SELECT d.lot_id, d.site_id, d.administered_at, "
+    "CASE WHEN ROW_NUMBER() OVER (PARTITION BY d.person_id, d.lot_id, d.site_id "
+    "ORDER BY d.id) = 1 THEN 1 ELSE 0 END AS first_at_site, "
+    "CASE WHEN ROW_NUMBER() OVER (PARTITION BY d.person_id, d.lot_id, s.county_id "
+    "ORDER BY d.id) = 1 THEN 1 ELSE 0 END AS first_in_county "
+    "FROM dose d JOIN site s ON s.id = d.site_id WHERE {where}) d"
+)
+
+
+def _grouped(
+    session: Session, where: str, zone: str, params: dict, *, setwise: bool = False
+) -> tuple[str, dict] | None:
+    """The SELECT of (lot, site, day, n, persons_site, persons_county, first_at, last_at)
+    over the doses matching ``where`` (alias ``d``, site ``s``), None when there are none.
+    ``setwise``: the first doses found by window functions over exactly those doses (right
+    only when they include every dose below them: the recount). PostgreSQL cuts the days in
+    the zone; SQLite by the spans of one UTC offset, each shifted by its offset (whole
+    seconds: SQLite rounds stored times to milliseconds, so 23:59:59.9995 stays on its
+    day), in one statement: a statement per span would sort the whole recount once each."""
+    if setwise:
+        source, cond = _FIRSTS_SETWISE.format(where=where), ""
+        firsts = "SUM(d.first_at_site), SUM(d.first_in_county)"
+    else:
+        source, cond = "dose d JOIN site s ON s.id = d.site_id", f" WHERE {where}"
+        firsts = f"SUM({_FIRST_AT_SITE}), SUM({_FIRST_IN_COUNTY})"
     if _pg(session):
         day = "CAST(timezone(CAST(:zone AS TEXT), d.administered_at) AS DATE)"
-        sql = (
-            f"SELECT d.lot_id, d.site_id, {day}, COUNT(*), {cols}"
-            f"WHERE {where} GROUP BY d.lot_id, d.site_id, {day}"
-        )
-        return [(sql, {**params, "zone": zone})]
-    bounds = session.execute(
-        text(
-            "SELECT MIN(d.administered_at), MAX(d.administered_at) "
-            f"FROM dose d JOIN site s ON s.id = d.site_id WHERE {where}"
-        ),
-        params,
-    ).one()
-    if bounds[0] is None:
-        return []
+        params = {**params, "zone": zone}
+    else:
+        bounds = session.execute(
+            text(
+                "SELECT MIN(d.administered_at), MAX(d.administered_at) "
+                f"FROM dose d JOIN site s ON s.id = d.site_id WHERE {where}"
+            ),
+            params,
+        ).one()
+        if bounds[0] is None:
+            return None
+        day = _sqlite_day(offset_spans(zone, _aware(bounds[0]), _aware(bounds[1])))
+    sql = (
+        f"SELECT d.lot_id, d.site_id, {day}, COUNT(*), {firsts}, "
+        f"MIN(d.administered_at), MAX(d.administered_at) FROM {source}{cond} "
+        f"GROUP BY d.lot_id, d.site_id, {day}"
+    )
+    return sql, params
+
+
+def _sqlite_day(spans: list) -> str:
+    """The local day of ``d.administered_at`` on SQLite: its offset span's shift (the
+    span ends are our own UTC times, written as SQL literals)."""
     seconds = "substr(d.administered_at, 1, 19)"
-    out = []
-    for span in offset_spans(zone, _aware(bounds[0]), _aware(bounds[1])):
-        cond, p = where, dict(params)
-        if span.start is not None:
-            cond += f" AND {seconds} >= :span_start"
-            p["span_start"] = span.start.strftime("%Y-%m-%d %H:%M:%S")
-        if span.end is not None:
-            cond += f" AND {seconds} < :span_end"
-            p["span_end"] = span.end.strftime("%Y-%m-%d %H:%M:%S")
-        day = f"date({seconds}, '{span.offset_s:+d} seconds')"
-        sql = (
-            f"SELECT d.lot_id, d.site_id, {day}, COUNT(*), {cols}"
-            f"WHERE {cond} GROUP BY d.lot_id, d.site_id, {day}"
-        )
-        out.append((sql, p))
-    return out
+    cases = []
+    for span in spans:
+        shifted = f"date({seconds}, '{span.offset_s:+d} seconds')"
+        if span.end is None:
+            cases.append(shifted)
+        else:
+            end = span.end.strftime("%Y-%m-%d %H:%M:%S")
+            cases.append(f"WHEN {seconds} < '{end}' THEN {shifted}")
+    if len(cases) == 1:
+        return cases[0]
+    return f"CASE {' '.join(cases[:-1])} ELSE {cases[-1]} END"
 
 
 def _fold_is_safe(session: Session) -> bool:
@@ -183,6 +210,12 @@ def top_up(session: Session) -> None:
             session.execute(text("DELETE FROM dose_count"))
     if claimed != 1:
         return
+    _fold(session, mark, int(top), zone, setwise=mark == 0)
+
+
+def _fold(session: Session, mark: int, top: int, zone: str, *, setwise: bool) -> None:
+    """Add the doses with ids in (mark, top] to ``dose_day`` and ``dose_count``; the first
+    doses ``setwise`` (only when mark is 0: nothing lies below) or probed per dose."""
     least, greatest = ("LEAST", "GREATEST") if _pg(session) else ("MIN", "MAX")
     upsert = (
         "INSERT INTO dose_day (lot_id, site_id, day, n, persons_site, persons_county, "
@@ -194,15 +227,16 @@ def top_up(session: Session) -> None:
         f"last_at = {greatest}(dose_day.last_at, excluded.last_at)"
     )
     where = "d.id > :m AND d.id <= :top"
-    for sql, params in _grouped(session, where, zone, {"m": mark, "top": int(top)}):
-        session.execute(text(upsert.format(select=sql)), params)
+    grouped = _grouped(session, where, zone, {"m": mark, "top": top}, setwise=setwise)
+    if grouped is not None:
+        session.execute(text(upsert.format(select=grouped[0])), grouped[1])
     session.execute(
         text(
             "INSERT INTO dose_count (lot_id, site_id, n) SELECT d.lot_id, d.site_id, COUNT(*) "
             f"FROM dose d WHERE {where} GROUP BY d.lot_id, d.site_id "
             "ON CONFLICT (lot_id, site_id) DO UPDATE SET n = dose_count.n + excluded.n"
         ),
-        {"m": mark, "top": int(top)},
+        {"m": mark, "top": top},
     )
 
 
@@ -289,8 +323,9 @@ def lot_days(
         )
     if mark is not None and _above(session, mark) is None:
         return rows  # the usual case: nothing above the watermark
-    for sql, p in _grouped(session, where, zone, params):
-        rows += _rows(session, sql, p)
+    grouped = _grouped(session, where, zone, params)
+    if grouped is not None:
+        rows += _rows(session, *grouped)
     return _merge(rows)
 
 
