@@ -262,7 +262,9 @@ JOBS: tuple[Job, ...] = (
     # scan find it topped up, and a recount (after the migration, a dose deleted or changed,
     # a site moved, a new zone) runs here, not inside the first GET; the page's `refresh`
     # stays the fallback. Before the scan, which reads the summary in the same tick.
-    Job("registry_dose_summary", dose_summary.top_up, 60),
+    # Under the process's write lock, as the page's fold: a filing waits for a recount
+    # (SQLite) instead of running into the database's busy timeout.
+    Job("registry_dose_summary", dose_summary.refresh, 60),
     # The full scan over every lot, vaccine and site.
     Job("signals_scan", signals.timer_scan, _signal_cfg.scan_every_s),
     # Future-dated halts come into force.
