@@ -59,12 +59,13 @@ def menu_findings(page, name: str) -> list[str]:
         out.append("menu button not aria-expanded=true when open")
     shot(page, f"resp-menu-open-{page.evaluate('document.documentElement.lang')}-{name}")
     for link in page.locator(".main-nav a, #top-tools a, #top-tools button").all():
-        if not link.is_visible():
-            out.append(f"menu item {link.inner_text()!r} hidden in the open menu")
-            continue
-        box = link.bounding_box()
-        if box["height"] < TOUCH_MIN - 0.5:
-            out.append(f"menu item {link.inner_text()!r} {box['height']:.0f}px tall")
+        # One look in the page: seen visible by one call and measured by the next, an item
+        # the header's refresh swapped in between had no box (a flaky None under load).
+        item = link.evaluate(ITEM_BOX)
+        if not item["shown"]:
+            out.append(f"menu item {item['text']!r} hidden in the open menu")
+        elif item["height"] < TOUCH_MIN - 0.5:
+            out.append(f"menu item {item['text']!r} {item['height']:.0f}px tall")
     width = page.evaluate("document.documentElement.scrollWidth")
     if width > page.viewport_size["width"]:
         out.append(f"the open menu scrolls sideways: {width}")
@@ -79,6 +80,12 @@ def menu_findings(page, name: str) -> list[str]:
     toggle.click()
     return out
 
+
+ITEM_BOX = """e => {
+  const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+  return {shown: r.width > 0 && r.height > 0 && s.visibility !== "hidden",
+          height: r.height, text: e.innerText};
+}"""
 
 ROLES = ["reporter", "investigator", "bureau", "hospital", "admin"]
 
