@@ -9,10 +9,12 @@ children on the observation board, a halt the bureau issued."""
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlmodel import Session
 
 from tests.browser.conftest import ARTIFACTS, log_in, shot
@@ -61,6 +63,10 @@ def menu_findings(page, name: str) -> list[str]:
     for link in page.locator(".main-nav a, #top-tools a, #top-tools button").all():
         # One look in the page: seen visible by one call and measured by the next, an item
         # the header's refresh swapped in between had no box (a flaky None under load).
+        # The header's notification badge is swapped in by htmx as notices arrive: give an
+        # item that is being replaced a moment to be back before calling it hidden.
+        with contextlib.suppress(PlaywrightTimeout):
+            link.wait_for(state="visible", timeout=3000)
         item = link.evaluate(ITEM_BOX)
         if not item["shown"]:
             out.append(f"menu item {item['text']!r} hidden in the open menu")
