@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, event, insert, or_, select, update
@@ -177,7 +177,7 @@ def claim_batch(
             return []
         if not rows:
             return []
-        rows = sorted(rows, key=lambda r: (_aware(r.run_after), r.id))
+        rows = sorted(rows, key=lambda r: (r.run_after, r.id))  # RETURNING has no order
         # Twins inside the batch: the later ones go back unleased, so the first one's merge
         # below closes them as it closes those nobody had claimed.
         first: dict[tuple[str, str], int] = {}
@@ -202,13 +202,6 @@ def claim_batch(
             merged, payload = _merge_twins(conn, r, now, pg=pg) if r.key else ((), r.payload)
             out.append(Claimed(r.id, r.kind, r.key, payload, r.attempts, merged))
     return out
-
-
-def _aware(at: datetime | str) -> datetime:
-    """A RETURNING column comes back without its type's processing on some drivers."""
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _merge_twins(
