@@ -11,7 +11,10 @@ ratio to the bare insert of the same repetition.
 
 Environment: AEFI_BENCH_FILING_S (seconds a phase, default 6), AEFI_BENCH_REPS (3),
 AEFI_BENCH_DOSES (demo county size, 5000),
-AEFI_BENCH_FILING_DBS (sqlite,postgresql)."""
+AEFI_BENCH_FILING_DBS (sqlite,postgresql),
+AEFI_BENCH_FILING_JOBS (``server``: each server process's background loop runs the jobs, the
+default; ``worker``: the servers' loops off and one ``aefi worker`` process beside them,
+the deployment that keeps the jobs off the web processes' GIL)."""
 
 # No ``from __future__ import annotations``: FastAPI must see the bare endpoint's
 # dependency annotation as an object.
@@ -31,6 +34,7 @@ SECONDS = float(os.environ.get("AEFI_BENCH_FILING_S", "6"))
 REPS = int(os.environ.get("AEFI_BENCH_REPS", "3"))
 DOSES = int(os.environ.get("AEFI_BENCH_DOSES", "5000"))
 DBS = os.environ.get("AEFI_BENCH_FILING_DBS", "sqlite,postgresql").split(",")
+JOBS_BY = os.environ.get("AEFI_BENCH_FILING_JOBS", "server")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -95,7 +99,8 @@ def _build(url: str) -> list[dict]:
 
 
 class Uvicorn:
-    """``uvicorn --workers N`` on a free port, background loops (the job queue) on."""
+    """``uvicorn --workers N`` on a free port, background loops (the job queue) on, or
+    (``JOBS_BY == "worker"``) off with one ``aefi worker`` process beside them."""
 
     def __init__(self, url: str, workers: int) -> None:
         with socket.socket() as s:
@@ -104,9 +109,17 @@ class Uvicorn:
         env = {
             **os.environ,
             "AEFI_DATABASE_URL": url,
-            "AEFI_BACKGROUND_ENABLED": "true",
+            "AEFI_BACKGROUND_ENABLED": "true" if JOBS_BY == "server" else "false",
             "AEFI_LOGIN_GLOBAL_FREE_FAILURES": "100000",
         }
+        self.worker = None
+        if JOBS_BY == "worker":
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "aefi", "worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "uvicorn", "bench.bench_filing:make_app", "--factory",
@@ -131,8 +144,10 @@ class Uvicorn:
         raise RuntimeError("the bench server did not start")
 
     def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        for proc in (self.proc, self.worker):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
 
 
 def _phase(pool, base, path, bodies, headers, clients) -> dict:
@@ -283,6 +298,8 @@ def _summary(rows: list) -> None:
 def main() -> None:
     ctx = multiprocessing.get_context("spawn")
     rows = []
+    where = "an aefi worker process" if JOBS_BY == "worker" else "the server processes"
+    print(f"the deferred jobs run in: {where}", flush=True)
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         pool.submit(time.sleep, 0).result()  # start the client process before timing
         if "sqlite" in DBS:
