@@ -25,16 +25,20 @@ def fresh_sqlite(name: str) -> str:
     url = f"sqlite:///{path}"
     os.environ["AEFI_DATABASE_URL"] = url
     os.environ["AEFI_BACKGROUND_ENABLED"] = "false"
-    # A throwaway database gets a throwaway key (the app refuses to start without one).
-    if not os.environ.get("AEFI_SECRET_KEY"):
-        import secrets
-
-        os.environ["AEFI_SECRET_KEY"] = secrets.token_urlsafe(48)
+    throwaway_key()
     from aefi.settings import get_settings
 
     get_settings.cache_clear()
     db.upgrade(url)
     return url
+
+
+def throwaway_key() -> None:
+    """A throwaway database gets a throwaway key (the app refuses to start without one)."""
+    if not os.environ.get("AEFI_SECRET_KEY"):
+        import secrets
+
+        os.environ["AEFI_SECRET_KEY"] = secrets.token_urlsafe(48)
 
 
 def percentiles(samples_s: list[float]) -> dict[str, float]:
