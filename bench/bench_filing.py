@@ -141,6 +141,7 @@ class Uvicorn:
                 return base
             except httpx.HTTPError:
                 time.sleep(0.3)
+        self.__exit__()  # (the job worker, if any, does not outlive a server that never came up)
         raise RuntimeError("the bench server did not start")
 
     def __exit__(self, *exc) -> None:
