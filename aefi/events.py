@@ -14,6 +14,7 @@ subscriber that failed and is retried later (``aefi/flow.py``)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,7 @@ class ReportFiled:
     # Where it came from ("reporter", "api", "vaers", ...): imported VAERS data is no signal.
     source: str
     # The lots of its doses, distinct and sorted, as the publisher knows them (the lot
-    # scan's coalescing key, without a query); empty: not given, looked up.
+    # scan's, without a query); empty: not given, looked up.
     lot_ids: tuple[int, ...] = ()
 
 
@@ -168,12 +169,18 @@ def to_payload(event: Event) -> dict[str, Any]:
     return out
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The field types of an event class (resolving them cost a job more than its event)."""
+    return typing.get_type_hints(cls)
+
+
 def from_payload(name: str, payload: dict[str, Any]) -> Event:
     """The event ``to_payload`` wrote, typed again. KeyError: no such event."""
     from aefi.triage.decision.inputs import decision_from_json
 
     cls = EVENT_TYPES[name]
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in payload and f.default is not dataclasses.MISSING:

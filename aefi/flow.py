@@ -10,8 +10,9 @@ background jobs. Read top to bottom, this is the chain from a filed report to a 
         the decision on the report, escalates, finds the clusters the report makes or
         joins, and publishes ``ReportTriaged`` (then ``ClusterFormed`` per cluster).
      2. signals.flows.on_report_filed  [retried]
-        a targeted scan of the report's lots (MaxSPRT): a lot crossing the halt level is
-        held at once and the bureau is told a halt is recommended.
+        a targeted scan of the report's lots (MaxSPRT; one scan for the county's reports
+        of the last few seconds): a lot crossing the halt level is held at once and the
+        bureau is told a halt is recommended. Not for imported VAERS reports.
      3. observation.flows.on_report_filed  [retried]
         a vaccinee still under observation gets the reaction marked on the board.
      4. reporting.flows.on_report_filed  [retried]
@@ -89,9 +90,10 @@ inbox when the filing returns. A ``[retried]`` subscriber is a durable job
 report, or not at all) and a worker runs it seconds later with the publisher's actor, in a
 transaction of its own. A job that fails is retried with back-off (10 s, doubling) and,
 after ``jobs_max_attempts`` runs, abandoned with an audit entry (``job_abandoned``).
-Subscribers with a coalescing key (the lot scans, keyed by county and lots) wait
-``jobs_coalesce_s`` (5 s) and merge with the pending jobs of the same key: ten reports on
-one lot in a minute cost one scan of it. Delay bound of a halt recommendation's hold on a
+Subscribers with a coalescing key (the lot scans, keyed by county; a cluster's scans) wait
+``jobs_coalesce_s`` (5 s) and merge with the pending jobs of the same key; the lot scan
+runs once over the lots of every report merged into it: ten reports in a county in a few
+seconds cost one scan of their lots. Delay bound of a halt recommendation's hold on a
 lot: the coalescing delay + the poll interval (``jobs_poll_s``, 2 s) + the scan itself,
 under 10 s on a worker that is not behind.
 
@@ -110,7 +112,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from aefi.aftercare.sms import service as aftercare_sms
 from aefi.auth.permissions import Actor, Role
@@ -170,6 +172,10 @@ class Subscriber:
     # and run two upstream jobs on installations without an upstream, and a notice job
     # for every report triage did not escalate: a claim, a transaction and a commit each.
     when: Callable[[Any], bool] | None = None
+    # A keyed job's run over every event merged into it (oldest first), instead of ``run``
+    # on the newest: for work that differs per event (the lots of each report), so that the
+    # key may be broad (one lot scan a county) and the run still covers each event.
+    batch: Callable[[Session, Actor, list[Any]], None] | None = None
 
     @property
     def name(self) -> str:
@@ -185,8 +191,9 @@ def retried(
     key: Callable[[Session, Any], str | None] | None = None,
     *,
     when: Callable[[Any], bool] | None = None,
+    batch: Callable[[Session, Actor, list[Any]], None] | None = None,
 ) -> Subscriber:
-    return Subscriber(run, safety=False, key=key, when=when)
+    return Subscriber(run, safety=False, key=key, when=when, batch=batch)
 
 
 def upstream_set(event: Any) -> bool:
@@ -200,26 +207,23 @@ def cluster_key(session: Session, event: ClusterFormed) -> str:
     return f"cluster:{event.cluster_id}"
 
 
-def lots_key(session: Session, event: ReportFiled | FollowUpAdded) -> str | None:
-    """The coalescing key of a lot scan after a report: its county and lots. A scan reads
-    the committed counts of the lots, so one run after several reports does the work of
-    each."""
-    from aefi.intake.models import ReportDose
-
-    if isinstance(event, ReportFiled) and event.lot_ids:
-        return f"county:{event.county_id}:lots:{','.join(str(i) for i in event.lot_ids)}"
-    lots = session.exec(
-        select(ReportDose.lot_id).where(ReportDose.report_id == event.report_id).distinct()
-    ).all()
-    if not lots:
-        return None
-    return f"county:{event.county_id}:lots:{','.join(str(i) for i in sorted(lots))}"
+def lot_scan_key(session: Session, event: ReportFiled | FollowUpAdded) -> str:
+    """The coalescing key of the lot scans after reports: their county. The jobs of the
+    county's reports of the last ``jobs_coalesce_s`` merge, and one scan covers the lots of
+    them all (``signals.flows.on_reports_filed``): under a burst of filings a county costs
+    one lot scan every few seconds, not one per report."""
+    return f"county:{event.county_id}:lot-scan"
 
 
 SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
     ReportFiled: (
         safety(triage.on_report_filed),
-        retried(signals.on_report_filed, lots_key),
+        retried(
+            signals.on_report_filed,
+            lot_scan_key,
+            when=signals.counts_in_scans,
+            batch=signals.on_reports_filed,
+        ),
         retried(observation.on_report_filed),
         retried(reporting.on_report_filed),
         retried(upstream.on_report_filed, when=upstream_set),
@@ -237,7 +241,7 @@ SUBSCRIBERS: dict[type, tuple[Subscriber, ...]] = {
     ),
     FollowUpAdded: (
         safety(triage.on_follow_up_added),
-        retried(signals.on_follow_up, lots_key),
+        retried(signals.on_follow_up, lot_scan_key, batch=signals.on_follow_ups),
         retried(upstream.on_follow_up_added, when=upstream_set),
     ),
     LotHeld: (retried(halt_notices.on_lot_held),),
@@ -378,18 +382,29 @@ def subscriber_named(name: str) -> Subscriber | None:
     return None
 
 
-def run_queued(session: Session, kind: str, payload: dict[str, Any]) -> None:
+def run_queued(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    payloads: tuple[dict[str, Any], ...] = (),
+) -> None:
     """Do a job ``_enqueue`` recorded: its subscriber on its event, as the publisher's
-    actor, in ``session`` (the worker commits). Raises on a job it cannot read."""
+    actor, in ``session`` (the worker commits). A job that others merged into
+    (``payloads``, oldest first; ``payload`` is the newest) runs the subscriber's ``batch``
+    on all their events, as the newest's publisher, if it has one. Raises on a job it
+    cannot read."""
     sub = subscriber_named(kind)
     if sub is None or sub.safety:
         raise LookupError(f"no retried subscriber named {kind!r}")
-    event = from_payload(payload["event"], payload["payload"])
     actor = actor_from(payload["actor"])
     depth = session.info.get(_DEPTH, 0)
     session.info[_DEPTH] = depth + 1
     try:
-        sub.run(session, actor, event)
+        if sub.batch is not None:
+            events = [from_payload(p["event"], p["payload"]) for p in payloads or (payload,)]
+            sub.batch(session, actor, events)
+        else:
+            sub.run(session, actor, from_payload(payload["event"], payload["payload"]))
     finally:
         session.info[_DEPTH] = depth
     session.flush()

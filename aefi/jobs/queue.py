@@ -28,6 +28,11 @@ RECORDED = "aefi_jobs_recorded"  # session.info key: this transaction recorded j
 _BUFFER = "aefi_jobs_buffered"  # session.info key: the rows of those not written yet
 BACKOFF_S = 10  # first retry after 10 s, then doubling...
 BACKOFF_MAX_S = 3600  # ...up to an hour
+# Twins merged into one run at most: a worker behind takes the backlog of a key in runs of
+# this many, not in one transaction (SQLite: one write lock, the filings waiting on it)
+# holding every one of them.
+MERGE_MAX = 50
+_MERGED = "merged"  # a stored payload that holds the payloads of merged jobs
 
 _t = QueuedJob.__table__
 
@@ -43,6 +48,9 @@ class Claimed:
     attempts: int
     # The pending jobs of the same kind and key merged into this one.
     merged: tuple[int, ...] = ()
+    # The payloads of this job and of every job merged into it (now or at an earlier,
+    # failed run), oldest first: what a subscriber that takes a batch runs on.
+    payloads: tuple[dict[str, Any], ...] = ()
 
 
 def enqueue(
@@ -199,18 +207,30 @@ def claim_batch(
         for r in rows:
             if r.id in back:
                 continue
-            merged, payload = _merge_twins(conn, r, now, pg=pg) if r.key else ((), r.payload)
-            out.append(Claimed(r.id, r.kind, r.key, payload, r.attempts, merged))
+            if r.key:
+                merged, payloads = _merge_twins(conn, r, now, pg=pg)
+            else:
+                merged, payloads = (), unpack(r.payload)
+            out.append(Claimed(r.id, r.kind, r.key, payloads[-1], r.attempts, merged, payloads))
     return out
+
+
+def unpack(payload: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The payloads a stored payload stands for, oldest first (several once jobs merged)."""
+    if set(payload) == {_MERGED}:
+        return tuple(payload[_MERGED])
+    return (payload,)
 
 
 def _merge_twins(
     conn: Connection, row: Any, now: datetime, *, pg: bool
-) -> tuple[tuple[int, ...], dict[str, Any]]:
-    """Close the other pending, unleased jobs of the same kind and key as merged into
-    ``row``: its run does their work (whatever their delay: the work reads the committed
-    state, theirs included), with the newest payload of them all (a grown cluster's).
-    Returns the merged ids and that payload."""
+) -> tuple[tuple[int, ...], tuple[dict[str, Any], ...]]:
+    """Close (at most ``MERGE_MAX`` of) the other pending, unleased jobs of the same kind and
+    key as merged into ``row``: its run does their work (whatever their delay: the work
+    reads the committed state, theirs included). Returns the merged ids and the payloads
+    of them all in the order of their ids (the last is the newest: a grown cluster's).
+    The row keeps those payloads, so that a run that fails and is retried still does the
+    work of the jobs it took."""
     twins = select(_t.c.id, _t.c.payload).where(
         _t.c.kind == row.kind,
         _t.c.key == row.key,
@@ -220,15 +240,17 @@ def _merge_twins(
     )
     if pg:  # never wait on (nor deadlock with) a twin another worker is claiming
         twins = twins.with_for_update(skip_locked=True)
-    found = conn.execute(twins.order_by(_t.c.id)).all()
+    found = conn.execute(twins.order_by(_t.c.id).limit(MERGE_MAX)).all()
     if not found:
-        return (), row.payload
+        return (), unpack(row.payload)
     ids = tuple(r.id for r in found)
     conn.execute(
         update(_t).where(_t.c.id.in_(ids)).values(done_at=now, outcome="merged", merged_into=row.id)
     )
-    newest = found[-1]
-    return ids, newest.payload if newest.id > row.id else row.payload
+    ordered = sorted([(row.id, row.payload), *((r.id, r.payload) for r in found)])
+    payloads = tuple(p for _id, stored in ordered for p in unpack(stored))
+    conn.execute(update(_t).where(_t.c.id == row.id).values(payload={_MERGED: list(payloads)}))
+    return ids, payloads
 
 
 def complete(session: Session, job: Claimed, *, who: str = WHO) -> bool:

@@ -35,7 +35,7 @@ def run_one(engine: Engine, job: Claimed, *, who: str = WHO) -> str:
 
     try:
         with Session(engine, expire_on_commit=False) as session, serialized_writes(session):
-            flow.run_queued(session, job.kind, job.payload)
+            flow.run_queued(session, job.kind, job.payload, job.payloads)
             if not complete(session, job, who=who):
                 session.rollback()
                 log.warning("job %s (%s): lease lost, left to its new owner", job.id, job.kind)

@@ -15,16 +15,36 @@ from aefi.signals.scans import service as scans
 from aefi.triage.models import Cluster
 
 
+def counts_in_scans(event: ReportFiled) -> bool:
+    """Imported VAERS reports feed disproportionality, not MaxSPRT: no lot scan job."""
+    return event.source != "vaers"
+
+
 def on_report_filed(session: Session, actor: Actor, event: ReportFiled) -> None:
-    if event.source == "vaers":  # imported reports feed disproportionality, not MaxSPRT
+    on_reports_filed(session, actor, [event])
+
+
+def on_reports_filed(session: Session, actor: Actor, events: list[ReportFiled]) -> None:
+    """The lot scan after one filing or several (their jobs merged): one scan of their
+    lots, as the filings named them (looked up for an event that named none)."""
+    events = [e for e in events if counts_in_scans(e)]
+    if not events:
         return
-    scans.scan_for_reports(session, actor, [event.report_id], trigger="report")
+    ids = [e.report_id for e in events]
+    named = all(e.lot_ids for e in events)
+    lots = sorted({lot for e in events for lot in e.lot_ids}) if named else None
+    scans.scan_for_reports(session, actor, ids, trigger="report", lot_ids=lots)
 
 
 def on_follow_up(session: Session, actor: Actor, event: FollowUpAdded) -> None:
+    on_follow_ups(session, actor, [event])
+
+
+def on_follow_ups(session: Session, actor: Actor, events: list[FollowUpAdded]) -> None:
     # New symptoms change the event groups a report counts in.
-    if "symptoms" in event.changed:
-        scans.scan_for_reports(session, actor, [event.report_id], trigger="follow_up")
+    ids = sorted({e.report_id for e in events if "symptoms" in e.changed})
+    if ids:
+        scans.scan_for_reports(session, actor, ids, trigger="follow_up")
 
 
 def on_cluster_formed(session: Session, actor: Actor, event: ClusterFormed) -> None:

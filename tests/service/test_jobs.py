@@ -156,6 +156,66 @@ def test_ten_reports_on_one_lot_cost_one_scan_and_the_hold_comes_within_the_boun
     assert held.outcome == "done" and held.payload["payload"]["lot_id"] == lot.id
 
 
+def test_reports_on_two_lots_of_a_county_cost_one_scan_that_holds_both(session, county):
+    # The lot scan is keyed by county: the jobs of the county's filings within the delay
+    # merge, and the one run scans the lots of every one of them.
+    s = get_settings()
+    inv = county.actor(session, "investigator")
+    only_anaphylaxis(session, county.actor(session, "admin"), 4e-3)
+    first, second = new_lots(session, county, "HEPB", 2, 500, "TW")
+    clock.freeze(clock.now())
+    filed_at = clock.now()
+    for lot in (first, second):
+        for dose in doses_of(session, lot)[:10]:
+            file_report(session, inv, dose, symptoms=["ANAPH"])
+    scans = jobs(session, SCAN)
+    assert len(scans) == 20 and len({j.key for j in scans}) == 1
+    worker.work(now=filed_at + timedelta(seconds=s.jobs_coalesce_s + s.jobs_poll_s))
+    for lot in (first, second):
+        session.refresh(lot)
+        assert lot.status == "held", lot.lot_number
+    assert count(session, ScanRun, ScanRun.trigger == "report") == 1
+    assert sorted(j.outcome for j in jobs(session, SCAN)) == ["done"] + ["merged"] * 19
+
+
+def test_a_merged_scan_that_fails_is_retried_with_the_work_of_every_job_it_took(session, county):
+    s = get_settings()
+    inv = county.actor(session, "investigator")
+    only_anaphylaxis(session, county.actor(session, "admin"), 4e-3)
+    first, second = new_lots(session, county, "HEPB", 2, 500, "RT")
+    clock.freeze(clock.now())
+    for lot in (first, second):
+        for dose in doses_of(session, lot)[:10]:
+            file_report(session, inv, dose, symptoms=["ANAPH"])
+    engine = session.get_bind()
+    later = clock.now() + timedelta(seconds=s.jobs_coalesce_s)
+    job = queue.claim(engine, who="w", now=later, kinds=(SCAN,))
+    assert job is not None and len(job.merged) == 19 and len(job.payloads) == 20
+    # The run failed (the worker's view of an exception in the scan): retried later.
+    assert queue.fail(engine, job, "RuntimeError: boom", who="w") == "retry"
+    (pending,) = [j for j in jobs(session, SCAN) if j.done_at is None]
+    assert len(queue.unpack(pending.payload)) == 20  # the row kept what it took
+    for lot in (first, second):
+        session.refresh(lot)
+        assert lot.status == "active"
+    worker.work(now=later + timedelta(seconds=queue.backoff_s(1) + 1))
+    for lot in (first, second):
+        session.refresh(lot)
+        assert lot.status == "held", lot.lot_number
+    (done,) = [j for j in jobs(session, SCAN) if j.outcome == "done"]
+    assert done.id == job.id and done.attempts == 2
+
+
+def test_imported_vaers_reports_record_no_lot_scan_job(session, county):
+    from aefi import flow
+    from aefi.events import ReportFiled
+
+    vaers = ReportFiled(report_id=1, county_id=county.county_id, site_id=1, source="vaers")
+    (sub,) = [x for x in flow.SUBSCRIBERS[ReportFiled] if x.name == SCAN]
+    assert sub.when is not None and not sub.when(vaers)
+    assert sub.when(ReportFiled(report_id=1, county_id=1, site_id=1, source="web"))
+
+
 _DOOMED = """
 import sys, time
 from aefi.db import get_engine

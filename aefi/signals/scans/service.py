@@ -530,15 +530,21 @@ def lot_ids_of_reports(session: Session, report_ids: list[int]) -> list[int]:
 
 
 def scan_for_reports(
-    session: Session, actor: Actor, report_ids: list[int], *, trigger: str
+    session: Session,
+    actor: Actor,
+    report_ids: list[int],
+    *,
+    trigger: str,
+    lot_ids: list[int] | None = None,
 ) -> ScanResult | None:
-    """The scan an event asks for: the lots of the reports' doses. ``actor`` filed or
-    changed the reports; the scan is the system's, for the reports' counties.
+    """The scan an event asks for: the lots of the reports' doses (``lot_ids``, when the
+    caller knows them). ``actor`` filed or changed the reports; the scan is the system's,
+    for the reports' counties.
 
     Only the lot level runs inside the filing transaction: it is the level that holds a lot
     at once, and a physician waits for it. The vaccine and site levels (signals for review)
     count every dose of a product or a site and follow on the timer's full scan."""
-    lots = lot_ids_of_reports(session, report_ids)
+    lots = lot_ids if lot_ids is not None else lot_ids_of_reports(session, report_ids)
     if not lots:
         return None
     from aefi.intake.models import Report
