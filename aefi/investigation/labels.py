@@ -27,6 +27,7 @@ from aefi.investigation.models import (
 )
 from aefi.investigation.overview import service as case_overview
 from aefi.settings import get_settings
+from aefi.triage.models import KIND_LABELS as CLUSTER_KIND_LABELS  # triage's rules, its words
 
 STATUS_FILTERS = (
     ("", N_("Active (not closed)")),
@@ -41,11 +42,6 @@ ACTION_LABELS = {
     "start": N_("Start the investigation"),
     "to_panel": N_("Send to the expert panel"),
     "back_to_investigation": N_("Back to investigation"),
-}
-CLUSTER_KIND_LABELS = {
-    "site_serious": N_("Serious events at one site"),
-    "lot_serious": N_("Serious events after one lot"),
-    "site_increase": N_("Marked increase at one site"),
 }
 STEP_LABELS = {
     who.Step.eligibility: N_("Eligibility"),
