@@ -156,18 +156,24 @@ def test_ten_reports_on_one_lot_cost_one_scan_and_the_hold_comes_within_the_boun
     assert held.outcome == "done" and held.payload["payload"]["lot_id"] == lot.id
 
 
+def _ten_anaphylaxis_reports_on_each_of_two_lots(session, county, prefix: str) -> tuple:
+    """Two lots of 500 doses (E = 2 each) and ten reports on each, the clock frozen."""
+    inv = county.actor(session, "investigator")
+    only_anaphylaxis(session, county.actor(session, "admin"), 4e-3)
+    lots = new_lots(session, county, "HEPB", 2, 500, prefix)
+    clock.freeze(clock.now())
+    for lot in lots:
+        for dose in doses_of(session, lot)[:10]:
+            file_report(session, inv, dose, symptoms=["ANAPH"])
+    return tuple(lots)
+
+
 def test_reports_on_two_lots_of_a_county_cost_one_scan_that_holds_both(session, county):
     # The lot scan is keyed by county: the jobs of the county's filings within the delay
     # merge, and the one run scans the lots of every one of them.
     s = get_settings()
-    inv = county.actor(session, "investigator")
-    only_anaphylaxis(session, county.actor(session, "admin"), 4e-3)
-    first, second = new_lots(session, county, "HEPB", 2, 500, "TW")
-    clock.freeze(clock.now())
+    first, second = _ten_anaphylaxis_reports_on_each_of_two_lots(session, county, "TW")
     filed_at = clock.now()
-    for lot in (first, second):
-        for dose in doses_of(session, lot)[:10]:
-            file_report(session, inv, dose, symptoms=["ANAPH"])
     scans = jobs(session, SCAN)
     assert len(scans) == 20 and len({j.key for j in scans}) == 1
     worker.work(now=filed_at + timedelta(seconds=s.jobs_coalesce_s + s.jobs_poll_s))
@@ -180,13 +186,7 @@ def test_reports_on_two_lots_of_a_county_cost_one_scan_that_holds_both(session, 
 
 def test_a_merged_scan_that_fails_is_retried_with_the_work_of_every_job_it_took(session, county):
     s = get_settings()
-    inv = county.actor(session, "investigator")
-    only_anaphylaxis(session, county.actor(session, "admin"), 4e-3)
-    first, second = new_lots(session, county, "HEPB", 2, 500, "RT")
-    clock.freeze(clock.now())
-    for lot in (first, second):
-        for dose in doses_of(session, lot)[:10]:
-            file_report(session, inv, dose, symptoms=["ANAPH"])
+    first, second = _ten_anaphylaxis_reports_on_each_of_two_lots(session, county, "RT")
     engine = session.get_bind()
     later = clock.now() + timedelta(seconds=s.jobs_coalesce_s)
     job = queue.claim(engine, who="w", now=later, kinds=(SCAN,))
