@@ -5,7 +5,8 @@ the top of a cProfile of the request.
 
 ``.venv/bin/python -m bench.profile_filing`` (env AEFI_PROFILE_DOSES, default 600;
 AEFI_PROFILE_N filings profiled, default 1; AEFI_PROFILE_SQL=1 prints every statement;
-AEFI_PROFILE_CPU_N filings timed unprofiled after them, default 100)."""
+AEFI_PROFILE_CPU_N filings timed unprofiled after them, default 100; AEFI_PROFILE_SORT,
+``cumulative`` or ``tottime``)."""
 
 from __future__ import annotations
 
@@ -153,7 +154,8 @@ def main() -> None:
     for kind, (n, ms) in by_kind.items():
         print(f"  {kind}: {n} runs, {ms:.1f} ms CPU a filing")
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(
+    sort = os.environ.get("AEFI_PROFILE_SORT", "cumulative")  # or "tottime"
+    pstats.Stats(prof, stream=out).sort_stats(sort).print_stats(
         int(os.environ.get("AEFI_PROFILE_TOP", "60"))
     )
     if profiled_kind:

@@ -45,9 +45,12 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> None:
     session.execute(stmt, rows)
 
 
-def sync_sites(session: Session, site_ids: list[int] | None = None) -> int:
+def sync_sites(
+    session: Session, site_ids: list[int] | None = None, *, dose_ids: list[int] | None = None
+) -> int:
     """Put every dose of the last hours (``observation_lookback_h``) that has no entry yet on
-    its site's board. Returns how many entries were made. No commit: the caller's."""
+    its site's board (``dose_ids``: only these). Returns how many entries were made. No
+    commit: the caller's."""
     settings = get_settings()
     now = clock.now()
     since = now - timedelta(hours=settings.observation_lookback_h)
@@ -71,6 +74,8 @@ def sync_sites(session: Session, site_ids: list[int] | None = None) -> int:
         # Every site, named one by one: the (site, time) index then serves the range.
         site_ids = list(session.exec(select(Site.id)))
     stmt = stmt.where(col(Dose.site_id).in_(site_ids))
+    if dose_ids is not None:
+        stmt = stmt.where(col(Dose.id).in_(dose_ids))
     rows = []
     for dose_id, person_id, site_id, at, vaccine_id, vmin, county_id in session.exec(stmt):
         minutes = rules.observation_minutes(vmin, settings.observation_default_minutes)
@@ -538,7 +543,8 @@ def note_reaction(session: Session, report: Report) -> int:
     ]
     if not dose_ids:
         return 0
-    sync_sites(session, [report.site_id])  # a dose recorded seconds ago may not be seen yet
+    # A dose recorded seconds ago may not be on the board yet: its own entry, not the site's.
+    sync_sites(session, [report.site_id], dose_ids=dose_ids)
     entries = session.exec(
         select(ObservationEntry).where(
             col(ObservationEntry.dose_id).in_(dose_ids),
