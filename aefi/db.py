@@ -7,6 +7,7 @@ deployment. The same Alembic migrations build both.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
@@ -80,7 +82,39 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **_pool_args(url))
+    engine = create_engine(url, **_pool_args(url))
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 5.0
+_CHECKED_IN = "aefi_checked_in"  # the DBAPI connection's info: when it went back to the pool
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Hand out no connection the server has dropped (a restart, an idle timeout on the way),
+    pinging only those that sat idle in the pool for ``PING_AFTER_IDLE_S``. SQLAlchemy's
+    ``pool_pre_ping`` pings at every checkout: a round trip before each request and each
+    job, a tenth of a filing's time on PostgreSQL (``bench.profile_filing``). A connection
+    used a moment ago is alive or its server has just gone, and then the error of that one
+    statement invalidates the whole pool. A connection that fails its ping is replaced
+    (``DisconnectionError``: the pool connects anew)."""
+
+    @event.listens_for(engine, "checkin")
+    def _note_checkin(dbapi_conn, record) -> None:
+        if dbapi_conn is not None:
+            record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+        since = record.info.get(_CHECKED_IN)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # just connected, or just used
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection failed its ping") from exc
 
 
 @lru_cache
