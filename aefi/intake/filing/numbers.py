@@ -9,9 +9,10 @@ county row is not read again. Where it runs differs by database:
 
 - SQLite (one writer; the filing runs under ``db.serialized_writes``): in the filing's own
   transaction. A filing that fails gives its number back: no gaps.
-- PostgreSQL (many writers): in a transaction of its own, committed at once, so the
-  counter's row lock is held for that one statement instead of the whole filing (every
-  concurrent filing of the county used to queue on it). The filing takes it after every
+- PostgreSQL (many writers): on a connection of its own in autocommit, so the statement is
+  its own transaction (no BEGIN and COMMIT round trips) and the counter's row lock is held
+  for that one statement instead of the whole filing (every concurrent filing of the
+  county used to queue on it). The filing takes it after every
   check that can refuse the report (validation, duplicates, an earlier request with the same
   Idempotency-Key); a filing that still fails after it (its safety path failing, a twin
   request racing on the same key, the process dying) leaves that number unused: a gap,
@@ -50,7 +51,8 @@ def next_report_number(session: Session, county_id: int, year: int) -> str:
     bind = session.get_bind()
     dialect = bind.dialect.name
     if dialect == "postgresql":
-        with bind.engine.connect() as conn, conn.begin():
+        with bind.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             seq, code = _take(conn, county_id, year, dialect)
     else:
         seq, code = _take(session, county_id, year, dialect)
