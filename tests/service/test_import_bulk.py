@@ -261,3 +261,140 @@ def test_sqlite_page_cache_is_restored_after_the_import(session, place):
     conn = session.connection()
     after = [conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in pragmas]
     assert after == before and before[0] != -importer.IMPORT_CACHE_KIB and before[1] > 0
+
+
+# --- SQLite bulk batches: the plain indexes dropped and built again inside the batch -------
+
+
+def _indexes(session) -> list[tuple]:
+    return session.execute(
+        text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name IN ('person', 'dose') ORDER BY name"
+        )
+    ).all()
+
+
+@pytest.fixture
+def bulk(session, monkeypatch) -> dict:
+    """Every batch of three rows or more is a bulk batch (whatever the table holds); what
+    the plain indexes were when each bulk batch built them again is noted."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's bulk batches")
+    monkeypatch.setattr(importer, "BULK_MIN", 3)
+    monkeypatch.setattr(importer, "BULK_GROWTH", 1e12)
+    seen: dict = {"dropped": [], "at_build": []}
+    real_drop, real_build = importer._drop_plain_indexes, importer._build_indexes
+
+    def drop(s):
+        statements = real_drop(s)
+        seen["dropped"].append(statements)
+        return statements
+
+    def build(s, statements):
+        seen["at_build"].append(
+            s.connection()
+            .exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'dose'"
+            )
+            .scalars()
+            .all()
+        )
+        real_build(s, statements)
+
+    monkeypatch.setattr(importer, "_drop_plain_indexes", drop)
+    monkeypatch.setattr(importer, "_build_indexes", build)
+    session.commit()
+    seen["before"] = _indexes(session)
+    return seen
+
+
+def test_a_bulk_batch_drops_the_plain_indexes_and_builds_them_again(session, place, bulk):
+    admin, lot, site = place
+    doses = _count(session, Dose)
+    rows = [_row(lot, site, i) for i in range(6)]
+    report = importer.import_doses(session, admin, _file(*rows, _row(lot, "NOSITE", 9)))
+    assert (report.imported, report.rejected_count, report.batches) == (6, 1, 1)
+    assert _count(session, Dose) == doses + 6
+    # Dropped (five plain indexes of the two tables), the unique ones kept, and built
+    # again exactly as the schema has them.
+    (dropped,) = bulk["dropped"]
+    assert len(dropped) == 7 and not any("UNIQUE" in sql for sql in dropped)
+    assert bulk["at_build"] == [["ux_dose_natural_key"]]
+    assert _indexes(session) == bulk["before"]
+    # The kept unique index still finds every duplicate.
+    again = importer.import_doses(session, admin, _file(*rows))
+    assert (again.imported, again.duplicates) == (0, 6)
+    assert _indexes(session) == bulk["before"]
+
+
+def test_a_small_batch_or_a_large_table_keeps_the_indexes(session, place, bulk, monkeypatch):
+    admin, lot, site = place
+    report = importer.import_doses(session, admin, _file(_row(lot, site, 1), _row(lot, site, 2)))
+    assert report.imported == 2 and bulk["dropped"] == []  # under BULK_MIN
+    monkeypatch.setattr(importer, "BULK_GROWTH", 1e-12)  # the table holds far more
+    rows = [_row(lot, site, i) for i in range(3, 9)]
+    report = importer.import_doses(session, admin, _file(*rows))
+    assert report.imported == 6 and bulk["dropped"] == []
+
+
+def test_bulk_batches_commit_one_by_one_and_a_failure_keeps_the_indexes(
+    session, place, bulk, monkeypatch
+):
+    """Batches of 3 (a bulk batch takes up to BULK_BATCH rows), handed over a row at a
+    time: the third batch fails after its first write; the two committed batches stay with
+    their indexes built, the third's drop is rolled back with its row."""
+    monkeypatch.setattr(importer, "BATCH", 2)
+    monkeypatch.setattr(importer, "BULK_BATCH", 3)
+    monkeypatch.setattr(importer, "CHUNK", 1)
+    monkeypatch.setattr(importer, "BULK_MIN", 1)  # (the last batch's own size is unknown)
+    admin, lot, site = place
+    real_write, calls = importer._write, []
+
+    def failing_write(*args, **kwargs):
+        calls.append(1)
+        out = real_write(*args, **kwargs)
+        if len(calls) == 7:
+            raise RuntimeError("disk full")
+        return out
+
+    monkeypatch.setattr(importer, "_write", failing_write)
+    doses = _count(session, Dose)
+    body = [_row(lot, site, i) for i in range(9)]
+    with pytest.raises(RuntimeError):
+        importer.import_doses(session, admin, _file(*body))
+    assert _count(session, Dose) == doses + 6
+    assert len(bulk["dropped"]) == 3 and len(bulk["at_build"]) == 2
+    assert _indexes(session) == bulk["before"]
+    monkeypatch.setattr(importer, "_write", real_write)
+    again = importer.import_doses(session, admin, _file(*body))
+    assert (again.imported, again.duplicates) == (3, 6)
+    assert _indexes(session) == bulk["before"]
+
+
+def test_all_or_nothing_in_bulk_rolls_the_drop_back_with_the_rows(session, place, bulk):
+    admin, lot, site = place
+    rows = [_row(lot, site, i) for i in range(5)]
+    doses = _count(session, Dose)
+    report = importer.import_doses(
+        session, admin, _file(*rows, _row(lot, "NOSITE", 9)), all_or_nothing=True
+    )
+    assert report.rolled_back and _count(session, Dose) == doses
+    assert _indexes(session) == bulk["before"] and bulk["at_build"] == []
+    good = importer.import_doses(session, admin, _file(*rows), all_or_nothing=True)
+    assert good.imported == 5 and _count(session, Dose) == doses + 5
+    assert len(bulk["at_build"]) == 1 and _indexes(session) == bulk["before"]
+
+
+def test_the_bulk_estimate_reads_the_file_size(session, place, bulk, monkeypatch):
+    """A file handed over in chunks: its first chunk holds 2 rows (under BULK_MIN), the
+    file's size says 8 more follow, so the batch is a bulk one from its start."""
+    monkeypatch.setattr(importer, "CHUNK", 2)
+    admin, lot, site = place
+    report = importer.import_doses(session, admin, _file(*(_row(lot, site, i) for i in range(10))))
+    assert report.imported == 10 and len(bulk["dropped"]) == 1
+    monkeypatch.setattr(importer, "_stream_size", lambda stream: None)  # size unknown
+    report = importer.import_doses(
+        session, admin, _file(*(_row(lot, site, i) for i in range(10, 20)))
+    )
+    assert report.imported == 10 and len(bulk["dropped"]) == 1
