@@ -398,3 +398,30 @@ def test_the_bulk_estimate_reads_the_file_size(session, place, bulk, monkeypatch
         session, admin, _file(*(_row(lot, site, i) for i in range(10, 20)))
     )
     assert report.imported == 10 and len(bulk["dropped"]) == 1
+
+
+def test_a_person_another_import_added_meanwhile_is_not_recorded_twice(session, place, monkeypatch):
+    """The import's person lookup was read before another import recorded two of its
+    persons: the insert skips them, and their doses go to the persons recorded."""
+    admin, lot, site = place
+    first = importer.import_doses(session, admin, _file(_row(lot, site, 1), _row(lot, site, 3)))
+    assert first.imported == 2
+    recorded = dict(session.execute(select(Person.id_number, Person.id)).all())
+    real_init = importer._Lookups.__init__
+
+    def forgetful(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.persons.clear()  # as if read before the other import's commit
+
+    monkeypatch.setattr(importer._Lookups, "__init__", forgetful)
+    persons, doses = _count(session, Person), _count(session, Dose)
+    rows = [_row(lot, site, i, dose="2") for i in range(5)]
+    report = importer.import_doses(session, admin, _file(*rows))
+    assert (report.imported, report.duplicates) == (5, 0)
+    assert _count(session, Person) == persons + 3 and _count(session, Dose) == doses + 5
+    for i in (1, 3):
+        idn = f"33078220100102{i:04d}"
+        mine = session.exec(select(Dose).where(Dose.person_id == recorded[idn])).all()
+        assert sorted(d.dose_number for d in mine) == [1, 2]
+    new = session.exec(select(Person).where(Person.id_number == "330782201001020004")).one()
+    assert session.exec(select(Dose).where(Dose.person_id == new.id)).one().dose_number == 2
