@@ -89,7 +89,7 @@ BATCH = 200_000  # rows a keep-good commit (SQLite rewrites most index pages at 
 # SQLite, a bulk batch: one that brings at least BULK_MIN rows into a dose table holding fewer
 # than BULK_GROWTH times as many drops the tables' plain indexes and builds them again
 # before its commit (sorting a million keys costs about a third of inserting them one by
-# one into five B-trees); it then takes up to BULK_BATCH rows. The unique indexes stay:
+# one into seven B-trees); it then takes up to BULK_BATCH rows. The unique indexes stay:
 # they are what finds the duplicates.
 BULK_MIN = 50_000
 BULK_GROWTH = 1.5
