@@ -166,7 +166,8 @@ def observed_cells_all(session: Session) -> dict[str, ObservedCells]:
     # table's heap: 2.1-3.5 s at 5 M doses, against 0.6 s for the same rows with the dose
     # id and 0.6 s for the sites of those ids looked up in one sorted ``= ANY`` (index
     # order). SQLite's look-ups by rowid cost nothing next to the rest: kept in the SQL.
-    pg = _dialect(session) == "postgresql"
+    dialect = _dialect(session)
+    pg = dialect == "postgresql"
     empty = np.zeros(0, dtype=np.int64)
     for _attempt in range(3):
         # Every column an integer, so the rows become one int64 array in C: the group as
@@ -179,7 +180,7 @@ def observed_cells_all(session: Session) -> dict[str, ObservedCells]:
             return {s: ObservedCells([], empty, empty, empty) for s in _KEY}
         mark = "%s" if pg else "?"
         grp_index = f"CASE w.grp {' '.join(f'WHEN {mark} THEN {j}' for j in range(len(groups)))} "
-        sql = f"{_windowed_ctes(_dialect(session), '', dose_sites=not pg)}" + (
+        sql = f"{_windowed_ctes(dialect, '', dose_sites=not pg)}" + (
             "SELECT w.report_id, w.lot_id, w.vaccine_id, COALESCE(w.site_id, -1), "
             f"{grp_index}ELSE -1 END{', COALESCE(w.dose_id, -1)' if pg else ''} FROM w"
         )

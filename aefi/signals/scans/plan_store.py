@@ -291,7 +291,7 @@ def plans_for(
     out_cv[keep] = run.cv_signal[keep]
     out_doses[keep] = run.planned_doses[keep]
     out_src[keep] = run.source[keep]
-    # Plans started: rows inserted set-wise, their ids returned in order (a fresh county's
+    # Plans started: rows inserted set-wise, their ids returned by cell (a fresh county's
     # first full scan starts one for every cell: 91,080 ORM objects took 27 of its 38 s at
     # 1 M doses). Plans replaced: ORM objects beside the old ones, each audited.
     starts: list[tuple[int, dict]] = []
@@ -352,21 +352,18 @@ def plans_for(
             [v for _, v in starts],
         ).all()
         id_of = {(sc, t, g): pid for pid, sc, t, g in returned}
-        ids = []
         for i, v in starts:
             plan_id = id_of[(v["scope"], v["target_id"], v["event_group"])]
-            ids.append(plan_id)
             out_id[i], out_T[i], out_cv[i] = plan_id, v["upper_limit"], v["cv_signal"]
             out_doses[i], out_src[i] = v["planned_doses"], v["doses_source"]
-        first_started = min(ids)
+        first_started = min(id_of.values())
     if new_rows:
         session.add_all([p for _, p, _ in new_rows])
         session.flush()
-    replaced = 0
+    replaced = len(new_rows)
     for i, plan, old in new_rows:
         out_id[i], out_T[i], out_cv[i] = plan.id, plan.upper_limit, plan.cv_signal
         out_doses[i], out_src[i] = plan.planned_doses, plan.doses_source
-        replaced += 1
         old.active = False
         old.ended_at = now
         old.superseded_by_id = plan.id
